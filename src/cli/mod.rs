@@ -1,0 +1,285 @@
+//! Argument parsing and command dispatch. Everything printed goes through [`output`].
+
+mod output;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use safemig::config::{Locations, Project};
+use safemig::database_url::DatabaseUrl;
+use safemig::deploy::{self, Event};
+use safemig::engine::{self, Access, Engine};
+use safemig::lock::LockOptions;
+use safemig::migrations::MigrationsDir;
+use safemig::provider::Provider;
+use safemig::status::{self, HistoryTable, StatusReport};
+use safemig::{Error, ExitCode, resolve};
+
+use output::Printer;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "safemig",
+    version,
+    about = "Crash-safe Prisma migrations for PostgreSQL, MySQL/MariaDB and SQLite",
+    long_about = "Crash-safe Prisma migrations for PostgreSQL, MySQL/MariaDB and SQLite.\n\n\
+                  Reads prisma/migrations and _prisma_migrations exactly as Prisma does. \
+                  Exit codes are listed in the README."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Database URL [default: DATABASE_URL (or the variable schema.prisma names) from the
+    /// environment or a .env file]
+    #[arg(long, global = true, value_name = "URL")]
+    url: Option<String>,
+
+    /// Migrations folder [default: migrations/ next to schema.prisma, else prisma/migrations]
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Prisma schema file [default: prisma/schema.prisma when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    schema: Option<PathBuf>,
+
+    /// Seconds to wait for another process's migration lock
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    lock_timeout: Duration,
+
+    /// Log more on stderr (-v: info, -vv: debug); SAFEMIG_LOG overrides
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare the migrations folder with the database's history. Exit code 0 only when
+    /// every migration is applied and nothing disagrees
+    Status {
+        /// Print the report as JSON (format documented in the README)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply pending migrations, like `prisma migrate deploy`
+    Deploy {
+        /// List what would be applied, and how, without changing anything
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Record a migration as applied or rolled back without running it, like `prisma migrate
+    /// resolve`
+    #[command(group = clap::ArgGroup::new("action").required(true))]
+    Resolve {
+        /// Record NAME as applied (its failed attempts are marked rolled back)
+        #[arg(long, value_name = "NAME", group = "action")]
+        applied: Option<String>,
+        /// Mark NAME's failed attempts rolled back, so deploy applies it again
+        #[arg(long, value_name = "NAME", group = "action")]
+        rolled_back: Option<String>,
+    },
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a valid duration"))
+}
+
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("starting the async runtime");
+    let mut printer = Printer::stdout();
+    let code = match runtime.block_on(run(cli, &mut printer)) {
+        Ok(code) => code,
+        Err(error) => {
+            printer.error(&error);
+            error.exit_code()
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,sqlx=warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SAFEMIG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// What every command needs: the project, its migrations, and the database URL.
+struct Context {
+    project: Project,
+    url: DatabaseUrl,
+    lock: LockOptions,
+}
+
+impl Context {
+    fn load(global: &GlobalArgs, printer: &mut Printer) -> Result<Self, Error> {
+        let project = Project::locate(&Locations {
+            dir: global.dir.clone(),
+            schema: global.schema.clone(),
+        })?;
+        let url = project.database_url(global.url.as_deref(), &|name| std::env::var(name).ok())?;
+        printer.add_secrets(url.secrets());
+        let enabled = std::env::var_os("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK").is_none();
+        if !enabled {
+            tracing::warn!(
+                "PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK is set: migrating without the lock, so concurrent deploys are not excluded"
+            );
+        }
+        Ok(Context {
+            project,
+            url,
+            lock: LockOptions {
+                timeout: global.lock_timeout,
+                enabled,
+            },
+        })
+    }
+
+    fn migrations(&self) -> Result<MigrationsDir, Error> {
+        MigrationsDir::load(&self.project.migrations_dir)
+    }
+
+    async fn connect(&self, access: Access) -> Result<Box<dyn Engine>, Error> {
+        engine::connect(&self.url, access).await
+    }
+}
+
+async fn run(cli: Cli, printer: &mut Printer) -> Result<ExitCode, Error> {
+    let ctx = Context::load(&cli.global, printer)?;
+    match cli.command {
+        Command::Status { json } => status(&ctx, json, printer).await,
+        Command::Deploy { dry_run: true } => dry_run(&ctx, printer).await,
+        Command::Deploy { dry_run: false } => deploy(&ctx, printer).await,
+        Command::Resolve {
+            applied,
+            rolled_back,
+        } => {
+            let mut engine = ctx.connect(Access::ReadWrite).await?;
+            let lock = ctx.lock;
+            let mut on_wait = |holder: Option<&str>| printer.lock_wait(holder, lock.timeout);
+            let resolved = match (applied, rolled_back) {
+                (Some(name), _) => {
+                    let dir = ctx.migrations()?;
+                    let done =
+                        resolve::mark_applied(&mut *engine, &dir, &name, &ctx.lock, &mut on_wait)
+                            .await?;
+                    (name, done)
+                }
+                (None, Some(name)) => {
+                    let done =
+                        resolve::mark_rolled_back(&mut *engine, &name, &ctx.lock, &mut on_wait)
+                            .await?;
+                    (name, done)
+                }
+                (None, None) => unreachable!("clap requires one of --applied / --rolled-back"),
+            };
+            let (name, resolved) = resolved;
+            printer.resolved(&name, &resolved);
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+async fn status(ctx: &Context, json: bool, printer: &mut Printer) -> Result<ExitCode, Error> {
+    let dir = ctx.migrations()?;
+    dir.check_provider(ctx.url.provider())?;
+    let (history_table, rows) = match ctx.connect(Access::ReadOnly).await {
+        Ok(mut engine) => {
+            if engine.history_exists().await? {
+                (HistoryTable::Present, engine.read_history().await?)
+            } else if engine.user_objects().await?.is_empty() {
+                (HistoryTable::Missing, Vec::new())
+            } else {
+                (HistoryTable::MissingInNonEmptyDatabase, Vec::new())
+            }
+        }
+        Err(Error::DatabaseMissing { .. }) => (HistoryTable::NoDatabase, Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let migrations = status::evaluate(&dir, &rows);
+    let verdict = status::verdict(history_table, &migrations);
+    let report = StatusReport {
+        format_version: 1,
+        database: ctx.url.redacted().to_string(),
+        provider: ctx.url.provider(),
+        migrations_dir: dir.path.display().to_string(),
+        history_table,
+        verdict,
+        counts: status::counts(&migrations),
+        migrations,
+    };
+    if json {
+        printer.json(&report);
+    } else {
+        printer.status(&report);
+    }
+    Ok(verdict.exit_code())
+}
+
+async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error> {
+    let dir = ctx.migrations()?;
+    dir.check_provider(ctx.url.provider())?;
+    let mut engine = match ctx.connect(Access::ReadOnly).await {
+        Ok(engine) => engine,
+        Err(Error::DatabaseMissing { target }) if ctx.url.provider() == Provider::Sqlite => {
+            printer.line(&format!(
+                "{target} does not exist yet: deploy would create it and apply {} migrations.",
+                dir.migrations.len()
+            ));
+            return Ok(ExitCode::Success);
+        }
+        Err(e) => return Err(e),
+    };
+    let plan = deploy::plan(&mut *engine, &dir).await?;
+    printer.plan(engine.target(), &plan, engine.provider());
+    Ok(ExitCode::Success)
+}
+
+async fn deploy(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error> {
+    let dir = ctx.migrations()?;
+    dir.check_provider(ctx.url.provider())?;
+    let mut engine = ctx.connect(Access::ReadWrite).await?;
+    printer.line(&format!(
+        "{} migrations in {}; database: {}",
+        dir.migrations.len(),
+        dir.path.display(),
+        engine.target()
+    ));
+    let lock = ctx.lock;
+    let outcome = deploy::deploy(&mut *engine, &dir, &lock, &mut |event| match event {
+        Event::WaitingForLock { holder } => printer.lock_wait(holder, lock.timeout),
+        Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
+        Event::Applied {
+            name,
+            mode,
+            elapsed,
+        } => printer.applied(name, mode, elapsed),
+    })
+    .await?;
+    printer.deploy_summary(&outcome);
+    Ok(ExitCode::Success)
+}

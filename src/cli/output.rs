@@ -1,0 +1,309 @@
+//! Everything the command line prints. Results go to stdout, errors and waits to stderr, and
+//! every line passes through the secret filter first.
+
+use std::io::Write;
+use std::time::Duration;
+
+use comfy_table::{Table, presets};
+
+use safemig::Error;
+use safemig::deploy::{Mode, Outcome, Plan, Step};
+use safemig::provider::Provider;
+use safemig::resolve::Resolved;
+use safemig::status::{HistoryTable, MigrationStatus, StatusReport, Verdict};
+
+pub struct Printer {
+    out: Box<dyn Write>,
+    secrets: Vec<String>,
+}
+
+impl Printer {
+    pub fn stdout() -> Self {
+        Printer {
+            out: Box::new(std::io::stdout()),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Strings that must never be printed (the database password).
+    pub fn add_secrets(&mut self, secrets: &[String]) {
+        self.secrets
+            .extend(secrets.iter().filter(|s| !s.is_empty()).cloned());
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        self.secrets.iter().fold(text.to_string(), |text, secret| {
+            text.replace(secret, "****")
+        })
+    }
+
+    pub fn line(&mut self, text: &str) {
+        let text = self.scrub(text);
+        // A closed stdout (`safemig status | head`) is not an error worth a panic.
+        let _ = writeln!(self.out, "{text}");
+    }
+
+    pub fn json(&mut self, value: &impl serde::Serialize) {
+        let text = serde_json::to_string_pretty(value).expect("reports serialize to JSON");
+        self.line(&text);
+    }
+
+    pub fn error(&mut self, error: &Error) {
+        let code = error
+            .prisma_code()
+            .map(|c| format!("[{c}]"))
+            .unwrap_or_default();
+        let mut text = format!("error{code}: {error}");
+        if let Some(hint) = error.hint() {
+            text.push_str(&format!("\n  next: {hint}"));
+        }
+        let _ = self.out.flush();
+        eprintln!("{}", self.scrub(&text));
+    }
+
+    pub fn lock_wait(&self, holder: Option<&str>, timeout: Duration) {
+        let holder = holder.map(|h| format!(", held by {h}")).unwrap_or_default();
+        eprintln!(
+            "{}",
+            self.scrub(&format!(
+                "Waiting up to {}s for the migration lock{holder}…",
+                timeout.as_secs_f32()
+            ))
+        );
+    }
+
+    pub fn applied(&mut self, name: &str, mode: Mode, elapsed: Duration) {
+        self.line(&format!(
+            "Applied {name} ({}, {} ms)",
+            mode.as_str(),
+            elapsed.as_millis()
+        ));
+    }
+
+    pub fn deploy_summary(&mut self, outcome: &Outcome) {
+        let text = match outcome.applied.len() {
+            0 => format!(
+                "No pending migrations; {} already applied.",
+                outcome.already_applied
+            ),
+            n => format!(
+                "{n} migration{} applied; {} were already applied.",
+                plural(n),
+                outcome.already_applied
+            ),
+        };
+        self.line(&text);
+    }
+
+    pub fn plan(&mut self, target: &str, plan: &Plan<'_>, provider: Provider) {
+        self.line(&format!("Database: {target}"));
+        if !plan.history_exists {
+            self.line("Deploy would create the _prisma_migrations table.");
+        }
+        if plan.steps.is_empty() {
+            self.line(&format!(
+                "No pending migrations; {} already applied.",
+                plan.applied
+            ));
+            return;
+        }
+        self.line(&format!(
+            "Deploy would apply {} migration{} ({} already applied):",
+            plan.steps.len(),
+            plural(plan.steps.len()),
+            plan.applied
+        ));
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        table.set_header(["Migration", "Mode", "Statements", "Why this mode"]);
+        for step in &plan.steps {
+            table.add_row([
+                step.migration.name.clone(),
+                step.mode.as_str().to_string(),
+                step.profile.statements.to_string(),
+                mode_reason(step, provider),
+            ]);
+        }
+        self.line(&render_table(&table));
+    }
+
+    pub fn status(&mut self, report: &StatusReport) {
+        self.line(&render_status(report));
+    }
+
+    pub fn resolved(&mut self, name: &str, resolved: &Resolved) {
+        let rolled = match resolved.rolled_back_rows {
+            0 => String::new(),
+            n => format!(" ({n} failed attempt{} marked rolled back)", plural(n)),
+        };
+        if resolved.recorded_applied {
+            self.line(&format!("Recorded {name} as applied{rolled}."));
+        } else {
+            self.line(&format!(
+                "Marked {name} rolled back{rolled}; the next deploy applies it again."
+            ));
+        }
+    }
+}
+
+/// The table without the padding comfy-table leaves at line ends.
+fn render_table(table: &Table) -> String {
+    table
+        .lines()
+        .map(|line| line.trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn mode_reason(step: &Step<'_>, provider: Provider) -> String {
+    let profile = &step.profile;
+    match step.mode {
+        Mode::Transactional => "runs with its history row in one transaction".into(),
+        Mode::Direct if provider == Provider::Mysql => {
+            "MySQL commits DDL implicitly; runs as Prisma runs it".into()
+        }
+        Mode::Direct if profile.transaction_control => {
+            "the script manages its own transactions".into()
+        }
+        Mode::Direct if profile.no_transaction => {
+            "the script has statements that cannot run in a transaction".into()
+        }
+        Mode::Direct => "runs as Prisma runs it".into(),
+    }
+}
+
+/// The human status report.
+pub fn render_status(report: &StatusReport) -> String {
+    let mut out = format!(
+        "Database: {}\nMigrations: {}\n",
+        report.database, report.migrations_dir
+    );
+    match report.history_table {
+        HistoryTable::NoDatabase => out.push_str("The database does not exist yet.\n"),
+        HistoryTable::Missing => out.push_str("No _prisma_migrations table yet.\n"),
+        HistoryTable::MissingInNonEmptyDatabase => out.push_str(
+            "The database has tables but no _prisma_migrations table: deploy would refuse (P3005).\n",
+        ),
+        HistoryTable::Present => {}
+    }
+    if !report.migrations.is_empty() {
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        table.set_header(["Migration", "State", "Applied at (UTC)", "Note"]);
+        for m in &report.migrations {
+            table.add_row([
+                m.name.clone(),
+                m.state.as_str().replace('_', " "),
+                applied_at(m),
+                m.note.clone().unwrap_or_default(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&render_table(&table));
+        out.push_str("\n\n");
+    }
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(state, n)| format!("{n} {}", state.replace('_', " ")))
+        .collect();
+    if !counts.is_empty() {
+        out.push_str(&format!("{}.\n", counts.join(", ")));
+    }
+    out.push_str(match report.verdict {
+        Verdict::UpToDate => "Database is up to date.",
+        Verdict::Pending => "Pending migrations: run `safemig deploy`.",
+        Verdict::Failed => {
+            "Failed migrations block deploy (P3009): inspect them, then `safemig resolve --rolled-back NAME` or `--applied NAME`."
+        }
+        Verdict::Inconsistent => {
+            "The history disagrees with the migrations folder: see the notes above."
+        }
+        Verdict::BaselineNeeded => {
+            "Baseline needed: `safemig resolve --applied NAME` for each migration already in the schema."
+        }
+    });
+    out
+}
+
+fn applied_at(m: &MigrationStatus) -> String {
+    m.finished_at
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use safemig::status::State;
+    use std::collections::BTreeMap;
+
+    fn migration(name: &str, state: State, note: Option<&str>) -> MigrationStatus {
+        let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        let finished = matches!(state, State::Applied | State::Modified | State::Missing);
+        MigrationStatus {
+            name: name.into(),
+            state,
+            in_folder: state != State::Missing,
+            local_checksum: None,
+            database_checksum: None,
+            started_at: Some(at),
+            finished_at: finished.then_some(at),
+            rolled_back_at: None,
+            applied_steps_count: Some(finished as u32),
+            logs: None,
+            note: note.map(String::from),
+        }
+    }
+
+    #[test]
+    fn human_status_report() {
+        let migrations = vec![
+            migration("20240101000000_init", State::Applied, None),
+            migration(
+                "20240201000000_posts",
+                State::Modified,
+                Some("migration.sql changed after the migration was applied"),
+            ),
+            migration(
+                "20240301000000_tags",
+                State::Failed,
+                Some("started but never finished"),
+            ),
+            migration("20240401000000_gone", State::Missing, None),
+            migration("20240501000000_next", State::Pending, None),
+        ];
+        let report = StatusReport {
+            format_version: 1,
+            database: "postgresql://app:****@db:5432/app?schema=public".into(),
+            provider: Provider::Postgres,
+            migrations_dir: "prisma/migrations".into(),
+            history_table: HistoryTable::Present,
+            verdict: Verdict::Failed,
+            counts: {
+                let mut c = BTreeMap::new();
+                for m in &migrations {
+                    *c.entry(m.state.as_str()).or_insert(0) += 1;
+                }
+                c
+            },
+            migrations,
+        };
+        insta::assert_snapshot!(render_status(&report));
+    }
+
+    #[test]
+    fn secrets_are_scrubbed() {
+        let mut printer = Printer::stdout();
+        printer.add_secrets(&["hunter2".to_string()]);
+        assert_eq!(
+            printer.scrub("auth failed for hunter2@db"),
+            "auth failed for ****@db"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! The database engines behind one trait. Each engine owns its SQL dialect's details: the
+//! history table's DDL and timestamp types, the advisory lock, how a script is sent, and
+//! what a transaction around a migration needs. Everything above this module is
+//! engine-agnostic.
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::database_url::DatabaseUrl;
+use crate::history::HistoryRow;
+use crate::provider::Provider;
+use crate::sql::ScriptProfile;
+
+/// A connection to one database, holding everything safemig does to it.
+#[async_trait]
+pub trait Engine: Send {
+    fn provider(&self) -> Provider;
+
+    /// What this connection points at, for messages: never holds credentials.
+    fn target(&self) -> &str;
+
+    /// Whether a migration's DDL can run inside a transaction that rolls back as a whole.
+    fn transactional_ddl(&self) -> bool;
+
+    /// Takes Prisma's migration lock if it is free; never waits.
+    async fn try_lock(&mut self) -> Result<bool, Error>;
+
+    /// Who holds the migration lock, if the engine can tell.
+    async fn lock_holder(&mut self) -> Result<Option<String>, Error>;
+
+    async fn unlock(&mut self) -> Result<(), Error>;
+
+    async fn history_exists(&mut self) -> Result<bool, Error>;
+
+    /// Tables, views and types other than the history table: a database with any is not
+    /// empty (Prisma's P3005 check).
+    async fn user_objects(&mut self) -> Result<Vec<String>, Error>;
+
+    /// Creates `_prisma_migrations` with Prisma's exact DDL for this engine.
+    async fn create_history(&mut self) -> Result<(), Error>;
+
+    /// All rows, oldest `started_at` first.
+    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error>;
+
+    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error>;
+
+    /// Prisma's success transition: one more applied step, and `finished_at`.
+    async fn mark_finished(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
+
+    async fn mark_failed(&mut self, id: &str, logs: &str) -> Result<(), Error>;
+
+    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
+
+    /// Sends a whole migration script the way Prisma sends it to this engine.
+    async fn run_script(&mut self, script: &str) -> Result<(), ScriptError>;
+
+    /// Opens the transaction a migration runs in, prepared for what its script does.
+    async fn begin(&mut self, profile: &ScriptProfile) -> Result<(), Error>;
+
+    /// Commits the migration's transaction. Checks deferred to commit time fail here.
+    async fn commit(&mut self) -> Result<(), ScriptError>;
+
+    async fn rollback(&mut self) -> Result<(), Error>;
+}
+
+/// An error raised by a migration's own SQL.
+#[derive(Debug)]
+pub struct ScriptError {
+    pub message: String,
+    /// SQLSTATE or the engine's error number.
+    pub code: Option<String>,
+}
+
+impl From<sqlx::Error> for ScriptError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) => ScriptError {
+                message: db.message().to_string(),
+                code: db.code().map(|c| c.into_owned()),
+            },
+            _ => ScriptError {
+                message: e.to_string(),
+                code: None,
+            },
+        }
+    }
+}
+
+/// Whether safemig may create what is missing (the SQLite file) or only look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// Opens the database `url` names.
+pub async fn connect(url: &DatabaseUrl, access: Access) -> Result<Box<dyn Engine>, Error> {
+    Ok(match url.provider() {
+        Provider::Postgres => Box::new(postgres::Postgres::connect(url).await?),
+        Provider::Mysql => Box::new(mysql::Mysql::connect(url).await?),
+        Provider::Sqlite => Box::new(sqlite::Sqlite::connect(url, access).await?),
+    })
+}
+
+/// Wraps a query's error with what was being done and where.
+fn query_error(action: &str, target: &str) -> impl FnOnce(sqlx::Error) -> Error {
+    let (action, target) = (action.to_string(), target.to_string());
+    move |source| Error::Query {
+        action,
+        target,
+        source,
+    }
+}
+
+/// Runs a connection attempt under the URL's `connect_timeout` and sorts its failure into
+/// "does not exist" (for `missing_db_code`) or "unreachable".
+async fn connect_with_timeout<C>(
+    url: &DatabaseUrl,
+    target: &str,
+    missing_db_code: &str,
+    attempt: impl Future<Output = Result<C, sqlx::Error>>,
+) -> Result<C, Error> {
+    let result = match url.connect_timeout() {
+        Some(limit) => match tokio::time::timeout(limit, attempt).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(Error::Connect {
+                    target: target.to_string(),
+                    message: format!("no answer within {}s (connect_timeout)", limit.as_secs()),
+                });
+            }
+        },
+        None => attempt.await,
+    };
+    result.map_err(|e| match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(missing_db_code) => {
+            Error::DatabaseMissing {
+                target: target.to_string(),
+            }
+        }
+        _ => Error::Connect {
+            target: target.to_string(),
+            message: e.to_string(),
+        },
+    })
+}
+
+/// Quotes an identifier the ANSI way (`"name"`), doubling inner quotes.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A label that tells other sessions who holds the lock: process id and host.
+fn session_label() -> String {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("safemig pid {} on {host}", std::process::id())
+}

@@ -1,0 +1,318 @@
+//! PostgreSQL: history in the URL's `?schema=`, a session-scoped advisory lock, and DDL that
+//! rolls back, so a whole migration can run in one transaction with its history row.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use super::{Engine, ScriptError, connect_with_timeout, query_error, quote_ident, session_label};
+use crate::Error;
+use crate::database_url::{DatabaseUrl, percent_decode};
+use crate::history::HistoryRow;
+use crate::provider::Provider;
+use crate::sql::ScriptProfile;
+
+/// Prisma's advisory lock key (DESIGN.md §2).
+const LOCK_KEY: i64 = 72707369;
+
+const CREATE_HISTORY: &str = r#"CREATE TABLE _prisma_migrations (
+    id                      VARCHAR(36) PRIMARY KEY NOT NULL,
+    checksum                VARCHAR(64) NOT NULL,
+    finished_at             TIMESTAMPTZ,
+    migration_name          VARCHAR(255) NOT NULL,
+    logs                    TEXT,
+    rolled_back_at          TIMESTAMPTZ,
+    started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
+    applied_steps_count     INTEGER NOT NULL DEFAULT 0
+);"#;
+
+pub struct Postgres {
+    conn: PgConnection,
+    schema: String,
+    target: String,
+}
+
+impl Postgres {
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, Error> {
+        let parsed = url.server_url().expect("a PostgreSQL URL names a server");
+        let database = percent_decode(parsed.path().trim_start_matches('/'));
+        let user = percent_decode(parsed.username());
+        let schema = url.param("schema").unwrap_or_else(|| "public".into());
+        let host = parsed
+            .host_str()
+            .unwrap_or("localhost")
+            .trim_matches(['[', ']']);
+        let port = parsed.port().unwrap_or(5432);
+
+        let mut options = PgConnectOptions::new_without_pgpass()
+            .host(host)
+            .port(port)
+            .application_name(&session_label());
+        if let Some(socket_dir) = url.param("host") {
+            options = options.socket(socket_dir);
+        }
+        if !user.is_empty() {
+            options = options.username(&user);
+        }
+        if let Some(password) = parsed.password() {
+            options = options.password(&percent_decode(password));
+        }
+        if !database.is_empty() {
+            options = options.database(&database);
+        }
+        if let Some(mode) = url.param("sslmode") {
+            options = options.ssl_mode(match mode.as_str() {
+                "disable" => PgSslMode::Disable,
+                "require" => PgSslMode::Require,
+                "verify-ca" => PgSslMode::VerifyCa,
+                "verify-full" => PgSslMode::VerifyFull,
+                _ => PgSslMode::Prefer,
+            });
+        }
+        // Prisma calls the CA certificate `sslcert`.
+        if let Some(ca) = url.param("sslrootcert").or_else(|| url.param("sslcert")) {
+            options = options.ssl_root_cert(ca);
+        }
+
+        let target = format!(
+            "PostgreSQL database `{}` (schema `{schema}`) at {host}:{port}",
+            options.get_database().unwrap_or(options.get_username())
+        );
+        let mut conn =
+            connect_with_timeout(url, &target, "3D000", PgConnection::connect_with(&options))
+                .await?;
+        // Unqualified names resolve in the URL's schema, as they do for Prisma.
+        let set_path = format!("SET search_path TO {}", quote_ident(&schema));
+        sqlx::raw_sql(AssertSqlSafe(set_path))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error("setting the search path", &target))?;
+        Ok(Postgres {
+            conn,
+            schema,
+            target,
+        })
+    }
+
+    fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
+        query_error(action, &self.target)
+    }
+}
+
+#[async_trait]
+impl Engine for Postgres {
+    fn provider(&self) -> Provider {
+        Provider::Postgres
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    async fn try_lock(&mut self) -> Result<bool, Error> {
+        sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(self.err("taking the migration lock"))
+    }
+
+    async fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        // A bigint advisory key is stored as classid = high 32 bits, objid = low 32 bits.
+        let row = sqlx::query(
+            "SELECT a.pid, a.usename::text, a.application_name, host(a.client_addr), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 \
+               AND l.objid = $1 AND l.objsubid = 1 AND a.pid <> pg_backend_pid() \
+             LIMIT 1",
+        )
+        .bind(LOCK_KEY)
+        .fetch_optional(&mut self.conn)
+        .await
+        .map_err(self.err("looking up the lock holder"))?;
+        Ok(row.map(|r| {
+            let pid: i32 = r.get(0);
+            let user: Option<String> = r.get(1);
+            let app: Option<String> = r.get(2);
+            let client: Option<String> = r.get(3);
+            let since: Option<String> = r.get(4);
+            let mut text = format!("PostgreSQL session {pid}");
+            if let Some(app) = app.filter(|a| !a.is_empty()) {
+                text.push_str(&format!(" ({app})"));
+            }
+            if let Some(user) = user {
+                text.push_str(&format!(", user {user}"));
+            }
+            if let Some(client) = client {
+                text.push_str(&format!(", from {client}"));
+            }
+            if let Some(since) = since {
+                text.push_str(&format!(", connected since {since} UTC"));
+            }
+            text
+        }))
+    }
+
+    async fn unlock(&mut self) -> Result<(), Error> {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("releasing the migration lock"))?;
+        Ok(())
+    }
+
+    async fn history_exists(&mut self) -> Result<bool, Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = '_prisma_migrations' AND c.relkind IN ('r', 'p'))",
+        )
+        .bind(&self.schema)
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("looking for _prisma_migrations"))
+    }
+
+    async fn user_objects(&mut self) -> Result<Vec<String>, Error> {
+        sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+               AND c.relname <> '_prisma_migrations' \
+             UNION ALL \
+             SELECT t.typname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE n.nspname = $1 AND t.typtype = 'e' \
+             ORDER BY 1",
+        )
+        .bind(&self.schema)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("listing the schema's tables"))
+    }
+
+    async fn create_history(&mut self) -> Result<(), Error> {
+        let create_schema = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.schema));
+        sqlx::raw_sql(AssertSqlSafe(create_schema))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("creating the schema"))?;
+        sqlx::raw_sql(CREATE_HISTORY)
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("creating _prisma_migrations"))?;
+        Ok(())
+    }
+
+    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, \
+                    applied_steps_count \
+             FROM _prisma_migrations ORDER BY started_at ASC",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("reading _prisma_migrations"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryRow {
+                    id: r.try_get(0)?,
+                    checksum: r.try_get(1)?,
+                    finished_at: r.try_get(2)?,
+                    migration_name: r.try_get(3)?,
+                    logs: r.try_get(4)?,
+                    rolled_back_at: r.try_get(5)?,
+                    started_at: r.try_get(6)?,
+                    applied_steps_count: r.try_get::<i32, _>(7)?.max(0) as u32,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.err("reading _prisma_migrations"))
+    }
+
+    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, \
+                 rolled_back_at, started_at, applied_steps_count) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&row.id)
+        .bind(&row.checksum)
+        .bind(row.finished_at)
+        .bind(&row.migration_name)
+        .bind(&row.logs)
+        .bind(row.rolled_back_at)
+        .bind(row.started_at)
+        .bind(row.applied_steps_count as i32)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("recording the migration in _prisma_migrations"))?;
+        Ok(())
+    }
+
+    async fn mark_finished(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1, \
+                 finished_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("marking the migration finished"))?;
+        Ok(())
+    }
+
+    async fn mark_failed(&mut self, id: &str, logs: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE _prisma_migrations SET logs = $2 WHERE id = $1")
+            .bind(id)
+            .bind(logs)
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("recording the migration's failure"))?;
+        Ok(())
+    }
+
+    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query("UPDATE _prisma_migrations SET rolled_back_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("marking the migration rolled back"))?;
+        Ok(())
+    }
+
+    async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
+        // One simple-query message, as Prisma sends it.
+        sqlx::raw_sql(AssertSqlSafe(script.to_string()))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn begin(&mut self, _profile: &ScriptProfile) -> Result<(), Error> {
+        sqlx::raw_sql("BEGIN")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("starting a transaction"))?;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), ScriptError> {
+        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<(), Error> {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("rolling back"))?;
+        Ok(())
+    }
+}

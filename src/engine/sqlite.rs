@@ -1,0 +1,369 @@
+//! SQLite: an exclusive file lock as Prisma takes it, timestamps as Unix milliseconds, and
+//! transactional DDL with one trap: `PRAGMA foreign_keys` is ignored inside a transaction.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use super::{Access, Engine, ScriptError, query_error};
+use crate::Error;
+use crate::database_url::DatabaseUrl;
+use crate::history::HistoryRow;
+use crate::provider::Provider;
+use crate::sql::ScriptProfile;
+
+const CREATE_HISTORY: &str = r#"CREATE TABLE "_prisma_migrations" (
+    "id"                    TEXT PRIMARY KEY NOT NULL,
+    "checksum"              TEXT NOT NULL,
+    "finished_at"           DATETIME,
+    "migration_name"        TEXT NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        DATETIME,
+    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
+    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
+);"#;
+
+/// How long a statement waits for another connection's lock before SQLITE_BUSY.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Sqlite {
+    conn: SqliteConnection,
+    path: PathBuf,
+    target: String,
+    /// Set while a migration that toggles `foreign_keys` runs: the foreign key violations
+    /// that existed before it, per (table, parent).
+    fk_guard: Option<BTreeMap<(String, String), i64>>,
+}
+
+impl Sqlite {
+    pub async fn connect(url: &DatabaseUrl, access: Access) -> Result<Self, Error> {
+        let path = url.file().expect("a SQLite URL names a file").to_path_buf();
+        let target = format!("SQLite database {}", path.display());
+        if !path.exists() {
+            if access == Access::ReadOnly {
+                return Err(Error::DatabaseMissing { target });
+            }
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+                && !parent.is_dir()
+            {
+                return Err(Error::Connect {
+                    target,
+                    message: format!("the folder {} does not exist", parent.display()),
+                });
+            }
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(access == Access::ReadWrite)
+            .busy_timeout(BUSY_TIMEOUT);
+        let conn = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| Error::Connect {
+                target: target.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Sqlite {
+            conn,
+            path,
+            target,
+            fk_guard: None,
+        })
+    }
+
+    fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
+        query_error(action, &self.target)
+    }
+
+    async fn exec(&mut self, sql: &'static str, action: &str) -> Result<(), Error> {
+        sqlx::raw_sql(sql)
+            .execute(&mut self.conn)
+            .await
+            .map_err(query_error(action, &self.target))?;
+        Ok(())
+    }
+
+    /// Foreign key violations per (table, parent table).
+    async fn fk_violations(&mut self) -> Result<BTreeMap<(String, String), i64>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT \"table\", parent, COUNT(*) FROM pragma_foreign_key_check GROUP BY 1, 2",
+        )
+        .fetch_all(&mut self.conn)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Turns foreign key enforcement back on after a migration that toggled it.
+    async fn end_fk_guard(&mut self) {
+        if self.fk_guard.take().is_some()
+            && let Err(e) = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+                .execute(&mut self.conn)
+                .await
+        {
+            tracing::warn!("could not turn SQLite foreign keys back on: {e}");
+        }
+    }
+}
+
+/// Timestamps may be stored as Unix milliseconds (Prisma), seconds with a fraction, or text
+/// (`DEFAULT current_timestamp`, hand-written rows): read each as milliseconds.
+fn millis(column: &str) -> String {
+    format!(
+        "CASE typeof({column}) WHEN 'integer' THEN {column} \
+         WHEN 'real' THEN CAST({column} AS INTEGER) \
+         WHEN 'text' THEN CAST(ROUND((julianday({column}) - 2440587.5) * 86400000) AS INTEGER) END"
+    )
+}
+
+fn from_millis(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::from_timestamp_millis)
+}
+
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5))
+}
+
+/// Finds the process holding a POSIX lock on `path` in /proc/locks (Linux only).
+fn lock_holder_process(path: &Path) -> Option<String> {
+    let inode = std::fs::metadata(path).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let me = std::process::id();
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // "1: POSIX  ADVISORY  WRITE 4242 08:01:131090 1073741824 1073742335"
+        let (pid, device_inode) = (fields.get(4)?, fields.get(5)?);
+        let pid: u32 = pid.parse().ok()?;
+        let lock_inode: u64 = device_inode.rsplit(':').next()?.parse().ok()?;
+        if lock_inode != inode || pid == me {
+            return None;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let command = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        Some(format!("process {pid} ({})", command.trim()))
+    })
+}
+
+#[async_trait]
+impl Engine for Sqlite {
+    fn provider(&self) -> Provider {
+        Provider::Sqlite
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    async fn try_lock(&mut self) -> Result<bool, Error> {
+        // Prisma's lock: an exclusive locking mode, which keeps the file lock from the
+        // first write until the connection closes. An empty exclusive transaction takes it.
+        self.exec(
+            "PRAGMA main.locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0",
+            "taking the migration lock",
+        )
+        .await?;
+        let taken = match sqlx::raw_sql("BEGIN EXCLUSIVE; COMMIT")
+            .execute(&mut self.conn)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if is_busy(&e) => false,
+            Err(e) => return Err(self.err("taking the migration lock")(e)),
+        };
+        let restore = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        sqlx::raw_sql(AssertSqlSafe(restore))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("taking the migration lock"))?;
+        Ok(taken)
+    }
+
+    async fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        Ok(lock_holder_process(&self.path))
+    }
+
+    async fn unlock(&mut self) -> Result<(), Error> {
+        // Back in normal mode, the lock goes at the next access of the file.
+        self.exec(
+            "PRAGMA main.locking_mode = NORMAL; SELECT count(*) FROM sqlite_master",
+            "releasing the migration lock",
+        )
+        .await
+    }
+
+    async fn history_exists(&mut self) -> Result<bool, Error> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("looking for _prisma_migrations"))?;
+        Ok(count > 0)
+    }
+
+    async fn user_objects(&mut self) -> Result<Vec<String>, Error> {
+        sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_prisma_migrations' \
+             ORDER BY name",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("listing the database's tables"))
+    }
+
+    async fn create_history(&mut self) -> Result<(), Error> {
+        self.exec(CREATE_HISTORY, "creating _prisma_migrations")
+            .await
+    }
+
+    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        let sql = format!(
+            "SELECT id, checksum, {}, migration_name, logs, {}, {}, applied_steps_count \
+             FROM _prisma_migrations ORDER BY 7 ASC",
+            millis("finished_at"),
+            millis("rolled_back_at"),
+            millis("started_at"),
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(self.err("reading _prisma_migrations"))?;
+        rows.iter()
+            .map(|r| {
+                let started: Option<i64> = r.try_get(6)?;
+                Ok(HistoryRow {
+                    id: r.try_get(0)?,
+                    checksum: r.try_get(1)?,
+                    finished_at: from_millis(r.try_get(2)?),
+                    migration_name: r.try_get(3)?,
+                    logs: r.try_get(4)?,
+                    rolled_back_at: from_millis(r.try_get(5)?),
+                    started_at: from_millis(started).unwrap_or_default(),
+                    applied_steps_count: r.try_get::<i64, _>(7)?.clamp(0, u32::MAX as i64) as u32,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.err("reading _prisma_migrations"))
+    }
+
+    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, \
+                 rolled_back_at, started_at, applied_steps_count) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.checksum)
+        .bind(row.finished_at.map(|t| t.timestamp_millis()))
+        .bind(&row.migration_name)
+        .bind(&row.logs)
+        .bind(row.rolled_back_at.map(|t| t.timestamp_millis()))
+        .bind(row.started_at.timestamp_millis())
+        .bind(row.applied_steps_count as i64)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("recording the migration in _prisma_migrations"))?;
+        Ok(())
+    }
+
+    async fn mark_finished(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1, \
+                 finished_at = ? WHERE id = ?",
+        )
+        .bind(at.timestamp_millis())
+        .bind(id)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("marking the migration finished"))?;
+        Ok(())
+    }
+
+    async fn mark_failed(&mut self, id: &str, logs: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE _prisma_migrations SET logs = ? WHERE id = ?")
+            .bind(logs)
+            .bind(id)
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("recording the migration's failure"))?;
+        Ok(())
+    }
+
+    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query("UPDATE _prisma_migrations SET rolled_back_at = ? WHERE id = ?")
+            .bind(at.timestamp_millis())
+            .bind(id)
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("marking the migration rolled back"))?;
+        Ok(())
+    }
+
+    async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
+        sqlx::raw_sql(AssertSqlSafe(script.to_string()))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn begin(&mut self, profile: &ScriptProfile) -> Result<(), Error> {
+        if profile.foreign_keys_pragma {
+            // Prisma's table rebuilds say `PRAGMA foreign_keys=OFF` first, but inside a
+            // transaction that is a no-op, and `DROP TABLE` of a referenced table would run
+            // its ON DELETE actions. Switch enforcement off before the transaction instead,
+            // and check before commit that the migration left no new violations.
+            self.exec("PRAGMA foreign_keys = OFF", "turning foreign keys off")
+                .await?;
+            let before = self
+                .fk_violations()
+                .await
+                .map_err(self.err("checking foreign keys"))?;
+            self.fk_guard = Some(before);
+        }
+        self.exec("BEGIN", "starting a transaction").await
+    }
+
+    async fn commit(&mut self) -> Result<(), ScriptError> {
+        if let Some(before) = &self.fk_guard {
+            let before = before.clone();
+            let after = self.fk_violations().await?;
+            let new: Vec<String> = after
+                .iter()
+                .filter(|(key, count)| **count > before.get(*key).copied().unwrap_or(0))
+                .map(|((table, parent), count)| {
+                    format!("{count} row(s) of `{table}` reference missing rows of `{parent}`")
+                })
+                .collect();
+            if !new.is_empty() {
+                return Err(ScriptError {
+                    message: format!(
+                        "the migration leaves foreign key violations: {}",
+                        new.join("; ")
+                    ),
+                    code: None,
+                });
+            }
+        }
+        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
+        self.end_fk_guard().await;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<(), Error> {
+        let result = self.exec("ROLLBACK", "rolling back").await;
+        self.end_fk_guard().await;
+        result
+    }
+}

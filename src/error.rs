@@ -1,0 +1,304 @@
+//! Every way safemig can fail, each carrying what the operator needs to act, and the one
+//! place that turns them into exit codes, Prisma error codes and next steps.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::provider::Provider;
+
+/// Process exit codes. They are part of the interface (README, "Exit codes"): scripts and
+/// orchestrators branch on them, so a value never changes meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    Success = 0,
+    /// A bug or an environment problem not covered below.
+    Internal = 1,
+    /// Bad arguments or configuration, an unreadable or malformed migrations folder.
+    Usage = 2,
+    /// The database cannot be reached, refused the credentials, or does not exist.
+    Unreachable = 3,
+    /// Another process held the migration lock for longer than the lock timeout.
+    LockTimeout = 4,
+    /// The history holds a failed migration (Prisma's P3009).
+    FailedInHistory = 5,
+    /// A migration failed during this run (Prisma's P3018).
+    MigrationFailed = 6,
+    /// `status`: the history disagrees with the folder (edited, missing, out of order).
+    Inconsistent = 7,
+    /// `status`: migrations are waiting to be applied; nothing is wrong otherwise.
+    Pending = 8,
+    /// The database has tables but no migration history (Prisma's P3005).
+    BaselineNeeded = 9,
+    /// `resolve` refused because the history does not allow it (P3008, P3011, P3012).
+    ResolveRefused = 10,
+}
+
+/// A failed row as the operator needs to see it.
+#[derive(Debug, Clone)]
+pub struct FailedMigration {
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    pub logs: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no database URL: --url was not given and {variable} is not set in the environment or in {}",
+        display_paths(looked_in)
+    )]
+    MissingUrl {
+        variable: String,
+        looked_in: Vec<PathBuf>,
+    },
+
+    #[error("the database URL from {origin} is not valid: {reason}")]
+    InvalidUrl { origin: String, reason: String },
+
+    #[error(
+        "database URLs starting with `{scheme}:` are not supported (use postgresql://, mysql:// or file:)"
+    )]
+    UnsupportedScheme { scheme: String },
+
+    #[error(
+        "{path} names provider \"{provider}\", which safemig does not support (postgresql, mysql, sqlite)"
+    )]
+    UnsupportedProvider { path: PathBuf, provider: String },
+
+    #[error("the migrations folder {} does not exist", path.display())]
+    MigrationsDirMissing { path: PathBuf },
+
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("migration `{name}` has no migration.sql (expected {})", path.display())]
+    MigrationScriptMissing { name: String, path: PathBuf },
+
+    #[error("{} is not valid UTF-8 (first invalid byte at offset {offset})", path.display())]
+    NotUtf8 { path: PathBuf, offset: usize },
+
+    #[error("{} is not valid: {reason}", path.display())]
+    InvalidLockFile { path: PathBuf, reason: String },
+
+    #[error(
+        "the migrations in {} were created for {locked}, but the database URL is for {actual}",
+        dir.display()
+    )]
+    ProviderMismatch {
+        dir: PathBuf,
+        locked: String,
+        actual: Provider,
+    },
+
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+
+    #[error("{target} does not exist")]
+    DatabaseMissing { target: String },
+
+    #[error("{action} on {target} failed: {source}")]
+    Query {
+        action: String,
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error(
+        "timed out after {}s waiting for the migration lock on {target}{}",
+        waited.as_secs_f32(),
+        holder.as_ref().map(|h| format!("; it is held by {h}")).unwrap_or_default()
+    )]
+    LockTimeout {
+        target: String,
+        waited: Duration,
+        holder: Option<String>,
+    },
+
+    #[error(
+        "{target} is not empty ({}) but has no _prisma_migrations table, so safemig cannot tell which migrations it already contains",
+        preview(objects)
+    )]
+    NotEmpty {
+        target: String,
+        objects: Vec<String>,
+    },
+
+    #[error(
+        "the migration history of {target} holds {} failed migration{}: {}; no new migration can be applied until {} resolved",
+        failed.len(),
+        if failed.len() == 1 { "" } else { "s" },
+        failed.iter().map(describe_failed).collect::<Vec<_>>().join("; "),
+        if failed.len() == 1 { "it is" } else { "they are" }
+    )]
+    FailedMigrations {
+        target: String,
+        failed: Vec<FailedMigration>,
+    },
+
+    #[error(
+        "migration `{name}` failed{}: {message}",
+        if *rolled_back { " and was rolled back, nothing of it was applied" } else { "" }
+    )]
+    MigrationFailed {
+        name: String,
+        message: String,
+        /// Whether the migration ran in a transaction that was rolled back.
+        rolled_back: bool,
+    },
+
+    #[error("migration `{name}` is not in the migrations folder {}", dir.display())]
+    UnknownMigration { name: String, dir: PathBuf },
+
+    #[error("migration `{name}` is already recorded as applied")]
+    AlreadyApplied { name: String },
+
+    #[error("migration `{name}` cannot be marked rolled back: it was never applied")]
+    NeverApplied { name: String },
+
+    #[error("migration `{name}` cannot be marked rolled back: it is not in a failed state")]
+    NotFailed { name: String },
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    if shown.is_empty() {
+        "any .env file".into()
+    } else {
+        shown.join(" or ")
+    }
+}
+
+fn preview(objects: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = objects
+        .iter()
+        .take(SHOWN)
+        .map(|o| format!("`{o}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if objects.len() > SHOWN {
+        text.push_str(&format!(" and {} more", objects.len() - SHOWN));
+    }
+    text
+}
+
+fn describe_failed(f: &FailedMigration) -> String {
+    let first_line = f
+        .logs
+        .as_deref()
+        .and_then(|l| l.lines().find(|l| !l.trim().is_empty()))
+        .map(|l| format!(", {}", l.trim()))
+        .unwrap_or_default();
+    format!(
+        "`{}` (started {}{first_line})",
+        f.name,
+        f.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        use Error::*;
+        match self {
+            MissingUrl { .. }
+            | InvalidUrl { .. }
+            | UnsupportedScheme { .. }
+            | UnsupportedProvider { .. }
+            | MigrationsDirMissing { .. }
+            | MigrationScriptMissing { .. }
+            | NotUtf8 { .. }
+            | InvalidLockFile { .. }
+            | ProviderMismatch { .. }
+            | UnknownMigration { .. } => ExitCode::Usage,
+            Io { .. } => ExitCode::Usage,
+            Connect { .. } | DatabaseMissing { .. } => ExitCode::Unreachable,
+            Query {
+                source: sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_),
+                ..
+            } => ExitCode::Unreachable,
+            Query { .. } => ExitCode::Internal,
+            LockTimeout { .. } => ExitCode::LockTimeout,
+            NotEmpty { .. } => ExitCode::BaselineNeeded,
+            FailedMigrations { .. } => ExitCode::FailedInHistory,
+            MigrationFailed { .. } => ExitCode::MigrationFailed,
+            AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
+                ExitCode::ResolveRefused
+            }
+        }
+    }
+
+    /// The Prisma error code for the same situation, so users can search for it.
+    pub fn prisma_code(&self) -> Option<&'static str> {
+        use Error::*;
+        Some(match self {
+            MigrationScriptMissing { .. } => "P3015",
+            ProviderMismatch { .. } => "P3019",
+            NotEmpty { .. } => "P3005",
+            FailedMigrations { .. } => "P3009",
+            MigrationFailed { .. } => "P3018",
+            UnknownMigration { .. } => "P3017",
+            AlreadyApplied { .. } => "P3008",
+            NeverApplied { .. } => "P3011",
+            NotFailed { .. } => "P3012",
+            LockTimeout { .. } => "P1002",
+            Connect { .. } => "P1001",
+            DatabaseMissing { .. } => "P1003",
+            _ => return None,
+        })
+    }
+
+    /// The next thing to do.
+    pub fn hint(&self) -> Option<String> {
+        use Error::*;
+        Some(match self {
+            MissingUrl { variable, .. } => format!(
+                "pass --url, or set {variable} (for example {variable}=\"file:./dev.db\" or postgresql://USER@HOST:5432/DB)"
+            ),
+            InvalidUrl { .. } => "check the URL's form: postgresql://USER:PASSWORD@HOST:PORT/DB?schema=public, mysql://USER:PASSWORD@HOST:PORT/DB or file:./dev.db; percent-encode special characters in the password".into(),
+            UnsupportedScheme { .. } | UnsupportedProvider { .. } => {
+                "safemig supports PostgreSQL, MySQL/MariaDB and SQLite; for Prisma Accelerate use the direct database URL".into()
+            }
+            MigrationsDirMissing { .. } => {
+                "run safemig from the project folder that holds prisma/schema.prisma, or pass --dir PATH/TO/migrations".into()
+            }
+            MigrationScriptMissing { path, .. } => format!(
+                "restore {} from version control, or delete the folder if the migration was never meant to exist",
+                path.display()
+            ),
+            NotUtf8 { .. } => "save the file as UTF-8 (Prisma reads migrations as UTF-8 too)".into(),
+            InvalidLockFile { .. } => "migration_lock.toml should hold a line like provider = \"postgresql\"".into(),
+            ProviderMismatch { locked, .. } => format!(
+                "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"
+            ),
+            Connect { .. } => "check that the server is running and reachable, and the user name and password in the URL".into(),
+            DatabaseMissing { .. } => "create the database first (CREATE DATABASE …), or fix the database name in the URL".into(),
+            LockTimeout { .. } => "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session".into(),
+            NotEmpty { .. } => "baseline it: for each migration already reflected in the schema run `safemig resolve --applied NAME`, then `safemig deploy` (https://pris.ly/d/migrate-baseline)".into(),
+            FailedMigrations { failed, .. } => {
+                let name = failed.first().map(|f| f.name.as_str()).unwrap_or("NAME");
+                format!(
+                    "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
+                )
+            }
+            MigrationFailed { name, rolled_back: true, .. } => format!(
+                "fix {name}/migration.sql and run `safemig deploy` again; nothing needs to be resolved"
+            ),
+            MigrationFailed { name, rolled_back: false, .. } => format!(
+                "some of its statements may have been applied: inspect the database, then run `safemig resolve --rolled-back {name}` after undoing them or `safemig resolve --applied {name}` after completing them"
+            ),
+            UnknownMigration { .. } => "run `safemig status` to list the migrations safemig knows".into(),
+            AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
+                "run `safemig status` to see the migration's state".into()
+            }
+            Io { .. } | Query { .. } => return None,
+        })
+    }
+}

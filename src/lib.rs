@@ -1,0 +1,20 @@
+//! safemig: crash-safe Prisma Migrate for PostgreSQL, MySQL/MariaDB and SQLite.
+//!
+//! The library holds everything; the `safemig` binary only parses arguments and prints.
+//! Start at [`deploy`], [`status`] and [`resolve`]; [`engine`] holds the per-database code.
+
+pub mod checksum;
+pub mod config;
+pub mod database_url;
+pub mod deploy;
+pub mod engine;
+pub mod error;
+pub mod history;
+pub mod lock;
+pub mod migrations;
+pub mod provider;
+pub mod resolve;
+pub mod sql;
+pub mod status;
+
+pub use error::{Error, ExitCode};

@@ -1,0 +1,59 @@
+//! Dialect-aware reading of migration scripts: where statements begin and end, and what
+//! each one is. The executor relies on this to decide whether a migration can run inside
+//! one transaction together with its history row.
+
+mod classify;
+mod lexer;
+mod split;
+
+use serde::Serialize;
+
+pub use classify::StatementKind;
+pub use split::{Statement, normalize, split};
+
+/// The SQL dialects safemig reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl Dialect {
+    pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite];
+}
+
+/// What a whole script asks of the executor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScriptProfile {
+    pub statements: usize,
+    /// The script begins or ends transactions itself.
+    pub transaction_control: bool,
+    /// The script holds a statement this dialect refuses inside a transaction.
+    pub no_transaction: bool,
+    /// The script toggles SQLite's foreign key enforcement.
+    pub foreign_keys_pragma: bool,
+}
+
+impl ScriptProfile {
+    pub fn of(script: &str, dialect: Dialect) -> Self {
+        split(script, dialect)
+            .iter()
+            .fold(ScriptProfile::default(), |mut profile, stmt| {
+                profile.statements += 1;
+                match stmt.kind {
+                    StatementKind::TransactionControl => profile.transaction_control = true,
+                    StatementKind::NoTransaction => profile.no_transaction = true,
+                    StatementKind::ForeignKeysPragma => profile.foreign_keys_pragma = true,
+                    _ => {}
+                }
+                profile
+            })
+    }
+
+    /// Whether the script can be wrapped, whole, in one transaction.
+    pub fn fits_in_transaction(&self) -> bool {
+        !self.transaction_control && !self.no_transaction
+    }
+}

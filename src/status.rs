@@ -1,0 +1,411 @@
+//! Where each migration stands: the migrations folder compared with `_prisma_migrations`.
+//!
+//! Pure functions over a loaded folder and the history rows, so every class can be tested
+//! without a database and `status` never writes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::checksum;
+use crate::error::ExitCode;
+use crate::history::HistoryRow;
+use crate::migrations::MigrationsDir;
+
+/// The class of one migration. The JSON names are stable (README, "status --json").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Finished, and the file still matches the checksum.
+    Applied,
+    /// In the folder, never applied.
+    Pending,
+    /// Started and never finished nor rolled back: deploy refuses to continue (P3009).
+    Failed,
+    /// Only rolled-back attempts: deploy will apply it again.
+    RolledBack,
+    /// Finished, but the file changed since.
+    Modified,
+    /// Finished in the database, but its folder is gone.
+    Missing,
+    /// Finished after a migration that sorts later in the folder.
+    OutOfOrder,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Failed => "failed",
+            State::RolledBack => "rolled_back",
+            State::Modified => "modified",
+            State::Missing => "missing",
+            State::OutOfOrder => "out_of_order",
+        }
+    }
+
+    /// States that mean the history disagrees with the folder.
+    fn is_inconsistent(self) -> bool {
+        matches!(self, State::Modified | State::Missing | State::OutOfOrder)
+    }
+}
+
+/// One migration's standing, from the folder and the row that decides its state.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationStatus {
+    pub name: String,
+    pub state: State,
+    pub in_folder: bool,
+    pub local_checksum: Option<String>,
+    pub database_checksum: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub rolled_back_at: Option<DateTime<Utc>>,
+    pub applied_steps_count: Option<u32>,
+    pub logs: Option<String>,
+    /// A sentence on anything worth knowing beyond the state.
+    pub note: Option<String>,
+}
+
+/// What the database looks like before any history is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryTable {
+    Present,
+    /// No `_prisma_migrations` and nothing else: a fresh database.
+    Missing,
+    /// No `_prisma_migrations`, but other tables: deploy would refuse (P3005).
+    MissingInNonEmptyDatabase,
+    /// The database (or SQLite file) itself does not exist yet.
+    NoDatabase,
+}
+
+/// The verdict on the whole history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    UpToDate,
+    Pending,
+    Failed,
+    Inconsistent,
+    BaselineNeeded,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Verdict::UpToDate => ExitCode::Success,
+            Verdict::Pending => ExitCode::Pending,
+            Verdict::Failed => ExitCode::FailedInHistory,
+            Verdict::Inconsistent => ExitCode::Inconsistent,
+            Verdict::BaselineNeeded => ExitCode::BaselineNeeded,
+        }
+    }
+}
+
+/// The report `safemig status` prints; `--json` prints it as is.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Bumped only when a field changes meaning or disappears.
+    pub format_version: u32,
+    pub database: String,
+    pub provider: crate::provider::Provider,
+    pub migrations_dir: String,
+    pub history_table: HistoryTable,
+    pub verdict: Verdict,
+    pub counts: BTreeMap<&'static str, usize>,
+    pub migrations: Vec<MigrationStatus>,
+}
+
+/// Classifies every migration in the folder and every migration the history names.
+pub fn evaluate(dir: &MigrationsDir, rows: &[HistoryRow]) -> Vec<MigrationStatus> {
+    let mut by_name: BTreeMap<&str, Vec<&HistoryRow>> = BTreeMap::new();
+    for row in rows {
+        by_name.entry(&row.migration_name).or_default().push(row);
+    }
+    let mut names: Vec<&str> = dir.migrations.iter().map(|m| m.name.as_str()).collect();
+    names.extend(by_name.keys().filter(|n| dir.find(n).is_none()));
+    names.sort_unstable();
+
+    let mut statuses: Vec<MigrationStatus> = names
+        .into_iter()
+        .map(|name| {
+            classify(
+                name,
+                dir,
+                by_name.get(name).map(Vec::as_slice).unwrap_or(&[]),
+            )
+        })
+        .collect();
+    mark_out_of_order(&mut statuses);
+    statuses
+}
+
+fn classify(name: &str, dir: &MigrationsDir, rows: &[&HistoryRow]) -> MigrationStatus {
+    let local = dir.find(name);
+    // The row that decides: a failed attempt blocks everything, then a finished one, then
+    // the latest rolled-back attempt. Rows arrive oldest first.
+    let failed = rows.iter().rev().find(|r| r.is_failed());
+    let applied = rows.iter().rev().find(|r| r.is_applied());
+    let deciding = failed.or(applied).or(rows.last()).copied();
+
+    let (state, note) = match (deciding, local) {
+        (None, _) => (State::Pending, None),
+        (Some(row), _) if row.is_failed() => {
+            let note = match local {
+                None => "failed, and its folder is missing from the migrations folder",
+                Some(_) => {
+                    "started but never finished: deploy refuses to continue until it is resolved"
+                }
+            };
+            (State::Failed, Some(note.to_string()))
+        }
+        (Some(row), Some(local)) if row.is_applied() => {
+            if checksum::matches(&row.checksum, &local.script) {
+                (State::Applied, None)
+            } else {
+                let note = "migration.sql changed after the migration was applied";
+                (State::Modified, Some(note.to_string()))
+            }
+        }
+        (Some(row), None) if row.is_applied() => {
+            let note = "applied to the database, but its folder is not in the migrations folder";
+            (State::Missing, Some(note.to_string()))
+        }
+        (Some(_), _) => {
+            let note = match local {
+                Some(_) => "rolled back: deploy will apply it again",
+                None => "rolled back, and its folder is gone: nothing will apply it",
+            };
+            (State::RolledBack, Some(note.to_string()))
+        }
+    };
+    MigrationStatus {
+        name: name.to_string(),
+        state,
+        in_folder: local.is_some(),
+        local_checksum: local.map(|l| l.checksum.clone()),
+        database_checksum: deciding.map(|r| r.checksum.clone()),
+        started_at: deciding.map(|r| r.started_at),
+        finished_at: deciding.and_then(|r| r.finished_at),
+        rolled_back_at: deciding.and_then(|r| r.rolled_back_at),
+        applied_steps_count: deciding.map(|r| r.applied_steps_count),
+        logs: deciding.and_then(|r| r.logs.clone()),
+        note,
+    }
+}
+
+/// An applied migration is out of order when a migration that sorts after it was started
+/// before it; a pending one that sorts before an applied one will be applied out of order.
+fn mark_out_of_order(statuses: &mut [MigrationStatus]) {
+    // `statuses` is sorted by name. Walking it backwards, remember the earliest start among
+    // the applied migrations that sort later, and the last-named applied migration.
+    let mut earliest_later_start: Option<(DateTime<Utc>, String)> = None;
+    let mut latest_applied_after: Option<String> = None;
+    for status in statuses.iter_mut().rev() {
+        match status.state {
+            State::Applied => {
+                if let (Some(started), Some((later_start, later_name))) =
+                    (status.started_at, &earliest_later_start)
+                    && *later_start < started
+                {
+                    status.state = State::OutOfOrder;
+                    status.note = Some(format!(
+                        "applied after `{later_name}`, which comes later in the folder"
+                    ));
+                }
+            }
+            State::Pending | State::RolledBack if status.in_folder => {
+                if let Some(after) = &latest_applied_after {
+                    let note = format!(
+                        "comes before the applied migration `{after}`: deploy will apply it out of order"
+                    );
+                    status.note = Some(match status.note.take() {
+                        Some(existing) => format!("{existing}; {note}"),
+                        None => note,
+                    });
+                }
+            }
+            _ => {}
+        }
+        if let (State::Applied | State::OutOfOrder | State::Modified, Some(started)) =
+            (status.state, status.started_at)
+        {
+            if earliest_later_start
+                .as_ref()
+                .is_none_or(|(t, _)| started < *t)
+            {
+                earliest_later_start = Some((started, status.name.clone()));
+            }
+            if latest_applied_after.is_none() {
+                latest_applied_after = Some(status.name.clone());
+            }
+        }
+    }
+}
+
+/// The verdict over all classified migrations.
+pub fn verdict(history: HistoryTable, statuses: &[MigrationStatus]) -> Verdict {
+    if history == HistoryTable::MissingInNonEmptyDatabase {
+        Verdict::BaselineNeeded
+    } else if statuses.iter().any(|s| s.state == State::Failed) {
+        Verdict::Failed
+    } else if statuses.iter().any(|s| s.state.is_inconsistent()) {
+        Verdict::Inconsistent
+    } else if statuses
+        .iter()
+        .any(|s| s.in_folder && matches!(s.state, State::Pending | State::RolledBack))
+    {
+        Verdict::Pending
+    } else {
+        Verdict::UpToDate
+    }
+}
+
+/// How many migrations are in each state.
+pub fn counts(statuses: &[MigrationStatus]) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for status in statuses {
+        *counts.entry(status.state.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrations::LocalMigration;
+    use chrono::TimeZone;
+
+    fn dir(names: &[&str]) -> MigrationsDir {
+        MigrationsDir {
+            path: "m".into(),
+            lock: None,
+            migrations: names
+                .iter()
+                .map(|n| LocalMigration {
+                    name: n.to_string(),
+                    script_path: format!("m/{n}/migration.sql").into(),
+                    script: format!("-- {n}"),
+                    checksum: checksum::checksum(&format!("-- {n}")),
+                })
+                .collect(),
+        }
+    }
+
+    fn row(name: &str, minute: u32, finished: bool) -> HistoryRow {
+        let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, minute, 0).unwrap();
+        HistoryRow {
+            id: format!("id-{name}-{minute}"),
+            checksum: checksum::checksum(&format!("-- {name}")),
+            finished_at: finished.then_some(at),
+            migration_name: name.into(),
+            logs: None,
+            rolled_back_at: None,
+            started_at: at,
+            applied_steps_count: finished as u32,
+        }
+    }
+
+    fn states(statuses: &[MigrationStatus]) -> Vec<(&str, State)> {
+        statuses
+            .iter()
+            .map(|s| (s.name.as_str(), s.state))
+            .collect()
+    }
+
+    #[test]
+    fn every_class() {
+        let folder = dir(&["1_a", "2_b", "3_c", "4_d", "5_e", "6_f"]);
+        let mut modified = row("2_b", 2, true);
+        modified.checksum = checksum::checksum("something else");
+        let mut rolled = row("4_d", 4, false);
+        rolled.rolled_back_at = Some(rolled.started_at);
+        let rows = vec![
+            row("1_a", 1, true),
+            modified,
+            row("3_c", 3, false),
+            rolled,
+            row("0_gone", 5, true),
+        ];
+        let statuses = evaluate(&folder, &rows);
+        assert_eq!(
+            states(&statuses),
+            [
+                ("0_gone", State::Missing),
+                ("1_a", State::Applied),
+                ("2_b", State::Modified),
+                ("3_c", State::Failed),
+                ("4_d", State::RolledBack),
+                ("5_e", State::Pending),
+                ("6_f", State::Pending),
+            ]
+        );
+        assert_eq!(verdict(HistoryTable::Present, &statuses), Verdict::Failed);
+    }
+
+    #[test]
+    fn out_of_order_application() {
+        let folder = dir(&["1_a", "2_b", "3_c", "4_d"]);
+        // 3_c was applied before 2_b; 1_a is pending though later ones are applied.
+        let rows = vec![
+            row("3_c", 1, true),
+            row("2_b", 2, true),
+            row("4_d", 3, true),
+        ];
+        let statuses = evaluate(&folder, &rows);
+        assert_eq!(
+            states(&statuses),
+            [
+                ("1_a", State::Pending),
+                ("2_b", State::OutOfOrder),
+                ("3_c", State::Applied),
+                ("4_d", State::Applied),
+            ]
+        );
+        assert!(
+            statuses[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("out of order")
+        );
+        assert_eq!(
+            verdict(HistoryTable::Present, &statuses),
+            Verdict::Inconsistent
+        );
+    }
+
+    #[test]
+    fn up_to_date_and_pending() {
+        let folder = dir(&["1_a", "2_b"]);
+        let all = vec![row("1_a", 1, true), row("2_b", 2, true)];
+        assert_eq!(
+            verdict(HistoryTable::Present, &evaluate(&folder, &all)),
+            Verdict::UpToDate
+        );
+        let some = vec![row("1_a", 1, true)];
+        assert_eq!(
+            verdict(HistoryTable::Present, &evaluate(&folder, &some)),
+            Verdict::Pending
+        );
+        assert_eq!(
+            verdict(
+                HistoryTable::MissingInNonEmptyDatabase,
+                &evaluate(&folder, &[])
+            ),
+            Verdict::BaselineNeeded
+        );
+    }
+
+    #[test]
+    fn a_retried_migration_is_applied() {
+        let folder = dir(&["1_a"]);
+        let mut first = row("1_a", 1, false);
+        first.rolled_back_at = Some(first.started_at);
+        let statuses = evaluate(&folder, &[first, row("1_a", 2, true)]);
+        assert_eq!(states(&statuses), [("1_a", State::Applied)]);
+    }
+}

@@ -1,0 +1,261 @@
+//! `safemig deploy` on every engine: the happy path and Prisma's refusals.
+
+use crate::for_each_engine;
+use crate::harness::{Kind, Project, TestDb};
+
+pub const INIT: &str =
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);\n";
+pub const POSTS: &str = "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, title VARCHAR(200));\nCREATE INDEX posts_user_id_idx ON posts (user_id);\n";
+pub const TAGS: &str = "CREATE TABLE tags (id INTEGER PRIMARY KEY, name VARCHAR(50));\n";
+/// Fails on every engine: the table does not exist.
+pub const BROKEN: &str = "INSERT INTO no_such_table (id) VALUES (1);\n";
+
+pub fn three(kind: Kind) -> Project {
+    Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_posts", POSTS),
+            ("20240103000000_tags", TAGS),
+        ],
+    )
+}
+
+fn deploy_all_then_status_clean_then_noop(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = three(kind);
+    let run = project.safemig(&db, &["deploy"]).expect(0);
+    assert!(
+        run.stdout.contains("Created the _prisma_migrations table."),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.matches("Applied ").count(), 3, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("3 migrations applied"),
+        "{}",
+        run.stdout
+    );
+    assert!(db.has_table("users") && db.has_table("posts") && db.has_table("tags"));
+    let history = db.history();
+    assert_eq!(history.len(), 3);
+    assert!(
+        history
+            .iter()
+            .all(|h| h.finished && !h.rolled_back && h.steps == 1 && h.logs.is_none())
+    );
+
+    let status = project.safemig(&db, &["status"]).expect(0);
+    assert!(
+        status.stdout.contains("Database is up to date."),
+        "{}",
+        status.stdout
+    );
+
+    let again = project.safemig(&db, &["deploy"]).expect(0);
+    assert!(
+        again
+            .stdout
+            .contains("No pending migrations; 3 already applied."),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(db.history().len(), 3, "a second deploy must not write rows");
+}
+
+fn deploy_applies_only_new_migrations_in_order(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write("20240103000000_tags", TAGS);
+    project.write("20240102000000_posts", POSTS);
+    let run = project.safemig(&db, &["deploy"]).expect(0);
+    let posts = run
+        .stdout
+        .find("Applied 20240102000000_posts")
+        .expect("posts applied");
+    let tags = run
+        .stdout
+        .find("Applied 20240103000000_tags")
+        .expect("tags applied");
+    assert!(posts < tags, "folder order: {}", run.stdout);
+    let names: Vec<String> = db.history().into_iter().map(|h| h.name).collect();
+    assert_eq!(
+        names,
+        [
+            "20240101000000_init",
+            "20240102000000_posts",
+            "20240103000000_tags"
+        ]
+    );
+}
+
+fn dry_run_changes_nothing(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = three(kind);
+    let run = project.safemig(&db, &["deploy", "--dry-run"]).expect(0);
+    assert!(run.stdout.contains("apply 3 migrations"), "{}", run.stdout);
+    if kind == Kind::Sqlite {
+        assert!(
+            !db.sqlite_path().exists(),
+            "dry run created the SQLite file"
+        );
+    } else {
+        assert!(!db.has_table("_prisma_migrations") && !db.has_table("users"));
+    }
+    // Once the database exists, the plan shows how each migration will run.
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write(
+        "20240104000000_more",
+        "CREATE TABLE more_things (id INTEGER PRIMARY KEY);\n",
+    );
+    let run = project.safemig(&db, &["deploy", "--dry-run"]).expect(0);
+    let mode = if kind == Kind::Mysql {
+        "direct"
+    } else {
+        "transactional"
+    };
+    assert!(
+        run.stdout
+            .contains("Deploy would apply 1 migration (3 already applied)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(mode), "{}", run.stdout);
+    assert!(!db.has_table("more_things"));
+}
+
+fn refuses_non_empty_database_without_history_p3005(kind: Kind) {
+    let db = TestDb::new(kind);
+    db.exec("CREATE TABLE legacy (id INTEGER PRIMARY KEY)");
+    let project = three(kind);
+    let run = project.safemig(&db, &["deploy"]).expect(9);
+    assert!(run.stderr.contains("error[P3005]"), "{}", run.stderr);
+    assert!(run.stderr.contains("`legacy`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("safemig resolve --applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(!db.has_table("_prisma_migrations") && !db.has_table("users"));
+}
+
+fn failed_migration_stops_deploy_p3018(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_broken", BROKEN),
+            ("20240103000000_tags", TAGS),
+        ],
+    );
+    let run = project.safemig(&db, &["deploy"]).expect(6);
+    assert!(run.stderr.contains("error[P3018]"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("20240102000000_broken"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("Applied 20240101000000_init"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !db.has_table("tags"),
+        "deploy must stop at the first failure"
+    );
+    let history = db.history();
+    assert_eq!(history.len(), 2);
+    let broken = &history[1];
+    assert_eq!(broken.name, "20240102000000_broken");
+    assert!(!broken.finished);
+    assert_eq!(broken.steps, 0);
+    assert!(
+        broken
+            .logs
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no_such_table"),
+        "{broken:?}"
+    );
+    if kind == Kind::Mysql {
+        // MySQL cannot roll DDL back: the row stays failed, as Prisma leaves it.
+        assert!(!broken.rolled_back);
+        assert!(
+            run.stderr.contains("may have been applied"),
+            "{}",
+            run.stderr
+        );
+    } else {
+        // The transaction rolled back: the attempt is recorded, but blocks nothing.
+        assert!(broken.rolled_back);
+        assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+        project.write(
+            "20240102000000_broken",
+            "CREATE TABLE fixed (id INTEGER PRIMARY KEY);\n",
+        );
+        project.safemig(&db, &["deploy"]).expect(0);
+        assert!(db.has_table("fixed") && db.has_table("tags"));
+    }
+}
+
+fn failed_row_blocks_deploy_p3009(kind: Kind) {
+    let db = TestDb::new(kind);
+    // A failure that leaves a failed row on every engine: a script that manages its own
+    // transaction runs as Prisma runs it (MySQL always does).
+    let broken = match kind {
+        Kind::Mysql => BROKEN.to_string(),
+        _ => format!("BEGIN;\n{BROKEN}COMMIT;\n"),
+    };
+    let project = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_broken", &broken),
+        ],
+    );
+    project.safemig(&db, &["deploy"]).expect(6);
+    project.write("20240103000000_tags", TAGS);
+    let run = project.safemig(&db, &["deploy"]).expect(5);
+    assert!(run.stderr.contains("error[P3009]"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`20240102000000_broken`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("safemig resolve --rolled-back 20240102000000_broken"),
+        "{}",
+        run.stderr
+    );
+    assert!(!db.has_table("tags"));
+    let dry = project.safemig(&db, &["deploy", "--dry-run"]).expect(5);
+    assert!(dry.stderr.contains("P3009"), "{}", dry.stderr);
+}
+
+fn provider_mismatch_p3019(kind: Kind) {
+    let db = TestDb::new(kind);
+    let other = if kind == Kind::Sqlite {
+        Kind::Postgres
+    } else {
+        Kind::Sqlite
+    };
+    let project = Project::new(other, &[("20240101000000_init", INIT)]);
+    let run = project.safemig(&db, &["deploy"]).expect(2);
+    assert!(run.stderr.contains("error[P3019]"), "{}", run.stderr);
+    assert!(run.stderr.contains(other.lock_provider()), "{}", run.stderr);
+    project.safemig(&db, &["status"]).expect(2);
+}
+
+for_each_engine!(
+    deploy_all_then_status_clean_then_noop,
+    deploy_applies_only_new_migrations_in_order,
+    dry_run_changes_nothing,
+    refuses_non_empty_database_without_history_p3005,
+    failed_migration_stops_deploy_p3018,
+    failed_row_blocks_deploy_p3009,
+    provider_mismatch_p3019,
+);

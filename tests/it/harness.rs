@@ -1,0 +1,836 @@
+//! Throwaway database servers and fixtures for the integration tests.
+//!
+//! Each test binary starts at most one PostgreSQL and one MariaDB server, on free loopback
+//! ports in temp dirs, the first time a test asks for one; every test then gets a database
+//! of its own. Servers stop and their dirs are removed when the test process exits
+//! (`atexit`), die with it if it is killed (`PR_SET_PDEATHSIG`), and dirs left by a killed
+//! run are swept at the next start. A missing server binary fails the test: run
+//! `scripts/test`, which installs them.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use sqlx::{AssertSqlSafe, Connection};
+
+/// The password every throwaway server uses; tests check it never appears in output.
+pub const PASSWORD: &str = "s3cret-Test-pw";
+
+// ---------------------------------------------------------------------------------------
+// Async bridge
+
+/// Runs a future to completion from a synchronous test.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("test runtime")
+        })
+        .block_on(future)
+}
+
+// ---------------------------------------------------------------------------------------
+// Engines and databases
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl Kind {
+    pub fn lock_provider(self) -> &'static str {
+        match self {
+            Kind::Postgres => "postgresql",
+            Kind::Mysql => "mysql",
+            Kind::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub kind: Kind,
+    /// The URL safemig is given (with the password).
+    pub url: String,
+    pub name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDb {
+    pub fn new(kind: Kind) -> TestDb {
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("file:{}", dir.path().join(format!("{name}.db")).display());
+                TestDb {
+                    kind,
+                    url,
+                    name,
+                    _dir: Some(dir),
+                }
+            }
+            Kind::Postgres => {
+                let server = postgres();
+                server.admin_exec(&format!("CREATE DATABASE {name}"));
+                TestDb {
+                    kind,
+                    url: server.url(&name),
+                    name,
+                    _dir: None,
+                }
+            }
+            Kind::Mysql => {
+                let server = mariadb();
+                server.admin_exec(&format!("CREATE DATABASE {name}"));
+                TestDb {
+                    kind,
+                    url: server.url(&name),
+                    name,
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// The SQLite file, for SQLite databases.
+    pub fn sqlite_path(&self) -> PathBuf {
+        PathBuf::from(
+            self.url
+                .strip_prefix("file:")
+                .expect("a SQLite test database"),
+        )
+    }
+
+    fn any_url(&self) -> String {
+        match self.kind {
+            Kind::Sqlite => format!("sqlite://{}?mode=rwc", self.sqlite_path().display()),
+            _ => self.url.clone(),
+        }
+    }
+
+    pub async fn connect(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.any_url())
+            .await
+            .unwrap_or_else(|e| panic!("connecting to the test database {}: {e}", self.name))
+    }
+
+    /// Runs SQL (one or more statements) on the test database.
+    pub fn exec(&self, sql: &str) {
+        block_on(async {
+            let mut conn = self.connect().await;
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+    }
+
+    /// Runs a query whose columns are all text (cast them in the SQL) and returns its rows.
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        block_on(async {
+            use sqlx::Row;
+            let mut conn = self.connect().await;
+            let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.try_get::<Option<String>, _>(i).unwrap())
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
+    pub fn scalar(&self, sql: &str) -> Option<String> {
+        self.rows(sql)
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .flatten()
+    }
+
+    /// Names of migrations in `_prisma_migrations` with their state, oldest first:
+    /// `(name, finished, rolled_back, applied_steps_count, logs)`.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        let sql = match self.kind {
+            Kind::Mysql => {
+                "SELECT migration_name, CASE WHEN finished_at IS NULL THEN 'no' ELSE 'yes' END, \
+                 CASE WHEN rolled_back_at IS NULL THEN 'no' ELSE 'yes' END, CAST(applied_steps_count AS CHAR), logs \
+                 FROM _prisma_migrations ORDER BY started_at, migration_name"
+            }
+            _ => {
+                "SELECT migration_name, CASE WHEN finished_at IS NULL THEN 'no' ELSE 'yes' END, \
+                 CASE WHEN rolled_back_at IS NULL THEN 'no' ELSE 'yes' END, CAST(applied_steps_count AS TEXT), logs \
+                 FROM _prisma_migrations ORDER BY started_at, migration_name"
+            }
+        };
+        self.rows(sql)
+            .into_iter()
+            .map(|r| HistoryEntry {
+                name: r[0].clone().unwrap(),
+                finished: r[1].as_deref() == Some("yes"),
+                rolled_back: r[2].as_deref() == Some("yes"),
+                steps: r[3].clone().unwrap().parse().unwrap(),
+                logs: r[4].clone(),
+            })
+            .collect()
+    }
+
+    /// Whether a table exists.
+    pub fn has_table(&self, table: &str) -> bool {
+        let sql = match self.kind {
+            Kind::Postgres => format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '{table}'"
+            ),
+            Kind::Mysql => format!(
+                "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
+            ),
+            Kind::Sqlite => format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+            ),
+        };
+        self.scalar(&sql).as_deref() != Some("0")
+    }
+
+    /// The schema as the engine's own dump tool prints it, without `_prisma_migrations`.
+    pub fn schema_dump(&self) -> String {
+        match self.kind {
+            Kind::Postgres => postgres().dump(&self.name),
+            Kind::Mysql => mariadb().dump(&self.name),
+            Kind::Sqlite => {
+                let out = run_tool(Command::new("sqlite3").arg(self.sqlite_path()).arg(
+                    "SELECT type, name, tbl_name, sql FROM sqlite_master \
+                         WHERE name NOT LIKE '_prisma_migrations%' ORDER BY type, name",
+                ));
+                String::from_utf8(out.stdout).unwrap()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub name: String,
+    pub finished: bool,
+    pub rolled_back: bool,
+    pub steps: u32,
+    pub logs: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// A project: a migrations folder in a temp dir
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A migrations folder with a lock file for `kind` and the given migrations.
+    pub fn new(kind: Kind, migrations: &[(&str, &str)]) -> Project {
+        let project = Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        std::fs::create_dir_all(project.migrations()).unwrap();
+        std::fs::write(
+            project.migrations().join("migration_lock.toml"),
+            format!(
+                "# Please do not edit this file manually\nprovider = \"{}\"\n",
+                kind.lock_provider()
+            ),
+        )
+        .unwrap();
+        for (name, sql) in migrations {
+            project.write(name, sql);
+        }
+        project
+    }
+
+    /// A copy of a corpus history.
+    pub fn from_corpus(name: &str) -> Project {
+        let project = Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        copy_dir(
+            &corpus_dir().join(name).join("migrations"),
+            &project.migrations(),
+        );
+        project
+    }
+
+    pub fn migrations(&self) -> PathBuf {
+        self.dir.path().join("migrations")
+    }
+
+    pub fn write(&self, name: &str, sql: &str) {
+        let dir = self.migrations().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("migration.sql"), sql).unwrap();
+    }
+
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_dir_all(self.migrations().join(name)).unwrap();
+    }
+
+    /// Runs safemig against `db` with this migrations folder.
+    pub fn safemig(&self, db: &TestDb, args: &[&str]) -> Run {
+        let mut full = vec!["--url", &db.url];
+        let dir = self.migrations();
+        let dir = dir.to_str().unwrap();
+        full.extend(["--dir", dir]);
+        full.extend(args);
+        safemig(self.dir.path(), &full)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+            let mut perms = std::fs::metadata(&target).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&target, perms).unwrap();
+        }
+    }
+}
+
+/// `../shared/corpus`, the real-world migration histories.
+pub fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("SAFEMIG_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    assert!(
+        dir.join("README.md").is_file(),
+        "the corpus is missing at {}: clone the project with ../shared beside it, or set SAFEMIG_CORPUS",
+        dir.display()
+    );
+    dir
+}
+
+// ---------------------------------------------------------------------------------------
+// Running the binary
+
+/// One run of the safemig binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Fails the test unless the exit code is `code`, showing the output.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            !self.stdout.contains(PASSWORD) && !self.stderr.contains(PASSWORD),
+            "the password was printed:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs safemig in `cwd` with a clean environment (no DATABASE_URL leaking in).
+pub fn safemig(cwd: &Path, args: &[&str]) -> Run {
+    let output = safemig_command(cwd, args)
+        .output()
+        .expect("running safemig");
+    to_run(output)
+}
+
+pub fn safemig_command(cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_safemig"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env_remove("SAFEMIG_LOG")
+        .env_remove("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK");
+    cmd
+}
+
+pub fn to_run(output: Output) -> Run {
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn run_tool(cmd: &mut Command) -> Output {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+// ---------------------------------------------------------------------------------------
+// Servers
+
+/// A running throwaway server.
+pub struct Server {
+    pub port: u16,
+    pub root: PathBuf,
+    bin: PathBuf,
+    child: Child,
+    kind: Kind,
+}
+
+static SERVERS: Mutex<Vec<(u32, PathBuf, Kind)>> = Mutex::new(Vec::new());
+
+pub fn postgres() -> &'static Server {
+    static PG: OnceLock<Server> = OnceLock::new();
+    PG.get_or_init(start_postgres)
+}
+
+pub fn mariadb() -> &'static Server {
+    static MARIADB: OnceLock<Server> = OnceLock::new();
+    MARIADB.get_or_init(start_mariadb)
+}
+
+impl Server {
+    pub fn url(&self, database: &str) -> String {
+        match self.kind {
+            Kind::Postgres => format!(
+                "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{database}",
+                self.port
+            ),
+            _ => format!("mysql://root:{PASSWORD}@127.0.0.1:{}/{database}", self.port),
+        }
+    }
+
+    /// Runs SQL as the superuser, outside any test database.
+    pub fn admin_exec(&self, sql: &str) {
+        let url = match self.kind {
+            Kind::Postgres => self.url("postgres"),
+            _ => format!("mysql://root:{PASSWORD}@127.0.0.1:{}", self.port),
+        };
+        block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&url)
+                .await
+                .expect("admin connection");
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+    }
+
+    /// Kills the server process (SIGKILL) and waits for it: for crash tests.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn dump(&self, database: &str) -> String {
+        let out = match self.kind {
+            Kind::Postgres => run_tool(
+                Command::new(self.bin.join("pg_dump"))
+                    .args([
+                        "--schema-only",
+                        "--no-owner",
+                        "--no-privileges",
+                        "--exclude-table=_prisma_migrations",
+                    ])
+                    .arg(format!("--dbname={}", self.url(database))),
+            ),
+            _ => run_tool(
+                Command::new("mariadb-dump")
+                    .args([
+                        "--no-data",
+                        "--skip-comments",
+                        "--routines",
+                        "--triggers",
+                        "--events",
+                    ])
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-P",
+                        &self.port.to_string(),
+                        "-u",
+                        "root",
+                    ])
+                    .arg(format!("-p{PASSWORD}"))
+                    .arg(format!("--ignore-table={database}._prisma_migrations"))
+                    .arg(database),
+            ),
+        };
+        // pg_dump 15.14+ brackets its output with `\restrict KEY` lines whose key is random.
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where server dirs live; named by the owning test process so a later run can sweep
+/// the dirs of runs that were killed.
+fn server_root(kind: &str) -> PathBuf {
+    let base = std::env::temp_dir().join("safemig-test-servers");
+    std::fs::create_dir_all(&base).unwrap();
+    sweep_stale(&base);
+    let root = base.join(format!("{}-{kind}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&root).unwrap();
+    root
+}
+
+fn sweep_stale(base: &Path) {
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Spawns server processes from one long-lived thread: `PR_SET_PDEATHSIG` fires when the
+/// *thread* that spawned a child exits, and test threads come and go.
+fn spawn_server(mut cmd: Command) -> Child {
+    type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Request>();
+        std::thread::spawn(move || {
+            for (mut cmd, reply) in rx {
+                let _ = reply.send(cmd.spawn());
+            }
+        });
+        unsafe { libc::atexit(stop_servers) };
+        Mutex::new(tx)
+    });
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let (reply_tx, reply_rx) = mpsc::channel();
+    sender.lock().unwrap().send((cmd, reply_tx)).unwrap();
+    reply_rx
+        .recv()
+        .unwrap()
+        .expect("spawning a database server")
+}
+
+extern "C" fn stop_servers() {
+    let servers = std::mem::take(&mut *SERVERS.lock().unwrap_or_else(|e| e.into_inner()));
+    for (pid, root, kind) in servers {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        // SIGQUIT is PostgreSQL's immediate shutdown; MariaDB stops on SIGTERM.
+        let signal = match kind {
+            Kind::Postgres => nix::sys::signal::Signal::SIGQUIT,
+            _ => nix::sys::signal::Signal::SIGTERM,
+        };
+        let _ = nix::sys::signal::kill(pid, signal);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && nix::sys::signal::kill(pid, None).is_ok() {
+            let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = std::fs::remove_dir_all(root);
+    }
+}
+
+fn find_binary(candidates: &[PathBuf], what: &str) -> PathBuf {
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "{what} not found (looked at {candidates:?}). Integration tests need real servers: \
+             run scripts/test, which installs them with apt"
+            )
+        })
+}
+
+fn postgres_bin_dir() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .collect();
+    versions.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    let candidates: Vec<PathBuf> = versions.iter().rev().map(|b| b.join("postgres")).collect();
+    find_binary(&candidates, "PostgreSQL's `postgres` server binary")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The user a server must run as: PostgreSQL refuses to run as root.
+fn service_user(name: &str) -> Option<nix::unistd::User> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    Some(
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                panic!("running as root, but there is no `{name}` user to run the server as")
+            }),
+    )
+}
+
+fn as_user(cmd: &mut Command, user: &Option<nix::unistd::User>) {
+    if let Some(user) = user {
+        cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+    }
+}
+
+fn chown(path: &Path, user: &Option<nix::unistd::User>) {
+    if let Some(user) = user {
+        nix::unistd::chown(path, Some(user.uid), Some(user.gid)).unwrap();
+    }
+}
+
+fn start_postgres() -> Server {
+    let bin = postgres_bin_dir();
+    let user = service_user("postgres");
+    let root = server_root("pg");
+    chown(&root, &user);
+    let data = root.join("data");
+    let pwfile = root.join("pwfile");
+    std::fs::write(&pwfile, PASSWORD).unwrap();
+    chown(&pwfile, &user);
+
+    let mut initdb = Command::new(bin.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()));
+    as_user(&mut initdb, &user);
+    run_tool(&mut initdb);
+
+    let port = free_port();
+    let log = std::fs::File::create(root.join("server.log")).unwrap();
+    chown(&root.join("server.log"), &user);
+    let mut cmd = Command::new(bin.join("postgres"));
+    cmd.arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(&root)
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+        ])
+        .args([
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=64MB",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    as_user(&mut cmd, &user);
+    let child = spawn_server(cmd);
+    SERVERS
+        .lock()
+        .unwrap()
+        .push((child.id(), root.clone(), Kind::Postgres));
+    let server = Server {
+        port,
+        root,
+        bin,
+        child,
+        kind: Kind::Postgres,
+    };
+    wait_ready(&server, &server.url("postgres"));
+    server
+}
+
+fn start_mariadb() -> Server {
+    let mariadbd = find_binary(
+        &[
+            PathBuf::from("/usr/sbin/mariadbd"),
+            PathBuf::from("/usr/bin/mariadbd"),
+        ],
+        "MariaDB's `mariadbd` server binary",
+    );
+    let install = find_binary(
+        &[
+            PathBuf::from("/usr/bin/mariadb-install-db"),
+            PathBuf::from("/usr/sbin/mariadb-install-db"),
+        ],
+        "mariadb-install-db",
+    );
+    let root = server_root("mariadb");
+    let data = root.join("data");
+    let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "root".into());
+    run_tool(
+        Command::new(install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--user={user}"))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--skip-name-resolve",
+            ]),
+    );
+    let port = free_port();
+    let socket = root.join("mariadb.sock");
+    let mut cmd = Command::new(mariadbd);
+    cmd.arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--pid-file={}", root.join("mariadb.pid").display()))
+        .arg(format!("--log-error={}", root.join("server.log").display()))
+        .arg(format!("--port={port}"))
+        .arg(format!("--user={user}"))
+        .args([
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--max-connections=300",
+        ])
+        .args([
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-doublewrite=0",
+            "--innodb-buffer-pool-size=64M",
+        ])
+        .args([
+            "--skip-log-bin",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = spawn_server(cmd);
+    SERVERS
+        .lock()
+        .unwrap()
+        .push((child.id(), root.clone(), Kind::Mysql));
+    let server = Server {
+        port,
+        root: root.clone(),
+        bin: PathBuf::new(),
+        child,
+        kind: Kind::Mysql,
+    };
+
+    // The fresh server's root has no password and only connects through the socket: give
+    // it the test password and a TCP account.
+    let socket_url = format!("mysql://root@localhost/?socket={}", socket.display());
+    wait_ready(&server, &socket_url);
+    block_on(async {
+        let mut conn = sqlx::MySqlConnection::connect(&socket_url)
+            .await
+            .expect("socket connection");
+        let sql = format!(
+            "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; \
+             ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
+             GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; \
+             ALTER USER 'root'@'localhost' IDENTIFIED BY '{PASSWORD}'; FLUSH PRIVILEGES;"
+        );
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .expect("setting up root");
+    });
+    server
+}
+
+fn wait_ready(server: &Server, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let attempt = block_on(async {
+            sqlx::any::install_default_drivers();
+            sqlx::AnyConnection::connect(url).await.map(drop)
+        });
+        match attempt {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => {
+                let log =
+                    std::fs::read_to_string(server.root.join("server.log")).unwrap_or_default();
+                panic!("the {:?} server did not come up: {e}\n{log}", server.kind);
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}

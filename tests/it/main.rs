@@ -1,0 +1,27 @@
+//! Integration tests against real PostgreSQL and MariaDB servers and SQLite files.
+//! One binary (one link step) with a module per feature, sharing the server harness.
+
+mod harness;
+
+mod cli;
+mod deploy;
+mod resolve;
+mod rows;
+mod status;
+
+/// Expands test functions taking a [`harness::Kind`] into one `#[test]` per engine:
+/// `postgres::name`, `mysql::name`, `sqlite::name`.
+macro_rules! for_each_engine {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::harness::Kind::Postgres) } )*
+        }
+        mod mysql {
+            $( #[test] fn $name() { super::$name($crate::harness::Kind::Mysql) } )*
+        }
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::harness::Kind::Sqlite) } )*
+        }
+    };
+}
+pub(crate) use for_each_engine;
