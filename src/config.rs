@@ -225,7 +225,7 @@ mod tests {
         let from_file = project.database_url(None, &none).unwrap();
         assert_eq!(
             from_file.file(),
-            Some(tmp.path().join("./from-env-file.db").as_path())
+            Some(tmp.path().join("from-env-file.db").as_path())
         );
 
         let env = |k: &str| (k == "APP_DB").then(|| "file:/tmp/from-env.db".to_string());

@@ -48,7 +48,12 @@ impl DatabaseUrl {
                     "the SQLite URL names no file (expected file:./dev.db)".into(),
                 ));
             }
-            let path = sqlite_base.join(path);
+            // Lexically tidied (`prisma/./dev.db` → `prisma/dev.db`), for messages.
+            let path: PathBuf = sqlite_base
+                .join(path)
+                .components()
+                .filter(|c| *c != std::path::Component::CurDir)
+                .collect();
             return Ok(DatabaseUrl {
                 provider: Provider::Sqlite,
                 redacted: format!("file:{}", path.display()),
@@ -217,7 +222,7 @@ mod tests {
     fn sqlite_paths_resolve_against_the_schema_folder() {
         let url = parse("file:./dev.db").unwrap();
         assert_eq!(url.provider(), Provider::Sqlite);
-        assert_eq!(url.file(), Some(Path::new("/app/prisma/./dev.db")));
+        assert_eq!(url.file(), Some(Path::new("/app/prisma/dev.db")));
         assert_eq!(
             parse("file:/data/app.db?connection_limit=1")
                 .unwrap()

@@ -232,6 +232,7 @@ async fn apply(engine: &mut dyn Engine, step: &Step<'_>) -> Result<(), Error> {
                     engine.insert_row(&attempt).await?;
                     Err(Error::MigrationFailed {
                         name: migration.name.clone(),
+                        script: migration.script_path.clone(),
                         message: error.message,
                         rolled_back: true,
                     })
@@ -252,6 +253,7 @@ async fn apply(engine: &mut dyn Engine, step: &Step<'_>) -> Result<(), Error> {
                     engine.mark_failed(&row.id, &logs).await?;
                     Err(Error::MigrationFailed {
                         name: migration.name.clone(),
+                        script: migration.script_path.clone(),
                         message: error.message,
                         rolled_back: false,
                     })

@@ -149,6 +149,7 @@ pub enum Error {
     )]
     MigrationFailed {
         name: String,
+        script: PathBuf,
         message: String,
         /// Whether the migration ran in a transaction that was rolled back.
         rolled_back: bool,
@@ -194,8 +195,8 @@ fn describe_failed(f: &FailedMigration) -> String {
     let first_line = f
         .logs
         .as_deref()
-        .and_then(|l| l.lines().find(|l| !l.trim().is_empty()))
-        .map(|l| format!(", {}", l.trim()))
+        .and_then(crate::history::log_summary)
+        .map(|l| format!(", {l}"))
         .unwrap_or_default();
     format!(
         "`{}` (started {}{first_line})",
@@ -288,8 +289,9 @@ impl Error {
                     "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
                 )
             }
-            MigrationFailed { name, rolled_back: true, .. } => format!(
-                "fix {name}/migration.sql and run `safemig deploy` again; nothing needs to be resolved"
+            MigrationFailed { script, rolled_back: true, .. } => format!(
+                "fix {} and run `safemig deploy` again; nothing needs to be resolved",
+                script.display()
             ),
             MigrationFailed { name, rolled_back: false, .. } => format!(
                 "some of its statements may have been applied: inspect the database, then run `safemig resolve --rolled-back {name}` after undoing them or `safemig resolve --applied {name}` after completing them"

@@ -74,10 +74,38 @@ pub fn now() -> DateTime<Utc> {
         .expect("millisecond truncation of the current time cannot overflow")
 }
 
+/// The line of a failed row's `logs` that says what went wrong: the database's message in
+/// logs written by Prisma or safemig, else the first non-empty line.
+pub fn log_summary(logs: &str) -> Option<&str> {
+    let mut lines = logs.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.clone().next();
+    lines
+        .by_ref()
+        .find(|l| *l == "Database error:")
+        .and_then(|_| lines.next())
+        .or(first)
+}
+
 /// The text Prisma-style `logs` hold for a failed migration.
 pub fn failure_log(message: &str, code: Option<&str>) -> String {
     match code {
         Some(code) => format!("Database error code: {code}\n\nDatabase error:\n{message}\n"),
         None => format!("Database error:\n{message}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_summary_finds_the_database_message() {
+        let logs = failure_log("relation \"x\" does not exist", Some("42P01"));
+        assert_eq!(log_summary(&logs), Some("relation \"x\" does not exist"));
+        assert_eq!(
+            log_summary("\n  something broke\nmore"),
+            Some("something broke")
+        );
+        assert_eq!(log_summary(""), None);
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::checksum;
 use crate::error::ExitCode;
-use crate::history::HistoryRow;
+use crate::history::{self, HistoryRow};
 use crate::migrations::MigrationsDir;
 
 /// The class of one migration. The JSON names are stable (README, "status --json").
@@ -174,12 +174,15 @@ fn classify(name: &str, dir: &MigrationsDir, rows: &[&HistoryRow]) -> MigrationS
             let note = "applied to the database, but its folder is not in the migrations folder";
             (State::Missing, Some(note.to_string()))
         }
-        (Some(_), _) => {
-            let note = match local {
-                Some(_) => "rolled back: deploy will apply it again",
-                None => "rolled back, and its folder is gone: nothing will apply it",
+        (Some(row), _) => {
+            let mut note = match local {
+                Some(_) => "rolled back: deploy will apply it again".to_string(),
+                None => "rolled back, and its folder is gone: nothing will apply it".to_string(),
             };
-            (State::RolledBack, Some(note.to_string()))
+            if let Some(error) = row.logs.as_deref().and_then(history::log_summary) {
+                note.push_str(&format!(" (last attempt failed: {error})"));
+            }
+            (State::RolledBack, Some(note))
         }
     };
     MigrationStatus {

@@ -1,1 +1,259 @@
+//! Configuration, URLs and credentials as the command line sees them.
 
+use std::path::Path;
+
+use crate::deploy::INIT;
+use crate::harness::{Kind, PASSWORD, Project, TestDb, postgres, safemig};
+
+fn copy_example(to: &Path) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/blog");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", example.display()))
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_file(to.join("prisma/dev.db"));
+}
+
+#[test]
+fn readme_quick_start_deploys_the_example_to_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_example(tmp.path());
+    let run = safemig(tmp.path(), &["deploy"]).expect(0);
+    assert!(
+        run.stdout.contains("3 migrations applied"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        tmp.path().join("prisma/dev.db").is_file(),
+        "file:./dev.db is relative to schema.prisma"
+    );
+    let status = safemig(tmp.path(), &["status"]).expect(0);
+    assert!(
+        status.stdout.contains("Database is up to date."),
+        "{}",
+        status.stdout
+    );
+}
+
+/// Prisma's SQLite table rebuilds turn foreign keys off first; inside a transaction that is
+/// ignored, and dropping the referenced table would cascade-delete the referencing rows.
+#[test]
+fn sqlite_table_rebuild_keeps_referencing_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_example(tmp.path());
+    let rebuild = tmp
+        .path()
+        .join("prisma/migrations/20240402083000_make_bio_required");
+    let parked = tmp.path().join("parked");
+    std::fs::rename(&rebuild, &parked).unwrap();
+    safemig(tmp.path(), &["deploy"]).expect(0);
+
+    let db = TestDb::sqlite_file(&tmp.path().join("prisma/dev.db"));
+    db.exec("INSERT INTO \"User\" (id, email) VALUES (1, 'a@example.com'); INSERT INTO \"Post\" (id, title, body, \"authorId\") VALUES (1, 't', 'b', 1);");
+    std::fs::rename(&parked, &rebuild).unwrap();
+    let run = safemig(tmp.path(), &["deploy"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Applied 20240402083000_make_bio_required (transactional"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM \"Post\"")
+            .as_deref(),
+        Some("1"),
+        "the rebuild deleted posts"
+    );
+    assert_eq!(db.scalar("SELECT bio FROM \"User\"").as_deref(), Some(""));
+}
+
+#[test]
+fn url_from_dotenv_and_the_variable_schema_prisma_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("prisma/migrations/20240101000000_init")).unwrap();
+    std::fs::write(
+        tmp.path()
+            .join("prisma/migrations/20240101000000_init/migration.sql"),
+        INIT,
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("prisma/schema.prisma"),
+        "datasource db {\n  provider = \"sqlite\"\n  url      = env(\"APP_DATABASE\")\n}\n",
+    )
+    .unwrap();
+    let run = safemig(tmp.path(), &["deploy"]).expect(2);
+    assert!(
+        run.stderr.contains("APP_DATABASE is not set"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(tmp.path().join(".env"), "APP_DATABASE=\"file:./app.db\"\n").unwrap();
+    safemig(tmp.path(), &["deploy"]).expect(0);
+    assert!(tmp.path().join("prisma/app.db").is_file());
+}
+
+#[test]
+fn missing_url_names_what_was_looked_for() {
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    let dir = project.migrations();
+    let run = safemig(
+        project.dir.path(),
+        &["--dir", dir.to_str().unwrap(), "status"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("no database URL") && run.stderr.contains("DATABASE_URL"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("next: pass --url"), "{}", run.stderr);
+}
+
+#[test]
+fn bad_urls_never_echo_the_password() {
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let dir = project.migrations();
+    let dir = dir.to_str().unwrap();
+    let bad = format!("postgresql://app:{PASSWORD}@[::1/app");
+    let run = safemig(project.dir.path(), &["--url", &bad, "--dir", dir, "status"]).expect(2);
+    assert!(run.stderr.contains("is not valid"), "{}", run.stderr);
+
+    let run = safemig(
+        project.dir.path(),
+        &["--url", "sqlserver://db:1433", "--dir", dir, "status"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("`sqlserver:` are not supported"),
+        "{}",
+        run.stderr
+    );
+
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed = format!("postgresql://app:{PASSWORD}@127.0.0.1:{port}/app");
+    let run = safemig(
+        project.dir.path(),
+        &["--url", &closed, "--dir", dir, "deploy"],
+    )
+    .expect(3);
+    assert!(
+        run.stderr
+            .contains("error[P1001]: cannot connect to PostgreSQL database `app`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn wrong_password_and_missing_database_on_a_real_server() {
+    let server = postgres();
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let dir = project.migrations();
+    let dir = dir.to_str().unwrap();
+    let wrong = format!(
+        "postgresql://postgres:Wr0ng-{PASSWORD}@127.0.0.1:{}/postgres",
+        server.port
+    );
+    let run = safemig(
+        project.dir.path(),
+        &["--url", &wrong, "--dir", dir, "deploy"],
+    )
+    .expect(3);
+    assert!(
+        run.stderr.contains("password authentication failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Wr0ng"), "{}", run.stderr);
+
+    let missing = server.url("no_such_database");
+    let run = safemig(
+        project.dir.path(),
+        &["--url", &missing, "--dir", dir, "deploy"],
+    )
+    .expect(3);
+    assert!(
+        run.stderr.contains("`no_such_database`") && run.stderr.contains("does not exist"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn postgres_schema_parameter_is_honoured() {
+    let db = TestDb::new(Kind::Postgres);
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let url = format!("{}?schema=tenant_one", db.url);
+    let dir = project.migrations();
+    let dir = dir.to_str().unwrap();
+    safemig(project.dir.path(), &["--url", &url, "--dir", dir, "deploy"]).expect(0);
+    let tables = db.rows(
+        "SELECT table_schema::text, table_name::text FROM information_schema.tables \
+         WHERE table_name IN ('users', '_prisma_migrations') ORDER BY 2",
+    );
+    let tenant = |t: &str| vec![Some("tenant_one".to_string()), Some(t.to_string())];
+    assert_eq!(tables, [tenant("_prisma_migrations"), tenant("users")]);
+    safemig(project.dir.path(), &["--url", &url, "--dir", dir, "status"]).expect(0);
+    // The default schema is still empty.
+    safemig(
+        project.dir.path(),
+        &["--url", &db.url, "--dir", dir, "status"],
+    )
+    .expect(8);
+}
+
+#[test]
+fn migrations_folder_problems_are_usage_errors() {
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+
+    let run = safemig(
+        project.dir.path(),
+        &["--url", &db.url, "--dir", "nowhere/migrations", "deploy"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("nowhere/migrations does not exist"),
+        "{}",
+        run.stderr
+    );
+
+    std::fs::create_dir(project.migrations().join("20240102000000_empty")).unwrap();
+    let run = project.safemig(&db, &["deploy"]).expect(2);
+    assert!(
+        run.stderr.contains("error[P3015]") && run.stderr.contains("20240102000000_empty"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_dir(project.migrations().join("20240102000000_empty")).unwrap();
+
+    std::fs::create_dir(project.migrations().join("20240103000000_latin1")).unwrap();
+    std::fs::write(
+        project
+            .migrations()
+            .join("20240103000000_latin1/migration.sql"),
+        b"-- caf\xe9\n",
+    )
+    .unwrap();
+    let run = project.safemig(&db, &["deploy"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("is not valid UTF-8 (first invalid byte at offset 6)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !db.sqlite_path().exists(),
+        "nothing is written before the folder is valid"
+    );
+}

@@ -112,6 +112,16 @@ impl TestDb {
         }
     }
 
+    /// An existing SQLite file, such as a project's own `dev.db`.
+    pub fn sqlite_file(path: &Path) -> TestDb {
+        TestDb {
+            kind: Kind::Sqlite,
+            url: format!("file:{}", path.display()),
+            name: path.display().to_string(),
+            _dir: None,
+        }
+    }
+
     /// The SQLite file, for SQLite databases.
     pub fn sqlite_path(&self) -> PathBuf {
         PathBuf::from(
@@ -224,7 +234,7 @@ impl TestDb {
             Kind::Sqlite => {
                 let out = run_tool(Command::new("sqlite3").arg(self.sqlite_path()).arg(
                     "SELECT type, name, tbl_name, sql FROM sqlite_master \
-                         WHERE name NOT LIKE '_prisma_migrations%' ORDER BY type, name",
+                         WHERE tbl_name <> '_prisma_migrations' ORDER BY type, name",
                 ));
                 String::from_utf8(out.stdout).unwrap()
             }
@@ -458,9 +468,9 @@ impl Server {
         })
     }
 
-    /// Kills the server process (SIGKILL) and waits for it: for crash tests.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The PostgreSQL client and server tools' folder.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
     }
 
     fn dump(&self, database: &str) -> String {

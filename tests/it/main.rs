@@ -4,7 +4,9 @@
 mod harness;
 
 mod cli;
+mod corpus;
 mod deploy;
+mod locking;
 mod resolve;
 mod rows;
 mod status;

@@ -1,0 +1,169 @@
+//! The migration lock: a second deploy waits for the holder, then times out naming it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use sqlx::Connection;
+
+use crate::deploy::INIT;
+use crate::for_each_engine;
+use crate::harness::{Kind, Project, TestDb, block_on, to_run};
+
+/// A connection holding Prisma's migration lock, as another deployer would.
+enum Holder {
+    Server(sqlx::AnyConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+fn hold_lock(db: &TestDb) -> Holder {
+    block_on(async {
+        match db.kind {
+            Kind::Postgres => {
+                let mut conn = db.connect().await;
+                sqlx::raw_sql("SELECT pg_advisory_lock(72707369)")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Holder::Server(conn)
+            }
+            Kind::Mysql => {
+                // The lock is server-wide: other tests' deploys may hold it for a moment.
+                let mut conn = db.connect().await;
+                let got: i64 =
+                    sqlx::query_scalar("SELECT CAST(GET_LOCK('prisma_migrate', 30) AS SIGNED)")
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                assert_eq!(got, 1, "the test could not take the MySQL lock");
+                Holder::Server(conn)
+            }
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}?mode=rwc", db.sqlite_path().display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql("PRAGMA main.locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Holder::Sqlite(conn)
+            }
+        }
+    })
+}
+
+fn release(holder: Holder) {
+    block_on(async {
+        match holder {
+            Holder::Server(conn) => conn.close().await.unwrap(),
+            Holder::Sqlite(conn) => conn.close().await.unwrap(),
+        }
+    })
+}
+
+fn times_out_naming_the_holder(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    let holder = hold_lock(&db);
+    let run = project
+        .safemig(&db, &["deploy", "--lock-timeout", "1"])
+        .expect(4);
+    assert!(run.stderr.contains("error[P1002]"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("timed out after 1s waiting for the migration lock"),
+        "{}",
+        run.stderr
+    );
+    let named = match kind {
+        Kind::Postgres => "held by PostgreSQL session",
+        Kind::Mysql => "held by MySQL connection",
+        Kind::Sqlite => "held by process",
+    };
+    assert!(run.stderr.contains(named), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Waiting up to 1s for the migration lock"),
+        "{}",
+        run.stderr
+    );
+    release(holder);
+    assert!(!db.has_table("users"), "nothing ran without the lock");
+}
+
+fn waits_for_the_holder_then_deploys(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    let holder = hold_lock(&db);
+    let child = {
+        let mut cmd = crate::harness::safemig_command(
+            project.dir.path(),
+            &[
+                "--url",
+                &db.url,
+                "--dir",
+                project.migrations().to_str().unwrap(),
+                "deploy",
+                "--lock-timeout",
+                "30",
+            ],
+        );
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    // (An exclusive SQLite lock keeps this test out of the file too.)
+    if kind != Kind::Sqlite {
+        assert!(
+            !db.has_table("users"),
+            "deploy ran while another process held the lock"
+        );
+    }
+    release(holder);
+    let run = to_run(child.wait_with_output().unwrap()).expect(0);
+    assert!(
+        run.stderr
+            .contains("Waiting up to 30s for the migration lock"),
+        "{}",
+        run.stderr
+    );
+    assert!(db.has_table("users"));
+}
+
+fn disabled_by_prisma_variable(kind: Kind) {
+    let db = TestDb::new(kind);
+    if kind == Kind::Sqlite {
+        // SQLite's lock is the file lock itself; there is nothing to skip past.
+        return;
+    }
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    let holder = hold_lock(&db);
+    let output = crate::harness::safemig_command(
+        project.dir.path(),
+        &[
+            "--url",
+            &db.url,
+            "--dir",
+            project.migrations().to_str().unwrap(),
+            "deploy",
+            "--lock-timeout",
+            "1",
+        ],
+    )
+    .env("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK", "1")
+    .output()
+    .unwrap();
+    let run = to_run(output).expect(0);
+    assert!(
+        run.stderr.contains("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK"),
+        "{}",
+        run.stderr
+    );
+    release(holder);
+}
+
+for_each_engine!(
+    times_out_naming_the_holder,
+    waits_for_the_holder_then_deploys,
+    disabled_by_prisma_variable
+);
