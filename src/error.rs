@@ -84,6 +84,9 @@ pub enum Error {
     #[error("{} is not valid UTF-8 (first invalid byte at offset {offset})", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
 
+    #[error("cannot tell which SQL dialect {} is in: no migration_lock.toml beside its folder", file.display())]
+    DialectUnknown { file: PathBuf },
+
     #[error("{} is not valid: {reason}", path.display())]
     InvalidLockFile { path: PathBuf, reason: String },
 
@@ -217,6 +220,7 @@ impl Error {
             | MigrationScriptMissing { .. }
             | NotUtf8 { .. }
             | InvalidLockFile { .. }
+            | DialectUnknown { .. }
             | ProviderMismatch { .. }
             | UnknownMigration { .. } => ExitCode::Usage,
             Io { .. } => ExitCode::Usage,
@@ -275,6 +279,7 @@ impl Error {
                 path.display()
             ),
             NotUtf8 { .. } => "save the file as UTF-8 (Prisma reads migrations as UTF-8 too)".into(),
+            DialectUnknown { .. } => "pass --dialect postgresql, mysql or sqlite".into(),
             InvalidLockFile { .. } => "migration_lock.toml should hold a line like provider = \"postgresql\"".into(),
             ProviderMismatch { locked, .. } => format!(
                 "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"

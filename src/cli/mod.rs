@@ -2,7 +2,7 @@
 
 mod output;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -14,6 +14,7 @@ use safemig::engine::{self, Access, Engine};
 use safemig::lock::LockOptions;
 use safemig::migrations::MigrationsDir;
 use safemig::provider::Provider;
+use safemig::sql::{self, Dialect};
 use safemig::status::{self, HistoryTable, StatusReport};
 use safemig::{Error, ExitCode, resolve};
 
@@ -85,6 +86,24 @@ enum Command {
         #[arg(long, value_name = "NAME", group = "action")]
         rolled_back: Option<String>,
     },
+    /// Show how a migration file splits into statements, and what kind each one is
+    Split {
+        /// The SQL file, usually a migration.sql
+        file: PathBuf,
+        /// SQL dialect [default: the provider in the migrations folder's migration_lock.toml]
+        #[arg(long, value_parser = parse_dialect)]
+        dialect: Option<Dialect>,
+        /// Print a JSON array of {line, kind, sql, start, end}
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_dialect(text: &str) -> Result<Dialect, String> {
+    Provider::from_lock_name(text)
+        .or_else(|| (text == "mariadb").then_some(Provider::Mysql))
+        .map(Provider::dialect)
+        .ok_or_else(|| format!("`{text}` is not one of postgresql, mysql, sqlite"))
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -169,6 +188,14 @@ impl Context {
 }
 
 async fn run(cli: Cli, printer: &mut Printer) -> Result<ExitCode, Error> {
+    if let Command::Split {
+        file,
+        dialect,
+        json,
+    } = &cli.command
+    {
+        return split(file, *dialect, *json, printer);
+    }
     let ctx = Context::load(&cli.global, printer)?;
     match cli.command {
         Command::Status { json } => status(&ctx, json, printer).await,
@@ -201,7 +228,57 @@ async fn run(cli: Cli, printer: &mut Printer) -> Result<ExitCode, Error> {
             printer.resolved(&name, &resolved);
             Ok(ExitCode::Success)
         }
+        Command::Split { .. } => unreachable!("handled before loading the project"),
     }
+}
+
+fn split(
+    file: &Path,
+    dialect: Option<Dialect>,
+    json: bool,
+    printer: &mut Printer,
+) -> Result<ExitCode, Error> {
+    let io_error = |source| Error::Io {
+        path: file.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::read(file).map_err(io_error)?;
+    let script = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
+        path: file.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    let dialect = match dialect {
+        Some(dialect) => dialect,
+        None => dialect_of_folder(file)?,
+    };
+    let statements = sql::split(&script, dialect);
+    if json {
+        printer.split_json(&statements);
+    } else {
+        printer.split(&statements);
+    }
+    Ok(ExitCode::Success)
+}
+
+/// The dialect named by the `migration_lock.toml` of the migrations folder holding `file`.
+fn dialect_of_folder(file: &Path) -> Result<Dialect, Error> {
+    let folder = file
+        .parent()
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let lock = MigrationsDir::load(folder)
+        .ok()
+        .and_then(|dir| dir.lock)
+        .ok_or_else(|| Error::DialectUnknown {
+            file: file.to_path_buf(),
+        })?;
+    Provider::from_lock_name(&lock.provider)
+        .map(Provider::dialect)
+        .ok_or(Error::UnsupportedProvider {
+            path: lock.path,
+            provider: lock.provider,
+        })
 }
 
 async fn status(ctx: &Context, json: bool, printer: &mut Printer) -> Result<ExitCode, Error> {

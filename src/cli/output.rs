@@ -10,6 +10,7 @@ use safemig::Error;
 use safemig::deploy::{Mode, Outcome, Plan, Step};
 use safemig::provider::Provider;
 use safemig::resolve::Resolved;
+use safemig::sql::Statement;
 use safemig::status::{HistoryTable, MigrationStatus, StatusReport, Verdict};
 
 pub struct Printer {
@@ -129,6 +130,36 @@ impl Printer {
 
     pub fn status(&mut self, report: &StatusReport) {
         self.line(&render_status(report));
+    }
+
+    pub fn split(&mut self, statements: &[Statement<'_>]) {
+        for (i, statement) in statements.iter().enumerate() {
+            self.line(&format!(
+                "-- statement {} of {}, line {}, {}",
+                i + 1,
+                statements.len(),
+                statement.line,
+                statement.kind.as_str()
+            ));
+            self.line(&format!("{}\n", statement.sql));
+        }
+        self.line(&format!("{} statements.", statements.len()));
+    }
+
+    pub fn split_json(&mut self, statements: &[Statement<'_>]) {
+        let items: Vec<serde_json::Value> = statements
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "line": s.line,
+                    "kind": s.kind,
+                    "sql": s.sql,
+                    "start": s.span.start,
+                    "end": s.span.end,
+                })
+            })
+            .collect();
+        self.json(&items);
     }
 
     pub fn resolved(&mut self, name: &str, resolved: &Resolved) {

@@ -3,7 +3,11 @@
 //! one transaction together with its history row.
 
 mod classify;
+#[cfg(test)]
+mod corpus_examples;
 mod lexer;
+#[cfg(test)]
+mod properties;
 mod split;
 
 use serde::Serialize;

@@ -10,7 +10,7 @@ use crate::harness::{Kind, Project, TestDb, block_on, corpus_dir, postgres};
 use crate::status::{states, status_json};
 
 /// The corpora of one engine: (name, migrations folder).
-fn corpora(kind: Kind) -> Vec<(String, PathBuf)> {
+pub fn corpora(kind: Kind) -> Vec<(String, PathBuf)> {
     let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(corpus_dir())
         .unwrap()
         .flatten()
@@ -30,7 +30,7 @@ fn corpora(kind: Kind) -> Vec<(String, PathBuf)> {
     found
 }
 
-fn migration_files(dir: &Path) -> Vec<PathBuf> {
+pub fn migration_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
@@ -158,7 +158,7 @@ fn corpus_deploys_to_the_reference_schema(kind: Kind) {
     }
 }
 
-fn first_difference(a: &str, b: &str) -> String {
+pub fn first_difference(a: &str, b: &str) -> String {
     for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
         if x != y {
             return format!("line {}:\n  safemig: {x}\n  client:  {y}", i + 1);

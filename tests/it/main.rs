@@ -9,6 +9,7 @@ mod deploy;
 mod locking;
 mod resolve;
 mod rows;
+mod split;
 mod status;
 
 /// Expands test functions taking a [`harness::Kind`] into one `#[test]` per engine:
