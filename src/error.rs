@@ -34,6 +34,8 @@ pub enum ExitCode {
     BaselineNeeded = 9,
     /// `resolve` refused because the history does not allow it (P3008, P3011, P3012).
     ResolveRefused = 10,
+    /// Stopped by SIGTERM/SIGINT; the history is consistent and the next deploy continues.
+    Interrupted = 11,
 }
 
 /// A failed row as the operator needs to see it.
@@ -158,6 +160,17 @@ pub enum Error {
         rolled_back: bool,
     },
 
+    #[error("stopped by a signal: {detail}")]
+    Interrupted { detail: String },
+
+    #[error("migration `{name}` was interrupted and cannot be resumed: {reason}")]
+    CannotResume {
+        name: String,
+        reason: String,
+        /// What to look at in the database to decide by hand.
+        inspect: String,
+    },
+
     #[error("migration `{name}` is not in the migrations folder {}", dir.display())]
     UnknownMigration { name: String, dir: PathBuf },
 
@@ -232,7 +245,8 @@ impl Error {
             Query { .. } => ExitCode::Internal,
             LockTimeout { .. } => ExitCode::LockTimeout,
             NotEmpty { .. } => ExitCode::BaselineNeeded,
-            FailedMigrations { .. } => ExitCode::FailedInHistory,
+            FailedMigrations { .. } | CannotResume { .. } => ExitCode::FailedInHistory,
+            Interrupted { .. } => ExitCode::Interrupted,
             MigrationFailed { .. } => ExitCode::MigrationFailed,
             AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
                 ExitCode::ResolveRefused
@@ -302,6 +316,10 @@ impl Error {
                 "some of its statements may have been applied: inspect the database, then run `safemig resolve --rolled-back {name}` after undoing them or `safemig resolve --applied {name}` after completing them"
             ),
             UnknownMigration { .. } => "run `safemig status` to list the migrations safemig knows".into(),
+            Interrupted { .. } => "run `safemig deploy` again to finish; nothing needs to be resolved".into(),
+            CannotResume { name, inspect, .. } => format!(
+                "{inspect}; then run `safemig resolve --applied {name}` if the migration's changes are all there, or undo them and run `safemig resolve --rolled-back {name}`"
+            ),
             AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
                 "run `safemig status` to see the migration's state".into()
             }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::engine::Engine;
+use crate::interrupt::Interrupt;
 
 /// How the lock is taken.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +34,7 @@ const POLL: Duration = Duration::from_millis(100);
 pub async fn acquire(
     engine: &mut dyn Engine,
     options: &LockOptions,
+    interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(Option<&str>),
 ) -> Result<(), Error> {
     if !options.enabled {
@@ -54,7 +56,14 @@ pub async fn acquire(
                 holder,
             });
         }
-        tokio::time::sleep(POLL.min(left)).await;
+        tokio::select! {
+            () = tokio::time::sleep(POLL.min(left)) => {}
+            () = interrupt.stopped() => {
+                return Err(Error::Interrupted {
+                    detail: "stopped while waiting for the migration lock; nothing was applied".into(),
+                });
+            }
+        }
         if engine.try_lock().await? {
             return Ok(());
         }

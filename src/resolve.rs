@@ -3,6 +3,7 @@
 use crate::Error;
 use crate::engine::Engine;
 use crate::history::{self, HistoryRow};
+use crate::interrupt::Interrupt;
 use crate::lock::{self, LockOptions};
 use crate::migrations::MigrationsDir;
 
@@ -30,7 +31,7 @@ pub async fn mark_applied(
         dir: dir.path.clone(),
     })?;
     dir.check_provider(engine.provider())?;
-    lock::acquire(engine, lock_options, on_wait).await?;
+    lock::acquire(engine, lock_options, &Interrupt::default(), on_wait).await?;
     let result = async {
         if !engine.history_exists().await? {
             engine.create_history().await?;
@@ -64,7 +65,7 @@ pub async fn mark_rolled_back(
     lock_options: &LockOptions,
     on_wait: &mut dyn FnMut(Option<&str>),
 ) -> Result<Resolved, Error> {
-    lock::acquire(engine, lock_options, on_wait).await?;
+    lock::acquire(engine, lock_options, &Interrupt::default(), on_wait).await?;
     let result = async {
         let rows = if engine.history_exists().await? {
             engine.read_history().await?

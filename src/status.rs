@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::checksum;
 use crate::error::ExitCode;
 use crate::history::{self, HistoryRow};
+use crate::journal::Journal;
 use crate::migrations::MigrationsDir;
 
 /// The class of one migration. The JSON names are stable (README, "status --json").
@@ -23,6 +24,8 @@ pub enum State {
     Pending,
     /// Started and never finished nor rolled back: deploy refuses to continue (P3009).
     Failed,
+    /// Left unfinished by an interrupted safemig deploy: the next deploy resumes it.
+    Interrupted,
     /// Only rolled-back attempts: deploy will apply it again.
     RolledBack,
     /// Finished, but the file changed since.
@@ -39,6 +42,7 @@ impl State {
             State::Applied => "applied",
             State::Pending => "pending",
             State::Failed => "failed",
+            State::Interrupted => "interrupted",
             State::RolledBack => "rolled_back",
             State::Modified => "modified",
             State::Missing => "missing",
@@ -65,8 +69,17 @@ pub struct MigrationStatus {
     pub rolled_back_at: Option<DateTime<Utc>>,
     pub applied_steps_count: Option<u32>,
     pub logs: Option<String>,
+    /// Statements done and in all, for a migration safemig applies statement by statement
+    /// and that did not finish.
+    pub progress: Option<Progress>,
     /// A sentence on anything worth knowing beyond the state.
     pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
 }
 
 /// What the database looks like before any history is read.
@@ -150,18 +163,43 @@ fn classify(name: &str, dir: &MigrationsDir, rows: &[&HistoryRow]) -> MigrationS
     let failed = rows.iter().rev().find(|r| r.is_failed());
     let applied = rows.iter().rev().find(|r| r.is_applied());
     let deciding = failed.or(applied).or(rows.last()).copied();
+    let journal = deciding
+        .filter(|r| r.is_failed())
+        .and_then(|r| r.logs.as_deref())
+        .and_then(Journal::from_logs);
 
     let (state, note) = match (deciding, local) {
         (None, _) => (State::Pending, None),
-        (Some(row), _) if row.is_failed() => {
-            let note = match local {
-                None => "failed, and its folder is missing from the migrations folder",
-                Some(_) => {
+        (Some(row), _) if row.is_failed() => match (&journal, local) {
+            (Some(j), Some(_)) if j.error.is_none() => (
+                State::Interrupted,
+                Some(format!(
+                    "interrupted, resumable at statement {} of {}: `safemig deploy` finishes it",
+                    j.done + 1,
+                    j.total()
+                )),
+            ),
+            (Some(j), _) if j.error.is_some() => (
+                State::Failed,
+                Some(format!(
+                    "failed at statement {} of {}: {}",
+                    j.failed_at.unwrap_or(j.done) + 1,
+                    j.total(),
+                    j.error.as_deref().unwrap_or_default()
+                )),
+            ),
+            (_, None) => (
+                State::Failed,
+                Some("failed, and its folder is missing from the migrations folder".into()),
+            ),
+            (_, Some(_)) => (
+                State::Failed,
+                Some(
                     "started but never finished: deploy refuses to continue until it is resolved"
-                }
-            };
-            (State::Failed, Some(note.to_string()))
-        }
+                        .into(),
+                ),
+            ),
+        },
         (Some(row), Some(local)) if row.is_applied() => {
             if checksum::matches(&row.checksum, &local.script) {
                 (State::Applied, None)
@@ -196,6 +234,10 @@ fn classify(name: &str, dir: &MigrationsDir, rows: &[&HistoryRow]) -> MigrationS
         rolled_back_at: deciding.and_then(|r| r.rolled_back_at),
         applied_steps_count: deciding.map(|r| r.applied_steps_count),
         logs: deciding.and_then(|r| r.logs.clone()),
+        progress: journal.as_ref().map(|j| Progress {
+            done: j.done,
+            total: j.total(),
+        }),
         note,
     }
 }
@@ -257,10 +299,13 @@ pub fn verdict(history: HistoryTable, statuses: &[MigrationStatus]) -> Verdict {
         Verdict::Failed
     } else if statuses.iter().any(|s| s.state.is_inconsistent()) {
         Verdict::Inconsistent
-    } else if statuses
-        .iter()
-        .any(|s| s.in_folder && matches!(s.state, State::Pending | State::RolledBack))
-    {
+    } else if statuses.iter().any(|s| {
+        s.in_folder
+            && matches!(
+                s.state,
+                State::Pending | State::RolledBack | State::Interrupted
+            )
+    }) {
         Verdict::Pending
     } else {
         Verdict::UpToDate

@@ -11,6 +11,7 @@ use safemig::config::{Locations, Project};
 use safemig::database_url::DatabaseUrl;
 use safemig::deploy::{self, Event};
 use safemig::engine::{self, Access, Engine};
+use safemig::interrupt::Interrupt;
 use safemig::lock::LockOptions;
 use safemig::migrations::MigrationsDir;
 use safemig::provider::Provider;
@@ -69,11 +70,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Apply pending migrations, like `prisma migrate deploy`
+    /// Apply pending migrations, like `prisma migrate deploy`, crash-safe: an interrupted
+    /// deploy is finished by the next one
     Deploy {
         /// List what would be applied, and how, without changing anything
         #[arg(long)]
         dry_run: bool,
+        /// On SIGTERM/SIGINT, seconds a running statement may go on before it is cancelled
+        /// server-side (keep it below the container's stop grace period)
+        #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_seconds)]
+        deadline: Duration,
     },
     /// Record a migration as applied or rolled back without running it, like `prisma migrate
     /// resolve`
@@ -199,8 +205,11 @@ async fn run(cli: Cli, printer: &mut Printer) -> Result<ExitCode, Error> {
     let ctx = Context::load(&cli.global, printer)?;
     match cli.command {
         Command::Status { json } => status(&ctx, json, printer).await,
-        Command::Deploy { dry_run: true } => dry_run(&ctx, printer).await,
-        Command::Deploy { dry_run: false } => deploy(&ctx, printer).await,
+        Command::Deploy { dry_run: true, .. } => dry_run(&ctx, printer).await,
+        Command::Deploy {
+            dry_run: false,
+            deadline,
+        } => deploy(&ctx, deadline, printer).await,
         Command::Resolve {
             applied,
             rolled_back,
@@ -336,9 +345,15 @@ async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error
     Ok(ExitCode::Success)
 }
 
-async fn deploy(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error> {
+async fn deploy(
+    ctx: &Context,
+    deadline: Duration,
+    printer: &mut Printer,
+) -> Result<ExitCode, Error> {
     let dir = ctx.migrations()?;
     dir.check_provider(ctx.url.provider())?;
+    let interrupt = Interrupt::new(deadline);
+    let listener = listen_for_stop_signals(interrupt.clone())?;
     let mut engine = ctx.connect(Access::ReadWrite).await?;
     printer.line(&format!(
         "{} migrations in {}; database: {}",
@@ -346,17 +361,46 @@ async fn deploy(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error>
         dir.path.display(),
         engine.target()
     ));
-    let lock = ctx.lock;
-    let outcome = deploy::deploy(&mut *engine, &dir, &lock, &mut |event| match event {
-        Event::WaitingForLock { holder } => printer.lock_wait(holder, lock.timeout),
+    let options = deploy::Options {
+        lock: ctx.lock,
+        interrupt,
+    };
+    let timeout = ctx.lock.timeout;
+    let result = deploy::deploy(&mut *engine, &dir, &options, &mut |event| match event {
+        Event::WaitingForLock { holder } => printer.lock_wait(holder, timeout),
         Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
+        Event::Resuming { name, done, total } => printer.resuming(name, done, total),
         Event::Applied {
             name,
             mode,
             elapsed,
         } => printer.applied(name, mode, elapsed),
     })
-    .await?;
-    printer.deploy_summary(&outcome);
+    .await;
+    listener.abort();
+    printer.deploy_summary(&result?);
     Ok(ExitCode::Success)
+}
+
+/// Turns SIGTERM and SIGINT into stop requests for as long as deploy runs.
+fn listen_for_stop_signals(interrupt: Interrupt) -> Result<tokio::task::JoinHandle<()>, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind| {
+        signal(kind).map_err(|source| Error::Io {
+            path: "signal handler".into(),
+            source,
+        })
+    };
+    let mut term = install(SignalKind::terminate())?;
+    let mut int = install(SignalKind::interrupt())?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            Printer::stopping(name, interrupt.deadline());
+            interrupt.request_stop();
+        }
+    }))
 }

@@ -73,6 +73,20 @@ impl Printer {
         );
     }
 
+    pub fn resuming(&mut self, name: &str, done: usize, total: usize) {
+        self.line(&format!(
+            "Resuming {name}: {done} of {total} statements were done before it was interrupted"
+        ));
+    }
+
+    /// What a stop request means, on stderr. (No secrets can be in it.)
+    pub fn stopping(signal: &str, deadline: Duration) {
+        eprintln!(
+            "Received {signal}: stopping at the next safe point (a running statement is cancelled after {}s; a second signal cancels it now)",
+            deadline.as_secs_f32()
+        );
+    }
+
     pub fn applied(&mut self, name: &str, mode: Mode, elapsed: Duration) {
         self.line(&format!(
             "Applied {name} ({}, {} ms)",
@@ -192,18 +206,23 @@ fn plural(n: usize) -> &'static str {
 
 fn mode_reason(step: &Step<'_>, provider: Provider) -> String {
     let profile = &step.profile;
-    match step.mode {
-        Mode::Transactional => "runs with its history row in one transaction".into(),
-        Mode::Direct if provider == Provider::Mysql => {
-            "MySQL commits DDL implicitly; runs as Prisma runs it".into()
+    match (&step.resume, step.mode) {
+        (Some(resume), _) => format!(
+            "interrupted earlier: resumes at statement {} of {}",
+            resume.journal.done + 1,
+            resume.journal.total()
+        ),
+        (None, Mode::Transactional) => "runs with its history row in one transaction".into(),
+        (None, Mode::Journaled) if provider == Provider::Mysql => {
+            "MySQL commits DDL implicitly: statement by statement, journaled".into()
         }
-        Mode::Direct if profile.transaction_control => {
-            "the script manages its own transactions".into()
+        (None, Mode::Journaled) if profile.transaction_control => {
+            "the script manages its own transactions: statement by statement, journaled".into()
         }
-        Mode::Direct if profile.no_transaction => {
-            "the script has statements that cannot run in a transaction".into()
+        (None, Mode::Journaled) => {
+            "has statements that cannot run in a transaction: statement by statement, journaled"
+                .into()
         }
-        Mode::Direct => "runs as Prisma runs it".into(),
     }
 }
 
@@ -288,6 +307,7 @@ mod tests {
             rolled_back_at: None,
             applied_steps_count: Some(finished as u32),
             logs: None,
+            progress: None,
             note: note.map(String::from),
         }
     }

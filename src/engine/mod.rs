@@ -8,6 +8,7 @@ mod postgres;
 mod sqlite;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::history::HistoryRow;
 use crate::provider::Provider;
-use crate::sql::ScriptProfile;
+use crate::sql::{ScriptProfile, Target};
 
 /// A connection to one database, holding everything safemig does to it.
 #[async_trait]
@@ -51,10 +52,12 @@ pub trait Engine: Send {
 
     async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error>;
 
-    /// Prisma's success transition: one more applied step, and `finished_at`.
-    async fn mark_finished(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
+    /// The success transition, leaving the row as Prisma does: `applied_steps_count = 1`,
+    /// `logs = NULL`, `finished_at` set.
+    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
 
-    async fn mark_failed(&mut self, id: &str, logs: &str) -> Result<(), Error>;
+    /// Records a journaled migration's progress: statements done and the journal.
+    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error>;
 
     async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
 
@@ -68,6 +71,43 @@ pub trait Engine: Send {
     async fn commit(&mut self) -> Result<(), ScriptError>;
 
     async fn rollback(&mut self) -> Result<(), Error>;
+
+    /// The current state of what a statement changes, to tell after a crash whether it ran.
+    /// `None` when this engine cannot inspect that target.
+    async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error>;
+
+    /// Cleans up what an interrupted statement left half-done (an invalid index), so it can
+    /// run again.
+    async fn repair_incomplete(&mut self, _target: &Target) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// A handle that cancels the statement running on this connection, from elsewhere.
+    fn canceller(&self) -> Arc<dyn Canceller>;
+}
+
+/// The state of a statement's target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub state: String,
+    /// False when the target is visibly half-done (an invalid index): the statement was
+    /// interrupted while it ran.
+    pub complete: bool,
+}
+
+impl Snapshot {
+    pub fn complete(state: impl Into<String>) -> Self {
+        Snapshot {
+            state: state.into(),
+            complete: true,
+        }
+    }
+}
+
+/// Cancels the statement a connection is running, server-side, through another connection.
+#[async_trait]
+pub trait Canceller: Send + Sync {
+    async fn cancel(&self) -> Result<(), Error>;
 }
 
 /// An error raised by a migration's own SQL.

@@ -1,17 +1,19 @@
 //! MySQL and MariaDB: `GET_LOCK` as Prisma takes it (but a refused lock is a refusal), and
 //! DDL that commits implicitly, so a migration can never run inside a transaction here.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::{Engine, ScriptError, connect_with_timeout, query_error};
+use super::{Canceller, Engine, ScriptError, Snapshot, connect_with_timeout, query_error};
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
 use crate::history::HistoryRow;
 use crate::provider::Provider;
-use crate::sql::ScriptProfile;
+use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's lock name (DESIGN.md §2).
 const LOCK_NAME: &str = "prisma_migrate";
@@ -33,7 +35,59 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE _prisma_migrations (
 pub struct Mysql {
     conn: MySqlConnection,
     target: String,
+    canceller: Arc<MysqlCanceller>,
 }
+
+/// Cancels through `KILL QUERY` on a second connection.
+struct MysqlCanceller {
+    options: MySqlConnectOptions,
+    connection_id: u64,
+    target: String,
+}
+
+#[async_trait]
+impl Canceller for MysqlCanceller {
+    async fn cancel(&self) -> Result<(), Error> {
+        let mut conn = MySqlConnection::connect_with(&self.options)
+            .await
+            .map_err(|e| Error::Connect {
+                target: self.target.clone(),
+                message: e.to_string(),
+            })?;
+        sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {}", self.connection_id)))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error(
+                "cancelling the running statement",
+                &self.target,
+            ))?;
+        Ok(())
+    }
+}
+
+/// MySQL's "table doesn't exist" error number.
+const ER_NO_SUCH_TABLE: u16 = 1146;
+
+/// Everything that defines the current database's schema, one line per fact, in a stable
+/// order: what a statement without a known target may have changed.
+const SCHEMA_FINGERPRINT: &str = "SELECT r FROM ( \
+    SELECT CONCAT_WS('|', 'table', TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_COLLATION) AS r \
+      FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+    UNION ALL SELECT CONCAT_WS('|', 'column', TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, \
+      IS_NULLABLE, IFNULL(COLUMN_DEFAULT, '<null>'), EXTRA, IFNULL(COLLATION_NAME, '')) \
+      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+    UNION ALL SELECT CONCAT_WS('|', 'index', TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, \
+      NON_UNIQUE, IFNULL(SUB_PART, '')) \
+      FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+    UNION ALL SELECT CONCAT_WS('|', 'fk', TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME, \
+      UPDATE_RULE, DELETE_RULE) \
+      FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
+    UNION ALL SELECT CONCAT_WS('|', 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, \
+      EVENT_MANIPULATION, MD5(ACTION_STATEMENT)) \
+      FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
+    UNION ALL SELECT CONCAT_WS('|', 'routine', ROUTINE_NAME, ROUTINE_TYPE, MD5(IFNULL(ROUTINE_DEFINITION, ''))) \
+      FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
+    ) facts ORDER BY r";
 
 impl Mysql {
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, Error> {
@@ -79,14 +133,27 @@ impl Mysql {
                     .into(),
             });
         }
-        let conn = connect_with_timeout(
+        let mut conn = connect_with_timeout(
             url,
             &target,
             ER_BAD_DB_ERROR,
             MySqlConnection::connect_with(&options),
         )
         .await?;
-        Ok(Mysql { conn, target })
+        let connection_id: u64 = sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS UNSIGNED)")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(query_error("reading the connection id", &target))?;
+        let canceller = Arc::new(MysqlCanceller {
+            options,
+            connection_id,
+            target: target.clone(),
+        });
+        Ok(Mysql {
+            conn,
+            target,
+            canceller,
+        })
     }
 
     fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
@@ -243,9 +310,9 @@ impl Engine for Mysql {
         Ok(())
     }
 
-    async fn mark_finished(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1, \
+            "UPDATE _prisma_migrations SET applied_steps_count = 1, logs = NULL, \
                  finished_at = ? WHERE id = ?",
         )
         .bind(at.naive_utc())
@@ -256,13 +323,14 @@ impl Engine for Mysql {
         Ok(())
     }
 
-    async fn mark_failed(&mut self, id: &str, logs: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET logs = ? WHERE id = ?")
+    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE _prisma_migrations SET applied_steps_count = ?, logs = ? WHERE id = ?")
+            .bind(done)
             .bind(logs)
             .bind(id)
             .execute(&mut self.conn)
             .await
-            .map_err(self.err("recording the migration's failure"))?;
+            .map_err(self.err("writing the migration's journal"))?;
         Ok(())
     }
 
@@ -306,4 +374,64 @@ impl Engine for Mysql {
             .map_err(self.err("rolling back"))?;
         Ok(())
     }
+
+    async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error> {
+        match target {
+            Target::Tables(names) => {
+                let mut state = String::new();
+                for name in names {
+                    state.push_str(&self.table_definition(name).await?);
+                    state.push('\n');
+                }
+                Ok(Some(Snapshot::complete(state)))
+            }
+            Target::Database => {
+                let facts: Vec<String> = sqlx::query_scalar(SCHEMA_FINGERPRINT)
+                    .fetch_all(&mut self.conn)
+                    .await
+                    .map_err(self.err("reading the schema"))?;
+                Ok(Some(Snapshot::complete(facts.join("\n"))))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn canceller(&self) -> Arc<dyn Canceller> {
+        self.canceller.clone()
+    }
+}
+
+impl Mysql {
+    /// `SHOW CREATE TABLE` without the AUTO_INCREMENT counter (data, not schema), or
+    /// "absent".
+    async fn table_definition(&mut self, name: &str) -> Result<String, Error> {
+        let sql = format!("SHOW CREATE TABLE `{}`", name.replace('`', "``"));
+        match sqlx::query(AssertSqlSafe(sql))
+            .fetch_one(&mut self.conn)
+            .await
+        {
+            Ok(row) => {
+                let definition: String = row
+                    .try_get(1)
+                    .map_err(self.err("reading a table definition"))?;
+                Ok(without_auto_increment(&definition))
+            }
+            Err(sqlx::Error::Database(db))
+                if db
+                    .try_downcast_ref::<MySqlDatabaseError>()
+                    .is_some_and(|e| e.number() == ER_NO_SUCH_TABLE) =>
+            {
+                Ok(format!("{name}: absent"))
+            }
+            Err(e) => Err(self.err("reading a table definition")(e)),
+        }
+    }
+}
+
+fn without_auto_increment(definition: &str) -> String {
+    definition
+        .split(' ')
+        .filter(|part| !part.starts_with("AUTO_INCREMENT="))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -1,17 +1,22 @@
 //! PostgreSQL: history in the URL's `?schema=`, a session-scoped advisory lock, and DDL that
 //! rolls back, so a whole migration can run in one transaction with its history row.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::{Engine, ScriptError, connect_with_timeout, query_error, quote_ident, session_label};
+use super::{
+    Canceller, Engine, ScriptError, Snapshot, connect_with_timeout, query_error, quote_ident,
+    session_label,
+};
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
 use crate::history::HistoryRow;
 use crate::provider::Provider;
-use crate::sql::ScriptProfile;
+use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's advisory lock key (DESIGN.md §2).
 const LOCK_KEY: i64 = 72707369;
@@ -31,6 +36,35 @@ pub struct Postgres {
     conn: PgConnection,
     schema: String,
     target: String,
+    canceller: Arc<PgCanceller>,
+}
+
+/// Cancels through `pg_cancel_backend` on a second connection.
+struct PgCanceller {
+    options: PgConnectOptions,
+    pid: i32,
+    target: String,
+}
+
+#[async_trait]
+impl Canceller for PgCanceller {
+    async fn cancel(&self) -> Result<(), Error> {
+        let mut conn = PgConnection::connect_with(&self.options)
+            .await
+            .map_err(|e| Error::Connect {
+                target: self.target.clone(),
+                message: e.to_string(),
+            })?;
+        sqlx::query("SELECT pg_cancel_backend($1)")
+            .bind(self.pid)
+            .execute(&mut conn)
+            .await
+            .map_err(query_error(
+                "cancelling the running statement",
+                &self.target,
+            ))?;
+        Ok(())
+    }
 }
 
 impl Postgres {
@@ -88,10 +122,20 @@ impl Postgres {
             .execute(&mut conn)
             .await
             .map_err(query_error("setting the search path", &target))?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(query_error("reading the session id", &target))?;
+        let canceller = Arc::new(PgCanceller {
+            options,
+            pid,
+            target: target.clone(),
+        });
         Ok(Postgres {
             conn,
             schema,
             target,
+            canceller,
         })
     }
 
@@ -254,9 +298,9 @@ impl Engine for Postgres {
         Ok(())
     }
 
-    async fn mark_finished(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1, \
+            "UPDATE _prisma_migrations SET applied_steps_count = 1, logs = NULL, \
                  finished_at = $2 WHERE id = $1",
         )
         .bind(id)
@@ -267,13 +311,16 @@ impl Engine for Postgres {
         Ok(())
     }
 
-    async fn mark_failed(&mut self, id: &str, logs: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET logs = $2 WHERE id = $1")
-            .bind(id)
-            .bind(logs)
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("recording the migration's failure"))?;
+    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE _prisma_migrations SET applied_steps_count = $2, logs = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(done as i32)
+        .bind(logs)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("writing the migration's journal"))?;
         Ok(())
     }
 
@@ -314,5 +361,51 @@ impl Engine for Postgres {
             .await
             .map_err(self.err("rolling back"))?;
         Ok(())
+    }
+
+    async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error> {
+        let Target::Index { name, .. } = target else {
+            return Ok(None);
+        };
+        let index: Option<(bool, String)> = sqlx::query_as(
+            "SELECT i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid) \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+        )
+        .bind(&self.schema)
+        .bind(name)
+        .fetch_optional(&mut self.conn)
+        .await
+        .map_err(self.err("inspecting an index"))?;
+        Ok(Some(match index {
+            None => Snapshot::complete("absent"),
+            Some((true, definition)) => Snapshot::complete(definition),
+            // A CONCURRENTLY build or drop that was interrupted.
+            Some((false, definition)) => Snapshot {
+                state: format!("invalid: {definition}"),
+                complete: false,
+            },
+        }))
+    }
+
+    async fn repair_incomplete(&mut self, target: &Target) -> Result<(), Error> {
+        if let Target::Index { name, create: true } = target {
+            // The half-built index must go before the build can run again (with IF NOT
+            // EXISTS it would silently stay invalid).
+            let drop = format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
+                quote_ident(&self.schema),
+                quote_ident(name)
+            );
+            sqlx::raw_sql(AssertSqlSafe(drop))
+                .execute(&mut self.conn)
+                .await
+                .map_err(self.err("dropping an invalid index left by an interrupted build"))?;
+        }
+        Ok(())
+    }
+
+    fn canceller(&self) -> Arc<dyn Canceller> {
+        self.canceller.clone()
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,12 +12,12 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::{Access, Engine, ScriptError, query_error};
+use super::{Access, Canceller, Engine, ScriptError, Snapshot, query_error};
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::history::HistoryRow;
 use crate::provider::Provider;
-use crate::sql::ScriptProfile;
+use crate::sql::{ScriptProfile, Target};
 
 const CREATE_HISTORY: &str = r#"CREATE TABLE "_prisma_migrations" (
     "id"                    TEXT PRIMARY KEY NOT NULL,
@@ -34,6 +35,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Sqlite {
     conn: SqliteConnection,
+    canceller: Arc<SqliteCanceller>,
     path: PathBuf,
     target: String,
     /// Set while a migration that toggles `foreign_keys` runs: the foreign key violations
@@ -62,14 +64,21 @@ impl Sqlite {
             .filename(&path)
             .create_if_missing(access == Access::ReadWrite)
             .busy_timeout(BUSY_TIMEOUT);
-        let conn = SqliteConnection::connect_with(&options)
+        let mut conn = SqliteConnection::connect_with(&options)
             .await
             .map_err(|e| Error::Connect {
                 target: target.clone(),
                 message: e.to_string(),
             })?;
+        let handle = conn
+            .lock_handle()
+            .await
+            .map_err(query_error("opening the database", &target))?
+            .as_raw_handle()
+            .as_ptr() as usize;
         Ok(Sqlite {
             conn,
+            canceller: Arc::new(SqliteCanceller { handle }),
             path,
             target,
             fk_guard: None,
@@ -109,6 +118,24 @@ impl Sqlite {
         {
             tracing::warn!("could not turn SQLite foreign keys back on: {e}");
         }
+    }
+}
+
+/// Interrupts the running statement with `sqlite3_interrupt`, which SQLite allows from any
+/// thread while the connection is open.
+struct SqliteCanceller {
+    /// The connection's `sqlite3*`. The engine owns the connection and only hands this out
+    /// for use while it runs a statement, so the pointer is valid whenever it is used.
+    handle: usize,
+}
+
+#[async_trait]
+impl Canceller for SqliteCanceller {
+    async fn cancel(&self) -> Result<(), Error> {
+        // SAFETY: see `handle`; sqlite3_interrupt is documented as safe to call from
+        // another thread.
+        unsafe { libsqlite3_sys::sqlite3_interrupt(self.handle as *mut libsqlite3_sys::sqlite3) };
+        Ok(())
     }
 }
 
@@ -278,9 +305,9 @@ impl Engine for Sqlite {
         Ok(())
     }
 
-    async fn mark_finished(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1, \
+            "UPDATE _prisma_migrations SET applied_steps_count = 1, logs = NULL, \
                  finished_at = ? WHERE id = ?",
         )
         .bind(at.timestamp_millis())
@@ -291,13 +318,14 @@ impl Engine for Sqlite {
         Ok(())
     }
 
-    async fn mark_failed(&mut self, id: &str, logs: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET logs = ? WHERE id = ?")
+    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE _prisma_migrations SET applied_steps_count = ?, logs = ? WHERE id = ?")
+            .bind(done as i64)
             .bind(logs)
             .bind(id)
             .execute(&mut self.conn)
             .await
-            .map_err(self.err("recording the migration's failure"))?;
+            .map_err(self.err("writing the migration's journal"))?;
         Ok(())
     }
 
@@ -365,5 +393,15 @@ impl Engine for Sqlite {
         let result = self.exec("ROLLBACK", "rolling back").await;
         self.end_fk_guard().await;
         result
+    }
+
+    /// Statements SQLite cannot run in a transaction are all safe to repeat; nothing here
+    /// needs inspecting.
+    async fn snapshot(&mut self, _target: &Target) -> Result<Option<Snapshot>, Error> {
+        Ok(None)
+    }
+
+    fn canceller(&self) -> Arc<dyn Canceller> {
+        self.canceller.clone()
     }
 }

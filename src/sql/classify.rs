@@ -217,3 +217,75 @@ mod tests {
         );
     }
 }
+
+/// How a statement moves the session in or out of a transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxEffect {
+    /// `BEGIN`, `START TRANSACTION`.
+    Opens,
+    /// `COMMIT`, `END`, `ROLLBACK` (not `ROLLBACK TO`), `ABORT`, `PREPARE TRANSACTION`.
+    Closes,
+    None,
+}
+
+/// The first `n` words of a statement, upper-cased.
+fn leading_words(sql: &str, dialect: Dialect, n: usize) -> Vec<String> {
+    super::lexer::Lexer::new(sql, dialect)
+        .filter(|t| t.kind == super::lexer::TokenKind::Word)
+        .take(n)
+        .map(|t| sql[t.start..t.end].to_ascii_uppercase())
+        .collect()
+}
+
+impl super::Statement<'_> {
+    pub fn tx_effect(&self, dialect: Dialect) -> TxEffect {
+        if self.kind != StatementKind::TransactionControl {
+            return TxEffect::None;
+        }
+        let words = leading_words(self.sql, dialect, 2);
+        match (
+            words.first().map(String::as_str),
+            words.get(1).map(String::as_str),
+        ) {
+            (Some("BEGIN" | "START"), _) => TxEffect::Opens,
+            (Some("ROLLBACK"), Some("TO")) => TxEffect::None,
+            (Some("COMMIT" | "END" | "ROLLBACK" | "ABORT"), _) => TxEffect::Closes,
+            (Some("PREPARE"), Some("TRANSACTION")) => TxEffect::Closes,
+            _ => TxEffect::None,
+        }
+    }
+
+    /// Statements that only set up the session (`SET`, `PREPARE`, `DEALLOCATE`, `USE`,
+    /// SQLite pragmas): they change no data, must run outside safemig's own transactions
+    /// (a pragma is ignored inside one), and are replayed on a new connection when a
+    /// migration resumes, because later statements depend on them.
+    pub fn is_session(&self, dialect: Dialect) -> bool {
+        if matches!(self.kind, StatementKind::TransactionControl) {
+            return false;
+        }
+        let words = leading_words(self.sql, dialect, 1);
+        matches!(
+            words.first().map(String::as_str),
+            Some("SET" | "PREPARE" | "DEALLOCATE" | "USE" | "PRAGMA" | "RESET")
+        )
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+    use crate::sql::split;
+
+    #[test]
+    fn transaction_effects_and_session_statements() {
+        let sql = "BEGIN; SAVEPOINT a; ROLLBACK TO a; COMMIT; SET @x := 1; PREPARE s FROM @x; CREATE TABLE t (a int)";
+        let stmts = split(sql, Dialect::Mysql);
+        let effects: Vec<_> = stmts.iter().map(|s| s.tx_effect(Dialect::Mysql)).collect();
+        use TxEffect::*;
+        assert_eq!(effects, [Opens, None, None, Closes, None, None, None]);
+        let session: Vec<_> = stmts.iter().map(|s| s.is_session(Dialect::Mysql)).collect();
+        assert_eq!(session, [false, false, false, false, true, true, false]);
+        let pragma = &split("PRAGMA foreign_keys=OFF", Dialect::Sqlite)[0];
+        assert!(pragma.is_session(Dialect::Sqlite));
+    }
+}

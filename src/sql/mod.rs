@@ -9,11 +9,13 @@ mod lexer;
 #[cfg(test)]
 mod properties;
 mod split;
+mod target;
 
 use serde::Serialize;
 
-pub use classify::StatementKind;
+pub use classify::{StatementKind, TxEffect};
 pub use split::{Statement, normalize, split};
+pub use target::{Target, target};
 
 /// The SQL dialects safemig reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

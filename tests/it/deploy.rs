@@ -9,6 +9,9 @@ pub const POSTS: &str = "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INT
 pub const TAGS: &str = "CREATE TABLE tags (id INTEGER PRIMARY KEY, name VARCHAR(50));\n";
 /// Fails on every engine: the table does not exist.
 pub const BROKEN: &str = "INSERT INTO no_such_table (id) VALUES (1);\n";
+/// Applies its first statement, then fails: a real failed row on every engine (a failure
+/// with nothing applied is recorded as rolled back instead).
+pub const FAILING_MIDWAY: &str = "CREATE TABLE applied_first (id INTEGER PRIMARY KEY);\nBEGIN;\nINSERT INTO no_such_table (id) VALUES (1);\nCOMMIT;\n";
 
 pub fn three(kind: Kind) -> Project {
     Project::new(
@@ -111,7 +114,7 @@ fn dry_run_changes_nothing(kind: Kind) {
     );
     let run = project.safemig(&db, &["deploy", "--dry-run"]).expect(0);
     let mode = if kind == Kind::Mysql {
-        "direct"
+        "journaled"
     } else {
         "transactional"
     };
@@ -180,40 +183,26 @@ fn failed_migration_stops_deploy_p3018(kind: Kind) {
             .contains("no_such_table"),
         "{broken:?}"
     );
-    if kind == Kind::Mysql {
-        // MySQL cannot roll DDL back: the row stays failed, as Prisma leaves it.
-        assert!(!broken.rolled_back);
-        assert!(
-            run.stderr.contains("may have been applied"),
-            "{}",
-            run.stderr
-        );
-    } else {
-        // The transaction rolled back: the attempt is recorded, but blocks nothing.
-        assert!(broken.rolled_back);
-        assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
-        project.write(
-            "20240102000000_broken",
-            "CREATE TABLE fixed (id INTEGER PRIMARY KEY);\n",
-        );
-        project.safemig(&db, &["deploy"]).expect(0);
-        assert!(db.has_table("fixed") && db.has_table("tags"));
-    }
+    // Nothing of it was applied (its transaction, or its only statement, rolled back):
+    // the attempt is recorded, but blocks nothing.
+    assert!(broken.rolled_back);
+    assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    project.write(
+        "20240102000000_broken",
+        "CREATE TABLE fixed (id INTEGER PRIMARY KEY);\n",
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    assert!(db.has_table("fixed") && db.has_table("tags"));
 }
 
 fn failed_row_blocks_deploy_p3009(kind: Kind) {
     let db = TestDb::new(kind);
-    // A failure that leaves a failed row on every engine: a script that manages its own
-    // transaction runs as Prisma runs it (MySQL always does).
-    let broken = match kind {
-        Kind::Mysql => BROKEN.to_string(),
-        _ => format!("BEGIN;\n{BROKEN}COMMIT;\n"),
-    };
+    let broken = FAILING_MIDWAY;
     let project = Project::new(
         kind,
         &[
             ("20240101000000_init", INIT),
-            ("20240102000000_broken", &broken),
+            ("20240102000000_broken", broken),
         ],
     );
     project.safemig(&db, &["deploy"]).expect(6);

@@ -1,9 +1,9 @@
 //! `safemig resolve --applied / --rolled-back` with Prisma's semantics and refusals.
 
+use crate::deploy::FAILING_MIDWAY;
 use crate::deploy::{INIT, POSTS, TAGS};
 use crate::for_each_engine;
 use crate::harness::{Kind, Project, TestDb};
-use crate::status::failing_script;
 
 fn rolled_back_lets_a_fixed_migration_apply(kind: Kind) {
     let db = TestDb::new(kind);
@@ -11,7 +11,7 @@ fn rolled_back_lets_a_fixed_migration_apply(kind: Kind) {
         kind,
         &[
             ("20240101000000_init", INIT),
-            ("20240102000000_broken", &failing_script(kind)),
+            ("20240102000000_broken", FAILING_MIDWAY),
         ],
     );
     project.safemig(&db, &["deploy"]).expect(6);
@@ -40,7 +40,7 @@ fn applied_marks_a_failed_migration_done(kind: Kind) {
         kind,
         &[
             ("20240101000000_init", INIT),
-            ("20240102000000_broken", &failing_script(kind)),
+            ("20240102000000_broken", FAILING_MIDWAY),
         ],
     );
     project.safemig(&db, &["deploy"]).expect(6);

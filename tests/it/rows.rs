@@ -5,17 +5,19 @@
 //! - deploy, success: id = lowercase hyphenated UUID v4; checksum = SHA-256 hex of the file;
 //!   migration_name = folder name; started_at set; finished_at set, not before started_at;
 //!   logs NULL; rolled_back_at NULL; applied_steps_count 1.
-//! - deploy, failure (a script Prisma would leave half-run): finished_at NULL, logs = the
-//!   error, rolled_back_at NULL, applied_steps_count 0.
+//! - deploy, failure after some statements applied: Prisma's failed state (finished_at NULL,
+//!   rolled_back_at NULL, so Prisma too refuses with P3009); safemig's journal in logs (the
+//!   error on its first line) and the statements done in applied_steps_count, where Prisma
+//!   writes its error text and 0.
 //! - resolve --applied: started_at = finished_at, logs = '', applied_steps_count 0.
 //! - SQLite timestamps are INTEGER Unix milliseconds.
 
 use sha2::{Digest, Sha256};
 
+use crate::deploy::FAILING_MIDWAY;
 use crate::deploy::INIT;
 use crate::for_each_engine;
 use crate::harness::{Kind, Project, TestDb};
-use crate::status::failing_script;
 
 fn is_uuid_v4(id: &str) -> bool {
     let parts: Vec<&str> = id.split('-').collect();
@@ -207,19 +209,21 @@ fn deployed_row_matches_prisma(kind: Kind) {
     }
 }
 
-fn failed_row_matches_prisma(kind: Kind) {
+fn failed_row_keeps_prismas_failed_state(kind: Kind) {
     let db = TestDb::new(kind);
-    let project = Project::new(kind, &[("20240101000000_broken", &failing_script(kind))]);
+    let project = Project::new(kind, &[("20240101000000_broken", FAILING_MIDWAY)]);
     project.safemig(&db, &["deploy"]).expect(6);
     let r = row(&db, "20240101000000_broken");
     assert!(is_uuid_v4(r[0].as_deref().unwrap()));
-    assert_eq!(r[1], Some(checksum_of(&failing_script(kind))));
+    assert_eq!(r[1], Some(checksum_of(FAILING_MIDWAY)));
+    let logs = r[3].as_deref().unwrap();
+    let first_line = logs.lines().next().unwrap();
     assert!(
-        r[3].as_deref().unwrap().contains("no_such_table"),
-        "logs {:?}",
-        r[3]
+        first_line.starts_with("safemig journal v1: failed at statement 3 of 4: line 3: "),
+        "{logs}"
     );
-    assert_eq!(r[4..8], [s("0"), s("null"), s("null"), s("set")]);
+    assert!(first_line.contains("no_such_table"), "{logs}");
+    assert_eq!(r[4..8], [s("1"), s("null"), s("null"), s("set")]);
 }
 
 fn resolved_applied_row_matches_prisma(kind: Kind) {
@@ -249,6 +253,6 @@ fn resolved_applied_row_matches_prisma(kind: Kind) {
 for_each_engine!(
     history_table_has_prismas_exact_ddl,
     deployed_row_matches_prisma,
-    failed_row_matches_prisma,
+    failed_row_keeps_prismas_failed_state,
     resolved_applied_row_matches_prisma,
 );

@@ -2,18 +2,9 @@
 
 use serde_json::Value;
 
-use crate::deploy::{BROKEN, INIT, POSTS, TAGS};
+use crate::deploy::{FAILING_MIDWAY, INIT, POSTS, TAGS};
 use crate::for_each_engine;
 use crate::harness::{Kind, Project, TestDb};
-
-/// A script that fails and leaves a failed row on this engine: MySQL runs every script as
-/// Prisma does; elsewhere a script with its own transaction control does.
-pub fn failing_script(kind: Kind) -> String {
-    match kind {
-        Kind::Mysql => BROKEN.to_string(),
-        _ => format!("BEGIN;\n{BROKEN}COMMIT;\n"),
-    }
-}
 
 /// `status --json`, parsed, with the exit code checked.
 pub fn status_json(project: &Project, db: &TestDb, code: i32) -> Value {
@@ -117,7 +108,7 @@ fn failed_then_rolled_back(kind: Kind) {
         kind,
         &[
             ("20240101000000_init", INIT),
-            ("20240102000000_broken", &failing_script(kind)),
+            ("20240102000000_broken", FAILING_MIDWAY),
         ],
     );
     project.safemig(&db, &["deploy"]).expect(6);
@@ -129,7 +120,13 @@ fn failed_then_rolled_back(kind: Kind) {
         failed["logs"].as_str().unwrap().contains("no_such_table"),
         "{failed}"
     );
-    assert_eq!(failed["applied_steps_count"], 0);
+    let note = failed["note"].as_str().unwrap();
+    assert!(note.starts_with("failed at statement 3 of 4"), "{note}");
+    assert_eq!(
+        failed["applied_steps_count"], 1,
+        "statements done before the failure"
+    );
+    assert_eq!(failed["progress"]["done"], 1);
 
     project
         .safemig(&db, &["resolve", "--rolled-back", "20240102000000_broken"])

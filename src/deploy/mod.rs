@@ -1,0 +1,341 @@
+//! `deploy`: Prisma's apply algorithm, made crash-safe (DESIGN.md §3).
+//!
+//! Prisma writes the history row, runs the script and finishes the row as separate commits,
+//! so a kill in between leaves a failed row and every later deploy stops on P3009. safemig
+//! runs each migration in one of two modes:
+//!
+//! - [`Mode::Transactional`] (PostgreSQL, SQLite): history INSERT, script and history UPDATE
+//!   in one transaction. A kill leaves nothing or a finished row.
+//! - [`Mode::Journaled`] (MySQL/MariaDB always; PostgreSQL and SQLite for scripts that manage
+//!   their own transactions or hold statements refused in one): statement by statement,
+//!   progress recorded on the row ([`crate::journal`]), so the next deploy resumes where a
+//!   kill stopped it.
+
+mod journaled;
+mod transactional;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::Error;
+use crate::engine::Engine;
+use crate::error::FailedMigration;
+use crate::history::HistoryRow;
+use crate::interrupt::Interrupt;
+use crate::journal::{Journal, statement_hash};
+use crate::lock::{self, LockOptions};
+use crate::migrations::{LocalMigration, MigrationsDir};
+use crate::sql::{self, ScriptProfile, StatementKind};
+
+/// How a migration is executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// History INSERT, script and history UPDATE in one transaction.
+    Transactional,
+    /// Statement by statement, each recorded in the row's journal.
+    Journaled,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Transactional => "transactional",
+            Mode::Journaled => "journaled",
+        }
+    }
+}
+
+/// An interrupted journaled migration to continue.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    pub row_id: String,
+    pub journal: Journal,
+}
+
+/// A migration deploy will apply, and how.
+#[derive(Debug, Clone)]
+pub struct Step<'a> {
+    pub migration: &'a LocalMigration,
+    pub mode: Mode,
+    pub profile: ScriptProfile,
+    pub resume: Option<Resume>,
+}
+
+/// What deploy would do to the database as it is now.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    pub history_exists: bool,
+    /// Migrations of the folder already applied.
+    pub applied: usize,
+    pub steps: Vec<Step<'a>>,
+}
+
+/// Progress, reported as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The lock is busy; deploy waits for it.
+    WaitingForLock {
+        holder: Option<&'a str>,
+    },
+    CreatedHistoryTable,
+    /// An interrupted migration continues.
+    Resuming {
+        name: &'a str,
+        done: usize,
+        total: usize,
+    },
+    Applied {
+        name: &'a str,
+        mode: Mode,
+        elapsed: Duration,
+    },
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub applied: Vec<String>,
+    pub already_applied: usize,
+}
+
+/// What deploy needs besides the database and the folder.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub lock: LockOptions,
+    pub interrupt: Interrupt,
+}
+
+/// Works out what deploy would do, refusing where Prisma refuses: a provider mismatch
+/// (P3019), tables without a history (P3005), failed migrations in the history (P3009).
+/// Unlike Prisma, a migration safemig itself left interrupted is not a failure: it is
+/// planned as a resumption.
+pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result<Plan<'a>, Error> {
+    dir.check_provider(engine.provider())?;
+    let history_exists = engine.history_exists().await?;
+    let rows = if history_exists {
+        engine.read_history().await?
+    } else {
+        let objects = engine.user_objects().await?;
+        if !objects.is_empty() {
+            return Err(Error::NotEmpty {
+                target: engine.target().to_string(),
+                objects,
+            });
+        }
+        Vec::new()
+    };
+
+    let mut resumable: Vec<(&HistoryRow, Journal)> = Vec::new();
+    let mut failed: Vec<FailedMigration> = Vec::new();
+    for row in rows.iter().filter(|r| r.is_failed()) {
+        let interrupted = row
+            .logs
+            .as_deref()
+            .and_then(Journal::from_logs)
+            .filter(|j| j.error.is_none());
+        match interrupted {
+            Some(journal) if dir.find(&row.migration_name).is_some() => {
+                resumable.push((row, journal))
+            }
+            _ => failed.push(FailedMigration {
+                name: row.migration_name.clone(),
+                started_at: row.started_at,
+                logs: row.logs.clone(),
+            }),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Error::FailedMigrations {
+            target: engine.target().to_string(),
+            failed,
+        });
+    }
+
+    let dialect = engine.provider().dialect();
+    let mut applied = 0;
+    let mut steps = Vec::new();
+    for migration in &dir.migrations {
+        let profile = ScriptProfile::of(&migration.script, dialect);
+        if let Some((row, journal)) = resumable
+            .iter()
+            .rev()
+            .find(|(row, _)| row.migration_name == migration.name)
+        {
+            check_resumable(migration, journal, dialect)?;
+            steps.push(Step {
+                migration,
+                mode: Mode::Journaled,
+                profile,
+                resume: Some(Resume {
+                    row_id: row.id.clone(),
+                    journal: journal.clone(),
+                }),
+            });
+            continue;
+        }
+        if rows
+            .iter()
+            .any(|r| r.migration_name == migration.name && r.is_live())
+        {
+            applied += 1;
+            continue;
+        }
+        let mode = if engine.transactional_ddl() && profile.fits_in_transaction() {
+            Mode::Transactional
+        } else {
+            Mode::Journaled
+        };
+        steps.push(Step {
+            migration,
+            mode,
+            profile,
+            resume: None,
+        });
+    }
+    Ok(Plan {
+        history_exists,
+        applied,
+        steps,
+    })
+}
+
+/// A journal can be continued only if the file still has the same statements.
+fn check_resumable(
+    migration: &LocalMigration,
+    journal: &Journal,
+    dialect: sql::Dialect,
+) -> Result<(), Error> {
+    let hashes: Vec<String> = sql::split(&migration.script, dialect)
+        .iter()
+        .filter(|s| s.kind != StatementKind::ClientDirective)
+        .map(|s| statement_hash(s, dialect))
+        .collect();
+    if hashes == journal.statements {
+        return Ok(());
+    }
+    let first_change = hashes
+        .iter()
+        .zip(&journal.statements)
+        .position(|(a, b)| a != b)
+        .unwrap_or(hashes.len().min(journal.total()));
+    Err(Error::CannotResume {
+        name: migration.name.clone(),
+        reason: format!(
+            "{} changed since it was started: statement {} differs ({} statements now, {} then), and {} of them had run",
+            migration.script_path.display(),
+            first_change + 1,
+            hashes.len(),
+            journal.total(),
+            journal.done
+        ),
+        inspect: format!(
+            "restore the file as it was, or compare the database with the first {} statements of the old file",
+            journal.done
+        ),
+    })
+}
+
+/// Applies every pending migration in folder order under the migration lock, resuming one
+/// that was interrupted, and stopping at the first failure (P3018) or on a stop request.
+pub async fn deploy(
+    engine: &mut dyn Engine,
+    dir: &MigrationsDir,
+    options: &Options,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Outcome, Error> {
+    lock::acquire(engine, &options.lock, &options.interrupt, &mut |holder| {
+        on_event(Event::WaitingForLock { holder })
+    })
+    .await?;
+    let result = deploy_locked(engine, dir, &options.interrupt, on_event).await;
+    lock::release(engine, &options.lock).await;
+    result
+}
+
+async fn deploy_locked(
+    engine: &mut dyn Engine,
+    dir: &MigrationsDir,
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Outcome, Error> {
+    // Planned only now, under the lock: another deployer may have just finished.
+    let plan = plan(engine, dir).await?;
+    if !plan.history_exists {
+        engine.create_history().await?;
+        on_event(Event::CreatedHistoryTable);
+    }
+    let mut outcome = Outcome {
+        applied: Vec::new(),
+        already_applied: plan.applied,
+    };
+    for step in &plan.steps {
+        if interrupt.stop_requested() {
+            return Err(Error::Interrupted {
+                detail: format!(
+                    "{} of {} pending migrations applied; the rest were not started",
+                    outcome.applied.len(),
+                    plan.steps.len()
+                ),
+            });
+        }
+        if let Some(resume) = &step.resume {
+            on_event(Event::Resuming {
+                name: &step.migration.name,
+                done: resume.journal.done,
+                total: resume.journal.total(),
+            });
+        }
+        let started = Instant::now();
+        let mode = match step.mode {
+            Mode::Transactional => transactional::apply(engine, step, interrupt).await?,
+            Mode::Journaled => {
+                journaled::apply(engine, step, interrupt).await?;
+                Mode::Journaled
+            }
+        };
+        on_event(Event::Applied {
+            name: &step.migration.name,
+            mode,
+            elapsed: started.elapsed(),
+        });
+        outcome.applied.push(step.migration.name.clone());
+    }
+    Ok(outcome)
+}
+
+/// How a running statement ended.
+enum Run {
+    Done,
+    Failed(crate::engine::ScriptError),
+    /// Cancelled on a stop request.
+    Cancelled,
+}
+
+/// Runs SQL on the engine; when `cancel_when` resolves first, cancels it server-side and
+/// waits for it to end. A statement that completes despite the cancel counts as done.
+async fn run_cancellable(
+    engine: &mut dyn Engine,
+    sql: &str,
+    cancel_when: impl std::future::Future<Output = ()>,
+) -> Run {
+    let canceller = engine.canceller();
+    let statement = engine.run_script(sql);
+    tokio::pin!(statement, cancel_when);
+    tokio::select! {
+        result = &mut statement => match result {
+            Ok(()) => Run::Done,
+            Err(e) => Run::Failed(e),
+        },
+        () = &mut cancel_when => {
+            if let Err(e) = canceller.cancel().await {
+                tracing::warn!("cancelling the running statement failed: {e}");
+            }
+            match statement.await {
+                Ok(()) => Run::Done,
+                Err(_) => Run::Cancelled,
+            }
+        }
+    }
+}

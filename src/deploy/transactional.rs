@@ -1,0 +1,98 @@
+//! A whole migration and its history row in one transaction.
+
+use super::{Mode, Run, Step, journaled, run_cancellable};
+use crate::Error;
+use crate::engine::{Engine, ScriptError};
+use crate::failpoint;
+use crate::history::{self, HistoryRow};
+use crate::interrupt::Interrupt;
+
+/// SQLSTATEs of statements that only failed because they ran inside a transaction block:
+/// 25001 (e.g. `CREATE INDEX CONCURRENTLY` inside a function or `DO` block the splitter
+/// cannot see into), 55P04 (an enum value added and used in the same transaction).
+const NOT_IN_A_TRANSACTION: [&str; 2] = ["25001", "55P04"];
+
+/// Why the attempt stopped.
+enum Stop {
+    /// The migration's own SQL failed.
+    Script(ScriptError),
+    /// A stop was requested; the transaction was cancelled.
+    Interrupted,
+    /// safemig's bookkeeping failed: the connection or the history table is the problem.
+    Bookkeeping(Error),
+}
+
+/// Applies the step in one transaction; returns the mode that finally applied it (journaled
+/// when the transaction failed only because it was one).
+pub(super) async fn apply(
+    engine: &mut dyn Engine,
+    step: &Step<'_>,
+    interrupt: &Interrupt,
+) -> Result<Mode, Error> {
+    let migration = step.migration;
+    let row = HistoryRow::started(&migration.name, &migration.checksum);
+    engine.begin(&step.profile).await?;
+    let attempt = async {
+        engine.insert_row(&row).await.map_err(Stop::Bookkeeping)?;
+        failpoint::hit("after_insert");
+        failpoint::hit("during_statement");
+        // Rolling back is the quickest clean stop: cancel at once.
+        match run_cancellable(engine, &migration.script, interrupt.stopped()).await {
+            Run::Done => {}
+            Run::Failed(e) => return Err(Stop::Script(e)),
+            Run::Cancelled => return Err(Stop::Interrupted),
+        }
+        failpoint::hit("after_statement");
+        failpoint::hit("before_finish");
+        engine
+            .finish(&row.id, history::now())
+            .await
+            .map_err(Stop::Bookkeeping)?;
+        engine.commit().await.map_err(Stop::Script)
+    }
+    .await;
+    let Err(stop) = attempt else {
+        return Ok(Mode::Transactional);
+    };
+    if let Err(e) = engine.rollback().await {
+        tracing::warn!("rolling back `{}` failed: {e}", migration.name);
+    }
+    match stop {
+        Stop::Bookkeeping(e) => Err(e),
+        Stop::Interrupted => Err(Error::Interrupted {
+            detail: format!("`{}` was rolled back before it finished", migration.name),
+        }),
+        Stop::Script(error)
+            if error
+                .code
+                .as_deref()
+                .is_some_and(|c| NOT_IN_A_TRANSACTION.contains(&c)) =>
+        {
+            // The rollback proves nothing was applied: run it statement by statement.
+            tracing::info!(
+                "`{}` cannot run in one transaction ({}); running it journaled",
+                migration.name,
+                error.message
+            );
+            journaled::apply(engine, step, interrupt).await?;
+            Ok(Mode::Journaled)
+        }
+        Stop::Script(error) => {
+            // Nothing of the migration was applied. Keep a record of the attempt that no
+            // deploy treats as a failure (Prisma ignores rolled-back rows), so the fixed
+            // migration applies without a manual resolve.
+            let attempt = HistoryRow {
+                logs: Some(history::failure_log(&error.message, error.code.as_deref())),
+                rolled_back_at: Some(history::now()),
+                ..row
+            };
+            engine.insert_row(&attempt).await?;
+            Err(Error::MigrationFailed {
+                name: migration.name.clone(),
+                script: migration.script_path.clone(),
+                message: error.message,
+                rolled_back: true,
+            })
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! What a statement that cannot be made atomic with its journal write changes, so that after
+//! a crash the live schema can say whether it ran.
+
+use serde::{Deserialize, Serialize};
+
+use super::lexer::{Lexer, TokenKind};
+use super::{Dialect, Statement, StatementKind};
+
+/// The schema object(s) a statement changes, as far as resuming needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "name")]
+pub enum Target {
+    /// Tables whose definition the statement creates, alters, renames or drops.
+    Tables(Vec<String>),
+    /// A PostgreSQL index built or dropped `CONCURRENTLY`: an interrupted build leaves an
+    /// invalid index behind.
+    Index { name: String, create: bool },
+    /// Anything in the current database (routines, triggers, dynamic SQL): compared whole.
+    Database,
+    /// Harmless to run twice (`VACUUM`, `TRUNCATE`, `ALTER SYSTEM`, pragmas): just re-run.
+    Rerunnable,
+    /// A transaction's `COMMIT`: its in-flight record only survives if it committed.
+    Commit,
+    /// Nothing safemig can inspect: a crash here needs a human.
+    Unknown,
+}
+
+/// The identifiers and keywords of a statement, with quotes removed, as a cursor.
+struct Words {
+    words: Vec<String>,
+    pos: usize,
+}
+
+impl Words {
+    fn new(sql: &str, dialect: Dialect) -> Self {
+        let mut words = Vec::new();
+        for tok in Lexer::new(sql, dialect) {
+            let text = &sql[tok.start..tok.end];
+            match tok.kind {
+                TokenKind::Word => words.push(text.to_string()),
+                TokenKind::QuotedIdentifier => {
+                    let quote = text.chars().next().unwrap_or('"');
+                    let close = if quote == '[' { ']' } else { quote };
+                    let inner = text
+                        .strip_prefix(quote)
+                        .and_then(|t| t.strip_suffix(close))
+                        .unwrap_or(text);
+                    words.push(inner.replace(&format!("{close}{close}"), &close.to_string()));
+                }
+                TokenKind::String if dialect == Dialect::Mysql => {}
+                kind if kind.is_trivia() => {}
+                _ => words.push(text.to_string()),
+            }
+        }
+        Words { words, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<&str> {
+        self.words.get(self.pos).map(String::as_str)
+    }
+
+    fn is(&self, keyword: &str) -> bool {
+        self.peek().is_some_and(|w| w.eq_ignore_ascii_case(keyword))
+    }
+
+    /// Consumes `keyword` if it is next.
+    fn eat(&mut self, keyword: &str) -> bool {
+        let found = self.is(keyword);
+        self.pos += found as usize;
+        found
+    }
+
+    fn eat_all(&mut self, keywords: &[&str]) {
+        while keywords.iter().any(|k| self.eat(k)) {}
+    }
+
+    /// Consumes `IF [NOT] EXISTS`.
+    fn eat_if_exists(&mut self) {
+        if self.eat("IF") {
+            self.eat("NOT");
+            self.eat("EXISTS");
+        }
+    }
+
+    /// A possibly schema-qualified name; returns its last part.
+    fn name(&mut self) -> Option<String> {
+        let mut name = self.words.get(self.pos)?.clone();
+        self.pos += 1;
+        while self.peek() == Some(".") {
+            self.pos += 1;
+            name = self.words.get(self.pos)?.clone();
+            self.pos += 1;
+        }
+        Some(name)
+    }
+
+    /// Names separated by commas (`DROP TABLE a, b`).
+    fn names(&mut self) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Some(name) = self.name() {
+            names.push(name);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        names
+    }
+}
+
+/// What `stmt` changes. Only meaningful for statements that are not atomic with the journal:
+/// MySQL DDL and dynamic SQL, PostgreSQL and SQLite statements refused in a transaction,
+/// and the `COMMIT` of a script's own transaction.
+pub fn target(stmt: &Statement<'_>, dialect: Dialect) -> Target {
+    let mut w = Words::new(stmt.sql, dialect);
+    if stmt.kind == StatementKind::TransactionControl {
+        return if w.is("COMMIT") || w.is("END") {
+            Target::Commit
+        } else {
+            Target::Rerunnable
+        };
+    }
+    match dialect {
+        Dialect::Mysql => mysql_target(&mut w),
+        Dialect::Postgres => postgres_target(&mut w),
+        Dialect::Sqlite => {
+            let rerunnable = ["VACUUM", "PRAGMA", "ATTACH", "DETACH", "ANALYZE", "REINDEX"];
+            if rerunnable.iter().any(|k| w.is(k)) {
+                Target::Rerunnable
+            } else {
+                Target::Unknown
+            }
+        }
+    }
+}
+
+fn mysql_target(w: &mut Words) -> Target {
+    let tables = |names: Vec<String>| {
+        if names.is_empty() {
+            Target::Database
+        } else {
+            Target::Tables(names)
+        }
+    };
+    if w.eat("CREATE") {
+        w.eat_all(&["OR", "REPLACE", "TEMPORARY"]);
+        if w.eat("TABLE") {
+            w.eat_if_exists();
+            return tables(w.name().into_iter().collect());
+        }
+        w.eat_all(&["UNIQUE", "FULLTEXT", "SPATIAL"]);
+        if w.eat("INDEX") {
+            w.eat_if_exists();
+            w.name();
+            if w.eat("ON") {
+                return tables(w.name().into_iter().collect());
+            }
+        }
+        return Target::Database;
+    }
+    if w.eat("ALTER") {
+        w.eat_all(&["ONLINE", "IGNORE"]);
+        if w.eat("TABLE") {
+            w.eat_if_exists();
+            return tables(w.name().into_iter().collect());
+        }
+        return Target::Database;
+    }
+    if w.eat("DROP") {
+        w.eat("TEMPORARY");
+        if w.eat("TABLE") || w.eat("TABLES") {
+            w.eat_if_exists();
+            return tables(w.names());
+        }
+        if w.eat("INDEX") {
+            w.eat_if_exists();
+            w.name();
+            if w.eat("ON") {
+                return tables(w.name().into_iter().collect());
+            }
+        }
+        return Target::Database;
+    }
+    if w.eat("RENAME") && w.eat("TABLE") {
+        let mut names = Vec::new();
+        while let Some(from) = w.name() {
+            names.push(from);
+            if w.eat("TO") {
+                names.extend(w.name());
+            }
+            if !w.eat(",") {
+                break;
+            }
+        }
+        return tables(names);
+    }
+    if w.is("TRUNCATE") || w.is("ANALYZE") || w.is("OPTIMIZE") || w.is("DO") {
+        return Target::Rerunnable;
+    }
+    Target::Database
+}
+
+fn postgres_target(w: &mut Words) -> Target {
+    if w.is("VACUUM") || w.is("REINDEX") || w.is("CLUSTER") || w.is("ANALYZE") {
+        return Target::Rerunnable;
+    }
+    if w.eat("ALTER") && w.is("SYSTEM") {
+        return Target::Rerunnable;
+    }
+    let create = w.eat("CREATE");
+    if create || w.eat("DROP") {
+        w.eat("UNIQUE");
+        if w.eat("INDEX") {
+            w.eat("CONCURRENTLY");
+            w.eat_if_exists();
+            if let Some(name) = w.name().filter(|n| !n.eq_ignore_ascii_case("ON")) {
+                return Target::Index { name, create };
+            }
+        }
+    }
+    Target::Unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::split;
+
+    fn of(sql: &str, dialect: Dialect) -> Target {
+        let stmts = split(sql, dialect);
+        assert_eq!(stmts.len(), 1, "{sql}");
+        target(&stmts[0], dialect)
+    }
+
+    fn tables(names: &[&str]) -> Target {
+        Target::Tables(names.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn mysql_ddl_targets() {
+        let m = Dialect::Mysql;
+        assert_eq!(
+            of("CREATE TABLE IF NOT EXISTS `guild ranks` (id int)", m),
+            tables(&["guild ranks"])
+        );
+        assert_eq!(
+            of("ALTER TABLE `db`.`Chat` ADD CONSTRAINT x UNIQUE (a)", m),
+            tables(&["Chat"])
+        );
+        assert_eq!(of("DROP TABLE IF EXISTS a, `b`", m), tables(&["a", "b"]));
+        assert_eq!(of("CREATE UNIQUE INDEX `i` ON `t`(`a`)", m), tables(&["t"]));
+        assert_eq!(of("DROP INDEX `i` ON `t`", m), tables(&["t"]));
+        assert_eq!(
+            of("RENAME TABLE a TO b, c TO d", m),
+            tables(&["a", "b", "c", "d"])
+        );
+        assert_eq!(
+            of("CALL AddColumnIfNotExists('accounts', 'x', 'INT')", m),
+            Target::Database
+        );
+        assert_eq!(
+            of(
+                "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW BEGIN SET NEW.a = 1; END",
+                m
+            ),
+            Target::Database
+        );
+        assert_eq!(of("EXECUTE stmt", m), Target::Database);
+        assert_eq!(of("TRUNCATE TABLE t", m), Target::Rerunnable);
+        assert_eq!(of("COMMIT", m), Target::Commit);
+    }
+
+    #[test]
+    fn postgres_concurrent_indexes() {
+        let p = Dialect::Postgres;
+        assert_eq!(
+            of(
+                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"TaskRun_x_idx\" ON \"TaskRun\"(\"x\")",
+                p
+            ),
+            Target::Index {
+                name: "TaskRun_x_idx".into(),
+                create: true
+            }
+        );
+        assert_eq!(
+            of("DROP INDEX CONCURRENTLY IF EXISTS public.\"old_idx\"", p),
+            Target::Index {
+                name: "old_idx".into(),
+                create: false
+            }
+        );
+        assert_eq!(of("VACUUM ANALYZE t", p), Target::Rerunnable);
+        assert_eq!(of("CREATE DATABASE other", p), Target::Unknown);
+        assert_eq!(of("END", p), Target::Commit);
+    }
+
+    #[test]
+    fn sqlite_rerunnable() {
+        assert_eq!(of("VACUUM", Dialect::Sqlite), Target::Rerunnable);
+        assert_eq!(
+            of("PRAGMA journal_mode=WAL", Dialect::Sqlite),
+            Target::Rerunnable
+        );
+    }
+}
