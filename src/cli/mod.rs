@@ -140,7 +140,7 @@ pub fn main() -> std::process::ExitCode {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,sqlx::query=error",
         1 => "info,sqlx=warn",
         _ => "debug",
     };

@@ -307,12 +307,31 @@ impl Project {
 
     /// Runs safemig against `db` with this migrations folder.
     pub fn safemig(&self, db: &TestDb, args: &[&str]) -> Run {
-        let mut full = vec!["--url", &db.url];
+        to_run(self.command(db, args).output().expect("running safemig"))
+    }
+
+    /// The safemig command against `db` with this migrations folder, to adjust and run.
+    pub fn command(&self, db: &TestDb, args: &[&str]) -> Command {
         let dir = self.migrations();
-        let dir = dir.to_str().unwrap();
-        full.extend(["--dir", dir]);
+        let mut full = vec!["--url", &db.url, "--dir", dir.to_str().unwrap()];
         full.extend(args);
-        safemig(self.dir.path(), &full)
+        safemig_command(self.dir.path(), &full)
+    }
+
+    /// Runs deploy with a failpoint (`SAFEMIG_FAILPOINT`) that kills it.
+    pub fn deploy_killed_at(&self, db: &TestDb, failpoint: &str) -> Run {
+        let output = self
+            .command(db, &["deploy"])
+            .env("SAFEMIG_FAILPOINT", failpoint)
+            .output()
+            .expect("running safemig");
+        let run = to_run(output);
+        assert_eq!(
+            run.code, -1,
+            "the failpoint {failpoint} did not kill deploy:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        run
     }
 }
 

@@ -5,6 +5,7 @@ mod harness;
 
 mod cli;
 mod corpus;
+mod crash;
 mod deploy;
 mod locking;
 mod resolve;

@@ -1,0 +1,457 @@
+//! Crash safety at chosen points: a deploy killed between a statement and its journal write,
+//! just before a statement, or in the middle of one, is finished by the next deploy, with
+//! every statement applied exactly once. Also: status of an interrupted migration, SIGTERM,
+//! resume refusals, and many deployers at once. The long randomized run is `tests/kill.rs`.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::for_each_engine;
+use crate::harness::{Kind, Project, TestDb, corpus_dir, safemig, to_run};
+use crate::status::{states, status_json};
+
+/// A migration each engine runs journaled, statement by statement, with something
+/// non-atomic in it, and a data statement that must run exactly once.
+fn journaled_script(kind: Kind) -> &'static str {
+    match kind {
+        // DDL commits implicitly: every DDL statement is "in flight" while it runs.
+        Kind::Mysql => {
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email VARCHAR(100));\n\
+             ALTER TABLE accounts ADD COLUMN plan VARCHAR(20);\n\
+             INSERT INTO accounts (id, email, plan) VALUES (1, 'a@example.com', 'free');\n\
+             CREATE INDEX accounts_plan_idx ON accounts (plan);\n\
+             UPDATE accounts SET plan = CONCAT(plan, '+') WHERE id = 1;\n"
+        }
+        // CONCURRENTLY cannot run in a transaction: the file runs journaled.
+        Kind::Postgres => {
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email VARCHAR(100));\n\
+             ALTER TABLE accounts ADD COLUMN plan VARCHAR(20);\n\
+             INSERT INTO accounts (id, email, plan) VALUES (1, 'a@example.com', 'free');\n\
+             CREATE INDEX CONCURRENTLY accounts_plan_idx ON accounts (plan);\n\
+             UPDATE accounts SET plan = plan || '+' WHERE id = 1;\n"
+        }
+        // VACUUM cannot run in a transaction: the file runs journaled.
+        Kind::Sqlite => {
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email VARCHAR(100));\n\
+             ALTER TABLE accounts ADD COLUMN plan VARCHAR(20);\n\
+             INSERT INTO accounts (id, email, plan) VALUES (1, 'a@example.com', 'free');\n\
+             VACUUM;\n\
+             UPDATE accounts SET plan = plan || '+' WHERE id = 1;\n"
+        }
+    }
+}
+
+const STATEMENTS: usize = 5;
+
+fn project(kind: Kind) -> Project {
+    Project::new(
+        kind,
+        &[
+            ("20240101000000_init", crate::deploy::INIT),
+            ("20240102000000_accounts", journaled_script(kind)),
+            ("20240103000000_tags", crate::deploy::TAGS),
+        ],
+    )
+}
+
+/// The end state of an uninterrupted deploy: every row finished, the data statements run
+/// exactly once.
+fn assert_converged(db: &TestDb) {
+    let history = db.history();
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert!(
+        history
+            .iter()
+            .all(|h| h.finished && !h.rolled_back && h.steps == 1 && h.logs.is_none()),
+        "{history:?}"
+    );
+    let text = if db.kind == Kind::Mysql {
+        "CHAR"
+    } else {
+        "TEXT"
+    };
+    let rows = db.rows(&format!(
+        "SELECT CAST(COUNT(*) AS {text}), MAX(plan) FROM accounts"
+    ));
+    assert_eq!(
+        rows,
+        [vec![Some("1".to_string()), Some("free+".to_string())]]
+    );
+    assert!(db.has_table("tags"));
+}
+
+/// A kill between each statement and its journal write, and just before each statement:
+/// the next deploy settles the statement in flight and finishes.
+fn killed_at_every_statement_boundary_resumes(kind: Kind) {
+    let reference = TestDb::new(kind);
+    project(kind).safemig(&reference, &["deploy"]).expect(0);
+    let expected = reference.schema_dump();
+    // Statement hits count from the first migration (transactional, one hit) on.
+    for point in ["after_statement", "during_statement"] {
+        for n in 2..=STATEMENTS + 1 {
+            let db = TestDb::new(kind);
+            let project = project(kind);
+            project.deploy_killed_at(&db, &format!("{point}:{n}"));
+            let report = status_json(&project, &db, 8);
+            let interrupted = &report["migrations"][1];
+            assert_eq!(
+                interrupted["state"], "interrupted",
+                "{point}:{n}: {interrupted}"
+            );
+            let note = interrupted["note"].as_str().unwrap();
+            assert!(
+                note.starts_with("interrupted, resumable at statement"),
+                "{note}"
+            );
+            assert_eq!(interrupted["progress"]["total"], STATEMENTS);
+
+            let run = project.safemig(&db, &["deploy"]).expect(0);
+            assert!(
+                run.stdout.contains("Resuming 20240102000000_accounts"),
+                "{}",
+                run.stdout
+            );
+            assert_converged(&db);
+            assert_eq!(db.schema_dump(), expected, "{point}:{n}");
+        }
+    }
+}
+
+/// Killed after the history INSERT and before the final UPDATE, in both modes.
+fn killed_around_the_history_writes(kind: Kind) {
+    for point in [
+        "after_insert:1",
+        "after_insert:2",
+        "before_finish:1",
+        "before_finish:2",
+        "before_finish:3",
+    ] {
+        let db = TestDb::new(kind);
+        let project = project(kind);
+        project.deploy_killed_at(&db, point);
+        project.safemig(&db, &["deploy"]).expect(0);
+        assert_converged(&db);
+    }
+}
+
+/// Killed while a statement runs on the server.
+fn killed_mid_statement(kind: Kind) {
+    let slow = match kind {
+        Kind::Postgres => {
+            "CREATE TABLE slow (id INTEGER PRIMARY KEY);\nSELECT pg_sleep(1);\nCREATE INDEX CONCURRENTLY slow_idx ON slow (id);\n"
+        }
+        Kind::Mysql => {
+            "CREATE TABLE slow (id INTEGER PRIMARY KEY);\nDO SLEEP(1);\nCREATE INDEX slow_idx ON slow (id);\n"
+        }
+        Kind::Sqlite => {
+            "CREATE TABLE slow (id INTEGER PRIMARY KEY);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000000) SELECT count(*) FROM c;\nVACUUM;\n"
+        }
+    };
+    for transactional in [true, false] {
+        if transactional && kind == Kind::Mysql {
+            continue;
+        }
+        let script = if transactional {
+            slow.replace("CONCURRENTLY ", "").replace("VACUUM;\n", "")
+        } else {
+            slow.to_string()
+        };
+        let db = TestDb::new(kind);
+        let project = Project::new(kind, &[("20240101000000_slow", &script)]);
+        // The second statement starts; 300 ms later the process dies.
+        let statement = if transactional { 1 } else { 2 };
+        project.deploy_killed_at(&db, &format!("during_statement:{statement}:300"));
+        project.safemig(&db, &["deploy"]).expect(0);
+        let history = db.history();
+        assert_eq!(history.len(), 1);
+        assert!(history[0].finished && history[0].logs.is_none());
+        assert!(db.has_table("slow"));
+    }
+}
+
+/// SIGTERM during a long statement: the deploy stops well before the deadline with the
+/// interrupted code, the history is consistent, and the next deploy finishes.
+fn sigterm_stops_cleanly(kind: Kind) {
+    // Transactional migrations roll back at once; journaled ones finish the statement that
+    // runs (here 2 s) and stop before the next.
+    let (sleep, transactional) = match kind {
+        Kind::Postgres => ("SELECT pg_sleep(2)", Some("SELECT pg_sleep(4)")),
+        Kind::Mysql => ("DO SLEEP(2)", None),
+        Kind::Sqlite => (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT count(*) FROM c",
+            Some(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 40000000) SELECT count(*) FROM c",
+            ),
+        ),
+    };
+    let journaled = match kind {
+        Kind::Mysql => format!(
+            "CREATE TABLE before_sleep (id INTEGER PRIMARY KEY);\n{sleep};\nCREATE TABLE after_sleep (id INTEGER PRIMARY KEY);\n"
+        ),
+        _ => format!(
+            "CREATE TABLE before_sleep (id INTEGER PRIMARY KEY);\nBEGIN;\n{sleep};\nCOMMIT;\nCREATE TABLE after_sleep (id INTEGER PRIMARY KEY);\n"
+        ),
+    };
+    let mut cases = vec![("journaled", journaled)];
+    if let Some(long) = transactional {
+        cases.push((
+            "transactional",
+            format!("CREATE TABLE before_sleep (id INTEGER PRIMARY KEY);\n{long};\n"),
+        ));
+    }
+    for (mode, script) in cases {
+        let db = TestDb::new(kind);
+        let project = Project::new(
+            kind,
+            &[
+                ("20240101000000_init", crate::deploy::INIT),
+                ("20240102000000_sleepy", &script),
+            ],
+        );
+        let child = project
+            .command(&db, &["deploy"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        let signalled = Instant::now();
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        let run = to_run(child.wait_with_output().unwrap()).expect(11);
+        // The default deadline is 20 s: nothing here may need it.
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "{mode}: took {:?}",
+            signalled.elapsed()
+        );
+        assert!(run.stderr.contains("Received SIGTERM"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("error: stopped by a signal"),
+            "{}",
+            run.stderr
+        );
+        let history = db.history();
+        assert!(history[0].finished, "{history:?}");
+        match mode {
+            "transactional" => {
+                assert_eq!(
+                    history.len(),
+                    1,
+                    "a rolled-back migration leaves no row: {history:?}"
+                );
+                assert!(!db.has_table("before_sleep"));
+            }
+            _ => {
+                let report = status_json(&project, &db, 8);
+                assert_eq!(report["migrations"][1]["state"], "interrupted", "{report}");
+            }
+        }
+        project.safemig(&db, &["deploy"]).expect(0);
+        assert!(db.history().iter().all(|h| h.finished && h.logs.is_none()));
+        assert!(db.has_table("before_sleep"));
+    }
+}
+
+/// The deadline passing, or a second signal, cancels the running statement server-side;
+/// the cancelled statement is an interruption, not a failure, and runs again on resume.
+fn deadline_or_second_signal_cancels_the_statement(kind: Kind) {
+    let (sleep, setup) = match kind {
+        Kind::Postgres => ("SELECT pg_sleep(4)", "VACUUM t1;\n"),
+        // (An interrupted SLEEP() or BENCHMARK() returns early without an error; a scan of
+        // MariaDB's sequence engine fails as a killed query should.)
+        Kind::Mysql => (
+            "SELECT COUNT(*) FROM seq_1_to_150000 a JOIN seq_1_to_1000 b ON (a.seq + b.seq) % 7 = 3",
+            "",
+        ),
+        Kind::Sqlite => (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000000) SELECT count(*) FROM c",
+            "VACUUM;\n",
+        ),
+    };
+    // Journaled on every engine (VACUUM cannot run in a transaction).
+    let script = format!(
+        "CREATE TABLE t1 (id INTEGER PRIMARY KEY);\n{setup}{sleep};\nCREATE TABLE t2 (id INTEGER PRIMARY KEY);\n"
+    );
+    for second_signal in [true, false] {
+        let db = TestDb::new(kind);
+        let project = Project::new(kind, &[("20240101000000_sleepy", &script)]);
+        let args: &[&str] = if second_signal {
+            &["deploy"]
+        } else {
+            &["deploy", "--deadline", "0.5"]
+        };
+        let child = project
+            .command(&db, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        let pid = Pid::from_raw(child.id() as i32);
+        kill(pid, Signal::SIGTERM).unwrap();
+        if second_signal {
+            std::thread::sleep(Duration::from_millis(200));
+            kill(pid, Signal::SIGINT).unwrap();
+        }
+        let run = to_run(child.wait_with_output().unwrap()).expect(11);
+        assert!(
+            run.stderr
+                .contains("cancelled a statement of `20240101000000_sleepy`"),
+            "{}",
+            run.stderr
+        );
+        let report = status_json(&project, &db, 8);
+        let sleepy = &report["migrations"][0];
+        assert_eq!(sleepy["state"], "interrupted", "{report}");
+        assert!(!db.has_table("t2"));
+        let run = project.safemig(&db, &["deploy"]).expect(0);
+        assert!(
+            run.stdout.contains("Resuming 20240101000000_sleepy"),
+            "{}",
+            run.stdout
+        );
+        assert!(db.has_table("t2"));
+        assert!(db.history().iter().all(|h| h.finished && h.logs.is_none()));
+    }
+}
+
+/// An in-flight statement whose effect safemig cannot inspect stops the resume with a
+/// message naming it.
+#[test]
+fn undecidable_statement_stops_resume_naming_it() {
+    let db = TestDb::new(Kind::Postgres);
+    let other = format!("{}_created", db.name);
+    let script = format!(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\nCREATE DATABASE {other};\nCREATE TABLE b (id INTEGER PRIMARY KEY);\n"
+    );
+    let project = Project::new(Kind::Postgres, &[("20240101000000_db", &script)]);
+    project.deploy_killed_at(&db, "after_statement:2");
+    let run = project.safemig(&db, &["deploy"]).expect(5);
+    assert!(
+        run.stderr
+            .contains("cannot be resumed: statement 2 of 3 (line 2: `CREATE DATABASE"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("not something safemig can inspect"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("safemig resolve --applied 20240101000000_db"),
+        "{}",
+        run.stderr
+    );
+    crate::harness::postgres().admin_exec(&format!("DROP DATABASE {other}"));
+}
+
+/// A migration interrupted by safemig, then edited: its statements no longer match.
+#[test]
+fn edited_interrupted_migration_is_not_resumed() {
+    let db = TestDb::new(Kind::Mysql);
+    let project = project(Kind::Mysql);
+    project.deploy_killed_at(&db, "after_statement:3");
+    project.write(
+        "20240102000000_accounts",
+        &journaled_script(Kind::Mysql).replace("VARCHAR(20)", "VARCHAR(30)"),
+    );
+    let run = project.safemig(&db, &["deploy"]).expect(5);
+    assert!(
+        run.stderr
+            .contains("changed since it was started: statement 2 differs"),
+        "{}",
+        run.stderr
+    );
+    // Formatting alone does not block a resume.
+    project.write(
+        "20240102000000_accounts",
+        &journaled_script(Kind::Mysql).replace('\n', "\r\n  -- reformatted\n"),
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    assert_converged(&db);
+}
+
+/// Many replicas starting at once: one applies each migration, the rest wait and find
+/// nothing to do.
+fn sixteen_deployers_at_once(kind: Kind) {
+    let corpus = match kind {
+        Kind::Postgres => "evolution-api-postgresql",
+        Kind::Mysql => "evolution-api-mysql",
+        Kind::Sqlite => "pingvin-share-sqlite",
+    };
+    let migrations = corpus_dir().join(corpus).join("migrations");
+    let db = TestDb::new(kind);
+    let dir = migrations.to_str().unwrap();
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            crate::harness::safemig_command(
+                &std::env::temp_dir(),
+                &[
+                    "--url",
+                    &db.url,
+                    "--dir",
+                    dir,
+                    "deploy",
+                    "--lock-timeout",
+                    "600",
+                ],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let runs: Vec<_> = children
+        .into_iter()
+        .map(|c| to_run(c.wait_with_output().unwrap()).expect(0))
+        .collect();
+    let total: usize = std::fs::read_dir(&migrations)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .count();
+    let applied: usize = runs
+        .iter()
+        .map(|r| r.stdout.matches("Applied ").count())
+        .sum();
+    assert_eq!(
+        applied, total,
+        "every migration applied exactly once across the 16"
+    );
+    let waited = runs
+        .iter()
+        .filter(|r| r.stderr.contains("Waiting up to"))
+        .count();
+    assert!(waited > 0, "nobody waited for the lock?");
+    let history = db.history();
+    assert_eq!(history.len(), total);
+    let mut names: Vec<_> = history.iter().map(|h| h.name.clone()).collect();
+    names.dedup();
+    assert_eq!(names.len(), total, "a migration has two rows");
+    assert!(history.iter().all(|h| h.finished));
+    let project = Project {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let report = safemig(
+        project.dir.path(),
+        &["--url", &db.url, "--dir", dir, "status", "--json"],
+    )
+    .expect(0);
+    let report: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(states(&report).len(), total);
+}
+
+for_each_engine!(
+    killed_at_every_statement_boundary_resumes,
+    killed_around_the_history_writes,
+    killed_mid_statement,
+    sigterm_stops_cleanly,
+    deadline_or_second_signal_cancels_the_statement,
+    sixteen_deployers_at_once,
+);
