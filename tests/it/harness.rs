@@ -112,6 +112,80 @@ impl TestDb {
         }
     }
 
+    /// A new database with the contents of `template` (PostgreSQL: `CREATE DATABASE …
+    /// TEMPLATE`; MariaDB: dump and restore; SQLite: a file copy).
+    pub fn copy_of(template: &TestDb) -> TestDb {
+        let copy = match template.kind {
+            Kind::Sqlite => TestDb::new(Kind::Sqlite),
+            kind => {
+                let name = format!(
+                    "t{}_{}",
+                    std::process::id(),
+                    DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+                );
+                let server = if kind == Kind::Postgres {
+                    postgres()
+                } else {
+                    mariadb()
+                };
+                TestDb {
+                    kind,
+                    url: server.url(&name),
+                    name,
+                    _dir: None,
+                }
+            }
+        };
+        match template.kind {
+            Kind::Sqlite => {
+                std::fs::copy(template.sqlite_path(), copy.sqlite_path()).unwrap();
+            }
+            Kind::Postgres => postgres().admin_exec(&format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                copy.name, template.name
+            )),
+            Kind::Mysql => {
+                let server = mariadb();
+                server.admin_exec(&format!("CREATE DATABASE {}", copy.name));
+                let port = server.port.to_string();
+                let password = format!("-p{PASSWORD}");
+                let client = [
+                    "-h",
+                    "127.0.0.1",
+                    "-P",
+                    port.as_str(),
+                    "-u",
+                    "root",
+                    password.as_str(),
+                ];
+                let dump = run_tool(
+                    Command::new("mariadb-dump")
+                        .args(client)
+                        .args(["--routines", "--triggers", "--skip-comments"])
+                        .arg(&template.name),
+                );
+                let mut restore = Command::new("mariadb")
+                    .args(client)
+                    .arg(&copy.name)
+                    .stdin(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                use std::io::Write;
+                restore
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(&dump.stdout)
+                    .unwrap();
+                assert!(
+                    restore.wait().unwrap().success(),
+                    "restoring a MariaDB dump failed"
+                );
+            }
+        }
+        copy
+    }
+
     /// An existing SQLite file, such as a project's own `dev.db`.
     pub fn sqlite_file(path: &Path) -> TestDb {
         TestDb {
@@ -442,19 +516,20 @@ pub struct Server {
     pub port: u16,
     pub root: PathBuf,
     bin: PathBuf,
-    child: Child,
     kind: Kind,
+    /// Builds the server's command line, for starts and restarts.
+    command: Box<dyn Fn() -> Command + Send + Sync>,
+    child: Mutex<Child>,
 }
 
-static SERVERS: Mutex<Vec<(u32, PathBuf, Kind)>> = Mutex::new(Vec::new());
+static PG: OnceLock<Server> = OnceLock::new();
+static MARIADB: OnceLock<Server> = OnceLock::new();
 
 pub fn postgres() -> &'static Server {
-    static PG: OnceLock<Server> = OnceLock::new();
     PG.get_or_init(start_postgres)
 }
 
 pub fn mariadb() -> &'static Server {
-    static MARIADB: OnceLock<Server> = OnceLock::new();
     MARIADB.get_or_init(start_mariadb)
 }
 
@@ -485,6 +560,37 @@ impl Server {
                 .await
                 .unwrap_or_else(|e| panic!("{sql}: {e}"));
         })
+    }
+
+    /// Simulates a database server crash: SIGKILL to the server and all its processes
+    /// (its process group), then starts it again on the same data and port.
+    pub fn crash_and_restart(&self) {
+        let mut child = self.child.lock().unwrap();
+        kill_group(child.id());
+        let _ = child.wait();
+        // The server's other processes die with it, but may take a moment to let go of its
+        // shared memory; a restart before that fails.
+        let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && nix::sys::signal::killpg(pgid, None).is_ok() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for _ in 0..20 {
+            *child = spawn_server((self.command)());
+            std::thread::sleep(Duration::from_millis(300));
+            if child.try_wait().unwrap().is_none() {
+                break;
+            }
+        }
+        drop(child);
+        self.wait_ready(&self.ready_url());
+    }
+
+    fn ready_url(&self) -> String {
+        match self.kind {
+            Kind::Postgres => self.url("postgres"),
+            _ => format!("mysql://root:{PASSWORD}@127.0.0.1:{}", self.port),
+        }
     }
 
     /// The PostgreSQL client and server tools' folder.
@@ -583,6 +689,8 @@ fn spawn_server(mut cmd: Command) -> Child {
         unsafe { libc::atexit(stop_servers) };
         Mutex::new(tx)
     });
+    // Its own process group: a crash test can kill the server with all its processes.
+    cmd.process_group(0);
     unsafe {
         cmd.pre_exec(|| {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
@@ -598,11 +706,13 @@ fn spawn_server(mut cmd: Command) -> Child {
 }
 
 extern "C" fn stop_servers() {
-    let servers = std::mem::take(&mut *SERVERS.lock().unwrap_or_else(|e| e.into_inner()));
-    for (pid, root, kind) in servers {
-        let pid = nix::unistd::Pid::from_raw(pid as i32);
+    for server in [PG.get(), MARIADB.get()].into_iter().flatten() {
+        let Ok(child) = server.child.lock() else {
+            continue;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         // SIGQUIT is PostgreSQL's immediate shutdown; MariaDB stops on SIGTERM.
-        let signal = match kind {
+        let signal = match server.kind {
             Kind::Postgres => nix::sys::signal::Signal::SIGQUIT,
             _ => nix::sys::signal::Signal::SIGTERM,
         };
@@ -612,9 +722,17 @@ extern "C" fn stop_servers() {
             let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        let _ = std::fs::remove_dir_all(root);
+        kill_group(child.id());
+        let _ = std::fs::remove_dir_all(&server.root);
     }
+}
+
+/// SIGKILL to a server's whole process group (it leads its own, see `spawn_server`).
+fn kill_group(pid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 fn find_binary(candidates: &[PathBuf], what: &str) -> PathBuf {
@@ -706,46 +824,53 @@ fn start_postgres() -> Server {
     run_tool(&mut initdb);
 
     let port = free_port();
-    let log = std::fs::File::create(root.join("server.log")).unwrap();
-    chown(&root.join("server.log"), &user);
-    let mut cmd = Command::new(bin.join("postgres"));
-    cmd.arg("-D")
-        .arg(&data)
-        .args(["-p", &port.to_string(), "-k"])
-        .arg(&root)
-        .args([
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-        ])
-        .args([
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=300",
-            "-c",
-            "shared_buffers=64MB",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    as_user(&mut cmd, &user);
-    let child = spawn_server(cmd);
-    SERVERS
-        .lock()
-        .unwrap()
-        .push((child.id(), root.clone(), Kind::Postgres));
+    let log_path = root.join("server.log");
+    std::fs::File::create(&log_path).unwrap();
+    chown(&log_path, &user);
+    let (postgres, socket_dir) = (bin.join("postgres"), root.clone());
+    let command = move || {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        let mut cmd = Command::new(&postgres);
+        cmd.arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(&socket_dir)
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                // Fast but crash-safe for a *process* crash (the OS keeps what was written):
+                // commits must be durable for the server-kill tests.
+                "fsync=off",
+                "-c",
+                "synchronous_commit=on",
+            ])
+            .args([
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=64MB",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        as_user(&mut cmd, &user);
+        cmd
+    };
     let server = Server {
         port,
         root,
         bin,
-        child,
         kind: Kind::Postgres,
+        child: Mutex::new(spawn_server(command())),
+        command: Box::new(command),
     };
-    wait_ready(&server, &server.url("postgres"));
+    server.wait_ready(&server.ready_url());
     server
 }
 
@@ -784,49 +909,52 @@ fn start_mariadb() -> Server {
     );
     let port = free_port();
     let socket = root.join("mariadb.sock");
-    let mut cmd = Command::new(mariadbd);
-    cmd.arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--pid-file={}", root.join("mariadb.pid").display()))
-        .arg(format!("--log-error={}", root.join("server.log").display()))
-        .arg(format!("--port={port}"))
-        .arg(format!("--user={user}"))
-        .args([
-            "--bind-address=127.0.0.1",
-            "--skip-name-resolve",
-            "--max-connections=300",
-        ])
-        .args([
-            "--innodb-flush-log-at-trx-commit=0",
-            "--innodb-doublewrite=0",
-            "--innodb-buffer-pool-size=64M",
-        ])
-        .args([
-            "--skip-log-bin",
-            "--character-set-server=utf8mb4",
-            "--collation-server=utf8mb4_unicode_ci",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let child = spawn_server(cmd);
-    SERVERS
-        .lock()
-        .unwrap()
-        .push((child.id(), root.clone(), Kind::Mysql));
+    let dir = root.clone();
+    let socket_path = socket.clone();
+    let command = move || {
+        let (root, socket) = (&dir, &socket_path);
+        let mut cmd = Command::new(&mariadbd);
+        cmd.arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--pid-file={}", root.join("mariadb.pid").display()))
+            .arg(format!("--log-error={}", root.join("server.log").display()))
+            .arg(format!("--port={port}"))
+            .arg(format!("--user={user}"))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                "--max-connections=300",
+            ])
+            .args([
+                // Each commit reaches the OS: durable across a server process crash.
+                "--innodb-flush-log-at-trx-commit=2",
+                "--innodb-doublewrite=0",
+                "--innodb-buffer-pool-size=64M",
+            ])
+            .args([
+                "--skip-log-bin",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_unicode_ci",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    };
     let server = Server {
         port,
         root: root.clone(),
         bin: PathBuf::new(),
-        child,
         kind: Kind::Mysql,
+        child: Mutex::new(spawn_server(command())),
+        command: Box::new(command),
     };
 
     // The fresh server's root has no password and only connects through the socket: give
     // it the test password and a TCP account.
     let socket_url = format!("mysql://root@localhost/?socket={}", socket.display());
-    wait_ready(&server, &socket_url);
+    server.wait_ready(&socket_url);
     block_on(async {
         let mut conn = sqlx::MySqlConnection::connect(&socket_url)
             .await
@@ -845,21 +973,23 @@ fn start_mariadb() -> Server {
     server
 }
 
-fn wait_ready(server: &Server, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let attempt = block_on(async {
-            sqlx::any::install_default_drivers();
-            sqlx::AnyConnection::connect(url).await.map(drop)
-        });
-        match attempt {
-            Ok(()) => return,
-            Err(e) if Instant::now() > deadline => {
-                let log =
-                    std::fs::read_to_string(server.root.join("server.log")).unwrap_or_default();
-                panic!("the {:?} server did not come up: {e}\n{log}", server.kind);
+impl Server {
+    fn wait_ready(&self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let attempt = block_on(async {
+                sqlx::any::install_default_drivers();
+                sqlx::AnyConnection::connect(url).await.map(drop)
+            });
+            match attempt {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => {
+                    let log =
+                        std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default();
+                    panic!("the {:?} server did not come up: {e}\n{log}", self.kind);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
 }
