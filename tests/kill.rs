@@ -234,7 +234,7 @@ impl Scenario {
         let db = TestDb::copy_of(&self.template);
         let mut cmd = self.full.command(&db, &["deploy", "--lock-timeout", "60"]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let killed = if rng.next() % 2 == 0 {
+        let killed = if rng.next().is_multiple_of(2) {
             let max = (self.uninterrupted.as_millis() as u64 * 6 / 5).max(10);
             let delay = rng.between(0, max);
             *label = format!("random SIGKILL at {delay} ms");
@@ -579,7 +579,7 @@ fn run_engine(kind: Kind, args: &Args, seed: u64) -> Tally {
             Ok(true) => {
                 tally.kills += 1;
                 tally.converged += 1;
-                if tally.kills % 10 == 0 {
+                if tally.kills.is_multiple_of(10) {
                     println!(
                         "{kind:?}: {} kill points, {} converged",
                         tally.kills, tally.converged
