@@ -154,6 +154,30 @@ impl DatabaseUrl {
     }
 }
 
+/// Masks the password of every `scheme://user:password@` in free text, such as a command
+/// line: credentials in text safemig did not parse must not reach a log either.
+pub fn redact_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail.find(['/', ' ', '?', '#']).unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":****");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Decodes `%XX` escapes in a URL component (user names, passwords, database names).
 pub fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
@@ -216,6 +240,20 @@ mod tests {
         assert!(shown.contains("app:****@db:5432/app"), "{shown}");
         assert!(url.secrets().contains(&"s=cret".to_string()));
         assert_eq!(url.param("schema").as_deref(), Some("tenant"));
+    }
+
+    #[test]
+    fn credentials_in_free_text_are_masked() {
+        assert_eq!(
+            redact_credentials(
+                "psql -d postgresql://app:s3cret@db:5432/app -c 'SELECT 1' redis://:pw@cache"
+            ),
+            "psql -d postgresql://app:****@db:5432/app -c 'SELECT 1' redis://:****@cache"
+        );
+        assert_eq!(
+            redact_credentials("http://example.com/a@b"),
+            "http://example.com/a@b"
+        );
     }
 
     #[test]

@@ -36,6 +36,14 @@ pub enum ExitCode {
     ResolveRefused = 10,
     /// Stopped by SIGTERM/SIGINT; the history is consistent and the next deploy continues.
     Interrupted = 11,
+    /// `lint` found problems.
+    LintFindings = 12,
+    /// `drill`: a stop did not finish cleanly inside the grace period.
+    DrillFailed = 13,
+    /// `run`: the command is not executable (as shells report it).
+    CommandNotExecutable = 126,
+    /// `run`: the command does not exist (as shells report it).
+    CommandNotFound = 127,
 }
 
 /// A failed row as the operator needs to see it.
@@ -171,6 +179,36 @@ pub enum Error {
         inspect: String,
     },
 
+    #[error("no command to run: put it after `--`, as in `safemig run -- node server.js`")]
+    NoCommand,
+
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "the stop timeout ({}s) is not below the grace period ({}s, from {origin}): the runtime would SIGKILL everything before safemig could",
+        stop_timeout.as_secs_f32(),
+        grace.as_secs_f32()
+    )]
+    StopTimeoutTooLong {
+        stop_timeout: Duration,
+        grace: Duration,
+        origin: String,
+    },
+
+    #[error("SAFEMIG_GRACE_PERIOD={value} is not valid: {reason}")]
+    InvalidGracePeriod { value: String, reason: String },
+
+    #[error("the database is not up to date: {verdict}")]
+    NotUpToDate { verdict: String, code: ExitCode },
+
+    #[error("{}: {reason}", path.display())]
+    InvalidCompose { path: PathBuf, reason: String },
+
     #[error("migration `{name}` is not in the migrations folder {}", dir.display())]
     UnknownMigration { name: String, dir: PathBuf },
 
@@ -247,6 +285,15 @@ impl Error {
             NotEmpty { .. } => ExitCode::BaselineNeeded,
             FailedMigrations { .. } | CannotResume { .. } => ExitCode::FailedInHistory,
             Interrupted { .. } => ExitCode::Interrupted,
+            NoCommand
+            | StopTimeoutTooLong { .. }
+            | InvalidCompose { .. }
+            | InvalidGracePeriod { .. } => ExitCode::Usage,
+            Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ExitCode::CommandNotFound
+            }
+            Spawn { .. } => ExitCode::CommandNotExecutable,
+            NotUpToDate { code, .. } => *code,
             MigrationFailed { .. } => ExitCode::MigrationFailed,
             AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
                 ExitCode::ResolveRefused
@@ -317,6 +364,15 @@ impl Error {
             ),
             UnknownMigration { .. } => "run `safemig status` to list the migrations safemig knows".into(),
             Interrupted { .. } => "run `safemig deploy` again to finish; nothing needs to be resolved".into(),
+            NoCommand => "safemig run [OPTIONS] -- COMMAND [ARGS…]".into(),
+            InvalidGracePeriod { .. } => "give the grace period in seconds, e.g. SAFEMIG_GRACE_PERIOD=30".into(),
+            Spawn { .. } => "check the command and that it is installed in the image (PATH is searched)".into(),
+            StopTimeoutTooLong { grace, .. } => format!(
+                "pass --stop-timeout below {}s (leave a few seconds of margin), or raise the runtime's grace period (compose `stop_grace_period`, Kubernetes `terminationGracePeriodSeconds`)",
+                grace.as_secs_f32()
+            ),
+            NotUpToDate { .. } => "run `safemig status` to see why; with --migrate=deploy safemig applies pending migrations itself".into(),
+            InvalidCompose { .. } => "check the file is a compose file (YAML with a `services:` mapping)".into(),
             CannotResume { name, inspect, .. } => format!(
                 "{inspect}; then run `safemig resolve --applied {name}` if the migration's changes are all there, or undo them and run `safemig resolve --rolled-back {name}`"
             ),

@@ -1,6 +1,7 @@
 //! Argument parsing and command dispatch. Everything printed goes through [`output`].
 
 mod output;
+mod supervise;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,7 +39,7 @@ struct Cli {
 }
 
 #[derive(Debug, Args)]
-struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Database URL [default: DATABASE_URL (or the variable schema.prisma names) from the
     /// environment or a .env file]
     #[arg(long, global = true, value_name = "URL")]
@@ -92,6 +93,15 @@ enum Command {
         #[arg(long, value_name = "NAME", group = "action")]
         rolled_back: Option<String>,
     },
+    /// Run the app as the container's init: migrate first, forward signals, stop it before
+    /// the runtime's deadline. Use as ENTRYPOINT ["safemig", "run", "--"]
+    Run(supervise::RunArgs),
+    /// Start the app under `safemig run` N times, stop it with SIGTERM, and check that every
+    /// stop is clean and inside the grace period
+    Drill(supervise::DrillArgs),
+    /// Check files around the app for settings that break clean stops
+    #[command(subcommand)]
+    Lint(supervise::LintCommand),
     /// Show how a migration file splits into statements, and what kind each one is
     Split {
         /// The SQL file, usually a migration.sql
@@ -112,7 +122,7 @@ fn parse_dialect(text: &str) -> Result<Dialect, String> {
         .ok_or_else(|| format!("`{text}` is not one of postgresql, mysql, sqlite"))
 }
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim_end_matches('s')
         .parse()
@@ -132,10 +142,10 @@ pub fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(error) => {
             printer.error(&error);
-            error.exit_code()
+            error.exit_code() as u8
         }
     };
-    std::process::ExitCode::from(code as u8)
+    std::process::ExitCode::from(code)
 }
 
 fn init_logging(verbose: u8) {
@@ -154,14 +164,14 @@ fn init_logging(verbose: u8) {
 }
 
 /// What every command needs: the project, its migrations, and the database URL.
-struct Context {
+pub(crate) struct Context {
     project: Project,
-    url: DatabaseUrl,
-    lock: LockOptions,
+    pub(crate) url: DatabaseUrl,
+    pub(crate) lock: LockOptions,
 }
 
 impl Context {
-    fn load(global: &GlobalArgs, printer: &mut Printer) -> Result<Self, Error> {
+    pub(crate) fn load(global: &GlobalArgs, printer: &mut Printer) -> Result<Self, Error> {
         let project = Project::locate(&Locations {
             dir: global.dir.clone(),
             schema: global.schema.clone(),
@@ -184,26 +194,40 @@ impl Context {
         })
     }
 
-    fn migrations(&self) -> Result<MigrationsDir, Error> {
+    pub(crate) fn migrations(&self) -> Result<MigrationsDir, Error> {
         MigrationsDir::load(&self.project.migrations_dir)
     }
 
-    async fn connect(&self, access: Access) -> Result<Box<dyn Engine>, Error> {
+    pub(crate) async fn connect(&self, access: Access) -> Result<Box<dyn Engine>, Error> {
         engine::connect(&self.url, access).await
     }
 }
 
-async fn run(cli: Cli, printer: &mut Printer) -> Result<ExitCode, Error> {
-    if let Command::Split {
-        file,
-        dialect,
-        json,
-    } = &cli.command
-    {
-        return split(file, *dialect, *json, printer);
-    }
-    let ctx = Context::load(&cli.global, printer)?;
+/// Runs the command; returns the process exit code.
+async fn run(cli: Cli, printer: &mut Printer) -> Result<u8, Error> {
     match cli.command {
+        Command::Split {
+            file,
+            dialect,
+            json,
+        } => split(&file, dialect, json, printer).map(|c| c as u8),
+        Command::Run(args) => supervise::run(&cli.global, args, printer).await,
+        Command::Drill(args) => supervise::drill(args, printer).map(|c| c as u8),
+        Command::Lint(lint) => supervise::lint(lint, printer).map(|c| c as u8),
+        command => project_command(command, &cli.global, printer)
+            .await
+            .map(|c| c as u8),
+    }
+}
+
+/// The commands that work on the project's migrations and database.
+async fn project_command(
+    command: Command,
+    global: &GlobalArgs,
+    printer: &mut Printer,
+) -> Result<ExitCode, Error> {
+    let ctx = Context::load(global, printer)?;
+    match command {
         Command::Status { json } => status(&ctx, json, printer).await,
         Command::Deploy { dry_run: true, .. } => dry_run(&ctx, printer).await,
         Command::Deploy {
@@ -237,7 +261,9 @@ async fn run(cli: Cli, printer: &mut Printer) -> Result<ExitCode, Error> {
             printer.resolved(&name, &resolved);
             Ok(ExitCode::Success)
         }
-        Command::Split { .. } => unreachable!("handled before loading the project"),
+        Command::Split { .. } | Command::Run(_) | Command::Drill(_) | Command::Lint(_) => {
+            unreachable!("dispatched in `run`")
+        }
     }
 }
 
@@ -291,6 +317,17 @@ fn dialect_of_folder(file: &Path) -> Result<Dialect, Error> {
 }
 
 async fn status(ctx: &Context, json: bool, printer: &mut Printer) -> Result<ExitCode, Error> {
+    let report = status_report(ctx).await?;
+    if json {
+        printer.json(&report);
+    } else {
+        printer.status(&report);
+    }
+    Ok(report.verdict.exit_code())
+}
+
+/// Reads the database's history (never writing anything) and classifies every migration.
+pub(crate) async fn status_report(ctx: &Context) -> Result<StatusReport, Error> {
     let dir = ctx.migrations()?;
     dir.check_provider(ctx.url.provider())?;
     let (history_table, rows) = match ctx.connect(Access::ReadOnly).await {
@@ -308,7 +345,7 @@ async fn status(ctx: &Context, json: bool, printer: &mut Printer) -> Result<Exit
     };
     let migrations = status::evaluate(&dir, &rows);
     let verdict = status::verdict(history_table, &migrations);
-    let report = StatusReport {
+    Ok(StatusReport {
         format_version: 1,
         database: ctx.url.redacted().to_string(),
         provider: ctx.url.provider(),
@@ -317,13 +354,7 @@ async fn status(ctx: &Context, json: bool, printer: &mut Printer) -> Result<Exit
         verdict,
         counts: status::counts(&migrations),
         migrations,
-    };
-    if json {
-        printer.json(&report);
-    } else {
-        printer.status(&report);
-    }
-    Ok(verdict.exit_code())
+    })
 }
 
 async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error> {
@@ -345,7 +376,7 @@ async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error
     Ok(ExitCode::Success)
 }
 
-async fn deploy(
+pub(crate) async fn deploy(
     ctx: &Context,
     deadline: Duration,
     printer: &mut Printer,
@@ -383,7 +414,9 @@ async fn deploy(
 }
 
 /// Turns SIGTERM and SIGINT into stop requests for as long as deploy runs.
-fn listen_for_stop_signals(interrupt: Interrupt) -> Result<tokio::task::JoinHandle<()>, Error> {
+pub(crate) fn listen_for_stop_signals(
+    interrupt: Interrupt,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
     use tokio::signal::unix::{SignalKind, signal};
     let install = |kind| {
         signal(kind).map_err(|source| Error::Io {

@@ -8,6 +8,8 @@ use comfy_table::{Table, presets};
 
 use safemig::Error;
 use safemig::deploy::{Mode, Outcome, Plan, Step};
+use safemig::drill::{Attempt, Report as DrillReport};
+use safemig::lint::compose::Finding;
 use safemig::provider::Provider;
 use safemig::resolve::Resolved;
 use safemig::sql::Statement;
@@ -33,6 +35,7 @@ impl Printer {
     }
 
     fn scrub(&self, text: &str) -> String {
+        let text = safemig::database_url::redact_credentials(text);
         self.secrets.iter().fold(text.to_string(), |text, secret| {
             text.replace(secret, "****")
         })
@@ -174,6 +177,57 @@ impl Printer {
             })
             .collect();
         self.json(&items);
+    }
+
+    pub fn drill_attempt(&mut self, attempt: &Attempt, grace: Duration) {
+        let ready = attempt
+            .ready_seconds
+            .map(|s| format!("ready after {s:.1}s"))
+            .unwrap_or_else(|| "never ready".into());
+        let stop = attempt
+            .stop_seconds
+            .map(|s| format!("stopped in {s:.2}s of {}s", grace.as_secs_f32()))
+            .unwrap_or_default();
+        let verdict = match &attempt.problem {
+            None => "PASS".to_string(),
+            Some(problem) => format!("FAIL: {problem}"),
+        };
+        self.line(&format!(
+            "restart {}: {ready}, {stop} — {verdict}",
+            attempt.restart
+        ));
+    }
+
+    pub fn drill_summary(&mut self, report: &DrillReport) {
+        let failed = report.attempts.iter().filter(|a| !a.passed).count();
+        if report.passed {
+            self.line(&format!(
+                "PASS: all {} stops finished cleanly inside the {}s grace period (stop timeout {}s).",
+                report.attempts.len(),
+                report.grace_seconds,
+                report.stop_timeout_seconds
+            ));
+        } else {
+            self.line(&format!(
+                "FAIL: {failed} of {} stops were not clean; see above.",
+                report.attempts.len()
+            ));
+        }
+    }
+
+    pub fn lint(&mut self, findings: &[Finding], files: usize) {
+        for f in findings {
+            self.line(&format!(
+                "{}:{}: {} [{}] {}\n  why: {}\n  fix: {}",
+                f.file, f.line, f.rule, f.service, f.message, f.why, f.fix
+            ));
+        }
+        self.line(&format!(
+            "{} finding{} in {files} file{}.",
+            findings.len(),
+            plural(findings.len()),
+            plural(files)
+        ));
     }
 
     pub fn resolved(&mut self, name: &str, resolved: &Resolved) {

@@ -7,11 +7,13 @@ mod cli;
 mod corpus;
 mod crash;
 mod deploy;
+mod entrypoint;
 mod locking;
 mod resolve;
 mod rows;
 mod split;
 mod status;
+mod supervisor;
 
 /// Expands test functions taking a [`harness::Kind`] into one `#[test]` per engine:
 /// `postgres::name`, `mysql::name`, `sqlite::name`.

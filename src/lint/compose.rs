@@ -1,0 +1,367 @@
+//! `lint compose`: compose-file settings that get an app SIGKILLed on every stop.
+//!
+//! Runtime facts behind the rules (DESIGN.md §7): Docker and Podman stop with SIGTERM and
+//! SIGKILL after `stop_grace_period`, 10 s by default; `npm start`, `yarn start`, `sh -c`
+//! and every shell-form `command`/`entrypoint` put a shell between the runtime and the app,
+//! which does not pass SIGTERM on; Node as PID 1 without a handler ignores SIGTERM.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::yaml::{self, Yaml};
+use crate::Error;
+use crate::supervisor::DEFAULT_STOP_TIMEOUT;
+
+/// Compose's default `stop_grace_period`.
+const COMPOSE_DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// Images that are infrastructure, not the app: their own init handles stops.
+const INFRASTRUCTURE: &[&str] = &[
+    "postgres",
+    "mysql",
+    "mariadb",
+    "redis",
+    "valkey",
+    "mongo",
+    "nginx",
+    "traefik",
+    "caddy",
+    "haproxy",
+    "envoy",
+    "rabbitmq",
+    "memcached",
+    "elasticsearch",
+    "opensearch",
+    "minio",
+    "adminer",
+    "pgadmin",
+    "mailhog",
+    "mailpit",
+    "localstack",
+    "zookeeper",
+    "kafka",
+];
+
+/// Entrypoints that are an init or supervisor.
+const INITS: &[&str] = &[
+    "safemig",
+    "tini",
+    "dumb-init",
+    "catatonit",
+    "s6-svscan",
+    "/init",
+];
+
+/// One problem, where it is, why it matters and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub file: String,
+    pub line: usize,
+    pub service: String,
+    pub message: String,
+    pub why: &'static str,
+    pub fix: String,
+}
+
+/// Settings the rules compare against.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Seconds of grace required beyond the supervisor's stop timeout.
+    pub margin: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            margin: Duration::from_secs(5),
+        }
+    }
+}
+
+pub const RULE_GRACE: &str = "SM101";
+pub const RULE_SHELL: &str = "SM102";
+pub const RULE_INIT: &str = "SM103";
+pub const RULE_STOP_SIGNAL: &str = "SM104";
+
+/// Checks one compose file.
+pub fn lint(path: &Path, text: &str, options: &Options) -> Result<Vec<Finding>, Error> {
+    let invalid = |reason: String| Error::InvalidCompose {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let doc = yaml::parse(text).map_err(invalid)?;
+    let Some(Yaml::Map { entries, .. }) = doc.get("services") else {
+        return Err(invalid("it has no `services:` mapping".into()));
+    };
+    let file = path.display().to_string();
+    let mut findings = Vec::new();
+    for service in entries {
+        let mut found = |rule, line, message: String, why, fix: String| {
+            findings.push(Finding {
+                rule,
+                file: file.clone(),
+                line,
+                service: service.key.clone(),
+                message,
+                why,
+                fix,
+            })
+        };
+        let spec = &service.value;
+        let app = is_app(spec);
+        let entrypoint = spec.entry("entrypoint");
+        let init = spec.get("init").and_then(Yaml::as_str) == Some("true");
+
+        for key in ["command", "entrypoint"] {
+            let Some(entry) = spec.entry(key) else {
+                continue;
+            };
+            if let Some(problem) = signal_swallowing(&entry.value) {
+                found(
+                    RULE_SHELL,
+                    entry.line,
+                    format!("`{key}` {problem}"),
+                    "a shell or package manager between the runtime and the app does not pass SIGTERM on: the app is SIGKILLed at the end of the grace period, mid-request and mid-migration",
+                    format!(
+                        "use the exec form and start the program itself: {key}: [\"node\", \"server.js\"]"
+                    ),
+                );
+            }
+        }
+
+        if app {
+            let uses_init =
+                init || entrypoint.is_some_and(|e| first_word(&e.value).is_some_and(is_init));
+            if !uses_init {
+                let line = entrypoint.map_or(service.line, |e| e.line);
+                found(
+                    RULE_INIT,
+                    line,
+                    "the app does not run under an init or supervisor".into(),
+                    "as PID 1 the app must reap zombies and handle SIGTERM itself; Node and most runtimes ignore SIGTERM as PID 1 unless the app installs a handler",
+                    "entrypoint: [\"safemig\", \"run\", \"--\"] (migrates, forwards signals, stops before the deadline), or init: true".into(),
+                );
+            }
+
+            let stop_timeout = entrypoint
+                .and_then(|e| supervisor_stop_timeout(&e.value))
+                .unwrap_or(DEFAULT_STOP_TIMEOUT);
+            let needed = stop_timeout + options.margin;
+            match spec.entry("stop_grace_period") {
+                None => found(
+                    RULE_GRACE,
+                    service.line,
+                    format!(
+                        "no stop_grace_period: the runtime SIGKILLs after {}s",
+                        COMPOSE_DEFAULT_GRACE.as_secs()
+                    ),
+                    "the app's shutdown (supervisor deadline plus margin) needs longer than the runtime waits; podman-compose before 1.0.6 and a plain `podman stop` use 10 s whatever this says",
+                    format!("stop_grace_period: {}s", needed.as_secs()),
+                ),
+                Some(entry) => match entry.value.as_str().and_then(parse_duration) {
+                    Some(grace) if grace < needed => found(
+                        RULE_GRACE,
+                        entry.line,
+                        format!(
+                            "stop_grace_period {}s is shorter than the stop timeout ({}s) plus a {}s margin",
+                            grace.as_secs_f32(),
+                            stop_timeout.as_secs_f32(),
+                            options.margin.as_secs()
+                        ),
+                        "the runtime SIGKILLs the container before the app's own deadline",
+                        format!("stop_grace_period: {}s", needed.as_secs()),
+                    ),
+                    Some(_) => {}
+                    None => found(
+                        RULE_GRACE,
+                        entry.line,
+                        "stop_grace_period is not a duration compose understands".into(),
+                        "an unreadable value leaves the 10 s default in force",
+                        format!("stop_grace_period: {}s", needed.as_secs()),
+                    ),
+                },
+            }
+        }
+
+        if let Some(entry) = spec.entry("stop_signal") {
+            let sig = entry
+                .value
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            let sig = if sig.starts_with("SIG") {
+                sig
+            } else {
+                format!("SIG{sig}")
+            };
+            if !matches!(sig.as_str(), "SIGTERM" | "SIGINT") {
+                found(
+                    RULE_STOP_SIGNAL,
+                    entry.line,
+                    format!("stop_signal {sig} is not a signal apps treat as \"shut down\""),
+                    "Node, Prisma and most servers shut down gracefully on SIGTERM or SIGINT; with another signal the app either dies at once (SIGKILL) or ignores it until the runtime SIGKILLs it",
+                    "remove stop_signal (SIGTERM is the default), or set it to SIGINT".into(),
+                );
+            }
+        }
+    }
+    Ok(findings)
+}
+
+/// Whether a service is the app, not infrastructure: it is built here, or its image is not
+/// a well-known server.
+fn is_app(spec: &Yaml) -> bool {
+    if spec.get("build").is_some() {
+        return true;
+    }
+    let Some(image) = spec.get("image").and_then(Yaml::as_str) else {
+        return true;
+    };
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let name = name.split([':', '@']).next().unwrap_or(name);
+    !INFRASTRUCTURE.contains(&name)
+}
+
+/// The words of a command in exec form, or the string of a shell-form one.
+fn words(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Seq { items, .. } => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        Yaml::Scalar { value, .. } => value.split_whitespace().map(String::from).collect(),
+        Yaml::Map { .. } => Vec::new(),
+    }
+}
+
+fn first_word(value: &Yaml) -> Option<String> {
+    words(value).into_iter().next()
+}
+
+fn is_init(word: String) -> bool {
+    let base = word.rsplit('/').next().unwrap_or(&word);
+    INITS
+        .iter()
+        .any(|init| word == *init || base == init.trim_start_matches('/'))
+}
+
+/// Why a command keeps SIGTERM from the app, if it does.
+fn signal_swallowing(value: &Yaml) -> Option<String> {
+    let words = words(value);
+    let joined = words.join(" ");
+    for (runner, sub) in [
+        ("npm", "start"),
+        ("npm", "run"),
+        ("yarn", "start"),
+        ("yarn", "run"),
+        ("pnpm", "start"),
+    ] {
+        let pattern = format!("{runner} {sub}");
+        if joined.contains(&pattern) {
+            return Some(format!(
+                "runs `{pattern}`, which does not forward SIGTERM to the app"
+            ));
+        }
+    }
+    if let Yaml::Scalar { value, .. } = value
+        && !value.trim_start().starts_with("exec ")
+    {
+        return Some(format!(
+            "is in shell form (`{value}`): it runs under `/bin/sh -c`, which does not forward SIGTERM"
+        ));
+    }
+    let shell = words
+        .first()
+        .map(|w| w.rsplit('/').next().unwrap_or(w).to_string());
+    if matches!(shell.as_deref(), Some("sh" | "bash" | "ash" | "dash"))
+        && words.get(1).map(String::as_str) == Some("-c")
+    {
+        let script = words.get(2).map(String::as_str).unwrap_or_default();
+        if !script.trim_start().starts_with("exec ") {
+            return Some(format!(
+                "runs `{} -c` without `exec`: the shell stays PID 1 and does not forward SIGTERM",
+                words[0]
+            ));
+        }
+    }
+    None
+}
+
+/// `--stop-timeout N` of a `safemig run` entrypoint.
+fn supervisor_stop_timeout(value: &Yaml) -> Option<Duration> {
+    let words = words(value);
+    if !words.first().is_some_and(|w| w.ends_with("safemig")) {
+        return None;
+    }
+    words.iter().enumerate().find_map(|(i, w)| {
+        let value = w.strip_prefix("--stop-timeout=").or_else(|| {
+            (w == "--stop-timeout")
+                .then(|| words.get(i + 1).map(String::as_str))
+                .flatten()
+        })?;
+        value
+            .trim_end_matches('s')
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+    })
+}
+
+/// Compose durations: `30s`, `1m30s`, `1500ms`, `2h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).ok();
+    }
+    let mut total = 0.0;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let value: f64 = number.parse().ok()?;
+        number.clear();
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                0.001
+            }
+            ('u' | 'µ', Some('s')) => {
+                chars.next();
+                0.000_001
+            }
+            ('n', Some('s')) => {
+                chars.next();
+                0.000_000_001
+            }
+            ('h', _) => 3600.0,
+            ('m', _) => 60.0,
+            ('s', _) => 1.0,
+            _ => return None,
+        };
+        total += value * unit;
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1500ms"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration("ten"), None);
+    }
+}

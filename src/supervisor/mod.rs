@@ -1,0 +1,314 @@
+//! `safemig run`: the container's init process.
+//!
+//! What tini, dumb-init and catatonit do — reap zombies, forward signals, report a child's
+//! death by signal as 128+n — plus what they lack (DESIGN.md §7): a stop deadline below the
+//! runtime's grace period, after which the child's whole process group is SIGKILLed; waiting
+//! for the whole group, not only the main child, before exiting (when PID 1 exits, the kernel
+//! kills every other process of the container without grace); an optional drain delay; and a
+//! timeline of the shutdown. Linux only.
+
+mod timeline;
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use tokio::signal::unix::{SignalKind, signal};
+
+pub use timeline::{Event, Timeline};
+
+use crate::Error;
+
+/// The default stop deadline: below Kubernetes' 30 s, with room for the runtime.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// How the child is run and stopped.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub command: Vec<OsString>,
+    /// Forward signals to the child's whole process group, not only the child.
+    pub group: bool,
+    /// From the stop signal until the process group is SIGKILLed.
+    pub stop_timeout: Duration,
+    /// After a stop signal, keep serving this long before forwarding it (load balancers
+    /// remove the instance asynchronously).
+    pub drain_delay: Duration,
+}
+
+/// The signals passed on to the child; the first three also start the shutdown.
+const FORWARDED: [(Signal, bool); 6] = [
+    (Signal::SIGTERM, true),
+    (Signal::SIGINT, true),
+    (Signal::SIGQUIT, true),
+    (Signal::SIGHUP, false),
+    (Signal::SIGUSR1, false),
+    (Signal::SIGUSR2, false),
+];
+
+/// How often the loop reaps, checks the deadline and reports progress.
+const TICK: Duration = Duration::from_millis(50);
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Refuses a stop deadline the runtime would cut short: the runtime SIGKILLs the whole
+/// container at its grace period, so the supervisor's own deadline must come first.
+pub fn check_deadline(
+    stop_timeout: Duration,
+    grace: Option<(Duration, String)>,
+) -> Result<(), Error> {
+    match grace {
+        Some((grace, origin)) if stop_timeout >= grace => Err(Error::StopTimeoutTooLong {
+            stop_timeout,
+            grace,
+            origin,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Where the shutdown stands.
+struct Shutdown {
+    since: Instant,
+    signal: Signal,
+    forwarded: bool,
+    last_progress: Instant,
+}
+
+/// Runs the command until it and its process group are gone; returns the exit code to
+/// exit with: the child's own, or 128+n when a signal killed it.
+pub async fn supervise(options: &Options, timeline: &mut dyn Timeline) -> Result<i32, Error> {
+    if std::process::id() != 1 {
+        // Orphaned grandchildren are re-parented to us instead of to PID 1, so we reap them.
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            tracing::warn!("cannot become a child subreaper: {e}");
+        }
+    }
+    let io = |source| Error::Io {
+        path: "signal handler".into(),
+        source,
+    };
+    // Listen before spawning: a child that dies at once must not be missed.
+    let mut chld = signal(SignalKind::child()).map_err(io)?;
+    let mut listeners = Vec::new();
+    for (sig, stops) in FORWARDED {
+        listeners.push((
+            sig,
+            stops,
+            signal(SignalKind::from_raw(sig as i32)).map_err(io)?,
+        ));
+    }
+
+    let (program, args) = options.command.split_first().ok_or(Error::NoCommand)?;
+    let child = std::process::Command::new(program)
+        .args(args)
+        // Its own process group, so the whole group can be signalled and waited for.
+        .process_group(0)
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            command: program.to_string_lossy().into_owned(),
+            source,
+        })?;
+    let pid = Pid::from_raw(child.id() as i32);
+    // Reaped below with waitpid(-1): dropping `Child` neither waits nor kills.
+    drop(child);
+    let started = Instant::now();
+    timeline.event(Event::Started {
+        pid: pid.as_raw(),
+        command: options
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+    });
+
+    let mut exit_code: Option<i32> = None;
+    let mut shutdown: Option<Shutdown> = None;
+    let mut escalated = false;
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        // One future per forwarded signal, raced together with SIGCHLD and the tick.
+        let received = {
+            let signals = listeners.iter_mut().map(|(sig, stops, listener)| {
+                let (sig, stops) = (*sig, *stops);
+                Box::pin(async move {
+                    listener.recv().await;
+                    (sig, stops)
+                })
+            });
+            let any_signal = futures_select_all(signals.collect());
+            tokio::select! {
+                received = any_signal => Some(received),
+                _ = chld.recv() => None,
+                _ = tick.tick() => None,
+            }
+        };
+
+        if let Some((sig, stops)) = received {
+            timeline.event(Event::SignalReceived { signal: name(sig) });
+            if stops && shutdown.is_none() {
+                shutdown = Some(Shutdown {
+                    since: Instant::now(),
+                    signal: sig,
+                    forwarded: false,
+                    last_progress: Instant::now(),
+                });
+                if !options.drain_delay.is_zero() && exit_code.is_none() {
+                    timeline.event(Event::Draining {
+                        seconds: options.drain_delay.as_secs_f64(),
+                    });
+                }
+            } else {
+                forward(pid, sig, options.group, timeline);
+            }
+        }
+
+        // Reap every child that ended: ours, and orphans re-parented to us.
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(dead, code)) => on_exit(
+                    dead,
+                    pid,
+                    code,
+                    None,
+                    &mut exit_code,
+                    &shutdown,
+                    started,
+                    timeline,
+                ),
+                Ok(WaitStatus::Signaled(dead, sig, _)) => on_exit(
+                    dead,
+                    pid,
+                    128 + sig as i32,
+                    Some(sig),
+                    &mut exit_code,
+                    &shutdown,
+                    started,
+                    timeline,
+                ),
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+                Ok(_) => {}
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    tracing::warn!("waitpid failed: {e}");
+                    break;
+                }
+            }
+        }
+
+        let group_alive = nix::sys::signal::killpg(pid, None).is_ok();
+        if exit_code.is_some() && !group_alive {
+            break;
+        }
+        // The main child ended on its own while others of its group live on: stop them too.
+        if exit_code.is_some() && shutdown.is_none() {
+            shutdown = Some(Shutdown {
+                since: Instant::now(),
+                signal: Signal::SIGTERM,
+                forwarded: false,
+                last_progress: Instant::now(),
+            });
+        }
+        if let Some(stop) = &mut shutdown {
+            if !stop.forwarded
+                && (stop.since.elapsed() >= options.drain_delay || exit_code.is_some())
+            {
+                stop.forwarded = true;
+                // The rest of the group gets the signal once the main child is gone.
+                forward(
+                    pid,
+                    stop.signal,
+                    options.group || exit_code.is_some(),
+                    timeline,
+                );
+            }
+            let elapsed = stop.since.elapsed();
+            if elapsed >= options.stop_timeout && !escalated {
+                escalated = true;
+                let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+                timeline.event(Event::Escalated {
+                    process_group: pid.as_raw(),
+                    after_seconds: elapsed.as_secs_f64(),
+                });
+            } else if stop.last_progress.elapsed() >= PROGRESS_EVERY && !escalated {
+                stop.last_progress = Instant::now();
+                timeline.event(Event::Waiting {
+                    main_child_running: exit_code.is_none(),
+                    elapsed_seconds: elapsed.as_secs_f64(),
+                    seconds_left: (options.stop_timeout - elapsed).as_secs_f64(),
+                });
+            }
+        }
+    }
+    let code = exit_code.unwrap_or(1);
+    timeline.event(Event::Exiting {
+        code,
+        after_seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(code)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_exit(
+    dead: Pid,
+    main: Pid,
+    code: i32,
+    sig: Option<Signal>,
+    exit_code: &mut Option<i32>,
+    shutdown: &Option<Shutdown>,
+    started: Instant,
+    timeline: &mut dyn Timeline,
+) {
+    if dead != main {
+        timeline.event(Event::OrphanReaped { pid: dead.as_raw() });
+        return;
+    }
+    *exit_code = Some(code);
+    timeline.event(Event::ChildExited {
+        code,
+        signal: sig.map(name),
+        ran_seconds: started.elapsed().as_secs_f64(),
+        after_stop_seconds: shutdown.as_ref().map(|s| s.since.elapsed().as_secs_f64()),
+    });
+}
+
+fn forward(pid: Pid, sig: Signal, group: bool, timeline: &mut dyn Timeline) {
+    let result = if group {
+        nix::sys::signal::killpg(pid, sig)
+    } else {
+        nix::sys::signal::kill(pid, sig)
+    };
+    match result {
+        Ok(()) => timeline.event(Event::Forwarded {
+            signal: name(sig),
+            to: if group {
+                format!("process group {pid}")
+            } else {
+                format!("child {pid}")
+            },
+        }),
+        Err(Errno::ESRCH) => {}
+        Err(e) => tracing::warn!("forwarding {} failed: {e}", name(sig)),
+    }
+}
+
+fn name(sig: Signal) -> String {
+    sig.as_str().to_string()
+}
+
+/// Resolves with the first of several futures.
+async fn futures_select_all<F: std::future::Future + Unpin>(futures: Vec<F>) -> F::Output {
+    let mut futures = futures;
+    std::future::poll_fn(move |cx| {
+        for fut in futures.iter_mut() {
+            if let std::task::Poll::Ready(out) = std::pin::Pin::new(fut).poll(cx) {
+                return std::task::Poll::Ready(out);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,69 @@
+//! What the supervisor did and when: the log an operator reads after a slow or killed stop.
+
+use serde::Serialize;
+
+/// One step of the supervisor's life. Serialized as `{"event": "<name>", …}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Pre-start migrations applied or checked.
+    MigrationsVerified {
+        detail: String,
+    },
+    /// Pre-start migrations not verified, and the app started anyway (`--on-failed=warn`).
+    MigrationsNotVerified {
+        error: String,
+    },
+    Started {
+        pid: i32,
+        command: String,
+    },
+    SignalReceived {
+        signal: String,
+    },
+    /// The stop signal is held back for the drain delay.
+    Draining {
+        seconds: f64,
+    },
+    Forwarded {
+        signal: String,
+        to: String,
+    },
+    /// The shutdown is under way; sent every few seconds.
+    Waiting {
+        main_child_running: bool,
+        elapsed_seconds: f64,
+        seconds_left: f64,
+    },
+    ChildExited {
+        /// The code the supervisor exits with: the child's, or 128+n for signal n.
+        code: i32,
+        signal: Option<String>,
+        ran_seconds: f64,
+        after_stop_seconds: Option<f64>,
+    },
+    /// The deadline passed: SIGKILL to the child's process group.
+    Escalated {
+        process_group: i32,
+        after_seconds: f64,
+    },
+    /// A re-parented orphan was reaped.
+    OrphanReaped {
+        pid: i32,
+    },
+    Exiting {
+        code: i32,
+        after_seconds: f64,
+    },
+}
+
+/// Receives the supervisor's events as they happen.
+pub trait Timeline {
+    fn event(&mut self, event: Event);
+}
+
+impl<F: FnMut(Event)> Timeline for F {
+    fn event(&mut self, event: Event) {
+        self(event)
+    }
+}

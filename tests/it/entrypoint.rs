@@ -1,0 +1,249 @@
+//! `safemig drill` on the example Node app, and `safemig lint compose` per rule.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::safemig;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Node from the machine; the tests install nothing.
+fn node() -> &'static str {
+    let found = std::process::Command::new("node").arg("--version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "the drill tests run the example app with Node.js, which is not installed"
+    );
+    "node"
+}
+
+fn free_port() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string()
+}
+
+#[test]
+fn drill_passes_the_app_with_a_shutdown_handler() {
+    let port = free_port();
+    let server = repo("examples/node-app/server.js");
+    let url = format!("http://127.0.0.1:{port}/health");
+    let output = crate::harness::safemig_command(
+        Path::new("."),
+        &[
+            "drill",
+            "--restarts",
+            "3",
+            "--ready-url",
+            &url,
+            "--",
+            node(),
+            server.to_str().unwrap(),
+        ],
+    )
+    .env("PORT", &port)
+    .output()
+    .unwrap();
+    let run = crate::harness::to_run(output).expect(0);
+    assert_eq!(run.stdout.matches("— PASS").count(), 3, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("PASS: all 3 stops finished cleanly inside the 10s grace period"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn drill_fails_the_app_without_one() {
+    let port = free_port();
+    let server = repo("examples/node-app/server-no-handler.js");
+    let output = crate::harness::safemig_command(
+        Path::new("."),
+        &[
+            "drill",
+            "--restarts",
+            "2",
+            "--ready-port",
+            &port,
+            "--json",
+            "--",
+            node(),
+            server.to_str().unwrap(),
+        ],
+    )
+    .env("PORT", &port)
+    .output()
+    .unwrap();
+    let run = crate::harness::to_run(output).expect(13);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["passed"], false);
+    for attempt in report["attempts"].as_array().unwrap() {
+        assert_eq!(attempt["passed"], false);
+        assert_eq!(attempt["exit_code"], 143);
+        assert!(
+            attempt["problem"]
+                .as_str()
+                .unwrap()
+                .contains("no SIGTERM handler"),
+            "{attempt}"
+        );
+    }
+}
+
+#[test]
+fn drill_reports_an_app_that_outlives_the_grace_period() {
+    let port = free_port();
+    let server = repo("examples/node-app/server.js");
+    // The shutdown work takes 4 s; the grace period is 3 s (stop timeout 2 s).
+    let output = crate::harness::safemig_command(
+        Path::new("."),
+        &[
+            "drill",
+            "--restarts",
+            "1",
+            "--ready-port",
+            &port,
+            "--grace-period",
+            "3",
+            "--",
+            node(),
+            server.to_str().unwrap(),
+        ],
+    )
+    .env("PORT", &port)
+    .env("SHUTDOWN_WORK_MS", "4000")
+    .output()
+    .unwrap();
+    let run = crate::harness::to_run(output).expect(13);
+    assert!(
+        run.stdout.contains(
+            "FAIL: the app ignored SIGTERM: the supervisor SIGKILLed it at its 1s deadline"
+        ) || run.stdout.contains("SIGKILLed it at its"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn lint(file: &str) -> Vec<(String, usize, String)> {
+    let path = repo(file);
+    let run = safemig(
+        Path::new("."),
+        &["lint", "compose", "--json", path.to_str().unwrap()],
+    );
+    let findings: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let findings: Vec<_> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert!(
+                !f["why"].as_str().unwrap().is_empty() && !f["fix"].as_str().unwrap().is_empty()
+            );
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap() as usize,
+                f["service"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        run.code,
+        if findings.is_empty() { 0 } else { 12 },
+        "{}",
+        run.stderr
+    );
+    findings
+}
+
+fn rows(expected: &[(&str, usize, &str)]) -> Vec<(String, usize, String)> {
+    expected
+        .iter()
+        .map(|(r, l, s)| (r.to_string(), *l, s.to_string()))
+        .collect()
+}
+
+#[test]
+fn lint_grace_period_rule() {
+    assert_eq!(
+        lint("tests/fixtures/compose/grace-period.yaml"),
+        rows(&[("SM101", 2, "web"), ("SM101", 10, "worker")])
+    );
+}
+
+#[test]
+fn lint_shell_form_rule() {
+    assert_eq!(
+        lint("tests/fixtures/compose/shell-form.yaml"),
+        rows(&[
+            ("SM102", 8, "web"),
+            ("SM102", 11, "worker"),
+            ("SM102", 17, "legacy")
+        ])
+    );
+}
+
+#[test]
+fn lint_init_rule() {
+    assert_eq!(
+        lint("tests/fixtures/compose/no-init.yaml"),
+        rows(&[("SM103", 2, "web"), ("SM103", 8, "api")])
+    );
+}
+
+#[test]
+fn lint_stop_signal_rule() {
+    assert_eq!(
+        lint("tests/fixtures/compose/stop-signal.yaml"),
+        rows(&[("SM104", 7, "web"), ("SM104", 15, "cache")])
+    );
+}
+
+#[test]
+fn lint_passes_the_example_compose_file() {
+    assert_eq!(lint("examples/node-app/compose.yaml"), rows(&[]));
+    let run = safemig(
+        Path::new("."),
+        &[
+            "lint",
+            "compose",
+            repo("examples/node-app/compose.yaml").to_str().unwrap(),
+        ],
+    )
+    .expect(0);
+    assert!(
+        run.stdout.contains("0 findings in 1 file."),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn lint_human_output_and_bad_input() {
+    let path = repo("tests/fixtures/compose/shell-form.yaml");
+    let run = safemig(Path::new("."), &["lint", "compose", path.to_str().unwrap()]).expect(12);
+    assert!(
+        run.stdout
+            .contains("shell-form.yaml:8: SM102 [web] `command` runs `npm start`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  why: ") && run.stdout.contains("  fix: "),
+        "{}",
+        run.stdout
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(&bad, "version: '3'\n").unwrap();
+    let run = safemig(tmp.path(), &["lint", "compose", bad.to_str().unwrap()]).expect(2);
+    assert!(
+        run.stderr.contains("has no `services:` mapping"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,431 @@
+//! `safemig run` with real child processes: signal forwarding, exit codes, reaping, the stop
+//! deadline, and the pre-start migrations against real databases.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::deploy::{FAILING_MIDWAY, INIT};
+use crate::harness::{Kind, Project, Run, TestDb, postgres, safemig_command, to_run};
+
+/// `safemig run --migrate=off --log-format=json [extra] -- sh -c SCRIPT`, started.
+fn spawn(dir: &Path, extra: &[&str], script: &str) -> Child {
+    let mut args = vec!["run", "--migrate=off", "--log-format=json"];
+    args.extend(extra);
+    args.extend(["--", "sh", "-c", script]);
+    safemig_command(dir, &args)
+        .env("OUT", dir.join("out"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the child script wrote `ready` to $OUT.
+fn wait_ready(dir: &Path) {
+    wait_ready_n(dir, 1)
+}
+
+/// Waits until `n` processes wrote `ready` to $OUT (each after setting its traps).
+fn wait_ready_n(dir: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let count = || {
+        std::fs::read_to_string(dir.join("out"))
+            .unwrap_or_default()
+            .matches("ready")
+            .count()
+    };
+    while count() < n {
+        assert!(Instant::now() < deadline, "the child never became ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: Signal) {
+    kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+/// The JSON timeline events of a run, by name.
+fn events(run: &Run) -> Vec<serde_json::Value> {
+    run.stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect()
+}
+
+fn has_event(run: &Run, name: &str) -> bool {
+    events(run).iter().any(|e| e["event"] == name)
+}
+
+const RECORDER: &str = r#"
+for s in HUP USR1 USR2; do trap "echo $s >> \"$OUT\"" $s; done
+for s in TERM INT QUIT; do trap "echo $s >> \"$OUT\"; exit 0" $s; done
+echo ready >> "$OUT"
+while :; do sleep 0.05; done
+"#;
+
+#[test]
+fn every_signal_is_forwarded() {
+    for stop in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT] {
+        let tmp = tempfile::tempdir().unwrap();
+        let child = spawn(tmp.path(), &[], RECORDER);
+        wait_ready(tmp.path());
+        for sig in [Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2] {
+            signal(&child, sig);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        signal(&child, stop);
+        let run = to_run(child.wait_with_output().unwrap()).expect(0);
+        let out = std::fs::read_to_string(tmp.path().join("out")).unwrap();
+        let got: Vec<&str> = out.lines().collect();
+        let stop_name = stop.as_str().trim_start_matches("SIG");
+        assert_eq!(
+            got,
+            ["ready", "HUP", "USR1", "USR2", stop_name],
+            "{}",
+            run.stderr
+        );
+        let forwarded: Vec<String> = events(&run)
+            .iter()
+            .filter(|e| e["event"] == "forwarded")
+            .map(|e| e["signal"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(forwarded, ["SIGHUP", "SIGUSR1", "SIGUSR2", stop.as_str()]);
+    }
+}
+
+#[test]
+fn group_forwarding_reaches_the_whole_process_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = r#"
+sh -c 'trap "echo grandchild >> \"$OUT\"; exit 0" TERM; echo ready >> "$OUT"; while :; do sleep 0.05; done' &
+trap 'echo child >> "$OUT"; wait; exit 0' TERM
+echo ready >> "$OUT"
+while :; do sleep 0.05; done
+"#;
+    let child = spawn(tmp.path(), &["--group"], script);
+    wait_ready_n(tmp.path(), 2);
+    signal(&child, Signal::SIGTERM);
+    let run = to_run(child.wait_with_output().unwrap()).expect(0);
+    let out = std::fs::read_to_string(tmp.path().join("out")).unwrap();
+    assert!(
+        out.contains("child") && out.contains("grandchild"),
+        "{out}\n{}",
+        run.stderr
+    );
+    let to = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "forwarded")
+        .unwrap();
+    assert!(
+        to["to"].as_str().unwrap().starts_with("process group"),
+        "{to}"
+    );
+}
+
+#[test]
+fn exit_codes_propagate_with_signals_as_128_plus_n() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (script, code) in [
+        ("exit 0", 0),
+        ("exit 7", 7),
+        ("kill -TERM $$", 143),
+        ("kill -KILL $$", 137),
+    ] {
+        let run = to_run(spawn(tmp.path(), &[], script).wait_with_output().unwrap()).expect(code);
+        let exited = events(&run)
+            .into_iter()
+            .find(|e| e["event"] == "child_exited")
+            .unwrap();
+        assert_eq!(exited["code"], code, "{script}");
+    }
+    let missing = crate::harness::safemig(
+        tmp.path(),
+        &["run", "--migrate=off", "--", "no-such-program-here"],
+    )
+    .expect(127);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot start `no-such-program-here`"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn orphaned_grandchildren_are_reaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The subshell exits at once; its `sleep` is orphaned and re-parented to safemig.
+    let child = spawn(
+        tmp.path(),
+        &[],
+        "(sleep 0.3 &); echo ready >> \"$OUT\"; sleep 1.5",
+    );
+    wait_ready(tmp.path());
+    std::thread::sleep(Duration::from_millis(800));
+    // The orphan has exited by now; a zombie would still be listed as safemig's child.
+    let supervisor = child.id();
+    let zombies: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            let after = stat.rsplit(") ").next().unwrap_or_default();
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            fields.first() == Some(&"Z") && fields.get(1) == Some(&supervisor.to_string().as_str())
+        })
+        .collect();
+    assert!(zombies.is_empty(), "zombies: {zombies:?}");
+    let run = to_run(child.wait_with_output().unwrap()).expect(0);
+    assert!(has_event(&run, "orphan_reaped"), "{}", run.stderr);
+}
+
+#[test]
+fn escalates_at_the_deadline_when_sigterm_is_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn(
+        tmp.path(),
+        &["--stop-timeout", "2"],
+        "trap '' TERM; echo ready >> \"$OUT\"; while :; do sleep 0.1; done",
+    );
+    wait_ready(tmp.path());
+    let sent = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let run = to_run(child.wait_with_output().unwrap()).expect(137);
+    let took = sent.elapsed().as_secs_f64();
+    assert!(
+        (1.5..=2.5).contains(&took),
+        "escalation after {took:.2}s, deadline 2s"
+    );
+    let escalated = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "escalated")
+        .expect("an escalated event");
+    let after = escalated["after_seconds"].as_f64().unwrap();
+    assert!((1.5..=2.5).contains(&after), "{escalated}");
+
+    // Text timeline says the same in words.
+    let child = safemig_command(
+        tmp.path(),
+        &[
+            "run",
+            "--migrate=off",
+            "--stop-timeout",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 30",
+        ],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, Signal::SIGTERM);
+    let run = to_run(child.wait_with_output().unwrap()).expect(137);
+    assert!(run.stderr.contains("received SIGTERM"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("deadline reached after 1.0"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("sent SIGKILL to process group"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// When the app exits but something of its group lives on, safemig waits for the group
+/// (up to the deadline) instead of leaving it to be killed without grace.
+#[test]
+fn waits_for_the_whole_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = "sh -c 'trap \"\" TERM; echo ready >> \"$OUT\"; sleep 30' & echo ready >> \"$OUT\"; trap 'exit 0' TERM; while :; do sleep 0.05; done";
+    let child = spawn(tmp.path(), &["--stop-timeout", "1"], script);
+    wait_ready_n(tmp.path(), 2);
+    signal(&child, Signal::SIGTERM);
+    let run = to_run(child.wait_with_output().unwrap()).expect(0);
+    let names: Vec<String> = events(&run)
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    let exited = names.iter().position(|n| n == "child_exited").unwrap();
+    let escalated = names
+        .iter()
+        .position(|n| n == "escalated")
+        .expect("the lingering process was killed");
+    assert!(exited < escalated, "{names:?}");
+}
+
+#[test]
+fn stop_timeout_must_be_below_the_grace_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = crate::harness::safemig(
+        tmp.path(),
+        &["run", "--migrate=off", "--grace-period", "10", "--", "true"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains(
+            "stop timeout (25s) is not below the grace period (10s, from --grace-period)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let output = safemig_command(
+        tmp.path(),
+        &["run", "--migrate=off", "--stop-timeout", "25", "--", "true"],
+    )
+    .env("SAFEMIG_GRACE_PERIOD", "20")
+    .output()
+    .unwrap();
+    let run = to_run(output).expect(2);
+    assert!(
+        run.stderr.contains("from SAFEMIG_GRACE_PERIOD"),
+        "{}",
+        run.stderr
+    );
+    let output = safemig_command(
+        tmp.path(),
+        &["run", "--migrate=off", "--stop-timeout", "15", "--", "true"],
+    )
+    .env("SAFEMIG_GRACE_PERIOD", "20")
+    .output()
+    .unwrap();
+    to_run(output).expect(0);
+}
+
+/// The app checks the migrated table exists: it can only if deploy ran before it started.
+fn app_that_needs_the_schema(db: &TestDb) -> Vec<String> {
+    match db.kind {
+        Kind::Sqlite => vec![
+            "sqlite3".into(),
+            db.sqlite_path().display().to_string(),
+            "SELECT count(*) FROM users".into(),
+        ],
+        _ => vec![
+            postgres().bin_dir().join("psql").display().to_string(),
+            "-X".into(),
+            "-v".into(),
+            "ON_ERROR_STOP=1".into(),
+            "-d".into(),
+            db.url.clone(),
+            "-c".into(),
+            "SELECT count(*) FROM users".into(),
+        ],
+    }
+}
+
+#[test]
+fn prestart_deploy_runs_before_the_app() {
+    for kind in [Kind::Sqlite, Kind::Postgres] {
+        let db = TestDb::new(kind);
+        let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+        let app = app_that_needs_the_schema(&db);
+        let mut args = vec!["run", "--"];
+        args.extend(app.iter().map(String::as_str));
+        let run = project.safemig(&db, &args).expect(0);
+        assert!(
+            run.stdout.contains("Applied 20240101000000_init"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("migrations verified: deploy finished"),
+            "{}",
+            run.stderr
+        );
+        let verified = run.stderr.find("migrations verified").unwrap();
+        let started = run.stderr.find("started pid").unwrap();
+        assert!(verified < started, "{}", run.stderr);
+    }
+}
+
+#[test]
+fn on_failed_fail_or_warn() {
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_broken", FAILING_MIDWAY)]);
+    project.safemig(&db, &["deploy"]).expect(6);
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+
+    let run = project
+        .safemig(&db, &["run", "--", "sh", "-c", &app])
+        .expect(5);
+    assert!(run.stderr.contains("error[P3009]"), "{}", run.stderr);
+    assert!(!marker.exists(), "the app started despite --on-failed=fail");
+
+    let run = project
+        .safemig(&db, &["run", "--on-failed=warn", "--", "sh", "-c", &app])
+        .expect(0);
+    assert!(
+        run.stderr
+            .contains("WARNING migrations not verified, starting anyway"),
+        "{}",
+        run.stderr
+    );
+    assert!(marker.exists(), "--on-failed=warn must start the app");
+
+    // --migrate=check: a pending migration is "not verified" too.
+    std::fs::remove_file(&marker).unwrap();
+    let fresh = TestDb::new(Kind::Sqlite);
+    let pending = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    pending
+        .safemig(&fresh, &["run", "--migrate=check", "--", "sh", "-c", &app])
+        .expect(8);
+    assert!(!marker.exists());
+    pending
+        .safemig(
+            &fresh,
+            &[
+                "run",
+                "--migrate=check",
+                "--on-failed=warn",
+                "--",
+                "sh",
+                "-c",
+                &app,
+            ],
+        )
+        .expect(0);
+    assert!(marker.exists());
+    assert!(!fresh.sqlite_path().exists(), "check never writes");
+}
+
+#[test]
+fn sigterm_during_prestart_deploy_stops_it_cleanly() {
+    let db = TestDb::new(Kind::Postgres);
+    let project = Project::new(
+        Kind::Postgres,
+        &[(
+            "20240101000000_slow",
+            "CREATE TABLE slow (id INTEGER PRIMARY KEY);\nSELECT pg_sleep(10);\n",
+        )],
+    );
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+    let child = project
+        .command(&db, &["run", "--", "sh", "-c", &app])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(&child, Signal::SIGTERM);
+    let run = to_run(child.wait_with_output().unwrap()).expect(11);
+    assert!(run.stderr.contains("stopped by a signal"), "{}", run.stderr);
+    assert!(
+        !marker.exists(),
+        "the app must not start after a stop request"
+    );
+    assert!(
+        db.history().is_empty(),
+        "the transactional migration was rolled back"
+    );
+}
