@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use harness::{Kind, Project, TestDb, corpus_dir, to_run};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use safemig::sql::{self, Dialect, ScriptProfile, StatementKind};
+use safemig::sql::{self, Dialect, ScriptProfile};
 
 /// The history each engine is killed on, and how many of its migrations are applied before
 /// the seeded rows go in (the rest is what gets killed).
@@ -183,10 +183,7 @@ impl Scenario {
                 if kind != Kind::Mysql && profile.fits_in_transaction() {
                     1
                 } else {
-                    sql::split(script, dialect(kind))
-                        .iter()
-                        .filter(|s| s.kind != StatementKind::ClientDirective)
-                        .count() as u64
+                    sql::executable_statements(script, dialect(kind)).len() as u64
                 }
             })
             .sum();

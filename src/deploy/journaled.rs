@@ -112,10 +112,7 @@ pub(super) async fn apply(
     let migration = step.migration;
     let dialect = engine.provider().dialect();
     let transactional_ddl = engine.transactional_ddl();
-    let statements: Vec<Statement<'_>> = sql::split(&migration.script, dialect)
-        .into_iter()
-        .filter(|s| s.kind != StatementKind::ClientDirective)
-        .collect();
+    let statements = sql::executable_statements(&migration.script, dialect);
 
     let mut progress = match &step.resume {
         Some(resume) => Progress {

@@ -26,7 +26,7 @@ use crate::interrupt::Interrupt;
 use crate::journal::{Journal, statement_hash};
 use crate::lock::{self, LockOptions};
 use crate::migrations::{LocalMigration, MigrationsDir};
-use crate::sql::{self, ScriptProfile, StatementKind};
+use crate::sql::{self, ScriptProfile};
 
 /// How a migration is executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -207,9 +207,8 @@ fn check_resumable(
     journal: &Journal,
     dialect: sql::Dialect,
 ) -> Result<(), Error> {
-    let hashes: Vec<String> = sql::split(&migration.script, dialect)
+    let hashes: Vec<String> = sql::executable_statements(&migration.script, dialect)
         .iter()
-        .filter(|s| s.kind != StatementKind::ClientDirective)
         .map(|s| statement_hash(s, dialect))
         .collect();
     if hashes == journal.statements {

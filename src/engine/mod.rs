@@ -159,6 +159,15 @@ fn query_error(action: &str, target: &str) -> impl FnOnce(sqlx::Error) -> Error 
     }
 }
 
+/// Wraps a failed connection attempt.
+fn connect_error(target: &str) -> impl FnOnce(sqlx::Error) -> Error {
+    let target = target.to_string();
+    move |e| Error::Connect {
+        target,
+        message: e.to_string(),
+    }
+}
+
 /// Runs a connection attempt under the URL's `connect_timeout` and sorts its failure into
 /// "does not exist" (for `missing_db_code`) or "unreachable".
 async fn connect_with_timeout<C>(

@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::{Canceller, Engine, ScriptError, Snapshot, connect_with_timeout, query_error};
+use super::{
+    Canceller, Engine, ScriptError, Snapshot, connect_error, connect_with_timeout, query_error,
+};
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
 use crate::history::HistoryRow;
@@ -50,10 +52,7 @@ impl Canceller for MysqlCanceller {
     async fn cancel(&self) -> Result<(), Error> {
         let mut conn = MySqlConnection::connect_with(&self.options)
             .await
-            .map_err(|e| Error::Connect {
-                target: self.target.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(connect_error(&self.target))?;
         sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {}", self.connection_id)))
             .execute(&mut conn)
             .await

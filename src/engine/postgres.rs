@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Engine, ScriptError, Snapshot, connect_with_timeout, query_error, quote_ident,
-    session_label,
+    Canceller, Engine, ScriptError, Snapshot, connect_error, connect_with_timeout, query_error,
+    quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -51,10 +51,7 @@ impl Canceller for PgCanceller {
     async fn cancel(&self) -> Result<(), Error> {
         let mut conn = PgConnection::connect_with(&self.options)
             .await
-            .map_err(|e| Error::Connect {
-                target: self.target.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(connect_error(&self.target))?;
         sqlx::query("SELECT pg_cancel_backend($1)")
             .bind(self.pid)
             .execute(&mut conn)

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::{Access, Canceller, Engine, ScriptError, Snapshot, query_error};
+use super::{Access, Canceller, Engine, ScriptError, Snapshot, connect_error, query_error};
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::history::HistoryRow;
@@ -66,10 +66,7 @@ impl Sqlite {
             .busy_timeout(BUSY_TIMEOUT);
         let mut conn = SqliteConnection::connect_with(&options)
             .await
-            .map_err(|e| Error::Connect {
-                target: target.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(connect_error(&target))?;
         let handle = conn
             .lock_handle()
             .await

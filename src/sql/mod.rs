@@ -30,6 +30,14 @@ impl Dialect {
     pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite];
 }
 
+/// The statements a script sends to the server: all but client directives (`DELIMITER`).
+pub fn executable_statements(script: &str, dialect: Dialect) -> Vec<Statement<'_>> {
+    split(script, dialect)
+        .into_iter()
+        .filter(|s| s.kind != StatementKind::ClientDirective)
+        .collect()
+}
+
 /// What a whole script asks of the executor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScriptProfile {
