@@ -429,3 +429,28 @@ fn sigterm_during_prestart_deploy_stops_it_cleanly() {
         "the transactional migration was rolled back"
     );
 }
+
+/// With a drain delay the app keeps serving for a while after the stop signal.
+#[test]
+fn drain_delay_holds_the_signal_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn(
+        tmp.path(),
+        &["--drain-delay", "1"],
+        "trap 'exit 0' TERM; echo ready >> \"$OUT\"; while :; do sleep 0.05; done",
+    );
+    wait_ready(tmp.path());
+    signal(&child, Signal::SIGTERM);
+    let run = to_run(child.wait_with_output().unwrap()).expect(0);
+    let at = |name: &str| {
+        events(&run)
+            .into_iter()
+            .find(|e| e["event"] == name)
+            .unwrap_or_else(|| panic!("no {name} event: {}", run.stderr))["elapsed_seconds"]
+            .as_f64()
+            .unwrap()
+    };
+    let held = at("forwarded") - at("signal_received");
+    assert!(held >= 1.0, "forwarded {held:.3}s after the signal");
+    assert!(has_event(&run, "draining"));
+}
