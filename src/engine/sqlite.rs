@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,12 +36,30 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Sqlite {
     conn: SqliteConnection,
+    options: SqliteConnectOptions,
     canceller: Arc<SqliteCanceller>,
     path: PathBuf,
     target: String,
     /// Set while a migration that toggles `foreign_keys` runs: the foreign key violations
     /// that existed before it, per (table, parent).
     fk_guard: Option<BTreeMap<(String, String), i64>>,
+}
+
+/// Opens a connection and reads its `sqlite3*` for the canceller.
+async fn open(
+    options: &SqliteConnectOptions,
+    target: &str,
+) -> Result<(SqliteConnection, usize), Error> {
+    let mut conn = SqliteConnection::connect_with(options)
+        .await
+        .map_err(connect_error(target))?;
+    let handle = conn
+        .lock_handle()
+        .await
+        .map_err(query_error("opening the database", target))?
+        .as_raw_handle()
+        .as_ptr() as usize;
+    Ok((conn, handle))
 }
 
 impl Sqlite {
@@ -64,22 +83,29 @@ impl Sqlite {
             .filename(&path)
             .create_if_missing(access == Access::ReadWrite)
             .busy_timeout(BUSY_TIMEOUT);
-        let mut conn = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(connect_error(&target))?;
-        let handle = conn
-            .lock_handle()
-            .await
-            .map_err(query_error("opening the database", &target))?
-            .as_raw_handle()
-            .as_ptr() as usize;
+        let (conn, handle) = open(&options, &target).await?;
         Ok(Sqlite {
             conn,
-            canceller: Arc::new(SqliteCanceller { handle }),
+            canceller: Arc::new(SqliteCanceller {
+                handle: AtomicUsize::new(handle),
+            }),
+            options,
             path,
             target,
             fk_guard: None,
         })
+    }
+
+    /// Replaces the connection with a fresh one: closing is the only sure way to let go of
+    /// every lock a connection in exclusive locking mode holds on the file.
+    async fn reopen(&mut self) -> Result<(), Error> {
+        let (conn, handle) = open(&self.options, &self.target).await?;
+        let old = std::mem::replace(&mut self.conn, conn);
+        self.canceller.handle.store(handle, Ordering::SeqCst);
+        if let Err(e) = old.close().await {
+            tracing::debug!("closing the previous SQLite connection: {e}");
+        }
+        Ok(())
     }
 
     fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
@@ -123,7 +149,7 @@ impl Sqlite {
 struct SqliteCanceller {
     /// The connection's `sqlite3*`. The engine owns the connection and only hands this out
     /// for use while it runs a statement, so the pointer is valid whenever it is used.
-    handle: usize,
+    handle: AtomicUsize,
 }
 
 #[async_trait]
@@ -131,7 +157,8 @@ impl Canceller for SqliteCanceller {
     async fn cancel(&self) -> Result<(), Error> {
         // SAFETY: see `handle`; sqlite3_interrupt is documented as safe to call from
         // another thread.
-        unsafe { libsqlite3_sys::sqlite3_interrupt(self.handle as *mut libsqlite3_sys::sqlite3) };
+        let handle = self.handle.load(Ordering::SeqCst);
+        unsafe { libsqlite3_sys::sqlite3_interrupt(handle as *mut libsqlite3_sys::sqlite3) };
         Ok(())
     }
 }
@@ -202,7 +229,13 @@ impl Engine for Sqlite {
             .await
         {
             Ok(_) => true,
-            Err(e) if is_busy(&e) => false,
+            Err(e) if is_busy(&e) => {
+                // In exclusive mode a failed attempt may keep the shared or pending lock it
+                // got on the way, and waiters holding such locks would shut each other out
+                // for good. Start the next attempt from a fresh connection.
+                self.reopen().await?;
+                return Ok(false);
+            }
             Err(e) => return Err(self.err("taking the migration lock")(e)),
         };
         let restore = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());

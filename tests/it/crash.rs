@@ -46,6 +46,34 @@ fn journaled_script(kind: Kind) -> &'static str {
 
 const STATEMENTS: usize = 5;
 
+/// Starts deploy and returns once it applied its quick first migration, one second later:
+/// a signal sent now lands inside the slow second one, however slow the machine.
+fn deploy_past_init(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = project
+        .command(db, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("Applied 20240101000000_init") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("deploy never applied its first migration");
+    std::thread::sleep(Duration::from_millis(1000));
+    child
+}
+
 fn project(kind: Kind) -> Project {
     Project::new(
         kind,
@@ -211,13 +239,7 @@ fn sigterm_stops_cleanly(kind: Kind) {
                 ("20240102000000_sleepy", &script),
             ],
         );
-        let child = project
-            .command(&db, &["deploy"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(1000));
+        let child = deploy_past_init(&project, &db, &["deploy"]);
         let signalled = Instant::now();
         kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
         let run = to_run(child.wait_with_output().unwrap()).expect(11);
@@ -277,19 +299,19 @@ fn deadline_or_second_signal_cancels_the_statement(kind: Kind) {
     );
     for second_signal in [true, false] {
         let db = TestDb::new(kind);
-        let project = Project::new(kind, &[("20240101000000_sleepy", &script)]);
+        let project = Project::new(
+            kind,
+            &[
+                ("20240101000000_init", crate::deploy::INIT),
+                ("20240102000000_sleepy", &script),
+            ],
+        );
         let args: &[&str] = if second_signal {
             &["deploy"]
         } else {
             &["deploy", "--deadline", "0.5"]
         };
-        let child = project
-            .command(&db, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(1000));
+        let child = deploy_past_init(&project, &db, args);
         let pid = Pid::from_raw(child.id() as i32);
         kill(pid, Signal::SIGTERM).unwrap();
         if second_signal {
@@ -299,17 +321,17 @@ fn deadline_or_second_signal_cancels_the_statement(kind: Kind) {
         let run = to_run(child.wait_with_output().unwrap()).expect(11);
         assert!(
             run.stderr
-                .contains("cancelled a statement of `20240101000000_sleepy`"),
+                .contains("cancelled a statement of `20240102000000_sleepy`"),
             "{}",
             run.stderr
         );
         let report = status_json(&project, &db, 8);
-        let sleepy = &report["migrations"][0];
+        let sleepy = &report["migrations"][1];
         assert_eq!(sleepy["state"], "interrupted", "{report}");
         assert!(!db.has_table("t2"));
         let run = project.safemig(&db, &["deploy"]).expect(0);
         assert!(
-            run.stdout.contains("Resuming 20240101000000_sleepy"),
+            run.stdout.contains("Resuming 20240102000000_sleepy"),
             "{}",
             run.stdout
         );

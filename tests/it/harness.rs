@@ -388,6 +388,11 @@ impl Project {
     pub fn command(&self, db: &TestDb, args: &[&str]) -> Command {
         let dir = self.migrations();
         let mut full = vec!["--url", &db.url, "--dir", dir.to_str().unwrap()];
+        // MySQL's lock is server-wide: tests running in parallel queue on it. Unless a test
+        // is about the lock, give them time (the lock itself is tested in locking.rs).
+        if !args.contains(&"--lock-timeout") {
+            full.extend(["--lock-timeout", "120"]);
+        }
         full.extend(args);
         safemig_command(self.dir.path(), &full)
     }
