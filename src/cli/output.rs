@@ -15,6 +15,15 @@ use safemig::resolve::Resolved;
 use safemig::sql::Statement;
 use safemig::status::{HistoryTable, MigrationStatus, StatusReport, Verdict};
 
+/// Masks URL passwords anywhere in `text`, and every known secret.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let text = safemig::database_url::redact_credentials(text);
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text, |text, secret| text.replace(secret.as_str(), "****"))
+}
+
 pub struct Printer {
     out: Box<dyn Write>,
     secrets: Vec<String>,
@@ -35,10 +44,7 @@ impl Printer {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let text = safemig::database_url::redact_credentials(text);
-        self.secrets.iter().fold(text.to_string(), |text, secret| {
-            text.replace(secret, "****")
-        })
+        scrub(text, &self.secrets)
     }
 
     pub fn line(&mut self, text: &str) {

@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use safemig::database_url::redact_credentials;
 use safemig::drill::{self, Readiness};
 use safemig::lint::compose;
 use safemig::status::Verdict;
 use safemig::supervisor::{self, DEFAULT_STOP_TIMEOUT, Event, Timeline};
 use safemig::{Error, ExitCode};
 
-use super::output::Printer;
+use super::output::{self, Printer};
 use super::{Context, GlobalArgs, parse_seconds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -139,11 +138,7 @@ struct TimelinePrinter {
 impl TimelinePrinter {
     /// Commands and errors may carry credentials: mask URL passwords and known secrets.
     fn scrub(&self, text: &str) -> String {
-        let text = redact_credentials(text);
-        self.secrets
-            .iter()
-            .filter(|s| !s.is_empty())
-            .fold(text, |text, secret| text.replace(secret.as_str(), "****"))
+        output::scrub(text, &self.secrets)
     }
 }
 

@@ -157,7 +157,6 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
     let mut applied = 0;
     let mut steps = Vec::new();
     for migration in &dir.migrations {
-        let profile = ScriptProfile::of(&migration.script, dialect);
         if let Some((row, journal)) = resumable
             .iter()
             .rev()
@@ -167,7 +166,7 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
             steps.push(Step {
                 migration,
                 mode: Mode::Journaled,
-                profile,
+                profile: ScriptProfile::of(&migration.script, dialect),
                 resume: Some(Resume {
                     row_id: row.id.clone(),
                     journal: journal.clone(),
@@ -182,6 +181,9 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
             applied += 1;
             continue;
         }
+        // Only pending migrations are read statement by statement: a deploy with nothing
+        // to do does not split the whole history.
+        let profile = ScriptProfile::of(&migration.script, dialect);
         let mode = if engine.transactional_ddl() && profile.fits_in_transaction() {
             Mode::Transactional
         } else {

@@ -194,10 +194,7 @@ async fn connect_with_timeout<C>(
                 target: target.to_string(),
             }
         }
-        _ => Error::Connect {
-            target: target.to_string(),
-            message: e.to_string(),
-        },
+        _ => connect_error(target)(e),
     })
 }
 

@@ -148,14 +148,7 @@ fn mysql_target(w: &mut Words) -> Target {
             return tables(w.name().into_iter().collect());
         }
         w.eat_all(&["UNIQUE", "FULLTEXT", "SPATIAL"]);
-        if w.eat("INDEX") {
-            w.eat_if_exists();
-            w.name();
-            if w.eat("ON") {
-                return tables(w.name().into_iter().collect());
-            }
-        }
-        return Target::Database;
+        return tables(index_table(w));
     }
     if w.eat("ALTER") {
         w.eat_all(&["ONLINE", "IGNORE"]);
@@ -171,14 +164,7 @@ fn mysql_target(w: &mut Words) -> Target {
             w.eat_if_exists();
             return tables(w.names());
         }
-        if w.eat("INDEX") {
-            w.eat_if_exists();
-            w.name();
-            if w.eat("ON") {
-                return tables(w.name().into_iter().collect());
-            }
-        }
-        return Target::Database;
+        return tables(index_table(w));
     }
     if w.eat("RENAME") && w.eat("TABLE") {
         let mut names = Vec::new();
@@ -197,6 +183,21 @@ fn mysql_target(w: &mut Words) -> Target {
         return Target::Rerunnable;
     }
     Target::Database
+}
+
+/// The table of `INDEX [IF EXISTS] name ON table` (MySQL's CREATE and DROP INDEX); empty
+/// when the statement is something else, which `tables` turns into `Target::Database`.
+fn index_table(w: &mut Words) -> Vec<String> {
+    if !w.eat("INDEX") {
+        return Vec::new();
+    }
+    w.eat_if_exists();
+    w.name();
+    if w.eat("ON") {
+        w.name().into_iter().collect()
+    } else {
+        Vec::new()
+    }
 }
 
 fn postgres_target(w: &mut Words) -> Target {
