@@ -94,18 +94,7 @@ fn waits_for_the_holder_then_deploys(kind: Kind) {
     let project = Project::new(kind, &[("20240101000000_init", INIT)]);
     let holder = hold_lock(&db);
     let child = {
-        let mut cmd = crate::harness::safemig_command(
-            project.dir.path(),
-            &[
-                "--url",
-                &db.url,
-                "--dir",
-                project.migrations().to_str().unwrap(),
-                "deploy",
-                "--lock-timeout",
-                "30",
-            ],
-        );
+        let mut cmd = project.command(&db, &["deploy", "--lock-timeout", "30"]);
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -138,21 +127,11 @@ fn disabled_by_prisma_variable(kind: Kind) {
     }
     let project = Project::new(kind, &[("20240101000000_init", INIT)]);
     let holder = hold_lock(&db);
-    let output = crate::harness::safemig_command(
-        project.dir.path(),
-        &[
-            "--url",
-            &db.url,
-            "--dir",
-            project.migrations().to_str().unwrap(),
-            "deploy",
-            "--lock-timeout",
-            "1",
-        ],
-    )
-    .env("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK", "1")
-    .output()
-    .unwrap();
+    let output = project
+        .command(&db, &["deploy", "--lock-timeout", "1"])
+        .env("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK", "1")
+        .output()
+        .unwrap();
     let run = to_run(output).expect(0);
     assert!(
         run.stderr.contains("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK"),
