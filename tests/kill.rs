@@ -8,6 +8,8 @@
 //! per server engine). Longer: `cargo test --release --test kill -- --kills 400
 //! --server-kills 20 [--engine postgresql|mysql|sqlite] [--seed N]`.
 
+#[path = "it/corpus_location.rs"]
+mod corpus_location;
 #[path = "it/harness.rs"]
 mod harness;
 
@@ -137,9 +139,10 @@ fn text_type(kind: Kind) -> &'static str {
     if kind == Kind::Mysql { "CHAR" } else { "TEXT" }
 }
 
-/// Migration folders of a corpus, in order.
+/// Migration folders of a corpus, in order (`main` checked that the corpus is there).
 fn corpus_migrations(corpus: &str) -> Vec<std::path::PathBuf> {
-    let mut dirs: Vec<_> = std::fs::read_dir(corpus_dir().join(corpus).join("migrations"))
+    let root = corpus_dir().expect("the corpus is there");
+    let mut dirs: Vec<_> = std::fs::read_dir(root.join(corpus).join("migrations"))
         .unwrap()
         .flatten()
         .filter(|e| e.file_type().unwrap().is_dir())
@@ -157,7 +160,7 @@ impl Scenario {
     fn prepare(kind: Kind) -> Scenario {
         let (corpus, prefix) = scenario_for(kind);
         let all = corpus_migrations(corpus);
-        let full = Project::from_corpus(corpus);
+        let full = Project::from_corpus(corpus).expect("the corpus is there");
         let head = Project::new(kind, &[]);
         for dir in &all[..prefix] {
             let name = dir.file_name().unwrap().to_str().unwrap();
@@ -605,6 +608,10 @@ fn run_engine(kind: Kind, args: &Args, seed: u64) -> Tally {
 
 fn main() {
     let args = parse_args();
+    if corpus_dir().is_none() {
+        println!("kill test: not run, it needs the corpus (see the notice above)");
+        return;
+    }
     println!(
         "kill test: seed {} (rerun with --seed {})",
         args.seed, args.seed

@@ -5,6 +5,9 @@
 mod classify;
 #[cfg(test)]
 mod corpus_examples;
+#[cfg(test)]
+#[path = "../../tests/it/corpus_location.rs"]
+mod corpus_location;
 mod lexer;
 #[cfg(test)]
 mod properties;

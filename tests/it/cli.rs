@@ -257,3 +257,58 @@ fn migrations_folder_problems_are_usage_errors() {
         "nothing is written before the folder is valid"
     );
 }
+
+/// `SAFEMIG_FAILPOINT` works only in test builds: a build without the `failpoints` feature,
+/// as `cargo build --release` and `cargo install` make, ignores it and deploys normally.
+#[test]
+fn builds_without_the_failpoints_feature_ignore_safemig_failpoint() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // A target dir of its own: the test build's lock is held while tests run, and the
+    // plain build must not overwrite the test binary.
+    let target = manifest.join("target/without-failpoints");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let build = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--locked",
+            "--quiet",
+            "--bin",
+            "safemig",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(manifest)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "building without failpoints failed:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    let db = TestDb::new(Kind::Sqlite);
+    // The test build honours the failpoint: it dies right after the history INSERT.
+    project.deploy_killed_at(&db, "after_insert:1");
+
+    let plain = TestDb::new(Kind::Sqlite);
+    let dir = project.migrations();
+    let output = std::process::Command::new(target.join("debug/safemig"))
+        .args([
+            "--url",
+            &plain.url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "deploy",
+        ])
+        .env("SAFEMIG_FAILPOINT", "after_insert:1")
+        .output()
+        .unwrap();
+    let run = crate::harness::to_run(output).expect(0);
+    assert!(
+        run.stdout.contains("Applied 20240101000000_init"),
+        "{}",
+        run.stdout
+    );
+    assert!(plain.history().iter().all(|h| h.finished));
+}

@@ -9,9 +9,13 @@ use sqlx::{AssertSqlSafe, Connection};
 use crate::harness::{Kind, Project, TestDb, block_on, corpus_dir, postgres};
 use crate::status::{states, status_json};
 
-/// The corpora of one engine: (name, migrations folder).
+/// The corpora of one engine: (name, migrations folder); none when the corpus is missing
+/// (see [`corpus_dir`]).
 pub fn corpora(kind: Kind) -> Vec<(String, PathBuf)> {
-    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(corpus_dir())
+    let Some(corpus) = corpus_dir() else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&corpus)
         .unwrap()
         .flatten()
         .filter_map(|entry| {
@@ -25,7 +29,7 @@ pub fn corpora(kind: Kind) -> Vec<(String, PathBuf)> {
     assert!(
         !found.is_empty(),
         "no {kind:?} corpus in {}",
-        corpus_dir().display()
+        corpus.display()
     );
     found
 }
@@ -174,8 +178,10 @@ pub fn first_difference(a: &str, b: &str) -> String {
 /// On a corpus database: edit one applied file, delete one folder, mark one row failed;
 /// `status --json` reports all three.
 fn status_reports_edits_deletions_and_failures(kind: Kind) {
-    let (name, _) = corpora(kind).into_iter().next().unwrap();
-    let project = Project::from_corpus(&name);
+    let Some((name, _)) = corpora(kind).into_iter().next() else {
+        return;
+    };
+    let project = Project::from_corpus(&name).expect("the corpus is there");
     let db = TestDb::new(kind);
     project.safemig(&db, &["deploy"]).expect(0);
     let names: Vec<String> = migration_files(&project.migrations())

@@ -353,16 +353,15 @@ impl Project {
         project
     }
 
-    /// A copy of a corpus history.
-    pub fn from_corpus(name: &str) -> Project {
+    /// A copy of a corpus history; `None` when the corpus is missing (see
+    /// [`corpus_dir`]).
+    pub fn from_corpus(name: &str) -> Option<Project> {
+        let corpus = corpus_dir()?;
         let project = Project {
             dir: tempfile::tempdir().expect("temp dir"),
         };
-        copy_dir(
-            &corpus_dir().join(name).join("migrations"),
-            &project.migrations(),
-        );
-        project
+        copy_dir(&corpus.join(name).join("migrations"), &project.migrations());
+        Some(project)
     }
 
     pub fn migrations(&self) -> PathBuf {
@@ -431,18 +430,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// `../shared/corpus`, the real-world migration histories.
-pub fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("SAFEMIG_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    assert!(
-        dir.join("README.md").is_file(),
-        "the corpus is missing at {}: clone the project with ../shared beside it, or set SAFEMIG_CORPUS",
-        dir.display()
-    );
-    dir
-}
+pub use crate::corpus_location::corpus_dir;
 
 // ---------------------------------------------------------------------------------------
 // Running the binary

@@ -1,6 +1,7 @@
 //! Integration tests against real PostgreSQL and MariaDB servers and SQLite files.
 //! One binary (one link step) with a module per feature, sharing the server harness.
 
+mod corpus_location;
 mod harness;
 
 mod cli;

@@ -138,13 +138,12 @@ fn split_command_prints_statements_with_lines_and_kinds() {
     // Without --dialect, the migrations folder's lock file decides; without one, an error.
     let run = safemig(tmp.path(), &["split", file]).expect(2);
     assert!(run.stderr.contains("--dialect"), "{}", run.stderr);
-    let corpus = crate::harness::corpus_dir()
-        .join("slenderaac-mysql/migrations/000000000000_init_from_canary/migration.sql");
-    let run = safemig(
-        Path::new("."),
-        &["split", corpus.to_str().unwrap(), "--json"],
-    )
-    .expect(0);
+    let Some(corpus) = crate::harness::corpus_dir() else {
+        return;
+    };
+    let file =
+        corpus.join("slenderaac-mysql/migrations/000000000000_init_from_canary/migration.sql");
+    let run = safemig(Path::new("."), &["split", file.to_str().unwrap(), "--json"]).expect(0);
     assert!(
         run.stdout
             .contains("\"sql\": \"CREATE TRIGGER `oncreate_guilds`"),
