@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::database_url::DatabaseUrl;
+use crate::files;
 
 /// Prisma's default schema location, relative to the working directory.
 const DEFAULT_SCHEMA: &str = "prisma/schema.prisma";
@@ -40,25 +41,23 @@ impl Project {
     /// Finds `schema.prisma` and the migrations folder. `--schema` must exist; the default
     /// `prisma/schema.prisma` is optional.
     pub fn locate(locations: &Locations) -> Result<Self, Error> {
-        let schema_file = match &locations.schema {
-            Some(path) if !path.is_file() => {
-                return Err(Error::Io {
-                    path: path.clone(),
-                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-                });
+        // `--schema` must exist; the default location is optional.
+        let (schema_file, schema) = match &locations.schema {
+            Some(path) => (
+                Some(path.clone()),
+                Some(files::read_existing(path, files::CONFIG_LIMIT)?),
+            ),
+            None => {
+                let path = PathBuf::from(DEFAULT_SCHEMA);
+                match files::read(&path, files::CONFIG_LIMIT)? {
+                    Some(text) => (Some(path), Some(text)),
+                    None => (None, None),
+                }
             }
-            Some(path) => Some(path.clone()),
-            None => Some(PathBuf::from(DEFAULT_SCHEMA)).filter(|p| p.is_file()),
         };
-        let datasource = match &schema_file {
-            Some(path) => {
-                Datasource::parse(&std::fs::read_to_string(path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?)
-            }
-            None => Datasource::default(),
-        };
+        let datasource = schema
+            .map(|bytes| Datasource::parse(&String::from_utf8_lossy(&bytes)))
+            .unwrap_or_default();
         let migrations_dir = match (&locations.dir, &schema_file) {
             (Some(dir), _) => dir.clone(),
             (None, Some(schema)) => schema_folder(schema).join("migrations"),
@@ -132,14 +131,10 @@ fn schema_folder(schema: &Path) -> PathBuf {
 
 /// Reads one variable from a `.env` file without touching the process environment.
 fn read_env_file(path: &Path, variable: &str) -> Result<Option<String>, Error> {
-    if !path.is_file() {
+    let Some(bytes) = files::read(path, files::CONFIG_LIMIT)? else {
         return Ok(None);
-    }
-    let entries = dotenvy::from_path_iter(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    for entry in entries {
+    };
+    for entry in dotenvy::from_read_iter(bytes.as_slice()) {
         // A malformed line elsewhere in the file is not this variable's problem.
         if let Ok((key, value)) = entry
             && key == variable

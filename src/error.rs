@@ -81,6 +81,27 @@ pub enum Error {
     #[error("the migrations folder {} does not exist", path.display())]
     MigrationsDirMissing { path: PathBuf },
 
+    #[error("{} is {what}, not a regular file", path.display())]
+    NotRegularFile { path: PathBuf, what: &'static str },
+
+    #[error(
+        "{} is {}, over the {} safemig reads",
+        path.display(),
+        crate::files::human_size(*size),
+        crate::files::human_size(*limit)
+    )]
+    FileTooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+
+    #[error("{} is a symbolic link loop", path.display())]
+    SymlinkLoop { path: PathBuf },
+
+    #[error("{} is not a folder", path.display())]
+    NotAFolder { path: PathBuf },
+
     #[error("cannot read {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -115,6 +136,13 @@ pub enum Error {
 
     #[error("{target} does not exist")]
     DatabaseMissing { target: String },
+
+    #[error(
+        "the SQLite database {} cannot be created: its folder {} does not exist",
+        file.display(),
+        folder.display()
+    )]
+    SqliteFolderMissing { file: PathBuf, folder: PathBuf },
 
     #[error("{action} on {target} failed: {source}")]
     Query {
@@ -273,7 +301,12 @@ impl Error {
             | InvalidLockFile { .. }
             | DialectUnknown { .. }
             | ProviderMismatch { .. }
-            | UnknownMigration { .. } => ExitCode::Usage,
+            | UnknownMigration { .. }
+            | NotRegularFile { .. }
+            | FileTooLarge { .. }
+            | SymlinkLoop { .. }
+            | NotAFolder { .. }
+            | SqliteFolderMissing { .. } => ExitCode::Usage,
             Io { .. } => ExitCode::Usage,
             Connect { .. } | DatabaseMissing { .. } => ExitCode::Unreachable,
             Query {
@@ -337,6 +370,23 @@ impl Error {
             }
             MigrationScriptMissing { path, .. } => format!(
                 "restore {} from version control, or delete the folder if the migration was never meant to exist",
+                path.display()
+            ),
+            NotRegularFile { path, .. } => format!(
+                "safemig reads only regular files (it would wait forever on a pipe, or read a device without end): put the file itself at {}",
+                path.display()
+            ),
+            FileTooLarge { .. } => "load data of that size with the database's own bulk tools (COPY, LOAD DATA, .import) instead of a migration".into(),
+            SymlinkLoop { path } => format!(
+                "a link at or above {} points back to itself: fix it (`ls -l` shows where it points)",
+                path.display()
+            ),
+            SqliteFolderMissing { folder, .. } => format!(
+                "create the folder (`mkdir -p {}`), or fix the path in the database URL (relative paths are resolved from the folder of schema.prisma)",
+                folder.display()
+            ),
+            NotAFolder { path } => format!(
+                "pass the folder that holds the migrations: {} is a file",
                 path.display()
             ),
             NotUtf8 { .. } => "save the file as UTF-8 (Prisma reads migrations as UTF-8 too)".into(),

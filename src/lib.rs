@@ -11,6 +11,7 @@ pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
+pub mod files;
 pub mod history;
 pub mod interrupt;
 pub mod journal;

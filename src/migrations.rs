@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::checksum::checksum;
+use crate::files;
 use crate::provider::Provider;
 
 /// A migration folder on disk.
@@ -41,11 +42,7 @@ impl MigrationsDir {
             let path = path.to_path_buf();
             move |source| Error::Io { path, source }
         };
-        if !path.is_dir() {
-            return Err(Error::MigrationsDirMissing {
-                path: path.to_path_buf(),
-            });
-        }
+        files::check_folder(path, |path| Error::MigrationsDirMissing { path })?;
         let mut folders = Vec::new();
         for entry in fs::read_dir(path).map_err(io_error(path))? {
             let entry = entry.map_err(io_error(path))?;
@@ -68,20 +65,11 @@ impl MigrationsDir {
             .into_iter()
             .map(|(name, dir)| {
                 let script_path = dir.join("migration.sql");
-                let bytes = match fs::read(&script_path) {
-                    Ok(bytes) => bytes,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(Error::MigrationScriptMissing {
-                            name,
-                            path: script_path,
-                        });
-                    }
-                    Err(source) => {
-                        return Err(Error::Io {
-                            path: script_path,
-                            source,
-                        });
-                    }
+                let Some(bytes) = files::read(&script_path, files::SCRIPT_LIMIT)? else {
+                    return Err(Error::MigrationScriptMissing {
+                        name,
+                        path: script_path,
+                    });
                 };
                 let script = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
                     path: script_path.clone(),
@@ -130,20 +118,14 @@ impl MigrationsDir {
 
 impl LockFile {
     fn load(path: &Path) -> Result<Option<Self>, Error> {
-        let text = match fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+        let Some(bytes) = files::read(path, files::CONFIG_LIMIT)? else {
+            return Ok(None);
         };
         let invalid = |reason: String| Error::InvalidLockFile {
             path: path.to_path_buf(),
             reason,
         };
+        let text = String::from_utf8(bytes).map_err(|_| invalid("it is not UTF-8".into()))?;
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;

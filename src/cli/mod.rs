@@ -273,11 +273,7 @@ fn split(
     json: bool,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
-    let io_error = |source| Error::Io {
-        path: file.to_path_buf(),
-        source,
-    };
-    let bytes = std::fs::read(file).map_err(io_error)?;
+    let bytes = safemig::files::read_existing(file, safemig::files::SCRIPT_LIMIT)?;
     let script = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
         path: file.to_path_buf(),
         offset: e.utf8_error().valid_up_to(),

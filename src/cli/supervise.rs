@@ -347,9 +347,10 @@ pub fn lint(command: LintCommand, printer: &mut Printer) -> Result<ExitCode, Err
     let LintCommand::Compose { files, json } = command;
     let mut findings = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+        let bytes = safemig::files::read_existing(file, safemig::files::CONFIG_LIMIT)?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
             path: file.clone(),
-            source,
+            offset: e.utf8_error().valid_up_to(),
         })?;
         findings.extend(compose::lint(file, &text, &compose::Options::default())?);
     }

@@ -16,6 +16,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use super::{Access, Canceller, Engine, ScriptError, Snapshot, connect_error, query_error};
 use crate::Error;
 use crate::database_url::DatabaseUrl;
+use crate::files;
 use crate::history::HistoryRow;
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
@@ -66,17 +67,17 @@ impl Sqlite {
     pub async fn connect(url: &DatabaseUrl, access: Access) -> Result<Self, Error> {
         let path = url.file().expect("a SQLite URL names a file").to_path_buf();
         let target = format!("SQLite database {}", path.display());
-        if !path.exists() {
+        if !files::regular_file_exists(&path)? {
+            // Deploy would create the file, but not its folder: say so before anything
+            // else, so that --dry-run and deploy agree.
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                files::check_folder(parent, |folder| Error::SqliteFolderMissing {
+                    file: path.clone(),
+                    folder,
+                })?;
+            }
             if access == Access::ReadOnly {
                 return Err(Error::DatabaseMissing { target });
-            }
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-                && !parent.is_dir()
-            {
-                return Err(Error::Connect {
-                    target,
-                    message: format!("the folder {} does not exist", parent.display()),
-                });
             }
         }
         let options = SqliteConnectOptions::new()

@@ -312,3 +312,82 @@ fn builds_without_the_failpoints_feature_ignore_safemig_failpoint() {
     );
     assert!(plain.history().iter().all(|h| h.finished));
 }
+
+/// A named pipe or a device where a file should be: refused at once, never read (a read
+/// would block forever, or run until memory is gone). A symbolic link loop as the
+/// migrations folder is named as such.
+#[test]
+fn non_regular_files_are_refused_without_reading_them() {
+    use crate::harness::run_within;
+    use std::time::Duration;
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    let script = project
+        .migrations()
+        .join("20240101000000_init/migration.sql");
+    let lock = project.migrations().join("migration_lock.toml");
+    let limit = Duration::from_secs(30);
+    let mkfifo = |path: &Path| {
+        std::fs::remove_file(path).unwrap();
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    };
+
+    mkfifo(&script);
+    for command in ["status", "deploy"] {
+        let run = run_within(&mut project.command(&db, &[command]), limit).expect(2);
+        assert!(
+            run.stderr
+                .contains("migration.sql is a named pipe (FIFO), not a regular file"),
+            "{}",
+            run.stderr
+        );
+    }
+    std::fs::remove_file(&script).unwrap();
+    for device in ["/dev/zero", "/dev/urandom"] {
+        std::os::unix::fs::symlink(device, &script).unwrap();
+        let run = run_within(&mut project.command(&db, &["deploy"]), limit).expect(2);
+        assert!(
+            run.stderr
+                .contains("is a character device, not a regular file"),
+            "{}",
+            run.stderr
+        );
+        std::fs::remove_file(&script).unwrap();
+    }
+    std::fs::write(&script, INIT).unwrap();
+
+    let lock_text = std::fs::read_to_string(&lock).unwrap();
+    mkfifo(&lock);
+    let run = run_within(&mut project.command(&db, &["status"]), limit).expect(2);
+    assert!(
+        run.stderr.contains("migration_lock.toml is a named pipe"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::write(&lock, lock_text).unwrap();
+
+    let looped = project.dir.path().join("looped");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let run = run_within(
+        &mut crate::harness::safemig_command(
+            project.dir.path(),
+            &[
+                "--url",
+                &db.url,
+                "--dir",
+                looped.to_str().unwrap(),
+                "status",
+            ],
+        ),
+        limit,
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("looped is a symbolic link loop"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("does not exist"), "{}", run.stderr);
+    project.safemig(&db, &["deploy"]).expect(0);
+}

@@ -480,6 +480,30 @@ pub fn safemig_command(cwd: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// Runs a command that must finish within `limit`: a hang fails the test (after killing
+/// the process) instead of hanging the suite.
+pub fn run_within(cmd: &mut Command, limit: Duration) -> Run {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running safemig");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => to_run(output.unwrap()),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let partial = rx.recv().map(|o| to_run(o.unwrap()));
+            panic!("{cmd:?} did not finish within {limit:?}: {partial:?}");
+        }
+    }
+}
+
 pub fn to_run(output: Output) -> Run {
     Run {
         code: output.status.code().unwrap_or(-1),

@@ -1,0 +1,229 @@
+//! Reading the project's files without hanging or running out of memory.
+//!
+//! A `migration.sql` that is a named pipe blocks a plain read forever, and a link to
+//! `/dev/zero` or `/dev/urandom` reads until memory runs out. Every file safemig reads
+//! (migrations, `migration_lock.toml`, `schema.prisma`, `.env`, files given on the command
+//! line) goes through [`read`]: it opens without blocking, accepts only a regular file
+//! (after following symbolic links), and refuses one over a size limit before reading it.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// The largest migration script safemig reads. Data loads beyond that belong to the
+/// database's own bulk tools (`COPY`, `LOAD DATA`, `.import`), not to a migration.
+pub const SCRIPT_LIMIT: u64 = 1 << 30;
+
+/// The largest configuration file (schema, lock file, `.env`, compose file) safemig reads.
+pub const CONFIG_LIMIT: u64 = 16 << 20;
+
+/// Reads a regular file of at most `limit` bytes. `Ok(None)` when nothing is at `path`.
+pub fn read(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. It changes
+    // nothing for a regular file.
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(Error::SymlinkLoop {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let size = check_regular(&file, path)?;
+    if size > limit {
+        return Err(too_large(path, size, limit));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // `take`: a file that grows while it is read still stops at the limit.
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(path, bytes.len() as u64, limit));
+    }
+    Ok(Some(bytes))
+}
+
+/// [`read`], where a missing file is an error too.
+pub fn read_existing(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    read(path, limit)?.ok_or_else(|| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    })
+}
+
+/// The file's size, if it is a regular file.
+fn check_regular(file: &File, path: &Path) -> Result<u64, Error> {
+    let metadata = file.metadata().map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match non_regular(metadata.file_type()) {
+        None => Ok(metadata.len()),
+        Some(what) => Err(Error::NotRegularFile {
+            path: path.to_path_buf(),
+            what,
+        }),
+    }
+}
+
+/// Whether a regular file is at `path` (following symbolic links): `false` when nothing
+/// is, an error when something else is. For files safemig opens through another library
+/// (the SQLite database), which would block on a pipe just the same.
+pub fn regular_file_exists(path: &Path) -> Result<bool, Error> {
+    match std::fs::metadata(path) {
+        Ok(metadata) => match non_regular(metadata.file_type()) {
+            None => Ok(true),
+            Some(what) => Err(Error::NotRegularFile {
+                path: path.to_path_buf(),
+                what,
+            }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => Err(Error::SymlinkLoop {
+            path: path.to_path_buf(),
+        }),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// What a file that is not a regular file is, for messages; `None` for a regular file.
+fn non_regular(kind: std::fs::FileType) -> Option<&'static str> {
+    Some(if kind.is_file() {
+        return None;
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    })
+}
+
+/// A byte count for messages: `1.5 GiB`, `20.0 MiB`, `512 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+fn too_large(path: &Path, size: u64, limit: u64) -> Error {
+    Error::FileTooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit,
+    }
+}
+
+/// Checks that `path` is a folder, telling a missing one from a symbolic link loop or a
+/// file. `missing` builds the error for a path where nothing is.
+pub fn check_folder(path: &Path, missing: impl FnOnce(PathBuf) -> Error) -> Result<(), Error> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(Error::NotAFolder {
+            path: path.to_path_buf(),
+        }),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => Err(Error::SymlinkLoop {
+            path: path.to_path_buf(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing(path.to_path_buf())),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_files_only_and_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a.sql");
+        std::fs::write(&file, "SELECT 1;").unwrap();
+        assert_eq!(read(&file, 100).unwrap().unwrap(), b"SELECT 1;");
+        assert!(matches!(
+            read(&file, 4),
+            Err(Error::FileTooLarge {
+                size: 9,
+                limit: 4,
+                ..
+            })
+        ));
+        assert!(read(&tmp.path().join("missing"), 100).unwrap().is_none());
+
+        let fifo = tmp.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(matches!(
+            read(&fifo, 100),
+            Err(Error::NotRegularFile {
+                what: "a named pipe (FIFO)",
+                ..
+            })
+        ));
+        let zero = tmp.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(matches!(
+            read(&zero, 100),
+            Err(Error::NotRegularFile {
+                what: "a character device",
+                ..
+            })
+        ));
+        assert!(matches!(
+            read(tmp.path(), 100),
+            Err(Error::NotRegularFile {
+                what: "a folder",
+                ..
+            })
+        ));
+
+        let looped = tmp.path().join("loop");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        assert!(matches!(read(&looped, 100), Err(Error::SymlinkLoop { .. })));
+        let missing = |path| Error::MigrationsDirMissing { path };
+        assert!(matches!(
+            check_folder(&looped, missing),
+            Err(Error::SymlinkLoop { .. })
+        ));
+        assert!(matches!(
+            check_folder(&file, missing),
+            Err(Error::NotAFolder { .. })
+        ));
+        assert!(matches!(
+            check_folder(&tmp.path().join("nothing"), missing),
+            Err(Error::MigrationsDirMissing { .. })
+        ));
+        assert!(check_folder(tmp.path(), missing).is_ok());
+    }
+}
