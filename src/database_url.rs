@@ -15,7 +15,6 @@ pub struct DatabaseUrl {
     provider: Provider,
     location: Location,
     redacted: String,
-    secrets: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -58,7 +57,6 @@ impl DatabaseUrl {
                 provider: Provider::Sqlite,
                 redacted: format!("file:{}", path.display()),
                 location: Location::File(path),
-                secrets: Vec::new(),
             });
         }
         let scheme = raw.split(':').next().unwrap_or_default();
@@ -81,24 +79,15 @@ impl DatabaseUrl {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("it names no host".into()));
         }
-        let mut secrets = Vec::new();
         let mut redacted = url.clone();
-        if let Some(password) = url.password() {
-            secrets.push(password.to_string());
-            secrets.push(percent_decode(password));
-            let _ = redacted.set_password(Some("****"));
-        }
-        for (key, value) in url.query_pairs() {
-            if key.contains("password") && !value.is_empty() {
-                secrets.push(value.into_owned());
-            }
+        if url.password().is_some() {
+            let _ = redacted.set_password(Some(crate::redact::MASK));
         }
         let redacted = redact_query(redacted);
         Ok(DatabaseUrl {
             provider,
             location: Location::Server(url),
             redacted,
-            secrets,
         })
     }
 
@@ -120,6 +109,59 @@ impl DatabaseUrl {
         match &self.location {
             Location::File(path) => Some(path),
             Location::Server(_) => None,
+        }
+    }
+
+    /// The server's host (without IPv6 brackets) and port, for a server URL.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let url = self.server_url()?;
+        let host = url
+            .host_str()
+            .unwrap_or("localhost")
+            .trim_matches(['[', ']']);
+        Some((
+            host.to_string(),
+            url.port().unwrap_or(self.provider.default_port()),
+        ))
+    }
+
+    /// The database name of a server URL (PostgreSQL defaults it to the user name).
+    pub fn database_name(&self) -> Option<String> {
+        let url = self.server_url()?;
+        let name = percent_decode(url.path().trim_start_matches('/'));
+        Some(if name.is_empty() {
+            percent_decode(url.username())
+        } else {
+            name
+        })
+    }
+
+    /// The schema that holds the history, where the provider has schemas.
+    pub fn schema(&self) -> Option<String> {
+        self.provider
+            .has_schemas()
+            .then(|| self.param("schema").unwrap_or_else(|| "public".into()))
+    }
+
+    /// How every message names this database, the same way in every line safemig prints:
+    /// `PostgreSQL database `app` (schema `public`) at db:5432`, `SQLite database
+    /// prisma/dev.db`. Never holds credentials.
+    pub fn describe(&self) -> String {
+        let noun = self.provider.database_noun();
+        match &self.location {
+            Location::File(path) => format!("{noun} {}", crate::text::path(path)),
+            Location::Server(_) => {
+                let (host, port) = self.host_port().unwrap_or_default();
+                let name = self.database_name().unwrap_or_default();
+                let schema = self
+                    .schema()
+                    .map(|s| format!(" (schema `{}`)", crate::text::escaped(&s)))
+                    .unwrap_or_default();
+                format!(
+                    "{noun} `{}`{schema} at {host}:{port}",
+                    crate::text::escaped(&name)
+                )
+            }
         }
     }
 
@@ -147,35 +189,6 @@ impl DatabaseUrl {
     pub fn redacted(&self) -> &str {
         &self.redacted
     }
-
-    /// Every string that must never reach output: the password, raw and decoded.
-    pub fn secrets(&self) -> &[String] {
-        &self.secrets
-    }
-}
-
-/// Masks the password of every `scheme://user:password@` in free text, such as a command
-/// line: credentials in text safemig did not parse must not reach a log either.
-pub fn redact_credentials(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        let authority_end = tail.find(['/', ' ', '?', '#']).unwrap_or(tail.len());
-        let authority = &tail[..authority_end];
-        match (authority.rfind('@'), authority.find(':')) {
-            (Some(at), Some(colon)) if colon < at => {
-                out.push_str(&authority[..colon]);
-                out.push_str(":****");
-                out.push_str(&authority[at..]);
-            }
-            _ => out.push_str(authority),
-        }
-        rest = &tail[authority_end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Decodes `%XX` escapes in a URL component (user names, passwords, database names).
@@ -191,7 +204,7 @@ fn redact_query(mut url: Url) -> String {
         .query_pairs()
         .map(|(k, v)| {
             let v = if k.contains("password") {
-                "****".into()
+                crate::redact::MASK.into()
             } else {
                 v.into_owned()
             };
@@ -238,22 +251,7 @@ mod tests {
         );
         assert!(!shown.contains("k3y"), "{shown}");
         assert!(shown.contains("app:****@db:5432/app"), "{shown}");
-        assert!(url.secrets().contains(&"s=cret".to_string()));
         assert_eq!(url.param("schema").as_deref(), Some("tenant"));
-    }
-
-    #[test]
-    fn credentials_in_free_text_are_masked() {
-        assert_eq!(
-            redact_credentials(
-                "psql -d postgresql://app:s3cret@db:5432/app -c 'SELECT 1' redis://:pw@cache"
-            ),
-            "psql -d postgresql://app:****@db:5432/app -c 'SELECT 1' redis://:****@cache"
-        );
-        assert_eq!(
-            redact_credentials("http://example.com/a@b"),
-            "http://example.com/a@b"
-        );
     }
 
     #[test]

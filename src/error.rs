@@ -78,17 +78,17 @@ pub enum Error {
     )]
     UnsupportedProvider { path: PathBuf, provider: String },
 
-    #[error("the migrations folder {} does not exist", path.display())]
+    #[error("the migrations folder {} does not exist", crate::text::path(path))]
     MigrationsDirMissing { path: PathBuf },
 
-    #[error("{} is {what}, not a regular file", path.display())]
+    #[error("{} is {what}, not a regular file", crate::text::path(path))]
     NotRegularFile { path: PathBuf, what: &'static str },
 
     #[error(
         "{} is {}, over the {} safemig reads",
-        path.display(),
-        crate::files::human_size(*size),
-        crate::files::human_size(*limit)
+        crate::text::path(path),
+        crate::text::size(*size),
+        crate::text::size(*limit)
     )]
     FileTooLarge {
         path: PathBuf,
@@ -96,34 +96,44 @@ pub enum Error {
         limit: u64,
     },
 
-    #[error("{} is a symbolic link loop", path.display())]
+    #[error("{} is a symbolic link loop", crate::text::path(path))]
     SymlinkLoop { path: PathBuf },
 
-    #[error("{} is not a folder", path.display())]
+    #[error("{} is not a folder", crate::text::path(path))]
     NotAFolder { path: PathBuf },
 
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {source}", crate::text::path(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("migration `{name}` has no migration.sql (expected {})", path.display())]
+    #[error(
+        "migration `{}` has no migration.sql (expected {})",
+        crate::text::escaped(name),
+        crate::text::path(path)
+    )]
     MigrationScriptMissing { name: String, path: PathBuf },
 
-    #[error("{} is not valid UTF-8 (first invalid byte at offset {offset})", path.display())]
+    #[error(
+        "{} is not valid UTF-8 (first invalid byte at offset {offset})",
+        crate::text::path(path)
+    )]
     NotUtf8 { path: PathBuf, offset: usize },
 
-    #[error("cannot tell which SQL dialect {} is in: no migration_lock.toml beside its folder", file.display())]
+    #[error(
+        "cannot tell which SQL dialect {} is in: no migration_lock.toml beside its folder",
+        crate::text::path(file)
+    )]
     DialectUnknown { file: PathBuf },
 
-    #[error("{} is not valid: {reason}", path.display())]
+    #[error("{} is not valid: {reason}", crate::text::path(path))]
     InvalidLockFile { path: PathBuf, reason: String },
 
     #[error(
         "the migrations in {} were created for {locked}, but the database URL is for {actual}",
-        dir.display()
+        crate::text::path(dir)
     )]
     ProviderMismatch {
         dir: PathBuf,
@@ -139,8 +149,8 @@ pub enum Error {
 
     #[error(
         "the SQLite database {} cannot be created: its folder {} does not exist",
-        file.display(),
-        folder.display()
+        crate::text::path(file),
+        crate::text::path(folder)
     )]
     SqliteFolderMissing { file: PathBuf, folder: PathBuf },
 
@@ -185,7 +195,8 @@ pub enum Error {
     },
 
     #[error(
-        "migration `{name}` failed{}: {message}",
+        "migration `{}` failed{}: {message}",
+        crate::text::escaped(name),
         if *rolled_back { " and was rolled back, nothing of it was applied" } else { "" }
     )]
     MigrationFailed {
@@ -199,7 +210,10 @@ pub enum Error {
     #[error("stopped by a signal: {detail}")]
     Interrupted { detail: String },
 
-    #[error("migration `{name}` was interrupted and cannot be resumed: {reason}")]
+    #[error(
+        "migration `{}` was interrupted and cannot be resumed: {reason}",
+        crate::text::escaped(name)
+    )]
     CannotResume {
         name: String,
         reason: String,
@@ -234,19 +248,32 @@ pub enum Error {
     #[error("the database is not up to date: {verdict}")]
     NotUpToDate { verdict: String, code: ExitCode },
 
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", crate::text::path(path))]
     InvalidCompose { path: PathBuf, reason: String },
 
-    #[error("migration `{name}` is not in the migrations folder {}", dir.display())]
+    #[error(
+        "migration `{}` is not in the migrations folder {}",
+        crate::text::escaped(name),
+        crate::text::path(dir)
+    )]
     UnknownMigration { name: String, dir: PathBuf },
 
-    #[error("migration `{name}` is already recorded as applied")]
+    #[error(
+        "migration `{}` is already recorded as applied",
+        crate::text::escaped(name)
+    )]
     AlreadyApplied { name: String },
 
-    #[error("migration `{name}` cannot be marked rolled back: it was never applied")]
+    #[error(
+        "migration `{}` cannot be marked rolled back: it was never applied",
+        crate::text::escaped(name)
+    )]
     NeverApplied { name: String },
 
-    #[error("migration `{name}` cannot be marked rolled back: it is not in a failed state")]
+    #[error(
+        "migration `{}` cannot be marked rolled back: it is not in a failed state",
+        crate::text::escaped(name)
+    )]
     NotFailed { name: String },
 }
 
@@ -370,24 +397,24 @@ impl Error {
             }
             MigrationScriptMissing { path, .. } => format!(
                 "restore {} from version control, or delete the folder if the migration was never meant to exist",
-                path.display()
+                crate::text::path(path)
             ),
             NotRegularFile { path, .. } => format!(
                 "safemig reads only regular files (it would wait forever on a pipe, or read a device without end): put the file itself at {}",
-                path.display()
+                crate::text::path(path)
             ),
             FileTooLarge { .. } => "load data of that size with the database's own bulk tools (COPY, LOAD DATA, .import) instead of a migration".into(),
             SymlinkLoop { path } => format!(
                 "a link at or above {} points back to itself: fix it (`ls -l` shows where it points)",
-                path.display()
+                crate::text::path(path)
             ),
             SqliteFolderMissing { folder, .. } => format!(
                 "create the folder (`mkdir -p {}`), or fix the path in the database URL (relative paths are resolved from the folder of schema.prisma)",
-                folder.display()
+                crate::text::path(folder)
             ),
             NotAFolder { path } => format!(
                 "pass the folder that holds the migrations: {} is a file",
-                path.display()
+                crate::text::path(path)
             ),
             NotUtf8 { .. } => "save the file as UTF-8 (Prisma reads migrations as UTF-8 too)".into(),
             DialectUnknown { .. } => "pass --dialect postgresql, mysql or sqlite".into(),
@@ -400,18 +427,24 @@ impl Error {
             LockTimeout { .. } => "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session".into(),
             NotEmpty { .. } => "baseline it: for each migration already reflected in the schema run `safemig resolve --applied NAME`, then `safemig deploy` (https://pris.ly/d/migrate-baseline)".into(),
             FailedMigrations { failed, .. } => {
-                let name = failed.first().map(|f| f.name.as_str()).unwrap_or("NAME");
+                let name = failed
+                    .first()
+                    .map(|f| crate::text::shell_arg(&f.name))
+                    .unwrap_or_else(|| "NAME".into());
                 format!(
                     "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
                 )
             }
             MigrationFailed { script, rolled_back: true, .. } => format!(
                 "fix {} and run `safemig deploy` again; nothing needs to be resolved",
-                script.display()
+                crate::text::path(script)
             ),
-            MigrationFailed { name, rolled_back: false, .. } => format!(
-                "some of its statements may have been applied: inspect the database, then run `safemig resolve --rolled-back {name}` after undoing them or `safemig resolve --applied {name}` after completing them"
-            ),
+            MigrationFailed { name, rolled_back: false, .. } => {
+                let name = crate::text::shell_arg(name);
+                format!(
+                    "some of its statements may have been applied: inspect the database, then run `safemig resolve --rolled-back {name}` after undoing them or `safemig resolve --applied {name}` after completing them"
+                )
+            }
             UnknownMigration { .. } => "run `safemig status` to list the migrations safemig knows".into(),
             Interrupted { .. } => "run `safemig deploy` again to finish; nothing needs to be resolved".into(),
             NoCommand => "safemig run [OPTIONS] -- COMMAND [ARGS…]".into(),
@@ -423,9 +456,12 @@ impl Error {
             ),
             NotUpToDate { .. } => "run `safemig status` to see why; with --migrate=deploy safemig applies pending migrations itself".into(),
             InvalidCompose { .. } => "check the file is a compose file (YAML with a `services:` mapping)".into(),
-            CannotResume { name, inspect, .. } => format!(
-                "{inspect}; then run `safemig resolve --applied {name}` if the migration's changes are all there, or undo them and run `safemig resolve --rolled-back {name}`"
-            ),
+            CannotResume { name, inspect, .. } => {
+                let name = crate::text::shell_arg(name);
+                format!(
+                    "{inspect}; then run `safemig resolve --applied {name}` if the migration's changes are all there, or undo them and run `safemig resolve --rolled-back {name}`"
+                )
+            }
             AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
                 "run `safemig status` to see the migration's state".into()
             }

@@ -120,21 +120,6 @@ fn non_regular(kind: std::fs::FileType) -> Option<&'static str> {
     })
 }
 
-/// A byte count for messages: `1.5 GiB`, `20.0 MiB`, `512 bytes`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 fn too_large(path: &Path, size: u64, limit: u64) -> Error {
     Error::FileTooLarge {
         path: path.to_path_buf(),

@@ -19,9 +19,11 @@ pub mod lint;
 pub mod lock;
 pub mod migrations;
 pub mod provider;
+pub mod redact;
 pub mod resolve;
 pub mod sql;
 pub mod status;
 pub mod supervisor;
+pub mod text;
 
 pub use error::{Error, ExitCode};

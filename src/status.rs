@@ -123,7 +123,11 @@ impl Verdict {
 pub struct StatusReport {
     /// Bumped only when a field changes meaning or disappears.
     pub format_version: u32,
+    /// The URL, password masked.
     pub database: String,
+    /// How messages name the database ([`crate::database_url::DatabaseUrl::describe`]).
+    #[serde(skip)]
+    pub target: String,
     pub provider: crate::provider::Provider,
     pub migrations_dir: String,
     pub history_table: HistoryTable,

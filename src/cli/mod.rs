@@ -131,6 +131,7 @@ pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 pub fn main() -> std::process::ExitCode {
+    exit_on_panic();
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -160,7 +161,30 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org):
+        // escape codes in a log file or a CI pipe are noise.
+        .with_ansi(colour_on_stderr())
+        // A log line that cannot be written (stderr closed) is dropped. By default the
+        // subscriber reports that with `eprintln!`, which panics on the same closed stderr.
+        .log_internal_errors(false)
         .init();
+}
+
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// A panic is a bug (exit code 1), and it must end the process at once, whatever thread it
+/// happens on: a panicking worker thread could otherwise leave the process waiting forever
+/// while it holds the migration lock. The database sessions, and with them the lock, end
+/// with the process.
+fn exit_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::exit(ExitCode::Internal as i32);
+    }));
 }
 
 /// What every command needs: the project, its migrations, and the database URL.
@@ -171,13 +195,12 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub(crate) fn load(global: &GlobalArgs, printer: &mut Printer) -> Result<Self, Error> {
+    pub(crate) fn load(global: &GlobalArgs) -> Result<Self, Error> {
         let project = Project::locate(&Locations {
             dir: global.dir.clone(),
             schema: global.schema.clone(),
         })?;
         let url = project.database_url(global.url.as_deref(), &|name| std::env::var(name).ok())?;
-        printer.add_secrets(url.secrets());
         let enabled = std::env::var_os("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK").is_none();
         if !enabled {
             tracing::warn!(
@@ -226,7 +249,7 @@ async fn project_command(
     global: &GlobalArgs,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
-    let ctx = Context::load(global, printer)?;
+    let ctx = Context::load(global)?;
     match command {
         Command::Status { json } => status(&ctx, json, printer).await,
         Command::Deploy { dry_run: true, .. } => dry_run(&ctx, printer).await,
@@ -344,6 +367,7 @@ pub(crate) async fn status_report(ctx: &Context) -> Result<StatusReport, Error> 
     Ok(StatusReport {
         format_version: 1,
         database: ctx.url.redacted().to_string(),
+        target: ctx.url.describe(),
         provider: ctx.url.provider(),
         migrations_dir: dir.path.display().to_string(),
         history_table,
@@ -360,8 +384,8 @@ async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error
         Ok(engine) => engine,
         Err(Error::DatabaseMissing { target }) if ctx.url.provider() == Provider::Sqlite => {
             printer.line(&format!(
-                "{target} does not exist yet: deploy would create it and apply {} migrations.",
-                dir.migrations.len()
+                "{target} does not exist yet: deploy would create it and apply {}.",
+                safemig::text::count(dir.migrations.len(), "migration")
             ));
             return Ok(ExitCode::Success);
         }
@@ -383,9 +407,9 @@ pub(crate) async fn deploy(
     let listener = listen_for_stop_signals(interrupt.clone())?;
     let mut engine = ctx.connect(Access::ReadWrite).await?;
     printer.line(&format!(
-        "{} migrations in {}; database: {}",
-        dir.migrations.len(),
-        dir.path.display(),
+        "{} in {}; database: {}",
+        safemig::text::count(dir.migrations.len(), "migration"),
+        safemig::text::path(&dir.path),
         engine.target()
     ));
     let options = deploy::Options {

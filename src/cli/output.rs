@@ -1,5 +1,9 @@
-//! Everything the command line prints. Results go to stdout, errors and waits to stderr, and
-//! every line passes through the secret filter first.
+//! Everything the command line prints. Results go to stdout, errors and waits to stderr.
+//!
+//! Every line passes through the credential filter ([`safemig::redact`]) and has control
+//! sequences escaped. Nothing here can fail or panic: a closed pipe (`safemig -vv deploy
+//! 2>&1 >/dev/null | head -2`) only means nobody reads the rest, and must not stop or hang
+//! a deploy that holds the migration lock.
 
 use std::io::Write;
 use std::time::Duration;
@@ -14,48 +18,29 @@ use safemig::provider::Provider;
 use safemig::resolve::Resolved;
 use safemig::sql::Statement;
 use safemig::status::{HistoryTable, MigrationStatus, StatusReport, Verdict};
-
-/// Masks URL passwords anywhere in `text`, and every known secret.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let text = safemig::database_url::redact_credentials(text);
-    secrets
-        .iter()
-        .filter(|s| !s.is_empty())
-        .fold(text, |text, secret| text.replace(secret.as_str(), "****"))
-}
+use safemig::text::{self, escaped};
 
 pub struct Printer {
     out: Box<dyn Write>,
-    secrets: Vec<String>,
 }
 
 impl Printer {
     pub fn stdout() -> Self {
         Printer {
             out: Box::new(std::io::stdout()),
-            secrets: Vec::new(),
         }
     }
 
-    /// Strings that must never be printed (the database password).
-    pub fn add_secrets(&mut self, secrets: &[String]) {
-        self.secrets
-            .extend(secrets.iter().filter(|s| !s.is_empty()).cloned());
-    }
-
-    fn scrub(&self, text: &str) -> String {
-        scrub(text, &self.secrets)
-    }
-
     pub fn line(&mut self, text: &str) {
-        let text = self.scrub(text);
-        // A closed stdout (`safemig status | head`) is not an error worth a panic.
-        let _ = writeln!(self.out, "{text}");
+        let _ = writeln!(self.out, "{}", for_people(text));
     }
 
+    /// JSON, with credentials masked inside its strings (masking the text could break it).
     pub fn json(&mut self, value: &impl serde::Serialize) {
-        let text = serde_json::to_string_pretty(value).expect("reports serialize to JSON");
-        self.line(&text);
+        let mut value = serde_json::to_value(value).expect("reports serialize to JSON");
+        redact_strings(&mut value);
+        let text = serde_json::to_string_pretty(&value).expect("JSON values serialize");
+        let _ = writeln!(self.out, "{text}");
     }
 
     pub fn error(&mut self, error: &Error) {
@@ -68,37 +53,37 @@ impl Printer {
             text.push_str(&format!("\n  next: {hint}"));
         }
         let _ = self.out.flush();
-        eprintln!("{}", self.scrub(&text));
+        stderr_line(&text);
     }
 
     pub fn lock_wait(&self, holder: Option<&str>, timeout: Duration) {
         let holder = holder.map(|h| format!(", held by {h}")).unwrap_or_default();
-        eprintln!(
-            "{}",
-            self.scrub(&format!(
-                "Waiting up to {}s for the migration lock{holder}…",
-                timeout.as_secs_f32()
-            ))
-        );
+        stderr_line(&format!(
+            "Waiting up to {}s for the migration lock{holder}…",
+            timeout.as_secs_f32()
+        ));
     }
 
     pub fn resuming(&mut self, name: &str, done: usize, total: usize) {
         self.line(&format!(
-            "Resuming {name}: {done} of {total} statements were done before it was interrupted"
+            "Resuming {}: {done} of {} were done before it was interrupted",
+            escaped(name),
+            text::count(total, "statement")
         ));
     }
 
-    /// What a stop request means, on stderr. (No secrets can be in it.)
+    /// What a stop request means, on stderr.
     pub fn stopping(signal: &str, deadline: Duration) {
-        eprintln!(
+        stderr_line(&format!(
             "Received {signal}: stopping at the next safe point (a running statement is cancelled after {}s; a second signal cancels it now)",
             deadline.as_secs_f32()
-        );
+        ));
     }
 
     pub fn applied(&mut self, name: &str, mode: Mode, elapsed: Duration) {
         self.line(&format!(
-            "Applied {name} ({}, {} ms)",
+            "Applied {} ({}, {} ms)",
+            escaped(name),
             mode.as_str(),
             elapsed.as_millis()
         ));
@@ -111,8 +96,8 @@ impl Printer {
                 outcome.already_applied
             ),
             n => format!(
-                "{n} migration{} applied; {} were already applied.",
-                plural(n),
+                "{} applied; {} already applied.",
+                text::count(n, "migration"),
                 outcome.already_applied
             ),
         };
@@ -132,9 +117,8 @@ impl Printer {
             return;
         }
         self.line(&format!(
-            "Deploy would apply {} migration{} ({} already applied):",
-            plan.steps.len(),
-            plural(plan.steps.len()),
+            "Deploy would apply {} ({} already applied):",
+            text::count(plan.steps.len(), "migration"),
             plan.applied
         ));
         let mut table = Table::new();
@@ -142,7 +126,7 @@ impl Printer {
         table.set_header(["Migration", "Mode", "Statements", "Why this mode"]);
         for step in &plan.steps {
             table.add_row([
-                step.migration.name.clone(),
+                escaped(&step.migration.name).to_string(),
                 step.mode.as_str().to_string(),
                 step.profile.statements.to_string(),
                 mode_reason(step, provider),
@@ -166,7 +150,7 @@ impl Printer {
             ));
             self.line(&format!("{}\n", statement.sql));
         }
-        self.line(&format!("{} statements.", statements.len()));
+        self.line(&format!("{}.", text::count(statements.len(), "statement")));
     }
 
     pub fn split_json(&mut self, statements: &[Statement<'_>]) {
@@ -229,17 +213,16 @@ impl Printer {
             ));
         }
         self.line(&format!(
-            "{} finding{} in {files} file{}.",
-            findings.len(),
-            plural(findings.len()),
-            plural(files)
+            "{} in {}.",
+            text::count(findings.len(), "finding"),
+            text::count(files, "file")
         ));
     }
 
     pub fn resolved(&mut self, name: &str, resolved: &Resolved) {
         let rolled = match resolved.rolled_back_rows {
             0 => String::new(),
-            n => format!(" ({n} failed attempt{} marked rolled back)", plural(n)),
+            n => format!(" ({} marked rolled back)", text::count(n, "failed attempt")),
         };
         if resolved.recorded_applied {
             self.line(&format!("Recorded {name} as applied{rolled}."));
@@ -251,6 +234,33 @@ impl Printer {
     }
 }
 
+/// Text as it may reach a terminal or a log: credentials masked, control sequences
+/// escaped.
+pub fn for_people(text: &str) -> String {
+    let text = safemig::redact::redact(text);
+    safemig::text::without_control_sequences(&text).into_owned()
+}
+
+/// A line on stderr; a closed stderr is ignored (`eprintln!` would panic).
+pub fn stderr_line(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{}", for_people(text));
+}
+
+/// A JSON line on stderr, credentials masked inside its strings.
+pub fn stderr_json_line(mut value: serde_json::Value) {
+    redact_strings(&mut value);
+    let _ = writeln!(std::io::stderr(), "{value}");
+}
+
+fn redact_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => *s = safemig::redact::redact(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
 /// The table without the padding comfy-table leaves at line ends.
 fn render_table(table: &Table) -> String {
     table
@@ -258,10 +268,6 @@ fn render_table(table: &Table) -> String {
         .map(|line| line.trim_end().to_string())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn mode_reason(step: &Step<'_>, provider: Provider) -> String {
@@ -290,7 +296,8 @@ fn mode_reason(step: &Step<'_>, provider: Provider) -> String {
 pub fn render_status(report: &StatusReport) -> String {
     let mut out = format!(
         "Database: {}\nMigrations: {}\n",
-        report.database, report.migrations_dir
+        report.target,
+        escaped(&report.migrations_dir)
     );
     match report.history_table {
         HistoryTable::NoDatabase => out.push_str("The database does not exist yet.\n"),
@@ -306,10 +313,10 @@ pub fn render_status(report: &StatusReport) -> String {
         table.set_header(["Migration", "State", "Applied at (UTC)", "Note"]);
         for m in &report.migrations {
             table.add_row([
-                m.name.clone(),
+                escaped(&m.name).to_string(),
                 m.state.as_str().replace('_', " "),
                 applied_at(m),
-                m.note.clone().unwrap_or_default(),
+                m.note.as_deref().map(for_people).unwrap_or_default(),
             ]);
         }
         out.push('\n');
@@ -392,6 +399,7 @@ mod tests {
         let report = StatusReport {
             format_version: 1,
             database: "postgresql://app:****@db:5432/app?schema=public".into(),
+            target: "PostgreSQL database `app` (schema `public`) at db:5432".into(),
             provider: Provider::Postgres,
             migrations_dir: "prisma/migrations".into(),
             history_table: HistoryTable::Present,
@@ -406,15 +414,5 @@ mod tests {
             migrations,
         };
         insta::assert_snapshot!(render_status(&report));
-    }
-
-    #[test]
-    fn secrets_are_scrubbed() {
-        let mut printer = Printer::stdout();
-        printer.add_secrets(&["hunter2".to_string()]);
-        assert_eq!(
-            printer.scrub("auth failed for hunter2@db"),
-            "auth failed for ****@db"
-        );
     }
 }

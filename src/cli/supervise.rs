@@ -127,19 +127,11 @@ pub enum LintCommand {
     },
 }
 
-/// Prints the supervisor's timeline on stderr, as text or JSON lines.
+/// Prints the supervisor's timeline on stderr, as text or JSON lines. Commands and errors
+/// may carry credentials (URLs, `--password` flags): both forms mask them.
 struct TimelinePrinter {
     format: LogFormat,
     started: Instant,
-    /// The database password, if one is configured.
-    secrets: Vec<String>,
-}
-
-impl TimelinePrinter {
-    /// Commands and errors may carry credentials: mask URL passwords and known secrets.
-    fn scrub(&self, text: &str) -> String {
-        output::scrub(text, &self.secrets)
-    }
 }
 
 impl Timeline for TimelinePrinter {
@@ -152,17 +144,12 @@ impl Timeline for TimelinePrinter {
                     object.insert("time".into(), chrono::Utc::now().to_rfc3339().into());
                     object.insert("elapsed_seconds".into(), elapsed.into());
                 }
-                eprintln!("{}", self.scrub(&value.to_string()));
+                output::stderr_json_line(value);
             }
-            LogFormat::Text => {
-                eprintln!(
-                    "{}",
-                    self.scrub(&format!(
-                        "safemig run [{elapsed:8.3}s] {}",
-                        describe(&event)
-                    ))
-                )
-            }
+            LogFormat::Text => output::stderr_line(&format!(
+                "safemig run [{elapsed:8.3}s] {}",
+                describe(&event)
+            )),
         }
     }
 }
@@ -235,7 +222,6 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, printer: &mut Printer) -> R
     let mut timeline = TimelinePrinter {
         format: args.log_format,
         started: Instant::now(),
-        secrets: Vec::new(),
     };
     if args.migrate != Migrate::Off {
         prestart(global, &args, printer, &mut timeline).await?;
@@ -257,8 +243,7 @@ async fn prestart(
     printer: &mut Printer,
     timeline: &mut TimelinePrinter,
 ) -> Result<(), Error> {
-    let ctx = Context::load(global, printer)?;
-    timeline.secrets = ctx.url.secrets().to_vec();
+    let ctx = Context::load(global)?;
     let result = match args.migrate {
         // A stop signal during the deploy is handled as in `deploy`, within the stop timeout.
         Migrate::Deploy => super::deploy(&ctx, args.stop_timeout, printer)

@@ -8,7 +8,13 @@
 //!   (PostgreSQL and SQLite: anything a transaction allows; MySQL: data statements). After a
 //!   crash the journal is exactly right.
 //! - **in the script's transaction**: between the script's own `BEGIN` and `COMMIT` the
-//!   journal writes ride in that transaction and roll back with it.
+//!   journal is not written at all: the script's statements must see exactly what they
+//!   would see without safemig (`SET TRANSACTION ISOLATION LEVEL`, `SET LOCAL`, `LOCK
+//!   TABLE` must come first, and a history write would take the transaction's snapshot
+//!   and locks before them). Their progress is written with the in-flight record of the
+//!   `COMMIT` (or of MySQL DDL, which commits implicitly), which rides in that
+//!   transaction: after a crash the journal says either "before the `BEGIN`" or
+//!   "committed".
 //! - **session**: `SET`, `PREPARE`, pragmas: run bare, and replayed on resume because the
 //!   statements after them depend on the session they set up.
 //! - **in flight**: the rest (MySQL DDL, which commits implicitly; `CREATE INDEX
@@ -208,7 +214,9 @@ pub(super) async fn apply(
         }
         progress.journal.in_flight = None;
         progress.journal.done = k + 1;
-        progress.save(engine).await?;
+        if !in_tx {
+            progress.save(engine).await?;
+        }
         if category == Category::Atomic
             && let Err(error) = engine.commit().await
         {

@@ -302,6 +302,8 @@ async fn deploy_locked(
             elapsed: started.elapsed(),
         });
         outcome.applied.push(step.migration.name.clone());
+        // What a migration SETs stays with it, as if each ran on a connection of its own.
+        engine.reset_session().await?;
     }
     Ok(outcome)
 }

@@ -33,8 +33,6 @@ pub(super) async fn apply(
     let row = HistoryRow::started(&migration.name, &migration.checksum);
     engine.begin(&step.profile).await?;
     let attempt = async {
-        engine.insert_row(&row).await.map_err(Stop::Bookkeeping)?;
-        failpoint::hit("after_insert");
         failpoint::hit("during_statement");
         // Rolling back is the quickest clean stop: cancel at once.
         match run_cancellable(engine, &migration.script, interrupt.stopped()).await {
@@ -43,11 +41,21 @@ pub(super) async fn apply(
             Run::Cancelled => return Err(Stop::Interrupted),
         }
         failpoint::hit("after_statement");
-        failpoint::hit("before_finish");
+        // The history row goes in after the script, finished: a write before it would
+        // start the transaction's snapshot and take locks ahead of the script's own first
+        // statement, which may have to come first (`SET TRANSACTION ISOLATION LEVEL`,
+        // `LOCK TABLE`). Committed together, the row ends exactly as Prisma's does.
+        let applied = HistoryRow {
+            finished_at: Some(history::now()),
+            applied_steps_count: 1,
+            ..row.clone()
+        };
         engine
-            .finish(&row.id, history::now())
+            .insert_row(&applied)
             .await
             .map_err(Stop::Bookkeeping)?;
+        failpoint::hit("after_insert");
+        failpoint::hit("before_finish");
         engine.commit().await.map_err(Stop::Script)
     }
     .await;

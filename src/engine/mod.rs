@@ -82,6 +82,13 @@ pub trait Engine: Send {
         Ok(())
     }
 
+    /// Undoes what a migration changed in the session (settings, the current schema or
+    /// database), keeping the migration lock: the next migration starts as on a fresh
+    /// connection.
+    async fn reset_session(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// A handle that cancels the statement running on this connection, from elsewhere.
     fn canceller(&self) -> Arc<dyn Canceller>;
 }

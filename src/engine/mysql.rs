@@ -13,7 +13,7 @@ use super::{
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
-use crate::history::HistoryRow;
+use crate::history::{self, HistoryRow};
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
 
@@ -23,7 +23,7 @@ const LOCK_NAME: &str = "prisma_migrate";
 /// MySQL's "Unknown database" error number.
 const ER_BAD_DB_ERROR: &str = "1049";
 
-const CREATE_HISTORY: &str = r#"CREATE TABLE _prisma_migrations (
+const CREATE_HISTORY: &str = r#"CREATE TABLE {history} (
     id                      VARCHAR(36) PRIMARY KEY NOT NULL,
     checksum                VARCHAR(64) NOT NULL,
     finished_at             DATETIME(3),
@@ -36,6 +36,10 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE _prisma_migrations (
 
 pub struct Mysql {
     conn: MySqlConnection,
+    /// The URL's database: a migration's `USE other` must not move the history.
+    database: String,
+    /// `` `database`.`_prisma_migrations` ``, qualified for the same reason.
+    history: String,
     target: String,
     canceller: Arc<MysqlCanceller>,
 }
@@ -92,13 +96,9 @@ impl Mysql {
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, Error> {
         let parsed = url.server_url().expect("a MySQL URL names a server");
         let database = percent_decode(parsed.path().trim_start_matches('/'));
-        let host = parsed
-            .host_str()
-            .unwrap_or("localhost")
-            .trim_matches(['[', ']']);
-        let port = parsed.port().unwrap_or(3306);
+        let (host, port) = url.host_port().expect("a MySQL URL names a server");
         let mut options = MySqlConnectOptions::new()
-            .host(host)
+            .host(&host)
             .port(port)
             .username(&percent_decode(parsed.username()))
             // Leave the session as Prisma's driver leaves it: server defaults for sql_mode
@@ -124,7 +124,7 @@ impl Mysql {
             Some("accept_invalid_certs") => options = options.ssl_mode(MySqlSslMode::Required),
             _ => {}
         }
-        let target = format!("MySQL database `{database}` at {host}:{port}");
+        let target = url.describe();
         if database.is_empty() {
             return Err(Error::InvalidUrl {
                 origin: "the database URL".into(),
@@ -150,6 +150,8 @@ impl Mysql {
         });
         Ok(Mysql {
             conn,
+            history: format!("{}.{}", quote_name(&database), quote_name(history::TABLE)),
+            database,
             target,
             canceller,
         })
@@ -255,7 +257,8 @@ impl Engine for Mysql {
     }
 
     async fn create_history(&mut self) -> Result<(), Error> {
-        sqlx::raw_sql(CREATE_HISTORY)
+        let create = CREATE_HISTORY.replace("{history}", &self.history);
+        sqlx::raw_sql(AssertSqlSafe(create))
             .execute(&mut self.conn)
             .await
             .map_err(self.err("creating _prisma_migrations"))?;
@@ -263,11 +266,12 @@ impl Engine for Mysql {
     }
 
     async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, \
                     applied_steps_count \
-             FROM _prisma_migrations ORDER BY started_at ASC",
-        )
+             FROM {} ORDER BY started_at ASC",
+            self.history
+        )))
         .fetch_all(&mut self.conn)
         .await
         .map_err(self.err("reading _prisma_migrations"))?;
@@ -290,11 +294,12 @@ impl Engine for Mysql {
     }
 
     async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, \
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (id, checksum, finished_at, migration_name, logs, \
                  rolled_back_at, started_at, applied_steps_count) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+            self.history
+        )))
         .bind(&row.id)
         .bind(&row.checksum)
         .bind(row.finished_at.map(|t| t.naive_utc()))
@@ -310,10 +315,11 @@ impl Engine for Mysql {
     }
 
     async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE _prisma_migrations SET applied_steps_count = 1, logs = NULL, \
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
                  finished_at = ? WHERE id = ?",
-        )
+            self.history
+        )))
         .bind(at.naive_utc())
         .bind(id)
         .execute(&mut self.conn)
@@ -323,23 +329,29 @@ impl Engine for Mysql {
     }
 
     async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET applied_steps_count = ?, logs = ? WHERE id = ?")
-            .bind(done)
-            .bind(logs)
-            .bind(id)
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("writing the migration's journal"))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET applied_steps_count = ?, logs = ? WHERE id = ?",
+            self.history
+        )))
+        .bind(done)
+        .bind(logs)
+        .bind(id)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("writing the migration's journal"))?;
         Ok(())
     }
 
     async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET rolled_back_at = ? WHERE id = ?")
-            .bind(at.naive_utc())
-            .bind(id)
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("marking the migration rolled back"))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET rolled_back_at = ? WHERE id = ?",
+            self.history
+        )))
+        .bind(at.naive_utc())
+        .bind(id)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("marking the migration rolled back"))?;
         Ok(())
     }
 
@@ -395,16 +407,32 @@ impl Engine for Mysql {
         }
     }
 
+    async fn reset_session(&mut self) -> Result<(), Error> {
+        // Back to the URL's database after a migration's `USE`. (Not RESET CONNECTION or
+        // COM_RESET_CONNECTION: they would release the GET_LOCK lock.)
+        let use_database = format!("USE {}", quote_name(&self.database));
+        sqlx::raw_sql(AssertSqlSafe(use_database))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("resetting the session"))?;
+        Ok(())
+    }
+
     fn canceller(&self) -> Arc<dyn Canceller> {
         self.canceller.clone()
     }
+}
+
+/// Quotes a MySQL identifier with backticks.
+fn quote_name(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 impl Mysql {
     /// `SHOW CREATE TABLE` without the AUTO_INCREMENT counter (data, not schema), or
     /// "absent".
     async fn table_definition(&mut self, name: &str) -> Result<String, Error> {
-        let sql = format!("SHOW CREATE TABLE `{}`", name.replace('`', "``"));
+        let sql = format!("SHOW CREATE TABLE {}", quote_name(name));
         match sqlx::query(AssertSqlSafe(sql))
             .fetch_one(&mut self.conn)
             .await

@@ -14,14 +14,14 @@ use super::{
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
-use crate::history::HistoryRow;
+use crate::history::{self, HistoryRow};
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's advisory lock key (DESIGN.md §2).
 const LOCK_KEY: i64 = 72707369;
 
-const CREATE_HISTORY: &str = r#"CREATE TABLE _prisma_migrations (
+const CREATE_HISTORY: &str = r#"CREATE TABLE {history} (
     id                      VARCHAR(36) PRIMARY KEY NOT NULL,
     checksum                VARCHAR(64) NOT NULL,
     finished_at             TIMESTAMPTZ,
@@ -35,6 +35,9 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE _prisma_migrations (
 pub struct Postgres {
     conn: PgConnection,
     schema: String,
+    /// `"schema"."_prisma_migrations"`: qualified, so that a migration that changes the
+    /// session's `search_path` cannot move the history out of reach.
+    history: String,
     target: String,
     canceller: Arc<PgCanceller>,
 }
@@ -64,20 +67,23 @@ impl Canceller for PgCanceller {
     }
 }
 
+/// Unqualified names in migrations resolve in the URL's schema, as they do for Prisma.
+async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
+    let set_path = format!("SET search_path TO {}", quote_ident(schema));
+    sqlx::raw_sql(AssertSqlSafe(set_path)).execute(conn).await?;
+    Ok(())
+}
+
 impl Postgres {
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, Error> {
         let parsed = url.server_url().expect("a PostgreSQL URL names a server");
         let database = percent_decode(parsed.path().trim_start_matches('/'));
         let user = percent_decode(parsed.username());
-        let schema = url.param("schema").unwrap_or_else(|| "public".into());
-        let host = parsed
-            .host_str()
-            .unwrap_or("localhost")
-            .trim_matches(['[', ']']);
-        let port = parsed.port().unwrap_or(5432);
+        let schema = url.schema().expect("PostgreSQL has schemas");
+        let (host, port) = url.host_port().expect("a PostgreSQL URL names a server");
 
         let mut options = PgConnectOptions::new_without_pgpass()
-            .host(host)
+            .host(&host)
             .port(port)
             .application_name(&session_label());
         if let Some(socket_dir) = url.param("host") {
@@ -106,17 +112,11 @@ impl Postgres {
             options = options.ssl_root_cert(ca);
         }
 
-        let target = format!(
-            "PostgreSQL database `{}` (schema `{schema}`) at {host}:{port}",
-            options.get_database().unwrap_or(options.get_username())
-        );
+        let target = url.describe();
         let mut conn =
             connect_with_timeout(url, &target, "3D000", PgConnection::connect_with(&options))
                 .await?;
-        // Unqualified names resolve in the URL's schema, as they do for Prisma.
-        let set_path = format!("SET search_path TO {}", quote_ident(&schema));
-        sqlx::raw_sql(AssertSqlSafe(set_path))
-            .execute(&mut conn)
+        set_search_path(&mut conn, &schema)
             .await
             .map_err(query_error("setting the search path", &target))?;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -130,6 +130,7 @@ impl Postgres {
         });
         Ok(Postgres {
             conn,
+            history: format!("{}.{}", quote_ident(&schema), quote_ident(history::TABLE)),
             schema,
             target,
             canceller,
@@ -242,7 +243,8 @@ impl Engine for Postgres {
             .execute(&mut self.conn)
             .await
             .map_err(self.err("creating the schema"))?;
-        sqlx::raw_sql(CREATE_HISTORY)
+        let create = CREATE_HISTORY.replace("{history}", &self.history);
+        sqlx::raw_sql(AssertSqlSafe(create))
             .execute(&mut self.conn)
             .await
             .map_err(self.err("creating _prisma_migrations"))?;
@@ -250,11 +252,12 @@ impl Engine for Postgres {
     }
 
     async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, \
                     applied_steps_count \
-             FROM _prisma_migrations ORDER BY started_at ASC",
-        )
+             FROM {} ORDER BY started_at ASC",
+            self.history
+        )))
         .fetch_all(&mut self.conn)
         .await
         .map_err(self.err("reading _prisma_migrations"))?;
@@ -276,11 +279,12 @@ impl Engine for Postgres {
     }
 
     async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, \
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (id, checksum, finished_at, migration_name, logs, \
                  rolled_back_at, started_at, applied_steps_count) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
+            self.history
+        )))
         .bind(&row.id)
         .bind(&row.checksum)
         .bind(row.finished_at)
@@ -296,10 +300,11 @@ impl Engine for Postgres {
     }
 
     async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE _prisma_migrations SET applied_steps_count = 1, logs = NULL, \
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
                  finished_at = $2 WHERE id = $1",
-        )
+            self.history
+        )))
         .bind(id)
         .bind(at)
         .execute(&mut self.conn)
@@ -309,9 +314,10 @@ impl Engine for Postgres {
     }
 
     async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE _prisma_migrations SET applied_steps_count = $2, logs = $3 WHERE id = $1",
-        )
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET applied_steps_count = $2, logs = $3 WHERE id = $1",
+            self.history
+        )))
         .bind(id)
         .bind(done as i32)
         .bind(logs)
@@ -322,12 +328,15 @@ impl Engine for Postgres {
     }
 
     async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET rolled_back_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("marking the migration rolled back"))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET rolled_back_at = $2 WHERE id = $1",
+            self.history
+        )))
+        .bind(id)
+        .bind(at)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("marking the migration rolled back"))?;
         Ok(())
     }
 
@@ -400,6 +409,18 @@ impl Engine for Postgres {
                 .map_err(self.err("dropping an invalid index left by an interrupted build"))?;
         }
         Ok(())
+    }
+
+    async fn reset_session(&mut self) -> Result<(), Error> {
+        // Everything a migration may have SET (search_path, role, timeouts) back to the
+        // connection's defaults. Not DISCARD ALL: it would release the advisory lock.
+        sqlx::raw_sql("RESET ALL")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("resetting the session"))?;
+        set_search_path(&mut self.conn, &self.schema)
+            .await
+            .map_err(self.err("setting the search path"))
     }
 
     fn canceller(&self) -> Arc<dyn Canceller> {

@@ -17,7 +17,7 @@ use super::{Access, Canceller, Engine, ScriptError, Snapshot, connect_error, que
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::files;
-use crate::history::HistoryRow;
+use crate::history::{self, HistoryRow};
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
 
@@ -37,6 +37,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Sqlite {
     conn: SqliteConnection,
+    /// `main."_prisma_migrations"`: a migration's TEMP table of the same name must not
+    /// shadow the history.
+    history: String,
     options: SqliteConnectOptions,
     canceller: Arc<SqliteCanceller>,
     path: PathBuf,
@@ -66,7 +69,7 @@ async fn open(
 impl Sqlite {
     pub async fn connect(url: &DatabaseUrl, access: Access) -> Result<Self, Error> {
         let path = url.file().expect("a SQLite URL names a file").to_path_buf();
-        let target = format!("SQLite database {}", path.display());
+        let target = url.describe();
         if !files::regular_file_exists(&path)? {
             // Deploy would create the file, but not its folder: say so before anything
             // else, so that --dry-run and deploy agree.
@@ -87,6 +90,7 @@ impl Sqlite {
         let (conn, handle) = open(&options, &target).await?;
         Ok(Sqlite {
             conn,
+            history: format!("main.{}", super::quote_ident(history::TABLE)),
             canceller: Arc::new(SqliteCanceller {
                 handle: AtomicUsize::new(handle),
             }),
@@ -289,10 +293,11 @@ impl Engine for Sqlite {
     async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
         let sql = format!(
             "SELECT id, checksum, {}, migration_name, logs, {}, {}, applied_steps_count \
-             FROM _prisma_migrations ORDER BY 7 ASC",
+             FROM {} ORDER BY 7 ASC",
             millis("finished_at"),
             millis("rolled_back_at"),
             millis("started_at"),
+            self.history,
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut self.conn)
@@ -317,11 +322,12 @@ impl Engine for Sqlite {
     }
 
     async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, \
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (id, checksum, finished_at, migration_name, logs, \
                  rolled_back_at, started_at, applied_steps_count) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+            self.history
+        )))
         .bind(&row.id)
         .bind(&row.checksum)
         .bind(row.finished_at.map(|t| t.timestamp_millis()))
@@ -337,10 +343,11 @@ impl Engine for Sqlite {
     }
 
     async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE _prisma_migrations SET applied_steps_count = 1, logs = NULL, \
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
                  finished_at = ? WHERE id = ?",
-        )
+            self.history
+        )))
         .bind(at.timestamp_millis())
         .bind(id)
         .execute(&mut self.conn)
@@ -350,23 +357,29 @@ impl Engine for Sqlite {
     }
 
     async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET applied_steps_count = ?, logs = ? WHERE id = ?")
-            .bind(done as i64)
-            .bind(logs)
-            .bind(id)
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("writing the migration's journal"))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET applied_steps_count = ?, logs = ? WHERE id = ?",
+            self.history
+        )))
+        .bind(done as i64)
+        .bind(logs)
+        .bind(id)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("writing the migration's journal"))?;
         Ok(())
     }
 
     async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE _prisma_migrations SET rolled_back_at = ? WHERE id = ?")
-            .bind(at.timestamp_millis())
-            .bind(id)
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("marking the migration rolled back"))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET rolled_back_at = ? WHERE id = ?",
+            self.history
+        )))
+        .bind(at.timestamp_millis())
+        .bind(id)
+        .execute(&mut self.conn)
+        .await
+        .map_err(self.err("marking the migration rolled back"))?;
         Ok(())
     }
 

@@ -248,3 +248,93 @@ for_each_engine!(
     failed_row_blocks_deploy_p3009,
     provider_mismatch_p3019,
 );
+
+/// A script's own transaction sees what it would see without safemig: no history write
+/// comes before its first statements (`SET TRANSACTION ISOLATION LEVEL` must be first, and
+/// `LOCK TABLE`, `SET LOCAL`, `SET CONSTRAINTS` belong there too). The same holds for a
+/// script safemig wraps in its transaction.
+#[test]
+fn a_scripts_own_transaction_settings_come_first() {
+    let db = TestDb::new(Kind::Postgres);
+    let own = "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n\
+               INSERT INTO t VALUES (1, 0);\n\
+               BEGIN;\n\
+               SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n\
+               LOCK TABLE t IN ACCESS EXCLUSIVE MODE;\n\
+               SET LOCAL statement_timeout = '30s';\n\
+               SET CONSTRAINTS ALL DEFERRED;\n\
+               UPDATE t SET v = 1;\n\
+               CREATE TABLE seen AS SELECT current_setting('transaction_isolation') AS level;\n\
+               COMMIT;\n";
+    let wrapped = "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n\
+                   CREATE TABLE seen_wrapped AS SELECT current_setting('transaction_isolation') AS level;\n";
+    let project = Project::new(
+        Kind::Postgres,
+        &[
+            ("20240101000000_own_transaction", own),
+            ("20240102000000_wrapped", wrapped),
+        ],
+    );
+    let run = project.safemig(&db, &["deploy"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Applied 20240101000000_own_transaction (journaled")
+            && run
+                .stdout
+                .contains("Applied 20240102000000_wrapped (transactional"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(db.scalar("SELECT v::text FROM t").as_deref(), Some("1"));
+    assert_eq!(
+        db.scalar("SELECT level FROM seen").as_deref(),
+        Some("repeatable read")
+    );
+    assert_eq!(
+        db.scalar("SELECT level FROM seen_wrapped").as_deref(),
+        Some("serializable")
+    );
+    assert!(db.history().iter().all(|h| h.finished && h.logs.is_none()));
+    project.safemig(&db, &["status"]).expect(0);
+}
+
+/// A migration that moves the session elsewhere (`SET search_path`, `USE`): the history
+/// stays where the URL says, and the next migration starts in the URL's schema or database.
+fn a_migration_that_changes_the_session_does_not_move_the_history(kind: Kind) {
+    let db = TestDb::new(kind);
+    let other = format!("{}_other", db.name);
+    let moving = match kind {
+        Kind::Postgres => format!(
+            "CREATE SCHEMA {other};\nSET search_path TO {other};\nCREATE TABLE moved (id INTEGER);\n"
+        ),
+        _ => format!("CREATE DATABASE {other};\nUSE {other};\nCREATE TABLE moved (id INTEGER);\n"),
+    };
+    let project = Project::new(
+        kind,
+        &[
+            ("20240101000000_moving", &moving),
+            ("20240102000000_stays", "CREATE TABLE stays (id INTEGER);\n"),
+        ],
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    assert!(
+        db.has_table("stays"),
+        "the second migration ran in the URL's schema"
+    );
+    assert!(!db.has_table("moved"));
+    assert_eq!(db.history().len(), 2);
+    if kind == Kind::Mysql {
+        crate::harness::mariadb().admin_exec(&format!("DROP DATABASE {other}"));
+    }
+}
+
+#[test]
+fn postgres_set_search_path_does_not_move_the_history() {
+    a_migration_that_changes_the_session_does_not_move_the_history(Kind::Postgres);
+}
+
+#[test]
+fn mysql_use_does_not_move_the_history() {
+    a_migration_that_changes_the_session_does_not_move_the_history(Kind::Mysql);
+}

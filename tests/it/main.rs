@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod entrypoint;
 mod locking;
+mod output;
 mod resolve;
 mod rows;
 mod split;
