@@ -46,6 +46,17 @@ pub enum ExitCode {
     CommandNotFound = 127,
 }
 
+/// How much of a failed migration is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing: the attempt is recorded rolled back and blocks nothing.
+    Nothing,
+    /// Exactly the statements before this one (0-based); deploy retries from it.
+    Before(usize),
+    /// Part of it, and safemig cannot tell which (P3009 until a person decides).
+    Unknown,
+}
+
 /// A failed row as the operator needs to see it.
 #[derive(Debug, Clone)]
 pub struct FailedMigration {
@@ -154,13 +165,32 @@ pub enum Error {
     )]
     SqliteFolderMissing { file: PathBuf, folder: PathBuf },
 
-    #[error("{action} on {target} failed: {source}")]
+    #[error("{action} on {target} failed: {message}")]
     Query {
         action: String,
         target: String,
-        #[source]
-        source: sqlx::Error,
+        message: String,
     },
+
+    #[error("lost the connection to {target} while {action}: {message}")]
+    ConnectionLost {
+        target: String,
+        action: String,
+        message: String,
+    },
+
+    #[error("{target} refused the credentials: {message}")]
+    AuthenticationFailed { target: String, message: String },
+
+    #[error("{target} does not allow {action}: {message}")]
+    AccessDenied {
+        target: String,
+        action: String,
+        message: String,
+    },
+
+    #[error("{target} is not a usable database: {message}")]
+    NotADatabase { target: String, message: String },
 
     #[error(
         "timed out after {}s waiting for the migration lock on {target}{}",
@@ -197,14 +227,17 @@ pub enum Error {
     #[error(
         "migration `{}` failed{}: {message}",
         crate::text::escaped(name),
-        if *rolled_back { " and was rolled back, nothing of it was applied" } else { "" }
+        match applied {
+            Applied::Nothing => " and was rolled back, nothing of it was applied",
+            Applied::Before(_) => ", and the failed statement applied nothing",
+            Applied::Unknown => "",
+        }
     )]
     MigrationFailed {
         name: String,
         script: PathBuf,
         message: String,
-        /// Whether the migration ran in a transaction that was rolled back.
-        rolled_back: bool,
+        applied: Applied,
     },
 
     #[error("stopped by a signal: {detail}")]
@@ -335,11 +368,12 @@ impl Error {
             | NotAFolder { .. }
             | SqliteFolderMissing { .. } => ExitCode::Usage,
             Io { .. } => ExitCode::Usage,
-            Connect { .. } | DatabaseMissing { .. } => ExitCode::Unreachable,
-            Query {
-                source: sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_),
-                ..
-            } => ExitCode::Unreachable,
+            Connect { .. }
+            | DatabaseMissing { .. }
+            | ConnectionLost { .. }
+            | AuthenticationFailed { .. }
+            | AccessDenied { .. } => ExitCode::Unreachable,
+            NotADatabase { .. } => ExitCode::Usage,
             Query { .. } => ExitCode::Internal,
             LockTimeout { .. } => ExitCode::LockTimeout,
             NotEmpty { .. } => ExitCode::BaselineNeeded,
@@ -376,6 +410,9 @@ impl Error {
             NotFailed { .. } => "P3012",
             LockTimeout { .. } => "P1002",
             Connect { .. } => "P1001",
+            AuthenticationFailed { .. } => "P1000",
+            AccessDenied { .. } => "P1010",
+            ConnectionLost { .. } => "P1017",
             DatabaseMissing { .. } => "P1003",
             _ => return None,
         })
@@ -422,7 +459,13 @@ impl Error {
             ProviderMismatch { locked, .. } => format!(
                 "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"
             ),
-            Connect { .. } => "check that the server is running and reachable, and the user name and password in the URL".into(),
+            Connect { .. } => "check that the server is running and reachable at that address (and the host and port in the URL)".into(),
+            AuthenticationFailed { .. } => "check the user name and password in the URL (percent-encode special characters in the password)".into(),
+            AccessDenied { .. } => "give this login the right to write: for a server, the privileges migrations need (or the database owner's login); for SQLite, write access to the file and its folder (SQLite writes a journal file beside the database)".into(),
+            NotADatabase { target, .. } => format!(
+                "check that the URL points at the database file; if {target} is damaged, restore it from a backup"
+            ),
+            ConnectionLost { .. } => "check that the server is up and reachable, then run `safemig deploy` again: an interrupted migration is resumed or rolled back, never half-recorded".into(),
             DatabaseMissing { .. } => "create the database first (CREATE DATABASE …), or fix the database name in the URL".into(),
             LockTimeout { .. } => "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session".into(),
             NotEmpty { .. } => "baseline it: for each migration already reflected in the schema run `safemig resolve --applied NAME`, then `safemig deploy` (https://pris.ly/d/migrate-baseline)".into(),
@@ -431,15 +474,36 @@ impl Error {
                     .first()
                     .map(|f| crate::text::shell_arg(&f.name))
                     .unwrap_or_else(|| "NAME".into());
-                format!(
-                    "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
-                )
+                let clean = failed
+                    .first()
+                    .and_then(|f| f.logs.as_deref())
+                    .and_then(crate::journal::Journal::from_logs)
+                    .and_then(|j| j.retry_from.map(|k| (k, j.refused)));
+                match clean {
+                    Some((k, refused)) => format!(
+                        "statement {} failed and applied nothing: {}, then run `safemig deploy`, which retries from it (the statements before it stay applied); or resolve the row by hand: `safemig resolve --rolled-back {name}` or `safemig resolve --applied {name}`",
+                        k + 1,
+                        if refused {
+                            "raise the server limit the error names (or split the statement)"
+                        } else {
+                            "fix it in the migration's migration.sql"
+                        }
+                    ),
+                    None => format!(
+                        "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
+                    ),
+                }
             }
-            MigrationFailed { script, rolled_back: true, .. } => format!(
+            MigrationFailed { script, applied: Applied::Nothing, .. } => format!(
                 "fix {} and run `safemig deploy` again; nothing needs to be resolved",
                 crate::text::path(script)
             ),
-            MigrationFailed { name, rolled_back: false, .. } => {
+            MigrationFailed { script, applied: Applied::Before(k), .. } => format!(
+                "fix the cause (the statement in {}, or what the message names) and run `safemig deploy` again: it continues from statement {}, the statements before it stay applied; nothing needs to be resolved",
+                crate::text::path(script),
+                k + 1
+            ),
+            MigrationFailed { name, applied: Applied::Unknown, .. } => {
                 let name = crate::text::shell_arg(name);
                 format!(
                     "some of its statements may have been applied: inspect the database, then run `safemig resolve --rolled-back {name}` after undoing them or `safemig resolve --applied {name}` after completing them"

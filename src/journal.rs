@@ -7,6 +7,7 @@
 //! of the journal outlives the migration (DESIGN.md §3). No extra table is needed, so
 //! `prisma migrate dev` sees no drift.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -32,6 +33,31 @@ pub struct Journal {
     /// The statement that failed.
     #[serde(default)]
     pub failed_at: Option<usize>,
+    /// Set when the failure applied nothing of the failed statement (it was rolled back,
+    /// refused before it was sent, or the schema shows it changed nothing): everything
+    /// before this statement is applied and nothing from it on, so deploy can retry from
+    /// here once the file or the cause is fixed.
+    #[serde(default)]
+    pub retry_from: Option<usize>,
+    /// The failed statement was refused before it was sent (too large for the server):
+    /// once the server accepts it, deploy retries it even if the file is unchanged.
+    #[serde(default)]
+    pub refused: bool,
+    /// Deploys that resumed at the same statement without getting past it or recording
+    /// why (the connection was lost each time): such a state may fail the same way on
+    /// every resume.
+    #[serde(default)]
+    pub attempts: Option<Attempts>,
+    /// When the journal was last written: a later row of another migration means the
+    /// history was restored or edited around it.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempts {
+    pub statement: usize,
+    pub count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +86,34 @@ impl Journal {
             in_flight: None,
             error: None,
             failed_at: None,
+            retry_from: None,
+            refused: false,
+            attempts: None,
+            updated_at: None,
         }
+    }
+
+    /// Whether the file's statements (`hashes`) differ from the journal's from the retry
+    /// point on: the failed statement, or what follows it, was edited.
+    pub fn changed_since_failure(&self, hashes: &[String]) -> bool {
+        self.retry_from
+            .is_some_and(|from| hashes.get(from..) != self.statements.get(from..))
+    }
+
+    /// A journal whose failure applied nothing of the failed statement, made ready to run
+    /// again from that statement with the file's current statements.
+    pub fn retried(&self, statements: Vec<String>) -> Option<Self> {
+        let from = self.retry_from?;
+        Some(Journal {
+            done: from,
+            ..Journal::new(statements)
+        })
+    }
+
+    /// The statements that must be unchanged in the file for the journal to continue:
+    /// those before the retry point of a clean failure, else all of them.
+    pub fn fixed_prefix(&self) -> usize {
+        self.retry_from.unwrap_or(self.statements.len())
     }
 
     /// The journal in a row's `logs`, if safemig wrote one.
@@ -75,6 +128,12 @@ impl Journal {
     /// then the JSON.
     pub fn to_logs(&self) -> String {
         let summary = match &self.error {
+            Some(error) if let Some(from) = self.retry_from => format!(
+                "failed at statement {} of {}: {error}; it applied nothing: fix it and `safemig deploy` retries from statement {}",
+                self.failed_at.unwrap_or(self.done) + 1,
+                self.statements.len(),
+                from + 1
+            ),
             Some(error) => format!(
                 "failed at statement {} of {}: {error}",
                 self.failed_at.unwrap_or(self.done) + 1,
@@ -88,6 +147,14 @@ impl Journal {
         };
         let json = serde_json::to_string(self).expect("journals serialize");
         format!("{MARKER}: {summary}\n{json}\n")
+    }
+
+    /// Whether deploys resumed it at the same statement often enough, without getting
+    /// past it or recording why, to call it stuck.
+    pub fn stuck(&self) -> bool {
+        self.attempts.is_some_and(|a| {
+            a.statement == self.done && a.count >= crate::deploy::resume::STUCK_AFTER
+        })
     }
 
     pub fn total(&self) -> usize {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::checksum;
+use crate::deploy::resume::Resumability;
 use crate::error::ExitCode;
 use crate::history::{self, HistoryRow};
 use crate::journal::Journal;
@@ -137,7 +138,14 @@ pub struct StatusReport {
 }
 
 /// Classifies every migration in the folder and every migration the history names.
-pub fn evaluate(dir: &MigrationsDir, rows: &[HistoryRow]) -> Vec<MigrationStatus> {
+/// `resumability` says, for migrations safemig left unfinished, whether deploy would
+/// continue them ([`crate::deploy::resume::resumability`]); without an entry, a journal
+/// without an error counts as resumable.
+pub fn evaluate(
+    dir: &MigrationsDir,
+    rows: &[HistoryRow],
+    resumability: &BTreeMap<String, Resumability>,
+) -> Vec<MigrationStatus> {
     let mut by_name: BTreeMap<&str, Vec<&HistoryRow>> = BTreeMap::new();
     for row in rows {
         by_name.entry(&row.migration_name).or_default().push(row);
@@ -153,6 +161,7 @@ pub fn evaluate(dir: &MigrationsDir, rows: &[HistoryRow]) -> Vec<MigrationStatus
                 name,
                 dir,
                 by_name.get(name).map(Vec::as_slice).unwrap_or(&[]),
+                resumability.get(name),
             )
         })
         .collect();
@@ -160,7 +169,12 @@ pub fn evaluate(dir: &MigrationsDir, rows: &[HistoryRow]) -> Vec<MigrationStatus
     statuses
 }
 
-fn classify(name: &str, dir: &MigrationsDir, rows: &[&HistoryRow]) -> MigrationStatus {
+fn classify(
+    name: &str,
+    dir: &MigrationsDir,
+    rows: &[&HistoryRow],
+    standing: Option<&Resumability>,
+) -> MigrationStatus {
     let local = dir.find(name);
     // The row that decides: a failed attempt blocks everything, then a finished one, then
     // the latest rolled-back attempt. Rows arrive oldest first.
@@ -175,6 +189,9 @@ fn classify(name: &str, dir: &MigrationsDir, rows: &[&HistoryRow]) -> MigrationS
     let (state, note) = match (deciding, local) {
         (None, _) => (State::Pending, None),
         (Some(row), _) if row.is_failed() => match (&journal, local) {
+            (Some(j), Some(_)) if standing.is_some() => {
+                resumable_state(j, standing.expect("checked above"))
+            }
             (Some(j), Some(_)) if j.error.is_none() => (
                 State::Interrupted,
                 Some(format!(
@@ -243,6 +260,51 @@ fn classify(name: &str, dir: &MigrationsDir, rows: &[&HistoryRow]) -> MigrationS
             total: j.total(),
         }),
         note,
+    }
+}
+
+/// The state of a migration safemig left unfinished, from what deploy would do with it.
+fn resumable_state(journal: &Journal, standing: &Resumability) -> (State, Option<String>) {
+    let at = |k: usize| format!("statement {} of {}", k + 1, journal.total());
+    let error = journal.error.as_deref().unwrap_or_default();
+    let failed_at = journal.failed_at.unwrap_or(journal.done);
+    match standing {
+        Resumability::Resumable => match journal.retry_from {
+            Some(from) => (
+                State::Interrupted,
+                Some(format!(
+                    "failed at {}, which applied nothing ({error}); the file or the server changed since: `safemig deploy` retries from statement {}",
+                    at(failed_at),
+                    from + 1
+                )),
+            ),
+            None => (
+                State::Interrupted,
+                Some(format!(
+                    "interrupted, resumable at {}: `safemig deploy` finishes it",
+                    at(journal.done)
+                )),
+            ),
+        },
+        Resumability::RetryUnchanged => (
+            State::Failed,
+            Some(format!(
+                "failed at {}, which applied nothing: {error}; fix the statement or what the error names, and `safemig deploy` retries from statement {}",
+                at(failed_at),
+                journal.retry_from.unwrap_or(journal.done) + 1
+            )),
+        ),
+        Resumability::Stuck { statement, count } => (
+            State::Failed,
+            Some(format!(
+                "deploy resumed it at {} {count} times in a row and never got past it (the connection was lost each time): find the cause in the server's log (a crash, a size limit, a proxy timeout) before deploying again",
+                at(*statement)
+            )),
+        ),
+        Resumability::Refused(reason) => (
+            State::Failed,
+            Some(format!("interrupted, and cannot be resumed: {reason}")),
+        ),
     }
 }
 
@@ -382,7 +444,7 @@ mod tests {
             rolled,
             row("0_gone", 5, true),
         ];
-        let statuses = evaluate(&folder, &rows);
+        let statuses = evaluate(&folder, &rows, &BTreeMap::new());
         assert_eq!(
             states(&statuses),
             [
@@ -407,7 +469,7 @@ mod tests {
             row("2_b", 2, true),
             row("4_d", 3, true),
         ];
-        let statuses = evaluate(&folder, &rows);
+        let statuses = evaluate(&folder, &rows, &BTreeMap::new());
         assert_eq!(
             states(&statuses),
             [
@@ -435,18 +497,24 @@ mod tests {
         let folder = dir(&["1_a", "2_b"]);
         let all = vec![row("1_a", 1, true), row("2_b", 2, true)];
         assert_eq!(
-            verdict(HistoryTable::Present, &evaluate(&folder, &all)),
+            verdict(
+                HistoryTable::Present,
+                &evaluate(&folder, &all, &BTreeMap::new())
+            ),
             Verdict::UpToDate
         );
         let some = vec![row("1_a", 1, true)];
         assert_eq!(
-            verdict(HistoryTable::Present, &evaluate(&folder, &some)),
+            verdict(
+                HistoryTable::Present,
+                &evaluate(&folder, &some, &BTreeMap::new())
+            ),
             Verdict::Pending
         );
         assert_eq!(
             verdict(
                 HistoryTable::MissingInNonEmptyDatabase,
-                &evaluate(&folder, &[])
+                &evaluate(&folder, &[], &BTreeMap::new())
             ),
             Verdict::BaselineNeeded
         );
@@ -457,7 +525,7 @@ mod tests {
         let folder = dir(&["1_a"]);
         let mut first = row("1_a", 1, false);
         first.rolled_back_at = Some(first.started_at);
-        let statuses = evaluate(&folder, &[first, row("1_a", 2, true)]);
+        let statuses = evaluate(&folder, &[first, row("1_a", 2, true)], &BTreeMap::new());
         assert_eq!(states(&statuses), [("1_a", State::Applied)]);
     }
 }

@@ -277,6 +277,14 @@ impl Scenario {
         };
         server.crash_and_restart();
         let run = to_run(child.wait_with_output().unwrap());
+        // A server that went away is "unreachable" (3), whatever the moment: never an
+        // internal error, never a failed migration.
+        if run.code != 0 && run.code != 3 {
+            return Err(format!(
+                "{label}: the deploy that lost its server exited {}, expected 3 (or 0 if it finished first):\n{}",
+                run.code, run.stderr
+            ));
+        }
         self.converge(&db, label)?;
         Ok(run.code != 0)
     }

@@ -222,7 +222,7 @@ impl Context {
     }
 
     pub(crate) async fn connect(&self, access: Access) -> Result<Box<dyn Engine>, Error> {
-        engine::connect(&self.url, access).await
+        engine::connect(&self.url, access, self.lock.timeout).await
     }
 }
 
@@ -349,20 +349,27 @@ async fn status(ctx: &Context, json: bool, printer: &mut Printer) -> Result<Exit
 pub(crate) async fn status_report(ctx: &Context) -> Result<StatusReport, Error> {
     let dir = ctx.migrations()?;
     dir.check_provider(ctx.url.provider())?;
+    let mut resumability = std::collections::BTreeMap::new();
     let (history_table, rows) = match ctx.connect(Access::ReadOnly).await {
         Ok(mut engine) => {
             if engine.history_exists().await? {
-                (HistoryTable::Present, engine.read_history().await?)
+                let rows = engine.read_history().await?;
+                resumability = deploy::resume::resumability(&mut *engine, &dir, &rows).await?;
+                (HistoryTable::Present, rows)
             } else if engine.user_objects().await?.is_empty() {
                 (HistoryTable::Missing, Vec::new())
             } else {
                 (HistoryTable::MissingInNonEmptyDatabase, Vec::new())
             }
         }
-        Err(Error::DatabaseMissing { .. }) => (HistoryTable::NoDatabase, Vec::new()),
+        // Deploy creates a missing SQLite file, so a missing file is only pending work; a
+        // missing server database is an error for deploy, and so for status too.
+        Err(Error::DatabaseMissing { .. }) if ctx.url.provider().deploy_creates_database() => {
+            (HistoryTable::NoDatabase, Vec::new())
+        }
         Err(e) => return Err(e),
     };
-    let migrations = status::evaluate(&dir, &rows);
+    let migrations = status::evaluate(&dir, &rows, &resumability);
     let verdict = status::verdict(history_table, &migrations);
     Ok(StatusReport {
         format_version: 1,
@@ -382,7 +389,7 @@ async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error
     dir.check_provider(ctx.url.provider())?;
     let mut engine = match ctx.connect(Access::ReadOnly).await {
         Ok(engine) => engine,
-        Err(Error::DatabaseMissing { target }) if ctx.url.provider() == Provider::Sqlite => {
+        Err(Error::DatabaseMissing { target }) if ctx.url.provider().deploy_creates_database() => {
             printer.line(&format!(
                 "{target} does not exist yet: deploy would create it and apply {}.",
                 safemig::text::count(dir.migrations.len(), "migration")

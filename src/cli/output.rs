@@ -273,6 +273,11 @@ fn render_table(table: &Table) -> String {
 fn mode_reason(step: &Step<'_>, provider: Provider) -> String {
     let profile = &step.profile;
     match (&step.resume, step.mode) {
+        (Some(resume), _) if resume.retrying => format!(
+            "failed earlier at a statement that applied nothing: retries from statement {} of {}",
+            resume.journal.done + 1,
+            resume.journal.total()
+        ),
         (Some(resume), _) => format!(
             "interrupted earlier: resumes at statement {} of {}",
             resume.journal.done + 1,

@@ -22,17 +22,18 @@
 //!   it with the state of what it changes; on resume that state, compared with the live
 //!   schema, tells whether it ran.
 
-use sha2::{Digest, Sha256};
-
+use super::resume::{InFlightVerdict, excerpt, state_hash};
 use super::{Run, Step, run_cancellable};
 use crate::Error;
-use crate::engine::{Engine, ScriptError};
+use crate::engine::{Engine, ErrorKind, ScriptError};
+use crate::error::Applied;
 use crate::failpoint;
 use crate::history::{self, HistoryRow};
 use crate::interrupt::Interrupt;
-use crate::journal::{InFlight, Journal, statement_hash};
+use crate::journal::{Attempts, InFlight, Journal, statement_hash};
 use crate::migrations::LocalMigration;
 use crate::sql::{self, Dialect, ScriptProfile, Statement, StatementKind, Target, TxEffect};
+use crate::text;
 
 /// How a statement is tied to its journal write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +81,12 @@ fn categorize(
 struct Progress<'a> {
     row_id: String,
     journal: Journal,
-    migration: &'a str,
+    migration: &'a LocalMigration,
 }
 
 impl Progress<'_> {
-    async fn save(&self, engine: &mut dyn Engine) -> Result<(), Error> {
+    async fn save(&mut self, engine: &mut dyn Engine) -> Result<(), Error> {
+        self.journal.updated_at = Some(history::now());
         let done = u32::try_from(self.journal.done).unwrap_or(u32::MAX);
         engine
             .update_journal(&self.row_id, done, &self.journal.to_logs())
@@ -94,20 +96,34 @@ impl Progress<'_> {
     fn interrupted(&self, what: &str) -> Error {
         Error::Interrupted {
             detail: format!(
-                "{what} `{}` after {} of {} statements; the next deploy resumes it",
-                self.migration,
+                "{what} `{}` after {} of {}; the next deploy resumes it",
+                text::escaped(&self.migration.name),
                 self.journal.done,
-                self.journal.total()
+                text::count(self.journal.total(), "statement")
             ),
         }
     }
-}
 
-fn state_hash(state: &str) -> String {
-    Sha256::digest(state.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    /// The connection died under a statement: nothing can be recorded on it, and nothing
+    /// needs to be. The journal says what the next deploy must check.
+    fn connection_lost(
+        &self,
+        engine: &dyn Engine,
+        stmt: &Statement<'_>,
+        error: ScriptError,
+    ) -> Error {
+        Error::ConnectionLost {
+            target: engine.target().to_string(),
+            action: format!(
+                "running statement {} of {} of `{}` (line {})",
+                self.journal.done + 1,
+                self.journal.total(),
+                text::escaped(&self.migration.name),
+                stmt.line
+            ),
+            message: error.message,
+        }
+    }
 }
 
 pub(super) async fn apply(
@@ -124,14 +140,17 @@ pub(super) async fn apply(
         Some(resume) => Progress {
             row_id: resume.row_id.clone(),
             journal: resume.journal.clone(),
-            migration: &migration.name,
+            migration,
         },
         None => {
             let hashes = statements
                 .iter()
                 .map(|s| statement_hash(s, dialect))
                 .collect();
-            let journal = Journal::new(hashes);
+            let journal = Journal {
+                updated_at: Some(history::now()),
+                ..Journal::new(hashes)
+            };
             let row = HistoryRow {
                 logs: Some(journal.to_logs()),
                 ..HistoryRow::started(&migration.name, &migration.checksum)
@@ -141,13 +160,20 @@ pub(super) async fn apply(
             Progress {
                 row_id: row.id,
                 journal,
-                migration: &migration.name,
+                migration,
             }
         }
     };
 
-    if step.resume.is_some() {
-        resume(engine, &statements, &mut progress, dialect).await?;
+    if let Some(resume) = &step.resume {
+        prepare_resume(
+            engine,
+            &statements,
+            &mut progress,
+            &resume.in_flight,
+            dialect,
+        )
+        .await?;
     }
 
     let mut in_tx = false;
@@ -160,9 +186,23 @@ pub(super) async fn apply(
                 engine.rollback().await?;
                 progress.journal.done = tx_start;
             }
-            return Err(progress.interrupted("stopped"));
+            return Err(stopped(engine, &mut progress, "stopped").await);
         }
         let stmt = &statements[k];
+        if let Some(refusal) = engine.refuse_statement(stmt.sql) {
+            // Never sent: the server would drop the connection, and every resume would
+            // fail the same way without saying why.
+            if in_tx {
+                if let Err(e) = engine.rollback().await {
+                    tracing::warn!("rolling back after the refusal failed: {e}");
+                }
+                progress.journal.done = tx_start;
+            }
+            progress.journal.refused = true;
+            let outcome = Outcome::NotRun;
+            let error = ScriptError::statement(refusal);
+            return Err(fail(engine, &mut progress, stmt, error, outcome).await);
+        }
         let category = categorize(stmt, dialect, transactional_ddl, in_tx);
         match category {
             Category::Atomic => engine.begin(&ScriptProfile::default()).await?,
@@ -196,11 +236,14 @@ pub(super) async fn apply(
                 if in_tx {
                     progress.journal.done = tx_start;
                 }
-                return Err(progress.interrupted("cancelled a statement of"));
+                return Err(stopped(engine, &mut progress, "cancelled a statement of").await);
+            }
+            Run::Failed(error) if error.kind == ErrorKind::ConnectionLost => {
+                return Err(progress.connection_lost(engine, stmt, error));
             }
             Run::Failed(error) => {
-                let undo = undo_for(category, in_tx, tx_start);
-                return Err(fail(engine, &mut progress, stmt, error, undo, migration).await);
+                let outcome = outcome_of(category, in_tx, tx_start, k);
+                return Err(fail(engine, &mut progress, stmt, error, outcome).await);
             }
         }
         failpoint::hit("after_statement");
@@ -213,6 +256,7 @@ pub(super) async fn apply(
             _ => {}
         }
         progress.journal.in_flight = None;
+        progress.journal.attempts = None;
         progress.journal.done = k + 1;
         if !in_tx {
             progress.save(engine).await?;
@@ -220,31 +264,68 @@ pub(super) async fn apply(
         if category == Category::Atomic
             && let Err(error) = engine.commit().await
         {
+            if error.kind == ErrorKind::ConnectionLost {
+                return Err(progress.connection_lost(engine, stmt, error));
+            }
             // A check deferred to commit time failed: the statement failed.
             progress.journal.done = k;
-            let undo = Undo::Wrapper;
-            return Err(fail(engine, &mut progress, stmt, error, undo, migration).await);
+            let outcome = Outcome::RolledBack { to: k };
+            return Err(fail(engine, &mut progress, stmt, error, outcome).await);
         }
     }
+    if in_tx {
+        // A BEGIN without its COMMIT: the transaction would roll back when the connection
+        // closes, and every deploy would start it again.
+        engine.rollback().await?;
+        progress.journal.done = tx_start;
+        let error = ScriptError::statement(
+            "the script's transaction is never committed: add COMMIT at its end".into(),
+        );
+        let outcome = Outcome::RolledBack { to: tx_start };
+        return Err(fail(engine, &mut progress, &statements[tx_start], error, outcome).await);
+    }
     failpoint::hit("before_finish");
-    engine.finish(&progress.row_id, history::now()).await
+    engine
+        .finish(&progress.row_id, &migration.checksum, history::now())
+        .await
 }
 
-/// Prepares an interrupted migration to continue: replays the session statements already
-/// done on this new connection, and settles the statement that was in flight.
-async fn resume(
+/// Records a stop by a signal: the journal is consistent as it is; what is written is
+/// only that this was not a lost connection (so it does not count as a stuck attempt).
+async fn stopped(engine: &mut dyn Engine, progress: &mut Progress<'_>, what: &str) -> Error {
+    if progress.journal.attempts.take().is_some()
+        && let Err(e) = progress.save(engine).await
+    {
+        tracing::warn!("recording the stop failed: {e}");
+    }
+    progress.interrupted(what)
+}
+
+/// Prepares a migration to continue: counts the attempt, replays the session statements
+/// already done on this new connection, and settles the statement that was in flight as
+/// [`super::resume::assess`] decided.
+async fn prepare_resume(
     engine: &mut dyn Engine,
     statements: &[Statement<'_>],
     progress: &mut Progress<'_>,
+    in_flight: &InFlightVerdict,
     dialect: Dialect,
 ) -> Result<(), Error> {
     let done = progress.journal.done;
+    let count = match progress.journal.attempts {
+        Some(a) if a.statement == done => a.count + 1,
+        _ => 1,
+    };
+    progress.journal.attempts = Some(Attempts {
+        statement: done,
+        count,
+    });
     for stmt in statements[..done].iter().filter(|s| s.is_session(dialect)) {
         engine
             .run_script(stmt.sql)
             .await
             .map_err(|e| Error::CannotResume {
-                name: progress.migration.to_string(),
+                name: progress.migration.name.clone(),
                 reason: format!(
                     "replaying the session statement at line {} (`{}`) failed: {}",
                     stmt.line,
@@ -254,115 +335,103 @@ async fn resume(
                 inspect: "check the objects that statement reads".into(),
             })?;
     }
-    let Some(in_flight) = progress.journal.in_flight.take() else {
-        return Ok(());
-    };
-    if in_flight.statement != done || done >= statements.len() {
-        return Ok(());
+    progress.journal.in_flight = None;
+    match in_flight {
+        InFlightVerdict::None | InFlightVerdict::RunAgain => {}
+        InFlightVerdict::Ran => progress.journal.done += 1,
+        InFlightVerdict::RepairThenRunAgain(target) => engine.repair_incomplete(target).await?,
     }
-    let stmt = &statements[done];
-    let ran = match &in_flight.target {
-        // Written inside the script's transaction: visible only if that COMMIT happened.
-        Target::Commit => true,
-        Target::Rerunnable => false,
-        Target::Unknown => {
-            return Err(undecidable(
-                progress,
-                stmt,
-                "its effect is not something safemig can inspect",
-            ));
-        }
-        target => match engine.snapshot(target).await? {
-            None => {
-                return Err(undecidable(
-                    progress,
-                    stmt,
-                    "this database cannot show its target",
-                ));
+    if let Some(stmt) = statements.get(done) {
+        tracing::info!(
+            "resuming `{}` at statement {} (line {}): the statement in flight {}",
+            text::escaped(&progress.migration.name),
+            done + 1,
+            stmt.line,
+            match in_flight {
+                InFlightVerdict::None => "was none",
+                InFlightVerdict::Ran => "had completed",
+                _ => "runs again",
             }
-            Some(now) if !now.complete => {
-                engine.repair_incomplete(target).await?;
-                false
-            }
-            Some(now) => state_hash(&now.state) != in_flight.before,
-        },
-    };
-    tracing::info!(
-        "resuming `{}`: statement {} (line {}) {}",
-        progress.migration,
-        done + 1,
-        stmt.line,
-        if ran { "had completed" } else { "runs again" }
-    );
-    if ran {
-        progress.journal.done += 1;
+        );
     }
     progress.save(engine).await
 }
 
-fn undecidable(progress: &Progress<'_>, stmt: &Statement<'_>, why: &str) -> Error {
-    Error::CannotResume {
-        name: progress.migration.to_string(),
-        reason: format!(
-            "statement {} of {} (line {}: `{}`) was running when deploy stopped, and {why}",
-            progress.journal.done + 1,
-            progress.journal.total(),
-            stmt.line,
-            excerpt(stmt.sql)
-        ),
-        inspect: format!(
-            "check in the database whether `{}` took effect",
-            excerpt(stmt.sql)
-        ),
-    }
-}
-
-/// What a failure must roll back.
+/// How much of the failed statement, and of the migration, is applied after a failure.
 #[derive(Debug, Clone, Copy)]
-enum Undo {
-    /// Nothing is open (MySQL DDL, statements refused in a transaction, session statements).
-    Nothing,
-    /// safemig's transaction around one statement.
-    Wrapper,
-    /// The script's own transaction, begun at this statement.
-    ScriptTransaction(usize),
+enum Outcome {
+    /// Rolled back to statement `to`: safemig's transaction around one statement, or the
+    /// script's own transaction, begun at `to`.
+    RolledBack { to: usize },
+    /// Never sent to the server.
+    NotRun,
+    /// Ran outside any transaction (MySQL DDL, statements refused in a transaction,
+    /// session statements): the schema tells whether it changed anything.
+    Inspect,
 }
 
-fn undo_for(category: Category, in_tx: bool, tx_start: usize) -> Undo {
+fn outcome_of(category: Category, in_tx: bool, tx_start: usize, k: usize) -> Outcome {
     if in_tx {
-        Undo::ScriptTransaction(tx_start)
-    } else if category == Category::Atomic {
-        Undo::Wrapper
+        Outcome::RolledBack { to: tx_start }
     } else {
-        Undo::Nothing
+        match category {
+            Category::Atomic => Outcome::RolledBack { to: k },
+            // A failed SET, PREPARE or pragma changes nothing.
+            Category::Session => Outcome::NotRun,
+            _ => Outcome::Inspect,
+        }
     }
+}
+
+/// Whether the failed in-flight statement left its target as it was (after cleaning up a
+/// half-built index): then it applied nothing.
+async fn applied_nothing(engine: &mut dyn Engine, in_flight: Option<&InFlight>) -> bool {
+    let Some(in_flight) = in_flight.filter(|f| !f.before.is_empty()) else {
+        return false;
+    };
+    let mut now = engine.snapshot(&in_flight.target).await;
+    if let Ok(Some(snapshot)) = &now
+        && !snapshot.complete
+        && engine.repair_incomplete(&in_flight.target).await.is_ok()
+    {
+        now = engine.snapshot(&in_flight.target).await;
+    }
+    matches!(now, Ok(Some(snapshot)) if state_hash(&snapshot.state) == in_flight.before)
 }
 
 /// Records a statement that really failed: rolls back what is open, keeps the error in the
-/// journal, and leaves the row failed, unless nothing at all was applied.
+/// journal, and tells how much is applied. When the failed statement applied nothing, deploy
+/// retries from it once the cause is fixed; when nothing at all is applied, the attempt is
+/// recorded rolled back and blocks nothing, as in transactional mode.
 async fn fail(
     engine: &mut dyn Engine,
     progress: &mut Progress<'_>,
     stmt: &Statement<'_>,
     error: ScriptError,
-    undo: Undo,
-    migration: &LocalMigration,
+    outcome: Outcome,
 ) -> Error {
     let failed_at = progress.journal.done;
-    if !matches!(undo, Undo::Nothing)
-        && let Err(e) = engine.rollback().await
-    {
-        tracing::warn!("rolling back after the failure failed: {e}");
-    }
-    if let Undo::ScriptTransaction(tx_start) = undo {
-        // The journal writes since the script's BEGIN rolled back with it.
-        progress.journal.done = tx_start;
-    }
-    // The failed statement was rolled back and nothing ran before it: such an attempt
-    // blocks nothing, as in transactional mode.
-    let nothing_applied = !matches!(undo, Undo::Nothing) && progress.journal.done == 0;
+    let clean = match outcome {
+        Outcome::RolledBack { to } => {
+            if let Err(e) = engine.rollback().await {
+                tracing::warn!("rolling back after the failure failed: {e}");
+            }
+            // The journal writes since the script's BEGIN rolled back with it.
+            progress.journal.done = to;
+            true
+        }
+        Outcome::NotRun => true,
+        Outcome::Inspect => applied_nothing(engine, progress.journal.in_flight.as_ref()).await,
+    };
+    let applied = match (clean, progress.journal.done) {
+        (true, 0) => Applied::Nothing,
+        (true, from) => Applied::Before(from),
+        (false, _) => Applied::Unknown,
+    };
     progress.journal.in_flight = None;
+    progress.journal.attempts = None;
     progress.journal.failed_at = Some(failed_at);
+    progress.journal.retry_from = clean.then_some(progress.journal.done);
     let code = error
         .code
         .as_deref()
@@ -376,7 +445,7 @@ async fn fail(
     progress.journal.error = Some(format!("line {}: {message}{code}", stmt.line));
     let recorded = async {
         progress.save(engine).await?;
-        if nothing_applied {
+        if applied == Applied::Nothing {
             engine
                 .mark_rolled_back(&progress.row_id, history::now())
                 .await?;
@@ -387,20 +456,17 @@ async fn fail(
     if let Err(e) = recorded {
         return e;
     }
+    let migration = progress.migration;
     Error::MigrationFailed {
         name: migration.name.clone(),
         script: migration.script_path.clone(),
-        message: format!("statement at line {}: {}", stmt.line, error.message),
-        rolled_back: nothing_applied,
+        message: format!(
+            "statement {} of {} (line {}): {}",
+            failed_at + 1,
+            progress.journal.total(),
+            stmt.line,
+            error.message
+        ),
+        applied,
     }
-}
-
-/// The start of a statement, for messages.
-fn excerpt(sql: &str) -> String {
-    let line = sql.lines().next().unwrap_or_default();
-    let mut text: String = line.chars().take(80).collect();
-    if text.len() < sql.len() {
-        text.push('…');
-    }
-    text
 }

@@ -12,6 +12,7 @@
 //!   kill stopped it.
 
 mod journaled;
+pub mod resume;
 mod transactional;
 
 use std::time::{Duration, Instant};
@@ -23,10 +24,10 @@ use crate::engine::Engine;
 use crate::error::FailedMigration;
 use crate::history::HistoryRow;
 use crate::interrupt::Interrupt;
-use crate::journal::{Journal, statement_hash};
+use crate::journal::Journal;
 use crate::lock::{self, LockOptions};
 use crate::migrations::{LocalMigration, MigrationsDir};
-use crate::sql::{self, ScriptProfile};
+use crate::sql::ScriptProfile;
 
 /// How a migration is executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,11 +48,16 @@ impl Mode {
     }
 }
 
-/// An interrupted journaled migration to continue.
+/// An interrupted journaled migration to continue, or one whose failed statement applied
+/// nothing, to retry from that statement.
 #[derive(Debug, Clone)]
 pub struct Resume {
     pub row_id: String,
     pub journal: Journal,
+    /// What to do with the statement that was in flight.
+    pub in_flight: resume::InFlightVerdict,
+    /// Whether this retries from a failed statement that applied nothing.
+    pub retrying: bool,
 }
 
 /// A migration deploy will apply, and how.
@@ -129,14 +135,17 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
 
     let mut resumable: Vec<(&HistoryRow, Journal)> = Vec::new();
     let mut failed: Vec<FailedMigration> = Vec::new();
+    let dialect = engine.provider().dialect();
     for row in rows.iter().filter(|r| r.is_failed()) {
-        let interrupted = row
-            .logs
-            .as_deref()
-            .and_then(Journal::from_logs)
-            .filter(|j| j.error.is_none());
-        match interrupted {
-            Some(journal) if dir.find(&row.migration_name).is_some() => {
+        let journal = continuable(row);
+        let local = dir.find(&row.migration_name);
+        match (journal, local) {
+            (Some(journal), Some(migration))
+                if journal.retry_from.is_none() || {
+                    let hashes = resume::check_statements(migration, &journal, dialect)?;
+                    resume::retry_ready(engine, migration, &journal, &hashes)
+                } =>
+            {
                 resumable.push((row, journal))
             }
             _ => failed.push(FailedMigration {
@@ -153,7 +162,6 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
         });
     }
 
-    let dialect = engine.provider().dialect();
     let mut applied = 0;
     let mut steps = Vec::new();
     for migration in &dir.migrations {
@@ -162,14 +170,17 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
             .rev()
             .find(|(row, _)| row.migration_name == migration.name)
         {
-            check_resumable(migration, journal, dialect)?;
+            let hashes = resume::check_statements(migration, journal, dialect)?;
+            let in_flight = resume::assess(engine, migration, row, journal, &rows).await?;
             steps.push(Step {
                 migration,
                 mode: Mode::Journaled,
                 profile: ScriptProfile::of(&migration.script, dialect),
                 resume: Some(Resume {
                     row_id: row.id.clone(),
-                    journal: journal.clone(),
+                    retrying: journal.retry_from.is_some(),
+                    journal: journal.retried(hashes).unwrap_or_else(|| journal.clone()),
+                    in_flight,
                 }),
             });
             continue;
@@ -203,39 +214,13 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
     })
 }
 
-/// A journal can be continued only if the file still has the same statements.
-fn check_resumable(
-    migration: &LocalMigration,
-    journal: &Journal,
-    dialect: sql::Dialect,
-) -> Result<(), Error> {
-    let hashes: Vec<String> = sql::executable_statements(&migration.script, dialect)
-        .iter()
-        .map(|s| statement_hash(s, dialect))
-        .collect();
-    if hashes == journal.statements {
-        return Ok(());
-    }
-    let first_change = hashes
-        .iter()
-        .zip(&journal.statements)
-        .position(|(a, b)| a != b)
-        .unwrap_or(hashes.len().min(journal.total()));
-    Err(Error::CannotResume {
-        name: migration.name.clone(),
-        reason: format!(
-            "{} changed since it was started: statement {} differs ({} statements now, {} then), and {} of them had run",
-            migration.script_path.display(),
-            first_change + 1,
-            hashes.len(),
-            journal.total(),
-            journal.done
-        ),
-        inspect: format!(
-            "restore the file as it was, or compare the database with the first {} statements of the old file",
-            journal.done
-        ),
-    })
+/// The journal of a failed row that deploy may continue: one safemig left interrupted, or
+/// one whose failed statement applied nothing. Other failed rows are Prisma's P3009.
+pub fn continuable(row: &HistoryRow) -> Option<Journal> {
+    row.logs
+        .as_deref()
+        .and_then(Journal::from_logs)
+        .filter(|j| j.error.is_none() || j.retry_from.is_some())
 }
 
 /// Applies every pending migration in folder order under the migration lock, resuming one

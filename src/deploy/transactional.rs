@@ -2,15 +2,11 @@
 
 use super::{Mode, Run, Step, journaled, run_cancellable};
 use crate::Error;
-use crate::engine::{Engine, ScriptError};
+use crate::engine::{Engine, ErrorKind, ScriptError};
+use crate::error::Applied;
 use crate::failpoint;
 use crate::history::{self, HistoryRow};
 use crate::interrupt::Interrupt;
-
-/// SQLSTATEs of statements that only failed because they ran inside a transaction block:
-/// 25001 (e.g. `CREATE INDEX CONCURRENTLY` inside a function or `DO` block the splitter
-/// cannot see into), 55P04 (an enum value added and used in the same transaction).
-const NOT_IN_A_TRANSACTION: [&str; 2] = ["25001", "55P04"];
 
 /// Why the attempt stopped.
 enum Stop {
@@ -62,6 +58,17 @@ pub(super) async fn apply(
     let Err(stop) = attempt else {
         return Ok(Mode::Transactional);
     };
+    if let Stop::Script(error) = &stop
+        && error.kind == ErrorKind::ConnectionLost
+    {
+        // The server rolls the transaction back when the session ends: nothing of the
+        // migration was applied, and nothing can be recorded on this connection.
+        return Err(Error::ConnectionLost {
+            target: engine.target().to_string(),
+            action: format!("applying `{}`", crate::text::escaped(&migration.name)),
+            message: error.message.clone(),
+        });
+    }
     if let Err(e) = engine.rollback().await {
         tracing::warn!("rolling back `{}` failed: {e}", migration.name);
     }
@@ -70,12 +77,7 @@ pub(super) async fn apply(
         Stop::Interrupted => Err(Error::Interrupted {
             detail: format!("`{}` was rolled back before it finished", migration.name),
         }),
-        Stop::Script(error)
-            if error
-                .code
-                .as_deref()
-                .is_some_and(|c| NOT_IN_A_TRANSACTION.contains(&c)) =>
-        {
+        Stop::Script(error) if error.kind == ErrorKind::NeedsNoTransaction => {
             // The rollback proves nothing was applied: run it statement by statement.
             tracing::info!(
                 "`{}` cannot run in one transaction ({}); running it journaled",
@@ -99,7 +101,7 @@ pub(super) async fn apply(
                 name: migration.name.clone(),
                 script: migration.script_path.clone(),
                 message: error.message,
-                rolled_back: true,
+                applied: Applied::Nothing,
             })
         }
     }

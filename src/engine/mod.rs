@@ -53,8 +53,9 @@ pub trait Engine: Send {
     async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error>;
 
     /// The success transition, leaving the row as Prisma does: `applied_steps_count = 1`,
-    /// `logs = NULL`, `finished_at` set.
-    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
+    /// `logs = NULL`, `finished_at` set, and the checksum of the file that finished it (a
+    /// retried migration may have been fixed since its row was written).
+    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error>;
 
     /// Records a journaled migration's progress: statements done and the journal.
     async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error>;
@@ -82,6 +83,13 @@ pub trait Engine: Send {
         Ok(())
     }
 
+    /// Why the server would not take this statement, when that is known before sending it
+    /// (MySQL's `max_allowed_packet`: an oversized statement makes the server drop the
+    /// connection, and the cause is never reported).
+    fn refuse_statement(&self, _sql: &str) -> Option<String> {
+        None
+    }
+
     /// Undoes what a migration changed in the session (settings, the current schema or
     /// database), keeping the migration lock: the next migration starts as on a fresh
     /// connection.
@@ -100,6 +108,8 @@ pub struct Snapshot {
     /// False when the target is visibly half-done (an invalid index): the statement was
     /// interrupted while it ran.
     pub complete: bool,
+    /// Whether every object of the target exists.
+    pub exists: bool,
 }
 
 impl Snapshot {
@@ -107,6 +117,14 @@ impl Snapshot {
         Snapshot {
             state: state.into(),
             complete: true,
+            exists: true,
+        }
+    }
+
+    pub fn absent(state: impl Into<String>) -> Self {
+        Snapshot {
+            exists: false,
+            ..Snapshot::complete(state)
         }
     }
 }
@@ -117,25 +135,81 @@ pub trait Canceller: Send + Sync {
     async fn cancel(&self) -> Result<(), Error>;
 }
 
+/// What a database error means for safemig, whatever the engine: each engine maps its
+/// codes here (as sqlx's `ErrorKind` does), so that nothing above the engines interprets
+/// SQLSTATEs or error numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The connection is gone, or the server is shutting down or crashed: what the
+    /// statement did is unknown, and nothing about it can be recorded on this connection.
+    ConnectionLost,
+    /// The server refused the credentials.
+    Authentication,
+    /// The login may not do this: missing privileges, a read-only file or server.
+    AccessDenied,
+    /// The file is not a database, or a damaged one.
+    NotADatabase,
+    /// Another connection holds the database (SQLite's busy and locked).
+    Busy,
+    /// The statement failed with nothing applied only because it ran inside a transaction
+    /// block (PostgreSQL: `CONCURRENTLY` inside a `DO` block, an enum value added and used
+    /// in one transaction): it can run outside one.
+    NeedsNoTransaction,
+    /// Anything else: the statement itself failed.
+    Statement,
+}
+
+/// Maps an engine's errors to [`ErrorKind`].
+pub type Classify = fn(&sqlx::Error) -> ErrorKind;
+
+/// The kinds every engine shares: the failures that never reach the server's SQL layer.
+fn transport_kind(e: &sqlx::Error) -> Option<ErrorKind> {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Some(ErrorKind::ConnectionLost),
+        _ => None,
+    }
+}
+
+/// The server's own words for an error: its message without driver decoration (sqlx adds
+/// "error returned from database:" and, for PostgreSQL, the server's source line).
+pub fn message_of(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// An error raised by a migration's own SQL.
 #[derive(Debug)]
 pub struct ScriptError {
     pub message: String,
     /// SQLSTATE or the engine's error number.
     pub code: Option<String>,
+    pub kind: ErrorKind,
 }
 
-impl From<sqlx::Error> for ScriptError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) => ScriptError {
-                message: db.message().to_string(),
-                code: db.code().map(|c| c.into_owned()),
+impl ScriptError {
+    fn new(e: sqlx::Error, classify: Classify) -> Self {
+        ScriptError {
+            message: message_of(&e),
+            code: match &e {
+                sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                _ => None,
             },
-            _ => ScriptError {
-                message: e.to_string(),
-                code: None,
-            },
+            kind: classify(&e),
+        }
+    }
+
+    /// An error safemig raises itself about a script (no database code).
+    pub fn statement(message: String) -> Self {
+        ScriptError {
+            message,
+            code: None,
+            kind: ErrorKind::Statement,
         }
     }
 }
@@ -147,31 +221,78 @@ pub enum Access {
     ReadWrite,
 }
 
-/// Opens the database `url` names.
-pub async fn connect(url: &DatabaseUrl, access: Access) -> Result<Box<dyn Engine>, Error> {
+/// Opens the database `url` names. `wait` bounds how long a query waits for another
+/// process's hold on the whole database (SQLite's busy timeout): the lock timeout.
+pub async fn connect(
+    url: &DatabaseUrl,
+    access: Access,
+    wait: std::time::Duration,
+) -> Result<Box<dyn Engine>, Error> {
     Ok(match url.provider() {
         Provider::Postgres => Box::new(postgres::Postgres::connect(url).await?),
         Provider::Mysql => Box::new(mysql::Mysql::connect(url).await?),
-        Provider::Sqlite => Box::new(sqlite::Sqlite::connect(url, access).await?),
+        Provider::Sqlite => Box::new(sqlite::Sqlite::connect(url, access, wait).await?),
     })
 }
 
-/// Wraps a query's error with what was being done and where.
-fn query_error(action: &str, target: &str) -> impl FnOnce(sqlx::Error) -> Error {
+/// Wraps a failed query of safemig's own with what was being done and where, sorted by
+/// what the failure means.
+fn query_error(
+    action: &str,
+    target: &str,
+    classify: Classify,
+) -> impl FnOnce(sqlx::Error) -> Error {
     let (action, target) = (action.to_string(), target.to_string());
-    move |source| Error::Query {
-        action,
-        target,
-        source,
+    move |source| {
+        let message = message_of(&source);
+        match classify(&source) {
+            ErrorKind::ConnectionLost => Error::ConnectionLost {
+                target,
+                action,
+                message,
+            },
+            ErrorKind::Authentication => Error::AuthenticationFailed { target, message },
+            ErrorKind::AccessDenied => Error::AccessDenied {
+                target,
+                action,
+                message,
+            },
+            ErrorKind::NotADatabase => Error::NotADatabase { target, message },
+            ErrorKind::Busy => Error::LockTimeout {
+                target,
+                waited: std::time::Duration::ZERO,
+                holder: None,
+            },
+            ErrorKind::NeedsNoTransaction | ErrorKind::Statement => Error::Query {
+                action,
+                target,
+                message,
+            },
+        }
     }
 }
 
 /// Wraps a failed connection attempt.
-fn connect_error(target: &str) -> impl FnOnce(sqlx::Error) -> Error {
+fn connect_error(target: &str, classify: Classify) -> impl FnOnce(sqlx::Error) -> Error {
     let target = target.to_string();
-    move |e| Error::Connect {
-        target,
-        message: e.to_string(),
+    move |e| match classify(&e) {
+        ErrorKind::Authentication => Error::AuthenticationFailed {
+            target,
+            message: message_of(&e),
+        },
+        ErrorKind::AccessDenied => Error::AccessDenied {
+            target,
+            action: "connecting".into(),
+            message: message_of(&e),
+        },
+        ErrorKind::NotADatabase => Error::NotADatabase {
+            target,
+            message: message_of(&e),
+        },
+        _ => Error::Connect {
+            target,
+            message: message_of(&e),
+        },
     }
 }
 
@@ -181,6 +302,7 @@ async fn connect_with_timeout<C>(
     url: &DatabaseUrl,
     target: &str,
     missing_db_code: &str,
+    classify: Classify,
     attempt: impl Future<Output = Result<C, sqlx::Error>>,
 ) -> Result<C, Error> {
     let result = match url.connect_timeout() {
@@ -201,7 +323,7 @@ async fn connect_with_timeout<C>(
                 target: target.to_string(),
             }
         }
-        _ => connect_error(target)(e),
+        _ => connect_error(target, classify)(e),
     })
 }
 

@@ -9,7 +9,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySq
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Engine, ScriptError, Snapshot, connect_error, connect_with_timeout, query_error,
+    Canceller, Engine, ErrorKind, ScriptError, Snapshot, connect_error, connect_with_timeout,
+    query_error,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -36,6 +37,8 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE {history} (
 
 pub struct Mysql {
     conn: MySqlConnection,
+    /// The server's `max_allowed_packet`: the largest statement it accepts.
+    max_packet: u64,
     /// The URL's database: a migration's `USE other` must not move the history.
     database: String,
     /// `` `database`.`_prisma_migrations` ``, qualified for the same reason.
@@ -56,13 +59,14 @@ impl Canceller for MysqlCanceller {
     async fn cancel(&self) -> Result<(), Error> {
         let mut conn = MySqlConnection::connect_with(&self.options)
             .await
-            .map_err(connect_error(&self.target))?;
+            .map_err(connect_error(&self.target, classify))?;
         sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {}", self.connection_id)))
             .execute(&mut conn)
             .await
             .map_err(query_error(
                 "cancelling the running statement",
                 &self.target,
+                classify,
             ))?;
         Ok(())
     }
@@ -91,6 +95,28 @@ const SCHEMA_FINGERPRINT: &str = "SELECT r FROM ( \
     UNION ALL SELECT CONCAT_WS('|', 'routine', ROUTINE_NAME, ROUTINE_TYPE, MD5(IFNULL(ROUTINE_DEFINITION, ''))) \
       FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
     ) facts ORDER BY r";
+
+/// MySQL's and MariaDB's error numbers, as safemig must read them.
+fn classify(e: &sqlx::Error) -> ErrorKind {
+    if let Some(kind) = super::transport_kind(e) {
+        return kind;
+    }
+    let number = match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .map(|e| e.number()),
+        _ => None,
+    };
+    match number.unwrap_or_default() {
+        // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR, password expired.
+        1045 | 1698 | 1862 => ErrorKind::Authentication,
+        // database, command, column and SUPER access denied; read-only server or table.
+        1044 | 1142 | 1143 | 1227 | 1290 | 1036 => ErrorKind::AccessDenied,
+        // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, client: server gone, lost connection.
+        1053 | 1927 | 2006 | 2013 => ErrorKind::ConnectionLost,
+        _ => ErrorKind::Statement,
+    }
+}
 
 impl Mysql {
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, Error> {
@@ -136,13 +162,18 @@ impl Mysql {
             url,
             &target,
             ER_BAD_DB_ERROR,
+            classify,
             MySqlConnection::connect_with(&options),
         )
         .await?;
         let connection_id: u64 = sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS UNSIGNED)")
             .fetch_one(&mut conn)
             .await
-            .map_err(query_error("reading the connection id", &target))?;
+            .map_err(query_error("reading the connection id", &target, classify))?;
+        let max_packet: u64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS UNSIGNED)")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(query_error("reading max_allowed_packet", &target, classify))?;
         let canceller = Arc::new(MysqlCanceller {
             options,
             connection_id,
@@ -150,6 +181,7 @@ impl Mysql {
         });
         Ok(Mysql {
             conn,
+            max_packet,
             history: format!("{}.{}", quote_name(&database), quote_name(history::TABLE)),
             database,
             target,
@@ -158,7 +190,7 @@ impl Mysql {
     }
 
     fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
-        query_error(action, &self.target)
+        query_error(action, &self.target, classify)
     }
 }
 
@@ -314,13 +346,14 @@ impl Engine for Mysql {
         Ok(())
     }
 
-    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
-                 finished_at = ? WHERE id = ?",
+                 finished_at = ?, checksum = ? WHERE id = ?",
             self.history
         )))
         .bind(at.naive_utc())
+        .bind(checksum)
         .bind(id)
         .execute(&mut self.conn)
         .await
@@ -359,7 +392,8 @@ impl Engine for Mysql {
         // One multi-statement query, as Prisma sends it; the server stops at the first error.
         sqlx::raw_sql(AssertSqlSafe(script.to_string()))
             .execute(&mut self.conn)
-            .await?;
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
         Ok(())
     }
 
@@ -374,7 +408,10 @@ impl Engine for Mysql {
     }
 
     async fn commit(&mut self) -> Result<(), ScriptError> {
-        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
         Ok(())
     }
 
@@ -390,11 +427,21 @@ impl Engine for Mysql {
         match target {
             Target::Tables(names) => {
                 let mut state = String::new();
+                let mut exists = true;
                 for name in names {
-                    state.push_str(&self.table_definition(name).await?);
+                    match self.table_definition(name).await? {
+                        Some(definition) => state.push_str(&definition),
+                        None => {
+                            exists = false;
+                            state.push_str(&format!("{name}: absent"));
+                        }
+                    }
                     state.push('\n');
                 }
-                Ok(Some(Snapshot::complete(state)))
+                Ok(Some(Snapshot {
+                    exists,
+                    ..Snapshot::complete(state)
+                }))
             }
             Target::Database => {
                 let facts: Vec<String> = sqlx::query_scalar(SCHEMA_FINGERPRINT)
@@ -405,6 +452,19 @@ impl Engine for Mysql {
             }
             _ => Ok(None),
         }
+    }
+
+    fn refuse_statement(&self, sql: &str) -> Option<String> {
+        // The query packet holds the statement and a one-byte command.
+        let size = sql.len() as u64 + 1;
+        (size > self.max_packet).then(|| {
+            format!(
+                "the statement is {}, over the server's max_allowed_packet of {}: the server would drop the connection; raise max_allowed_packet (SET GLOBAL max_allowed_packet = {}, and in the server's configuration), or split the statement",
+                crate::text::size(size),
+                crate::text::size(self.max_packet),
+                size.next_power_of_two().min(1 << 30)
+            )
+        })
     }
 
     async fn reset_session(&mut self) -> Result<(), Error> {
@@ -429,9 +489,9 @@ fn quote_name(name: &str) -> String {
 }
 
 impl Mysql {
-    /// `SHOW CREATE TABLE` without the AUTO_INCREMENT counter (data, not schema), or
-    /// "absent".
-    async fn table_definition(&mut self, name: &str) -> Result<String, Error> {
+    /// `SHOW CREATE TABLE` without the AUTO_INCREMENT counter (data, not schema); `None`
+    /// when there is no such table.
+    async fn table_definition(&mut self, name: &str) -> Result<Option<String>, Error> {
         let sql = format!("SHOW CREATE TABLE {}", quote_name(name));
         match sqlx::query(AssertSqlSafe(sql))
             .fetch_one(&mut self.conn)
@@ -441,14 +501,14 @@ impl Mysql {
                 let definition: String = row
                     .try_get(1)
                     .map_err(self.err("reading a table definition"))?;
-                Ok(without_auto_increment(&definition))
+                Ok(Some(without_auto_increment(&definition)))
             }
             Err(sqlx::Error::Database(db))
                 if db
                     .try_downcast_ref::<MySqlDatabaseError>()
                     .is_some_and(|e| e.number() == ER_NO_SUCH_TABLE) =>
             {
-                Ok(format!("{name}: absent"))
+                Ok(None)
             }
             Err(e) => Err(self.err("reading a table definition")(e)),
         }

@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Engine, ScriptError, Snapshot, connect_error, connect_with_timeout, query_error,
-    quote_ident, session_label,
+    Canceller, Engine, ErrorKind, ScriptError, Snapshot, connect_error, connect_with_timeout,
+    query_error, quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -54,7 +54,7 @@ impl Canceller for PgCanceller {
     async fn cancel(&self) -> Result<(), Error> {
         let mut conn = PgConnection::connect_with(&self.options)
             .await
-            .map_err(connect_error(&self.target))?;
+            .map_err(connect_error(&self.target, classify))?;
         sqlx::query("SELECT pg_cancel_backend($1)")
             .bind(self.pid)
             .execute(&mut conn)
@@ -62,8 +62,32 @@ impl Canceller for PgCanceller {
             .map_err(query_error(
                 "cancelling the running statement",
                 &self.target,
+                classify,
             ))?;
         Ok(())
+    }
+}
+
+/// PostgreSQL's SQLSTATEs, as safemig must read them.
+fn classify(e: &sqlx::Error) -> ErrorKind {
+    if let Some(kind) = super::transport_kind(e) {
+        return kind;
+    }
+    let sqlx::Error::Database(db) = e else {
+        return ErrorKind::Statement;
+    };
+    match db.code().as_deref().unwrap_or_default() {
+        // connection_exception; admin_shutdown, crash_shutdown, cannot_connect_now.
+        code if code.starts_with("08") => ErrorKind::ConnectionLost,
+        "57P01" | "57P02" | "57P03" => ErrorKind::ConnectionLost,
+        // invalid_password, invalid_authorization_specification.
+        "28P01" | "28000" => ErrorKind::Authentication,
+        // insufficient_privilege, read_only_sql_transaction.
+        "42501" | "25006" => ErrorKind::AccessDenied,
+        // active_sql_transaction (e.g. CONCURRENTLY inside a DO block the splitter cannot
+        // see into), unsafe_new_enum_value_usage (an enum value added and used at once).
+        "25001" | "55P04" => ErrorKind::NeedsNoTransaction,
+        _ => ErrorKind::Statement,
     }
 }
 
@@ -113,16 +137,21 @@ impl Postgres {
         }
 
         let target = url.describe();
-        let mut conn =
-            connect_with_timeout(url, &target, "3D000", PgConnection::connect_with(&options))
-                .await?;
+        let mut conn = connect_with_timeout(
+            url,
+            &target,
+            "3D000",
+            classify,
+            PgConnection::connect_with(&options),
+        )
+        .await?;
         set_search_path(&mut conn, &schema)
             .await
-            .map_err(query_error("setting the search path", &target))?;
+            .map_err(query_error("setting the search path", &target, classify))?;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut conn)
             .await
-            .map_err(query_error("reading the session id", &target))?;
+            .map_err(query_error("reading the session id", &target, classify))?;
         let canceller = Arc::new(PgCanceller {
             options,
             pid,
@@ -138,7 +167,7 @@ impl Postgres {
     }
 
     fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
-        query_error(action, &self.target)
+        query_error(action, &self.target, classify)
     }
 }
 
@@ -299,14 +328,15 @@ impl Engine for Postgres {
         Ok(())
     }
 
-    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
-                 finished_at = $2 WHERE id = $1",
+                 finished_at = $2, checksum = $3 WHERE id = $1",
             self.history
         )))
         .bind(id)
         .bind(at)
+        .bind(checksum)
         .execute(&mut self.conn)
         .await
         .map_err(self.err("marking the migration finished"))?;
@@ -344,7 +374,8 @@ impl Engine for Postgres {
         // One simple-query message, as Prisma sends it.
         sqlx::raw_sql(AssertSqlSafe(script.to_string()))
             .execute(&mut self.conn)
-            .await?;
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
         Ok(())
     }
 
@@ -357,7 +388,10 @@ impl Engine for Postgres {
     }
 
     async fn commit(&mut self) -> Result<(), ScriptError> {
-        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
         Ok(())
     }
 
@@ -384,12 +418,13 @@ impl Engine for Postgres {
         .await
         .map_err(self.err("inspecting an index"))?;
         Ok(Some(match index {
-            None => Snapshot::complete("absent"),
+            None => Snapshot::absent("absent"),
             Some((true, definition)) => Snapshot::complete(definition),
             // A CONCURRENTLY build or drop that was interrupted.
             Some((false, definition)) => Snapshot {
                 state: format!("invalid: {definition}"),
                 complete: false,
+                exists: true,
             },
         }))
     }

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::{Access, Canceller, Engine, ScriptError, Snapshot, connect_error, query_error};
+use super::{
+    Access, Canceller, Engine, ErrorKind, ScriptError, Snapshot, connect_error, query_error,
+};
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::files;
@@ -32,9 +34,6 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE "_prisma_migrations" (
     "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
 );"#;
 
-/// How long a statement waits for another connection's lock before SQLITE_BUSY.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 pub struct Sqlite {
     conn: SqliteConnection,
     /// `main."_prisma_migrations"`: a migration's TEMP table of the same name must not
@@ -44,6 +43,9 @@ pub struct Sqlite {
     canceller: Arc<SqliteCanceller>,
     path: PathBuf,
     target: String,
+    /// How long a statement waits for another connection's lock before SQLITE_BUSY: the
+    /// lock timeout, so that `status` waits for a running deploy as deploy would.
+    busy_timeout: Duration,
     /// Set while a migration that toggles `foreign_keys` runs: the foreign key violations
     /// that existed before it, per (table, parent).
     fk_guard: Option<BTreeMap<(String, String), i64>>,
@@ -56,18 +58,18 @@ async fn open(
 ) -> Result<(SqliteConnection, usize), Error> {
     let mut conn = SqliteConnection::connect_with(options)
         .await
-        .map_err(connect_error(target))?;
+        .map_err(connect_error(target, classify))?;
     let handle = conn
         .lock_handle()
         .await
-        .map_err(query_error("opening the database", target))?
+        .map_err(query_error("opening the database", target, classify))?
         .as_raw_handle()
         .as_ptr() as usize;
     Ok((conn, handle))
 }
 
 impl Sqlite {
-    pub async fn connect(url: &DatabaseUrl, access: Access) -> Result<Self, Error> {
+    pub async fn connect(url: &DatabaseUrl, access: Access, wait: Duration) -> Result<Self, Error> {
         let path = url.file().expect("a SQLite URL names a file").to_path_buf();
         let target = url.describe();
         if !files::regular_file_exists(&path)? {
@@ -86,7 +88,7 @@ impl Sqlite {
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(access == Access::ReadWrite)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(wait);
         let (conn, handle) = open(&options, &target).await?;
         Ok(Sqlite {
             conn,
@@ -97,6 +99,7 @@ impl Sqlite {
             options,
             path,
             target,
+            busy_timeout: wait,
             fk_guard: None,
         })
     }
@@ -114,14 +117,25 @@ impl Sqlite {
     }
 
     fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
-        query_error(action, &self.target)
+        let wrap = query_error(action, &self.target, classify);
+        let (path, waited) = (self.path.clone(), self.busy_timeout);
+        // Busy after the busy timeout: another process holds the file, typically a
+        // deploy in exclusive locking mode. Say who, as a lock wait does.
+        move |e| match wrap(e) {
+            Error::LockTimeout { target, .. } => Error::LockTimeout {
+                target,
+                waited,
+                holder: lock_holder_process(&path),
+            },
+            other => other,
+        }
     }
 
     async fn exec(&mut self, sql: &'static str, action: &str) -> Result<(), Error> {
         sqlx::raw_sql(sql)
             .execute(&mut self.conn)
             .await
-            .map_err(query_error(action, &self.target))?;
+            .map_err(self.err(action))?;
         Ok(())
     }
 
@@ -182,9 +196,29 @@ fn from_millis(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
 }
 
+/// SQLite's result codes, as safemig must read them.
+fn classify(e: &sqlx::Error) -> ErrorKind {
+    if let Some(kind) = super::transport_kind(e) {
+        return kind;
+    }
+    let code = match e {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()),
+        _ => None,
+    };
+    // The primary code is the low byte of an extended result code.
+    match code.unwrap_or_default() & 0xff {
+        // SQLITE_BUSY, SQLITE_LOCKED.
+        5 | 6 => ErrorKind::Busy,
+        // SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH.
+        3 | 8 | 14 | 23 => ErrorKind::AccessDenied,
+        // SQLITE_CORRUPT, SQLITE_NOTADB.
+        11 | 26 => ErrorKind::NotADatabase,
+        _ => ErrorKind::Statement,
+    }
+}
+
 fn is_busy(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db)
-        if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5))
+    classify(e) == ErrorKind::Busy
 }
 
 /// Finds the process holding a POSIX lock on `path` in /proc/locks (Linux only).
@@ -243,7 +277,7 @@ impl Engine for Sqlite {
             }
             Err(e) => return Err(self.err("taking the migration lock")(e)),
         };
-        let restore = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        let restore = format!("PRAGMA busy_timeout = {}", self.busy_timeout.as_millis());
         sqlx::raw_sql(AssertSqlSafe(restore))
             .execute(&mut self.conn)
             .await
@@ -342,13 +376,14 @@ impl Engine for Sqlite {
         Ok(())
     }
 
-    async fn finish(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
-                 finished_at = ? WHERE id = ?",
+                 finished_at = ?, checksum = ? WHERE id = ?",
             self.history
         )))
         .bind(at.timestamp_millis())
+        .bind(checksum)
         .bind(id)
         .execute(&mut self.conn)
         .await
@@ -386,7 +421,8 @@ impl Engine for Sqlite {
     async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
         sqlx::raw_sql(AssertSqlSafe(script.to_string()))
             .execute(&mut self.conn)
-            .await?;
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
         Ok(())
     }
 
@@ -410,7 +446,10 @@ impl Engine for Sqlite {
     async fn commit(&mut self) -> Result<(), ScriptError> {
         if let Some(before) = &self.fk_guard {
             let before = before.clone();
-            let after = self.fk_violations().await?;
+            let after = self
+                .fk_violations()
+                .await
+                .map_err(|e| ScriptError::new(e, classify))?;
             let new: Vec<String> = after
                 .iter()
                 .filter(|(key, count)| **count > before.get(*key).copied().unwrap_or(0))
@@ -419,16 +458,16 @@ impl Engine for Sqlite {
                 })
                 .collect();
             if !new.is_empty() {
-                return Err(ScriptError {
-                    message: format!(
-                        "the migration leaves foreign key violations: {}",
-                        new.join("; ")
-                    ),
-                    code: None,
-                });
+                return Err(ScriptError::statement(format!(
+                    "the migration leaves foreign key violations: {}",
+                    new.join("; ")
+                )));
             }
         }
-        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
         self.end_fk_guard().await;
         Ok(())
     }

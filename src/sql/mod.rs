@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use classify::{StatementKind, TxEffect};
 pub use split::{Statement, normalize, split};
-pub use target::{Target, target};
+pub use target::{Target, table_effects, target};
 
 /// The SQL dialects safemig reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -133,6 +133,76 @@ pub fn target(stmt: &Statement<'_>, dialect: Dialect) -> Target {
     }
 }
 
+/// Which tables a table-level DDL statement leaves existing or gone, in order (a later
+/// entry for the same table wins: `RENAME TABLE a TO t, b TO a`). Empty for statements
+/// that create or drop no table. Resuming checks the live schema against it: a changed
+/// target is proof that the statement ran only if it is in the state the statement
+/// produces (an `ALTER TABLE` leaves its table present).
+pub fn table_effects(stmt: &Statement<'_>, dialect: Dialect) -> Vec<(String, bool)> {
+    let mut w = Words::new(stmt.sql, dialect);
+    if w.eat("CREATE") {
+        w.eat_all(&["OR", "REPLACE"]);
+        if w.is("TEMPORARY") || w.is("TEMP") {
+            return Vec::new();
+        }
+        if w.eat("TABLE") {
+            w.eat_if_exists();
+            return w.name().map(|t| vec![(t, true)]).unwrap_or_default();
+        }
+        w.eat_all(&["UNIQUE", "FULLTEXT", "SPATIAL"]);
+        return index_table(&mut w).into_iter().map(|t| (t, true)).collect();
+    }
+    if w.eat("ALTER") {
+        w.eat_all(&["ONLINE", "IGNORE"]);
+        if !w.eat("TABLE") {
+            return Vec::new();
+        }
+        w.eat_if_exists();
+        let Some(table) = w.name() else {
+            return Vec::new();
+        };
+        // `RENAME [TO|AS] new` renames the table; `RENAME COLUMN|INDEX|KEY` does not.
+        while w.peek().is_some() {
+            let rename = w.eat("RENAME");
+            if !rename {
+                w.pos += 1;
+            } else if !(w.is("COLUMN") || w.is("INDEX") || w.is("KEY")) {
+                w.eat_all(&["TO", "AS"]);
+                if let Some(new) = w.name() {
+                    return vec![(table, false), (new, true)];
+                }
+            }
+        }
+        return vec![(table, true)];
+    }
+    if w.eat("DROP") {
+        if w.eat("TEMPORARY") {
+            return Vec::new();
+        }
+        if w.eat("TABLE") || w.eat("TABLES") {
+            w.eat_if_exists();
+            return w.names().into_iter().map(|t| (t, false)).collect();
+        }
+        return index_table(&mut w).into_iter().map(|t| (t, true)).collect();
+    }
+    if w.eat("RENAME") && (w.eat("TABLE") || w.eat("TABLES")) {
+        let mut effects = Vec::new();
+        while let Some(from) = w.name() {
+            if !w.eat("TO") {
+                break;
+            }
+            let Some(to) = w.name() else { break };
+            effects.push((from, false));
+            effects.push((to, true));
+            if !w.eat(",") {
+                break;
+            }
+        }
+        return effects;
+    }
+    Vec::new()
+}
+
 fn mysql_target(w: &mut Words) -> Target {
     let tables = |names: Vec<String>| {
         if names.is_empty() {
@@ -268,6 +338,41 @@ mod tests {
         assert_eq!(of("EXECUTE stmt", m), Target::Database);
         assert_eq!(of("TRUNCATE TABLE t", m), Target::Rerunnable);
         assert_eq!(of("COMMIT", m), Target::Commit);
+    }
+
+    #[test]
+    fn table_effects_say_what_exists_after() {
+        let m = Dialect::Mysql;
+        let effects = |sql: &str| {
+            let stmts = split(sql, m);
+            table_effects(&stmts[0], m)
+        };
+        let e = |pairs: &[(&str, bool)]| -> Vec<(String, bool)> {
+            pairs.iter().map(|(t, x)| (t.to_string(), *x)).collect()
+        };
+        assert_eq!(
+            effects("CREATE TABLE IF NOT EXISTS `a` (id int)"),
+            e(&[("a", true)])
+        );
+        assert_eq!(
+            effects("ALTER TABLE `db`.`Session` ADD COLUMN x int, RENAME COLUMN y TO z"),
+            e(&[("Session", true)])
+        );
+        assert_eq!(
+            effects("ALTER TABLE a RENAME TO b"),
+            e(&[("a", false), ("b", true)])
+        );
+        assert_eq!(
+            effects("DROP TABLE IF EXISTS a, `b`"),
+            e(&[("a", false), ("b", false)])
+        );
+        assert_eq!(
+            effects("RENAME TABLE a TO t, b TO a"),
+            e(&[("a", false), ("t", true), ("b", false), ("a", true)])
+        );
+        assert_eq!(effects("CREATE INDEX i ON t (a)"), e(&[("t", true)]));
+        assert!(effects("CREATE TEMPORARY TABLE x (a int)").is_empty());
+        assert!(effects("INSERT INTO t VALUES (1)").is_empty());
     }
 
     #[test]

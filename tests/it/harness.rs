@@ -480,6 +480,24 @@ pub fn safemig_command(cwd: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// The processes holding a POSIX lock on `path` (from /proc/locks).
+pub fn lock_holders(path: &Path) -> Vec<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(inode) = std::fs::metadata(path).map(|m| m.ino()) else {
+        return Vec::new();
+    };
+    std::fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let pid = fields.get(4)?.parse().ok()?;
+            let lock_inode: u64 = fields.get(5)?.rsplit(':').next()?.parse().ok()?;
+            (lock_inode == inode).then_some(pid)
+        })
+        .collect()
+}
+
 /// Runs a command that must finish within `limit`: a hang fails the test (after killing
 /// the process) instead of hanging the suite.
 pub fn run_within(cmd: &mut Command, limit: Duration) -> Run {

@@ -1,0 +1,229 @@
+//! Deploys that stop on something other than a kill: a statement the server would refuse,
+//! a database restored from a backup taken mid-migration, a history edited around an
+//! interrupted migration, and a failed statement that applied nothing. Each ends in a state
+//! a deploy can leave: continued when that is provably right, refused with the evidence
+//! and the next command otherwise, never "resumed" into a wrong schema.
+
+use crate::for_each_engine;
+use crate::harness::{Kind, Project, TestDb, mariadb};
+use crate::status::status_json;
+
+fn stderr_has(run: &crate::harness::Run, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            run.stderr.contains(needle),
+            "no `{needle}` in:\n{}",
+            run.stderr
+        );
+    }
+}
+
+/// MariaDB drops the connection on a statement over `max_allowed_packet` and never says
+/// why. safemig checks the size before sending, names the statement and the setting, and
+/// continues from that statement once the setting is raised.
+#[test]
+fn mariadb_statement_over_max_allowed_packet() {
+    let db = TestDb::new(Kind::Mysql);
+    let limit: u64 = db
+        .scalar("SELECT CAST(@@max_allowed_packet AS CHAR)")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(limit, 16 << 20, "the test expects MariaDB's default 16 MiB");
+    let blob = "x".repeat(20 << 20);
+    let script = format!(
+        "CREATE TABLE blobs (id INTEGER PRIMARY KEY, body LONGTEXT);\n\
+         INSERT INTO blobs VALUES (1, '{blob}');\n\
+         CREATE TABLE after_blob (id INTEGER);\n"
+    );
+    let project = Project::new(Kind::Mysql, &[("20240101000000_blob", &script)]);
+    let run = project.safemig(&db, &["deploy"]).expect(6);
+    stderr_has(
+        &run,
+        &[
+            "statement 2 of 3 (line 2)",
+            "20.0 MiB",
+            "max_allowed_packet of 16.0 MiB",
+        ],
+    );
+    let report = status_json(&project, &db, 5);
+    let note = report["migrations"][0]["note"].as_str().unwrap();
+    assert!(
+        note.contains("max_allowed_packet") && note.contains("statement 2 of 3"),
+        "{note}"
+    );
+    // Unchanged, it blocks deploy as Prisma's failed rows do, saying what to do.
+    let run = project.safemig(&db, &["deploy"]).expect(5);
+    stderr_has(&run, &["P3009", "raise the server limit"]);
+
+    mariadb().admin_exec("SET GLOBAL max_allowed_packet = 67108864");
+    let run = project.safemig(&db, &["deploy"]).expect(0);
+    mariadb().admin_exec("SET GLOBAL max_allowed_packet = 16777216");
+    assert!(
+        run.stdout.contains("Resuming 20240101000000_blob"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(LENGTH(body) AS CHAR) FROM blobs")
+            .as_deref(),
+        Some("20971520")
+    );
+    assert!(db.has_table("after_blob"));
+    let history = db.history();
+    assert!(
+        history.iter().all(|h| h.finished && h.logs.is_none()),
+        "{history:?}"
+    );
+    project.safemig(&db, &["status"]).expect(0);
+}
+
+/// The incident's restored dump: taken while an `ALTER TABLE Session` ran, it has no
+/// `Session` at all. The ALTER's target changed, but not into anything an ALTER produces:
+/// deploy refuses with the evidence, writes nothing, and status agrees.
+#[test]
+fn mariadb_restored_during_an_alter_is_not_resumed() {
+    for point in ["after_statement:2", "during_statement:2"] {
+        let db = TestDb::new(Kind::Mysql);
+        let project = Project::new(
+            Kind::Mysql,
+            &[
+                (
+                    "20240101000000_session",
+                    "CREATE TABLE Session (id INTEGER PRIMARY KEY);\n",
+                ),
+                (
+                    "20240102000000_expiry",
+                    "ALTER TABLE Session ADD COLUMN expires INTEGER;\nCREATE TABLE audit (id INTEGER);\n",
+                ),
+                (
+                    "20240103000000_seed",
+                    "INSERT INTO Session (id, expires) VALUES (1, 2);\n",
+                ),
+            ],
+        );
+        project.deploy_killed_at(&db, point);
+        // What the restore brings back: everything but the table being altered.
+        db.exec("DROP TABLE Session");
+        let before = db.history();
+        let run = project.safemig(&db, &["deploy"]).expect(5);
+        stderr_has(
+            &run,
+            &[
+                "`20240102000000_expiry` was interrupted and cannot be resumed",
+                "`Session` is missing now",
+                "restored from a backup",
+                "safemig resolve --applied 20240102000000_expiry",
+            ],
+        );
+        assert_eq!(db.history(), before, "{point}: nothing written");
+        assert!(!db.has_table("audit"));
+        let report = status_json(&project, &db, 5);
+        let note = report["migrations"][1]["note"].as_str().unwrap();
+        assert!(
+            note.contains("cannot be resumed") && note.contains("Session"),
+            "{note}"
+        );
+    }
+}
+
+/// A table a completed statement created is gone: the database is not the one the
+/// journal describes.
+#[test]
+fn mariadb_missing_target_of_a_completed_statement_is_not_resumed() {
+    let db = TestDb::new(Kind::Mysql);
+    let project = Project::new(
+        Kind::Mysql,
+        &[(
+            "20240101000000_tables",
+            "CREATE TABLE a (id INTEGER);\nCREATE TABLE b (id INTEGER);\nALTER TABLE a ADD COLUMN x INTEGER;\n",
+        )],
+    );
+    project.deploy_killed_at(&db, "after_statement:3");
+    db.exec("DROP TABLE b");
+    let run = project.safemig(&db, &["deploy"]).expect(5);
+    stderr_has(
+        &run,
+        &[
+            "statement 2 (line 2: `CREATE TABLE b",
+            "`b` should exist, but it is missing",
+        ],
+    );
+}
+
+/// Another migration recorded after the interrupted one's journal was last written: the
+/// history was restored or edited around it, so the journal is not trusted blindly.
+#[test]
+fn history_written_after_an_interrupted_journal_is_not_trusted() {
+    let db = TestDb::new(Kind::Mysql);
+    let project = Project::new(
+        Kind::Mysql,
+        &[
+            (
+                "20240101000000_tables",
+                "CREATE TABLE a (id INTEGER);\nCREATE TABLE b (id INTEGER);\n",
+            ),
+            ("20240102000000_later", "CREATE TABLE c (id INTEGER);\n"),
+        ],
+    );
+    project.deploy_killed_at(&db, "after_statement:2");
+    project
+        .safemig(&db, &["resolve", "--applied", "20240102000000_later"])
+        .expect(0);
+    let run = project.safemig(&db, &["deploy"]).expect(5);
+    stderr_has(
+        &run,
+        &["was started later", "restored from a backup or edited"],
+    );
+}
+
+/// A statement that fails and applies nothing, after others that applied: the failed row
+/// blocks deploy while the file is unchanged (as Prisma's does), and once the statement is
+/// fixed, deploy continues from it, without a resolve and without re-running the others.
+fn a_failed_statement_that_applied_nothing_is_retried_once_fixed(kind: Kind) {
+    // Journaled on every engine: CONCURRENTLY and VACUUM refuse a transaction.
+    let journaled = match kind {
+        Kind::Postgres => "CREATE INDEX CONCURRENTLY first_id ON first (id);\n",
+        Kind::Mysql => "",
+        Kind::Sqlite => "VACUUM;\n",
+    };
+    let broken = format!(
+        "CREATE TABLE first (id INTEGER PRIMARY KEY);\n{journaled}\
+         INSERT INTO no_such_table (id) VALUES (1);\n\
+         CREATE TABLE second (id INTEGER);\n"
+    );
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_fix_me", &broken)]);
+    let run = project.safemig(&db, &["deploy"]).expect(6);
+    stderr_has(
+        &run,
+        &[
+            "the failed statement applied nothing",
+            "continues from statement",
+        ],
+    );
+    let run = project.safemig(&db, &["deploy"]).expect(5);
+    stderr_has(&run, &["P3009", "fix it in the migration's migration.sql"]);
+    let report = status_json(&project, &db, 5);
+    let note = report["migrations"][0]["note"].as_str().unwrap();
+    assert!(note.contains("which applied nothing"), "{note}");
+
+    let fixed = broken.replace("no_such_table", "first");
+    project.write("20240101000000_fix_me", &fixed);
+    let report = status_json(&project, &db, 8);
+    assert_eq!(report["migrations"][0]["state"], "interrupted", "{report}");
+    let run = project.safemig(&db, &["deploy"]).expect(0);
+    assert!(
+        run.stdout.contains("Resuming 20240101000000_fix_me"),
+        "{}",
+        run.stdout
+    );
+    assert!(db.has_table("second"));
+    let history = db.history();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(history[0].finished && history[0].logs.is_none());
+    // The row carries the fixed file's checksum: status sees nothing edited.
+    project.safemig(&db, &["status"]).expect(0);
+}
+
+for_each_engine!(a_failed_statement_that_applied_nothing_is_retried_once_fixed);
