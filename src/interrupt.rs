@@ -13,6 +13,19 @@ use tokio::time::Instant;
 /// The default deadline: below the common 30 s grace period of container runtimes.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(20);
 
+/// How long a cancelled statement may take to stop before its session is terminated.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a terminated session may take to end before safemig lets go of it (closes
+/// the socket without waiting for an answer).
+pub const TERMINATE_GRACE: Duration = Duration::from_secs(2);
+
+/// The most a stop takes beyond the deadline: the cancel's and the termination's graces,
+/// plus a second for the bookkeeping. With the default deadline a deploy is gone 25 s
+/// after SIGTERM, inside the common 30 s grace period; the command line ends the process
+/// at this bound whatever happens.
+pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Running,
@@ -20,6 +33,9 @@ enum Stage {
     Stopping(Instant),
     /// Cancel whatever runs, now (the deadline passed, or a second signal came).
     CancelNow,
+    /// A statement ignored its cancel and its session's termination: the connection was
+    /// let go, and nothing more may be sent on it.
+    Abandoned,
 }
 
 /// Shared between the signal listener and the executor. Cloning shares the state.
@@ -46,9 +62,20 @@ impl Interrupt {
         self.stage.send_modify(|stage| {
             *stage = match *stage {
                 Stage::Running => Stage::Stopping(Instant::now()),
+                Stage::Abandoned => Stage::Abandoned,
                 _ => Stage::CancelNow,
             }
         });
+    }
+
+    /// The connection was let go while a statement still ran on it.
+    pub fn abandon(&self) {
+        self.stage.send_replace(Stage::Abandoned);
+    }
+
+    /// Whether the connection was let go: nothing may be sent on it any more.
+    pub fn abandoned(&self) -> bool {
+        *self.stage.borrow() == Stage::Abandoned
     }
 
     pub fn stop_requested(&self) -> bool {
@@ -68,7 +95,7 @@ impl Interrupt {
         loop {
             let stage = *rx.borrow_and_update();
             match stage {
-                Stage::CancelNow => return,
+                Stage::CancelNow | Stage::Abandoned => return,
                 Stage::Stopping(since) => {
                     tokio::select! {
                         _ = tokio::time::sleep_until(since + self.deadline) => return,

@@ -24,6 +24,7 @@ pub async fn mark_applied(
     dir: &MigrationsDir,
     name: &str,
     lock_options: &LockOptions,
+    interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(Option<&str>),
 ) -> Result<Resolved, Error> {
     let migration = dir.find(name).ok_or_else(|| Error::UnknownMigration {
@@ -31,7 +32,7 @@ pub async fn mark_applied(
         dir: dir.path.clone(),
     })?;
     dir.check_provider(engine.provider())?;
-    lock::acquire(engine, lock_options, &Interrupt::default(), on_wait).await?;
+    lock::acquire(engine, lock_options, interrupt, on_wait).await?;
     let result = async {
         if !engine.history_exists().await? {
             engine.create_history().await?;
@@ -63,9 +64,10 @@ pub async fn mark_rolled_back(
     engine: &mut dyn Engine,
     name: &str,
     lock_options: &LockOptions,
+    interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(Option<&str>),
 ) -> Result<Resolved, Error> {
-    lock::acquire(engine, lock_options, &Interrupt::default(), on_wait).await?;
+    lock::acquire(engine, lock_options, interrupt, on_wait).await?;
     let result = async {
         let rows = if engine.history_exists().await? {
             engine.read_history().await?

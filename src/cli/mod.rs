@@ -1,6 +1,7 @@
 //! Argument parsing and command dispatch. Everything printed goes through [`output`].
 
 mod output;
+mod signals;
 mod supervise;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use safemig::status::{self, HistoryTable, StatusReport};
 use safemig::{Error, ExitCode, resolve};
 
 use output::Printer;
+use signals::{Policy, StopSignals};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -131,6 +133,15 @@ pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 pub fn main() -> std::process::ExitCode {
+    // First of all: a stop signal from now on ends the command cleanly (exit 11), never
+    // as death by signal 15.
+    let stop_signals = match StopSignals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            output::stderr_line(&format!("error: cannot install the signal handlers: {e}"));
+            return std::process::ExitCode::from(ExitCode::Internal as u8);
+        }
+    };
     exit_on_panic();
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
@@ -139,7 +150,7 @@ pub fn main() -> std::process::ExitCode {
         .build()
         .expect("starting the async runtime");
     let mut printer = Printer::stdout();
-    let code = match runtime.block_on(run(cli, &mut printer)) {
+    let code = match runtime.block_on(run(cli, &mut printer, &stop_signals)) {
         Ok(code) => code,
         Err(error) => {
             printer.error(&error);
@@ -227,17 +238,33 @@ impl Context {
 }
 
 /// Runs the command; returns the process exit code.
-async fn run(cli: Cli, printer: &mut Printer) -> Result<u8, Error> {
+async fn run(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Result<u8, Error> {
+    // What a stop signal means: deploy and resolve stop at a safe point; `run` decides
+    // per phase; everything else holds nothing and exits at once.
+    let interrupt = match &cli.command {
+        Command::Deploy {
+            dry_run: false,
+            deadline,
+        } => Some(Interrupt::new(*deadline)),
+        Command::Resolve { .. } => Some(Interrupt::default()),
+        _ => None,
+    };
+    match &interrupt {
+        Some(interrupt) => signals.set(Policy::Stop(interrupt.clone())),
+        None if matches!(cli.command, Command::Run(_)) => {}
+        None => signals.set(Policy::Exit),
+    }
+    let interrupt = interrupt.unwrap_or_default();
     match cli.command {
         Command::Split {
             file,
             dialect,
             json,
         } => split(&file, dialect, json, printer).map(|c| c as u8),
-        Command::Run(args) => supervise::run(&cli.global, args, printer).await,
+        Command::Run(args) => supervise::run(&cli.global, args, printer, signals).await,
         Command::Drill(args) => supervise::drill(args, printer).map(|c| c as u8),
         Command::Lint(lint) => supervise::lint(lint, printer).map(|c| c as u8),
-        command => project_command(command, &cli.global, printer)
+        command => project_command(command, &cli.global, &interrupt, printer)
             .await
             .map(|c| c as u8),
     }
@@ -247,16 +274,14 @@ async fn run(cli: Cli, printer: &mut Printer) -> Result<u8, Error> {
 async fn project_command(
     command: Command,
     global: &GlobalArgs,
+    interrupt: &Interrupt,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
     let ctx = Context::load(global)?;
     match command {
         Command::Status { json } => status(&ctx, json, printer).await,
         Command::Deploy { dry_run: true, .. } => dry_run(&ctx, printer).await,
-        Command::Deploy {
-            dry_run: false,
-            deadline,
-        } => deploy(&ctx, deadline, printer).await,
+        Command::Deploy { dry_run: false, .. } => deploy(&ctx, interrupt, printer).await,
         Command::Resolve {
             applied,
             rolled_back,
@@ -267,15 +292,26 @@ async fn project_command(
             let resolved = match (applied, rolled_back) {
                 (Some(name), _) => {
                     let dir = ctx.migrations()?;
-                    let done =
-                        resolve::mark_applied(&mut *engine, &dir, &name, &ctx.lock, &mut on_wait)
-                            .await?;
+                    let done = resolve::mark_applied(
+                        &mut *engine,
+                        &dir,
+                        &name,
+                        &ctx.lock,
+                        interrupt,
+                        &mut on_wait,
+                    )
+                    .await?;
                     (name, done)
                 }
                 (None, Some(name)) => {
-                    let done =
-                        resolve::mark_rolled_back(&mut *engine, &name, &ctx.lock, &mut on_wait)
-                            .await?;
+                    let done = resolve::mark_rolled_back(
+                        &mut *engine,
+                        &name,
+                        &ctx.lock,
+                        interrupt,
+                        &mut on_wait,
+                    )
+                    .await?;
                     (name, done)
                 }
                 (None, None) => unreachable!("clap requires one of --applied / --rolled-back"),
@@ -405,13 +441,16 @@ async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error
 
 pub(crate) async fn deploy(
     ctx: &Context,
-    deadline: Duration,
+    interrupt: &Interrupt,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
     let dir = ctx.migrations()?;
     dir.check_provider(ctx.url.provider())?;
-    let interrupt = Interrupt::new(deadline);
-    let listener = listen_for_stop_signals(interrupt.clone())?;
+    if interrupt.stop_requested() {
+        return Err(Error::Interrupted {
+            detail: "stopped before connecting; nothing was applied".into(),
+        });
+    }
     let mut engine = ctx.connect(Access::ReadWrite).await?;
     printer.line(&format!(
         "{} in {}; database: {}",
@@ -421,7 +460,7 @@ pub(crate) async fn deploy(
     ));
     let options = deploy::Options {
         lock: ctx.lock,
-        interrupt,
+        interrupt: interrupt.clone(),
     };
     let timeout = ctx.lock.timeout;
     let result = deploy::deploy(&mut *engine, &dir, &options, &mut |event| match event {
@@ -435,32 +474,6 @@ pub(crate) async fn deploy(
         } => printer.applied(name, mode, elapsed),
     })
     .await;
-    listener.abort();
     printer.deploy_summary(&result?);
     Ok(ExitCode::Success)
-}
-
-/// Turns SIGTERM and SIGINT into stop requests for as long as deploy runs.
-pub(crate) fn listen_for_stop_signals(
-    interrupt: Interrupt,
-) -> Result<tokio::task::JoinHandle<()>, Error> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let install = |kind| {
-        signal(kind).map_err(|source| Error::Io {
-            path: "signal handler".into(),
-            source,
-        })
-    };
-    let mut term = install(SignalKind::terminate())?;
-    let mut int = install(SignalKind::interrupt())?;
-    Ok(tokio::spawn(async move {
-        loop {
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            };
-            Printer::stopping(name, interrupt.deadline());
-            interrupt.request_stop();
-        }
-    }))
 }

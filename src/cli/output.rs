@@ -72,14 +72,6 @@ impl Printer {
         ));
     }
 
-    /// What a stop request means, on stderr.
-    pub fn stopping(signal: &str, deadline: Duration) {
-        stderr_line(&format!(
-            "Received {signal}: stopping at the next safe point (a running statement is cancelled after {}s; a second signal cancels it now)",
-            deadline.as_secs_f32()
-        ));
-    }
-
     pub fn applied(&mut self, name: &str, mode: Mode, elapsed: Duration) {
         self.line(&format!(
             "Applied {} ({}, {} ms)",

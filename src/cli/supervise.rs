@@ -12,7 +12,10 @@ use safemig::status::Verdict;
 use safemig::supervisor::{self, DEFAULT_STOP_TIMEOUT, Event, Timeline};
 use safemig::{Error, ExitCode};
 
+use safemig::interrupt::{Interrupt, STOP_MARGIN};
+
 use super::output::{self, Printer};
+use super::signals::{Policy, StopSignals};
 use super::{Context, GlobalArgs, parse_seconds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -217,22 +220,35 @@ fn grace_period(flag: Option<Duration>) -> Result<Option<(Duration, String)>, Er
     Ok(Some((grace, "SAFEMIG_GRACE_PERIOD".into())))
 }
 
-pub async fn run(global: &GlobalArgs, args: RunArgs, printer: &mut Printer) -> Result<u8, Error> {
+pub async fn run(
+    global: &GlobalArgs,
+    args: RunArgs,
+    printer: &mut Printer,
+    signals: &StopSignals,
+) -> Result<u8, Error> {
+    // Before the app runs, a stop signal stops the pre-start deploy as `deploy` would,
+    // with a deadline that leaves the stop margin inside the stop timeout.
+    let deadline = args.stop_timeout.saturating_sub(STOP_MARGIN);
+    let interrupt = Interrupt::new(deadline.max(Duration::from_secs(1)));
+    signals.set(Policy::Stop(interrupt.clone()));
     supervisor::check_deadline(args.stop_timeout, grace_period(args.grace_period)?)?;
     let mut timeline = TimelinePrinter {
         format: args.log_format,
         started: Instant::now(),
     };
     if args.migrate != Migrate::Off {
-        prestart(global, &args, printer, &mut timeline).await?;
+        prestart(global, &args, &interrupt, printer, &mut timeline).await?;
     }
+    // From here the supervisor forwards signals to the app.
+    signals.set(Policy::Count);
     let options = supervisor::Options {
         command: args.command,
         group: args.group,
         stop_timeout: args.stop_timeout,
         drain_delay: args.drain_delay,
     };
-    let code = supervisor::supervise(&options, &mut timeline).await?;
+    let stopped = || interrupt.stop_requested() || signals.received() > 0;
+    let code = supervisor::supervise(&options, &mut timeline, &stopped).await?;
     Ok(code.clamp(0, 255) as u8)
 }
 
@@ -240,13 +256,14 @@ pub async fn run(global: &GlobalArgs, args: RunArgs, printer: &mut Printer) -> R
 async fn prestart(
     global: &GlobalArgs,
     args: &RunArgs,
+    interrupt: &Interrupt,
     printer: &mut Printer,
     timeline: &mut TimelinePrinter,
 ) -> Result<(), Error> {
     let ctx = Context::load(global)?;
     let result = match args.migrate {
         // A stop signal during the deploy is handled as in `deploy`, within the stop timeout.
-        Migrate::Deploy => super::deploy(&ctx, args.stop_timeout, printer)
+        Migrate::Deploy => super::deploy(&ctx, interrupt, printer)
             .await
             .map(|_| "deploy finished, the database is up to date".to_string()),
         Migrate::Check => {

@@ -227,14 +227,21 @@ pub(super) async fn apply(
         }
 
         failpoint::hit("during_statement");
-        match run_cancellable(engine, stmt.sql, interrupt.cancel_due()).await {
+        match run_cancellable(engine, stmt.sql, interrupt.cancel_due(), interrupt).await {
             Run::Done => {}
             Run::Cancelled => {
-                if category == Category::Atomic || in_tx {
-                    engine.rollback().await?;
-                }
                 if in_tx {
                     progress.journal.done = tx_start;
+                }
+                if interrupt.abandoned() {
+                    // Nothing more is sent on the connection: its session ends with it,
+                    // rolling back what is open; the journal already says what to check.
+                    return Err(progress.interrupted("abandoned a statement of"));
+                }
+                if (category == Category::Atomic || in_tx)
+                    && let Err(e) = engine.rollback().await
+                {
+                    tracing::warn!("rolling back the cancelled statement failed: {e}");
                 }
                 return Err(stopped(engine, &mut progress, "cancelled a statement of").await);
             }

@@ -23,7 +23,7 @@ use crate::Error;
 use crate::engine::Engine;
 use crate::error::FailedMigration;
 use crate::history::HistoryRow;
-use crate::interrupt::Interrupt;
+use crate::interrupt::{CANCEL_GRACE, Interrupt, TERMINATE_GRACE};
 use crate::journal::Journal;
 use crate::lock::{self, LockOptions};
 use crate::migrations::{LocalMigration, MigrationsDir};
@@ -236,7 +236,11 @@ pub async fn deploy(
     })
     .await?;
     let result = deploy_locked(engine, dir, &options.interrupt, on_event).await;
-    lock::release(engine, &options.lock).await;
+    // A connection that was let go may still be busy on the server: nothing more is sent
+    // on it. The lock ends with its session.
+    if !options.interrupt.abandoned() {
+        lock::release(engine, &options.lock).await;
+    }
     result
 }
 
@@ -297,33 +301,57 @@ async fn deploy_locked(
 enum Run {
     Done,
     Failed(crate::engine::ScriptError),
-    /// Cancelled on a stop request.
+    /// Cancelled on a stop request. When it did not stop even after its session was
+    /// terminated, the connection was let go ([`Interrupt::abandoned`]).
     Cancelled,
 }
 
-/// Runs SQL on the engine; when `cancel_when` resolves first, cancels it server-side and
-/// waits for it to end. A statement that completes despite the cancel counts as done.
+/// Runs SQL on the engine; when `cancel_when` resolves first, stops it in bounded time:
+/// a server-side cancel, then, if the statement ignores it for [`CANCEL_GRACE`], the end
+/// of its session, and if even that does not end it within [`TERMINATE_GRACE`], letting
+/// go of the connection. A statement that completes despite the cancel counts as done.
 async fn run_cancellable(
     engine: &mut dyn Engine,
     sql: &str,
     cancel_when: impl std::future::Future<Output = ()>,
+    interrupt: &Interrupt,
 ) -> Run {
     let canceller = engine.canceller();
     let statement = engine.run_script(sql);
     tokio::pin!(statement, cancel_when);
+    let finished = |result: Result<(), crate::engine::ScriptError>| match result {
+        Ok(()) => Run::Done,
+        Err(_) => Run::Cancelled,
+    };
     tokio::select! {
-        result = &mut statement => match result {
+        result = &mut statement => return match result {
             Ok(()) => Run::Done,
             Err(e) => Run::Failed(e),
         },
-        () = &mut cancel_when => {
-            if let Err(e) = canceller.cancel().await {
-                tracing::warn!("cancelling the running statement failed: {e}");
-            }
-            match statement.await {
-                Ok(()) => Run::Done,
-                Err(_) => Run::Cancelled,
-            }
-        }
+        () = &mut cancel_when => {}
     }
+    // Asking the server goes over a new connection, which may itself hang: bounded too.
+    match tokio::time::timeout(CANCEL_GRACE, canceller.cancel()).await {
+        Ok(Err(e)) => tracing::warn!("cancelling the running statement failed: {e}"),
+        Err(_) => tracing::warn!("cancelling the running statement timed out"),
+        Ok(Ok(())) => {}
+    }
+    if let Ok(result) = tokio::time::timeout(CANCEL_GRACE, &mut statement).await {
+        return finished(result);
+    }
+    tracing::warn!(
+        "the statement ignored its cancel for {}s: terminating its session",
+        CANCEL_GRACE.as_secs()
+    );
+    match tokio::time::timeout(TERMINATE_GRACE, canceller.terminate()).await {
+        Ok(Err(e)) => tracing::warn!("terminating the session failed: {e}"),
+        Err(_) => tracing::warn!("terminating the session timed out"),
+        Ok(Ok(())) => {}
+    }
+    if let Ok(result) = tokio::time::timeout(TERMINATE_GRACE, &mut statement).await {
+        return finished(result);
+    }
+    tracing::warn!("the session did not end either: letting go of the connection");
+    interrupt.abandon();
+    Run::Cancelled
 }

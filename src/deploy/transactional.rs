@@ -31,7 +31,7 @@ pub(super) async fn apply(
     let attempt = async {
         failpoint::hit("during_statement");
         // Rolling back is the quickest clean stop: cancel at once.
-        match run_cancellable(engine, &migration.script, interrupt.stopped()).await {
+        match run_cancellable(engine, &migration.script, interrupt.stopped(), interrupt).await {
             Run::Done => {}
             Run::Failed(e) => return Err(Stop::Script(e)),
             Run::Cancelled => return Err(Stop::Interrupted),
@@ -67,6 +67,15 @@ pub(super) async fn apply(
             target: engine.target().to_string(),
             action: format!("applying `{}`", crate::text::escaped(&migration.name)),
             message: error.message.clone(),
+        });
+    }
+    if interrupt.abandoned() {
+        // The server rolls the transaction back when the session ends.
+        return Err(Error::Interrupted {
+            detail: format!(
+                "`{}` was abandoned with its transaction, which the server rolls back",
+                crate::text::escaped(&migration.name)
+            ),
         });
     }
     if let Err(e) = engine.rollback().await {

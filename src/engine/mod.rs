@@ -132,7 +132,11 @@ impl Snapshot {
 /// Cancels the statement a connection is running, server-side, through another connection.
 #[async_trait]
 pub trait Canceller: Send + Sync {
+    /// Asks the server to cancel the running statement.
     async fn cancel(&self) -> Result<(), Error>;
+
+    /// Ends the whole session server-side: for a statement that ignores its cancel.
+    async fn terminate(&self) -> Result<(), Error>;
 }
 
 /// What a database error means for safemig, whatever the engine: each engine maps its

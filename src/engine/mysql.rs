@@ -57,17 +57,24 @@ struct MysqlCanceller {
 #[async_trait]
 impl Canceller for MysqlCanceller {
     async fn cancel(&self) -> Result<(), Error> {
+        self.kill("QUERY", "cancelling the running statement").await
+    }
+
+    async fn terminate(&self) -> Result<(), Error> {
+        self.kill("CONNECTION", "terminating the session").await
+    }
+}
+
+impl MysqlCanceller {
+    /// `KILL QUERY|CONNECTION id` on a second connection.
+    async fn kill(&self, what: &str, action: &str) -> Result<(), Error> {
         let mut conn = MySqlConnection::connect_with(&self.options)
             .await
             .map_err(connect_error(&self.target, classify))?;
-        sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {}", self.connection_id)))
+        sqlx::raw_sql(AssertSqlSafe(format!("KILL {what} {}", self.connection_id)))
             .execute(&mut conn)
             .await
-            .map_err(query_error(
-                "cancelling the running statement",
-                &self.target,
-                classify,
-            ))?;
+            .map_err(query_error(action, &self.target, classify))?;
         Ok(())
     }
 }

@@ -52,18 +52,27 @@ struct PgCanceller {
 #[async_trait]
 impl Canceller for PgCanceller {
     async fn cancel(&self) -> Result<(), Error> {
+        self.signal("pg_cancel_backend", "cancelling the running statement")
+            .await
+    }
+
+    async fn terminate(&self) -> Result<(), Error> {
+        self.signal("pg_terminate_backend", "terminating the session")
+            .await
+    }
+}
+
+impl PgCanceller {
+    /// Calls `function(pid)` on a second connection.
+    async fn signal(&self, function: &str, action: &str) -> Result<(), Error> {
         let mut conn = PgConnection::connect_with(&self.options)
             .await
             .map_err(connect_error(&self.target, classify))?;
-        sqlx::query("SELECT pg_cancel_backend($1)")
+        sqlx::query(AssertSqlSafe(format!("SELECT {function}($1)")))
             .bind(self.pid)
             .execute(&mut conn)
             .await
-            .map_err(query_error(
-                "cancelling the running statement",
-                &self.target,
-                classify,
-            ))?;
+            .map_err(query_error(action, &self.target, classify))?;
         Ok(())
     }
 }

@@ -180,6 +180,11 @@ impl Canceller for SqliteCanceller {
         unsafe { libsqlite3_sys::sqlite3_interrupt(handle as *mut libsqlite3_sys::sqlite3) };
         Ok(())
     }
+
+    /// There is no session to end: interrupting again is all there is.
+    async fn terminate(&self) -> Result<(), Error> {
+        self.cancel().await
+    }
 }
 
 /// Timestamps may be stored as Unix milliseconds (Prisma), seconds with a fraction, or text

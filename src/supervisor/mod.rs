@@ -79,7 +79,15 @@ struct Shutdown {
 
 /// Runs the command until it and its process group are gone; returns the exit code to
 /// exit with: the child's own, or 128+n when a signal killed it.
-pub async fn supervise(options: &Options, timeline: &mut dyn Timeline) -> Result<i32, Error> {
+///
+/// `stopped_before_start` is asked once the supervisor listens for signals itself, just
+/// before the app would start: a stop that came earlier (during the pre-start migration,
+/// or just before the supervisor took over) means the app is not started at all.
+pub async fn supervise(
+    options: &Options,
+    timeline: &mut dyn Timeline,
+    stopped_before_start: &dyn Fn() -> bool,
+) -> Result<i32, Error> {
     if std::process::id() != 1 {
         // Orphaned grandchildren are re-parented to us instead of to PID 1, so we reap them.
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
@@ -102,6 +110,11 @@ pub async fn supervise(options: &Options, timeline: &mut dyn Timeline) -> Result
     }
 
     let (program, args) = options.command.split_first().ok_or(Error::NoCommand)?;
+    if stopped_before_start() {
+        return Err(Error::Interrupted {
+            detail: "a stop signal came before the app started, so it was not started".into(),
+        });
+    }
     let child = std::process::Command::new(program)
         .args(args)
         // Its own process group, so the whole group can be signalled and waited for.

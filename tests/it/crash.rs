@@ -480,3 +480,162 @@ for_each_engine!(
     deadline_or_second_signal_cancels_the_statement,
     sixteen_deployers_at_once,
 );
+
+/// A PL/pgSQL block that catches its own cancel, for up to a minute: a statement the
+/// server does not stop when asked (a long CREATE INDEX, deep parsing behave alike).
+const IGNORES_CANCEL: &str = "DO $$\n\
+    DECLARE until timestamptz := clock_timestamp() + interval '60 seconds';\n\
+    BEGIN\n\
+      WHILE clock_timestamp() < until LOOP\n\
+        BEGIN\n\
+          PERFORM pg_sleep(0.05);\n\
+        EXCEPTION WHEN query_canceled THEN\n\
+          NULL;\n\
+        END;\n\
+      END LOOP;\n\
+    END $$;\n";
+
+/// SIGTERM (and a second one) against a statement that ignores its cancel: the stop ends
+/// within the deadline plus the documented margin (the session is terminated), exits 11,
+/// leaves the lock free and the history consistent; in both modes.
+#[test]
+fn stop_is_bounded_when_a_statement_ignores_its_cancel() {
+    let margin = safemig::interrupt::STOP_MARGIN;
+    let journaled = format!(
+        "CREATE TABLE t (id INTEGER);\nCREATE INDEX CONCURRENTLY t_idx ON t (id);\n{IGNORES_CANCEL}"
+    );
+    let transactional = format!("CREATE TABLE t (id INTEGER);\n{IGNORES_CANCEL}");
+    let cases: [(&str, &str, &[&str], bool); 3] = [
+        (
+            "journaled",
+            &journaled,
+            &["deploy", "--deadline", "1"],
+            false,
+        ),
+        ("transactional", &transactional, &["deploy"], false),
+        ("second signal", &journaled, &["deploy"], true),
+    ];
+    for (label, script, args, second_signal) in cases {
+        let db = TestDb::new(Kind::Postgres);
+        let project = Project::new(
+            Kind::Postgres,
+            &[
+                ("20240101000000_init", crate::deploy::INIT),
+                ("20240102000000_stubborn", script),
+            ],
+        );
+        let child = deploy_past_init(&project, &db, args);
+        let pid = Pid::from_raw(child.id() as i32);
+        let signalled = Instant::now();
+        kill(pid, Signal::SIGTERM).unwrap();
+        if second_signal {
+            std::thread::sleep(Duration::from_millis(200));
+            kill(pid, Signal::SIGTERM).unwrap();
+        }
+        let run = to_run(child.wait_with_output().unwrap()).expect(11);
+        let deadline = if label == "journaled" {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        };
+        // A bound on the stop, not a speed measurement: the block runs for a minute, and
+        // the runtime's grace period would end it with SIGKILL.
+        assert!(
+            signalled.elapsed() < deadline + margin + Duration::from_secs(5),
+            "{label}: took {:?}\n{}",
+            signalled.elapsed(),
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("terminating its session"),
+            "{label}: {}",
+            run.stderr
+        );
+        let running = db.scalar(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'DO $$%'",
+            db.name
+        ));
+        assert_eq!(
+            running.as_deref(),
+            Some("0"),
+            "{label}: the block still runs"
+        );
+        let locks = db.scalar(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369",
+        );
+        assert_eq!(
+            locks.as_deref(),
+            Some("0"),
+            "{label}: the lock is still held"
+        );
+        let report = status_json(&project, &db, 8);
+        assert_ne!(
+            report["migrations"][1]["state"], "failed",
+            "{label}: {report}"
+        );
+    }
+}
+
+/// A stop signal in the first milliseconds, before any work (here while a large folder
+/// loads): exit 11, "stopped", nothing applied, never death by signal 15.
+#[test]
+fn a_signal_at_start_up_exits_11() {
+    let migrations: Vec<(String, String)> = (0..3000)
+        .map(|i| {
+            (
+                format!("2024{i:06}_m"),
+                format!("CREATE TABLE t{i} (id INTEGER);\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = migrations
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    let project = Project::new(Kind::Sqlite, &refs);
+    for delay_ms in [1, 5, 20] {
+        let db = TestDb::new(Kind::Sqlite);
+        let child = project
+            .command(&db, &["deploy"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Rust's runtime installs its SIGSEGV handler just before `main`: from then on the
+        // process runs safemig's code.
+        let status = format!("/proc/{}/status", child.id());
+        let started = Instant::now();
+        loop {
+            let caught = std::fs::read_to_string(&status)
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("SigCgt:"))
+                        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                })
+                .unwrap_or(0);
+            if caught & (1 << (libc::SIGSEGV - 1)) != 0 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "never started");
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        let run = to_run(child.wait_with_output().unwrap()).expect(11);
+        assert!(
+            run.stderr.contains("Received SIGTERM"),
+            "{delay_ms} ms: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("stopped"),
+            "{delay_ms} ms: {}",
+            run.stderr
+        );
+        assert!(
+            !db.sqlite_path().exists() || db.history().iter().all(|h| h.finished),
+            "{delay_ms} ms: nothing half-applied"
+        );
+    }
+}
