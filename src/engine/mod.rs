@@ -6,6 +6,7 @@
 mod mysql;
 mod postgres;
 mod sqlite;
+mod sqlite_script;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -95,6 +95,7 @@ impl Sqlite {
             history: format!("main.{}", super::quote_ident(history::TABLE)),
             canceller: Arc::new(SqliteCanceller {
                 handle: AtomicUsize::new(handle),
+                stop: Arc::new(AtomicBool::new(false)),
             }),
             options,
             path,
@@ -169,6 +170,9 @@ struct SqliteCanceller {
     /// The connection's `sqlite3*`. The engine owns the connection and only hands this out
     /// for use while it runs a statement, so the pointer is valid whenever it is used.
     handle: AtomicUsize,
+    /// Tells the script loop to stop before its next statement: `sqlite3_interrupt` only
+    /// reaches a statement that is running.
+    stop: Arc<AtomicBool>,
 }
 
 #[async_trait]
@@ -176,6 +180,7 @@ impl Canceller for SqliteCanceller {
     async fn cancel(&self) -> Result<(), Error> {
         // SAFETY: see `handle`; sqlite3_interrupt is documented as safe to call from
         // another thread.
+        self.stop.store(true, Ordering::SeqCst);
         let handle = self.handle.load(Ordering::SeqCst);
         unsafe { libsqlite3_sys::sqlite3_interrupt(handle as *mut libsqlite3_sys::sqlite3) };
         Ok(())
@@ -210,8 +215,13 @@ fn classify(e: &sqlx::Error) -> ErrorKind {
         sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()),
         _ => None,
     };
+    classify_code(code.unwrap_or_default())
+}
+
+/// [`classify`] for a result code from the C API.
+fn classify_code(code: i32) -> ErrorKind {
     // The primary code is the low byte of an extended result code.
-    match code.unwrap_or_default() & 0xff {
+    match code & 0xff {
         // SQLITE_BUSY, SQLITE_LOCKED.
         5 | 6 => ErrorKind::Busy,
         // SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH.
@@ -424,11 +434,24 @@ impl Engine for Sqlite {
     }
 
     async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
-        sqlx::raw_sql(AssertSqlSafe(script.to_string()))
-            .execute(&mut self.conn)
+        // Prisma runs SQLite scripts with `execute_batch`: SQLite's own statement loop,
+        // which sqlite_script runs in place (sqlx's would copy the script per statement).
+        let mut handle = self
+            .conn
+            .lock_handle()
             .await
             .map_err(|e| ScriptError::new(e, classify))?;
-        Ok(())
+        let db = handle.as_raw_handle().as_ptr() as usize;
+        let stop = self.canceller.stop.clone();
+        let result = super::sqlite_script::run(db, script, stop.clone()).await;
+        // A cancel asked during this run is spent: the next statement starts afresh.
+        stop.store(false, Ordering::SeqCst);
+        drop(handle);
+        result.map_err(|failure| ScriptError {
+            kind: classify_code(failure.code),
+            code: Some(failure.code.to_string()),
+            message: failure.message,
+        })
     }
 
     async fn begin(&mut self, profile: &ScriptProfile) -> Result<(), Error> {

@@ -17,7 +17,7 @@ mod target;
 use serde::Serialize;
 
 pub use classify::{StatementKind, TxEffect};
-pub use split::{Statement, normalize, split};
+pub use split::{Statement, normalize, split, split_each};
 pub use target::{Target, table_effects, target};
 
 /// The SQL dialects safemig reads.
@@ -55,18 +55,17 @@ pub struct ScriptProfile {
 
 impl ScriptProfile {
     pub fn of(script: &str, dialect: Dialect) -> Self {
-        split(script, dialect)
-            .iter()
-            .fold(ScriptProfile::default(), |mut profile, stmt| {
-                profile.statements += 1;
-                match stmt.kind {
-                    StatementKind::TransactionControl => profile.transaction_control = true,
-                    StatementKind::NoTransaction => profile.no_transaction = true,
-                    StatementKind::ForeignKeysPragma => profile.foreign_keys_pragma = true,
-                    _ => {}
-                }
-                profile
-            })
+        let mut profile = ScriptProfile::default();
+        split_each(script, dialect, |stmt| {
+            profile.statements += 1;
+            match stmt.kind {
+                StatementKind::TransactionControl => profile.transaction_control = true,
+                StatementKind::NoTransaction => profile.no_transaction = true,
+                StatementKind::ForeignKeysPragma => profile.foreign_keys_pragma = true,
+                _ => {}
+            }
+        });
+        profile
     }
 
     /// Whether the script can be wrapped, whole, in one transaction.

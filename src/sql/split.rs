@@ -148,8 +148,22 @@ fn is_any(word: &str, candidates: &[&str]) -> bool {
 /// Never fails: unterminated quotes or comments run to the end of input, and whatever the
 /// input, the returned chunks are contiguous from byte 0 and only trivia follows the last.
 pub fn split(src: &str, dialect: Dialect) -> Vec<Statement<'_>> {
-    let mut lexer = Lexer::new(src, dialect);
     let mut statements = Vec::new();
+    split_each(src, dialect, |stmt| statements.push(stmt));
+    statements
+}
+
+/// [`split`], handing each statement to `each` as it is found instead of collecting them:
+/// a 50 MB data migration has half a million statements.
+pub fn split_each<'a>(src: &'a str, dialect: Dialect, mut each: impl FnMut(Statement<'a>)) {
+    let mut lexer = Lexer::new(src, dialect);
+    // The latest statement is held back: trivia after the last one belongs to its chunk.
+    let mut held: Option<Statement<'a>> = None;
+    let mut emit = |stmt: Statement<'a>| {
+        if let Some(previous) = held.replace(stmt) {
+            each(previous);
+        }
+    };
     let mut chunk_start = 0;
     let mut cur = Current::default();
     let mut lines = LineCounter::new(src);
@@ -160,7 +174,7 @@ pub fn split(src: &str, dialect: Dialect) -> Vec<Statement<'_>> {
             && tok.kind == TokenKind::Word
             && let Some((line_end, delimiter)) = delimiter_directive(src, tok)
         {
-            statements.push(Statement {
+            emit(Statement {
                 sql: src[tok.start..line_end].trim_end(),
                 span: tok.start..src[..line_end].trim_end().len(),
                 chunk: chunk_start..line_end,
@@ -188,7 +202,7 @@ pub fn split(src: &str, dialect: Dialect) -> Vec<Statement<'_>> {
                 }
                 if let Some(body) = cur.body.take() {
                     let chunk = chunk_start..tok.end;
-                    statements.push(finish(src, dialect, &cur, body, chunk, &mut lines));
+                    emit(finish(src, dialect, &cur, body, chunk, &mut lines));
                     chunk_start = tok.end;
                 }
                 cur = Current::default();
@@ -197,7 +211,7 @@ pub fn split(src: &str, dialect: Dialect) -> Vec<Statement<'_>> {
         }
     }
     if let Some(body) = cur.body.take() {
-        statements.push(finish(
+        emit(finish(
             src,
             dialect,
             &cur,
@@ -205,10 +219,11 @@ pub fn split(src: &str, dialect: Dialect) -> Vec<Statement<'_>> {
             chunk_start..src.len(),
             &mut lines,
         ));
-    } else if let Some(last) = statements.last_mut() {
-        last.chunk.end = src.len();
     }
-    statements
+    if let Some(mut last) = held {
+        last.chunk.end = src.len();
+        each(last);
+    }
 }
 
 fn finish<'a>(
