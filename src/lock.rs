@@ -29,13 +29,31 @@ impl Default for LockOptions {
 /// How often a waiting process asks for the lock again.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Takes the lock, waiting up to the timeout. `on_wait` hears once who holds it when the
-/// lock is busy, so a waiting process can say what it waits for.
+/// How often a waiting process looks at what the holder is doing.
+const WATCH: Duration = Duration::from_secs(1);
+
+/// How often a long wait is reported.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// What a waiting process hears while it waits.
+#[derive(Debug)]
+pub enum Wait<'a> {
+    /// The lock is busy; this holds it, if the engine can tell.
+    Busy { holder: Option<&'a str> },
+    /// Still waiting after `waited`, because the holder keeps working.
+    HolderWorking { holder: &'a str, waited: Duration },
+}
+
+/// Takes the lock. While the holder visibly works (its session runs statement after
+/// statement, or it writes the database), the wait goes on: sixteen replicas starting
+/// together queue behind a deploy longer than the lock timeout instead of crash-looping.
+/// The timeout bounds the wait on a holder that makes no progress (a stuck or idle
+/// session, such as Prisma's pool holding the lock for a while after its deploy).
 pub async fn acquire(
     engine: &mut dyn Engine,
     options: &LockOptions,
     interrupt: &Interrupt,
-    on_wait: &mut dyn FnMut(Option<&str>),
+    on_wait: &mut dyn FnMut(Wait<'_>),
 ) -> Result<(), Error> {
     if !options.enabled {
         return Ok(());
@@ -44,20 +62,30 @@ pub async fn acquire(
     if engine.try_lock().await? {
         return Ok(());
     }
-    let first_holder = engine.lock_holder().await?;
-    on_wait(first_holder.as_deref());
+    let mut holder = engine.lock_holder().await?;
+    on_wait(Wait::Busy {
+        holder: holder.as_ref().map(|h| h.description.as_str()),
+    });
+    let mut progress_at = Instant::now();
+    let mut made_progress = false;
+    let (mut watched_at, mut reported_at) = (Instant::now(), Instant::now());
     loop {
-        let left = options.timeout.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            let holder = engine.lock_holder().await?.or(first_holder);
+        let idle = progress_at.elapsed();
+        if idle >= options.timeout {
+            // The whole wait when the holder worked for a while; the timeout otherwise.
+            let waited = if made_progress {
+                Duration::from_secs(started.elapsed().as_secs())
+            } else {
+                options.timeout
+            };
             return Err(Error::LockTimeout {
                 target: engine.target().to_string(),
-                waited: options.timeout,
-                holder,
+                waited,
+                holder: holder.map(|h| h.description),
             });
         }
         tokio::select! {
-            () = tokio::time::sleep(POLL.min(left)) => {}
+            () = tokio::time::sleep(POLL.min(options.timeout - idle)) => {}
             () = interrupt.stopped() => {
                 return Err(Error::Interrupted {
                     detail: "stopped while waiting for the migration lock; nothing was applied".into(),
@@ -66,6 +94,30 @@ pub async fn acquire(
         }
         if engine.try_lock().await? {
             return Ok(());
+        }
+        if watched_at.elapsed() < WATCH {
+            continue;
+        }
+        watched_at = Instant::now();
+        let now = engine.lock_holder().await?;
+        if let Some(current) = &now
+            && (current.busy
+                || holder
+                    .as_ref()
+                    .is_some_and(|h| h.activity != current.activity))
+        {
+            progress_at = Instant::now();
+            made_progress = true;
+            if reported_at.elapsed() >= REPORT_EVERY {
+                reported_at = Instant::now();
+                on_wait(Wait::HolderWorking {
+                    holder: &current.description,
+                    waited: started.elapsed(),
+                });
+            }
+        }
+        if now.is_some() {
+            holder = now;
         }
     }
 }

@@ -25,7 +25,7 @@ pub async fn mark_applied(
     name: &str,
     lock_options: &LockOptions,
     interrupt: &Interrupt,
-    on_wait: &mut dyn FnMut(Option<&str>),
+    on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<Resolved, Error> {
     let migration = dir.find(name).ok_or_else(|| Error::UnknownMigration {
         name: name.to_string(),
@@ -65,7 +65,7 @@ pub async fn mark_rolled_back(
     name: &str,
     lock_options: &LockOptions,
     interrupt: &Interrupt,
-    on_wait: &mut dyn FnMut(Option<&str>),
+    on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<Resolved, Error> {
     lock::acquire(engine, lock_options, interrupt, on_wait).await?;
     let result = async {

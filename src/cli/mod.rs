@@ -288,7 +288,8 @@ async fn project_command(
         } => {
             let mut engine = ctx.connect(Access::ReadWrite).await?;
             let lock = ctx.lock;
-            let mut on_wait = |holder: Option<&str>| printer.lock_wait(holder, lock.timeout);
+            let mut on_wait =
+                |wait: safemig::lock::Wait<'_>| printer.lock_wait(&wait, lock.timeout);
             let resolved = match (applied, rolled_back) {
                 (Some(name), _) => {
                     let dir = ctx.migrations()?;
@@ -464,7 +465,7 @@ pub(crate) async fn deploy(
     };
     let timeout = ctx.lock.timeout;
     let result = deploy::deploy(&mut *engine, &dir, &options, &mut |event| match event {
-        Event::WaitingForLock { holder } => printer.lock_wait(holder, timeout),
+        Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
         Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
         Event::Resuming { name, done, total } => printer.resuming(name, done, total),
         Event::Applied {

@@ -14,6 +14,7 @@ use safemig::Error;
 use safemig::deploy::{Mode, Outcome, Plan, Step};
 use safemig::drill::{Attempt, Report as DrillReport};
 use safemig::lint::compose::Finding;
+use safemig::lock::Wait;
 use safemig::provider::Provider;
 use safemig::resolve::Resolved;
 use safemig::sql::Statement;
@@ -56,12 +57,18 @@ impl Printer {
         stderr_line(&text);
     }
 
-    pub fn lock_wait(&self, holder: Option<&str>, timeout: Duration) {
-        let holder = holder.map(|h| format!(", held by {h}")).unwrap_or_default();
-        stderr_line(&format!(
-            "Waiting up to {}s for the migration lock{holder}…",
-            timeout.as_secs_f32()
-        ));
+    pub fn lock_wait(&self, wait: &Wait<'_>, timeout: Duration) {
+        stderr_line(&match wait {
+            Wait::Busy { holder } => format!(
+                "Waiting up to {}s for the migration lock{}, and longer while the holder makes progress…",
+                timeout.as_secs_f32(),
+                holder.map(|h| format!(", held by {h}")).unwrap_or_default()
+            ),
+            Wait::HolderWorking { holder, waited } => format!(
+                "Still waiting for the migration lock after {:.0}s: {holder} is working.",
+                waited.as_secs_f32()
+            ),
+        });
     }
 
     pub fn resuming(&mut self, name: &str, done: usize, total: usize) {

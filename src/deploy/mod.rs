@@ -82,9 +82,7 @@ pub struct Plan<'a> {
 #[derive(Debug)]
 pub enum Event<'a> {
     /// The lock is busy; deploy waits for it.
-    WaitingForLock {
-        holder: Option<&'a str>,
-    },
+    WaitingForLock(lock::Wait<'a>),
     CreatedHistoryTable,
     /// An interrupted migration continues.
     Resuming {
@@ -231,8 +229,8 @@ pub async fn deploy(
     options: &Options,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Outcome, Error> {
-    lock::acquire(engine, &options.lock, &options.interrupt, &mut |holder| {
-        on_event(Event::WaitingForLock { holder })
+    lock::acquire(engine, &options.lock, &options.interrupt, &mut |wait| {
+        on_event(Event::WaitingForLock(wait))
     })
     .await?;
     let result = deploy_locked(engine, dir, &options.interrupt, on_event).await;

@@ -34,8 +34,8 @@ pub trait Engine: Send {
     /// Takes Prisma's migration lock if it is free; never waits.
     async fn try_lock(&mut self) -> Result<bool, Error>;
 
-    /// Who holds the migration lock, if the engine can tell.
-    async fn lock_holder(&mut self) -> Result<Option<String>, Error>;
+    /// Who holds the migration lock and what it is doing, if the engine can tell.
+    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error>;
 
     async fn unlock(&mut self) -> Result<(), Error>;
 
@@ -100,6 +100,19 @@ pub trait Engine: Send {
 
     /// A handle that cancels the statement running on this connection, from elsewhere.
     fn canceller(&self) -> Arc<dyn Canceller>;
+}
+
+/// Another session holding the migration lock, as a waiter sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Who it is, for messages: session, application, user, client.
+    pub description: String,
+    /// Running a statement right now.
+    pub busy: bool,
+    /// Changes whenever the holder visibly works (its session moves from statement to
+    /// statement, or it writes the database): a waiter keeps waiting on a holder that
+    /// makes progress, and gives up on one that sits idle.
+    pub activity: String,
 }
 
 /// The state of a statement's target.

@@ -9,8 +9,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySq
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Engine, ErrorKind, ScriptError, Snapshot, connect_error, connect_with_timeout,
-    query_error,
+    Canceller, Engine, ErrorKind, LockHolder, ScriptError, Snapshot, connect_error,
+    connect_with_timeout, query_error,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -231,7 +231,7 @@ impl Engine for Mysql {
         Ok(got == Some(1))
     }
 
-    async fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
         let holder: Option<i64> = sqlx::query_scalar("SELECT CAST(IS_USED_LOCK(?) AS SIGNED)")
             .bind(LOCK_NAME)
             .fetch_one(&mut self.conn)
@@ -239,7 +239,8 @@ impl Engine for Mysql {
             .map_err(self.err("looking up the lock holder"))?;
         let Some(id) = holder else { return Ok(None) };
         let row = sqlx::query(
-            "SELECT CAST(USER AS CHAR), CAST(HOST AS CHAR), CAST(COMMAND AS CHAR), TIME \
+            "SELECT CAST(USER AS CHAR), CAST(HOST AS CHAR), CAST(COMMAND AS CHAR), TIME, \
+                    CAST(CONCAT_WS('|', COMMAND, STATE, MD5(INFO)) AS CHAR) \
              FROM information_schema.PROCESSLIST WHERE ID = ?",
         )
         .bind(id)
@@ -250,17 +251,25 @@ impl Engine for Mysql {
             Some(r) => {
                 let user: Option<String> = r.get(0);
                 let host: Option<String> = r.get(1);
-                let command: Option<String> = r.get(2);
-                let time: Option<i64> = r.try_get(3).ok();
-                format!(
-                    "MySQL connection {id} (user {}, from {}, {} for {}s)",
-                    user.unwrap_or_default(),
-                    host.unwrap_or_default(),
-                    command.unwrap_or_default().to_lowercase(),
-                    time.unwrap_or_default()
-                )
+                let command: String = r.get::<Option<String>, _>(2).unwrap_or_default();
+                let time: i64 = r.try_get(3).unwrap_or_default();
+                LockHolder {
+                    description: format!(
+                        "MySQL connection {id} (user {}, from {}, {} for {time}s)",
+                        user.unwrap_or_default(),
+                        host.unwrap_or_default(),
+                        command.to_lowercase(),
+                    ),
+                    // A statement runs, or one ended within the last second.
+                    busy: command == "Query" || time < 1,
+                    activity: r.get::<Option<String>, _>(4).unwrap_or_default(),
+                }
             }
-            None => format!("MySQL connection {id}"),
+            None => LockHolder {
+                description: format!("MySQL connection {id}"),
+                busy: false,
+                activity: String::new(),
+            },
         }))
     }
 

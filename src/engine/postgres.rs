@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Engine, ErrorKind, ScriptError, Snapshot, connect_error, connect_with_timeout,
-    query_error, quote_ident, session_label,
+    Canceller, Engine, ErrorKind, LockHolder, ScriptError, Snapshot, connect_error,
+    connect_with_timeout, query_error, quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -202,11 +202,12 @@ impl Engine for Postgres {
             .map_err(self.err("taking the migration lock"))
     }
 
-    async fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
         // A bigint advisory key is stored as classid = high 32 bits, objid = low 32 bits.
         let row = sqlx::query(
             "SELECT a.pid, a.usename::text, a.application_name, host(a.client_addr), \
-                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), \
+                    a.state, concat_ws('|', a.state, a.query_start, a.state_change, a.xact_start) \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 \
                AND l.objid = $1 AND l.objsubid = 1 AND a.pid <> pg_backend_pid() \
@@ -235,7 +236,12 @@ impl Engine for Postgres {
             if let Some(since) = since {
                 text.push_str(&format!(", connected since {since} UTC"));
             }
-            text
+            let state: Option<String> = r.get(5);
+            LockHolder {
+                description: text,
+                busy: state.as_deref() == Some("active"),
+                activity: r.get::<Option<String>, _>(6).unwrap_or_default(),
+            }
         }))
     }
 

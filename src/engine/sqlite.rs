@@ -14,7 +14,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Access, Canceller, Engine, ErrorKind, ScriptError, Snapshot, connect_error, query_error,
+    Access, Canceller, Engine, ErrorKind, LockHolder, ScriptError, Snapshot, connect_error,
+    query_error,
 };
 use crate::Error;
 use crate::database_url::DatabaseUrl;
@@ -236,6 +237,22 @@ fn is_busy(e: &sqlx::Error) -> bool {
     classify(e) == ErrorKind::Busy
 }
 
+/// Sizes and modification times of the database and its journal files: a holder that
+/// commits migrations changes them.
+fn file_activity(path: &Path) -> String {
+    ["", "-journal", "-wal"]
+        .iter()
+        .map(|suffix| {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            std::fs::metadata(&file)
+                .map(|m| format!("{}:{}.{}", m.len(), m.mtime(), m.mtime_nsec()))
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// Finds the process holding a POSIX lock on `path` in /proc/locks (Linux only).
 fn lock_holder_process(path: &Path) -> Option<String> {
     let inode = std::fs::metadata(path).ok()?.ino();
@@ -300,8 +317,15 @@ impl Engine for Sqlite {
         Ok(taken)
     }
 
-    async fn lock_holder(&mut self) -> Result<Option<String>, Error> {
-        Ok(lock_holder_process(&self.path))
+    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
+        Ok(
+            lock_holder_process(&self.path).map(|description| LockHolder {
+                description,
+                // Nothing tells whether the process runs a statement; what it writes shows.
+                busy: false,
+                activity: file_activity(&self.path),
+            }),
+        )
     }
 
     async fn unlock(&mut self) -> Result<(), Error> {

@@ -55,11 +55,7 @@ fn deploy_past_init(project: &Project, db: &TestDb, args: &[&str]) -> std::proce
 }
 
 /// Starts deploy and returns as soon as it applied its first migration.
-fn deploy_until_init_applied(
-    project: &Project,
-    db: &TestDb,
-    args: &[&str],
-) -> std::process::Child {
+fn deploy_until_init_applied(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
     use std::io::BufRead;
     let mut child = project
         .command(db, args)
@@ -674,8 +670,14 @@ fn sqlite_data_migration_stops_on_sigterm() {
     let size = || std::fs::metadata(db.sqlite_path()).map_or(0, |m| m.len());
     let started = Instant::now();
     while size() < 1 << 20 {
-        assert!(child.try_wait().unwrap().is_none(), "deploy ended before the signal");
-        assert!(started.elapsed() < Duration::from_secs(120), "never started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "deploy ended before the signal"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never started"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let signalled = Instant::now();

@@ -141,7 +141,65 @@ fn disabled_by_prisma_variable(kind: Kind) {
     release(holder);
 }
 
+/// Replicas starting together behind a deploy longer than their lock timeout: they keep
+/// waiting while the holder makes progress, and all end well, finding nothing left to do.
+/// (The timeout still ends the wait on an idle holder: `times_out_naming_the_holder`.)
+fn replicas_wait_for_a_holder_that_makes_progress(kind: Kind) {
+    // Slow steps the waiters can see: a statement running (the servers), pages written
+    // to the database file (SQLite, whose waiters cannot read the file meanwhile).
+    let (slow, timeout) = match kind {
+        Kind::Postgres => ("SELECT pg_sleep(1);", "3"),
+        Kind::Mysql => ("DO SLEEP(1);", "3"),
+        Kind::Sqlite => (
+            "INSERT INTO step SELECT x, hex(randomblob(100)) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 150000) SELECT x FROM c);",
+            "2",
+        ),
+    };
+    let migrations: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            (
+                format!("2024010{i}000000_step"),
+                format!(
+                    "CREATE TABLE step{i} (id INTEGER, pad TEXT);\n{}\n",
+                    slow.replace("INTO step ", &format!("INTO step{i} "))
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = migrations
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &refs);
+    let replicas: Vec<_> = (0..6)
+        .map(|_| {
+            project
+                .command(&db, &["deploy", "--lock-timeout", timeout])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<_> = replicas
+        .into_iter()
+        .map(|child| to_run(child.wait_with_output().unwrap()).expect(0))
+        .collect();
+    let applied: usize = runs
+        .iter()
+        .map(|r| r.stdout.matches("Applied ").count())
+        .sum();
+    assert_eq!(applied, 6, "each migration applied once");
+    assert!(
+        runs.iter()
+            .any(|r| r.stderr.contains(&format!("Waiting up to {timeout}s"))),
+        "nobody waited?"
+    );
+}
+
 for_each_engine!(
+    replicas_wait_for_a_holder_that_makes_progress,
     times_out_naming_the_holder,
     waits_for_the_holder_then_deploys,
     disabled_by_prisma_variable
