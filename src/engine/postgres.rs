@@ -204,6 +204,8 @@ impl Engine for Postgres {
 
     async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
         // A bigint advisory key is stored as classid = high 32 bits, objid = low 32 bits.
+        // Advisory locks belong to a database: sessions in other databases holding the
+        // same key are not in the way.
         let row = sqlx::query(
             "SELECT a.pid, a.usename::text, a.application_name, host(a.client_addr), \
                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), \
@@ -211,6 +213,7 @@ impl Engine for Postgres {
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 \
                AND l.objid = $1 AND l.objsubid = 1 AND a.pid <> pg_backend_pid() \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              LIMIT 1",
         )
         .bind(LOCK_KEY)
