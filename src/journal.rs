@@ -13,17 +13,33 @@ use sha2::{Digest, Sha256};
 
 use crate::sql::{Dialect, Statement, Target, normalize};
 
-/// The first line of a journal in `logs`; what follows it is JSON.
-const MARKER: &str = "safemig journal v1";
+/// The first line of a journal in `logs` starts with this and the format's version; what
+/// follows it is JSON.
+const MARKER: &str = "safemig journal";
+
+/// The format written. Version 1 listed every statement's hash, which made the journal grow
+/// with the script: past about 3,400 statements it no longer fit MySQL's `TEXT` column, and
+/// every statement's journal write carried the whole list (quadratic in the statements).
+/// Version 2 keeps two digests instead; version 1 journals are still read.
+const VERSION: u32 = 2;
 
 /// Progress of one migration. Serialized into `logs` by [`Journal::to_logs`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
     pub version: u32,
-    /// Hash of each statement's normalized text, in order: a file whose statements still
-    /// hash the same can be resumed even if comments or line endings changed.
+    /// Hash of each statement's normalized text, in order, when known: always for a journal
+    /// this process wrote or checked against the file; a journal read back from version 2
+    /// has only the digests below.
+    #[serde(skip)]
     pub statements: Vec<String>,
-    /// Statements completed; the next one to run is `statements[done]`.
+    /// How many statements the file had.
+    pub count: usize,
+    /// Digest of all the statement hashes: a file whose statements still hash the same can
+    /// be resumed even if comments or line endings changed.
+    pub all: String,
+    /// Digest of the hashes of the statements done: those must not change.
+    pub prefix: String,
+    /// Statements completed; the next one to run is statement `done`.
     pub done: usize,
     /// A statement that cannot be atomic with the journal, recorded just before it runs.
     pub in_flight: Option<InFlight>,
@@ -54,6 +70,17 @@ pub struct Journal {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// The first journal format: the statement hashes in full.
+#[derive(Deserialize)]
+struct JournalV1 {
+    statements: Vec<String>,
+    done: usize,
+    in_flight: Option<InFlight>,
+    error: Option<String>,
+    #[serde(default)]
+    failed_at: Option<usize>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempts {
     pub statement: usize,
@@ -77,10 +104,27 @@ pub fn statement_hash(stmt: &Statement<'_>, dialect: Dialect) -> String {
         .collect()
 }
 
+/// A digest of statement hashes, in order.
+pub fn digest(hashes: &[String]) -> String {
+    let mut sha = Sha256::new();
+    for hash in hashes {
+        sha.update(hash.as_bytes());
+        sha.update(b"\n");
+    }
+    sha.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Journal {
     pub fn new(statements: Vec<String>) -> Self {
         Journal {
-            version: 1,
+            version: VERSION,
+            count: statements.len(),
+            all: digest(&statements),
+            prefix: digest(&[]),
             statements,
             done: 0,
             in_flight: None,
@@ -93,11 +137,20 @@ impl Journal {
         }
     }
 
-    /// Whether the file's statements (`hashes`) differ from the journal's from the retry
-    /// point on: the failed statement, or what follows it, was edited.
+    /// Whether the file's statements (`hashes`) are those of the journal, all of them.
+    pub fn matches_all(&self, hashes: &[String]) -> bool {
+        hashes.len() == self.count && digest(hashes) == self.all
+    }
+
+    /// Whether the file's first statements, the ones done, are those of the journal.
+    pub fn matches_done(&self, hashes: &[String]) -> bool {
+        hashes.len() >= self.done && digest(&hashes[..self.done]) == self.prefix
+    }
+
+    /// Whether the file's statements differ from the journal's anywhere: for a clean
+    /// failure, the failed statement (or what follows it) was edited.
     pub fn changed_since_failure(&self, hashes: &[String]) -> bool {
-        self.retry_from
-            .is_some_and(|from| hashes.get(from..) != self.statements.get(from..))
+        self.retry_from.is_some() && !self.matches_all(hashes)
     }
 
     /// A journal whose failure applied nothing of the failed statement, made ready to run
@@ -110,43 +163,70 @@ impl Journal {
         })
     }
 
-    /// The statements that must be unchanged in the file for the journal to continue:
-    /// those before the retry point of a clean failure, else all of them.
-    pub fn fixed_prefix(&self) -> usize {
-        self.retry_from.unwrap_or(self.statements.len())
+    /// The journal read back, given the statements it was checked against.
+    pub fn with_statements(&self, statements: Vec<String>) -> Self {
+        Journal {
+            statements,
+            ..self.clone()
+        }
     }
 
-    /// The journal in a row's `logs`, if safemig wrote one.
+    /// The journal in a row's `logs`, if safemig wrote one (either format).
     pub fn from_logs(logs: &str) -> Option<Self> {
-        let json = logs.strip_prefix(MARKER)?.split_once('\n')?.1;
-        serde_json::from_str::<Journal>(json.lines().next()?)
-            .ok()
-            .filter(|j| j.version == 1)
+        let (first, json) = logs.split_once('\n')?;
+        let version: u32 = first
+            .strip_prefix(MARKER)?
+            .strip_prefix(" v")?
+            .split(':')
+            .next()?
+            .parse()
+            .ok()?;
+        let json = json.lines().next()?;
+        match version {
+            1 => {
+                let v1 = serde_json::from_str::<JournalV1>(json).ok()?;
+                let mut journal = Journal::new(v1.statements);
+                journal.prefix = digest(&journal.statements[..v1.done.min(journal.count)]);
+                Some(Journal {
+                    done: v1.done,
+                    in_flight: v1.in_flight,
+                    error: v1.error,
+                    failed_at: v1.failed_at,
+                    ..journal
+                })
+            }
+            VERSION => serde_json::from_str::<Journal>(json)
+                .ok()
+                .filter(|j| j.version == VERSION),
+            _ => None,
+        }
     }
 
     /// The `logs` text: a line a human can read (Prisma shows `logs` of failed migrations),
-    /// then the JSON.
+    /// then the JSON. Its size does not grow with the script.
     pub fn to_logs(&self) -> String {
+        let mut journal = self.clone();
+        if journal.statements.len() == journal.count && journal.done <= journal.count {
+            journal.prefix = digest(&journal.statements[..journal.done]);
+        }
+        let total = self.count;
         let summary = match &self.error {
             Some(error) if let Some(from) = self.retry_from => format!(
-                "failed at statement {} of {}: {error}; it applied nothing: fix it and `safemig deploy` retries from statement {}",
+                "failed at statement {} of {total}: {error}; it applied nothing: fix it and `safemig deploy` retries from statement {}",
                 self.failed_at.unwrap_or(self.done) + 1,
-                self.statements.len(),
                 from + 1
             ),
             Some(error) => format!(
-                "failed at statement {} of {}: {error}",
-                self.failed_at.unwrap_or(self.done) + 1,
-                self.statements.len()
+                "failed at statement {} of {total}: {error}",
+                self.failed_at.unwrap_or(self.done) + 1
             ),
             None => format!(
-                "interrupted after {} of {} statements; `safemig deploy` resumes it",
-                self.done,
-                self.statements.len()
+                "interrupted after {} of {total} statements; `safemig deploy` resumes it",
+                self.done
             ),
         };
-        let json = serde_json::to_string(self).expect("journals serialize");
-        format!("{MARKER}: {summary}\n{json}\n")
+        let json = serde_json::to_string(&journal).expect("journals serialize");
+        format!("{MARKER} v{VERSION}: {summary}\n{json}\n")
     }
 
     /// Whether deploys resumed it at the same statement often enough, without getting
@@ -158,7 +238,7 @@ impl Journal {
     }
 
     pub fn total(&self) -> usize {
-        self.statements.len()
+        self.count
     }
 }
 
@@ -177,9 +257,51 @@ mod tests {
             before: "absent".into(),
         });
         let logs = journal.to_logs();
-        assert!(logs.starts_with("safemig journal v1: interrupted after 1 of 3 statements"));
-        assert_eq!(Journal::from_logs(&logs), Some(journal));
+        assert!(logs.starts_with("safemig journal v2: interrupted after 1 of 3 statements"));
+        let read = Journal::from_logs(&logs).unwrap();
+        assert!(read.matches_all(&journal.statements) && read.matches_done(&journal.statements));
+        assert_eq!(
+            read.with_statements(journal.statements.clone()),
+            journal_with_prefix(&journal)
+        );
         assert_eq!(Journal::from_logs("Database error code: 1064\n..."), None);
+    }
+
+    fn journal_with_prefix(journal: &Journal) -> Journal {
+        Journal {
+            prefix: digest(&journal.statements[..journal.done]),
+            ..journal.clone()
+        }
+    }
+
+    /// The journal's size does not grow with the script: 100,000 statements fit MySQL's
+    /// 64 KB `TEXT` column with room to spare.
+    #[test]
+    fn size_is_independent_of_the_statements() {
+        let hashes: Vec<String> = (0..100_000).map(|i| format!("{i:016x}")).collect();
+        let mut journal = Journal::new(hashes.clone());
+        journal.done = 99_999;
+        let logs = journal.to_logs();
+        assert!(logs.len() < 1_000, "{} bytes", logs.len());
+        let read = Journal::from_logs(&logs).unwrap();
+        assert!(read.matches_all(&hashes) && read.matches_done(&hashes));
+        let mut edited = hashes.clone();
+        edited[5] = "edited".into();
+        assert!(!read.matches_done(&edited) && !read.matches_all(&edited));
+        let mut later = hashes;
+        later[99_999] = "edited".into();
+        assert!(read.matches_done(&later) && !read.matches_all(&later));
+    }
+
+    /// Journals written by earlier versions (the full hash list) are still read.
+    #[test]
+    fn version_1_journals_are_read() {
+        let logs = "safemig journal v1: interrupted after 1 of 2 statements; `safemig deploy` resumes it\n\
+                    {\"version\":1,\"statements\":[\"aa\",\"bb\"],\"done\":1,\"in_flight\":null,\"error\":null}\n";
+        let read = Journal::from_logs(logs).unwrap();
+        assert_eq!((read.done, read.total()), (1, 2));
+        let hashes = vec!["aa".to_string(), "bb".to_string()];
+        assert!(read.matches_all(&hashes) && read.matches_done(&hashes));
     }
 
     #[test]

@@ -177,7 +177,9 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
                 resume: Some(Resume {
                     row_id: row.id.clone(),
                     retrying: journal.retry_from.is_some(),
-                    journal: journal.retried(hashes).unwrap_or_else(|| journal.clone()),
+                    journal: journal
+                        .retried(hashes.clone())
+                        .unwrap_or_else(|| journal.with_statements(hashes)),
                     in_flight,
                 }),
             });

@@ -89,8 +89,9 @@ pub enum InFlightVerdict {
     RepairThenRunAgain(Target),
 }
 
-/// The file must still hold the statements the journal recorded as done (for a clean
-/// failure: those before the retry point; the failed statement may have been fixed).
+/// The file must still hold the statements the journal recorded (for a clean failure,
+/// only those done: the failed statement may have been fixed). Returns the file's
+/// statement hashes.
 pub fn check_statements(
     migration: &LocalMigration,
     journal: &Journal,
@@ -100,28 +101,31 @@ pub fn check_statements(
         .iter()
         .map(|s| statement_hash(s, dialect))
         .collect();
-    let fixed = journal.fixed_prefix();
     let unchanged = match journal.retry_from {
-        Some(_) => hashes.len() >= fixed && hashes[..fixed] == journal.statements[..fixed],
-        None => hashes == journal.statements,
+        Some(_) => journal.matches_done(&hashes),
+        None => journal.matches_all(&hashes),
     };
     if unchanged {
         return Ok(hashes);
     }
-    let first_change = hashes
-        .iter()
-        .zip(&journal.statements)
-        .position(|(a, b)| a != b)
-        .unwrap_or(hashes.len().min(journal.total()));
+    let which = if journal.matches_done(&hashes) {
+        format!(
+            "a statement after the {} that had run differs",
+            journal.done
+        )
+    } else {
+        format!(
+            "one of the {} statements that had run differs",
+            journal.done
+        )
+    };
     Err(cannot_resume(
         migration,
         format!(
-            "{} changed since it was started: statement {} differs ({} statements now, {} then), and {} of them had run",
+            "{} changed since it was started: {which} ({} statements now, {} then)",
             text::path(&migration.script_path),
-            first_change + 1,
             hashes.len(),
             journal.total(),
-            journal.done
         ),
         format!(
             "restore the file as it was, or compare the database with the first {} statements of the old file",

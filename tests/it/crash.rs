@@ -391,7 +391,7 @@ fn edited_interrupted_migration_is_not_resumed() {
     let run = project.safemig(&db, &["deploy"]).expect(5);
     assert!(
         run.stderr
-            .contains("changed since it was started: statement 2 differs"),
+            .contains("changed since it was started: a statement after the 1 that had run differs"),
         "{}",
         run.stderr
     );

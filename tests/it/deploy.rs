@@ -338,3 +338,23 @@ fn postgres_set_search_path_does_not_move_the_history() {
 fn mysql_use_does_not_move_the_history() {
     a_migration_that_changes_the_session_does_not_move_the_history(Kind::Mysql);
 }
+
+/// A MariaDB data migration of 4,000 statements (always journaled there): the journal in
+/// `logs` does not grow with the script (listing every statement's hash, it overflowed the
+/// 64 KB TEXT column from about 3,400 statements and deploy failed).
+#[test]
+fn mysql_migration_with_thousands_of_statements() {
+    let mut data = String::from("CREATE TABLE seed (id INTEGER PRIMARY KEY, v VARCHAR(50));\n");
+    for i in 0..4000 {
+        data.push_str(&format!("INSERT INTO seed VALUES ({i}, 'value {i}');\n"));
+    }
+    let db = TestDb::new(Kind::Mysql);
+    let project = Project::new(Kind::Mysql, &[("20240101000000_seed", &data)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    assert_eq!(
+        db.scalar("SELECT CAST(COUNT(*) AS CHAR) FROM seed")
+            .as_deref(),
+        Some("4000")
+    );
+    project.safemig(&db, &["status"]).expect(0);
+}

@@ -219,7 +219,7 @@ fn failed_row_keeps_prismas_failed_state(kind: Kind) {
     let logs = r[3].as_deref().unwrap();
     let first_line = logs.lines().next().unwrap();
     assert!(
-        first_line.starts_with("safemig journal v1: failed at statement 3 of 4: line 3: "),
+        first_line.starts_with("safemig journal v2: failed at statement 3 of 4: line 3: "),
         "{logs}"
     );
     assert!(first_line.contains("no_such_table"), "{logs}");
