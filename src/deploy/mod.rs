@@ -330,26 +330,26 @@ async fn run_cancellable(
         },
         () = &mut cancel_when => {}
     }
-    // Asking the server goes over a new connection, which may itself hang: bounded too.
-    match tokio::time::timeout(CANCEL_GRACE, canceller.cancel()).await {
-        Ok(Err(e)) => tracing::warn!("cancelling the running statement failed: {e}"),
-        Err(_) => tracing::warn!("cancelling the running statement timed out"),
-        Ok(Ok(())) => {}
-    }
-    if let Ok(result) = tokio::time::timeout(CANCEL_GRACE, &mut statement).await {
-        return finished(result);
-    }
-    tracing::warn!(
-        "the statement ignored its cancel for {}s: terminating its session",
-        CANCEL_GRACE.as_secs()
-    );
-    match tokio::time::timeout(TERMINATE_GRACE, canceller.terminate()).await {
-        Ok(Err(e)) => tracing::warn!("terminating the session failed: {e}"),
-        Err(_) => tracing::warn!("terminating the session timed out"),
-        Ok(Ok(())) => {}
-    }
-    if let Ok(result) = tokio::time::timeout(TERMINATE_GRACE, &mut statement).await {
-        return finished(result);
+    let steps = [
+        (CANCEL_GRACE, "cancelling the running statement"),
+        (TERMINATE_GRACE, "terminating its session"),
+    ];
+    for (i, (grace, action)) in steps.into_iter().enumerate() {
+        let request = if i == 0 {
+            canceller.cancel()
+        } else {
+            tracing::warn!("the statement ignored its cancel: {action}");
+            canceller.terminate()
+        };
+        // Asking the server goes over a new connection, which may itself hang: bounded.
+        match tokio::time::timeout(grace, request).await {
+            Ok(Err(e)) => tracing::warn!("{action} failed: {e}"),
+            Err(_) => tracing::warn!("{action} timed out"),
+            Ok(Ok(())) => {}
+        }
+        if let Ok(result) = tokio::time::timeout(grace, &mut statement).await {
+            return finished(result);
+        }
     }
     tracing::warn!("the session did not end either: letting go of the connection");
     interrupt.abandon();

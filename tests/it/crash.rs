@@ -57,12 +57,7 @@ fn deploy_past_init(project: &Project, db: &TestDb, args: &[&str]) -> std::proce
 /// Starts deploy and returns as soon as it applied its first migration.
 fn deploy_until_init_applied(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
     use std::io::BufRead;
-    let mut child = project
-        .command(db, args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = project.spawn(db, args);
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -601,12 +596,7 @@ fn a_signal_at_start_up_exits_11() {
     let project = Project::new(Kind::Sqlite, &refs);
     for delay_ms in [1, 5, 20] {
         let db = TestDb::new(Kind::Sqlite);
-        let child = project
-            .command(&db, &["deploy"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = project.spawn(&db, &["deploy"]);
         // Rust's runtime installs its SIGSEGV handler just before `main`: from then on the
         // process runs safemig's code.
         let status = format!("/proc/{}/status", child.id());

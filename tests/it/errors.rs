@@ -214,12 +214,7 @@ fn a_lost_connection_is_unreachable(kind: Kind) {
     for script in scripts {
         let db = TestDb::new(kind);
         let project = Project::new(kind, &[("20240101000000_sleepy", &script)]);
-        let child = project
-            .command(&db, &["deploy"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = project.spawn(&db, &["deploy"]);
         // Until the sleep runs, then end its session from the server side.
         let (find, kill) = match kind {
             Kind::Postgres => (

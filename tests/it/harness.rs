@@ -396,6 +396,15 @@ impl Project {
         safemig_command(self.dir.path(), &full)
     }
 
+    /// Starts safemig against `db` with its output piped, to signal or watch it.
+    pub fn spawn(&self, db: &TestDb, args: &[&str]) -> Child {
+        self.command(db, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting safemig")
+    }
+
     /// Runs deploy with a failpoint (`SAFEMIG_FAILPOINT`) that kills it.
     pub fn deploy_killed_at(&self, db: &TestDb, failpoint: &str) -> Run {
         let output = self

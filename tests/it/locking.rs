@@ -174,14 +174,7 @@ fn replicas_wait_for_a_holder_that_makes_progress(kind: Kind) {
     let db = TestDb::new(kind);
     let project = Project::new(kind, &refs);
     let replicas: Vec<_> = (0..6)
-        .map(|_| {
-            project
-                .command(&db, &["deploy", "--lock-timeout", timeout])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| project.spawn(&db, &["deploy", "--lock-timeout", timeout]))
         .collect();
     let runs: Vec<_> = replicas
         .into_iter()
