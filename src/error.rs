@@ -240,6 +240,11 @@ pub enum Error {
         applied: Applied,
     },
 
+    #[error(
+        "{target} is migrated by Prisma 8 (Prisma Next) now: it carries {marker}, and Prisma 8 no longer uses _prisma_migrations"
+    )]
+    PrismaNext { target: String, marker: String },
+
     #[error("stopped by a signal: {detail}")]
     Interrupted { detail: String },
 
@@ -366,7 +371,8 @@ impl Error {
             | FileTooLarge { .. }
             | SymlinkLoop { .. }
             | NotAFolder { .. }
-            | SqliteFolderMissing { .. } => ExitCode::Usage,
+            | SqliteFolderMissing { .. }
+            | PrismaNext { .. } => ExitCode::Usage,
             Io { .. } => ExitCode::Usage,
             Connect { .. }
             | DatabaseMissing { .. }
@@ -449,6 +455,7 @@ impl Error {
                 "create the folder (`mkdir -p {}`), or fix the path in the database URL (relative paths are resolved from the folder of schema.prisma)",
                 crate::text::path(folder)
             ),
+            PrismaNext { .. } => "apply its migrations with Prisma 8 (`prisma db migrate`); safemig applies Prisma 7 and earlier's migrations, and will not apply them to a database handed over to Prisma 8".into(),
             NotAFolder { path } => format!(
                 "pass the folder that holds the migrations: {} is a file",
                 crate::text::path(path)

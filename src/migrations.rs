@@ -1,7 +1,12 @@
 //! The migrations folder: which migrations exist locally, in which order, with which script.
 
+use std::cmp::Ordering;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use icu_collator::options::CollatorOptions;
+use icu_collator::{Collator, CollatorBorrowed, CollatorPreferences};
 
 use crate::Error;
 use crate::checksum::checksum;
@@ -14,9 +19,26 @@ pub struct LocalMigration {
     /// The folder name, which is also the `migration_name` in the history.
     pub name: String,
     pub script_path: PathBuf,
+    /// The file as Prisma reads it: UTF-8, invalid bytes replaced by U+FFFD.
     pub script: String,
-    /// Prisma's checksum of `script`.
+    /// Prisma's checksum of `script` (byte order mark included).
     pub checksum: String,
+}
+
+impl LocalMigration {
+    /// The SQL to run: the script without a leading byte order mark, which PostgreSQL
+    /// rejects as a token (the checksum keeps it, as Prisma's does).
+    pub fn sql(&self) -> &str {
+        self.script.strip_prefix('\u{feff}').unwrap_or(&self.script)
+    }
+}
+
+/// A file read with replacement characters, as Prisma reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotUtf8 {
+    pub path: PathBuf,
+    /// Where the first invalid byte is.
+    pub offset: usize,
 }
 
 /// `migration_lock.toml`: the provider the migrations were generated for.
@@ -32,11 +54,14 @@ pub struct MigrationsDir {
     pub path: PathBuf,
     pub lock: Option<LockFile>,
     pub migrations: Vec<LocalMigration>,
+    /// Scripts that are not valid UTF-8: read as Prisma reads them, to be reported.
+    pub not_utf8: Vec<NotUtf8>,
 }
 
 impl MigrationsDir {
     /// Reads every migration as Prisma does: each subdirectory is a migration (symbolic links
-    /// are not followed), ordered by name, and must hold a UTF-8 `migration.sql`.
+    /// are not followed), ordered as Prisma orders names, and must hold a `migration.sql`
+    /// (read as UTF-8, invalid bytes replaced and reported in `not_utf8`).
     pub fn load(path: &Path) -> Result<Self, Error> {
         let io_error = |path: &Path| {
             let path = path.to_path_buf();
@@ -59,8 +84,9 @@ impl MigrationsDir {
                 })?;
             folders.push((name, entry.path()));
         }
-        folders.sort();
+        folders.sort_by(|a, b| compare_names(&a.0, &b.0));
 
+        let mut not_utf8 = Vec::new();
         let migrations = folders
             .into_iter()
             .map(|(name, dir)| {
@@ -71,10 +97,17 @@ impl MigrationsDir {
                         path: script_path,
                     });
                 };
-                let script = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
-                    path: script_path.clone(),
-                    offset: e.utf8_error().valid_up_to(),
-                })?;
+                // Prisma ≥ 6.6 decodes lossily, applies the result and checksums it.
+                let script = match String::from_utf8(bytes) {
+                    Ok(script) => script,
+                    Err(e) => {
+                        not_utf8.push(NotUtf8 {
+                            path: script_path.clone(),
+                            offset: e.utf8_error().valid_up_to(),
+                        });
+                        String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    }
+                };
                 Ok(LocalMigration {
                     checksum: checksum(&script),
                     name,
@@ -88,11 +121,22 @@ impl MigrationsDir {
             path: path.to_path_buf(),
             lock: LockFile::load(&path.join("migration_lock.toml"))?,
             migrations,
+            not_utf8,
         })
     }
 
     pub fn find(&self, name: &str) -> Option<&LocalMigration> {
         self.migrations.iter().find(|m| m.name == name)
+    }
+
+    /// Neighbouring migrations that Prisma ≤ 6.5, which sorted folder names by bytes,
+    /// applied the other way round: `(first, second)` where `first` comes first now.
+    pub fn byte_order_differences(&self) -> Vec<(&str, &str)> {
+        self.migrations
+            .windows(2)
+            .filter(|pair| pair[0].name.as_bytes() > pair[1].name.as_bytes())
+            .map(|pair| (pair[0].name.as_str(), pair[1].name.as_str()))
+            .collect()
     }
 
     /// Prisma's P3019 check: the migrations must have been generated for the database's
@@ -114,6 +158,21 @@ impl MigrationsDir {
             }),
         }
     }
+}
+
+/// The order of migration names, as Prisma ≥ 6.6 sorts its folders: JavaScript's
+/// `localeCompare`, that is ICU's root collation (Node's default locale sorts the same).
+/// It differs from byte order where names differ at `_` against a digit or an uppercase
+/// letter, or in case: `20240101_manual` comes before `20240101120000_auto`. Equal names
+/// under the collation (which only differ in what it ignores) fall back to bytes, so the
+/// order is total.
+pub fn compare_names(a: &str, b: &str) -> Ordering {
+    static COLLATOR: OnceLock<CollatorBorrowed<'static>> = OnceLock::new();
+    let collator = COLLATOR.get_or_init(|| {
+        Collator::try_new(CollatorPreferences::default(), CollatorOptions::default())
+            .expect("the root collation is compiled in")
+    });
+    collator.compare(a, b).then_with(|| a.cmp(b))
 }
 
 impl LockFile {
@@ -148,6 +207,46 @@ mod tests {
         let path = dir.join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, content).unwrap();
+    }
+
+    /// Prisma ≥ 6.6's order, checked against Node's `localeCompare` (see the interop
+    /// tests for the real Prisma CLI applying such a pair in this order).
+    #[test]
+    fn folder_order_is_prismas_collation() {
+        let mut names = vec![
+            "20240102_B",
+            "20240101120000_auto",
+            "20240102_a",
+            "20240101_manual",
+            "20240102_A",
+            "2024-01-01 with space",
+            "01_init",
+            "000000000000_init",
+        ];
+        names.sort_by(|a, b| compare_names(a, b));
+        // node -e 'console.log(JSON.stringify(v.sort((a,b)=>a.localeCompare(b))))'
+        assert_eq!(
+            names,
+            [
+                "000000000000_init",
+                "01_init",
+                "2024-01-01 with space",
+                "20240101_manual",
+                "20240101120000_auto",
+                "20240102_a",
+                "20240102_A",
+                "20240102_B"
+            ]
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["20240101120000_auto", "20240101_manual"] {
+            write(tmp.path(), &format!("{name}/migration.sql"), b"SELECT 1;");
+        }
+        let loaded = MigrationsDir::load(tmp.path()).unwrap();
+        assert_eq!(
+            loaded.byte_order_differences(),
+            [("20240101_manual", "20240101120000_auto")]
+        );
     }
 
     #[test]
@@ -202,14 +301,33 @@ mod tests {
         }
     }
 
+    /// As Prisma: invalid bytes become U+FFFD, and the checksum is the decoded text's.
     #[test]
-    fn non_utf8_script_is_reported_with_offset() {
+    fn non_utf8_script_is_read_lossily_and_reported_with_offset() {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), "1_a/migration.sql", b"SELECT '\xff';");
-        match MigrationsDir::load(tmp.path()) {
-            Err(Error::NotUtf8 { offset, .. }) => assert_eq!(offset, 8),
-            other => panic!("unexpected {other:?}"),
-        }
+        let loaded = MigrationsDir::load(tmp.path()).unwrap();
+        assert_eq!(loaded.not_utf8.len(), 1);
+        assert_eq!(loaded.not_utf8[0].offset, 8);
+        assert_eq!(loaded.migrations[0].script, "SELECT '\u{fffd}';");
+        assert_eq!(
+            loaded.migrations[0].checksum,
+            checksum("SELECT '\u{fffd}';")
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_checksummed_but_not_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(
+            tmp.path(),
+            "1_a/migration.sql",
+            "\u{feff}SELECT 1;".as_bytes(),
+        );
+        let loaded = MigrationsDir::load(tmp.path()).unwrap();
+        let migration = &loaded.migrations[0];
+        assert_eq!(migration.checksum, checksum("\u{feff}SELECT 1;"));
+        assert_eq!(migration.sql(), "SELECT 1;");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub async fn mark_applied(
         dir: dir.path.clone(),
     })?;
     dir.check_provider(engine.provider())?;
+    crate::deploy::refuse_prisma_next(engine).await?;
     lock::acquire(engine, lock_options, interrupt, on_wait).await?;
     let result = async {
         if !engine.history_exists().await? {
@@ -67,6 +68,7 @@ pub async fn mark_rolled_back(
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<Resolved, Error> {
+    crate::deploy::refuse_prisma_next(engine).await?;
     lock::acquire(engine, lock_options, interrupt, on_wait).await?;
     let result = async {
         let rows = if engine.history_exists().await? {

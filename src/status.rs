@@ -105,6 +105,8 @@ pub enum Verdict {
     Failed,
     Inconsistent,
     BaselineNeeded,
+    /// The database carries Prisma 8's marker: it is migrated by Prisma 8 now.
+    HandedToPrismaNext,
 }
 
 impl Verdict {
@@ -115,6 +117,7 @@ impl Verdict {
             Verdict::Failed => ExitCode::FailedInHistory,
             Verdict::Inconsistent => ExitCode::Inconsistent,
             Verdict::BaselineNeeded => ExitCode::BaselineNeeded,
+            Verdict::HandedToPrismaNext => ExitCode::Usage,
         }
     }
 }
@@ -135,6 +138,37 @@ pub struct StatusReport {
     pub verdict: Verdict,
     pub counts: BTreeMap<&'static str, usize>,
     pub migrations: Vec<MigrationStatus>,
+    /// Sentences about the whole folder or history (such as an order that older Prisma
+    /// versions applied differently).
+    pub notes: Vec<String>,
+}
+
+/// The notes about the folder as a whole: where Prisma ≤ 6.5 ordered it differently.
+pub fn folder_notes(dir: &MigrationsDir) -> Vec<String> {
+    let differences = dir.byte_order_differences();
+    if differences.is_empty() {
+        return Vec::new();
+    }
+    let pairs: Vec<String> = differences
+        .iter()
+        .take(3)
+        .map(|(a, b)| {
+            format!(
+                "`{}` before `{}`",
+                crate::text::escaped(a),
+                crate::text::escaped(b)
+            )
+        })
+        .collect();
+    vec![format!(
+        "the folder's order differs between Prisma 6.6 and later (which safemig follows: names compared as JavaScript's localeCompare does) and Prisma 6.5 and earlier (bytes): now {}{}; Prisma 6.5 applied them the other way round",
+        pairs.join(", "),
+        if differences.len() > 3 {
+            format!(" and {} more", differences.len() - 3)
+        } else {
+            String::new()
+        }
+    )]
 }
 
 /// Classifies every migration in the folder and every migration the history names.
@@ -152,7 +186,8 @@ pub fn evaluate(
     }
     let mut names: Vec<&str> = dir.migrations.iter().map(|m| m.name.as_str()).collect();
     names.extend(by_name.keys().filter(|n| dir.find(n).is_none()));
-    names.sort_unstable();
+    // Folder order (Prisma's), which out-of-order detection below relies on.
+    names.sort_by(|a, b| crate::migrations::compare_names(a, b));
 
     let mut statuses: Vec<MigrationStatus> = names
         .into_iter()
@@ -397,6 +432,7 @@ mod tests {
         MigrationsDir {
             path: "m".into(),
             lock: None,
+            not_utf8: Vec::new(),
             migrations: names
                 .iter()
                 .map(|n| LocalMigration {

@@ -228,8 +228,17 @@ impl Context {
         })
     }
 
+    /// The migrations folder; scripts that are not UTF-8 are reported on stderr.
     pub(crate) fn migrations(&self) -> Result<MigrationsDir, Error> {
-        MigrationsDir::load(&self.project.migrations_dir)
+        let dir = MigrationsDir::load(&self.project.migrations_dir)?;
+        for file in &dir.not_utf8 {
+            output::stderr_line(&format!(
+                "warning: {} is not valid UTF-8 (first invalid byte at offset {}): it is read with U+FFFD in place of invalid bytes, as Prisma reads it, and checksummed so",
+                safemig::text::path(&file.path),
+                file.offset
+            ));
+        }
+        Ok(dir)
     }
 
     pub(crate) async fn connect(&self, access: Access) -> Result<Box<dyn Engine>, Error> {
@@ -387,8 +396,16 @@ pub(crate) async fn status_report(ctx: &Context) -> Result<StatusReport, Error> 
     let dir = ctx.migrations()?;
     dir.check_provider(ctx.url.provider())?;
     let mut resumability = std::collections::BTreeMap::new();
+    let mut notes = status::folder_notes(&dir);
+    let mut prisma_next = false;
     let (history_table, rows) = match ctx.connect(Access::ReadOnly).await {
         Ok(mut engine) => {
+            if let Some(marker) = engine.prisma_next_marker().await? {
+                prisma_next = true;
+                notes.push(format!(
+                    "this database carries Prisma 8's marker ({marker}): Prisma 8 (Prisma Next) migrates it now, without _prisma_migrations, and safemig deploy and resolve refuse to touch it"
+                ));
+            }
             if engine.history_exists().await? {
                 let rows = engine.read_history().await?;
                 resumability = deploy::resume::resumability(&mut *engine, &dir, &rows).await?;
@@ -407,7 +424,11 @@ pub(crate) async fn status_report(ctx: &Context) -> Result<StatusReport, Error> 
         Err(e) => return Err(e),
     };
     let migrations = status::evaluate(&dir, &rows, &resumability);
-    let verdict = status::verdict(history_table, &migrations);
+    let verdict = if prisma_next {
+        status::Verdict::HandedToPrismaNext
+    } else {
+        status::verdict(history_table, &migrations)
+    };
     Ok(StatusReport {
         format_version: 1,
         database: ctx.url.redacted().to_string(),
@@ -417,6 +438,7 @@ pub(crate) async fn status_report(ctx: &Context) -> Result<StatusReport, Error> 
         history_table,
         verdict,
         counts: status::counts(&migrations),
+        notes,
         migrations,
     })
 }

@@ -327,6 +327,9 @@ pub fn render_status(report: &StatusReport) -> String {
         out.push_str(&render_table(&table));
         out.push_str("\n\n");
     }
+    for note in &report.notes {
+        out.push_str(&format!("Note: {note}.\n"));
+    }
     let counts: Vec<String> = report
         .counts
         .iter()
@@ -343,6 +346,9 @@ pub fn render_status(report: &StatusReport) -> String {
         }
         Verdict::Inconsistent => {
             "The history disagrees with the migrations folder: see the notes above."
+        }
+        Verdict::HandedToPrismaNext => {
+            "Migrate this database with Prisma 8 (`prisma db migrate`): see the note above."
         }
         Verdict::BaselineNeeded => {
             "Baseline needed: `safemig resolve --applied NAME` for each migration already in the schema."
@@ -416,6 +422,7 @@ mod tests {
                 c
             },
             migrations,
+            notes: Vec::new(),
         };
         insta::assert_snapshot!(render_status(&report));
     }

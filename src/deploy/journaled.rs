@@ -134,7 +134,7 @@ pub(super) async fn apply(
     let migration = step.migration;
     let dialect = engine.provider().dialect();
     let transactional_ddl = engine.transactional_ddl();
-    let statements = sql::executable_statements(&migration.script, dialect);
+    let statements = sql::executable_statements(migration.sql(), dialect);
 
     let mut progress = match &step.resume {
         Some(resume) => Progress {

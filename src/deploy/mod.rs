@@ -117,6 +117,7 @@ pub struct Options {
 /// planned as a resumption.
 pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result<Plan<'a>, Error> {
     dir.check_provider(engine.provider())?;
+    refuse_prisma_next(engine).await?;
     let history_exists = engine.history_exists().await?;
     let rows = if history_exists {
         engine.read_history().await?
@@ -173,7 +174,7 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
             steps.push(Step {
                 migration,
                 mode: Mode::Journaled,
-                profile: ScriptProfile::of(&migration.script, dialect),
+                profile: ScriptProfile::of(migration.sql(), dialect),
                 resume: Some(Resume {
                     row_id: row.id.clone(),
                     retrying: journal.retry_from.is_some(),
@@ -194,7 +195,7 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
         }
         // Only pending migrations are read statement by statement: a deploy with nothing
         // to do does not split the whole history.
-        let profile = ScriptProfile::of(&migration.script, dialect);
+        let profile = ScriptProfile::of(migration.sql(), dialect);
         let mode = if engine.transactional_ddl() && profile.fits_in_transaction() {
             Mode::Transactional
         } else {
@@ -212,6 +213,17 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
         applied,
         steps,
     })
+}
+
+/// A database handed over to Prisma 8 must not get old-style migrations (nor a history).
+pub async fn refuse_prisma_next(engine: &mut dyn Engine) -> Result<(), Error> {
+    match engine.prisma_next_marker().await? {
+        Some(marker) => Err(Error::PrismaNext {
+            target: engine.target().to_string(),
+            marker,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The journal of a failed row that deploy may continue: one safemig left interrupted, or

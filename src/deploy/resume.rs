@@ -97,7 +97,7 @@ pub fn check_statements(
     journal: &Journal,
     dialect: Dialect,
 ) -> Result<Vec<String>, Error> {
-    let hashes: Vec<String> = sql::executable_statements(&migration.script, dialect)
+    let hashes: Vec<String> = sql::executable_statements(migration.sql(), dialect)
         .iter()
         .map(|s| statement_hash(s, dialect))
         .collect();
@@ -153,7 +153,7 @@ pub fn retry_ready(
     }
     let dialect = engine.provider().dialect();
     journal.refused
-        && sql::executable_statements(&migration.script, dialect)
+        && sql::executable_statements(migration.sql(), dialect)
             .get(from)
             .is_some_and(|stmt| engine.refuse_statement(stmt.sql).is_none())
 }
@@ -168,7 +168,7 @@ pub async fn assess(
     rows: &[HistoryRow],
 ) -> Result<InFlightVerdict, Error> {
     let dialect = engine.provider().dialect();
-    let statements = sql::executable_statements(&migration.script, dialect);
+    let statements = sql::executable_statements(migration.sql(), dialect);
     check_neighbours(migration, row, journal, rows)?;
     if journal.retry_from.is_some() {
         // A clean failure: nothing was in flight, and what ran was atomic with the journal

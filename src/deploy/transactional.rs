@@ -31,7 +31,7 @@ pub(super) async fn apply(
     let attempt = async {
         failpoint::hit("during_statement");
         // Rolling back is the quickest clean stop: cancel at once.
-        match run_cancellable(engine, &migration.script, interrupt.stopped(), interrupt).await {
+        match run_cancellable(engine, migration.sql(), interrupt.stopped(), interrupt).await {
             Run::Done => {}
             Run::Failed(e) => return Err(Stop::Script(e)),
             Run::Cancelled => return Err(Stop::Interrupted),

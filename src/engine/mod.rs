@@ -41,9 +41,16 @@ pub trait Engine: Send {
 
     async fn history_exists(&mut self) -> Result<bool, Error>;
 
-    /// Tables, views and types other than the history table: a database with any is not
-    /// empty (Prisma's P3005 check).
+    /// The tables that make the database "not empty" for Prisma's P3005 check: tables
+    /// other than the history (and, on PostgreSQL, PostGIS's), as Prisma counts them.
     async fn user_objects(&mut self) -> Result<Vec<String>, Error>;
+
+    /// The marker Prisma 8 ("Prisma Next") leaves in a database it migrates, which no
+    /// longer uses `_prisma_migrations`: such a database must not get old-style
+    /// migrations. `None` when there is none (or the engine has no Prisma 8 target).
+    async fn prisma_next_marker(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
 
     /// Creates `_prisma_migrations` with Prisma's exact DDL for this engine.
     async fn create_history(&mut self) -> Result<(), Error>;

@@ -296,7 +296,8 @@ impl Engine for Mysql {
     async fn user_objects(&mut self) -> Result<Vec<String>, Error> {
         sqlx::query_scalar(
             "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> '_prisma_migrations' \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
+               AND TABLE_NAME <> '_prisma_migrations' \
              ORDER BY TABLE_NAME",
         )
         .fetch_all(&mut self.conn)

@@ -269,19 +269,29 @@ impl Engine for Postgres {
     }
 
     async fn user_objects(&mut self) -> Result<Vec<String>, Error> {
+        // As Prisma counts: ordinary tables only, PostGIS's own tables aside (a view or an
+        // enum alone does not make the database "not empty").
         sqlx::query_scalar(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
-               AND c.relname <> '_prisma_migrations' \
-             UNION ALL \
-             SELECT t.typname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-             WHERE n.nspname = $1 AND t.typtype = 'e' \
+             WHERE n.nspname = $1 AND c.relkind = 'r' \
+               AND c.relname NOT IN ('_prisma_migrations', 'spatial_ref_sys', 'geometry_columns', \
+                                     'geography_columns', 'raster_columns', 'raster_overviews') \
              ORDER BY 1",
         )
         .bind(&self.schema)
         .fetch_all(&mut self.conn)
         .await
         .map_err(self.err("listing the schema's tables"))
+    }
+
+    async fn prisma_next_marker(&mut self) -> Result<Option<String>, Error> {
+        let found: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'prisma_contract')",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("looking for Prisma 8's marker"))?;
+        Ok(found.then(|| "the schema `prisma_contract`".to_string()))
     }
 
     async fn create_history(&mut self) -> Result<(), Error> {

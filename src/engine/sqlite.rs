@@ -349,13 +349,31 @@ impl Engine for Sqlite {
 
     async fn user_objects(&mut self) -> Result<Vec<String>, Error> {
         sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') \
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
              AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_prisma_migrations' \
              ORDER BY name",
         )
         .fetch_all(&mut self.conn)
         .await
         .map_err(self.err("listing the database's tables"))
+    }
+
+    async fn prisma_next_marker(&mut self) -> Result<Option<String>, Error> {
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('_prisma_marker', '_prisma_ledger') ORDER BY name",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("looking for Prisma 8's marker"))?;
+        Ok((!found.is_empty()).then(|| {
+            let tables: Vec<String> = found.iter().map(|t| format!("`{t}`")).collect();
+            format!(
+                "the table{} {}",
+                if found.len() == 1 { "" } else { "s" },
+                tables.join(" and ")
+            )
+        }))
     }
 
     async fn create_history(&mut self) -> Result<(), Error> {

@@ -237,6 +237,13 @@ fn migrations_folder_problems_are_usage_errors() {
     );
     std::fs::remove_dir(project.migrations().join("20240102000000_empty")).unwrap();
 
+    assert!(
+        !db.sqlite_path().exists(),
+        "nothing is written before the folder is valid"
+    );
+
+    // Not UTF-8: as Prisma ≥ 6.6, read with U+FFFD and applied, with a warning naming the
+    // file and the offset; the checksum is the decoded text's.
     std::fs::create_dir(project.migrations().join("20240103000000_latin1")).unwrap();
     std::fs::write(
         project
@@ -245,17 +252,22 @@ fn migrations_folder_problems_are_usage_errors() {
         b"-- caf\xe9\n",
     )
     .unwrap();
-    let run = project.safemig(&db, &["deploy"]).expect(2);
+    let run = project.safemig(&db, &["deploy"]).expect(0);
     assert!(
-        run.stderr
-            .contains("is not valid UTF-8 (first invalid byte at offset 6)"),
+        run.stderr.contains(
+            "20240103000000_latin1/migration.sql is not valid UTF-8 (first invalid byte at offset 6)"
+        ),
         "{}",
         run.stderr
     );
-    assert!(
-        !db.sqlite_path().exists(),
-        "nothing is written before the folder is valid"
+    let stored = db.scalar(
+        "SELECT checksum FROM _prisma_migrations WHERE migration_name = '20240103000000_latin1'",
     );
+    assert_eq!(
+        stored,
+        Some(safemig::checksum::checksum("-- caf\u{fffd}\n"))
+    );
+    project.safemig(&db, &["status"]).expect(0);
 }
 
 /// `SAFEMIG_FAILPOINT` works only in test builds: a build without the `failpoints` feature,

@@ -12,6 +12,7 @@ mod entrypoint;
 mod errors;
 mod locking;
 mod output;
+mod parity;
 mod recovery;
 mod resolve;
 mod rows;
