@@ -152,6 +152,28 @@ pub enum Error {
         actual: Provider,
     },
 
+    #[error(
+        "{} sets `{field}` to `{text}`, which safemig cannot evaluate without running Node",
+        crate::text::path(file)
+    )]
+    ComputedConfig {
+        file: PathBuf,
+        field: String,
+        text: String,
+        /// The flag or variable to pass instead.
+        instead: String,
+    },
+
+    #[error(
+        "the datasource in {} says provider = \"{declared}\", but the database URL is for {actual}",
+        crate::text::path(schema)
+    )]
+    DatasourceMismatch {
+        schema: PathBuf,
+        declared: String,
+        actual: Provider,
+    },
+
     #[error("cannot connect to {target}: {message}")]
     Connect { target: String, message: String },
 
@@ -372,7 +394,9 @@ impl Error {
             | SymlinkLoop { .. }
             | NotAFolder { .. }
             | SqliteFolderMissing { .. }
-            | PrismaNext { .. } => ExitCode::Usage,
+            | PrismaNext { .. }
+            | ComputedConfig { .. }
+            | DatasourceMismatch { .. } => ExitCode::Usage,
             Io { .. } => ExitCode::Usage,
             Connect { .. }
             | DatabaseMissing { .. }
@@ -407,6 +431,7 @@ impl Error {
         Some(match self {
             MigrationScriptMissing { .. } => "P3015",
             ProviderMismatch { .. } => "P3019",
+            DatasourceMismatch { .. } => "P1012",
             NotEmpty { .. } => "P3005",
             FailedMigrations { .. } => "P3009",
             MigrationFailed { .. } => "P3018",
@@ -454,6 +479,10 @@ impl Error {
             SqliteFolderMissing { folder, .. } => format!(
                 "create the folder (`mkdir -p {}`), or fix the path in the database URL (relative paths are resolved from the folder of schema.prisma)",
                 crate::text::path(folder)
+            ),
+            ComputedConfig { instead, .. } => format!("pass {instead} instead"),
+            DatasourceMismatch { declared, .. } => format!(
+                "point --url / the datasource's variable at a {declared} database, or fix the datasource's provider"
             ),
             PrismaNext { .. } => "apply its migrations with Prisma 8 (`prisma db migrate`); safemig applies Prisma 7 and earlier's migrations, and will not apply them to a database handed over to Prisma 8".into(),
             NotAFolder { path } => format!(

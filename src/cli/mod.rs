@@ -211,7 +211,11 @@ impl Context {
             dir: global.dir.clone(),
             schema: global.schema.clone(),
         })?;
+        for notice in &project.notices {
+            output::stderr_line(&format!("note: {notice}"));
+        }
         let url = project.database_url(global.url.as_deref(), &|name| std::env::var(name).ok())?;
+        project.check_provider(url.provider())?;
         let enabled = std::env::var_os("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK").is_none();
         if !enabled {
             tracing::warn!(

@@ -447,7 +447,10 @@ pub use crate::corpus_location::corpus_dir;
 /// One run of the safemig binary.
 #[derive(Debug)]
 pub struct Run {
+    /// The exit code; -1 when a signal ended the process.
     pub code: i32,
+    /// The signal that ended the process, if one did.
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -457,9 +460,14 @@ impl Run {
     #[track_caller]
     pub fn expect(self, code: i32) -> Run {
         assert_eq!(
-            self.code, code,
-            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
+            self.code,
+            code,
+            "unexpected exit code{}\n--- stdout\n{}\n--- stderr\n{}",
+            self.signal
+                .map(|s| format!(" (killed by signal {s})"))
+                .unwrap_or_default(),
+            self.stdout,
+            self.stderr
         );
         assert!(
             !self.stdout.contains(PASSWORD) && !self.stderr.contains(PASSWORD),
@@ -532,8 +540,10 @@ pub fn run_within(cmd: &mut Command, limit: Duration) -> Run {
 }
 
 pub fn to_run(output: Output) -> Run {
+    use std::os::unix::process::ExitStatusExt;
     Run {
         code: output.status.code().unwrap_or(-1),
+        signal: output.status.signal(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }

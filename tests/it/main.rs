@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod entrypoint;
 mod errors;
+mod layouts;
 mod locking;
 mod output;
 mod parity;
