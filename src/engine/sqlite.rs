@@ -478,17 +478,15 @@ impl Engine for Sqlite {
     async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
         // Prisma runs SQLite scripts with `execute_batch`: SQLite's own statement loop,
         // which sqlite_script runs in place (sqlx's would copy the script per statement).
-        let mut handle = self
+        let locked = self
             .conn
             .lock_handle()
             .await
             .map_err(|e| ScriptError::new(e, classify))?;
-        let db = handle.as_raw_handle().as_ptr() as usize;
         let stop = self.canceller.stop.clone();
-        let result = super::sqlite_script::run(db, script, stop.clone()).await;
+        let result = super::sqlite_script::run(locked, script, stop.clone()).await;
         // A cancel asked during this run is spent: the next statement starts afresh.
         stop.store(false, Ordering::SeqCst);
-        drop(handle);
         result.map_err(|failure| ScriptError {
             kind: classify_code(failure.code),
             code: Some(failure.code.to_string()),

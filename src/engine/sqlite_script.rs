@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use libsqlite3_sys as ffi;
+use sqlx::sqlite::LockedSqliteHandle;
 
 /// A failed statement: SQLite's extended result code and message.
 #[derive(Debug)]
@@ -21,11 +22,16 @@ pub(crate) struct Failure {
     pub message: String,
 }
 
-/// Runs `script` on the connection `db` (a `sqlite3*`) on a blocking thread, until its end,
-/// its first error, or `stop`. The caller must hold the connection's handle lock (no one
-/// else uses `db` meanwhile); the future waits for the thread even when dropped, so that
-/// neither `db` nor `script` is used after it is gone.
-pub(crate) async fn run(db: usize, script: &str, stop: Arc<AtomicBool>) -> Result<(), Failure> {
+/// Runs `script` on the locked connection on a blocking thread, until its end, its first
+/// error, or `stop`. The lock keeps sqlx's worker away from the connection; the future
+/// holds the lock and, even when dropped, waits for the thread before letting go of the
+/// lock or the script, so neither is used after it is gone.
+pub(crate) async fn run(
+    mut locked: LockedSqliteHandle<'_>,
+    script: &str,
+    stop: Arc<AtomicBool>,
+) -> Result<(), Failure> {
+    let db = locked.as_raw_handle().as_ptr() as usize;
     let finished = Arc::new((Mutex::new(false), Condvar::new()));
     let (text, len) = (script.as_ptr() as usize, script.len());
     let task = {
@@ -41,6 +47,8 @@ pub(crate) async fn run(db: usize, script: &str, stop: Arc<AtomicBool>) -> Resul
             result
         })
     };
+    // Dropped in reverse order: first the wait for the thread, then the lock.
+    let _locked = locked;
     let _wait = WaitOnDrop { finished, stop, db };
     task.await.unwrap_or_else(|e| {
         Err(Failure {
