@@ -16,12 +16,17 @@ use nix::unistd::Pid;
 use crate::harness::{Run, run_tool, to_run};
 use crate::install::{dist, example_project, require_tool};
 
-/// The platform package npm picks on this machine.
-fn platform_package() -> &'static str {
+/// This machine's CPU as Node names it (`process.arch`).
+fn node_arch() -> &'static str {
     match std::env::consts::ARCH {
-        "aarch64" => "linux-arm64-musl",
-        _ => "linux-x64-musl",
+        "aarch64" => "arm64",
+        _ => "x64",
     }
+}
+
+/// The platform package npm picks on this machine.
+fn platform_package() -> String {
+    format!("linux-{}-musl", node_arch())
 }
 
 /// The example Prisma project with npm packages installed from their tarballs.
@@ -99,7 +104,7 @@ impl NodeProject {
 
 #[test]
 fn npx_and_an_npm_script_migrate_a_prisma_project() {
-    let project = NodeProject::install(&["safemig", platform_package()]);
+    let project = NodeProject::install(&["safemig", &platform_package()]);
     let binary = format!("node_modules/@safemig/{}/bin/safemig", platform_package());
     assert!(project.path().join(binary).is_file());
 
@@ -162,7 +167,7 @@ fn wait(child: &mut Child) -> ExitStatus {
 /// code; when safemig dies of a signal, the launcher dies of the same one.
 #[test]
 fn launcher_passes_signals_and_exit_codes_through() {
-    let project = NodeProject::install(&["safemig", platform_package()]);
+    let project = NodeProject::install(&["safemig", &platform_package()]);
     for (signal, code) in [
         (Signal::SIGTERM, 143),
         (Signal::SIGINT, 130),
@@ -228,11 +233,7 @@ fn launcher_without_a_binary_says_what_to_install() {
     assert!(
         missing.stderr.contains(&format!(
             "the package {package}, which holds the safemig binary for this platform (linux {}",
-            if platform_package().contains("x64") {
-                "x64"
-            } else {
-                "arm64"
-            }
+            node_arch()
         )),
         "{}",
         missing.stderr
@@ -261,7 +262,8 @@ fn launcher_without_a_binary_says_what_to_install() {
         other
             .stderr
             .contains("no prebuilt safemig binary for this platform (linux riscv64")
-            && other.stderr.contains("linux-x64-musl, linux-arm64-musl"),
+            && other.stderr.contains("linux-x64-musl")
+            && other.stderr.contains("linux-arm64-musl"),
         "{}",
         other.stderr
     );
