@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The supervisor's footprint: start-up delay and resident memory of `safemig run` with
 # nothing to migrate, against running the command directly and under tini (the "tini-style
-# direct exec" baseline). Needs hyperfine; tini is used when installed (apt install tini).
+# direct exec" baseline). Measures the static binary that ships (cargo profile `dist`, musl).
+# Needs hyperfine and tini (apt install hyperfine tini) and what scripts/dist-setup installs.
 #
-#   bench/supervisor.sh            # builds the release binary first
+#   bench/supervisor.sh            # builds the static binary first
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-safemig=target/release/safemig
-command -v hyperfine >/dev/null || { echo "bench/supervisor.sh needs hyperfine (apt install hyperfine)" >&2; exit 1; }
+for tool in hyperfine tini; do
+    command -v $tool >/dev/null || { echo "bench/supervisor.sh needs $tool (apt install $tool)" >&2; exit 1; }
+done
+target=$(uname -m)-unknown-linux-musl
+cargo build --locked --quiet --profile dist --target "$target"
+safemig=target/$target/dist/safemig
+echo "== $safemig: $(stat -c %s "$safemig") bytes; $(file -b "$safemig" | cut -d, -f1-2)"
+echo
 
 # A migrated SQLite database with nothing pending, for the default --migrate=deploy.
 db_dir=$(mktemp -d)
@@ -16,14 +22,15 @@ trap 'rm -rf "$db_dir"' EXIT
 migrations=examples/blog/prisma/migrations
 "$safemig" --url "file:$db_dir/app.db" --dir "$migrations" deploy >/dev/null
 
-echo "== start-up: time to run \`true\` (hyperfine, 200 runs)"
-commands=("true" "$safemig run --migrate=off -- true"
-    "$safemig run --url file:$db_dir/app.db --dir $migrations -- true")
-if command -v tini >/dev/null; then commands+=("tini -s -- true"); fi
-hyperfine --shell=none --warmup 20 --runs 200 --style basic "${commands[@]}"
+echo "== start-up: time to run \`true\` (hyperfine, 1000 runs)"
+hyperfine --shell=none --warmup 50 --runs 1000 --style basic \
+    "true" \
+    "tini -s -- true" \
+    "$safemig run --migrate=off -- true" \
+    "$safemig run --url file:$db_dir/app.db --dir $migrations -- true"
 
 echo
-echo "== resident memory of the supervisor while the app runs (VmRSS)"
+echo "== resident memory while the app (sleep 5) runs (VmRSS)"
 rss() {
     "$@" &
     local pid=$!
@@ -32,7 +39,6 @@ rss() {
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
 }
-printf 'safemig run: %s\n' "$(rss "$safemig" run --migrate=off -- sleep 5 2>/dev/null)"
-if command -v tini >/dev/null; then
-    printf 'tini -s:     %s\n' "$(rss tini -s -- sleep 5)"
-fi
+printf '%-27s %s\n' "the app alone:" "$(rss sleep 5)"
+printf '%-27s %s\n' "tini -s:" "$(rss tini -s -- sleep 5)"
+printf '%-27s %s\n' "safemig run --migrate=off:" "$(rss "$safemig" run --migrate=off -- sleep 5 2>/dev/null)"

@@ -1,5 +1,6 @@
 //! Argument parsing and command dispatch. Everything printed goes through [`output`].
 
+mod completions;
 mod output;
 mod signals;
 mod supervise;
@@ -27,7 +28,7 @@ use signals::{Policy, StopSignals};
 #[derive(Debug, Parser)]
 #[command(
     name = "safemig",
-    version,
+    version = env!("SAFEMIG_LONG_VERSION"),
     about = "Crash-safe Prisma migrations for PostgreSQL, MySQL/MariaDB and SQLite",
     long_about = "Crash-safe Prisma migrations for PostgreSQL, MySQL/MariaDB and SQLite.\n\n\
                   Reads prisma/migrations and _prisma_migrations exactly as Prisma does. \
@@ -115,6 +116,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
+    /// Print a manual page in roff: `safemig man | man -l -`
+    Man(completions::ManArgs),
 }
 
 fn parse_dialect(text: &str) -> Result<Dialect, String> {
@@ -277,6 +282,8 @@ async fn run(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Result<u
         Command::Run(args) => supervise::run(&cli.global, args, printer, signals).await,
         Command::Drill(args) => supervise::drill(args, printer).map(|c| c as u8),
         Command::Lint(lint) => supervise::lint(lint, printer).map(|c| c as u8),
+        Command::Completions(args) => completions::completions(args, printer).map(|c| c as u8),
+        Command::Man(args) => completions::man(args, printer).map(|c| c as u8),
         command => project_command(command, &cli.global, &interrupt, printer)
             .await
             .map(|c| c as u8),
@@ -334,7 +341,12 @@ async fn project_command(
             printer.resolved(&name, &resolved);
             Ok(ExitCode::Success)
         }
-        Command::Split { .. } | Command::Run(_) | Command::Drill(_) | Command::Lint(_) => {
+        Command::Split { .. }
+        | Command::Run(_)
+        | Command::Drill(_)
+        | Command::Lint(_)
+        | Command::Completions(_)
+        | Command::Man(_) => {
             unreachable!("dispatched in `run`")
         }
     }

@@ -549,7 +549,7 @@ pub fn to_run(output: Output) -> Run {
     }
 }
 
-fn run_tool(cmd: &mut Command) -> Output {
+pub fn run_tool(cmd: &mut Command) -> Output {
     let output = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
