@@ -16,6 +16,7 @@ mod locking;
 mod npm;
 mod output;
 mod parity;
+mod prisma;
 mod recovery;
 mod resolve;
 mod rows;
@@ -39,3 +40,16 @@ macro_rules! for_each_engine {
     };
 }
 pub(crate) use for_each_engine;
+
+/// [`for_each_engine`] for what the real Prisma CLI can run here: PostgreSQL and SQLite.
+macro_rules! for_each_engine_but_mysql {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::harness::Kind::Postgres) } )*
+        }
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::harness::Kind::Sqlite) } )*
+        }
+    };
+}
+pub(crate) use for_each_engine_but_mysql;
