@@ -39,6 +39,9 @@ pub struct Project {
     pub migrations_dir: PathBuf,
     /// Things worth saying about how the project was read (a Prisma 8 config skipped).
     pub notices: Vec<String>,
+    /// Whether the schema describes the migrations: not when `--dir` points elsewhere
+    /// without `--schema` (then the schema found by default may be another project's).
+    schema_governs: bool,
 }
 
 impl Project {
@@ -88,6 +91,7 @@ impl Project {
             schema,
             migrations_dir,
             notices,
+            schema_governs: locations.dir.is_none() || locations.schema.is_some(),
         })
     }
 
@@ -168,6 +172,9 @@ impl Project {
     /// Prisma's P1012 check, which needs no `migration_lock.toml`: the datasource's provider
     /// must be the URL's.
     pub fn check_provider(&self, actual: Provider) -> Result<(), Error> {
+        if !self.schema_governs {
+            return Ok(());
+        }
         let datasource = self.datasource();
         let Some(declared) = datasource.provider else {
             return Ok(());

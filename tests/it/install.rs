@@ -303,10 +303,7 @@ fn scratch_image_deploys_supervises_and_speaks_tls() {
         .run(dir, "host", &["status", "--dir", "pg", "--url", &url])
         .expect(3);
     assert!(
-        refused.stderr.contains(&format!(
-            "error returned from database: {}",
-            TlsPostgres::MESSAGE
-        )),
+        refused.stderr.contains(TlsPostgres::MESSAGE),
         "{}",
         refused.stderr
     );

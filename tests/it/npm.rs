@@ -194,13 +194,12 @@ fn launcher_passes_signals_and_exit_codes_through() {
         );
     }
 
-    // `safemig split` of a FIFO waits for a writer; SIGTERM kills it (split has no handler).
-    let fifo = project.path().join("fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // safemig handles SIGTERM and SIGINT itself; a SIGKILL to it is a death by signal,
+    // which the launcher passes on as its own.
     let mut launcher = project
         .launcher()
-        .args(["split", "--dialect", "sqlite"])
-        .arg(&fifo)
+        .args(["run", "--migrate=off", "--", "sleep", "30"])
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let children = format!("/proc/{0}/task/{0}/children", launcher.id());
@@ -216,9 +215,9 @@ fn launcher_passes_signals_and_exit_codes_through() {
         );
         std::thread::sleep(Duration::from_millis(10));
     };
-    kill(Pid::from_raw(safemig), Signal::SIGTERM).unwrap();
+    kill(Pid::from_raw(safemig), Signal::SIGKILL).unwrap();
     let status = wait(&mut launcher);
-    assert_eq!(status.signal(), Some(Signal::SIGTERM as i32), "{status:?}");
+    assert_eq!(status.signal(), Some(Signal::SIGKILL as i32), "{status:?}");
 }
 
 /// Without the platform package (optional dependencies omitted, or none for this
