@@ -271,32 +271,11 @@ fn migrations_folder_problems_are_usage_errors() {
 }
 
 /// `SAFEMIG_FAILPOINT` works only in test builds: a build without the `failpoints` feature,
-/// as `cargo build --release` and `cargo install` make, ignores it and deploys normally.
+/// as the shipped binaries (scripts/dist), `cargo build --release` and `cargo install` are,
+/// ignores it and deploys normally.
 #[test]
 fn builds_without_the_failpoints_feature_ignore_safemig_failpoint() {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // A target dir of its own: the test build's lock is held while tests run, and the
-    // plain build must not overwrite the test binary.
-    let target = manifest.join("target/without-failpoints");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--locked",
-            "--quiet",
-            "--bin",
-            "safemig",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .current_dir(manifest)
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "building without failpoints failed:\n{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let shipped = crate::install::dist().host_binary();
 
     let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
     let db = TestDb::new(Kind::Sqlite);
@@ -305,7 +284,7 @@ fn builds_without_the_failpoints_feature_ignore_safemig_failpoint() {
 
     let plain = TestDb::new(Kind::Sqlite);
     let dir = project.migrations();
-    let output = std::process::Command::new(target.join("debug/safemig"))
+    let output = std::process::Command::new(shipped)
         .args([
             "--url",
             &plain.url,
