@@ -127,7 +127,7 @@ impl<'a> Lexer<'a> {
 
     /// Consumes a block comment whose `/*` is already consumed.
     fn skip_block_comment(&mut self) {
-        let nested = self.dialect == Dialect::Postgres;
+        let nested = self.dialect.nests_block_comments();
         let mut depth = 1usize;
         while let Some(b) = self.peek(0) {
             if b == b'*' && self.peek(1) == Some(b'/') {
@@ -164,10 +164,15 @@ impl<'a> Lexer<'a> {
         None
     }
 
+    /// Whether `b` continues an unquoted identifier in this dialect.
+    fn is_word_byte(&self, b: u8) -> bool {
+        is_word_byte(b) && (b != b'$' || self.dialect.dollar_in_identifiers())
+    }
+
     fn lex_word(&mut self) {
         let custom_delimiter = !self.delimiter_is_default();
         while let Some(b) = self.peek(0) {
-            if !is_word_byte(b) || (b == b'$' && self.dialect == Dialect::Sqlite) {
+            if !self.is_word_byte(b) {
                 break;
             }
             if custom_delimiter && self.at_delimiter() {
@@ -183,26 +188,7 @@ impl<'a> Lexer<'a> {
         if self.peek(0) != Some(b'\'') {
             return None;
         }
-        match self.dialect {
-            Dialect::Postgres => {
-                if word.eq_ignore_ascii_case(b"e") {
-                    Some(true)
-                } else if word.eq_ignore_ascii_case(b"n")
-                    || word.eq_ignore_ascii_case(b"x")
-                    || word.eq_ignore_ascii_case(b"b")
-                {
-                    Some(false)
-                } else {
-                    None
-                }
-            }
-            Dialect::Mysql => {
-                let charset_introducer = word.first() == Some(&b'_');
-                let letter = word.len() == 1 && matches!(word[0] | 0x20, b'n' | b'x' | b'b');
-                (charset_introducer || letter).then_some(true)
-            }
-            Dialect::Sqlite => (word.len() == 1 && matches!(word[0] | 0x20, b'x')).then_some(false),
-        }
+        self.dialect.string_prefix_escapes(word)
     }
 }
 
@@ -232,7 +218,7 @@ impl Iterator for Lexer<'_> {
             TokenKind::LineComment
         } else if b == b'/' && self.peek(1) == Some(b'*') {
             self.pos += 2;
-            let conditional = dialect == Dialect::Mysql
+            let conditional = dialect.conditional_comments()
                 && (self.peek(0) == Some(b'!')
                     || (self.peek(0) == Some(b'M') && self.peek(1) == Some(b'!')));
             self.skip_block_comment();
@@ -243,22 +229,22 @@ impl Iterator for Lexer<'_> {
             }
         } else if b == b'\'' {
             self.pos += 1;
-            self.skip_quoted(b'\'', dialect == Dialect::Mysql);
+            self.skip_quoted(b'\'', dialect.backslash_escapes());
             TokenKind::String
         } else if b == b'"' {
             self.pos += 1;
-            if dialect == Dialect::Mysql {
-                self.skip_quoted(b'"', true);
+            if dialect.double_quoted_strings() {
+                self.skip_quoted(b'"', dialect.backslash_escapes());
                 TokenKind::String
             } else {
                 self.skip_quoted(b'"', false);
                 TokenKind::QuotedIdentifier
             }
-        } else if b == b'`' && dialect != Dialect::Postgres {
+        } else if b == b'`' && dialect.backtick_identifiers() {
             self.pos += 1;
             self.skip_quoted(b'`', false);
             TokenKind::QuotedIdentifier
-        } else if b == b'[' && dialect == Dialect::Sqlite {
+        } else if b == b'[' && dialect.bracket_identifiers() {
             self.pos += 1;
             while let Some(b) = self.peek(0) {
                 self.pos += 1;
@@ -267,7 +253,7 @@ impl Iterator for Lexer<'_> {
                 }
             }
             TokenKind::QuotedIdentifier
-        } else if b == b'$' && dialect == Dialect::Postgres {
+        } else if b == b'$' && dialect.dollar_quoted_strings() {
             if let Some(tag_len) = self.dollar_tag_len() {
                 let tag = &self.src[self.pos..self.pos + tag_len];
                 let body_start = self.pos + tag_len;
@@ -284,7 +270,7 @@ impl Iterator for Lexer<'_> {
                 }
                 TokenKind::Punct
             }
-        } else if is_word_byte(b) && !(b == b'$' && dialect == Dialect::Sqlite) {
+        } else if self.is_word_byte(b) {
             self.lex_word();
             let word = &self.src[start..self.pos];
             if let Some(backslash) = self.prefixed_string_escapes(word) {
@@ -322,12 +308,12 @@ impl Lexer<'_> {
     fn line_comment_starts(&self) -> bool {
         match (self.peek(0), self.peek(1)) {
             (Some(b'-'), Some(b'-')) => {
-                self.dialect != Dialect::Mysql
+                !self.dialect.dash_comments_need_space()
                     || self
                         .peek(2)
                         .is_none_or(|b| b.is_ascii_whitespace() || b.is_ascii_control())
             }
-            (Some(b'#'), _) => self.dialect == Dialect::Mysql,
+            (Some(b'#'), _) => self.dialect.hash_comments(),
             _ => false,
         }
     }

@@ -29,8 +29,105 @@ pub enum Dialect {
     Sqlite,
 }
 
+/// What the lexer must know about a dialect, one question each (as sqlparser's
+/// `Dialect::supports_*`): every match is exhaustive, so a new dialect answers them all.
 impl Dialect {
     pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite];
+
+    /// `/* a /* b */ c */` is one comment (PostgreSQL), not a comment followed by `c */`.
+    pub fn nests_block_comments(self) -> bool {
+        match self {
+            Dialect::Postgres => true,
+            Dialect::Mysql | Dialect::Sqlite => false,
+        }
+    }
+
+    /// `$` continues an unquoted identifier; in SQLite it starts a parameter (`$name`).
+    pub fn dollar_in_identifiers(self) -> bool {
+        match self {
+            Dialect::Postgres | Dialect::Mysql => true,
+            Dialect::Sqlite => false,
+        }
+    }
+
+    /// `$$ … $$` and `$tag$ … $tag$` are string literals.
+    pub fn dollar_quoted_strings(self) -> bool {
+        match self {
+            Dialect::Postgres => true,
+            Dialect::Mysql | Dialect::Sqlite => false,
+        }
+    }
+
+    /// `/*! … */` and `/*M! … */` are executable comments (MySQL, MariaDB).
+    pub fn conditional_comments(self) -> bool {
+        match self {
+            Dialect::Mysql => true,
+            Dialect::Postgres | Dialect::Sqlite => false,
+        }
+    }
+
+    /// A backslash escapes the next character in a plain `'…'` string (MySQL's default
+    /// `sql_mode`); elsewhere only a doubled quote does.
+    pub fn backslash_escapes(self) -> bool {
+        match self {
+            Dialect::Mysql => true,
+            Dialect::Postgres | Dialect::Sqlite => false,
+        }
+    }
+
+    /// `"…"` is a string literal (MySQL without `ANSI_QUOTES`), not a quoted identifier.
+    pub fn double_quoted_strings(self) -> bool {
+        match self {
+            Dialect::Mysql => true,
+            Dialect::Postgres | Dialect::Sqlite => false,
+        }
+    }
+
+    /// `` `name` `` quotes an identifier.
+    pub fn backtick_identifiers(self) -> bool {
+        match self {
+            Dialect::Mysql | Dialect::Sqlite => true,
+            Dialect::Postgres => false,
+        }
+    }
+
+    /// `[name]` quotes an identifier (SQLite, for SQL Server compatibility).
+    pub fn bracket_identifiers(self) -> bool {
+        match self {
+            Dialect::Sqlite => true,
+            Dialect::Postgres | Dialect::Mysql => false,
+        }
+    }
+
+    /// `--` starts a comment only when whitespace, a control character or the end of input
+    /// follows (MySQL: `1--1` is arithmetic).
+    pub fn dash_comments_need_space(self) -> bool {
+        match self {
+            Dialect::Mysql => true,
+            Dialect::Postgres | Dialect::Sqlite => false,
+        }
+    }
+
+    /// `#` starts a line comment.
+    pub fn hash_comments(self) -> bool {
+        match self {
+            Dialect::Mysql => true,
+            Dialect::Postgres | Dialect::Sqlite => false,
+        }
+    }
+
+    /// A string prefix (`E`, `N`, `X`, `B`, MySQL's `_utf8mb4` …) directly before a quote:
+    /// whether the string that follows takes backslash escapes, `None` when `word` is not a
+    /// prefix in this dialect.
+    pub fn string_prefix_escapes(self, word: &[u8]) -> Option<bool> {
+        let letter = |set: &[u8]| word.len() == 1 && set.contains(&(word[0] | 0x20));
+        match self {
+            Dialect::Postgres if letter(b"e") => Some(true),
+            Dialect::Postgres => letter(b"nxb").then_some(false),
+            Dialect::Mysql => (word.first() == Some(&b'_') || letter(b"nxb")).then_some(true),
+            Dialect::Sqlite => letter(b"x").then_some(false),
+        }
+    }
 }
 
 /// The statements a script sends to the server: all but client directives (`DELIMITER`).
