@@ -60,17 +60,16 @@ impl DatabaseUrl {
             });
         }
         let scheme = raw.split(':').next().unwrap_or_default();
-        let provider = match scheme {
-            "postgresql" | "postgres" => Provider::Postgres,
-            "mysql" | "mariadb" => Provider::Mysql,
-            _ if !raw.contains(':') => {
+        let provider = match Provider::from_url_scheme(scheme) {
+            Some(provider) => provider,
+            None if !raw.contains(':') => {
                 return Err(invalid(
                     "it has no scheme (expected postgresql://, mysql:// or file:)".into(),
                 ));
             }
-            other => {
+            None => {
                 return Err(Error::UnsupportedScheme {
-                    scheme: other.to_string(),
+                    scheme: scheme.to_string(),
                 });
             }
         };

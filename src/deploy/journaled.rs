@@ -133,7 +133,7 @@ pub(super) async fn apply(
 ) -> Result<(), Error> {
     let migration = step.migration;
     let dialect = engine.provider().dialect();
-    let transactional_ddl = engine.transactional_ddl();
+    let transactional_ddl = engine.capabilities().transactional_ddl;
     let statements = sql::executable_statements(migration.sql(), dialect);
 
     let mut progress = match &step.resume {

@@ -196,7 +196,7 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
         // Only pending migrations are read statement by statement: a deploy with nothing
         // to do does not split the whole history.
         let profile = ScriptProfile::of(migration.sql(), dialect);
-        let mode = if engine.transactional_ddl() && profile.fits_in_transaction() {
+        let mode = if engine.capabilities().transactional_ddl && profile.fits_in_transaction() {
             Mode::Transactional
         } else {
             Mode::Journaled

@@ -3,6 +3,7 @@
 //! what a transaction around a migration needs. Everything above this module is
 //! engine-agnostic.
 
+mod history_store;
 mod mysql;
 mod postgres;
 mod sqlite;
@@ -12,63 +13,34 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use crate::Error;
 use crate::database_url::DatabaseUrl;
-use crate::history::HistoryRow;
-use crate::provider::Provider;
+use crate::provider::{Capabilities, Provider};
 use crate::sql::{ScriptProfile, Target};
 
-/// A connection to one database, holding everything safemig does to it.
+pub use history_store::{Codec, Column, HistoryAccess, HistoryStore, Param, Value};
+
+/// A connection to one database, holding everything safemig does to it: the capabilities
+/// below, each a trait of its own, so that an algorithm asks only for what it uses and a
+/// new engine implements them one by one. [`HistoryStore`] is written once for every
+/// engine over [`HistoryAccess`].
+pub trait Engine: Session + MigrationLock + HistoryAccess + HistoryStore + Inspect {}
+
+impl<T: Session + MigrationLock + HistoryAccess + Inspect + ?Sized> Engine for T {}
+
+/// The connection itself: what it is, and running a migration's SQL in it.
 #[async_trait]
-pub trait Engine: Send {
+pub trait Session: Send {
     fn provider(&self) -> Provider;
 
     /// What this connection points at, for messages: never holds credentials.
     fn target(&self) -> &str;
 
-    /// Whether a migration's DDL can run inside a transaction that rolls back as a whole.
-    fn transactional_ddl(&self) -> bool;
-
-    /// Takes Prisma's migration lock if it is free; never waits.
-    async fn try_lock(&mut self) -> Result<bool, Error>;
-
-    /// Who holds the migration lock and what it is doing, if the engine can tell.
-    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error>;
-
-    async fn unlock(&mut self) -> Result<(), Error>;
-
-    async fn history_exists(&mut self) -> Result<bool, Error>;
-
-    /// The tables that make the database "not empty" for Prisma's P3005 check: tables
-    /// other than the history (and, on PostgreSQL, PostGIS's), as Prisma counts them.
-    async fn user_objects(&mut self) -> Result<Vec<String>, Error>;
-
-    /// The marker Prisma 8 ("Prisma Next") leaves in a database it migrates, which no
-    /// longer uses `_prisma_migrations`: such a database must not get old-style
-    /// migrations. `None` when there is none (or the engine has no Prisma 8 target).
-    async fn prisma_next_marker(&mut self) -> Result<Option<String>, Error> {
-        Ok(None)
+    /// What the engine can do, from the provider's descriptor.
+    fn capabilities(&self) -> Capabilities {
+        self.provider().capabilities()
     }
-
-    /// Creates `_prisma_migrations` with Prisma's exact DDL for this engine.
-    async fn create_history(&mut self) -> Result<(), Error>;
-
-    /// All rows, oldest `started_at` first.
-    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error>;
-
-    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error>;
-
-    /// The success transition, leaving the row as Prisma does: `applied_steps_count = 1`,
-    /// `logs = NULL`, `finished_at` set, and the checksum of the file that finished it (a
-    /// retried migration may have been fixed since its row was written).
-    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error>;
-
-    /// Records a journaled migration's progress: statements done and the journal.
-    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error>;
-
-    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
 
     /// Sends a whole migration script the way Prisma sends it to this engine.
     async fn run_script(&mut self, script: &str) -> Result<(), ScriptError>;
@@ -80,16 +52,6 @@ pub trait Engine: Send {
     async fn commit(&mut self) -> Result<(), ScriptError>;
 
     async fn rollback(&mut self) -> Result<(), Error>;
-
-    /// The current state of what a statement changes, to tell after a crash whether it ran.
-    /// `None` when this engine cannot inspect that target.
-    async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error>;
-
-    /// Cleans up what an interrupted statement left half-done (an invalid index), so it can
-    /// run again.
-    async fn repair_incomplete(&mut self, _target: &Target) -> Result<(), Error> {
-        Ok(())
-    }
 
     /// Why the server would not take this statement, when that is known before sending it
     /// (MySQL's `max_allowed_packet`: an oversized statement makes the server drop the
@@ -107,6 +69,47 @@ pub trait Engine: Send {
 
     /// A handle that cancels the statement running on this connection, from elsewhere.
     fn canceller(&self) -> Arc<dyn Canceller>;
+}
+
+/// Prisma's migration lock, taken exactly as Prisma takes it, so the two tools exclude
+/// each other.
+#[async_trait]
+pub trait MigrationLock: Send {
+    /// Takes the lock if it is free; never waits.
+    async fn try_lock(&mut self) -> Result<bool, Error>;
+
+    /// Who holds the migration lock and what it is doing, if the engine can tell.
+    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error>;
+
+    async fn unlock(&mut self) -> Result<(), Error>;
+}
+
+/// Reading the database's catalog: what exists, and the state of a statement's target.
+/// Drift and repair extend this.
+#[async_trait]
+pub trait Inspect: Send {
+    async fn history_exists(&mut self) -> Result<bool, Error>;
+
+    /// The tables that make the database "not empty" for Prisma's P3005 check: tables
+    /// other than the history (and, on PostgreSQL, PostGIS's), as Prisma counts them.
+    async fn user_objects(&mut self) -> Result<Vec<String>, Error>;
+
+    /// The marker Prisma 8 ("Prisma Next") leaves in a database it migrates, which no
+    /// longer uses `_prisma_migrations`: such a database must not get old-style
+    /// migrations. `None` when there is none (or the engine has no Prisma 8 target).
+    async fn prisma_next_marker(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
+    /// The current state of what a statement changes, to tell after a crash whether it ran.
+    /// `None` when this engine cannot inspect that target.
+    async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error>;
+
+    /// Cleans up what an interrupted statement left half-done (an invalid index), so it can
+    /// run again.
+    async fn repair_incomplete(&mut self, _target: &Target) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Another session holding the migration lock, as a waiter sees it.

@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Engine, ErrorKind, LockHolder, ScriptError, Snapshot, connect_error,
-    connect_with_timeout, query_error,
+    Canceller, Codec, Column, ErrorKind, HistoryAccess, Inspect, LockHolder, MigrationLock, Param,
+    ScriptError, Session, Snapshot, Value, connect_error, connect_with_timeout, history_store,
+    query_error,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
-use crate::history::{self, HistoryRow};
+use crate::history;
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
 
@@ -23,17 +24,6 @@ const LOCK_NAME: &str = "prisma_migrate";
 
 /// MySQL's "Unknown database" error number.
 const ER_BAD_DB_ERROR: &str = "1049";
-
-const CREATE_HISTORY: &str = r#"CREATE TABLE {history} (
-    id                      VARCHAR(36) PRIMARY KEY NOT NULL,
-    checksum                VARCHAR(64) NOT NULL,
-    finished_at             DATETIME(3),
-    migration_name          VARCHAR(255) NOT NULL,
-    logs                    TEXT,
-    rolled_back_at          DATETIME(3),
-    started_at              DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-    applied_steps_count     INTEGER UNSIGNED NOT NULL DEFAULT 0
-) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"#;
 
 pub struct Mysql {
     conn: MySqlConnection,
@@ -201,13 +191,8 @@ impl Mysql {
     }
 }
 
-/// DATETIME(3) columns hold UTC without a zone, as Prisma writes them.
-fn to_utc(value: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
-    value.map(|v| v.and_utc())
-}
-
 #[async_trait]
-impl Engine for Mysql {
+impl Session for Mysql {
     fn provider(&self) -> Provider {
         Provider::Mysql
     }
@@ -216,10 +201,72 @@ impl Engine for Mysql {
         &self.target
     }
 
-    fn transactional_ddl(&self) -> bool {
-        false
+    async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
+        // One multi-statement query, as Prisma sends it; the server stops at the first error.
+        sqlx::raw_sql(AssertSqlSafe(script.to_string()))
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
+        Ok(())
     }
 
+    // Transactions work here, but DDL inside one commits it implicitly: deploy never wraps
+    // a MySQL migration in one (`transactional_ddl` is false).
+    async fn begin(&mut self, _profile: &ScriptProfile) -> Result<(), Error> {
+        sqlx::raw_sql("START TRANSACTION")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("starting a transaction"))?;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), ScriptError> {
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<(), Error> {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("rolling back"))?;
+        Ok(())
+    }
+
+    fn refuse_statement(&self, sql: &str) -> Option<String> {
+        // The query packet holds the statement and a one-byte command.
+        let size = sql.len() as u64 + 1;
+        (size > self.max_packet).then(|| {
+            format!(
+                "the statement is {}, over the server's max_allowed_packet of {}: the server would drop the connection; raise max_allowed_packet (SET GLOBAL max_allowed_packet = {}, and in the server's configuration), or split the statement",
+                crate::text::size(size),
+                crate::text::size(self.max_packet),
+                size.next_power_of_two().min(1 << 30)
+            )
+        })
+    }
+
+    async fn reset_session(&mut self) -> Result<(), Error> {
+        // Back to the URL's database after a migration's `USE`. (Not RESET CONNECTION or
+        // COM_RESET_CONNECTION: they would release the GET_LOCK lock.)
+        let use_database = format!("USE {}", quote_name(&self.database));
+        sqlx::raw_sql(AssertSqlSafe(use_database))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("resetting the session"))?;
+        Ok(())
+    }
+
+    fn canceller(&self) -> Arc<dyn Canceller> {
+        self.canceller.clone()
+    }
+}
+
+#[async_trait]
+impl MigrationLock for Mysql {
     async fn try_lock(&mut self) -> Result<bool, Error> {
         // 1: taken; 0: held by another session; NULL: an error. Prisma treats anything but
         // an error as success; a 0 here must mean "not ours".
@@ -281,12 +328,16 @@ impl Engine for Mysql {
             .map_err(self.err("releasing the migration lock"))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Inspect for Mysql {
     async fn history_exists(&mut self) -> Result<bool, Error> {
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_prisma_migrations'",
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
         )
+        .bind(history::TABLE)
         .fetch_one(&mut self.conn)
         .await
         .map_err(self.err("looking for _prisma_migrations"))?;
@@ -297,147 +348,13 @@ impl Engine for Mysql {
         sqlx::query_scalar(
             "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
-               AND TABLE_NAME <> '_prisma_migrations' \
+               AND TABLE_NAME <> ? \
              ORDER BY TABLE_NAME",
         )
+        .bind(history::TABLE)
         .fetch_all(&mut self.conn)
         .await
         .map_err(self.err("listing the database's tables"))
-    }
-
-    async fn create_history(&mut self) -> Result<(), Error> {
-        let create = CREATE_HISTORY.replace("{history}", &self.history);
-        sqlx::raw_sql(AssertSqlSafe(create))
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("creating _prisma_migrations"))?;
-        Ok(())
-    }
-
-    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, \
-                    applied_steps_count \
-             FROM {} ORDER BY started_at ASC",
-            self.history
-        )))
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(self.err("reading _prisma_migrations"))?;
-        rows.iter()
-            .map(|r| {
-                let started: NaiveDateTime = r.try_get(6)?;
-                Ok(HistoryRow {
-                    id: r.try_get(0)?,
-                    checksum: r.try_get(1)?,
-                    finished_at: to_utc(r.try_get(2)?),
-                    migration_name: r.try_get(3)?,
-                    logs: r.try_get(4)?,
-                    rolled_back_at: to_utc(r.try_get(5)?),
-                    started_at: started.and_utc(),
-                    applied_steps_count: r.try_get(7)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(self.err("reading _prisma_migrations"))
-    }
-
-    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {} (id, checksum, finished_at, migration_name, logs, \
-                 rolled_back_at, started_at, applied_steps_count) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            self.history
-        )))
-        .bind(&row.id)
-        .bind(&row.checksum)
-        .bind(row.finished_at.map(|t| t.naive_utc()))
-        .bind(&row.migration_name)
-        .bind(&row.logs)
-        .bind(row.rolled_back_at.map(|t| t.naive_utc()))
-        .bind(row.started_at.naive_utc())
-        .bind(row.applied_steps_count)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("recording the migration in _prisma_migrations"))?;
-        Ok(())
-    }
-
-    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
-                 finished_at = ?, checksum = ? WHERE id = ?",
-            self.history
-        )))
-        .bind(at.naive_utc())
-        .bind(checksum)
-        .bind(id)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("marking the migration finished"))?;
-        Ok(())
-    }
-
-    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET applied_steps_count = ?, logs = ? WHERE id = ?",
-            self.history
-        )))
-        .bind(done)
-        .bind(logs)
-        .bind(id)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("writing the migration's journal"))?;
-        Ok(())
-    }
-
-    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET rolled_back_at = ? WHERE id = ?",
-            self.history
-        )))
-        .bind(at.naive_utc())
-        .bind(id)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("marking the migration rolled back"))?;
-        Ok(())
-    }
-
-    async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
-        // One multi-statement query, as Prisma sends it; the server stops at the first error.
-        sqlx::raw_sql(AssertSqlSafe(script.to_string()))
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| ScriptError::new(e, classify))?;
-        Ok(())
-    }
-
-    // Transactions work here, but DDL inside one commits it implicitly: deploy never wraps
-    // a MySQL migration in one (`transactional_ddl` is false).
-    async fn begin(&mut self, _profile: &ScriptProfile) -> Result<(), Error> {
-        sqlx::raw_sql("START TRANSACTION")
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("starting a transaction"))?;
-        Ok(())
-    }
-
-    async fn commit(&mut self) -> Result<(), ScriptError> {
-        sqlx::raw_sql("COMMIT")
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| ScriptError::new(e, classify))?;
-        Ok(())
-    }
-
-    async fn rollback(&mut self) -> Result<(), Error> {
-        sqlx::raw_sql("ROLLBACK")
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("rolling back"))?;
-        Ok(())
     }
 
     async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error> {
@@ -470,33 +387,63 @@ impl Engine for Mysql {
             _ => Ok(None),
         }
     }
+}
 
-    fn refuse_statement(&self, sql: &str) -> Option<String> {
-        // The query packet holds the statement and a one-byte command.
-        let size = sql.len() as u64 + 1;
-        (size > self.max_packet).then(|| {
-            format!(
-                "the statement is {}, over the server's max_allowed_packet of {}: the server would drop the connection; raise max_allowed_packet (SET GLOBAL max_allowed_packet = {}, and in the server's configuration), or split the statement",
-                crate::text::size(size),
-                crate::text::size(self.max_packet),
-                size.next_power_of_two().min(1 << 30)
-            )
-        })
+#[async_trait]
+impl HistoryAccess for Mysql {
+    fn codec(&self) -> &'static Codec {
+        &history_store::MYSQL
     }
 
-    async fn reset_session(&mut self) -> Result<(), Error> {
-        // Back to the URL's database after a migration's `USE`. (Not RESET CONNECTION or
-        // COM_RESET_CONNECTION: they would release the GET_LOCK lock.)
-        let use_database = format!("USE {}", quote_name(&self.database));
-        sqlx::raw_sql(AssertSqlSafe(use_database))
-            .execute(&mut self.conn)
+    fn history_table(&self) -> &str {
+        &self.history
+    }
+
+    async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        action: &str,
+    ) -> Result<(), Error> {
+        let sql = AssertSqlSafe(sql.to_string());
+        let result = if params.is_empty() {
+            sqlx::raw_sql(sql).execute(&mut self.conn).await
+        } else {
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = match *param {
+                    Param::Text(text) => query.bind(text),
+                    Param::Count(count) => query.bind(count),
+                    // DATETIME(3) holds UTC without a zone, as Prisma writes it.
+                    Param::Time(time) => query.bind(time.map(|t| t.naive_utc())),
+                };
+            }
+            query.execute(&mut self.conn).await
+        };
+        result.map(drop).map_err(self.err(action))
+    }
+
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        columns: &[Column],
+        action: &str,
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut self.conn)
             .await
-            .map_err(self.err("resetting the session"))?;
-        Ok(())
-    }
-
-    fn canceller(&self) -> Arc<dyn Canceller> {
-        self.canceller.clone()
+            .map_err(self.err(action))?;
+        history_store::decode_rows(&rows, columns, |row, i, column| {
+            Ok(match column {
+                Column::Text => Value::Text(row.try_get(i)?),
+                Column::Count => Value::Count(row.try_get(i)?),
+                Column::Time => Value::Time(
+                    row.try_get::<Option<NaiveDateTime>, _>(i)?
+                        .map(|t| t.and_utc()),
+                ),
+            })
+        })
+        .map_err(self.err(action))
     }
 }
 

@@ -4,33 +4,22 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Engine, ErrorKind, LockHolder, ScriptError, Snapshot, connect_error,
-    connect_with_timeout, query_error, quote_ident, session_label,
+    Canceller, Codec, Column, ErrorKind, HistoryAccess, Inspect, LockHolder, MigrationLock, Param,
+    ScriptError, Session, Snapshot, Value, connect_error, connect_with_timeout, history_store,
+    query_error, quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
-use crate::history::{self, HistoryRow};
+use crate::history;
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's advisory lock key (DESIGN.md §2).
 const LOCK_KEY: i64 = 72707369;
-
-const CREATE_HISTORY: &str = r#"CREATE TABLE {history} (
-    id                      VARCHAR(36) PRIMARY KEY NOT NULL,
-    checksum                VARCHAR(64) NOT NULL,
-    finished_at             TIMESTAMPTZ,
-    migration_name          VARCHAR(255) NOT NULL,
-    logs                    TEXT,
-    rolled_back_at          TIMESTAMPTZ,
-    started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
-    applied_steps_count     INTEGER NOT NULL DEFAULT 0
-);"#;
 
 pub struct Postgres {
     conn: PgConnection,
@@ -181,7 +170,7 @@ impl Postgres {
 }
 
 #[async_trait]
-impl Engine for Postgres {
+impl Session for Postgres {
     fn provider(&self) -> Provider {
         Provider::Postgres
     }
@@ -190,10 +179,58 @@ impl Engine for Postgres {
         &self.target
     }
 
-    fn transactional_ddl(&self) -> bool {
-        true
+    async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
+        // One simple-query message, as Prisma sends it.
+        sqlx::raw_sql(AssertSqlSafe(script.to_string()))
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
+        Ok(())
     }
 
+    async fn begin(&mut self, _profile: &ScriptProfile) -> Result<(), Error> {
+        sqlx::raw_sql("BEGIN")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("starting a transaction"))?;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), ScriptError> {
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| ScriptError::new(e, classify))?;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<(), Error> {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("rolling back"))?;
+        Ok(())
+    }
+
+    async fn reset_session(&mut self) -> Result<(), Error> {
+        // Everything a migration may have SET (search_path, role, timeouts) back to the
+        // connection's defaults. Not DISCARD ALL: it would release the advisory lock.
+        sqlx::raw_sql("RESET ALL")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("resetting the session"))?;
+        set_search_path(&mut self.conn, &self.schema)
+            .await
+            .map_err(self.err("setting the search path"))
+    }
+
+    fn canceller(&self) -> Arc<dyn Canceller> {
+        self.canceller.clone()
+    }
+}
+
+#[async_trait]
+impl MigrationLock for Postgres {
     async fn try_lock(&mut self) -> Result<bool, Error> {
         sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(LOCK_KEY)
@@ -256,13 +293,17 @@ impl Engine for Postgres {
             .map_err(self.err("releasing the migration lock"))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Inspect for Postgres {
     async fn history_exists(&mut self) -> Result<bool, Error> {
         sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relname = '_prisma_migrations' AND c.relkind IN ('r', 'p'))",
+             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))",
         )
         .bind(&self.schema)
+        .bind(history::TABLE)
         .fetch_one(&mut self.conn)
         .await
         .map_err(self.err("looking for _prisma_migrations"))
@@ -274,11 +315,12 @@ impl Engine for Postgres {
         sqlx::query_scalar(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relkind = 'r' \
-               AND c.relname NOT IN ('_prisma_migrations', 'spatial_ref_sys', 'geometry_columns', \
+               AND c.relname NOT IN ($2, 'spatial_ref_sys', 'geometry_columns', \
                                      'geography_columns', 'raster_columns', 'raster_overviews') \
              ORDER BY 1",
         )
         .bind(&self.schema)
+        .bind(history::TABLE)
         .fetch_all(&mut self.conn)
         .await
         .map_err(self.err("listing the schema's tables"))
@@ -292,143 +334,6 @@ impl Engine for Postgres {
         .await
         .map_err(self.err("looking for Prisma 8's marker"))?;
         Ok(found.then(|| "the schema `prisma_contract`".to_string()))
-    }
-
-    async fn create_history(&mut self) -> Result<(), Error> {
-        let create_schema = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.schema));
-        sqlx::raw_sql(AssertSqlSafe(create_schema))
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("creating the schema"))?;
-        let create = CREATE_HISTORY.replace("{history}", &self.history);
-        sqlx::raw_sql(AssertSqlSafe(create))
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("creating _prisma_migrations"))?;
-        Ok(())
-    }
-
-    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, \
-                    applied_steps_count \
-             FROM {} ORDER BY started_at ASC",
-            self.history
-        )))
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(self.err("reading _prisma_migrations"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(HistoryRow {
-                    id: r.try_get(0)?,
-                    checksum: r.try_get(1)?,
-                    finished_at: r.try_get(2)?,
-                    migration_name: r.try_get(3)?,
-                    logs: r.try_get(4)?,
-                    rolled_back_at: r.try_get(5)?,
-                    started_at: r.try_get(6)?,
-                    applied_steps_count: r.try_get::<i32, _>(7)?.max(0) as u32,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(self.err("reading _prisma_migrations"))
-    }
-
-    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {} (id, checksum, finished_at, migration_name, logs, \
-                 rolled_back_at, started_at, applied_steps_count) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            self.history
-        )))
-        .bind(&row.id)
-        .bind(&row.checksum)
-        .bind(row.finished_at)
-        .bind(&row.migration_name)
-        .bind(&row.logs)
-        .bind(row.rolled_back_at)
-        .bind(row.started_at)
-        .bind(row.applied_steps_count as i32)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("recording the migration in _prisma_migrations"))?;
-        Ok(())
-    }
-
-    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
-                 finished_at = $2, checksum = $3 WHERE id = $1",
-            self.history
-        )))
-        .bind(id)
-        .bind(at)
-        .bind(checksum)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("marking the migration finished"))?;
-        Ok(())
-    }
-
-    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET applied_steps_count = $2, logs = $3 WHERE id = $1",
-            self.history
-        )))
-        .bind(id)
-        .bind(done as i32)
-        .bind(logs)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("writing the migration's journal"))?;
-        Ok(())
-    }
-
-    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET rolled_back_at = $2 WHERE id = $1",
-            self.history
-        )))
-        .bind(id)
-        .bind(at)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("marking the migration rolled back"))?;
-        Ok(())
-    }
-
-    async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
-        // One simple-query message, as Prisma sends it.
-        sqlx::raw_sql(AssertSqlSafe(script.to_string()))
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| ScriptError::new(e, classify))?;
-        Ok(())
-    }
-
-    async fn begin(&mut self, _profile: &ScriptProfile) -> Result<(), Error> {
-        sqlx::raw_sql("BEGIN")
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("starting a transaction"))?;
-        Ok(())
-    }
-
-    async fn commit(&mut self) -> Result<(), ScriptError> {
-        sqlx::raw_sql("COMMIT")
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| ScriptError::new(e, classify))?;
-        Ok(())
-    }
-
-    async fn rollback(&mut self) -> Result<(), Error> {
-        sqlx::raw_sql("ROLLBACK")
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("rolling back"))?;
-        Ok(())
     }
 
     async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error> {
@@ -473,20 +378,67 @@ impl Engine for Postgres {
         }
         Ok(())
     }
+}
 
-    async fn reset_session(&mut self) -> Result<(), Error> {
-        // Everything a migration may have SET (search_path, role, timeouts) back to the
-        // connection's defaults. Not DISCARD ALL: it would release the advisory lock.
-        sqlx::raw_sql("RESET ALL")
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("resetting the session"))?;
-        set_search_path(&mut self.conn, &self.schema)
-            .await
-            .map_err(self.err("setting the search path"))
+#[async_trait]
+impl HistoryAccess for Postgres {
+    fn codec(&self) -> &'static Codec {
+        &history_store::POSTGRES
     }
 
-    fn canceller(&self) -> Arc<dyn Canceller> {
-        self.canceller.clone()
+    fn history_table(&self) -> &str {
+        &self.history
+    }
+
+    async fn prepare_history(&mut self) -> Result<(), Error> {
+        let create_schema = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.schema));
+        sqlx::raw_sql(AssertSqlSafe(create_schema))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("creating the schema"))?;
+        Ok(())
+    }
+
+    async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        action: &str,
+    ) -> Result<(), Error> {
+        let sql = AssertSqlSafe(sql.to_string());
+        let result = if params.is_empty() {
+            sqlx::raw_sql(sql).execute(&mut self.conn).await
+        } else {
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = match *param {
+                    Param::Text(text) => query.bind(text),
+                    Param::Count(count) => query.bind(count as i32),
+                    Param::Time(time) => query.bind(time),
+                };
+            }
+            query.execute(&mut self.conn).await
+        };
+        result.map(drop).map_err(self.err(action))
+    }
+
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        columns: &[Column],
+        action: &str,
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(self.err(action))?;
+        history_store::decode_rows(&rows, columns, |row, i, column| {
+            Ok(match column {
+                Column::Text => Value::Text(row.try_get(i)?),
+                Column::Count => Value::Count(row.try_get::<i32, _>(i)?.max(0) as u32),
+                Column::Time => Value::Time(row.try_get(i)?),
+            })
+        })
+        .map_err(self.err(action))
     }
 }

@@ -9,31 +9,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Access, Canceller, Engine, ErrorKind, LockHolder, ScriptError, Snapshot, connect_error,
-    query_error,
+    Access, Canceller, Codec, Column, ErrorKind, HistoryAccess, Inspect, LockHolder, MigrationLock,
+    Param, ScriptError, Session, Snapshot, Value, connect_error, history_store, query_error,
 };
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::files;
-use crate::history::{self, HistoryRow};
+use crate::history;
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
-
-const CREATE_HISTORY: &str = r#"CREATE TABLE "_prisma_migrations" (
-    "id"                    TEXT PRIMARY KEY NOT NULL,
-    "checksum"              TEXT NOT NULL,
-    "finished_at"           DATETIME,
-    "migration_name"        TEXT NOT NULL,
-    "logs"                  TEXT,
-    "rolled_back_at"        DATETIME,
-    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
-    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
-);"#;
 
 pub struct Sqlite {
     conn: SqliteConnection,
@@ -193,20 +182,6 @@ impl Canceller for SqliteCanceller {
     }
 }
 
-/// Timestamps may be stored as Unix milliseconds (Prisma), seconds with a fraction, or text
-/// (`DEFAULT current_timestamp`, hand-written rows): read each as milliseconds.
-fn millis(column: &str) -> String {
-    format!(
-        "CASE typeof({column}) WHEN 'integer' THEN {column} \
-         WHEN 'real' THEN CAST({column} AS INTEGER) \
-         WHEN 'text' THEN CAST(ROUND((julianday({column}) - 2440587.5) * 86400000) AS INTEGER) END"
-    )
-}
-
-fn from_millis(ms: Option<i64>) -> Option<DateTime<Utc>> {
-    ms.and_then(DateTime::from_timestamp_millis)
-}
-
 /// SQLite's result codes, as safemig must read them.
 fn classify(e: &sqlx::Error) -> ErrorKind {
     if let Some(kind) = super::transport_kind(e) {
@@ -274,205 +249,13 @@ fn lock_holder_process(path: &Path) -> Option<String> {
 }
 
 #[async_trait]
-impl Engine for Sqlite {
+impl Session for Sqlite {
     fn provider(&self) -> Provider {
         Provider::Sqlite
     }
 
     fn target(&self) -> &str {
         &self.target
-    }
-
-    fn transactional_ddl(&self) -> bool {
-        true
-    }
-
-    async fn try_lock(&mut self) -> Result<bool, Error> {
-        // Prisma's lock: an exclusive locking mode, which keeps the file lock from the
-        // first write until the connection closes. An empty exclusive transaction takes it.
-        self.exec(
-            "PRAGMA main.locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0",
-            "taking the migration lock",
-        )
-        .await?;
-        let taken = match sqlx::raw_sql("BEGIN EXCLUSIVE; COMMIT")
-            .execute(&mut self.conn)
-            .await
-        {
-            Ok(_) => true,
-            Err(e) if is_busy(&e) => {
-                // In exclusive mode a failed attempt may keep the shared or pending lock it
-                // got on the way, and waiters holding such locks would shut each other out
-                // for good. Start the next attempt from a fresh connection.
-                self.reopen().await?;
-                return Ok(false);
-            }
-            Err(e) => return Err(self.err("taking the migration lock")(e)),
-        };
-        let restore = format!("PRAGMA busy_timeout = {}", self.busy_timeout.as_millis());
-        sqlx::raw_sql(AssertSqlSafe(restore))
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("taking the migration lock"))?;
-        Ok(taken)
-    }
-
-    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
-        Ok(
-            lock_holder_process(&self.path).map(|description| LockHolder {
-                description,
-                // Nothing tells whether the process runs a statement; what it writes shows.
-                busy: false,
-                activity: file_activity(&self.path),
-            }),
-        )
-    }
-
-    async fn unlock(&mut self) -> Result<(), Error> {
-        // Back in normal mode, the lock goes at the next access of the file.
-        self.exec(
-            "PRAGMA main.locking_mode = NORMAL; SELECT count(*) FROM sqlite_master",
-            "releasing the migration lock",
-        )
-        .await
-    }
-
-    async fn history_exists(&mut self) -> Result<bool, Error> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'",
-        )
-        .fetch_one(&mut self.conn)
-        .await
-        .map_err(self.err("looking for _prisma_migrations"))?;
-        Ok(count > 0)
-    }
-
-    async fn user_objects(&mut self) -> Result<Vec<String>, Error> {
-        sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_prisma_migrations' \
-             ORDER BY name",
-        )
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(self.err("listing the database's tables"))
-    }
-
-    async fn prisma_next_marker(&mut self) -> Result<Option<String>, Error> {
-        let found: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name IN ('_prisma_marker', '_prisma_ledger') ORDER BY name",
-        )
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(self.err("looking for Prisma 8's marker"))?;
-        Ok((!found.is_empty()).then(|| {
-            let tables: Vec<String> = found.iter().map(|t| format!("`{t}`")).collect();
-            format!(
-                "the table{} {}",
-                if found.len() == 1 { "" } else { "s" },
-                tables.join(" and ")
-            )
-        }))
-    }
-
-    async fn create_history(&mut self) -> Result<(), Error> {
-        self.exec(CREATE_HISTORY, "creating _prisma_migrations")
-            .await
-    }
-
-    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        let sql = format!(
-            "SELECT id, checksum, {}, migration_name, logs, {}, {}, applied_steps_count \
-             FROM {} ORDER BY 7 ASC",
-            millis("finished_at"),
-            millis("rolled_back_at"),
-            millis("started_at"),
-            self.history,
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(self.err("reading _prisma_migrations"))?;
-        rows.iter()
-            .map(|r| {
-                let started: Option<i64> = r.try_get(6)?;
-                Ok(HistoryRow {
-                    id: r.try_get(0)?,
-                    checksum: r.try_get(1)?,
-                    finished_at: from_millis(r.try_get(2)?),
-                    migration_name: r.try_get(3)?,
-                    logs: r.try_get(4)?,
-                    rolled_back_at: from_millis(r.try_get(5)?),
-                    started_at: from_millis(started).unwrap_or_default(),
-                    applied_steps_count: r.try_get::<i64, _>(7)?.clamp(0, u32::MAX as i64) as u32,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(self.err("reading _prisma_migrations"))
-    }
-
-    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {} (id, checksum, finished_at, migration_name, logs, \
-                 rolled_back_at, started_at, applied_steps_count) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            self.history
-        )))
-        .bind(&row.id)
-        .bind(&row.checksum)
-        .bind(row.finished_at.map(|t| t.timestamp_millis()))
-        .bind(&row.migration_name)
-        .bind(&row.logs)
-        .bind(row.rolled_back_at.map(|t| t.timestamp_millis()))
-        .bind(row.started_at.timestamp_millis())
-        .bind(row.applied_steps_count as i64)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("recording the migration in _prisma_migrations"))?;
-        Ok(())
-    }
-
-    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET applied_steps_count = 1, logs = NULL, \
-                 finished_at = ?, checksum = ? WHERE id = ?",
-            self.history
-        )))
-        .bind(at.timestamp_millis())
-        .bind(checksum)
-        .bind(id)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("marking the migration finished"))?;
-        Ok(())
-    }
-
-    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET applied_steps_count = ?, logs = ? WHERE id = ?",
-            self.history
-        )))
-        .bind(done as i64)
-        .bind(logs)
-        .bind(id)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("writing the migration's journal"))?;
-        Ok(())
-    }
-
-    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET rolled_back_at = ? WHERE id = ?",
-            self.history
-        )))
-        .bind(at.timestamp_millis())
-        .bind(id)
-        .execute(&mut self.conn)
-        .await
-        .map_err(self.err("marking the migration rolled back"))?;
-        Ok(())
     }
 
     async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
@@ -546,13 +329,170 @@ impl Engine for Sqlite {
         result
     }
 
+    fn canceller(&self) -> Arc<dyn Canceller> {
+        self.canceller.clone()
+    }
+}
+
+#[async_trait]
+impl MigrationLock for Sqlite {
+    async fn try_lock(&mut self) -> Result<bool, Error> {
+        // Prisma's lock: an exclusive locking mode, which keeps the file lock from the
+        // first write until the connection closes. An empty exclusive transaction takes it.
+        self.exec(
+            "PRAGMA main.locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0",
+            "taking the migration lock",
+        )
+        .await?;
+        let taken = match sqlx::raw_sql("BEGIN EXCLUSIVE; COMMIT")
+            .execute(&mut self.conn)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if is_busy(&e) => {
+                // In exclusive mode a failed attempt may keep the shared or pending lock it
+                // got on the way, and waiters holding such locks would shut each other out
+                // for good. Start the next attempt from a fresh connection.
+                self.reopen().await?;
+                return Ok(false);
+            }
+            Err(e) => return Err(self.err("taking the migration lock")(e)),
+        };
+        let restore = format!("PRAGMA busy_timeout = {}", self.busy_timeout.as_millis());
+        sqlx::raw_sql(AssertSqlSafe(restore))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("taking the migration lock"))?;
+        Ok(taken)
+    }
+
+    async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
+        Ok(
+            lock_holder_process(&self.path).map(|description| LockHolder {
+                description,
+                // Nothing tells whether the process runs a statement; what it writes shows.
+                busy: false,
+                activity: file_activity(&self.path),
+            }),
+        )
+    }
+
+    async fn unlock(&mut self) -> Result<(), Error> {
+        // Back in normal mode, the lock goes at the next access of the file.
+        self.exec(
+            "PRAGMA main.locking_mode = NORMAL; SELECT count(*) FROM sqlite_master",
+            "releasing the migration lock",
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Inspect for Sqlite {
+    async fn history_exists(&mut self) -> Result<bool, Error> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .bind(history::TABLE)
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("looking for _prisma_migrations"))?;
+        Ok(count > 0)
+    }
+
+    async fn user_objects(&mut self) -> Result<Vec<String>, Error> {
+        sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ? \
+             ORDER BY name",
+        )
+        .bind(history::TABLE)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("listing the database's tables"))
+    }
+
+    async fn prisma_next_marker(&mut self) -> Result<Option<String>, Error> {
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('_prisma_marker', '_prisma_ledger') ORDER BY name",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("looking for Prisma 8's marker"))?;
+        Ok((!found.is_empty()).then(|| {
+            let tables: Vec<String> = found.iter().map(|t| format!("`{t}`")).collect();
+            format!(
+                "the table{} {}",
+                if found.len() == 1 { "" } else { "s" },
+                tables.join(" and ")
+            )
+        }))
+    }
+
     /// Statements SQLite cannot run in a transaction are all safe to repeat; nothing here
     /// needs inspecting.
     async fn snapshot(&mut self, _target: &Target) -> Result<Option<Snapshot>, Error> {
         Ok(None)
     }
+}
 
-    fn canceller(&self) -> Arc<dyn Canceller> {
-        self.canceller.clone()
+#[async_trait]
+impl HistoryAccess for Sqlite {
+    fn codec(&self) -> &'static Codec {
+        &history_store::SQLITE
+    }
+
+    fn history_table(&self) -> &str {
+        &self.history
+    }
+
+    async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        action: &str,
+    ) -> Result<(), Error> {
+        let sql = AssertSqlSafe(sql.to_string());
+        let result = if params.is_empty() {
+            sqlx::raw_sql(sql).execute(&mut self.conn).await
+        } else {
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = match *param {
+                    Param::Text(text) => query.bind(text),
+                    Param::Count(count) => query.bind(count as i64),
+                    // Unix milliseconds, as Prisma writes them.
+                    Param::Time(time) => query.bind(time.map(|t| t.timestamp_millis())),
+                };
+            }
+            query.execute(&mut self.conn).await
+        };
+        result.map(drop).map_err(self.err(action))
+    }
+
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        columns: &[Column],
+        action: &str,
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(self.err(action))?;
+        history_store::decode_rows(&rows, columns, |row, i, column| {
+            Ok(match column {
+                Column::Text => Value::Text(row.try_get(i)?),
+                Column::Count => {
+                    Value::Count(row.try_get::<i64, _>(i)?.clamp(0, u32::MAX as i64) as u32)
+                }
+                Column::Time => Value::Time(
+                    row.try_get::<Option<i64>, _>(i)?
+                        .and_then(DateTime::from_timestamp_millis),
+                ),
+            })
+        })
+        .map_err(self.err(action))
     }
 }

@@ -1,0 +1,379 @@
+//! `_prisma_migrations`, written once for every engine: the only module that holds the
+//! history table's SQL (its DDL, reads and writes).
+//!
+//! Prisma writes the same rows on every database; what differs is the column types in its
+//! DDL, the placeholder syntax, and how a timestamp is stored (PostgreSQL `TIMESTAMPTZ`,
+//! MySQL `DATETIME(3)` in UTC, SQLite Unix milliseconds). Those differences are a
+//! [`Codec`] value per engine plus two primitives ([`HistoryAccess`]) that bind and decode
+//! values natively, as prisma-engines keeps one `MigrationPersistence` over its SQL
+//! flavours. Everything else, the statements and the row lifecycle, is [`HistoryStore`],
+//! implemented here once for all engines.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::history::{HistoryRow, TABLE};
+
+/// How an engine spells the history table and its values.
+pub struct Codec {
+    /// Prisma's exact `CREATE TABLE` on this engine; `{history}` stands for the qualified
+    /// table name where Prisma's text has one.
+    create: &'static str,
+    placeholders: Placeholders,
+    stored_time: StoredTime,
+}
+
+/// How a statement names its parameters.
+enum Placeholders {
+    /// `$1`, `$2`, … (PostgreSQL).
+    Numbered,
+    /// `?` (MySQL, SQLite).
+    Question,
+}
+
+/// How timestamp columns are read back.
+enum StoredTime {
+    /// A native timestamp type the driver decodes.
+    Native,
+    /// SQLite: Prisma stores Unix milliseconds, but a hand-written row or the column's
+    /// `DEFAULT current_timestamp` may hold seconds with a fraction or text: read each as
+    /// milliseconds.
+    UnixMillis,
+}
+
+pub const POSTGRES: Codec = Codec {
+    create: r#"CREATE TABLE {history} (
+    id                      VARCHAR(36) PRIMARY KEY NOT NULL,
+    checksum                VARCHAR(64) NOT NULL,
+    finished_at             TIMESTAMPTZ,
+    migration_name          VARCHAR(255) NOT NULL,
+    logs                    TEXT,
+    rolled_back_at          TIMESTAMPTZ,
+    started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
+    applied_steps_count     INTEGER NOT NULL DEFAULT 0
+);"#,
+    placeholders: Placeholders::Numbered,
+    stored_time: StoredTime::Native,
+};
+
+pub const MYSQL: Codec = Codec {
+    create: r#"CREATE TABLE {history} (
+    id                      VARCHAR(36) PRIMARY KEY NOT NULL,
+    checksum                VARCHAR(64) NOT NULL,
+    finished_at             DATETIME(3),
+    migration_name          VARCHAR(255) NOT NULL,
+    logs                    TEXT,
+    rolled_back_at          DATETIME(3),
+    started_at              DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    applied_steps_count     INTEGER UNSIGNED NOT NULL DEFAULT 0
+) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"#,
+    placeholders: Placeholders::Question,
+    stored_time: StoredTime::Native,
+};
+
+/// SQLite keeps the `CREATE TABLE` text in `sqlite_master` as sent: Prisma's unqualified
+/// name, not `{history}`.
+pub const SQLITE: Codec = Codec {
+    create: r#"CREATE TABLE "_prisma_migrations" (
+    "id"                    TEXT PRIMARY KEY NOT NULL,
+    "checksum"              TEXT NOT NULL,
+    "finished_at"           DATETIME,
+    "migration_name"        TEXT NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        DATETIME,
+    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
+    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
+);"#,
+    placeholders: Placeholders::Question,
+    stored_time: StoredTime::UnixMillis,
+};
+
+impl Codec {
+    /// The `n`th parameter (from 1).
+    fn param(&self, n: usize) -> String {
+        match self.placeholders {
+            Placeholders::Numbered => format!("${n}"),
+            Placeholders::Question => "?".into(),
+        }
+    }
+
+    /// A timestamp column as it is selected.
+    fn read_time(&self, column: &str) -> String {
+        match self.stored_time {
+            StoredTime::Native => column.into(),
+            StoredTime::UnixMillis => format!(
+                "CASE typeof({column}) WHEN 'integer' THEN {column} \
+                 WHEN 'real' THEN CAST({column} AS INTEGER) \
+                 WHEN 'text' THEN CAST(ROUND((julianday({column}) - 2440587.5) * 86400000) AS INTEGER) END"
+            ),
+        }
+    }
+
+    /// `UPDATE table SET fixed…, column = ?… WHERE id = ?`: the id is the last parameter.
+    fn update(&self, table: &str, fixed: &[&str], columns: &[&str]) -> String {
+        let set: Vec<String> = fixed
+            .iter()
+            .map(|assignment| assignment.to_string())
+            .chain(
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| format!("{column} = {}", self.param(i + 1))),
+            )
+            .collect();
+        let id = self.param(columns.len() + 1);
+        format!("UPDATE {table} SET {} WHERE id = {id}", set.join(", "))
+    }
+}
+
+/// A value bound to one of the history statements.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    Text(Option<&'a str>),
+    Count(u32),
+    Time(Option<DateTime<Utc>>),
+}
+
+/// The type a selected column is decoded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Text,
+    Count,
+    Time,
+}
+
+/// A decoded column value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(Option<String>),
+    Count(u32),
+    Time(Option<DateTime<Utc>>),
+}
+
+/// What an engine provides for the history store: its codec, the qualified table, and
+/// two primitives that bind and decode [`Param`]s and [`Value`]s natively.
+#[async_trait]
+pub trait HistoryAccess: Send {
+    fn codec(&self) -> &'static Codec;
+
+    /// The history table, qualified so that a migration that changes the session's
+    /// schema or database cannot move it out of reach.
+    fn history_table(&self) -> &str;
+
+    /// Creates what must exist before the table can (PostgreSQL: the URL's schema).
+    async fn prepare_history(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Runs one statement. Without parameters it is sent as plain SQL (DDL).
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>], action: &str)
+    -> Result<(), Error>;
+
+    /// Runs a query and decodes each row's columns as `columns` say.
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        columns: &[Column],
+        action: &str,
+    ) -> Result<Vec<Vec<Value>>, Error>;
+}
+
+/// Decodes every row's columns with the engine's `decode` (which reads column `i` of a
+/// driver row as a [`Column`] kind): the loop every [`HistoryAccess::fetch`] shares.
+pub fn decode_rows<R>(
+    rows: &[R],
+    columns: &[Column],
+    decode: impl Fn(&R, usize, Column) -> Result<Value, sqlx::Error>,
+) -> Result<Vec<Vec<Value>>, sqlx::Error> {
+    rows.iter()
+        .map(|row| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| decode(row, i, *column))
+                .collect()
+        })
+        .collect()
+}
+
+/// `_prisma_migrations`' rows and their lifecycle, as Prisma writes them.
+#[async_trait]
+pub trait HistoryStore: Send {
+    /// Creates `_prisma_migrations` with Prisma's exact DDL for this engine.
+    async fn create_history(&mut self) -> Result<(), Error>;
+
+    /// All rows, oldest `started_at` first.
+    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error>;
+
+    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error>;
+
+    /// The success transition, leaving the row as Prisma does: `applied_steps_count = 1`,
+    /// `logs = NULL`, `finished_at` set, and the checksum of the file that finished it (a
+    /// retried migration may have been fixed since its row was written).
+    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error>;
+
+    /// Records a journaled migration's progress: statements done and the journal.
+    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error>;
+
+    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
+}
+
+/// The columns in Prisma's order, with how each is read.
+const COLUMNS: [(&str, Column); 8] = [
+    ("id", Column::Text),
+    ("checksum", Column::Text),
+    ("finished_at", Column::Time),
+    ("migration_name", Column::Text),
+    ("logs", Column::Text),
+    ("rolled_back_at", Column::Time),
+    ("started_at", Column::Time),
+    ("applied_steps_count", Column::Count),
+];
+
+#[async_trait]
+impl<T: HistoryAccess + ?Sized> HistoryStore for T {
+    async fn create_history(&mut self) -> Result<(), Error> {
+        self.prepare_history().await?;
+        let create = self
+            .codec()
+            .create
+            .replace("{history}", self.history_table());
+        self.execute(&create, &[], &format!("creating {TABLE}"))
+            .await
+    }
+
+    async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        let codec = self.codec();
+        let selected: Vec<String> = COLUMNS
+            .iter()
+            .map(|(name, column)| match column {
+                Column::Time => codec.read_time(name),
+                Column::Text | Column::Count => name.to_string(),
+            })
+            .collect();
+        // By position: on SQLite the column is the milliseconds expression.
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY 7 ASC",
+            selected.join(", "),
+            self.history_table()
+        );
+        let kinds = COLUMNS.map(|(_, column)| column);
+        let rows = self
+            .fetch(&sql, &kinds, &format!("reading {TABLE}"))
+            .await?;
+        Ok(rows.into_iter().map(decode_row).collect())
+    }
+
+    async fn insert_row(&mut self, row: &HistoryRow) -> Result<(), Error> {
+        let codec = self.codec();
+        let names: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
+        let params: Vec<String> = (1..=COLUMNS.len()).map(|n| codec.param(n)).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.history_table(),
+            names.join(", "),
+            params.join(", ")
+        );
+        let values = [
+            Param::Text(Some(&row.id)),
+            Param::Text(Some(&row.checksum)),
+            Param::Time(row.finished_at),
+            Param::Text(Some(&row.migration_name)),
+            Param::Text(row.logs.as_deref()),
+            Param::Time(row.rolled_back_at),
+            Param::Time(Some(row.started_at)),
+            Param::Count(row.applied_steps_count),
+        ];
+        self.execute(
+            &sql,
+            &values,
+            &format!("recording the migration in {TABLE}"),
+        )
+        .await
+    }
+
+    async fn finish(&mut self, id: &str, checksum: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        let sql = self.codec().update(
+            self.history_table(),
+            &["applied_steps_count = 1", "logs = NULL"],
+            &["finished_at", "checksum"],
+        );
+        let values = [
+            Param::Time(Some(at)),
+            Param::Text(Some(checksum)),
+            Param::Text(Some(id)),
+        ];
+        self.execute(&sql, &values, "marking the migration finished")
+            .await
+    }
+
+    async fn update_journal(&mut self, id: &str, done: u32, logs: &str) -> Result<(), Error> {
+        let sql = self
+            .codec()
+            .update(self.history_table(), &[], &["applied_steps_count", "logs"]);
+        let values = [
+            Param::Count(done),
+            Param::Text(Some(logs)),
+            Param::Text(Some(id)),
+        ];
+        self.execute(&sql, &values, "writing the migration's journal")
+            .await
+    }
+
+    async fn mark_rolled_back(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        let sql = self
+            .codec()
+            .update(self.history_table(), &[], &["rolled_back_at"]);
+        let values = [Param::Time(Some(at)), Param::Text(Some(id))];
+        self.execute(&sql, &values, "marking the migration rolled back")
+            .await
+    }
+}
+
+/// A row from values decoded in [`COLUMNS`]' order. The columns Prisma declares `NOT
+/// NULL` are never NULL; a hand-edited row with one reads as empty (or the epoch).
+fn decode_row(values: Vec<Value>) -> HistoryRow {
+    let text = |i: usize| match values.get(i) {
+        Some(Value::Text(text)) => text.clone(),
+        _ => None,
+    };
+    let time = |i: usize| match values.get(i) {
+        Some(Value::Time(time)) => *time,
+        _ => None,
+    };
+    HistoryRow {
+        id: text(0).unwrap_or_default(),
+        checksum: text(1).unwrap_or_default(),
+        finished_at: time(2),
+        migration_name: text(3).unwrap_or_default(),
+        logs: text(4),
+        rolled_back_at: time(5),
+        started_at: time(6).unwrap_or_default(),
+        applied_steps_count: match values.get(7) {
+            Some(Value::Count(count)) => *count,
+            _ => 0,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_number_their_parameters_with_the_id_last() {
+        assert_eq!(
+            POSTGRES.update(
+                "h",
+                &["applied_steps_count = 1", "logs = NULL"],
+                &["finished_at", "checksum"]
+            ),
+            "UPDATE h SET applied_steps_count = 1, logs = NULL, finished_at = $1, checksum = $2 WHERE id = $3"
+        );
+        assert_eq!(
+            MYSQL.update("h", &[], &["rolled_back_at"]),
+            "UPDATE h SET rolled_back_at = ? WHERE id = ?"
+        );
+    }
+}
