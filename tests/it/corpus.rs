@@ -21,7 +21,7 @@ pub fn corpora(kind: Kind) -> Vec<(String, PathBuf)> {
         .filter_map(|entry| {
             let migrations = entry.path().join("migrations");
             let lock = std::fs::read_to_string(migrations.join("migration_lock.toml")).ok()?;
-            lock.contains(&format!("provider = \"{}\"", kind.lock_provider()))
+            lock.contains(&format!("provider = \"{}\"", kind.lock_name()))
                 .then(|| (entry.file_name().to_string_lossy().into_owned(), migrations))
         })
         .collect();

@@ -235,7 +235,7 @@ fn provider_mismatch_p3019(kind: Kind) {
     let project = Project::new(other, &[("20240101000000_init", INIT)]);
     let run = project.safemig(&db, &["deploy"]).expect(2);
     assert!(run.stderr.contains("error[P3019]"), "{}", run.stderr);
-    assert!(run.stderr.contains(other.lock_provider()), "{}", run.stderr);
+    assert!(run.stderr.contains(other.lock_name()), "{}", run.stderr);
     project.safemig(&db, &["status"]).expect(2);
 }
 

@@ -2,9 +2,11 @@
 //! One binary (one link step) with a module per feature, sharing the server harness.
 
 mod corpus_location;
+mod engines;
 mod harness;
 
 mod cli;
+mod conformance;
 mod corpus;
 mod crash;
 mod deploy;

@@ -92,7 +92,7 @@ fn prisma_project(kind: Kind, migrations: &[(&str, &str)]) -> Project {
 }
 
 fn make_prisma_project(project: &Project, kind: Kind) {
-    let provider = kind.lock_provider();
+    let provider = kind.lock_name();
     std::fs::write(
         project.dir.path().join("schema.prisma"),
         format!("datasource db {{\n  provider = \"{provider}\"\n  url      = env(\"DATABASE_URL\")\n}}\n"),

@@ -1,0 +1,226 @@
+//! The engine conformance suite: the same checks, through the library's engine layer (no
+//! CLI, no deploy algorithm), on every engine. What an engine must do for the algorithms
+//! above it to be right is checked here first; where engines legitimately differ, the
+//! expectation follows the engine's declared capabilities, never its name. A new engine
+//! implements the traits in `src/engine/` and a module in `tests/it/engines/`, and runs
+//! these (see ARCHITECTURE.md, "Adding an engine").
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use safemig::database_url::DatabaseUrl;
+use safemig::engine::{self, Access, Engine, ErrorKind};
+use safemig::history::{self, HistoryRow};
+use safemig::provider::LockKind;
+use safemig::sql::{self, ScriptProfile};
+
+use crate::engines::fixture;
+use crate::for_each_engine;
+use crate::harness::{Kind, TestDb, block_on};
+
+async fn connect(db: &TestDb) -> Box<dyn Engine> {
+    let url = DatabaseUrl::parse(&db.url, Path::new("."), "the conformance test")
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine::connect(&url, Access::ReadWrite, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A second session cannot take the lock while the first holds it, can see who holds it
+/// (where the lock kind lets a session of the same process tell), and takes it once it is
+/// released.
+fn lock_excludes_other_sessions_until_released(kind: Kind) {
+    let db = TestDb::new(kind);
+    block_on(async {
+        let mut first = connect(&db).await;
+        let mut second = connect(&db).await;
+        assert!(first.try_lock().await.unwrap(), "a free lock is taken");
+        assert!(!second.try_lock().await.unwrap(), "a held lock is refused");
+        let holder = second.lock_holder().await.unwrap();
+        match kind.capabilities().lock {
+            LockKind::Advisory | LockKind::Named => {
+                let holder = holder.expect("the holder is found");
+                assert!(!holder.description.is_empty(), "{holder:?}");
+            }
+            // A file lock names the holding process, and this one is ourselves.
+            LockKind::File => assert_eq!(holder, None),
+        }
+        first.unlock().await.unwrap();
+        assert!(second.try_lock().await.unwrap(), "a released lock is taken");
+        second.unlock().await.unwrap();
+    });
+}
+
+/// Rows written through the history store read back equal, through every transition
+/// Prisma makes, oldest `started_at` first.
+fn history_store_round_trip(kind: Kind) {
+    let db = TestDb::new(kind);
+    block_on(async {
+        let mut engine = connect(&db).await;
+        assert!(!engine.history_exists().await.unwrap());
+        engine.create_history().await.unwrap();
+        assert!(engine.history_exists().await.unwrap());
+        assert_eq!(engine.read_history().await.unwrap(), vec![]);
+
+        let mut first = HistoryRow::started("20240101000000_init", &"a".repeat(64));
+        first.started_at -= chrono::TimeDelta::seconds(60);
+        let second = HistoryRow::resolved_applied("20240102000000_next", &"b".repeat(64));
+        // Written out of order: read back by `started_at`.
+        engine.insert_row(&second).await.unwrap();
+        engine.insert_row(&first).await.unwrap();
+        assert_eq!(
+            engine.read_history().await.unwrap(),
+            vec![first.clone(), second.clone()]
+        );
+
+        engine
+            .update_journal(&first.id, 3, "journal text")
+            .await
+            .unwrap();
+        let journaled = engine.read_history().await.unwrap().remove(0);
+        assert_eq!(journaled.applied_steps_count, 3);
+        assert_eq!(journaled.logs.as_deref(), Some("journal text"));
+        assert!(journaled.is_failed(), "{journaled:?}");
+
+        let at = history::now();
+        let fixed_checksum = "c".repeat(64);
+        engine.finish(&first.id, &fixed_checksum, at).await.unwrap();
+        let finished = engine.read_history().await.unwrap().remove(0);
+        assert_eq!(
+            finished,
+            HistoryRow {
+                finished_at: Some(at),
+                applied_steps_count: 1,
+                logs: None,
+                checksum: fixed_checksum,
+                ..first.clone()
+            }
+        );
+
+        engine.mark_rolled_back(&second.id, at).await.unwrap();
+        let rolled_back = engine.read_history().await.unwrap().remove(1);
+        assert_eq!(rolled_back.rolled_back_at, Some(at));
+        assert!(!rolled_back.is_live());
+
+        // The history is not a user table for Prisma's "database not empty" check.
+        assert_eq!(engine.user_objects().await.unwrap(), Vec::<String>::new());
+    });
+}
+
+/// A failing script reports the server's message and code as a statement error, and the
+/// session stays usable.
+fn script_errors_carry_the_servers_message(kind: Kind) {
+    let db = TestDb::new(kind);
+    block_on(async {
+        let mut engine = connect(&db).await;
+        let error = engine
+            .run_script("SELECT * FROM conformance_missing")
+            .await
+            .expect_err("a missing table fails");
+        assert_eq!(error.kind, ErrorKind::Statement, "{error:?}");
+        assert!(
+            error.message.contains("conformance_missing"),
+            "{}",
+            error.message
+        );
+        assert!(error.code.is_some(), "{error:?}");
+        engine
+            .run_script("CREATE TABLE conformance (a INTEGER)")
+            .await
+            .unwrap();
+        assert_eq!(engine.user_objects().await.unwrap(), ["conformance"]);
+    });
+}
+
+/// A rolled-back migration transaction undoes its DDL where the engine's DDL is
+/// transactional, and cannot where it commits implicitly.
+fn rollback_follows_transactional_ddl(kind: Kind) {
+    let db = TestDb::new(kind);
+    block_on(async {
+        let mut engine = connect(&db).await;
+        let script = "CREATE TABLE conformance (a INTEGER)";
+        let profile = ScriptProfile::of(script, kind.dialect());
+        engine.begin(&profile).await.unwrap();
+        engine.run_script(script).await.unwrap();
+        engine.rollback().await.unwrap();
+        let left = engine.user_objects().await.unwrap();
+        if kind.capabilities().transactional_ddl {
+            assert_eq!(left, Vec::<String>::new());
+        } else {
+            assert_eq!(left, ["conformance"]);
+        }
+    });
+}
+
+/// The canceller stops a statement that would otherwise never end, from another task;
+/// the statement fails as a statement error and the session stays usable.
+fn cancel_stops_a_running_statement(kind: Kind) {
+    let db = TestDb::new(kind);
+    block_on(async {
+        let mut engine = connect(&db).await;
+        let canceller: Arc<dyn engine::Canceller> = engine.canceller();
+        let endless = fixture(kind).endless_statement();
+        // Cancel until the statement has started and stopped: a cancel that arrives
+        // before it starts is a no-op. The hour-long guard only turns a hang into a
+        // failure; nothing here measures speed.
+        let result = tokio::time::timeout(Duration::from_secs(600), async {
+            let run = engine.run_script(endless);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    result = &mut run => break result,
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                        canceller.cancel().await.unwrap();
+                    }
+                }
+            }
+        })
+        .await
+        .expect("the cancelled statement ended");
+        let error = result.expect_err("a cancelled statement fails");
+        assert_eq!(error.kind, ErrorKind::Statement, "{error:?}");
+        assert!(!engine.history_exists().await.unwrap());
+    });
+}
+
+/// Where the engine inspects a statement's target, the snapshot is stable while nothing
+/// changes and changes when the statement runs; for everything else it says it cannot
+/// tell (`None`) rather than guessing.
+fn snapshots_see_what_a_statement_changes(kind: Kind) {
+    let db = TestDb::new(kind);
+    let dialect = kind.dialect();
+    block_on(async {
+        let mut engine = connect(&db).await;
+        engine
+            .run_script("CREATE TABLE conformance (a INTEGER)")
+            .await
+            .unwrap();
+        for sql in fixture(kind).inspected_statements() {
+            let statements = sql::split(sql, dialect);
+            let target = sql::target(&statements[0], dialect);
+            let before = engine.snapshot(&target).await.unwrap();
+            let before = before.unwrap_or_else(|| panic!("{kind:?} inspects {target:?}"));
+            assert_eq!(
+                engine.snapshot(&target).await.unwrap().as_ref(),
+                Some(&before),
+                "stable while nothing changes"
+            );
+            engine.run_script(sql).await.unwrap();
+            let after = engine.snapshot(&target).await.unwrap().unwrap();
+            assert_ne!(after.state, before.state, "{sql} changes {target:?}");
+            assert!(after.complete && after.exists, "{after:?}");
+        }
+        // What no engine can inspect is said to be so.
+        assert_eq!(engine.snapshot(&sql::Target::Unknown).await.unwrap(), None);
+    });
+}
+
+for_each_engine!(
+    lock_excludes_other_sessions_until_released,
+    history_store_round_trip,
+    script_errors_carry_the_servers_message,
+    rollback_follows_transactional_ddl,
+    cancel_stops_a_running_statement,
+    snapshots_see_what_a_statement_changes,
+);
