@@ -179,23 +179,95 @@ pub trait HistoryAccess: Send {
     ) -> Result<Vec<Vec<Value>>, Error>;
 }
 
-/// Decodes every row's columns with the engine's `decode` (which reads column `i` of a
-/// driver row as a [`Column`] kind): the loop every [`HistoryAccess::fetch`] shares.
-pub fn decode_rows<R>(
-    rows: &[R],
-    columns: &[Column],
-    decode: impl Fn(&R, usize, Column) -> Result<Value, sqlx::Error>,
-) -> Result<Vec<Vec<Value>>, sqlx::Error> {
-    rows.iter()
-        .map(|row| {
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, column)| decode(row, i, *column))
-                .collect()
-        })
-        .collect()
+/// Implements [`HistoryAccess`] for an engine whose connection is `self.conn`, whose
+/// qualified table is `self.history` and whose errors come from `self.err(action)`: only
+/// how a count and a timestamp are bound and read differ between engines, and those are
+/// the arguments. `extra` holds overrides (PostgreSQL's `prepare_history`).
+macro_rules! impl_history_access {
+    (
+        $engine:ty, $codec:expr,
+        bind_count: |$count:ident| $bind_count:expr,
+        bind_time: |$time:ident| $bind_time:expr,
+        read_count: |$count_row:ident, $count_i:ident| $read_count:expr,
+        read_time: |$time_row:ident, $time_i:ident| $read_time:expr
+        $(, extra: { $($extra:item)* })?
+    ) => {
+        #[async_trait::async_trait]
+        impl $crate::engine::HistoryAccess for $engine {
+            fn codec(&self) -> &'static $crate::engine::Codec {
+                &$codec
+            }
+
+            fn history_table(&self) -> &str {
+                &self.history
+            }
+
+            $($($extra)*)?
+
+            async fn execute(
+                &mut self,
+                sql: &str,
+                params: &[$crate::engine::Param<'_>],
+                action: &str,
+            ) -> Result<(), $crate::Error> {
+                use $crate::engine::Param;
+                let sql = sqlx::AssertSqlSafe(sql.to_string());
+                let result = if params.is_empty() {
+                    sqlx::raw_sql(sql).execute(&mut self.conn).await
+                } else {
+                    let mut query = sqlx::query(sql);
+                    for param in params {
+                        query = match *param {
+                            Param::Text(text) => query.bind(text),
+                            Param::Count($count) => query.bind($bind_count),
+                            Param::Time($time) => query.bind($bind_time),
+                        };
+                    }
+                    query.execute(&mut self.conn).await
+                };
+                result.map(drop).map_err(self.err(action))
+            }
+
+            async fn fetch(
+                &mut self,
+                sql: &str,
+                columns: &[$crate::engine::Column],
+                action: &str,
+            ) -> Result<Vec<Vec<$crate::engine::Value>>, $crate::Error> {
+                use $crate::engine::{Column, Value};
+                use sqlx::Row;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .fetch_all(&mut self.conn)
+                    .await
+                    .map_err(self.err(action))?;
+                let decoded: Result<Vec<Vec<Value>>, sqlx::Error> = rows
+                    .iter()
+                    .map(|row| {
+                        columns
+                            .iter()
+                            .enumerate()
+                            .map(|(i, column)| {
+                                Ok(match column {
+                                    Column::Text => Value::Text(row.try_get(i)?),
+                                    Column::Count => {
+                                        let ($count_row, $count_i) = (row, i);
+                                        Value::Count($read_count)
+                                    }
+                                    Column::Time => {
+                                        let ($time_row, $time_i) = (row, i);
+                                        Value::Time($read_time)
+                                    }
+                                })
+                            })
+                            .collect()
+                    })
+                    .collect();
+                decoded.map_err(self.err(action))
+            }
+        }
+    };
 }
+pub(super) use impl_history_access;
 
 /// `_prisma_migrations`' rows and their lifecycle, as Prisma writes them.
 #[async_trait]

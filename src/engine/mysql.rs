@@ -9,9 +9,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySq
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Codec, Column, ErrorKind, HistoryAccess, Inspect, LockHolder, MigrationLock, Param,
-    ScriptError, Session, Snapshot, Value, connect_error, connect_with_timeout, history_store,
-    query_error,
+    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScriptError, Session, Snapshot,
+    connect_error, connect_with_timeout, history_store, query_error,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -389,63 +388,15 @@ impl Inspect for Mysql {
     }
 }
 
-#[async_trait]
-impl HistoryAccess for Mysql {
-    fn codec(&self) -> &'static Codec {
-        &history_store::MYSQL
-    }
-
-    fn history_table(&self) -> &str {
-        &self.history
-    }
-
-    async fn execute(
-        &mut self,
-        sql: &str,
-        params: &[Param<'_>],
-        action: &str,
-    ) -> Result<(), Error> {
-        let sql = AssertSqlSafe(sql.to_string());
-        let result = if params.is_empty() {
-            sqlx::raw_sql(sql).execute(&mut self.conn).await
-        } else {
-            let mut query = sqlx::query(sql);
-            for param in params {
-                query = match *param {
-                    Param::Text(text) => query.bind(text),
-                    Param::Count(count) => query.bind(count),
-                    // DATETIME(3) holds UTC without a zone, as Prisma writes it.
-                    Param::Time(time) => query.bind(time.map(|t| t.naive_utc())),
-                };
-            }
-            query.execute(&mut self.conn).await
-        };
-        result.map(drop).map_err(self.err(action))
-    }
-
-    async fn fetch(
-        &mut self,
-        sql: &str,
-        columns: &[Column],
-        action: &str,
-    ) -> Result<Vec<Vec<Value>>, Error> {
-        let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(self.err(action))?;
-        history_store::decode_rows(&rows, columns, |row, i, column| {
-            Ok(match column {
-                Column::Text => Value::Text(row.try_get(i)?),
-                Column::Count => Value::Count(row.try_get(i)?),
-                Column::Time => Value::Time(
-                    row.try_get::<Option<NaiveDateTime>, _>(i)?
-                        .map(|t| t.and_utc()),
-                ),
-            })
-        })
-        .map_err(self.err(action))
-    }
-}
+// DATETIME(3) holds UTC without a zone, as Prisma writes it.
+history_store::impl_history_access!(
+    Mysql,
+    history_store::MYSQL,
+    bind_count: |count| count,
+    bind_time: |time| time.map(|t| t.naive_utc()),
+    read_count: |row, i| row.try_get(i)?,
+    read_time: |row, i| row.try_get::<Option<NaiveDateTime>, _>(i)?.map(|t| t.and_utc())
+);
 
 /// Quotes a MySQL identifier with backticks.
 fn quote_name(name: &str) -> String {

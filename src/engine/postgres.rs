@@ -8,9 +8,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, Codec, Column, ErrorKind, HistoryAccess, Inspect, LockHolder, MigrationLock, Param,
-    ScriptError, Session, Snapshot, Value, connect_error, connect_with_timeout, history_store,
-    query_error, quote_ident, session_label,
+    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScriptError, Session, Snapshot,
+    connect_error, connect_with_timeout, history_store, query_error, quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -380,65 +379,22 @@ impl Inspect for Postgres {
     }
 }
 
-#[async_trait]
-impl HistoryAccess for Postgres {
-    fn codec(&self) -> &'static Codec {
-        &history_store::POSTGRES
+history_store::impl_history_access!(
+    Postgres,
+    history_store::POSTGRES,
+    bind_count: |count| count as i32,
+    bind_time: |time| time,
+    read_count: |row, i| row.try_get::<i32, _>(i)?.max(0) as u32,
+    read_time: |row, i| row.try_get(i)?,
+    extra: {
+        async fn prepare_history(&mut self) -> Result<(), Error> {
+            let create_schema =
+                format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.schema));
+            sqlx::raw_sql(AssertSqlSafe(create_schema))
+                .execute(&mut self.conn)
+                .await
+                .map_err(self.err("creating the schema"))?;
+            Ok(())
+        }
     }
-
-    fn history_table(&self) -> &str {
-        &self.history
-    }
-
-    async fn prepare_history(&mut self) -> Result<(), Error> {
-        let create_schema = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.schema));
-        sqlx::raw_sql(AssertSqlSafe(create_schema))
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("creating the schema"))?;
-        Ok(())
-    }
-
-    async fn execute(
-        &mut self,
-        sql: &str,
-        params: &[Param<'_>],
-        action: &str,
-    ) -> Result<(), Error> {
-        let sql = AssertSqlSafe(sql.to_string());
-        let result = if params.is_empty() {
-            sqlx::raw_sql(sql).execute(&mut self.conn).await
-        } else {
-            let mut query = sqlx::query(sql);
-            for param in params {
-                query = match *param {
-                    Param::Text(text) => query.bind(text),
-                    Param::Count(count) => query.bind(count as i32),
-                    Param::Time(time) => query.bind(time),
-                };
-            }
-            query.execute(&mut self.conn).await
-        };
-        result.map(drop).map_err(self.err(action))
-    }
-
-    async fn fetch(
-        &mut self,
-        sql: &str,
-        columns: &[Column],
-        action: &str,
-    ) -> Result<Vec<Vec<Value>>, Error> {
-        let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(self.err(action))?;
-        history_store::decode_rows(&rows, columns, |row, i, column| {
-            Ok(match column {
-                Column::Text => Value::Text(row.try_get(i)?),
-                Column::Count => Value::Count(row.try_get::<i32, _>(i)?.max(0) as u32),
-                Column::Time => Value::Time(row.try_get(i)?),
-            })
-        })
-        .map_err(self.err(action))
-    }
-}
+);

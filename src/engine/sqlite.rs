@@ -14,8 +14,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Access, Canceller, Codec, Column, ErrorKind, HistoryAccess, Inspect, LockHolder, MigrationLock,
-    Param, ScriptError, Session, Snapshot, Value, connect_error, history_store, query_error,
+    Access, Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScriptError, Session,
+    Snapshot, connect_error, history_store, query_error,
 };
 use crate::Error;
 use crate::database_url::DatabaseUrl;
@@ -437,62 +437,12 @@ impl Inspect for Sqlite {
     }
 }
 
-#[async_trait]
-impl HistoryAccess for Sqlite {
-    fn codec(&self) -> &'static Codec {
-        &history_store::SQLITE
-    }
-
-    fn history_table(&self) -> &str {
-        &self.history
-    }
-
-    async fn execute(
-        &mut self,
-        sql: &str,
-        params: &[Param<'_>],
-        action: &str,
-    ) -> Result<(), Error> {
-        let sql = AssertSqlSafe(sql.to_string());
-        let result = if params.is_empty() {
-            sqlx::raw_sql(sql).execute(&mut self.conn).await
-        } else {
-            let mut query = sqlx::query(sql);
-            for param in params {
-                query = match *param {
-                    Param::Text(text) => query.bind(text),
-                    Param::Count(count) => query.bind(count as i64),
-                    // Unix milliseconds, as Prisma writes them.
-                    Param::Time(time) => query.bind(time.map(|t| t.timestamp_millis())),
-                };
-            }
-            query.execute(&mut self.conn).await
-        };
-        result.map(drop).map_err(self.err(action))
-    }
-
-    async fn fetch(
-        &mut self,
-        sql: &str,
-        columns: &[Column],
-        action: &str,
-    ) -> Result<Vec<Vec<Value>>, Error> {
-        let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(self.err(action))?;
-        history_store::decode_rows(&rows, columns, |row, i, column| {
-            Ok(match column {
-                Column::Text => Value::Text(row.try_get(i)?),
-                Column::Count => {
-                    Value::Count(row.try_get::<i64, _>(i)?.clamp(0, u32::MAX as i64) as u32)
-                }
-                Column::Time => Value::Time(
-                    row.try_get::<Option<i64>, _>(i)?
-                        .and_then(DateTime::from_timestamp_millis),
-                ),
-            })
-        })
-        .map_err(self.err(action))
-    }
-}
+// Unix milliseconds, as Prisma writes them.
+history_store::impl_history_access!(
+    Sqlite,
+    history_store::SQLITE,
+    bind_count: |count| count as i64,
+    bind_time: |time| time.map(|t| t.timestamp_millis()),
+    read_count: |row, i| row.try_get::<i64, _>(i)?.clamp(0, u32::MAX as i64) as u32,
+    read_time: |row, i| row.try_get::<Option<i64>, _>(i)?.and_then(DateTime::from_timestamp_millis)
+);
