@@ -10,7 +10,7 @@
 
 #[path = "it/corpus_location.rs"]
 mod corpus_location;
-#[path = "it/harness.rs"]
+#[path = "it/harness/mod.rs"]
 mod harness;
 
 use std::collections::BTreeMap;

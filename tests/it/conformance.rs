@@ -15,8 +15,8 @@ use safemig::history::{self, HistoryRow};
 use safemig::provider::LockKind;
 use safemig::sql::{self, ScriptProfile};
 
-use crate::engines::fixture;
 use crate::for_each_engine;
+use crate::harness::test_engine;
 use crate::harness::{Kind, TestDb, block_on};
 
 async fn connect(db: &TestDb) -> Box<dyn Engine> {
@@ -160,7 +160,7 @@ fn cancel_stops_a_running_statement(kind: Kind) {
     block_on(async {
         let mut engine = connect(&db).await;
         let canceller: Arc<dyn engine::Canceller> = engine.canceller();
-        let endless = fixture(kind).endless_statement();
+        let endless = test_engine(kind).endless_statement();
         // Cancel until the statement has started and stopped: a cancel that arrives
         // before it starts is a no-op. The hour-long guard only turns a hang into a
         // failure; nothing here measures speed.
@@ -196,7 +196,7 @@ fn snapshots_see_what_a_statement_changes(kind: Kind) {
             .run_script("CREATE TABLE conformance (a INTEGER)")
             .await
             .unwrap();
-        for sql in fixture(kind).inspected_statements() {
+        for sql in test_engine(kind).inspected_statements() {
             let statements = sql::split(sql, dialect);
             let target = sql::target(&statements[0], dialect);
             let before = engine.snapshot(&target).await.unwrap();

@@ -2,7 +2,6 @@
 //! One binary (one link step) with a module per feature, sharing the server harness.
 
 mod corpus_location;
-mod engines;
 mod harness;
 
 mod cli;

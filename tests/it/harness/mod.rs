@@ -9,6 +9,10 @@
 
 #![allow(dead_code)]
 
+mod mysql;
+mod postgres;
+mod sqlite;
+
 use std::future::Future;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -47,6 +51,50 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// capabilities come from its descriptor (`safemig::provider`), not from a second list.
 pub use safemig::provider::Provider as Kind;
 
+/// Everything the tests do differently per engine, one module each (`postgres.rs`,
+/// `mysql.rs`, `sqlite.rs`) behind this trait; what is not here comes from safemig's own
+/// provider descriptor through [`Kind`]. A new engine is a new module and one line in
+/// [`test_engine`].
+pub trait TestEngine: Sync {
+    /// A new, empty database called `name`.
+    fn create_database(&self, name: &str) -> TestDb;
+
+    /// A new database called `name` with the contents of `template`.
+    fn copy_database(&self, template: &TestDb, name: &str) -> TestDb;
+
+    /// The URL sqlx's `Any` driver opens `db` with.
+    fn any_url(&self, db: &TestDb) -> String {
+        db.url.clone()
+    }
+
+    /// The type a `CAST(… AS type)` to text names.
+    fn text_type(&self) -> &'static str {
+        "TEXT"
+    }
+
+    /// A query for the number of tables called `table`, as text.
+    fn count_tables_sql(&self, table: &str) -> String;
+
+    /// The schema as the engine's own dump tool prints it, without `_prisma_migrations`.
+    fn schema_dump(&self, db: &TestDb) -> String;
+
+    /// A statement that runs until it is cancelled, and then fails.
+    fn endless_statement(&self) -> &'static str;
+
+    /// Statements whose target this engine inspects (`Inspect::snapshot` answers `Some`),
+    /// run after `CREATE TABLE conformance (a INTEGER)`.
+    fn inspected_statements(&self) -> &'static [&'static str];
+}
+
+/// The one `match` over engines in the tests.
+pub fn test_engine(kind: Kind) -> &'static dyn TestEngine {
+    match kind {
+        Kind::Postgres => &postgres::Postgres,
+        Kind::Mysql => &mysql::Mysql,
+        Kind::Sqlite => &sqlite::Sqlite,
+    }
+}
+
 /// A database of its own for one test.
 pub struct TestDb {
     pub kind: Kind,
@@ -58,119 +106,34 @@ pub struct TestDb {
 
 static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// A name no other database of this test process has.
+fn next_database_name() -> String {
+    format!(
+        "t{}_{}",
+        std::process::id(),
+        DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
 impl TestDb {
     pub fn new(kind: Kind) -> TestDb {
-        let name = format!(
-            "t{}_{}",
-            std::process::id(),
-            DB_COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        match kind {
-            Kind::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("file:{}", dir.path().join(format!("{name}.db")).display());
-                TestDb {
-                    kind,
-                    url,
-                    name,
-                    _dir: Some(dir),
-                }
-            }
-            Kind::Postgres => {
-                let server = postgres();
-                server.admin_exec(&format!("CREATE DATABASE {name}"));
-                TestDb {
-                    kind,
-                    url: server.url(&name),
-                    name,
-                    _dir: None,
-                }
-            }
-            Kind::Mysql => {
-                let server = mariadb();
-                server.admin_exec(&format!("CREATE DATABASE {name}"));
-                TestDb {
-                    kind,
-                    url: server.url(&name),
-                    name,
-                    _dir: None,
-                }
-            }
-        }
+        test_engine(kind).create_database(&next_database_name())
     }
 
     /// A new database with the contents of `template` (PostgreSQL: `CREATE DATABASE …
     /// TEMPLATE`; MariaDB: dump and restore; SQLite: a file copy).
     pub fn copy_of(template: &TestDb) -> TestDb {
-        let copy = match template.kind {
-            Kind::Sqlite => TestDb::new(Kind::Sqlite),
-            kind => {
-                let name = format!(
-                    "t{}_{}",
-                    std::process::id(),
-                    DB_COUNTER.fetch_add(1, Ordering::SeqCst)
-                );
-                let server = if kind == Kind::Postgres {
-                    postgres()
-                } else {
-                    mariadb()
-                };
-                TestDb {
-                    kind,
-                    url: server.url(&name),
-                    name,
-                    _dir: None,
-                }
-            }
-        };
-        match template.kind {
-            Kind::Sqlite => {
-                std::fs::copy(template.sqlite_path(), copy.sqlite_path()).unwrap();
-            }
-            Kind::Postgres => postgres().admin_exec(&format!(
-                "CREATE DATABASE {} TEMPLATE {}",
-                copy.name, template.name
-            )),
-            Kind::Mysql => {
-                let server = mariadb();
-                server.admin_exec(&format!("CREATE DATABASE {}", copy.name));
-                let port = server.port.to_string();
-                let password = format!("-p{PASSWORD}");
-                let client = [
-                    "-h",
-                    "127.0.0.1",
-                    "-P",
-                    port.as_str(),
-                    "-u",
-                    "root",
-                    password.as_str(),
-                ];
-                let dump = run_tool(
-                    Command::new("mariadb-dump")
-                        .args(client)
-                        .args(["--routines", "--triggers", "--skip-comments"])
-                        .arg(&template.name),
-                );
-                let mut restore = Command::new("mariadb")
-                    .args(client)
-                    .arg(&copy.name)
-                    .stdin(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                use std::io::Write;
-                restore
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(&dump.stdout)
-                    .unwrap();
-                assert!(
-                    restore.wait().unwrap().success(),
-                    "restoring a MariaDB dump failed"
-                );
-            }
+        test_engine(template.kind).copy_database(template, &next_database_name())
+    }
+
+    /// The database `name` on a server.
+    fn on_server(kind: Kind, server: &Server, name: &str) -> TestDb {
+        TestDb {
+            kind,
+            url: server.url(name),
+            name: name.to_string(),
+            _dir: None,
         }
-        copy
     }
 
     /// An existing SQLite file, such as a project's own `dev.db`.
@@ -192,16 +155,9 @@ impl TestDb {
         )
     }
 
-    fn any_url(&self) -> String {
-        match self.kind {
-            Kind::Sqlite => format!("sqlite://{}?mode=rwc", self.sqlite_path().display()),
-            _ => self.url.clone(),
-        }
-    }
-
     pub async fn connect(&self) -> sqlx::AnyConnection {
         sqlx::any::install_default_drivers();
-        sqlx::AnyConnection::connect(&self.any_url())
+        sqlx::AnyConnection::connect(&test_engine(self.kind).any_url(self))
             .await
             .unwrap_or_else(|e| panic!("connecting to the test database {}: {e}", self.name))
     }
@@ -247,19 +203,13 @@ impl TestDb {
     /// Names of migrations in `_prisma_migrations` with their state, oldest first:
     /// `(name, finished, rolled_back, applied_steps_count, logs)`.
     pub fn history(&self) -> Vec<HistoryEntry> {
-        let sql = match self.kind {
-            Kind::Mysql => {
-                "SELECT migration_name, CASE WHEN finished_at IS NULL THEN 'no' ELSE 'yes' END, \
-                 CASE WHEN rolled_back_at IS NULL THEN 'no' ELSE 'yes' END, CAST(applied_steps_count AS CHAR), logs \
-                 FROM _prisma_migrations ORDER BY started_at, migration_name"
-            }
-            _ => {
-                "SELECT migration_name, CASE WHEN finished_at IS NULL THEN 'no' ELSE 'yes' END, \
-                 CASE WHEN rolled_back_at IS NULL THEN 'no' ELSE 'yes' END, CAST(applied_steps_count AS TEXT), logs \
-                 FROM _prisma_migrations ORDER BY started_at, migration_name"
-            }
-        };
-        self.rows(sql)
+        let text = test_engine(self.kind).text_type();
+        let sql = format!(
+            "SELECT migration_name, CASE WHEN finished_at IS NULL THEN 'no' ELSE 'yes' END, \
+             CASE WHEN rolled_back_at IS NULL THEN 'no' ELSE 'yes' END, CAST(applied_steps_count AS {text}), logs \
+             FROM _prisma_migrations ORDER BY started_at, migration_name"
+        );
+        self.rows(&sql)
             .into_iter()
             .map(|r| HistoryEntry {
                 name: r[0].clone().unwrap(),
@@ -273,33 +223,13 @@ impl TestDb {
 
     /// Whether a table exists.
     pub fn has_table(&self, table: &str) -> bool {
-        let sql = match self.kind {
-            Kind::Postgres => format!(
-                "SELECT CAST(COUNT(*) AS TEXT) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '{table}'"
-            ),
-            Kind::Mysql => format!(
-                "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
-            ),
-            Kind::Sqlite => format!(
-                "SELECT CAST(COUNT(*) AS TEXT) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
-            ),
-        };
+        let sql = test_engine(self.kind).count_tables_sql(table);
         self.scalar(&sql).as_deref() != Some("0")
     }
 
     /// The schema as the engine's own dump tool prints it, without `_prisma_migrations`.
     pub fn schema_dump(&self) -> String {
-        match self.kind {
-            Kind::Postgres => postgres().dump(&self.name),
-            Kind::Mysql => mariadb().dump(&self.name),
-            Kind::Sqlite => {
-                let out = run_tool(Command::new("sqlite3").arg(self.sqlite_path()).arg(
-                    "SELECT type, name, tbl_name, sql FROM sqlite_master \
-                         WHERE tbl_name <> '_prisma_migrations' ORDER BY type, name",
-                ));
-                String::from_utf8(out.stdout).unwrap()
-            }
-        }
+        test_engine(self.kind).schema_dump(self)
     }
 }
 
@@ -558,39 +488,50 @@ pub struct Server {
     pub root: PathBuf,
     bin: PathBuf,
     kind: Kind,
+    /// `scheme://user:password@127.0.0.1:port/`: a database name completes it.
+    url_base: String,
+    /// The database an admin connection names (PostgreSQL's `postgres`; none on MariaDB).
+    admin_database: &'static str,
+    /// The signal that stops the server at once without a checkpoint.
+    stop_signal: nix::sys::signal::Signal,
     /// Builds the server's command line, for starts and restarts.
     command: Box<dyn Fn() -> Command + Send + Sync>,
     child: Mutex<Child>,
 }
 
-static PG: OnceLock<Server> = OnceLock::new();
-static MARIADB: OnceLock<Server> = OnceLock::new();
+pub use mysql::mariadb;
+pub use postgres::postgres;
 
-pub fn postgres() -> &'static Server {
-    PG.get_or_init(start_postgres)
-}
+/// Every server this process started, for [`stop_servers`] at exit.
+static STARTED: Mutex<Vec<&'static Server>> = Mutex::new(Vec::new());
 
-pub fn mariadb() -> &'static Server {
-    MARIADB.get_or_init(start_mariadb)
+/// Starts a server once per test process and registers it to be stopped at exit.
+fn started(cell: &'static OnceLock<Server>, start: fn() -> Server) -> &'static Server {
+    let mut registered = false;
+    let server = cell.get_or_init(|| {
+        registered = true;
+        start()
+    });
+    if registered {
+        STARTED.lock().unwrap().push(server);
+    }
+    server
 }
 
 impl Server {
+    /// The URL of `database` on this server, with the superuser's credentials.
     pub fn url(&self, database: &str) -> String {
-        match self.kind {
-            Kind::Postgres => format!(
-                "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{database}",
-                self.port
-            ),
-            _ => format!("mysql://root:{PASSWORD}@127.0.0.1:{}/{database}", self.port),
-        }
+        format!("{}{database}", self.url_base)
+    }
+
+    /// The URL of the server itself, outside any test database.
+    fn admin_url(&self) -> String {
+        self.url(self.admin_database)
     }
 
     /// Runs SQL as the superuser, outside any test database.
     pub fn admin_exec(&self, sql: &str) {
-        let url = match self.kind {
-            Kind::Postgres => self.url("postgres"),
-            _ => format!("mysql://root:{PASSWORD}@127.0.0.1:{}", self.port),
-        };
+        let url = self.admin_url();
         block_on(async {
             sqlx::any::install_default_drivers();
             let mut conn = sqlx::AnyConnection::connect(&url)
@@ -624,62 +565,12 @@ impl Server {
             }
         }
         drop(child);
-        self.wait_ready(&self.ready_url());
-    }
-
-    fn ready_url(&self) -> String {
-        match self.kind {
-            Kind::Postgres => self.url("postgres"),
-            _ => format!("mysql://root:{PASSWORD}@127.0.0.1:{}", self.port),
-        }
+        self.wait_ready(&self.admin_url());
     }
 
     /// The PostgreSQL client and server tools' folder.
     pub fn bin_dir(&self) -> &Path {
         &self.bin
-    }
-
-    fn dump(&self, database: &str) -> String {
-        let out = match self.kind {
-            Kind::Postgres => run_tool(
-                Command::new(self.bin.join("pg_dump"))
-                    .args([
-                        "--schema-only",
-                        "--no-owner",
-                        "--no-privileges",
-                        "--exclude-table=_prisma_migrations",
-                    ])
-                    .arg(format!("--dbname={}", self.url(database))),
-            ),
-            _ => run_tool(
-                Command::new("mariadb-dump")
-                    .args([
-                        "--no-data",
-                        "--skip-comments",
-                        "--routines",
-                        "--triggers",
-                        "--events",
-                    ])
-                    .args([
-                        "-h",
-                        "127.0.0.1",
-                        "-P",
-                        &self.port.to_string(),
-                        "-u",
-                        "root",
-                    ])
-                    .arg(format!("-p{PASSWORD}"))
-                    .arg(format!("--ignore-table={database}._prisma_migrations"))
-                    .arg(database),
-            ),
-        };
-        // pg_dump 15.14+ brackets its output with `\restrict KEY` lines whose key is random.
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 }
 
@@ -747,17 +638,15 @@ fn spawn_server(mut cmd: Command) -> Child {
 }
 
 extern "C" fn stop_servers() {
-    for server in [PG.get(), MARIADB.get()].into_iter().flatten() {
+    let Ok(servers) = STARTED.lock() else {
+        return;
+    };
+    for server in servers.iter() {
         let Ok(child) = server.child.lock() else {
             continue;
         };
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        // SIGQUIT is PostgreSQL's immediate shutdown; MariaDB stops on SIGTERM.
-        let signal = match server.kind {
-            Kind::Postgres => nix::sys::signal::Signal::SIGQUIT,
-            _ => nix::sys::signal::Signal::SIGTERM,
-        };
-        let _ = nix::sys::signal::kill(pid, signal);
+        let _ = nix::sys::signal::kill(pid, server.stop_signal);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline && nix::sys::signal::kill(pid, None).is_ok() {
             let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
@@ -787,231 +676,6 @@ fn find_binary(candidates: &[PathBuf], what: &str) -> PathBuf {
              run scripts/test, which installs them with apt"
             )
         })
-}
-
-fn postgres_bin_dir() -> PathBuf {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .collect();
-    versions.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    let candidates: Vec<PathBuf> = versions.iter().rev().map(|b| b.join("postgres")).collect();
-    find_binary(&candidates, "PostgreSQL's `postgres` server binary")
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The user a server must run as: PostgreSQL refuses to run as root.
-fn service_user(name: &str) -> Option<nix::unistd::User> {
-    if !nix::unistd::geteuid().is_root() {
-        return None;
-    }
-    Some(
-        nix::unistd::User::from_name(name)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| {
-                panic!("running as root, but there is no `{name}` user to run the server as")
-            }),
-    )
-}
-
-fn as_user(cmd: &mut Command, user: &Option<nix::unistd::User>) {
-    if let Some(user) = user {
-        cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
-    }
-}
-
-fn chown(path: &Path, user: &Option<nix::unistd::User>) {
-    if let Some(user) = user {
-        nix::unistd::chown(path, Some(user.uid), Some(user.gid)).unwrap();
-    }
-}
-
-fn start_postgres() -> Server {
-    let bin = postgres_bin_dir();
-    let user = service_user("postgres");
-    let root = server_root("pg");
-    chown(&root, &user);
-    let data = root.join("data");
-    let pwfile = root.join("pwfile");
-    std::fs::write(&pwfile, PASSWORD).unwrap();
-    chown(&pwfile, &user);
-
-    let mut initdb = Command::new(bin.join("initdb"));
-    initdb
-        .arg("-D")
-        .arg(&data)
-        .args([
-            "-U",
-            "postgres",
-            "--auth=scram-sha-256",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ])
-        .arg(format!("--pwfile={}", pwfile.display()));
-    as_user(&mut initdb, &user);
-    run_tool(&mut initdb);
-
-    let port = free_port();
-    let log_path = root.join("server.log");
-    std::fs::File::create(&log_path).unwrap();
-    chown(&log_path, &user);
-    let (postgres, socket_dir) = (bin.join("postgres"), root.clone());
-    let command = move || {
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        let mut cmd = Command::new(&postgres);
-        cmd.arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(&socket_dir)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                // Fast but crash-safe for a *process* crash (the OS keeps what was written):
-                // commits must be durable for the server-kill tests.
-                "fsync=off",
-                "-c",
-                "synchronous_commit=on",
-            ])
-            .args([
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=300",
-                "-c",
-                "shared_buffers=64MB",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        as_user(&mut cmd, &user);
-        cmd
-    };
-    let server = Server {
-        port,
-        root,
-        bin,
-        kind: Kind::Postgres,
-        child: Mutex::new(spawn_server(command())),
-        command: Box::new(command),
-    };
-    server.wait_ready(&server.ready_url());
-    server
-}
-
-fn start_mariadb() -> Server {
-    let mariadbd = find_binary(
-        &[
-            PathBuf::from("/usr/sbin/mariadbd"),
-            PathBuf::from("/usr/bin/mariadbd"),
-        ],
-        "MariaDB's `mariadbd` server binary",
-    );
-    let install = find_binary(
-        &[
-            PathBuf::from("/usr/bin/mariadb-install-db"),
-            PathBuf::from("/usr/sbin/mariadb-install-db"),
-        ],
-        "mariadb-install-db",
-    );
-    let root = server_root("mariadb");
-    let data = root.join("data");
-    let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| "root".into());
-    run_tool(
-        Command::new(install)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--user={user}"))
-            .args([
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-                "--skip-name-resolve",
-            ]),
-    );
-    let port = free_port();
-    let socket = root.join("mariadb.sock");
-    let dir = root.clone();
-    let socket_path = socket.clone();
-    let command = move || {
-        let (root, socket) = (&dir, &socket_path);
-        let mut cmd = Command::new(&mariadbd);
-        cmd.arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--pid-file={}", root.join("mariadb.pid").display()))
-            .arg(format!("--log-error={}", root.join("server.log").display()))
-            .arg(format!("--port={port}"))
-            .arg(format!("--user={user}"))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--skip-name-resolve",
-                "--max-connections=300",
-            ])
-            .args([
-                // Each commit reaches the OS: durable across a server process crash.
-                "--innodb-flush-log-at-trx-commit=2",
-                "--innodb-doublewrite=0",
-                "--innodb-buffer-pool-size=64M",
-            ])
-            .args([
-                "--skip-log-bin",
-                "--character-set-server=utf8mb4",
-                "--collation-server=utf8mb4_unicode_ci",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd
-    };
-    let server = Server {
-        port,
-        root: root.clone(),
-        bin: PathBuf::new(),
-        kind: Kind::Mysql,
-        child: Mutex::new(spawn_server(command())),
-        command: Box::new(command),
-    };
-
-    // The fresh server's root has no password and only connects through the socket: give
-    // it the test password and a TCP account.
-    let socket_url = format!("mysql://root@localhost/?socket={}", socket.display());
-    server.wait_ready(&socket_url);
-    block_on(async {
-        let mut conn = sqlx::MySqlConnection::connect(&socket_url)
-            .await
-            .expect("socket connection");
-        let sql = format!(
-            "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; \
-             ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
-             GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; \
-             ALTER USER 'root'@'localhost' IDENTIFIED BY '{PASSWORD}'; FLUSH PRIVILEGES;"
-        );
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .expect("setting up root");
-    });
-    server
 }
 
 impl Server {
