@@ -26,6 +26,11 @@ pub enum Readiness {
     Delay(Duration),
 }
 
+impl Readiness {
+    /// Without a readiness flag: two seconds after start.
+    pub const DEFAULT: Readiness = Readiness::Delay(Duration::from_secs(2));
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The safemig executable, to run the app under `safemig run`.
@@ -39,6 +44,28 @@ pub struct Options {
     pub grace: Duration,
     /// The supervisor's stop timeout.
     pub stop_timeout: Duration,
+}
+
+/// The supervisor's stop timeout for a drill: `flag` if given, else 2 s below the grace
+/// period (at least 1 s, at most the supervisor's default); refused unless below the grace
+/// period, as `safemig run` refuses it.
+pub fn stop_timeout(grace: Duration, flag: Option<Duration>) -> Result<Duration, Error> {
+    let stop_timeout = flag.unwrap_or_else(|| {
+        grace.saturating_sub(Duration::from_secs(2)).clamp(
+            Duration::from_secs(1),
+            crate::supervisor::DEFAULT_STOP_TIMEOUT,
+        )
+    });
+    crate::supervisor::check_deadline(stop_timeout, Some((grace, "--grace-period".into())))?;
+    Ok(stop_timeout)
+}
+
+/// The executable that runs the app in each attempt: this one, as `safemig run`.
+pub fn this_executable() -> Result<PathBuf, Error> {
+    std::env::current_exe().map_err(|source| Error::Io {
+        path: "the safemig executable".into(),
+        source,
+    })
 }
 
 /// One start and stop.

@@ -305,8 +305,17 @@ pub enum Error {
     #[error("SAFEMIG_GRACE_PERIOD={value} is not valid: {reason}")]
     InvalidGracePeriod { value: String, reason: String },
 
+    /// `run --migrate=check`: the status verdict, shown by the name `status --json` uses.
     #[error("the database is not up to date: {verdict}")]
-    NotUpToDate { verdict: String, code: ExitCode },
+    NotUpToDate { verdict: crate::status::Verdict },
+
+    /// The supervisor could not listen for the signals it forwards: the process is not
+    /// allowed to (or cannot) register handlers. Nothing the operator passed is wrong.
+    #[error("cannot install the signal handlers the supervisor needs: {source}")]
+    SignalHandlers {
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{}: {reason}", crate::text::path(path))]
     InvalidCompose { path: PathBuf, reason: String },
@@ -417,7 +426,8 @@ impl Error {
                 ExitCode::CommandNotFound
             }
             Spawn { .. } => ExitCode::CommandNotExecutable,
-            NotUpToDate { code, .. } => *code,
+            NotUpToDate { verdict } => verdict.exit_code(),
+            SignalHandlers { .. } => ExitCode::Internal,
             MigrationFailed { .. } => ExitCode::MigrationFailed,
             AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
                 ExitCode::ResolveRefused
@@ -565,7 +575,7 @@ impl Error {
             AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
                 "run `safemig status` to see the migration's state".into()
             }
-            Io { .. } | Query { .. } => return None,
+            Io { .. } | Query { .. } | SignalHandlers { .. } => return None,
         })
     }
 }

@@ -63,6 +63,15 @@ pub fn read_existing(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// [`read_existing`] of a text file that must be UTF-8 as it is (a SQL file to split, a
+/// compose file to lint): nothing is replaced, the first invalid byte is reported.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, Error> {
+    String::from_utf8(read_existing(path, limit)?).map_err(|e| Error::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
 /// The file's size, if it is a regular file.
 fn check_regular(file: &File, path: &Path) -> Result<u64, Error> {
     let metadata = file.metadata().map_err(|source| Error::Io {

@@ -5,6 +5,7 @@
 
 pub mod checksum;
 pub mod config;
+pub mod context;
 pub mod database_url;
 pub mod deploy;
 pub mod drill;
@@ -21,6 +22,7 @@ pub mod migrations;
 pub mod provider;
 pub mod redact;
 pub mod resolve;
+pub mod split;
 pub mod sql;
 pub mod status;
 pub mod supervisor;

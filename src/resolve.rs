@@ -1,7 +1,8 @@
 //! `resolve`: Prisma's manual history corrections, with Prisma's refusals.
 
 use crate::Error;
-use crate::engine::Engine;
+use crate::context::Context;
+use crate::engine::{Access, Engine};
 use crate::history::{self, HistoryRow};
 use crate::interrupt::Interrupt;
 use crate::lock::{self, LockOptions};
@@ -14,6 +15,57 @@ pub struct Resolved {
     pub rolled_back_rows: usize,
     /// Whether a finished row was recorded (`--applied`).
     pub recorded_applied: bool,
+}
+
+/// What `resolve` records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `--applied NAME`
+    Applied(String),
+    /// `--rolled-back NAME`
+    RolledBack(String),
+}
+
+impl Action {
+    /// The migration's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Action::Applied(name) | Action::RolledBack(name) => name,
+        }
+    }
+}
+
+/// What happens on the way, for the caller to show.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The migrations folder was read (only `--applied` needs it), before anything is
+    /// written: its unreadable bytes are worth a warning.
+    FolderRead(&'a MigrationsDir),
+    /// The lock is busy; resolve waits for it.
+    WaitingForLock(lock::Wait<'a>),
+}
+
+/// `safemig resolve`: connects to the database of `ctx` and records `action` under the
+/// migration lock.
+pub async fn run(
+    ctx: &Context,
+    action: &Action,
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Resolved, Error> {
+    let mut engine = ctx.connect(Access::ReadWrite).await?;
+    match action {
+        Action::Applied(name) => {
+            let dir = ctx.migrations()?;
+            on_event(Event::FolderRead(&dir));
+            let mut on_wait = |wait: lock::Wait<'_>| on_event(Event::WaitingForLock(wait));
+            mark_applied(&mut *engine, &dir, name, &ctx.lock, interrupt, &mut on_wait).await
+        }
+        Action::RolledBack(name) => {
+            let mut on_wait = |wait: lock::Wait<'_>| on_event(Event::WaitingForLock(wait));
+            mark_rolled_back(&mut *engine, name, &ctx.lock, interrupt, &mut on_wait).await
+        }
+    }
 }
 
 /// `resolve --applied NAME`: records the migration as applied without running it, after

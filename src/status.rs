@@ -1,7 +1,7 @@
 //! Where each migration stands: the migrations folder compared with `_prisma_migrations`.
 //!
-//! Pure functions over a loaded folder and the history rows, so every class can be tested
-//! without a database and `status` never writes.
+//! [`report`] reads the database (never writing); everything else is pure functions over a
+//! loaded folder and the history rows, so every class can be tested without a database.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::checksum;
+use crate::context::Context;
 use crate::deploy::resume::Resumability;
-use crate::error::ExitCode;
+use crate::engine::Access;
+use crate::error::{Error, ExitCode};
 use crate::history::{self, HistoryRow};
 use crate::journal::Journal;
 use crate::migrations::MigrationsDir;
@@ -110,6 +112,19 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The name JSON uses (`baseline_needed`), which is also the name people see: one
+    /// name per verdict, whatever prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::UpToDate => "up_to_date",
+            Verdict::Pending => "pending",
+            Verdict::Failed => "failed",
+            Verdict::Inconsistent => "inconsistent",
+            Verdict::BaselineNeeded => "baseline_needed",
+            Verdict::HandedToPrismaNext => "handed_to_prisma_next",
+        }
+    }
+
     pub fn exit_code(self) -> ExitCode {
         match self {
             Verdict::UpToDate => ExitCode::Success,
@@ -119,6 +134,12 @@ impl Verdict {
             Verdict::BaselineNeeded => ExitCode::BaselineNeeded,
             Verdict::HandedToPrismaNext => ExitCode::Usage,
         }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -141,6 +162,60 @@ pub struct StatusReport {
     /// Sentences about the whole folder or history (such as an order that older Prisma
     /// versions applied differently).
     pub notes: Vec<String>,
+}
+
+/// `safemig status`: reads the database's history (never writing anything) and classifies
+/// every migration of `dir` (the folder of `ctx`, loaded by the caller so it can warn about
+/// its files first).
+pub async fn report(ctx: &Context, dir: &MigrationsDir) -> Result<StatusReport, Error> {
+    dir.check_provider(ctx.url.provider())?;
+    let mut resumability = BTreeMap::new();
+    let mut notes = folder_notes(dir);
+    let mut prisma_next = false;
+    let (history_table, rows) = match ctx.connect(Access::ReadOnly).await {
+        Ok(mut engine) => {
+            if let Some(marker) = engine.prisma_next_marker().await? {
+                prisma_next = true;
+                notes.push(format!(
+                    "this database carries Prisma 8's marker ({marker}): Prisma 8 (Prisma Next) migrates it now, without _prisma_migrations, and safemig deploy and resolve refuse to touch it"
+                ));
+            }
+            if engine.history_exists().await? {
+                let rows = engine.read_history().await?;
+                resumability =
+                    crate::deploy::resume::resumability(&mut *engine, dir, &rows).await?;
+                (HistoryTable::Present, rows)
+            } else if engine.user_objects().await?.is_empty() {
+                (HistoryTable::Missing, Vec::new())
+            } else {
+                (HistoryTable::MissingInNonEmptyDatabase, Vec::new())
+            }
+        }
+        // Deploy creates a missing SQLite file, so a missing file is only pending work; a
+        // missing server database is an error for deploy, and so for status too.
+        Err(Error::DatabaseMissing { .. }) if ctx.url.provider().deploy_creates_database() => {
+            (HistoryTable::NoDatabase, Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
+    let migrations = evaluate(dir, &rows, &resumability);
+    let verdict = if prisma_next {
+        Verdict::HandedToPrismaNext
+    } else {
+        verdict(history_table, &migrations)
+    };
+    Ok(StatusReport {
+        format_version: 1,
+        database: ctx.url.redacted().to_string(),
+        target: ctx.url.describe(),
+        provider: ctx.url.provider(),
+        migrations_dir: dir.path.display().to_string(),
+        history_table,
+        verdict,
+        counts: counts(&migrations),
+        notes,
+        migrations,
+    })
 }
 
 /// The notes about the folder as a whole: where Prisma ≤ 6.5 ordered it differently.

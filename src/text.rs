@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 /// A name or path as it may be printed to a terminal or a log: control characters (a
 /// newline in a folder name, an escape sequence) appear escaped (`\n`, `\u{1b}`), so a
@@ -20,6 +21,15 @@ impl fmt::Display for Escaped<'_> {
         }
         Ok(())
     }
+}
+
+/// A number of seconds as operators write it in flags and variables: `10`, `2.5`, `30s`.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a valid duration"))
 }
 
 /// `text`, escaped for printing.

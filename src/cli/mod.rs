@@ -1,26 +1,31 @@
-//! Argument parsing and command dispatch. Everything printed goes through [`output`].
+//! The command line: parses arguments, calls the library, prints. One module per command
+//! (each parses its own arguments, calls one library function that returns a typed
+//! report, and prints it through [`output`]); no database access or policy lives here.
 
 mod completions;
+mod deploy;
+mod drill;
+mod lint;
+mod man;
 mod output;
+mod resolve;
+mod run;
 mod signals;
-mod supervise;
+mod split;
+mod status;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use safemig::config::{Locations, Project};
-use safemig::database_url::DatabaseUrl;
-use safemig::deploy::{self, Event};
-use safemig::engine::{self, Access, Engine};
-use safemig::interrupt::Interrupt;
+use safemig::context::Context;
 use safemig::lock::LockOptions;
 use safemig::migrations::MigrationsDir;
-use safemig::provider::Provider;
-use safemig::sql::{self, Dialect};
-use safemig::status::{self, HistoryTable, StatusReport};
-use safemig::{Error, ExitCode, resolve};
+use safemig::{Error, ExitCode};
 
 use output::Printer;
 use signals::{Policy, StopSignals};
@@ -35,106 +40,183 @@ use signals::{Policy, StopSignals};
                   Exit codes are listed in the README."
 )]
 struct Cli {
+    /// The project options written before the command (`safemig --url URL deploy`), as
+    /// every release so far has accepted them. They are not global: only the commands
+    /// that take them accept them, before or after their name (see [`ProjectArgs::or`]).
     #[command(flatten)]
-    global: GlobalArgs,
+    before: ProjectArgs,
+
+    /// Log more on stderr (-v: info, -vv: debug); SAFEMIG_LOG overrides
+    // Listed after each command's own options, as before the options were per command.
+    #[arg(short, long, global = true, action = ArgAction::Count, display_order = 900)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct GlobalArgs {
-    /// Database URL [default: DATABASE_URL (or the variable schema.prisma names) from the
-    /// environment or a .env file]
-    #[arg(long, global = true, value_name = "URL")]
-    url: Option<String>,
+impl Cli {
+    /// Parses the command line; exits on a usage error, as clap does.
+    fn parse_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        cli.forget_default_lock_timeouts(&matches);
+        cli
+    }
 
-    /// Migrations folder [default: migrations/ next to schema.prisma, else prisma/migrations]
-    #[arg(long, global = true, value_name = "DIR")]
-    dir: Option<PathBuf>,
-
-    /// Prisma schema file [default: prisma/schema.prisma when present]
-    #[arg(long, global = true, value_name = "FILE")]
-    schema: Option<PathBuf>,
-
-    /// Seconds to wait for another process's migration lock
-    #[arg(long, global = true, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
-    lock_timeout: Duration,
-
-    /// Log more on stderr (-v: info, -vv: debug); SAFEMIG_LOG overrides
-    #[arg(short, long, global = true, action = ArgAction::Count)]
-    verbose: u8,
+    /// A default `--lock-timeout` after the command must not hide one typed before it
+    /// (`safemig --lock-timeout 60 deploy`), so defaults are dropped here, and applied
+    /// again when nothing was typed ([`ProjectArgs::context`]).
+    fn forget_default_lock_timeouts(&mut self, matches: &ArgMatches) {
+        let typed = |matches: &ArgMatches| {
+            matches.value_source("lock_timeout") == Some(ValueSource::CommandLine)
+        };
+        if !typed(matches) {
+            self.before.lock.lock_timeout = None;
+        }
+        let project = match &mut self.command {
+            Command::Status(args) => &mut args.project,
+            Command::Deploy(args) => &mut args.project,
+            Command::Resolve(args) => &mut args.project,
+            Command::Run(args) => &mut args.project,
+            _ => return,
+        };
+        if !matches.subcommand().is_some_and(|(_, sub)| typed(sub)) {
+            project.lock.lock_timeout = None;
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Compare the migrations folder with the database's history. Exit code 0 only when
     /// every migration is applied and nothing disagrees
-    Status {
-        /// Print the report as JSON (format documented in the README)
-        #[arg(long)]
-        json: bool,
-    },
+    Status(status::StatusArgs),
     /// Apply pending migrations, like `prisma migrate deploy`, crash-safe: an interrupted
     /// deploy is finished by the next one
-    Deploy {
-        /// List what would be applied, and how, without changing anything
-        #[arg(long)]
-        dry_run: bool,
-        /// On SIGTERM/SIGINT, seconds a running statement may go on before it is cancelled
-        /// server-side (keep it below the container's stop grace period)
-        #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_seconds)]
-        deadline: Duration,
-    },
+    Deploy(deploy::DeployArgs),
     /// Record a migration as applied or rolled back without running it, like `prisma migrate
     /// resolve`
-    #[command(group = clap::ArgGroup::new("action").required(true))]
-    Resolve {
-        /// Record NAME as applied (its failed attempts are marked rolled back)
-        #[arg(long, value_name = "NAME", group = "action")]
-        applied: Option<String>,
-        /// Mark NAME's failed attempts rolled back, so deploy applies it again
-        #[arg(long, value_name = "NAME", group = "action")]
-        rolled_back: Option<String>,
-    },
+    Resolve(resolve::ResolveArgs),
     /// Run the app as the container's init: migrate first, forward signals, stop it before
     /// the runtime's deadline. Use as ENTRYPOINT ["safemig", "run", "--"]
-    Run(supervise::RunArgs),
+    Run(run::RunArgs),
     /// Start the app under `safemig run` N times, stop it with SIGTERM, and check that every
     /// stop is clean and inside the grace period
-    Drill(supervise::DrillArgs),
+    Drill(drill::DrillArgs),
     /// Check files around the app for settings that break clean stops
     #[command(subcommand)]
-    Lint(supervise::LintCommand),
+    Lint(lint::LintCommand),
     /// Show how a migration file splits into statements, and what kind each one is
-    Split {
-        /// The SQL file, usually a migration.sql
-        file: PathBuf,
-        /// SQL dialect [default: the provider in the migrations folder's migration_lock.toml]
-        #[arg(long, value_parser = parse_dialect)]
-        dialect: Option<Dialect>,
-        /// Print a JSON array of {line, kind, sql, start, end}
-        #[arg(long)]
-        json: bool,
-    },
+    Split(split::SplitArgs),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
     /// Print a manual page in roff: `safemig man | man -l -`
-    Man(completions::ManArgs),
+    Man(man::ManArgs),
 }
 
-fn parse_dialect(text: &str) -> Result<Dialect, String> {
-    Provider::from_lock_name(text)
-        .or_else(|| (text == "mariadb").then_some(Provider::Mysql))
-        .map(Provider::dialect)
-        .ok_or_else(|| format!("`{text}` is not one of postgresql, mysql, sqlite"))
+/// `--url`: the database, for the commands that work on it.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct DatabaseArgs {
+    /// Database URL [default: DATABASE_URL (or the variable schema.prisma names) from the
+    /// environment or a .env file]
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
 }
 
-pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .trim_end_matches('s')
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a valid duration"))
+/// `--dir` and `--schema`: where the migrations are.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct FolderArgs {
+    /// Migrations folder [default: migrations/ next to schema.prisma, else prisma/migrations]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Prisma schema file [default: prisma/schema.prisma when present]
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+}
+
+/// `--lock-timeout`: how long to wait for another process's migration lock.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct LockArgs {
+    // A clap default, so help, man pages and completions show it; `None` once
+    // [`Cli::forget_default_lock_timeouts`] has run, unless typed.
+    /// Seconds to wait for another process's migration lock
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    lock_timeout: Option<Duration>,
+}
+
+/// The options of the commands that work on the project's database: status, deploy,
+/// resolve, and run (for its pre-start migration).
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ProjectArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    folder: FolderArgs,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+impl ProjectArgs {
+    /// These options, completed by those written before the command name; after it wins.
+    fn or(self, before: ProjectArgs) -> ProjectArgs {
+        ProjectArgs {
+            database: DatabaseArgs {
+                url: self.database.url.or(before.database.url),
+            },
+            folder: FolderArgs {
+                dir: self.folder.dir.or(before.folder.dir),
+                schema: self.folder.schema.or(before.folder.schema),
+            },
+            lock: LockArgs {
+                lock_timeout: self.lock.lock_timeout.or(before.lock.lock_timeout),
+            },
+        }
+    }
+
+    /// The flags given, by name.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("--url", self.database.url.is_some()),
+            ("--dir", self.folder.dir.is_some()),
+            ("--schema", self.folder.schema.is_some()),
+            ("--lock-timeout", self.lock.lock_timeout.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+
+    /// Locates the project and resolves its database (project notices go to stderr).
+    pub(crate) fn context(&self) -> Result<Context, Error> {
+        let project = Project::locate(&Locations {
+            dir: self.folder.dir.clone(),
+            schema: self.folder.schema.clone(),
+        })?;
+        for notice in &project.notices {
+            output::stderr_line(&format!("note: {notice}"));
+        }
+        Context::new(
+            project,
+            self.database.url.as_deref(),
+            self.lock
+                .lock_timeout
+                .unwrap_or(LockOptions::default().timeout),
+            &|name| std::env::var(name).ok(),
+        )
+    }
+}
+
+/// The migrations folder of `ctx`; scripts that are not UTF-8 are reported on stderr.
+pub(crate) fn migrations(ctx: &Context) -> Result<MigrationsDir, Error> {
+    let dir = ctx.migrations()?;
+    output::not_utf8_warnings(&dir);
+    Ok(dir)
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    safemig::text::seconds(text)
 }
 
 pub fn main() -> std::process::ExitCode {
@@ -148,14 +230,14 @@ pub fn main() -> std::process::ExitCode {
         }
     };
     exit_on_panic();
-    let cli = Cli::parse();
-    init_logging(cli.global.verbose);
+    let cli = Cli::parse_args();
+    init_logging(cli.verbose);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("starting the async runtime");
     let mut printer = Printer::stdout();
-    let code = match runtime.block_on(run(cli, &mut printer, &stop_signals)) {
+    let code = match runtime.block_on(dispatch(cli, &mut printer, &stop_signals)) {
         Ok(code) => code,
         Err(error) => {
             printer.error(&error);
@@ -163,6 +245,62 @@ pub fn main() -> std::process::ExitCode {
         }
     };
     std::process::ExitCode::from(code)
+}
+
+/// Runs the command; returns the process exit code. Each arm first says what a stop
+/// signal means for its command: deploy and resolve stop at a safe point, `run` decides
+/// per phase, everything else holds nothing and exits at once.
+async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Result<u8, Error> {
+    let Cli {
+        before, command, ..
+    } = cli;
+    let code = match command {
+        Command::Status(args) => {
+            signals.set(Policy::Exit);
+            status::status(args, before, printer).await?
+        }
+        Command::Deploy(args) => deploy::deploy(args, before, printer, signals).await?,
+        Command::Resolve(args) => resolve::resolve(args, before, printer, signals).await?,
+        Command::Run(args) => return run::run(args, before, printer, signals).await,
+        Command::Drill(args) => {
+            without_project(&before, "drill", signals);
+            drill::drill(args, printer)?
+        }
+        Command::Lint(command) => {
+            without_project(&before, "lint", signals);
+            lint::lint(command, printer)?
+        }
+        Command::Split(args) => {
+            without_project(&before, "split", signals);
+            split::split(args, printer)?
+        }
+        Command::Completions(args) => {
+            without_project(&before, "completions", signals);
+            completions::completions(args, printer)
+        }
+        Command::Man(args) => {
+            without_project(&before, "man", signals);
+            man::man(args, printer)
+        }
+    };
+    Ok(code as u8)
+}
+
+/// For a command that works on no database: a stop signal exits at once, and project
+/// options written before its name are refused as clap refuses them after it (exit 2),
+/// rather than silently ignored.
+fn without_project(before: &ProjectArgs, command: &str, signals: &StopSignals) {
+    signals.set(Policy::Exit);
+    if let Some(flag) = before.given().first() {
+        Cli::command()
+            .error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "`{flag}` is an option of status, deploy, resolve and run, not of `{command}`"
+                ),
+            )
+            .exit();
+    }
 }
 
 fn init_logging(verbose: u8) {
@@ -201,318 +339,4 @@ fn exit_on_panic() {
         report(info);
         std::process::exit(ExitCode::Internal as i32);
     }));
-}
-
-/// What every command needs: the project, its migrations, and the database URL.
-pub(crate) struct Context {
-    project: Project,
-    pub(crate) url: DatabaseUrl,
-    pub(crate) lock: LockOptions,
-}
-
-impl Context {
-    pub(crate) fn load(global: &GlobalArgs) -> Result<Self, Error> {
-        let project = Project::locate(&Locations {
-            dir: global.dir.clone(),
-            schema: global.schema.clone(),
-        })?;
-        for notice in &project.notices {
-            output::stderr_line(&format!("note: {notice}"));
-        }
-        let url = project.database_url(global.url.as_deref(), &|name| std::env::var(name).ok())?;
-        project.check_provider(url.provider())?;
-        let enabled = std::env::var_os("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK").is_none();
-        if !enabled {
-            tracing::warn!(
-                "PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK is set: migrating without the lock, so concurrent deploys are not excluded"
-            );
-        }
-        Ok(Context {
-            project,
-            url,
-            lock: LockOptions {
-                timeout: global.lock_timeout,
-                enabled,
-            },
-        })
-    }
-
-    /// The migrations folder; scripts that are not UTF-8 are reported on stderr.
-    pub(crate) fn migrations(&self) -> Result<MigrationsDir, Error> {
-        let dir = MigrationsDir::load(&self.project.migrations_dir)?;
-        for file in &dir.not_utf8 {
-            output::stderr_line(&format!(
-                "warning: {} is not valid UTF-8 (first invalid byte at offset {}): it is read with U+FFFD in place of invalid bytes, as Prisma reads it, and checksummed so",
-                safemig::text::path(&file.path),
-                file.offset
-            ));
-        }
-        Ok(dir)
-    }
-
-    pub(crate) async fn connect(&self, access: Access) -> Result<Box<dyn Engine>, Error> {
-        engine::connect(&self.url, access, self.lock.timeout).await
-    }
-}
-
-/// Runs the command; returns the process exit code.
-async fn run(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Result<u8, Error> {
-    // What a stop signal means: deploy and resolve stop at a safe point; `run` decides
-    // per phase; everything else holds nothing and exits at once.
-    let interrupt = match &cli.command {
-        Command::Deploy {
-            dry_run: false,
-            deadline,
-        } => Some(Interrupt::new(*deadline)),
-        Command::Resolve { .. } => Some(Interrupt::default()),
-        _ => None,
-    };
-    match &interrupt {
-        Some(interrupt) => signals.set(Policy::Stop(interrupt.clone())),
-        None if matches!(cli.command, Command::Run(_)) => {}
-        None => signals.set(Policy::Exit),
-    }
-    let interrupt = interrupt.unwrap_or_default();
-    match cli.command {
-        Command::Split {
-            file,
-            dialect,
-            json,
-        } => split(&file, dialect, json, printer).map(|c| c as u8),
-        Command::Run(args) => supervise::run(&cli.global, args, printer, signals).await,
-        Command::Drill(args) => supervise::drill(args, printer).map(|c| c as u8),
-        Command::Lint(lint) => supervise::lint(lint, printer).map(|c| c as u8),
-        Command::Completions(args) => completions::completions(args, printer).map(|c| c as u8),
-        Command::Man(args) => completions::man(args, printer).map(|c| c as u8),
-        command => project_command(command, &cli.global, &interrupt, printer)
-            .await
-            .map(|c| c as u8),
-    }
-}
-
-/// The commands that work on the project's migrations and database.
-async fn project_command(
-    command: Command,
-    global: &GlobalArgs,
-    interrupt: &Interrupt,
-    printer: &mut Printer,
-) -> Result<ExitCode, Error> {
-    let ctx = Context::load(global)?;
-    match command {
-        Command::Status { json } => status(&ctx, json, printer).await,
-        Command::Deploy { dry_run: true, .. } => dry_run(&ctx, printer).await,
-        Command::Deploy { dry_run: false, .. } => deploy(&ctx, interrupt, printer).await,
-        Command::Resolve {
-            applied,
-            rolled_back,
-        } => {
-            let mut engine = ctx.connect(Access::ReadWrite).await?;
-            let lock = ctx.lock;
-            let mut on_wait =
-                |wait: safemig::lock::Wait<'_>| printer.lock_wait(&wait, lock.timeout);
-            let resolved = match (applied, rolled_back) {
-                (Some(name), _) => {
-                    let dir = ctx.migrations()?;
-                    let done = resolve::mark_applied(
-                        &mut *engine,
-                        &dir,
-                        &name,
-                        &ctx.lock,
-                        interrupt,
-                        &mut on_wait,
-                    )
-                    .await?;
-                    (name, done)
-                }
-                (None, Some(name)) => {
-                    let done = resolve::mark_rolled_back(
-                        &mut *engine,
-                        &name,
-                        &ctx.lock,
-                        interrupt,
-                        &mut on_wait,
-                    )
-                    .await?;
-                    (name, done)
-                }
-                (None, None) => unreachable!("clap requires one of --applied / --rolled-back"),
-            };
-            let (name, resolved) = resolved;
-            printer.resolved(&name, &resolved);
-            Ok(ExitCode::Success)
-        }
-        Command::Split { .. }
-        | Command::Run(_)
-        | Command::Drill(_)
-        | Command::Lint(_)
-        | Command::Completions(_)
-        | Command::Man(_) => {
-            unreachable!("dispatched in `run`")
-        }
-    }
-}
-
-fn split(
-    file: &Path,
-    dialect: Option<Dialect>,
-    json: bool,
-    printer: &mut Printer,
-) -> Result<ExitCode, Error> {
-    let bytes = safemig::files::read_existing(file, safemig::files::SCRIPT_LIMIT)?;
-    let script = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
-        path: file.to_path_buf(),
-        offset: e.utf8_error().valid_up_to(),
-    })?;
-    let dialect = match dialect {
-        Some(dialect) => dialect,
-        None => dialect_of_folder(file)?,
-    };
-    let statements = sql::split(&script, dialect);
-    if json {
-        printer.split_json(&statements);
-    } else {
-        printer.split(&statements);
-    }
-    Ok(ExitCode::Success)
-}
-
-/// The dialect named by the `migration_lock.toml` of the migrations folder holding `file`.
-fn dialect_of_folder(file: &Path) -> Result<Dialect, Error> {
-    let folder = file
-        .parent()
-        .and_then(Path::parent)
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let lock = MigrationsDir::load(folder)
-        .ok()
-        .and_then(|dir| dir.lock)
-        .ok_or_else(|| Error::DialectUnknown {
-            file: file.to_path_buf(),
-        })?;
-    Provider::from_lock_name(&lock.provider)
-        .map(Provider::dialect)
-        .ok_or(Error::UnsupportedProvider {
-            path: lock.path,
-            provider: lock.provider,
-        })
-}
-
-async fn status(ctx: &Context, json: bool, printer: &mut Printer) -> Result<ExitCode, Error> {
-    let report = status_report(ctx).await?;
-    if json {
-        printer.json(&report);
-    } else {
-        printer.status(&report);
-    }
-    Ok(report.verdict.exit_code())
-}
-
-/// Reads the database's history (never writing anything) and classifies every migration.
-pub(crate) async fn status_report(ctx: &Context) -> Result<StatusReport, Error> {
-    let dir = ctx.migrations()?;
-    dir.check_provider(ctx.url.provider())?;
-    let mut resumability = std::collections::BTreeMap::new();
-    let mut notes = status::folder_notes(&dir);
-    let mut prisma_next = false;
-    let (history_table, rows) = match ctx.connect(Access::ReadOnly).await {
-        Ok(mut engine) => {
-            if let Some(marker) = engine.prisma_next_marker().await? {
-                prisma_next = true;
-                notes.push(format!(
-                    "this database carries Prisma 8's marker ({marker}): Prisma 8 (Prisma Next) migrates it now, without _prisma_migrations, and safemig deploy and resolve refuse to touch it"
-                ));
-            }
-            if engine.history_exists().await? {
-                let rows = engine.read_history().await?;
-                resumability = deploy::resume::resumability(&mut *engine, &dir, &rows).await?;
-                (HistoryTable::Present, rows)
-            } else if engine.user_objects().await?.is_empty() {
-                (HistoryTable::Missing, Vec::new())
-            } else {
-                (HistoryTable::MissingInNonEmptyDatabase, Vec::new())
-            }
-        }
-        // Deploy creates a missing SQLite file, so a missing file is only pending work; a
-        // missing server database is an error for deploy, and so for status too.
-        Err(Error::DatabaseMissing { .. }) if ctx.url.provider().deploy_creates_database() => {
-            (HistoryTable::NoDatabase, Vec::new())
-        }
-        Err(e) => return Err(e),
-    };
-    let migrations = status::evaluate(&dir, &rows, &resumability);
-    let verdict = if prisma_next {
-        status::Verdict::HandedToPrismaNext
-    } else {
-        status::verdict(history_table, &migrations)
-    };
-    Ok(StatusReport {
-        format_version: 1,
-        database: ctx.url.redacted().to_string(),
-        target: ctx.url.describe(),
-        provider: ctx.url.provider(),
-        migrations_dir: dir.path.display().to_string(),
-        history_table,
-        verdict,
-        counts: status::counts(&migrations),
-        notes,
-        migrations,
-    })
-}
-
-async fn dry_run(ctx: &Context, printer: &mut Printer) -> Result<ExitCode, Error> {
-    let dir = ctx.migrations()?;
-    dir.check_provider(ctx.url.provider())?;
-    let mut engine = match ctx.connect(Access::ReadOnly).await {
-        Ok(engine) => engine,
-        Err(Error::DatabaseMissing { target }) if ctx.url.provider().deploy_creates_database() => {
-            printer.line(&format!(
-                "{target} does not exist yet: deploy would create it and apply {}.",
-                safemig::text::count(dir.migrations.len(), "migration")
-            ));
-            return Ok(ExitCode::Success);
-        }
-        Err(e) => return Err(e),
-    };
-    let plan = deploy::plan(&mut *engine, &dir).await?;
-    printer.plan(engine.target(), &plan, engine.provider());
-    Ok(ExitCode::Success)
-}
-
-pub(crate) async fn deploy(
-    ctx: &Context,
-    interrupt: &Interrupt,
-    printer: &mut Printer,
-) -> Result<ExitCode, Error> {
-    let dir = ctx.migrations()?;
-    dir.check_provider(ctx.url.provider())?;
-    if interrupt.stop_requested() {
-        return Err(Error::Interrupted {
-            detail: "stopped before connecting; nothing was applied".into(),
-        });
-    }
-    let mut engine = ctx.connect(Access::ReadWrite).await?;
-    printer.line(&format!(
-        "{} in {}; database: {}",
-        safemig::text::count(dir.migrations.len(), "migration"),
-        safemig::text::path(&dir.path),
-        engine.target()
-    ));
-    let options = deploy::Options {
-        lock: ctx.lock,
-        interrupt: interrupt.clone(),
-    };
-    let timeout = ctx.lock.timeout;
-    let result = deploy::deploy(&mut *engine, &dir, &options, &mut |event| match event {
-        Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
-        Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
-        Event::Resuming { name, done, total } => printer.resuming(name, done, total),
-        Event::Applied {
-            name,
-            mode,
-            elapsed,
-        } => printer.applied(name, mode, elapsed),
-    })
-    .await;
-    printer.deploy_summary(&result?);
-    Ok(ExitCode::Success)
 }

@@ -11,14 +11,15 @@ use std::time::Duration;
 use comfy_table::{Table, presets};
 
 use safemig::Error;
-use safemig::deploy::{Mode, Outcome, Plan, Step};
+use safemig::deploy::{DryRun, Mode, Outcome};
 use safemig::drill::{Attempt, Report as DrillReport};
 use safemig::lint::compose::Finding;
 use safemig::lock::Wait;
-use safemig::provider::Provider;
+use safemig::migrations::MigrationsDir;
 use safemig::resolve::Resolved;
 use safemig::sql::Statement;
 use safemig::status::{HistoryTable, MigrationStatus, StatusReport, Verdict};
+use safemig::supervisor::Event;
 use safemig::text::{self, escaped};
 
 pub struct Printer {
@@ -103,7 +104,30 @@ impl Printer {
         self.line(&text);
     }
 
-    pub fn plan(&mut self, target: &str, plan: &Plan<'_>, provider: Provider) {
+    /// The line deploy starts with, once connected.
+    pub fn deploy_header(&mut self, dir: &MigrationsDir, target: &str) {
+        self.line(&format!(
+            "{} in {}; database: {target}",
+            text::count(dir.migrations.len(), "migration"),
+            text::path(&dir.path),
+        ));
+    }
+
+    pub fn dry_run(&mut self, dry_run: &DryRun<'_>) {
+        let (target, plan, provider) = match dry_run {
+            DryRun::NoDatabase { target, migrations } => {
+                self.line(&format!(
+                    "{target} does not exist yet: deploy would create it and apply {}.",
+                    text::count(*migrations, "migration")
+                ));
+                return;
+            }
+            DryRun::Plan {
+                target,
+                plan,
+                provider,
+            } => (target, plan, *provider),
+        };
         self.line(&format!("Database: {target}"));
         if !plan.history_exists {
             self.line("Deploy would create the _prisma_migrations table.");
@@ -128,7 +152,7 @@ impl Printer {
                 escaped(&step.migration.name).to_string(),
                 step.mode.as_str().to_string(),
                 step.profile.statements.to_string(),
-                mode_reason(step, provider),
+                step.reason(provider),
             ]);
         }
         self.line(&render_table(&table));
@@ -245,6 +269,17 @@ pub fn stderr_line(text: &str) {
     let _ = writeln!(std::io::stderr(), "{}", for_people(text));
 }
 
+/// The warning for each script of `dir` that is not valid UTF-8, on stderr.
+pub fn not_utf8_warnings(dir: &MigrationsDir) {
+    for file in &dir.not_utf8 {
+        stderr_line(&format!(
+            "warning: {} is not valid UTF-8 (first invalid byte at offset {}): it is read with U+FFFD in place of invalid bytes, as Prisma reads it, and checksummed so",
+            text::path(&file.path),
+            file.offset
+        ));
+    }
+}
+
 /// A JSON line on stderr, credentials masked inside its strings.
 pub fn stderr_json_line(mut value: serde_json::Value) {
     redact_strings(&mut value);
@@ -269,30 +304,54 @@ fn render_table(table: &Table) -> String {
         .join("\n")
 }
 
-fn mode_reason(step: &Step<'_>, provider: Provider) -> String {
-    let profile = &step.profile;
-    match (&step.resume, step.mode) {
-        (Some(resume), _) if resume.retrying => format!(
-            "failed earlier at a statement that applied nothing: retries from statement {} of {}",
-            resume.journal.done + 1,
-            resume.journal.total()
+/// A supervisor event as a line of `run`'s text timeline.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::MigrationsVerified { detail } => format!("migrations verified: {detail}"),
+        Event::MigrationsNotVerified { error } => {
+            format!("WARNING migrations not verified, starting anyway (--on-failed=warn): {error}")
+        }
+        Event::Started { pid, command } => format!("started pid {pid}: {command}"),
+        Event::SignalReceived { signal } => format!("received {signal}"),
+        Event::Draining { seconds } => {
+            format!("draining for {seconds:.1}s before passing the signal on")
+        }
+        Event::Forwarded { signal, to } => format!("forwarded {signal} to {to}"),
+        Event::Waiting {
+            main_child_running,
+            elapsed_seconds,
+            seconds_left,
+        } => format!(
+            "waiting for {} to exit ({elapsed_seconds:.1}s since the stop signal, SIGKILL in {seconds_left:.1}s)",
+            if *main_child_running {
+                "the app"
+            } else {
+                "the rest of its process group"
+            }
         ),
-        (Some(resume), _) => format!(
-            "interrupted earlier: resumes at statement {} of {}",
-            resume.journal.done + 1,
-            resume.journal.total()
+        Event::ChildExited {
+            code,
+            signal,
+            ran_seconds,
+            after_stop_seconds,
+        } => {
+            let how = match signal {
+                Some(signal) => format!("killed by {signal} (exit code {code})"),
+                None => format!("exited with code {code}"),
+            };
+            match after_stop_seconds {
+                Some(after) => format!("app {how}, {after:.3}s after the stop signal"),
+                None => format!("app {how} after running {ran_seconds:.3}s"),
+            }
+        }
+        Event::Escalated {
+            process_group,
+            after_seconds,
+        } => format!(
+            "deadline reached after {after_seconds:.3}s: sent SIGKILL to process group {process_group}"
         ),
-        (None, Mode::Transactional) => "runs with its history row in one transaction".into(),
-        (None, Mode::Journaled) if provider == Provider::Mysql => {
-            "MySQL commits DDL implicitly: statement by statement, journaled".into()
-        }
-        (None, Mode::Journaled) if profile.transaction_control => {
-            "the script manages its own transactions: statement by statement, journaled".into()
-        }
-        (None, Mode::Journaled) => {
-            "has statements that cannot run in a transaction: statement by statement, journaled"
-                .into()
-        }
+        Event::OrphanReaped { pid } => format!("reaped orphaned process {pid}"),
+        Event::Exiting { code, .. } => format!("exiting with code {code}"),
     }
 }
 
@@ -367,6 +426,7 @@ fn applied_at(m: &MigrationStatus) -> String {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+    use safemig::database_url::DatabaseUrl;
     use safemig::status::State;
     use std::collections::BTreeMap;
 
@@ -410,7 +470,13 @@ mod tests {
             format_version: 1,
             database: "postgresql://app:****@db:5432/app?schema=public".into(),
             target: "PostgreSQL database `app` (schema `public`) at db:5432".into(),
-            provider: Provider::Postgres,
+            provider: DatabaseUrl::parse(
+                "postgresql://app@db:5432/app",
+                std::path::Path::new("."),
+                "--url",
+            )
+            .unwrap()
+            .provider(),
             migrations_dir: "prisma/migrations".into(),
             history_table: HistoryTable::Present,
             verdict: Verdict::Failed,

@@ -20,13 +20,15 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::Error;
-use crate::engine::Engine;
+use crate::context::Context;
+use crate::engine::{Access, Engine};
 use crate::error::FailedMigration;
 use crate::history::HistoryRow;
 use crate::interrupt::{CANCEL_GRACE, Interrupt, TERMINATE_GRACE};
 use crate::journal::Journal;
 use crate::lock::{self, LockOptions};
 use crate::migrations::{LocalMigration, MigrationsDir};
+use crate::provider::Provider;
 use crate::sql::ScriptProfile;
 
 /// How a migration is executed.
@@ -69,6 +71,35 @@ pub struct Step<'a> {
     pub resume: Option<Resume>,
 }
 
+impl Step<'_> {
+    /// Why the step runs in its mode (or resumes), in a phrase for `deploy --dry-run`.
+    pub fn reason(&self, provider: Provider) -> String {
+        match (&self.resume, self.mode) {
+            (Some(resume), _) if resume.retrying => format!(
+                "failed earlier at a statement that applied nothing: retries from statement {} of {}",
+                resume.journal.done + 1,
+                resume.journal.total()
+            ),
+            (Some(resume), _) => format!(
+                "interrupted earlier: resumes at statement {} of {}",
+                resume.journal.done + 1,
+                resume.journal.total()
+            ),
+            (None, Mode::Transactional) => "runs with its history row in one transaction".into(),
+            (None, Mode::Journaled) if provider == Provider::Mysql => {
+                "MySQL commits DDL implicitly: statement by statement, journaled".into()
+            }
+            (None, Mode::Journaled) if self.profile.transaction_control => {
+                "the script manages its own transactions: statement by statement, journaled".into()
+            }
+            (None, Mode::Journaled) => {
+                "has statements that cannot run in a transaction: statement by statement, journaled"
+                    .into()
+            }
+        }
+    }
+}
+
 /// What deploy would do to the database as it is now.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
@@ -78,9 +109,27 @@ pub struct Plan<'a> {
     pub steps: Vec<Step<'a>>,
 }
 
+/// What `deploy --dry-run` found.
+#[derive(Debug)]
+pub enum DryRun<'a> {
+    /// The SQLite file does not exist yet: deploy would create it and apply every
+    /// migration of the folder.
+    NoDatabase { target: String, migrations: usize },
+    /// The database exists: what deploy would do to it.
+    Plan {
+        target: String,
+        provider: Provider,
+        plan: Plan<'a>,
+    },
+}
+
 /// Progress, reported as it happens.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// Connected to the database, before the lock is taken.
+    Connected {
+        target: &'a str,
+    },
     /// The lock is busy; deploy waits for it.
     WaitingForLock(lock::Wait<'a>),
     CreatedHistoryTable,
@@ -109,6 +158,54 @@ pub struct Outcome {
 pub struct Options {
     pub lock: LockOptions,
     pub interrupt: Interrupt,
+}
+
+/// `safemig deploy --dry-run`: what deploy would do to the database of `ctx` with the
+/// folder `dir` (loaded by the caller), read-only. A database deploy would create (a missing
+/// SQLite file) is a plan too, not an error.
+pub async fn dry_run<'a>(ctx: &Context, dir: &'a MigrationsDir) -> Result<DryRun<'a>, Error> {
+    dir.check_provider(ctx.url.provider())?;
+    let mut engine = match ctx.connect(Access::ReadOnly).await {
+        Ok(engine) => engine,
+        Err(Error::DatabaseMissing { target }) if ctx.url.provider().deploy_creates_database() => {
+            return Ok(DryRun::NoDatabase {
+                target,
+                migrations: dir.migrations.len(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let plan = plan(&mut *engine, dir).await?;
+    Ok(DryRun::Plan {
+        target: engine.target().to_string(),
+        provider: engine.provider(),
+        plan,
+    })
+}
+
+/// `safemig deploy`: checks the folder `dir` (loaded by the caller) against the database of
+/// `ctx`, connects, and [`deploy`]s under the lock, reporting progress to `on_event`.
+pub async fn run(
+    ctx: &Context,
+    dir: &MigrationsDir,
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Outcome, Error> {
+    dir.check_provider(ctx.url.provider())?;
+    if interrupt.stop_requested() {
+        return Err(Error::Interrupted {
+            detail: "stopped before connecting; nothing was applied".into(),
+        });
+    }
+    let mut engine = ctx.connect(Access::ReadWrite).await?;
+    on_event(Event::Connected {
+        target: engine.target(),
+    });
+    let options = Options {
+        lock: ctx.lock,
+        interrupt: interrupt.clone(),
+    };
+    deploy(&mut *engine, dir, &options, on_event).await
 }
 
 /// Works out what deploy would do, refusing where Prisma refuses: a provider mismatch

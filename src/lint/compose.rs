@@ -5,7 +5,7 @@
 //! and every shell-form `command`/`entrypoint` put a shell between the runtime and the app,
 //! which does not pass SIGTERM on; Node as PID 1 without a handler ignores SIGTERM.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -85,6 +85,17 @@ pub const RULE_GRACE: &str = "SM101";
 pub const RULE_SHELL: &str = "SM102";
 pub const RULE_INIT: &str = "SM103";
 pub const RULE_STOP_SIGNAL: &str = "SM104";
+
+/// Lints the compose files at `paths`, in order; the first one that cannot be read or
+/// parsed stops it.
+pub fn lint_files(paths: &[PathBuf], options: &Options) -> Result<Vec<Finding>, Error> {
+    let mut findings = Vec::new();
+    for path in paths {
+        let text = crate::files::read_text(path, crate::files::CONFIG_LIMIT)?;
+        findings.extend(lint(path, &text, options)?);
+    }
+    Ok(findings)
+}
 
 /// Checks one compose file.
 pub fn lint(path: &Path, text: &str, options: &Options) -> Result<Vec<Finding>, Error> {

@@ -7,6 +7,7 @@
 //! kills every other process of the container without grace); an optional drain delay; and a
 //! timeline of the shutdown. Linux only.
 
+pub mod prestart;
 mod timeline;
 
 use std::ffi::OsString;
@@ -53,6 +54,23 @@ const FORWARDED: [(Signal, bool); 6] = [
 const TICK: Duration = Duration::from_millis(50);
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
+/// The runtime's grace period and where it came from, if the operator gave one: the
+/// `--grace-period` flag, else `SAFEMIG_GRACE_PERIOD` (`env` reads the environment).
+pub fn grace_period(
+    flag: Option<Duration>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(Duration, String)>, Error> {
+    if let Some(grace) = flag {
+        return Ok(Some((grace, "--grace-period".into())));
+    }
+    let Some(value) = env("SAFEMIG_GRACE_PERIOD") else {
+        return Ok(None);
+    };
+    let grace = crate::text::seconds(&value)
+        .map_err(|reason| Error::InvalidGracePeriod { value, reason })?;
+    Ok(Some((grace, "SAFEMIG_GRACE_PERIOD".into())))
+}
+
 /// Refuses a stop deadline the runtime would cut short: the runtime SIGKILLs the whole
 /// container at its grace period, so the supervisor's own deadline must come first.
 pub fn check_deadline(
@@ -67,6 +85,12 @@ pub fn check_deadline(
         }),
         _ => Ok(()),
     }
+}
+
+/// A handler that cannot be registered is an internal error (exit 1), not a file that
+/// cannot be read (exit 2): the operator's arguments are not the cause.
+fn signal_handlers(source: std::io::Error) -> Error {
+    Error::SignalHandlers { source }
 }
 
 /// Where the shutdown stands.
@@ -94,18 +118,14 @@ pub async fn supervise(
             tracing::warn!("cannot become a child subreaper: {e}");
         }
     }
-    let io = |source| Error::Io {
-        path: "signal handler".into(),
-        source,
-    };
     // Listen before spawning: a child that dies at once must not be missed.
-    let mut chld = signal(SignalKind::child()).map_err(io)?;
+    let mut chld = signal(SignalKind::child()).map_err(signal_handlers)?;
     let mut listeners = Vec::new();
     for (sig, stops) in FORWARDED {
         listeners.push((
             sig,
             stops,
-            signal(SignalKind::from_raw(sig as i32)).map_err(io)?,
+            signal(SignalKind::from_raw(sig as i32)).map_err(signal_handlers)?,
         ));
     }
 
@@ -324,4 +344,22 @@ async fn futures_select_all<F: std::future::Future + Unpin>(futures: Vec<F>) -> 
         std::task::Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ExitCode;
+
+    /// It once came out as `Error::Io { path: "signal handler" }`: "cannot read signal
+    /// handler", exit 2, as if the operator had named an unreadable file.
+    #[test]
+    fn signal_handlers_that_cannot_be_installed_are_an_internal_error() {
+        let error = super::signal_handlers(std::io::Error::other("no more signal slots"));
+        assert_eq!(error.exit_code(), ExitCode::Internal);
+        assert_eq!(
+            error.to_string(),
+            "cannot install the signal handlers the supervisor needs: no more signal slots"
+        );
+        assert_eq!(error.hint(), None);
+    }
 }

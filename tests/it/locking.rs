@@ -10,12 +10,12 @@ use crate::for_each_engine;
 use crate::harness::{Kind, Project, TestDb, block_on, to_run};
 
 /// A connection holding Prisma's migration lock, as another deployer would.
-enum Holder {
+pub(crate) enum Holder {
     Server(sqlx::AnyConnection),
     Sqlite(sqlx::SqliteConnection),
 }
 
-fn hold_lock(db: &TestDb) -> Holder {
+pub(crate) fn hold_lock(db: &TestDb) -> Holder {
     block_on(async {
         match db.kind {
             Kind::Postgres => {
@@ -50,7 +50,7 @@ fn hold_lock(db: &TestDb) -> Holder {
     })
 }
 
-fn release(holder: Holder) {
+pub(crate) fn release(holder: Holder) {
     block_on(async {
         match holder {
             Holder::Server(conn) => conn.close().await.unwrap(),

@@ -21,6 +21,7 @@ mod prisma;
 mod recovery;
 mod resolve;
 mod rows;
+mod snapshots;
 mod split;
 mod status;
 mod supervisor;

@@ -1,0 +1,158 @@
+//! `safemig run`: the pre-start migration ([`safemig::deploy::run`] or
+//! [`safemig::status::report`], judged by [`safemig::supervisor::prestart`]), then
+//! [`safemig::supervisor::supervise`], with its timeline printed on stderr.
+
+use std::ffi::OsString;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+
+use safemig::Error;
+use safemig::interrupt::{Interrupt, STOP_MARGIN};
+use safemig::supervisor::prestart::{self, OnFailed, Prestart};
+use safemig::supervisor::{self, Event, Timeline};
+
+use super::output::{self, Printer};
+use super::signals::{Policy, StopSignals};
+use super::{ProjectArgs, parse_seconds};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Migrate {
+    /// Apply pending migrations (crash-safe) before starting the app
+    Deploy,
+    /// Only check that the database is up to date
+    Check,
+    /// Start the app without looking at the database
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What to do with the migrations before the app starts
+    #[arg(long, value_enum, default_value = "deploy")]
+    migrate: Migrate,
+
+    /// When the migrations cannot be verified (a failed migration in the history or now, or
+    /// with --migrate=check a database that is not up to date)
+    #[arg(long, value_enum, default_value = "fail")]
+    on_failed: OnFailed,
+
+    /// Seconds from the stop signal until the app's process group is SIGKILLed
+    #[arg(long, value_name = "SECONDS", default_value = "25", value_parser = parse_seconds)]
+    stop_timeout: Duration,
+
+    /// The runtime's grace period; the stop timeout must be below it [env: SAFEMIG_GRACE_PERIOD]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    grace_period: Option<Duration>,
+
+    /// Seconds to keep serving after a stop signal before passing it on
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    drain_delay: Duration,
+
+    /// Forward signals to the app's whole process group, not only the app
+    #[arg(long)]
+    group: bool,
+
+    /// Timeline format on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+
+    #[command(flatten)]
+    pub(super) project: ProjectArgs,
+
+    /// The app's command
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+/// Returns the app's exit code (or 128+n when a signal killed it).
+pub async fn run(
+    args: RunArgs,
+    before: ProjectArgs,
+    printer: &mut Printer,
+    signals: &StopSignals,
+) -> Result<u8, Error> {
+    // Before the app runs, a stop signal stops the pre-start deploy as `deploy` would,
+    // with a deadline that leaves the stop margin inside the stop timeout.
+    let deadline = args.stop_timeout.saturating_sub(STOP_MARGIN);
+    let interrupt = Interrupt::new(deadline.max(Duration::from_secs(1)));
+    signals.set(Policy::Stop(interrupt.clone()));
+    let grace = supervisor::grace_period(args.grace_period, &|name| std::env::var(name).ok())?;
+    supervisor::check_deadline(args.stop_timeout, grace)?;
+    let mut timeline = TimelinePrinter {
+        format: args.log_format,
+        started: Instant::now(),
+    };
+    let project = args.project.or(before);
+    let prestart = match args.migrate {
+        Migrate::Off => None,
+        // A stop signal during the deploy is handled as in `deploy`, within the stop timeout.
+        Migrate::Deploy => {
+            let ctx = project.context()?;
+            let result = super::deploy::apply(&ctx, &interrupt, printer).await;
+            Some(prestart::after_deploy(result, args.on_failed)?)
+        }
+        Migrate::Check => {
+            let ctx = project.context()?;
+            let dir = super::migrations(&ctx)?;
+            let report = safemig::status::report(&ctx, &dir).await?;
+            Some(prestart::after_check(&report, args.on_failed)?)
+        }
+    };
+    match prestart {
+        None => {}
+        Some(Prestart::Verified { detail }) => timeline.event(Event::MigrationsVerified {
+            detail: detail.into(),
+        }),
+        Some(Prestart::NotVerified(error)) => {
+            printer.error(&error);
+            timeline.event(Event::MigrationsNotVerified {
+                error: error.to_string(),
+            });
+        }
+    }
+    // From here the supervisor forwards signals to the app.
+    signals.set(Policy::Count);
+    let options = supervisor::Options {
+        command: args.command,
+        group: args.group,
+        stop_timeout: args.stop_timeout,
+        drain_delay: args.drain_delay,
+    };
+    let stopped = || interrupt.stop_requested() || signals.received() > 0;
+    let code = supervisor::supervise(&options, &mut timeline, &stopped).await?;
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// Prints the supervisor's timeline on stderr, as text or JSON lines. Commands and errors
+/// may carry credentials (URLs, `--password` flags): both forms mask them.
+struct TimelinePrinter {
+    format: LogFormat,
+    started: Instant,
+}
+
+impl Timeline for TimelinePrinter {
+    fn event(&mut self, event: Event) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        match self.format {
+            LogFormat::Json => {
+                let mut value = serde_json::to_value(&event).expect("events serialize");
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("time".into(), chrono::Utc::now().to_rfc3339().into());
+                    object.insert("elapsed_seconds".into(), elapsed.into());
+                }
+                output::stderr_json_line(value);
+            }
+            LogFormat::Text => output::stderr_line(&format!(
+                "safemig run [{elapsed:8.3}s] {}",
+                output::describe(&event)
+            )),
+        }
+    }
+}

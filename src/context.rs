@@ -1,0 +1,65 @@
+//! What every command on the database works on: the project, its database URL, and how
+//! the migration lock is taken. The command line builds one from its flags and hands it to
+//! [`crate::status::report`], [`crate::deploy::run`], [`crate::deploy::dry_run`] and
+//! [`crate::resolve::run`], so those decide everything about the database themselves.
+
+use std::time::Duration;
+
+use crate::Error;
+use crate::config::Project;
+use crate::database_url::DatabaseUrl;
+use crate::engine::{self, Access, Engine};
+use crate::lock::LockOptions;
+use crate::migrations::MigrationsDir;
+
+/// The project, its database and the lock.
+pub struct Context {
+    pub project: Project,
+    pub url: DatabaseUrl,
+    pub lock: LockOptions,
+}
+
+impl Context {
+    /// Resolves the database URL of a located project (`url` is `--url`; `env` reads the
+    /// process environment) and checks the datasource's provider against it (P1012).
+    ///
+    /// The project is located by the caller first ([`Project::locate`]) so it can show the
+    /// project's notices even when the URL cannot be resolved.
+    pub fn new(
+        project: Project,
+        url: Option<&str>,
+        lock_timeout: Duration,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let url = project.database_url(url, env)?;
+        project.check_provider(url.provider())?;
+        // Prisma's switch for connection poolers that cannot hold session locks. Set at all
+        // (even to a value that is not UTF-8, which `env` cannot return) means set.
+        let enabled = std::env::var_os("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK").is_none();
+        if !enabled {
+            tracing::warn!(
+                "PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK is set: migrating without the lock, so concurrent deploys are not excluded"
+            );
+        }
+        Ok(Context {
+            project,
+            url,
+            lock: LockOptions {
+                timeout: lock_timeout,
+                enabled,
+            },
+        })
+    }
+
+    /// The migrations folder. Scripts that are not UTF-8 are listed in
+    /// [`MigrationsDir::not_utf8`], for the caller to warn about.
+    pub fn migrations(&self) -> Result<MigrationsDir, Error> {
+        MigrationsDir::load(&self.project.migrations_dir)
+    }
+
+    /// Opens the database. The lock timeout also bounds SQLite's wait for a file another
+    /// process holds.
+    pub async fn connect(&self, access: Access) -> Result<Box<dyn Engine>, Error> {
+        engine::connect(&self.url, access, self.lock.timeout).await
+    }
+}
