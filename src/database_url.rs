@@ -1,5 +1,6 @@
 //! Database URLs as Prisma writes them, with the password kept out of every rendering.
 
+use crate::error::ConfigError;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,9 +33,11 @@ impl DatabaseUrl {
     /// for error messages.
     pub fn parse(raw: &str, sqlite_base: &Path, origin: &str) -> Result<Self, Error> {
         let raw = raw.trim();
-        let invalid = |reason: String| Error::InvalidUrl {
-            origin: origin.to_string(),
-            reason,
+        let invalid = |reason: String| {
+            Error::Config(ConfigError::InvalidUrl {
+                origin: origin.to_string(),
+                reason,
+            })
         };
         if let Some(rest) = raw
             .strip_prefix("file:")
@@ -68,9 +71,9 @@ impl DatabaseUrl {
                 ));
             }
             None => {
-                return Err(Error::UnsupportedScheme {
+                return Err(Error::Config(ConfigError::UnsupportedScheme {
                     scheme: scheme.to_string(),
-                });
+                }));
             }
         };
         // Never echo the URL itself: it may hold a password.
@@ -270,17 +273,19 @@ mod tests {
     fn unsupported_and_invalid_urls() {
         assert!(matches!(
             parse("sqlserver://x"),
-            Err(Error::UnsupportedScheme { .. })
+            Err(Error::Config(ConfigError::UnsupportedScheme { .. }))
         ));
         assert!(matches!(
             parse("localhost:5432"),
-            Err(Error::UnsupportedScheme { .. })
+            Err(Error::Config(ConfigError::UnsupportedScheme { .. }))
         ));
         assert!(matches!(
             parse("just-a-name"),
-            Err(Error::InvalidUrl { .. })
+            Err(Error::Config(ConfigError::InvalidUrl { .. }))
         ));
-        let Err(Error::InvalidUrl { reason, .. }) = parse("postgresql://u:pw@[bad/db") else {
+        let Err(Error::Config(ConfigError::InvalidUrl { reason, .. })) =
+            parse("postgresql://u:pw@[bad/db")
+        else {
             panic!("expected an invalid URL error");
         };
         assert!(!reason.contains("pw"));

@@ -2,6 +2,7 @@
 //! supervisor, waits until it is ready, sends SIGTERM as the runtime would, and measures
 //! whether it stopped cleanly inside the grace period — N times.
 
+use crate::error::{ConfigError, SuperviseError};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -62,9 +63,11 @@ pub fn stop_timeout(grace: Duration, flag: Option<Duration>) -> Result<Duration,
 
 /// The executable that runs the app in each attempt: this one, as `safemig run`.
 pub fn this_executable() -> Result<PathBuf, Error> {
-    std::env::current_exe().map_err(|source| Error::Io {
-        path: "the safemig executable".into(),
-        source,
+    std::env::current_exe().map_err(|source| {
+        Error::Config(ConfigError::Io {
+            path: "the safemig executable".into(),
+            source,
+        })
     })
 }
 
@@ -117,9 +120,11 @@ fn attempt(options: &Options, restart: usize) -> Result<Attempt, Error> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| Error::Spawn {
-            command: options.supervisor.display().to_string(),
-            source,
+        .map_err(|source| {
+            Error::Supervise(SuperviseError::Spawn {
+                command: options.supervisor.display().to_string(),
+                source,
+            })
         })?;
     // The timeline, read as it comes so the pipe never fills.
     let stderr = supervisor.stderr.take().expect("stderr is piped");

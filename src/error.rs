@@ -1,5 +1,7 @@
-//! Every way safemig can fail, each carrying what the operator needs to act, and the one
-//! place that turns them into exit codes, Prisma error codes and next steps.
+//! Every way safemig can fail, each carrying what the operator needs to act: one error
+//! enum per domain (config, database, deploy, resolve, supervise, lint), nested in
+//! [`Error`], which owns exit codes and Prisma's error codes. The next steps printed under
+//! an error belong to the command line (src/cli/hints.rs), since they name commands.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -65,8 +67,34 @@ pub struct FailedMigration {
     pub logs: Option<String>,
 }
 
+/// Every way safemig can fail: one domain error each, so a command's errors say where
+/// they come from. This type owns the exit codes and Prisma's error codes; the command
+/// line owns the next steps it prints (they name commands).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+
+    #[error(transparent)]
+    Supervise(#[from] SuperviseError),
+
+    #[error(transparent)]
+    Lint(#[from] LintError),
+}
+
+/// The project as found on disk and in the environment: the URL, the migrations folder, the
+/// schema and config files.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
     #[error(
         "no database URL: --url was not given and {variable} is not set in the environment or in {}",
         display_paths(looked_in)
@@ -174,18 +202,22 @@ pub enum Error {
         actual: Provider,
     },
 
-    #[error("cannot connect to {target}: {message}")]
-    Connect { target: String, message: String },
-
-    #[error("{target} does not exist")]
-    DatabaseMissing { target: String },
-
     #[error(
         "the SQLite database {} cannot be created: its folder {} does not exist",
         crate::text::path(file),
         crate::text::path(folder)
     )]
     SqliteFolderMissing { file: PathBuf, folder: PathBuf },
+}
+
+/// Reaching the database and talking to it, and its migration lock.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+
+    #[error("{target} does not exist")]
+    DatabaseMissing { target: String },
 
     #[error("{action} on {target} failed: {message}")]
     Query {
@@ -224,7 +256,11 @@ pub enum Error {
         waited: Duration,
         holder: Option<String>,
     },
+}
 
+/// What the history and the migrations allow `deploy` to do, and how a migration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
     #[error(
         "{target} is not empty ({}) but has no _prisma_migrations table, so safemig cannot tell which migrations it already contains",
         preview(objects)
@@ -280,7 +316,40 @@ pub enum Error {
         /// What to look at in the database to decide by hand.
         inspect: String,
     },
+}
 
+/// What `resolve` refuses, as `prisma migrate resolve` does.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(
+        "migration `{}` is not in the migrations folder {}",
+        crate::text::escaped(name),
+        crate::text::path(dir)
+    )]
+    UnknownMigration { name: String, dir: PathBuf },
+
+    #[error(
+        "migration `{}` is already recorded as applied",
+        crate::text::escaped(name)
+    )]
+    AlreadyApplied { name: String },
+
+    #[error(
+        "migration `{}` cannot be marked rolled back: it was never applied",
+        crate::text::escaped(name)
+    )]
+    NeverApplied { name: String },
+
+    #[error(
+        "migration `{}` cannot be marked rolled back: it is not in a failed state",
+        crate::text::escaped(name)
+    )]
+    NotFailed { name: String },
+}
+
+/// The entrypoint (`run`): the command it starts, the stop deadline, the pre-start check.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
     #[error("no command to run: put it after `--`, as in `safemig run -- node server.js`")]
     NoCommand,
 
@@ -316,34 +385,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
 
+/// Files `lint` cannot read as what they claim to be.
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
     #[error("{}: {reason}", crate::text::path(path))]
     InvalidCompose { path: PathBuf, reason: String },
-
-    #[error(
-        "migration `{}` is not in the migrations folder {}",
-        crate::text::escaped(name),
-        crate::text::path(dir)
-    )]
-    UnknownMigration { name: String, dir: PathBuf },
-
-    #[error(
-        "migration `{}` is already recorded as applied",
-        crate::text::escaped(name)
-    )]
-    AlreadyApplied { name: String },
-
-    #[error(
-        "migration `{}` cannot be marked rolled back: it was never applied",
-        crate::text::escaped(name)
-    )]
-    NeverApplied { name: String },
-
-    #[error(
-        "migration `{}` cannot be marked rolled back: it is not in a failed state",
-        crate::text::escaped(name)
-    )]
-    NotFailed { name: String },
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -385,28 +433,49 @@ fn describe_failed(f: &FailedMigration) -> String {
 
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
-        use Error::*;
         match self {
-            MissingUrl { .. }
-            | InvalidUrl { .. }
-            | UnsupportedScheme { .. }
-            | UnsupportedProvider { .. }
-            | MigrationsDirMissing { .. }
-            | MigrationScriptMissing { .. }
-            | NotUtf8 { .. }
-            | InvalidLockFile { .. }
-            | DialectUnknown { .. }
-            | ProviderMismatch { .. }
-            | UnknownMigration { .. }
-            | NotRegularFile { .. }
-            | FileTooLarge { .. }
-            | SymlinkLoop { .. }
-            | NotAFolder { .. }
-            | SqliteFolderMissing { .. }
-            | PrismaNext { .. }
-            | ComputedConfig { .. }
-            | DatasourceMismatch { .. } => ExitCode::Usage,
-            Io { .. } => ExitCode::Usage,
+            Error::Config(e) => e.exit_code(),
+            Error::Database(e) => e.exit_code(),
+            Error::Deploy(e) => e.exit_code(),
+            Error::Resolve(e) => e.exit_code(),
+            Error::Supervise(e) => e.exit_code(),
+            Error::Lint(_) => ExitCode::Usage,
+        }
+    }
+
+    /// The Prisma error code for the same situation, so users can search for it.
+    pub fn prisma_code(&self) -> Option<&'static str> {
+        match self {
+            Error::Config(e) => e.prisma_code(),
+            Error::Database(e) => e.prisma_code(),
+            Error::Deploy(e) => e.prisma_code(),
+            Error::Resolve(e) => Some(e.prisma_code()),
+            Error::Supervise(_) | Error::Lint(_) => None,
+        }
+    }
+}
+
+impl ConfigError {
+    /// Bad arguments or configuration, an unreadable or malformed folder: all usage errors.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::Usage
+    }
+
+    pub fn prisma_code(&self) -> Option<&'static str> {
+        use ConfigError::*;
+        match self {
+            MigrationScriptMissing { .. } => Some("P3015"),
+            ProviderMismatch { .. } => Some("P3019"),
+            DatasourceMismatch { .. } => Some("P1012"),
+            _ => None,
+        }
+    }
+}
+
+impl DatabaseError {
+    pub fn exit_code(&self) -> ExitCode {
+        use DatabaseError::*;
+        match self {
             Connect { .. }
             | DatabaseMissing { .. }
             | ConnectionLost { .. }
@@ -415,167 +484,79 @@ impl Error {
             NotADatabase { .. } => ExitCode::Usage,
             Query { .. } => ExitCode::Internal,
             LockTimeout { .. } => ExitCode::LockTimeout,
+        }
+    }
+
+    pub fn prisma_code(&self) -> Option<&'static str> {
+        use DatabaseError::*;
+        match self {
+            LockTimeout { .. } => Some("P1002"),
+            Connect { .. } => Some("P1001"),
+            AuthenticationFailed { .. } => Some("P1000"),
+            AccessDenied { .. } => Some("P1010"),
+            ConnectionLost { .. } => Some("P1017"),
+            DatabaseMissing { .. } => Some("P1003"),
+            Query { .. } | NotADatabase { .. } => None,
+        }
+    }
+}
+
+impl DeployError {
+    pub fn exit_code(&self) -> ExitCode {
+        use DeployError::*;
+        match self {
             NotEmpty { .. } => ExitCode::BaselineNeeded,
             FailedMigrations { .. } | CannotResume { .. } => ExitCode::FailedInHistory,
+            MigrationFailed { .. } => ExitCode::MigrationFailed,
+            PrismaNext { .. } => ExitCode::Usage,
             Interrupted { .. } => ExitCode::Interrupted,
-            NoCommand
-            | StopTimeoutTooLong { .. }
-            | InvalidCompose { .. }
-            | InvalidGracePeriod { .. } => ExitCode::Usage,
+        }
+    }
+
+    pub fn prisma_code(&self) -> Option<&'static str> {
+        use DeployError::*;
+        match self {
+            NotEmpty { .. } => Some("P3005"),
+            FailedMigrations { .. } => Some("P3009"),
+            MigrationFailed { .. } => Some("P3018"),
+            PrismaNext { .. } | Interrupted { .. } | CannotResume { .. } => None,
+        }
+    }
+}
+
+impl ResolveError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            // A name the folder does not have is a usage error, not a refusal.
+            ResolveError::UnknownMigration { .. } => ExitCode::Usage,
+            ResolveError::AlreadyApplied { .. }
+            | ResolveError::NeverApplied { .. }
+            | ResolveError::NotFailed { .. } => ExitCode::ResolveRefused,
+        }
+    }
+
+    pub fn prisma_code(&self) -> &'static str {
+        use ResolveError::*;
+        match self {
+            UnknownMigration { .. } => "P3017",
+            AlreadyApplied { .. } => "P3008",
+            NeverApplied { .. } => "P3011",
+            NotFailed { .. } => "P3012",
+        }
+    }
+}
+
+impl SuperviseError {
+    pub fn exit_code(&self) -> ExitCode {
+        use SuperviseError::*;
+        match self {
+            NoCommand | StopTimeoutTooLong { .. } | InvalidGracePeriod { .. } => ExitCode::Usage,
             Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ExitCode::CommandNotFound
             }
             Spawn { .. } => ExitCode::CommandNotExecutable,
             NotUpToDate { verdict } => verdict.exit_code(),
             SignalHandlers { .. } => ExitCode::Internal,
-            MigrationFailed { .. } => ExitCode::MigrationFailed,
-            AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
-                ExitCode::ResolveRefused
-            }
         }
-    }
-
-    /// The Prisma error code for the same situation, so users can search for it.
-    pub fn prisma_code(&self) -> Option<&'static str> {
-        use Error::*;
-        Some(match self {
-            MigrationScriptMissing { .. } => "P3015",
-            ProviderMismatch { .. } => "P3019",
-            DatasourceMismatch { .. } => "P1012",
-            NotEmpty { .. } => "P3005",
-            FailedMigrations { .. } => "P3009",
-            MigrationFailed { .. } => "P3018",
-            UnknownMigration { .. } => "P3017",
-            AlreadyApplied { .. } => "P3008",
-            NeverApplied { .. } => "P3011",
-            NotFailed { .. } => "P3012",
-            LockTimeout { .. } => "P1002",
-            Connect { .. } => "P1001",
-            AuthenticationFailed { .. } => "P1000",
-            AccessDenied { .. } => "P1010",
-            ConnectionLost { .. } => "P1017",
-            DatabaseMissing { .. } => "P1003",
-            _ => return None,
-        })
-    }
-
-    /// The next thing to do.
-    pub fn hint(&self) -> Option<String> {
-        use Error::*;
-        Some(match self {
-            MissingUrl { variable, .. } => format!(
-                "pass --url, or set {variable} (for example {variable}=\"file:./dev.db\" or postgresql://USER@HOST:5432/DB)"
-            ),
-            InvalidUrl { .. } => "check the URL's form: postgresql://USER:PASSWORD@HOST:PORT/DB?schema=public, mysql://USER:PASSWORD@HOST:PORT/DB or file:./dev.db; percent-encode special characters in the password".into(),
-            UnsupportedScheme { .. } | UnsupportedProvider { .. } => {
-                "safemig supports PostgreSQL, MySQL/MariaDB and SQLite; for Prisma Accelerate use the direct database URL".into()
-            }
-            MigrationsDirMissing { .. } => {
-                "run safemig from the project folder that holds prisma/schema.prisma, or pass --dir PATH/TO/migrations".into()
-            }
-            MigrationScriptMissing { path, .. } => format!(
-                "restore {} from version control, or delete the folder if the migration was never meant to exist",
-                crate::text::path(path)
-            ),
-            NotRegularFile { path, .. } => format!(
-                "safemig reads only regular files (it would wait forever on a pipe, or read a device without end): put the file itself at {}",
-                crate::text::path(path)
-            ),
-            FileTooLarge { .. } => "load data of that size with the database's own bulk tools (COPY, LOAD DATA, .import) instead of a migration".into(),
-            SymlinkLoop { path } => format!(
-                "a link at or above {} points back to itself: fix it (`ls -l` shows where it points)",
-                crate::text::path(path)
-            ),
-            SqliteFolderMissing { folder, .. } => format!(
-                "create the folder (`mkdir -p {}`), or fix the path in the database URL (relative paths are resolved from the folder of schema.prisma)",
-                crate::text::path(folder)
-            ),
-            ComputedConfig { instead, .. } => format!("pass {instead} instead"),
-            DatasourceMismatch { declared, .. } => format!(
-                "point --url / the datasource's variable at a {declared} database, or fix the datasource's provider"
-            ),
-            PrismaNext { .. } => "apply its migrations with Prisma 8 (`prisma db migrate`); safemig applies Prisma 7 and earlier's migrations, and will not apply them to a database handed over to Prisma 8".into(),
-            NotAFolder { path } => format!(
-                "pass the folder that holds the migrations: {} is a file",
-                crate::text::path(path)
-            ),
-            NotUtf8 { .. } => "save the file as UTF-8 (Prisma reads migrations as UTF-8 too)".into(),
-            DialectUnknown { .. } => "pass --dialect postgresql, mysql or sqlite".into(),
-            InvalidLockFile { .. } => "migration_lock.toml should hold a line like provider = \"postgresql\"".into(),
-            ProviderMismatch { locked, .. } => format!(
-                "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"
-            ),
-            Connect { .. } => "check that the server is running and reachable at that address (and the host and port in the URL)".into(),
-            AuthenticationFailed { .. } => "check the user name and password in the URL (percent-encode special characters in the password)".into(),
-            AccessDenied { .. } => "give this login the right to write: for a server, the privileges migrations need (or the database owner's login); for SQLite, write access to the file and its folder (SQLite writes a journal file beside the database)".into(),
-            NotADatabase { target, .. } => format!(
-                "check that the URL points at the database file; if {target} is damaged, restore it from a backup"
-            ),
-            ConnectionLost { .. } => "check that the server is up and reachable, then run `safemig deploy` again: an interrupted migration is resumed or rolled back, never half-recorded".into(),
-            DatabaseMissing { .. } => "create the database first (CREATE DATABASE …), or fix the database name in the URL".into(),
-            LockTimeout { .. } => "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session".into(),
-            NotEmpty { .. } => "baseline it: for each migration already reflected in the schema run `safemig resolve --applied NAME`, then `safemig deploy` (https://pris.ly/d/migrate-baseline)".into(),
-            FailedMigrations { failed, .. } => {
-                let name = failed
-                    .first()
-                    .map(|f| crate::text::shell_arg(&f.name))
-                    .unwrap_or_else(|| "NAME".into());
-                let clean = failed
-                    .first()
-                    .and_then(|f| f.logs.as_deref())
-                    .and_then(crate::journal::Journal::from_logs)
-                    .and_then(|j| j.retry_from.map(|k| (k, j.refused)));
-                match clean {
-                    Some((k, refused)) => format!(
-                        "statement {} failed and applied nothing: {}, then run `safemig deploy`, which retries from it (the statements before it stay applied); or resolve the row by hand: `safemig resolve --rolled-back {name}` or `safemig resolve --applied {name}`",
-                        k + 1,
-                        if refused {
-                            "raise the server limit the error names (or split the statement)"
-                        } else {
-                            "fix it in the migration's migration.sql"
-                        }
-                    ),
-                    None => format!(
-                        "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
-                    ),
-                }
-            }
-            MigrationFailed { script, applied: Applied::Nothing, .. } => format!(
-                "fix {} and run `safemig deploy` again; nothing needs to be resolved",
-                crate::text::path(script)
-            ),
-            MigrationFailed { script, applied: Applied::Before(k), .. } => format!(
-                "fix the cause (the statement in {}, or what the message names) and run `safemig deploy` again: it continues from statement {}, the statements before it stay applied; nothing needs to be resolved",
-                crate::text::path(script),
-                k + 1
-            ),
-            MigrationFailed { name, applied: Applied::Unknown, .. } => {
-                let name = crate::text::shell_arg(name);
-                format!(
-                    "some of its statements may have been applied: inspect the database, then run `safemig resolve --rolled-back {name}` after undoing them or `safemig resolve --applied {name}` after completing them"
-                )
-            }
-            UnknownMigration { .. } => "run `safemig status` to list the migrations safemig knows".into(),
-            Interrupted { .. } => "run `safemig deploy` again to finish; nothing needs to be resolved".into(),
-            NoCommand => "safemig run [OPTIONS] -- COMMAND [ARGS…]".into(),
-            InvalidGracePeriod { .. } => "give the grace period in seconds, e.g. SAFEMIG_GRACE_PERIOD=30".into(),
-            Spawn { .. } => "check the command and that it is installed in the image (PATH is searched)".into(),
-            StopTimeoutTooLong { grace, .. } => format!(
-                "pass --stop-timeout below {}s (leave a few seconds of margin), or raise the runtime's grace period (compose `stop_grace_period`, Kubernetes `terminationGracePeriodSeconds`)",
-                grace.as_secs_f32()
-            ),
-            NotUpToDate { .. } => "run `safemig status` to see why; with --migrate=deploy safemig applies pending migrations itself".into(),
-            InvalidCompose { .. } => "check the file is a compose file (YAML with a `services:` mapping)".into(),
-            CannotResume { name, inspect, .. } => {
-                let name = crate::text::shell_arg(name);
-                format!(
-                    "{inspect}; then run `safemig resolve --applied {name}` if the migration's changes are all there, or undo them and run `safemig resolve --rolled-back {name}`"
-                )
-            }
-            AlreadyApplied { .. } | NeverApplied { .. } | NotFailed { .. } => {
-                "run `safemig status` to see the migration's state".into()
-            }
-            Io { .. } | Query { .. } | SignalHandlers { .. } => return None,
-        })
     }
 }

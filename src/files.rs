@@ -6,6 +6,7 @@
 //! line) goes through [`read`]: it opens without blocking, accepts only a regular file
 //! (after following symbolic links), and refuses one over a size limit before reading it.
 
+use crate::error::ConfigError;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -22,9 +23,11 @@ pub const CONFIG_LIMIT: u64 = 16 << 20;
 
 /// Reads a regular file of at most `limit` bytes. `Ok(None)` when nothing is at `path`.
 pub fn read(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Error> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    let io = |source| {
+        Error::Config(ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     };
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. It changes
     // nothing for a regular file.
@@ -36,9 +39,9 @@ pub fn read(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Error> {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
-            return Err(Error::SymlinkLoop {
+            return Err(Error::Config(ConfigError::SymlinkLoop {
                 path: path.to_path_buf(),
-            });
+            }));
         }
         Err(e) => return Err(io(e)),
     };
@@ -57,33 +60,39 @@ pub fn read(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Error> {
 
 /// [`read`], where a missing file is an error too.
 pub fn read_existing(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
-    read(path, limit)?.ok_or_else(|| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    read(path, limit)?.ok_or_else(|| {
+        Error::Config(ConfigError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        })
     })
 }
 
 /// [`read_existing`] of a text file that must be UTF-8 as it is (a SQL file to split, a
 /// compose file to lint): nothing is replaced, the first invalid byte is reported.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, Error> {
-    String::from_utf8(read_existing(path, limit)?).map_err(|e| Error::NotUtf8 {
-        path: path.to_path_buf(),
-        offset: e.utf8_error().valid_up_to(),
+    String::from_utf8(read_existing(path, limit)?).map_err(|e| {
+        Error::Config(ConfigError::NotUtf8 {
+            path: path.to_path_buf(),
+            offset: e.utf8_error().valid_up_to(),
+        })
     })
 }
 
 /// The file's size, if it is a regular file.
 fn check_regular(file: &File, path: &Path) -> Result<u64, Error> {
-    let metadata = file.metadata().map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    let metadata = file.metadata().map_err(|source| {
+        Error::Config(ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     })?;
     match non_regular(metadata.file_type()) {
         None => Ok(metadata.len()),
-        Some(what) => Err(Error::NotRegularFile {
+        Some(what) => Err(Error::Config(ConfigError::NotRegularFile {
             path: path.to_path_buf(),
             what,
-        }),
+        })),
     }
 }
 
@@ -94,19 +103,21 @@ pub fn regular_file_exists(path: &Path) -> Result<bool, Error> {
     match std::fs::metadata(path) {
         Ok(metadata) => match non_regular(metadata.file_type()) {
             None => Ok(true),
-            Some(what) => Err(Error::NotRegularFile {
+            Some(what) => Err(Error::Config(ConfigError::NotRegularFile {
                 path: path.to_path_buf(),
                 what,
-            }),
+            })),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => Err(Error::SymlinkLoop {
-            path: path.to_path_buf(),
-        }),
-        Err(source) => Err(Error::Io {
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            Err(Error::Config(ConfigError::SymlinkLoop {
+                path: path.to_path_buf(),
+            }))
+        }
+        Err(source) => Err(Error::Config(ConfigError::Io {
             path: path.to_path_buf(),
             source,
-        }),
+        })),
     }
 }
 
@@ -130,11 +141,11 @@ fn non_regular(kind: std::fs::FileType) -> Option<&'static str> {
 }
 
 fn too_large(path: &Path, size: u64, limit: u64) -> Error {
-    Error::FileTooLarge {
+    Error::Config(ConfigError::FileTooLarge {
         path: path.to_path_buf(),
         size,
         limit,
-    }
+    })
 }
 
 /// Checks that `path` is a folder, telling a missing one from a symbolic link loop or a
@@ -142,17 +153,19 @@ fn too_large(path: &Path, size: u64, limit: u64) -> Error {
 pub fn check_folder(path: &Path, missing: impl FnOnce(PathBuf) -> Error) -> Result<(), Error> {
     match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => Ok(()),
-        Ok(_) => Err(Error::NotAFolder {
+        Ok(_) => Err(Error::Config(ConfigError::NotAFolder {
             path: path.to_path_buf(),
-        }),
-        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => Err(Error::SymlinkLoop {
-            path: path.to_path_buf(),
-        }),
+        })),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            Err(Error::Config(ConfigError::SymlinkLoop {
+                path: path.to_path_buf(),
+            }))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing(path.to_path_buf())),
-        Err(source) => Err(Error::Io {
+        Err(source) => Err(Error::Config(ConfigError::Io {
             path: path.to_path_buf(),
             source,
-        }),
+        })),
     }
 }
 
@@ -168,11 +181,11 @@ mod tests {
         assert_eq!(read(&file, 100).unwrap().unwrap(), b"SELECT 1;");
         assert!(matches!(
             read(&file, 4),
-            Err(Error::FileTooLarge {
+            Err(Error::Config(ConfigError::FileTooLarge {
                 size: 9,
                 limit: 4,
                 ..
-            })
+            }))
         ));
         assert!(read(&tmp.path().join("missing"), 100).unwrap().is_none());
 
@@ -180,43 +193,46 @@ mod tests {
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
         assert!(matches!(
             read(&fifo, 100),
-            Err(Error::NotRegularFile {
+            Err(Error::Config(ConfigError::NotRegularFile {
                 what: "a named pipe (FIFO)",
                 ..
-            })
+            }))
         ));
         let zero = tmp.path().join("zero");
         std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
         assert!(matches!(
             read(&zero, 100),
-            Err(Error::NotRegularFile {
+            Err(Error::Config(ConfigError::NotRegularFile {
                 what: "a character device",
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             read(tmp.path(), 100),
-            Err(Error::NotRegularFile {
+            Err(Error::Config(ConfigError::NotRegularFile {
                 what: "a folder",
                 ..
-            })
+            }))
         ));
 
         let looped = tmp.path().join("loop");
         std::os::unix::fs::symlink(&looped, &looped).unwrap();
-        assert!(matches!(read(&looped, 100), Err(Error::SymlinkLoop { .. })));
-        let missing = |path| Error::MigrationsDirMissing { path };
+        assert!(matches!(
+            read(&looped, 100),
+            Err(Error::Config(ConfigError::SymlinkLoop { .. }))
+        ));
+        let missing = |path| Error::Config(ConfigError::MigrationsDirMissing { path });
         assert!(matches!(
             check_folder(&looped, missing),
-            Err(Error::SymlinkLoop { .. })
+            Err(Error::Config(ConfigError::SymlinkLoop { .. }))
         ));
         assert!(matches!(
             check_folder(&file, missing),
-            Err(Error::NotAFolder { .. })
+            Err(Error::Config(ConfigError::NotAFolder { .. }))
         ));
         assert!(matches!(
             check_folder(&tmp.path().join("nothing"), missing),
-            Err(Error::MigrationsDirMissing { .. })
+            Err(Error::Config(ConfigError::MigrationsDirMissing { .. }))
         ));
         assert!(check_folder(tmp.path(), missing).is_ok());
     }

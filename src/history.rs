@@ -2,7 +2,7 @@
 //!
 //! A row is written when a migration starts, and finished, failed or rolled back later.
 //! Every state transition safemig makes is one of the constructors or predicates here, so
-//! the rows stay exactly what Prisma writes and reads (DESIGN.md §2).
+//! the rows stay exactly what Prisma writes and reads (ARCHITECTURE.md, "The Prisma contract").
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Serialize;

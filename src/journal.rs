@@ -4,7 +4,7 @@
 //! holds how many statements are done and `logs` holds this journal: which statements the
 //! file had (their hashes), which one may be running, and the last error. Prisma never reads
 //! `logs` back, and a finished row gets `logs = NULL` exactly as Prisma leaves it, so nothing
-//! of the journal outlives the migration (DESIGN.md §3). No extra table is needed, so
+//! of the journal outlives the migration (ARCHITECTURE.md, "The crash-safety model"). No extra table is needed, so
 //! `prisma migrate dev` sees no drift.
 
 use chrono::{DateTime, Utc};

@@ -1,6 +1,7 @@
 //! Prisma's migration lock, taken around everything that writes the history, so safemig
 //! and Prisma exclude each other and N replicas starting at once apply each migration once.
 
+use crate::error::{DatabaseError, DeployError};
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -78,18 +79,18 @@ pub async fn acquire(
             } else {
                 options.timeout
             };
-            return Err(Error::LockTimeout {
+            return Err(Error::Database(DatabaseError::LockTimeout {
                 target: engine.target().to_string(),
                 waited,
                 holder: holder.map(|h| h.description),
-            });
+            }));
         }
         tokio::select! {
             () = tokio::time::sleep(POLL.min(options.timeout - idle)) => {}
             () = interrupt.stopped() => {
-                return Err(Error::Interrupted {
+                return Err(Error::Deploy(DeployError::Interrupted {
                     detail: "stopped while waiting for the migration lock; nothing was applied".into(),
-                });
+                }));
             }
         }
         if engine.try_lock().await? {

@@ -1,5 +1,6 @@
 //! The migrations folder: which migrations exist locally, in which order, with which script.
 
+use crate::error::ConfigError;
 use std::cmp::Ordering;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -65,9 +66,11 @@ impl MigrationsDir {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let io_error = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| Error::Io { path, source }
+            move |source| Error::Config(ConfigError::Io { path, source })
         };
-        files::check_folder(path, |path| Error::MigrationsDirMissing { path })?;
+        files::check_folder(path, |path| {
+            Error::Config(ConfigError::MigrationsDirMissing { path })
+        })?;
         let mut folders = Vec::new();
         for entry in fs::read_dir(path).map_err(io_error(path))? {
             let entry = entry.map_err(io_error(path))?;
@@ -75,13 +78,12 @@ impl MigrationsDir {
             if !entry.file_type().map_err(io_error(&entry.path()))?.is_dir() {
                 continue;
             }
-            let name = entry
-                .file_name()
-                .into_string()
-                .map_err(|_| Error::NotUtf8 {
+            let name = entry.file_name().into_string().map_err(|_| {
+                Error::Config(ConfigError::NotUtf8 {
                     path: entry.path(),
                     offset: 0,
-                })?;
+                })
+            })?;
             folders.push((name, entry.path()));
         }
         folders.sort_by(|a, b| compare_names(&a.0, &b.0));
@@ -92,10 +94,10 @@ impl MigrationsDir {
             .map(|(name, dir)| {
                 let script_path = dir.join("migration.sql");
                 let Some(bytes) = files::read(&script_path, files::SCRIPT_LIMIT)? else {
-                    return Err(Error::MigrationScriptMissing {
+                    return Err(Error::Config(ConfigError::MigrationScriptMissing {
                         name,
                         path: script_path,
-                    });
+                    }));
                 };
                 // Prisma ≥ 6.6 decodes lossily, applies the result and checksums it.
                 let script = match String::from_utf8(bytes) {
@@ -147,15 +149,15 @@ impl MigrationsDir {
         };
         match Provider::from_lock_name(&lock.provider) {
             Some(locked) if locked == actual => Ok(()),
-            Some(_) => Err(Error::ProviderMismatch {
+            Some(_) => Err(Error::Config(ConfigError::ProviderMismatch {
                 dir: self.path.clone(),
                 locked: lock.provider.clone(),
                 actual,
-            }),
-            None => Err(Error::UnsupportedProvider {
+            })),
+            None => Err(Error::Config(ConfigError::UnsupportedProvider {
                 path: lock.path.clone(),
                 provider: lock.provider.clone(),
-            }),
+            })),
         }
     }
 }
@@ -180,9 +182,11 @@ impl LockFile {
         let Some(bytes) = files::read(path, files::CONFIG_LIMIT)? else {
             return Ok(None);
         };
-        let invalid = |reason: String| Error::InvalidLockFile {
-            path: path.to_path_buf(),
-            reason,
+        let invalid = |reason: String| {
+            Error::Config(ConfigError::InvalidLockFile {
+                path: path.to_path_buf(),
+                reason,
+            })
         };
         let text = String::from_utf8(bytes).map_err(|_| invalid("it is not UTF-8".into()))?;
         let table: toml::Table = text
@@ -284,7 +288,7 @@ mod tests {
         assert!(loaded.check_provider(Provider::Sqlite).is_ok());
         assert!(matches!(
             loaded.check_provider(Provider::Postgres),
-            Err(Error::ProviderMismatch { .. })
+            Err(Error::Config(ConfigError::ProviderMismatch { .. }))
         ));
     }
 
@@ -293,7 +297,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         fs::create_dir(tmp.path().join("20240101_empty")).unwrap();
         match MigrationsDir::load(tmp.path()) {
-            Err(Error::MigrationScriptMissing { name, path }) => {
+            Err(Error::Config(ConfigError::MigrationScriptMissing { name, path })) => {
                 assert_eq!(name, "20240101_empty");
                 assert!(path.ends_with("20240101_empty/migration.sql"));
             }
@@ -341,7 +345,7 @@ mod tests {
         let loaded = MigrationsDir::load(tmp.path()).unwrap();
         assert!(matches!(
             loaded.check_provider(Provider::Mysql),
-            Err(Error::UnsupportedProvider { .. })
+            Err(Error::Config(ConfigError::UnsupportedProvider { .. }))
         ));
     }
 }

@@ -3,6 +3,7 @@
 use crate::Error;
 use crate::context::Context;
 use crate::engine::{Access, Engine};
+use crate::error::ResolveError;
 use crate::history::{self, HistoryRow};
 use crate::interrupt::Interrupt;
 use crate::lock::{self, LockOptions};
@@ -79,9 +80,11 @@ pub async fn mark_applied(
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<Resolved, Error> {
-    let migration = dir.find(name).ok_or_else(|| Error::UnknownMigration {
-        name: name.to_string(),
-        dir: dir.path.clone(),
+    let migration = dir.find(name).ok_or_else(|| {
+        Error::Resolve(ResolveError::UnknownMigration {
+            name: name.to_string(),
+            dir: dir.path.clone(),
+        })
     })?;
     dir.check_provider(engine.provider())?;
     crate::deploy::refuse_prisma_next(engine).await?;
@@ -93,9 +96,9 @@ pub async fn mark_applied(
         let rows = engine.read_history().await?;
         let rows: Vec<&HistoryRow> = rows.iter().filter(|r| r.migration_name == name).collect();
         if rows.iter().any(|r| r.is_applied()) {
-            return Err(Error::AlreadyApplied {
+            return Err(Error::Resolve(ResolveError::AlreadyApplied {
                 name: name.to_string(),
-            });
+            }));
         }
         let rolled_back_rows = roll_back_failed(engine, &rows).await?;
         engine
@@ -130,14 +133,14 @@ pub async fn mark_rolled_back(
         };
         let rows: Vec<&HistoryRow> = rows.iter().filter(|r| r.migration_name == name).collect();
         if rows.is_empty() {
-            return Err(Error::NeverApplied {
+            return Err(Error::Resolve(ResolveError::NeverApplied {
                 name: name.to_string(),
-            });
+            }));
         }
         if !rows.iter().any(|r| r.is_failed()) {
-            return Err(Error::NotFailed {
+            return Err(Error::Resolve(ResolveError::NotFailed {
                 name: name.to_string(),
-            });
+            }));
         }
         Ok(Resolved {
             rolled_back_rows: roll_back_failed(engine, &rows).await?,

@@ -1,6 +1,7 @@
 //! `safemig split`: a SQL file cut into statements exactly as deploy cuts it, to see why a
 //! migration runs the way it does.
 
+use crate::error::ConfigError;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -58,13 +59,15 @@ fn dialect_of_folder(file: &Path) -> Result<Dialect, Error> {
     let lock = MigrationsDir::load(folder)
         .ok()
         .and_then(|dir| dir.lock)
-        .ok_or_else(|| Error::DialectUnknown {
-            file: file.to_path_buf(),
+        .ok_or_else(|| {
+            Error::Config(ConfigError::DialectUnknown {
+                file: file.to_path_buf(),
+            })
         })?;
     Provider::from_lock_name(&lock.provider)
         .map(Provider::dialect)
-        .ok_or(Error::UnsupportedProvider {
+        .ok_or(Error::Config(ConfigError::UnsupportedProvider {
             path: lock.path,
             provider: lock.provider,
-        })
+        }))
 }

@@ -3,6 +3,7 @@
 //! [`report`] reads the database (never writing); everything else is pure functions over a
 //! loaded folder and the history rows, so every class can be tested without a database.
 
+use crate::error::DatabaseError;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -193,7 +194,9 @@ pub async fn report(ctx: &Context, dir: &MigrationsDir) -> Result<StatusReport, 
         }
         // Deploy creates a missing SQLite file, so a missing file is only pending work; a
         // missing server database is an error for deploy, and so for status too.
-        Err(Error::DatabaseMissing { .. }) if ctx.url.provider().deploy_creates_database() => {
+        Err(Error::Database(DatabaseError::DatabaseMissing { .. }))
+            if ctx.url.provider().deploy_creates_database() =>
+        {
             (HistoryTable::NoDatabase, Vec::new())
         }
         Err(e) => return Err(e),

@@ -5,6 +5,7 @@
 mod completions;
 mod deploy;
 mod drill;
+mod hints;
 mod lint;
 mod man;
 mod output;

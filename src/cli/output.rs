@@ -51,7 +51,7 @@ impl Printer {
             .map(|c| format!("[{c}]"))
             .unwrap_or_default();
         let mut text = format!("error{code}: {error}");
-        if let Some(hint) = error.hint() {
+        if let Some(hint) = super::hints::hint(error) {
             text.push_str(&format!("\n  next: {hint}"));
         }
         let _ = self.out.flush();

@@ -11,6 +11,7 @@
 mod prisma_config;
 mod schema;
 
+use crate::error::ConfigError;
 use std::path::{Path, PathBuf};
 
 pub use prisma_config::{Found, PrismaConfig, Value};
@@ -124,12 +125,12 @@ impl Project {
                         Value::Text(url) => UrlSource::Literal(url),
                         Value::Env(variable) => UrlSource::Env(variable),
                         Value::Computed(text) => {
-                            return Err(Error::ComputedConfig {
+                            return Err(Error::Config(ConfigError::ComputedConfig {
                                 file: config.path.clone(),
                                 field: "datasource.url".into(),
                                 text,
                                 instead: "--url URL, or the variable DATABASE_URL".into(),
-                            });
+                            }));
                         }
                     };
                     (source, "datasource.url", true)
@@ -163,10 +164,10 @@ impl Project {
                 return DatabaseUrl::parse(&url, &base, &origin);
             }
         }
-        Err(Error::MissingUrl {
+        Err(Error::Config(ConfigError::MissingUrl {
             variable,
             looked_in: env_files.into_iter().filter(|f| f.exists()).collect(),
-        })
+        }))
     }
 
     /// Prisma's P1012 check, which needs no `migration_lock.toml`: the datasource's provider
@@ -186,15 +187,15 @@ impl Project {
             .unwrap_or_default();
         match Provider::from_lock_name(&declared) {
             Some(provider) if provider == actual => Ok(()),
-            Some(_) => Err(Error::DatasourceMismatch {
+            Some(_) => Err(Error::Config(ConfigError::DatasourceMismatch {
                 schema: file,
                 declared,
                 actual,
-            }),
-            None => Err(Error::UnsupportedProvider {
+            })),
+            None => Err(Error::Config(ConfigError::UnsupportedProvider {
                 path: file,
                 provider: declared,
-            }),
+            })),
         }
     }
 
@@ -251,18 +252,18 @@ fn config_path(
 ) -> Result<PathBuf, Error> {
     match value {
         Value::Text(path) => Ok(config.folder().join(path)),
-        Value::Env(variable) => Err(Error::ComputedConfig {
+        Value::Env(variable) => Err(Error::Config(ConfigError::ComputedConfig {
             file: config.path.clone(),
             field: field.into(),
             text: format!("env(\"{variable}\")"),
             instead: instead.into(),
-        }),
-        Value::Computed(text) => Err(Error::ComputedConfig {
+        })),
+        Value::Computed(text) => Err(Error::Config(ConfigError::ComputedConfig {
             file: config.path.clone(),
             field: field.into(),
             text: text.clone(),
             instead: instead.into(),
-        }),
+        })),
     }
 }
 
@@ -275,10 +276,10 @@ fn package_json_schema() -> Result<Option<PathBuf>, Error> {
     let json: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(json) => json,
         Err(e) => {
-            return Err(Error::InvalidLockFile {
+            return Err(Error::Config(ConfigError::InvalidLockFile {
                 path: path.to_path_buf(),
                 reason: format!("it is not valid JSON: {e}"),
-            });
+            }));
         }
     };
     Ok(json["prisma"]["schema"].as_str().map(PathBuf::from))
@@ -374,7 +375,7 @@ mod tests {
         assert!(project.check_provider(Provider::Postgres).is_ok());
         assert!(matches!(
             project.check_provider(Provider::Sqlite),
-            Err(Error::DatasourceMismatch { .. })
+            Err(Error::Config(ConfigError::DatasourceMismatch { .. }))
         ));
     }
 }

@@ -3,6 +3,7 @@
 //! A schema is one file, or (multi-file schemas, Prisma 6.7+) a folder of `.prisma` files,
 //! one of which holds the `datasource` block.
 
+use crate::error::ConfigError;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -90,9 +91,11 @@ fn prisma_files(folder: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut found = Vec::new();
     let mut pending = vec![folder.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
+        let entries = std::fs::read_dir(&dir).map_err(|source| {
+            Error::Config(ConfigError::Io {
+                path: dir.clone(),
+                source,
+            })
         })?;
         for entry in entries.flatten() {
             let path = entry.path();

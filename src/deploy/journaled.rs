@@ -27,6 +27,7 @@ use super::{Run, Step, run_cancellable};
 use crate::Error;
 use crate::engine::{Engine, ErrorKind, ScriptError};
 use crate::error::Applied;
+use crate::error::{DatabaseError, DeployError};
 use crate::failpoint;
 use crate::history::{self, HistoryRow};
 use crate::interrupt::Interrupt;
@@ -94,14 +95,14 @@ impl Progress<'_> {
     }
 
     fn interrupted(&self, what: &str) -> Error {
-        Error::Interrupted {
+        Error::Deploy(DeployError::Interrupted {
             detail: format!(
                 "{what} `{}` after {} of {}; the next deploy resumes it",
                 text::escaped(&self.migration.name),
                 self.journal.done,
                 text::count(self.journal.total(), "statement")
             ),
-        }
+        })
     }
 
     /// The connection died under a statement: nothing can be recorded on it, and nothing
@@ -112,7 +113,7 @@ impl Progress<'_> {
         stmt: &Statement<'_>,
         error: ScriptError,
     ) -> Error {
-        Error::ConnectionLost {
+        Error::Database(DatabaseError::ConnectionLost {
             target: engine.target().to_string(),
             action: format!(
                 "running statement {} of {} of `{}` (line {})",
@@ -122,7 +123,7 @@ impl Progress<'_> {
                 stmt.line
             ),
             message: error.message,
-        }
+        })
     }
 }
 
@@ -328,10 +329,8 @@ async fn prepare_resume(
         count,
     });
     for stmt in statements[..done].iter().filter(|s| s.is_session(dialect)) {
-        engine
-            .run_script(stmt.sql)
-            .await
-            .map_err(|e| Error::CannotResume {
+        engine.run_script(stmt.sql).await.map_err(|e| {
+            Error::Deploy(DeployError::CannotResume {
                 name: progress.migration.name.clone(),
                 reason: format!(
                     "replaying the session statement at line {} (`{}`) failed: {}",
@@ -340,7 +339,8 @@ async fn prepare_resume(
                     e.message
                 ),
                 inspect: "check the objects that statement reads".into(),
-            })?;
+            })
+        })?;
     }
     progress.journal.in_flight = None;
     match in_flight {
@@ -464,7 +464,7 @@ async fn fail(
         return e;
     }
     let migration = progress.migration;
-    Error::MigrationFailed {
+    Error::Deploy(DeployError::MigrationFailed {
         name: migration.name.clone(),
         script: migration.script_path.clone(),
         message: format!(
@@ -475,5 +475,5 @@ async fn fail(
             error.message
         ),
         applied,
-    }
+    })
 }

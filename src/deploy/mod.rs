@@ -1,11 +1,12 @@
-//! `deploy`: Prisma's apply algorithm, made crash-safe (DESIGN.md §3).
+//! `deploy`: Prisma's apply algorithm, made crash-safe (ARCHITECTURE.md, "The crash-safety model").
 //!
 //! Prisma writes the history row, runs the script and finishes the row as separate commits,
 //! so a kill in between leaves a failed row and every later deploy stops on P3009. safemig
 //! runs each migration in one of two modes:
 //!
-//! - [`Mode::Transactional`] (PostgreSQL, SQLite): history INSERT, script and history UPDATE
-//!   in one transaction. A kill leaves nothing or a finished row.
+//! - [`Mode::Transactional`] (engines with transactional DDL: PostgreSQL, SQLite): the
+//!   script, then the INSERT of its already finished history row, in one transaction. A kill
+//!   leaves nothing or a finished row.
 //! - [`Mode::Journaled`] (MySQL/MariaDB always; PostgreSQL and SQLite for scripts that manage
 //!   their own transactions or hold statements refused in one): statement by statement,
 //!   progress recorded on the row ([`crate::journal`]), so the next deploy resumes where a
@@ -15,6 +16,7 @@ mod journaled;
 pub mod resume;
 mod transactional;
 
+use crate::error::{DatabaseError, DeployError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -35,7 +37,7 @@ use crate::sql::ScriptProfile;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// History INSERT, script and history UPDATE in one transaction.
+    /// The script and the INSERT of its finished history row in one transaction.
     Transactional,
     /// Statement by statement, each recorded in the row's journal.
     Journaled,
@@ -167,7 +169,9 @@ pub async fn dry_run<'a>(ctx: &Context, dir: &'a MigrationsDir) -> Result<DryRun
     dir.check_provider(ctx.url.provider())?;
     let mut engine = match ctx.connect(Access::ReadOnly).await {
         Ok(engine) => engine,
-        Err(Error::DatabaseMissing { target }) if ctx.url.provider().deploy_creates_database() => {
+        Err(Error::Database(DatabaseError::DatabaseMissing { target }))
+            if ctx.url.provider().deploy_creates_database() =>
+        {
             return Ok(DryRun::NoDatabase {
                 target,
                 migrations: dir.migrations.len(),
@@ -193,9 +197,9 @@ pub async fn run(
 ) -> Result<Outcome, Error> {
     dir.check_provider(ctx.url.provider())?;
     if interrupt.stop_requested() {
-        return Err(Error::Interrupted {
+        return Err(Error::Deploy(DeployError::Interrupted {
             detail: "stopped before connecting; nothing was applied".into(),
-        });
+        }));
     }
     let mut engine = ctx.connect(Access::ReadWrite).await?;
     on_event(Event::Connected {
@@ -221,10 +225,10 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
     } else {
         let objects = engine.user_objects().await?;
         if !objects.is_empty() {
-            return Err(Error::NotEmpty {
+            return Err(Error::Deploy(DeployError::NotEmpty {
                 target: engine.target().to_string(),
                 objects,
-            });
+            }));
         }
         Vec::new()
     };
@@ -252,10 +256,10 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
         }
     }
     if !failed.is_empty() {
-        return Err(Error::FailedMigrations {
+        return Err(Error::Deploy(DeployError::FailedMigrations {
             target: engine.target().to_string(),
             failed,
-        });
+        }));
     }
 
     let mut applied = 0;
@@ -315,10 +319,10 @@ pub async fn plan<'a>(engine: &mut dyn Engine, dir: &'a MigrationsDir) -> Result
 /// A database handed over to Prisma 8 must not get old-style migrations (nor a history).
 pub async fn refuse_prisma_next(engine: &mut dyn Engine) -> Result<(), Error> {
     match engine.prisma_next_marker().await? {
-        Some(marker) => Err(Error::PrismaNext {
+        Some(marker) => Err(Error::Deploy(DeployError::PrismaNext {
             target: engine.target().to_string(),
             marker,
-        }),
+        })),
         None => Ok(()),
     }
 }
@@ -371,13 +375,13 @@ async fn deploy_locked(
     };
     for step in &plan.steps {
         if interrupt.stop_requested() {
-            return Err(Error::Interrupted {
+            return Err(Error::Deploy(DeployError::Interrupted {
                 detail: format!(
                     "{} of {} pending migrations applied; the rest were not started",
                     outcome.applied.len(),
                     plan.steps.len()
                 ),
-            });
+            }));
         }
         if let Some(resume) = &step.resume {
             on_event(Event::Resuming {

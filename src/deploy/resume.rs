@@ -9,6 +9,7 @@
 
 use crate::Error;
 use crate::engine::Engine;
+use crate::error::DeployError;
 use crate::history::HistoryRow;
 use crate::journal::{InFlight, Journal, statement_hash};
 use crate::migrations::LocalMigration;
@@ -57,7 +58,9 @@ pub async fn resumability(
             Err(e) => Err(e),
         };
         let standing = match checked {
-            Err(Error::CannotResume { reason, .. }) => Resumability::Refused(reason),
+            Err(Error::Deploy(DeployError::CannotResume { reason, .. })) => {
+                Resumability::Refused(reason)
+            }
             Err(e) => return Err(e),
             Ok(_) if journal.stuck() => {
                 let a = journal.attempts.expect("stuck journals count attempts");
@@ -387,11 +390,11 @@ pub fn state_hash(state: &str) -> String {
 }
 
 fn cannot_resume(migration: &LocalMigration, reason: String, inspect: String) -> Error {
-    Error::CannotResume {
+    Error::Deploy(DeployError::CannotResume {
         name: migration.name.clone(),
         reason,
         inspect,
-    }
+    })
 }
 
 /// The start of a statement, for messages.

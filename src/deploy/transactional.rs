@@ -4,6 +4,7 @@ use super::{Mode, Run, Step, journaled, run_cancellable};
 use crate::Error;
 use crate::engine::{Engine, ErrorKind, ScriptError};
 use crate::error::Applied;
+use crate::error::{DatabaseError, DeployError};
 use crate::failpoint;
 use crate::history::{self, HistoryRow};
 use crate::interrupt::Interrupt;
@@ -63,29 +64,29 @@ pub(super) async fn apply(
     {
         // The server rolls the transaction back when the session ends: nothing of the
         // migration was applied, and nothing can be recorded on this connection.
-        return Err(Error::ConnectionLost {
+        return Err(Error::Database(DatabaseError::ConnectionLost {
             target: engine.target().to_string(),
             action: format!("applying `{}`", crate::text::escaped(&migration.name)),
             message: error.message.clone(),
-        });
+        }));
     }
     if interrupt.abandoned() {
         // The server rolls the transaction back when the session ends.
-        return Err(Error::Interrupted {
+        return Err(Error::Deploy(DeployError::Interrupted {
             detail: format!(
                 "`{}` was abandoned with its transaction, which the server rolls back",
                 crate::text::escaped(&migration.name)
             ),
-        });
+        }));
     }
     if let Err(e) = engine.rollback().await {
         tracing::warn!("rolling back `{}` failed: {e}", migration.name);
     }
     match stop {
         Stop::Bookkeeping(e) => Err(e),
-        Stop::Interrupted => Err(Error::Interrupted {
+        Stop::Interrupted => Err(Error::Deploy(DeployError::Interrupted {
             detail: format!("`{}` was rolled back before it finished", migration.name),
-        }),
+        })),
         Stop::Script(error) if error.kind == ErrorKind::NeedsNoTransaction => {
             // The rollback proves nothing was applied: run it statement by statement.
             tracing::info!(
@@ -106,12 +107,12 @@ pub(super) async fn apply(
                 ..row
             };
             engine.insert_row(&attempt).await?;
-            Err(Error::MigrationFailed {
+            Err(Error::Deploy(DeployError::MigrationFailed {
                 name: migration.name.clone(),
                 script: migration.script_path.clone(),
                 message: error.message,
                 applied: Applied::Nothing,
-            })
+            }))
         }
     }
 }

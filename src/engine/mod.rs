@@ -9,6 +9,7 @@ mod postgres;
 mod sqlite;
 mod sqlite_script;
 
+use crate::error::DatabaseError;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -274,28 +275,34 @@ fn query_error(
     move |source| {
         let message = message_of(&source);
         match classify(&source) {
-            ErrorKind::ConnectionLost => Error::ConnectionLost {
+            ErrorKind::ConnectionLost => Error::Database(DatabaseError::ConnectionLost {
                 target,
                 action,
                 message,
-            },
-            ErrorKind::Authentication => Error::AuthenticationFailed { target, message },
-            ErrorKind::AccessDenied => Error::AccessDenied {
+            }),
+            ErrorKind::Authentication => {
+                Error::Database(DatabaseError::AuthenticationFailed { target, message })
+            }
+            ErrorKind::AccessDenied => Error::Database(DatabaseError::AccessDenied {
                 target,
                 action,
                 message,
-            },
-            ErrorKind::NotADatabase => Error::NotADatabase { target, message },
-            ErrorKind::Busy => Error::LockTimeout {
+            }),
+            ErrorKind::NotADatabase => {
+                Error::Database(DatabaseError::NotADatabase { target, message })
+            }
+            ErrorKind::Busy => Error::Database(DatabaseError::LockTimeout {
                 target,
                 waited: std::time::Duration::ZERO,
                 holder: None,
-            },
-            ErrorKind::NeedsNoTransaction | ErrorKind::Statement => Error::Query {
-                action,
-                target,
-                message,
-            },
+            }),
+            ErrorKind::NeedsNoTransaction | ErrorKind::Statement => {
+                Error::Database(DatabaseError::Query {
+                    action,
+                    target,
+                    message,
+                })
+            }
         }
     }
 }
@@ -304,23 +311,23 @@ fn query_error(
 fn connect_error(target: &str, classify: Classify) -> impl FnOnce(sqlx::Error) -> Error {
     let target = target.to_string();
     move |e| match classify(&e) {
-        ErrorKind::Authentication => Error::AuthenticationFailed {
+        ErrorKind::Authentication => Error::Database(DatabaseError::AuthenticationFailed {
             target,
             message: message_of(&e),
-        },
-        ErrorKind::AccessDenied => Error::AccessDenied {
+        }),
+        ErrorKind::AccessDenied => Error::Database(DatabaseError::AccessDenied {
             target,
             action: "connecting".into(),
             message: message_of(&e),
-        },
-        ErrorKind::NotADatabase => Error::NotADatabase {
+        }),
+        ErrorKind::NotADatabase => Error::Database(DatabaseError::NotADatabase {
             target,
             message: message_of(&e),
-        },
-        _ => Error::Connect {
+        }),
+        _ => Error::Database(DatabaseError::Connect {
             target,
             message: message_of(&e),
-        },
+        }),
     }
 }
 
@@ -337,19 +344,19 @@ async fn connect_with_timeout<C>(
         Some(limit) => match tokio::time::timeout(limit, attempt).await {
             Ok(result) => result,
             Err(_) => {
-                return Err(Error::Connect {
+                return Err(Error::Database(DatabaseError::Connect {
                     target: target.to_string(),
                     message: format!("no answer within {}s (connect_timeout)", limit.as_secs()),
-                });
+                }));
             }
         },
         None => attempt.await,
     };
     result.map_err(|e| match &e {
         sqlx::Error::Database(db) if db.code().as_deref() == Some(missing_db_code) => {
-            Error::DatabaseMissing {
+            Error::Database(DatabaseError::DatabaseMissing {
                 target: target.to_string(),
-            }
+            })
         }
         _ => connect_error(target, classify)(e),
     })

@@ -1,6 +1,7 @@
 //! MySQL and MariaDB: `GET_LOCK` as Prisma takes it (but a refused lock is a refusal), and
 //! DDL that commits implicitly, so a migration can never run inside a transaction here.
 
+use crate::error::ConfigError;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use crate::history;
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
 
-/// Prisma's lock name (DESIGN.md §2).
+/// Prisma's lock name (ARCHITECTURE.md, "The Prisma contract").
 const LOCK_NAME: &str = "prisma_migrate";
 
 /// MySQL's "Unknown database" error number.
@@ -148,11 +149,11 @@ impl Mysql {
         }
         let target = url.describe();
         if database.is_empty() {
-            return Err(Error::InvalidUrl {
+            return Err(Error::Config(ConfigError::InvalidUrl {
                 origin: "the database URL".into(),
                 reason: "it names no database (expected mysql://USER:PASSWORD@HOST:PORT/DATABASE)"
                     .into(),
-            });
+            }));
         }
         let mut conn = connect_with_timeout(
             url,

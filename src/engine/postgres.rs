@@ -17,7 +17,7 @@ use crate::history;
 use crate::provider::Provider;
 use crate::sql::{ScriptProfile, Target};
 
-/// Prisma's advisory lock key (DESIGN.md §2).
+/// Prisma's advisory lock key (ARCHITECTURE.md, "The Prisma contract").
 const LOCK_KEY: i64 = 72707369;
 
 pub struct Postgres {

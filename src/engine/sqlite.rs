@@ -1,6 +1,7 @@
 //! SQLite: an exclusive file lock as Prisma takes it, timestamps as Unix milliseconds, and
 //! transactional DDL with one trap: `PRAGMA foreign_keys` is ignored inside a transaction.
 
+use crate::error::{ConfigError, DatabaseError};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -66,13 +67,15 @@ impl Sqlite {
             // Deploy would create the file, but not its folder: say so before anything
             // else, so that --dry-run and deploy agree.
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                files::check_folder(parent, |folder| Error::SqliteFolderMissing {
-                    file: path.clone(),
-                    folder,
+                files::check_folder(parent, |folder| {
+                    Error::Config(ConfigError::SqliteFolderMissing {
+                        file: path.clone(),
+                        folder,
+                    })
                 })?;
             }
             if access == Access::ReadOnly {
-                return Err(Error::DatabaseMissing { target });
+                return Err(Error::Database(DatabaseError::DatabaseMissing { target }));
             }
         }
         let options = SqliteConnectOptions::new()
@@ -113,11 +116,13 @@ impl Sqlite {
         // Busy after the busy timeout: another process holds the file, typically a
         // deploy in exclusive locking mode. Say who, as a lock wait does.
         move |e| match wrap(e) {
-            Error::LockTimeout { target, .. } => Error::LockTimeout {
-                target,
-                waited,
-                holder: lock_holder_process(&path),
-            },
+            Error::Database(DatabaseError::LockTimeout { target, .. }) => {
+                Error::Database(DatabaseError::LockTimeout {
+                    target,
+                    waited,
+                    holder: lock_holder_process(&path),
+                })
+            }
             other => other,
         }
     }

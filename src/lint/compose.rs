@@ -1,10 +1,11 @@
 //! `lint compose`: compose-file settings that get an app SIGKILLed on every stop.
 //!
-//! Runtime facts behind the rules (DESIGN.md §7): Docker and Podman stop with SIGTERM and
+//! Runtime facts behind the rules (ARCHITECTURE.md, "safemig run"): Docker and Podman stop with SIGTERM and
 //! SIGKILL after `stop_grace_period`, 10 s by default; `npm start`, `yarn start`, `sh -c`
 //! and every shell-form `command`/`entrypoint` put a shell between the runtime and the app,
 //! which does not pass SIGTERM on; Node as PID 1 without a handler ignores SIGTERM.
 
+use crate::error::LintError;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -99,9 +100,11 @@ pub fn lint_files(paths: &[PathBuf], options: &Options) -> Result<Vec<Finding>, 
 
 /// Checks one compose file.
 pub fn lint(path: &Path, text: &str, options: &Options) -> Result<Vec<Finding>, Error> {
-    let invalid = |reason: String| Error::InvalidCompose {
-        path: path.to_path_buf(),
-        reason,
+    let invalid = |reason: String| {
+        Error::Lint(LintError::InvalidCompose {
+            path: path.to_path_buf(),
+            reason,
+        })
     };
     let doc = yaml::parse(text).map_err(invalid)?;
     let Some(Yaml::Map { entries, .. }) = doc.get("services") else {

@@ -1,7 +1,7 @@
 //! `safemig run`: the container's init process.
 //!
 //! What tini, dumb-init and catatonit do — reap zombies, forward signals, report a child's
-//! death by signal as 128+n — plus what they lack (DESIGN.md §7): a stop deadline below the
+//! death by signal as 128+n — plus what they lack (ARCHITECTURE.md, "safemig run"): a stop deadline below the
 //! runtime's grace period, after which the child's whole process group is SIGKILLed; waiting
 //! for the whole group, not only the main child, before exiting (when PID 1 exits, the kernel
 //! kills every other process of the container without grace); an optional drain delay; and a
@@ -10,6 +10,7 @@
 pub mod prestart;
 mod timeline;
 
+use crate::error::{DeployError, SuperviseError};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
@@ -67,7 +68,7 @@ pub fn grace_period(
         return Ok(None);
     };
     let grace = crate::text::seconds(&value)
-        .map_err(|reason| Error::InvalidGracePeriod { value, reason })?;
+        .map_err(|reason| Error::Supervise(SuperviseError::InvalidGracePeriod { value, reason }))?;
     Ok(Some((grace, "SAFEMIG_GRACE_PERIOD".into())))
 }
 
@@ -78,11 +79,13 @@ pub fn check_deadline(
     grace: Option<(Duration, String)>,
 ) -> Result<(), Error> {
     match grace {
-        Some((grace, origin)) if stop_timeout >= grace => Err(Error::StopTimeoutTooLong {
-            stop_timeout,
-            grace,
-            origin,
-        }),
+        Some((grace, origin)) if stop_timeout >= grace => {
+            Err(Error::Supervise(SuperviseError::StopTimeoutTooLong {
+                stop_timeout,
+                grace,
+                origin,
+            }))
+        }
         _ => Ok(()),
     }
 }
@@ -90,7 +93,7 @@ pub fn check_deadline(
 /// A handler that cannot be registered is an internal error (exit 1), not a file that
 /// cannot be read (exit 2): the operator's arguments are not the cause.
 fn signal_handlers(source: std::io::Error) -> Error {
-    Error::SignalHandlers { source }
+    Error::Supervise(SuperviseError::SignalHandlers { source })
 }
 
 /// Where the shutdown stands.
@@ -129,20 +132,25 @@ pub async fn supervise(
         ));
     }
 
-    let (program, args) = options.command.split_first().ok_or(Error::NoCommand)?;
+    let (program, args) = options
+        .command
+        .split_first()
+        .ok_or(Error::Supervise(SuperviseError::NoCommand))?;
     if stopped_before_start() {
-        return Err(Error::Interrupted {
+        return Err(Error::Deploy(DeployError::Interrupted {
             detail: "a stop signal came before the app started, so it was not started".into(),
-        });
+        }));
     }
     let child = std::process::Command::new(program)
         .args(args)
         // Its own process group, so the whole group can be signalled and waited for.
         .process_group(0)
         .spawn()
-        .map_err(|source| Error::Spawn {
-            command: program.to_string_lossy().into_owned(),
-            source,
+        .map_err(|source| {
+            Error::Supervise(SuperviseError::Spawn {
+                command: program.to_string_lossy().into_owned(),
+                source,
+            })
         })?;
     let pid = Pid::from_raw(child.id() as i32);
     // Reaped below with waitpid(-1): dropping `Child` neither waits nor kills.
@@ -360,6 +368,5 @@ mod tests {
             error.to_string(),
             "cannot install the signal handlers the supervisor needs: no more signal slots"
         );
-        assert_eq!(error.hint(), None);
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::Error;
 use crate::deploy::Outcome;
+use crate::error::{DeployError, SuperviseError};
 use crate::status::{StatusReport, Verdict};
 
 /// What to do when the migrations cannot be verified.
@@ -40,7 +41,7 @@ pub fn after_deploy(
 pub fn after_check(report: &StatusReport, on_failed: OnFailed) -> Result<Prestart, Error> {
     let result = match report.verdict {
         Verdict::UpToDate => Ok("the database is up to date"),
-        verdict => Err(Error::NotUpToDate { verdict }),
+        verdict => Err(Error::Supervise(SuperviseError::NotUpToDate { verdict })),
     };
     settle(result, on_failed)
 }
@@ -53,10 +54,10 @@ fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Pr
     match result {
         Ok(detail) => Ok(Prestart::Verified { detail }),
         Err(
-            e @ (Error::FailedMigrations { .. }
-            | Error::MigrationFailed { .. }
-            | Error::CannotResume { .. }
-            | Error::NotUpToDate { .. }),
+            e @ (Error::Deploy(DeployError::FailedMigrations { .. })
+            | Error::Deploy(DeployError::MigrationFailed { .. })
+            | Error::Deploy(DeployError::CannotResume { .. })
+            | Error::Supervise(SuperviseError::NotUpToDate { .. })),
         ) if on_failed == OnFailed::Warn => Ok(Prestart::NotVerified(e)),
         Err(e) => Err(e),
     }
@@ -69,28 +70,28 @@ mod tests {
     #[test]
     fn warn_tolerates_unapplied_migrations_only() {
         let not_up_to_date = || {
-            Err(Error::NotUpToDate {
+            Err(Error::Supervise(SuperviseError::NotUpToDate {
                 verdict: Verdict::Pending,
-            })
+            }))
         };
         assert!(matches!(
             settle(not_up_to_date(), OnFailed::Warn),
             Ok(Prestart::NotVerified(_))
         ));
         assert!(settle(not_up_to_date(), OnFailed::Fail).is_err());
-        let unreachable = Err(Error::Connect {
+        let unreachable = Err(Error::Database(crate::error::DatabaseError::Connect {
             target: "db".into(),
             message: "refused".into(),
-        });
+        }));
         assert!(settle(unreachable, OnFailed::Warn).is_err());
     }
 
     /// The verdict in the message is the name `status --json` uses, not `baselineneeded`.
     #[test]
     fn a_check_names_the_verdict_as_json_does() {
-        let error = Error::NotUpToDate {
+        let error = Error::Supervise(SuperviseError::NotUpToDate {
             verdict: Verdict::BaselineNeeded,
-        };
+        });
         assert_eq!(
             error.to_string(),
             "the database is not up to date: baseline_needed"

@@ -1,7 +1,7 @@
-//! The rows safemig writes equal, column by column, the rows Prisma writes (DESIGN.md §2),
+//! The rows safemig writes equal, column by column, the rows Prisma writes (ARCHITECTURE.md, "The Prisma contract"),
 //! and the table is created with Prisma's exact DDL.
 //!
-//! Expected values, from Prisma's schema engine as DESIGN.md §2 records them:
+//! Expected values, from Prisma's schema engine (ARCHITECTURE.md, "The Prisma contract"):
 //! - deploy, success: id = lowercase hyphenated UUID v4; checksum = SHA-256 hex of the file;
 //!   migration_name = folder name; started_at set; finished_at set, not before started_at;
 //!   logs NULL; rolled_back_at NULL; applied_steps_count 1.
