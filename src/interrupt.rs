@@ -20,10 +20,11 @@ pub const CANCEL_GRACE: Duration = Duration::from_secs(2);
 /// the socket without waiting for an answer).
 pub const TERMINATE_GRACE: Duration = Duration::from_secs(2);
 
-/// The most a stop takes beyond the deadline: the cancel's and the termination's graces,
-/// plus a second for the bookkeeping. With the default deadline a deploy is gone 25 s
-/// after SIGTERM, inside the common 30 s grace period; the command line ends the process
-/// at this bound whatever happens.
+/// The most a stop takes beyond the deadline. The cancel and the termination each wait up
+/// to their grace for the request and again for the statement, so the whole sequence could
+/// run longer; the command line's watchdog ends the process at this bound whatever happens
+/// (exit 11), so a stop never outlasts it. With the default deadline a deploy is gone 25 s
+/// after SIGTERM, inside the common 30 s grace period.
 pub const STOP_MARGIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
