@@ -108,6 +108,15 @@ impl Dialect {
         }
     }
 
+    /// `DELIMITER //` is a client directive that changes the statement terminator (the
+    /// `mysql` client's, which migration files written for it use).
+    pub fn delimiter_directive(self) -> bool {
+        match self {
+            Dialect::Mysql => true,
+            Dialect::Postgres | Dialect::Sqlite => false,
+        }
+    }
+
     /// `#` starts a line comment.
     pub fn hash_comments(self) -> bool {
         match self {

@@ -170,7 +170,7 @@ pub fn split_each<'a>(src: &'a str, dialect: Dialect, mut each: impl FnMut(State
 
     while let Some(tok) = lexer.next() {
         if cur.body.is_none()
-            && dialect == Dialect::Mysql
+            && dialect.delimiter_directive()
             && tok.kind == TokenKind::Word
             && let Some((line_end, delimiter)) = delimiter_directive(src, tok)
         {
