@@ -22,6 +22,7 @@ pub mod migrations;
 pub mod provider;
 pub mod redact;
 pub mod resolve;
+pub mod schema;
 pub mod split;
 pub mod sql;
 pub mod status;

@@ -7,6 +7,7 @@ mod history_store;
 mod mysql;
 mod postgres;
 mod sqlite;
+mod sqlite_schema;
 mod sqlite_script;
 
 use crate::error::DatabaseError;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::provider::{Capabilities, Provider};
+use crate::schema::Schema;
 use crate::sql::{ScriptProfile, Target};
 
 pub use history_store::{Codec, Column, HistoryAccess, HistoryStore, Param, Value};
@@ -110,6 +112,12 @@ pub trait Inspect: Send {
     /// run again.
     async fn repair_incomplete(&mut self, _target: &Target) -> Result<(), Error> {
         Ok(())
+    }
+
+    /// The whole schema, object by object, for drift: `None` where the engine has no
+    /// introspector yet.
+    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
+        Ok(None)
     }
 }
 

@@ -23,6 +23,7 @@ use crate::database_url::DatabaseUrl;
 use crate::files;
 use crate::history;
 use crate::provider::Provider;
+use crate::schema::Schema;
 use crate::sql::{ScriptProfile, Target};
 
 pub struct Sqlite {
@@ -437,6 +438,13 @@ impl Inspect for Sqlite {
 
     /// Statements SQLite cannot run in a transaction are all safe to repeat; nothing here
     /// needs inspecting.
+    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
+        let schema = super::sqlite_schema::read(&mut self.conn)
+            .await
+            .map_err(self.err("reading the schema"))?;
+        Ok(Some(schema))
+    }
+
     async fn snapshot(&mut self, _target: &Target) -> Result<Option<Snapshot>, Error> {
         Ok(None)
     }

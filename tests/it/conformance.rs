@@ -5,27 +5,17 @@
 //! implements the traits in `src/engine/` and a module in `tests/it/engines/`, and runs
 //! these (see ARCHITECTURE.md, "Adding an engine").
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use safemig::database_url::DatabaseUrl;
-use safemig::engine::{self, Access, Engine, ErrorKind};
+use safemig::engine::{self, ErrorKind};
 use safemig::history::{self, HistoryRow};
 use safemig::provider::LockKind;
 use safemig::sql::{self, ScriptProfile};
 
 use crate::for_each_engine;
 use crate::harness::test_engine;
-use crate::harness::{Kind, TestDb, block_on};
-
-async fn connect(db: &TestDb) -> Box<dyn Engine> {
-    let url = DatabaseUrl::parse(&db.url, Path::new("."), "the conformance test")
-        .unwrap_or_else(|e| panic!("{e}"));
-    engine::connect(&url, Access::ReadWrite, Duration::from_secs(10))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+use crate::harness::{Kind, TestDb, block_on, engine_for};
 
 /// A second session cannot take the lock while the first holds it, can see who holds it
 /// (where the lock kind lets a session of the same process tell), and takes it once it is
@@ -33,8 +23,8 @@ async fn connect(db: &TestDb) -> Box<dyn Engine> {
 fn lock_excludes_other_sessions_until_released(kind: Kind) {
     let db = TestDb::new(kind);
     block_on(async {
-        let mut first = connect(&db).await;
-        let mut second = connect(&db).await;
+        let mut first = engine_for(&db).await;
+        let mut second = engine_for(&db).await;
         assert!(first.try_lock().await.unwrap(), "a free lock is taken");
         assert!(!second.try_lock().await.unwrap(), "a held lock is refused");
         let holder = second.lock_holder().await.unwrap();
@@ -57,7 +47,7 @@ fn lock_excludes_other_sessions_until_released(kind: Kind) {
 fn history_store_round_trip(kind: Kind) {
     let db = TestDb::new(kind);
     block_on(async {
-        let mut engine = connect(&db).await;
+        let mut engine = engine_for(&db).await;
         assert!(!engine.history_exists().await.unwrap());
         engine.create_history().await.unwrap();
         assert!(engine.history_exists().await.unwrap());
@@ -113,7 +103,7 @@ fn history_store_round_trip(kind: Kind) {
 fn script_errors_carry_the_servers_message(kind: Kind) {
     let db = TestDb::new(kind);
     block_on(async {
-        let mut engine = connect(&db).await;
+        let mut engine = engine_for(&db).await;
         let error = engine
             .run_script("SELECT * FROM conformance_missing")
             .await
@@ -138,7 +128,7 @@ fn script_errors_carry_the_servers_message(kind: Kind) {
 fn rollback_follows_transactional_ddl(kind: Kind) {
     let db = TestDb::new(kind);
     block_on(async {
-        let mut engine = connect(&db).await;
+        let mut engine = engine_for(&db).await;
         let script = "CREATE TABLE conformance (a INTEGER)";
         let profile = ScriptProfile::of(script, kind.dialect());
         engine.begin(&profile).await.unwrap();
@@ -158,7 +148,7 @@ fn rollback_follows_transactional_ddl(kind: Kind) {
 fn cancel_stops_a_running_statement(kind: Kind) {
     let db = TestDb::new(kind);
     block_on(async {
-        let mut engine = connect(&db).await;
+        let mut engine = engine_for(&db).await;
         let canceller: Arc<dyn engine::Canceller> = engine.canceller();
         let endless = test_engine(kind).endless_statement();
         // Cancel until the statement has started and stopped: a cancel that arrives
@@ -191,7 +181,7 @@ fn snapshots_see_what_a_statement_changes(kind: Kind) {
     let db = TestDb::new(kind);
     let dialect = kind.dialect();
     block_on(async {
-        let mut engine = connect(&db).await;
+        let mut engine = engine_for(&db).await;
         engine
             .run_script("CREATE TABLE conformance (a INTEGER)")
             .await

@@ -46,7 +46,7 @@ pub fn migration_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Applies the files in order with the engine's own client, the reference safemig must match.
-fn apply_with_engine_client(db: &TestDb, files: &[PathBuf]) {
+pub fn apply_with_engine_client(db: &TestDb, files: &[PathBuf]) {
     for file in files {
         match db.kind {
             Kind::Postgres => {

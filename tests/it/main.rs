@@ -9,6 +9,7 @@ mod conformance;
 mod corpus;
 mod crash;
 mod deploy;
+mod drift;
 mod entrypoint;
 mod errors;
 mod install;

@@ -86,6 +86,19 @@ pub trait TestEngine: Sync {
     fn inspected_statements(&self) -> &'static [&'static str];
 }
 
+/// A connection to `db` through safemig's engine layer, as the library opens it.
+pub async fn engine_for(db: &TestDb) -> Box<dyn safemig::engine::Engine> {
+    let url = safemig::database_url::DatabaseUrl::parse(&db.url, Path::new("."), "the test")
+        .unwrap_or_else(|e| panic!("{e}"));
+    safemig::engine::connect(
+        &url,
+        safemig::engine::Access::ReadWrite,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The one `match` over engines in the tests.
 pub fn test_engine(kind: Kind) -> &'static dyn TestEngine {
     match kind {
