@@ -6,6 +6,7 @@
 mod history_store;
 mod mysql;
 mod postgres;
+mod postgres_schema;
 mod sqlite;
 mod sqlite_schema;
 mod sqlite_script;

@@ -15,6 +15,7 @@ use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
 use crate::history;
 use crate::provider::Provider;
+use crate::schema::Schema;
 use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's advisory lock key (ARCHITECTURE.md, "The Prisma contract").
@@ -333,6 +334,13 @@ impl Inspect for Postgres {
         .await
         .map_err(self.err("looking for Prisma 8's marker"))?;
         Ok(found.then(|| "the schema `prisma_contract`".to_string()))
+    }
+
+    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
+        let schema = super::postgres_schema::read(&mut self.conn, &self.schema)
+            .await
+            .map_err(self.err("reading the schema"))?;
+        Ok(Some(schema))
     }
 
     async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error> {

@@ -21,27 +21,41 @@ pub use diff::{Difference, diff};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
+    Extension,
+    Enum,
+    Sequence,
     Table,
     Column,
     PrimaryKey,
+    Unique,
+    Exclusion,
     Index,
     ForeignKey,
     Check,
     View,
+    Function,
     Trigger,
+    Policy,
 }
 
 impl ObjectKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            ObjectKind::Extension => "extension",
+            ObjectKind::Enum => "enum",
+            ObjectKind::Sequence => "sequence",
             ObjectKind::Table => "table",
             ObjectKind::Column => "column",
             ObjectKind::PrimaryKey => "primary key",
+            ObjectKind::Unique => "unique constraint",
+            ObjectKind::Exclusion => "exclusion constraint",
             ObjectKind::Index => "index",
             ObjectKind::ForeignKey => "foreign key",
             ObjectKind::Check => "check constraint",
             ObjectKind::View => "view",
+            ObjectKind::Function => "function",
             ObjectKind::Trigger => "trigger",
+            ObjectKind::Policy => "policy",
         }
     }
 }

@@ -1,14 +1,12 @@
 //! Schema introspection and comparison, the ground `safemig drift` will stand on, on the
-//! engine that has an introspector so far (SQLite): no false positives on the real-world
-//! histories, and every deliberate change found with the right object and attribute.
-
-use std::io::Write;
-use std::process::{Command, Stdio};
+//! engines that have an introspector so far (PostgreSQL, SQLite): no false positives on the
+//! real-world histories, and every deliberate change found with the right object and
+//! attribute.
 
 use safemig::schema::{Difference, ObjectKind, Schema, diff};
 
 use crate::corpus::{apply_with_engine_client, corpora, migration_files};
-use crate::harness::{Kind, TestDb, block_on, engine_for, run_tool};
+use crate::harness::{Kind, TestDb, block_on, engine_for};
 
 fn introspect(db: &TestDb) -> Schema {
     block_on(async {
@@ -17,37 +15,15 @@ fn introspect(db: &TestDb) -> Schema {
             .schema()
             .await
             .unwrap_or_else(|e| panic!("{e}"))
-            .expect("SQLite has an introspector")
+            .expect("the engine has an introspector")
     })
 }
 
-/// `sqlite3 FROM .dump | sqlite3 TO`: a backup restored.
-fn dump_and_restore(from: &TestDb, to: &TestDb) {
-    let dump = run_tool(Command::new("sqlite3").arg(from.sqlite_path()).arg(".dump"));
-    let mut restore = Command::new("sqlite3")
-        .arg("-bail")
-        .arg(to.sqlite_path())
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    restore
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&dump.stdout)
-        .unwrap();
-    assert!(
-        restore.wait().unwrap().success(),
-        "restoring the dump failed"
-    );
-}
-
-/// Each SQLite history, deployed by safemig, replayed by the `sqlite3` client, and dumped
-/// and restored: the three schemas are the same, object by object.
-#[test]
-fn sqlite_corpus_has_no_false_positives() {
-    for (name, dir) in corpora(Kind::Sqlite) {
-        let deployed = TestDb::new(Kind::Sqlite);
+/// Each history, deployed by safemig, replayed by the engine's own client, and dumped and
+/// restored: the three schemas are the same, object by object.
+fn corpus_has_no_false_positives(kind: Kind) {
+    for (name, dir) in corpora(kind) {
+        let deployed = TestDb::new(kind);
         crate::harness::safemig(
             &std::env::temp_dir(),
             &[
@@ -59,10 +35,9 @@ fn sqlite_corpus_has_no_false_positives() {
             ],
         )
         .expect(0);
-        let replayed = TestDb::new(Kind::Sqlite);
+        let replayed = TestDb::new(kind);
         apply_with_engine_client(&replayed, &migration_files(&dir));
-        let restored = TestDb::new(Kind::Sqlite);
-        dump_and_restore(&deployed, &restored);
+        let restored = TestDb::restored_from_dump(&deployed);
 
         let reference = introspect(&deployed);
         let tables = reference
@@ -71,7 +46,10 @@ fn sqlite_corpus_has_no_false_positives() {
             .filter(|k| k.kind == ObjectKind::Table)
             .count();
         assert!(tables > 5, "{name}: only {tables} tables read");
-        for (how, other) in [("replayed by sqlite3", &replayed), ("restored", &restored)] {
+        for (how, other) in [
+            ("replayed by the client", &replayed),
+            ("restored", &restored),
+        ] {
             let differences = diff(&introspect(other), &reference);
             assert_eq!(differences, vec![], "{name}: {how} differs");
         }
@@ -81,6 +59,16 @@ fn sqlite_corpus_has_no_false_positives() {
             reference.compared_by_text()
         );
     }
+}
+
+#[test]
+fn postgres_corpus_has_no_false_positives() {
+    corpus_has_no_false_positives(Kind::Postgres);
+}
+
+#[test]
+fn sqlite_corpus_has_no_false_positives() {
+    corpus_has_no_false_positives(Kind::Sqlite);
 }
 
 const BASE: &str = r#"
@@ -307,22 +295,252 @@ fn sqlite_changes_are_found_with_their_object_and_attribute() {
             1,
         )));
         let differences = diff(&live, &reference);
-        let found = differences.iter().any(|d| {
-            let object = d.object();
-            object.kind == mutation.kind
-                && object.name == mutation.name
-                && match (mutation.attribute, d) {
-                    (Some(expected), Difference::Changed { attribute, .. }) => {
-                        *attribute == expected
-                    }
-                    (None, Difference::Missing { .. } | Difference::Extra { .. }) => true,
-                    _ => false,
-                }
-        });
         assert!(
-            found,
+            found(
+                &differences,
+                mutation.kind,
+                mutation.name,
+                mutation.attribute
+            ),
             "`{}` -> `{}`: expected {} `{}` {:?}, got {differences:#?}",
-            mutation.from, mutation.to, mutation.kind, mutation.name, mutation.attribute
+            mutation.from,
+            mutation.to,
+            mutation.kind,
+            mutation.name,
+            mutation.attribute
         );
     }
+}
+
+const POSTGRES_BASE: &str = r#"
+CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
+CREATE SEQUENCE "ticket_seq" START 100 INCREMENT 5;
+CREATE TABLE "User" (
+    "id" SERIAL PRIMARY KEY,
+    "email" TEXT NOT NULL,
+    "name" VARCHAR(100) DEFAULT 'anonymous',
+    "role" "Role" NOT NULL DEFAULT 'USER',
+    "score" INTEGER NOT NULL DEFAULT 0 CONSTRAINT "User_score_check" CHECK ("score" >= 0),
+    "code" TEXT COLLATE "C",
+    "emailLower" TEXT GENERATED ALWAYS AS (lower("email")) STORED,
+    "seq" BIGINT GENERATED BY DEFAULT AS IDENTITY
+);
+CREATE UNIQUE INDEX "User_email_key" ON "User"("email");
+CREATE INDEX "User_score_idx" ON "User"("score" DESC) WHERE "score" > 0;
+CREATE TABLE "Post" (
+    "id" TEXT PRIMARY KEY,
+    "authorId" INTEGER NOT NULL,
+    "title" TEXT NOT NULL,
+    CONSTRAINT "Post_author_title_key" UNIQUE ("authorId", "title"),
+    CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE
+);
+CREATE VIEW "UserEmails" AS SELECT "id", "email" FROM "User";
+CREATE FUNCTION "touch"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER "User_touch" BEFORE UPDATE ON "User" FOR EACH ROW EXECUTE FUNCTION "touch"();
+ALTER TABLE "Post" ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "own_posts" ON "Post" FOR SELECT USING ("authorId" > 0);
+"#;
+
+/// A change made to [`POSTGRES_BASE`] by a statement, as a hand-made fix over ssh would.
+struct Alteration {
+    sql: &'static str,
+    kind: ObjectKind,
+    name: &'static str,
+    attribute: Option<&'static str>,
+}
+
+const fn a(
+    sql: &'static str,
+    kind: ObjectKind,
+    name: &'static str,
+    attribute: Option<&'static str>,
+) -> Alteration {
+    Alteration {
+        sql,
+        kind,
+        name,
+        attribute,
+    }
+}
+
+const POSTGRES_ALTERATIONS: &[Alteration] = &[
+    a(
+        r#"ALTER TABLE "User" ALTER COLUMN "name" DROP DEFAULT"#,
+        ObjectKind::Column,
+        "User.name",
+        Some("default"),
+    ),
+    a(
+        r#"ALTER TABLE "User" ALTER COLUMN "email" DROP NOT NULL"#,
+        ObjectKind::Column,
+        "User.email",
+        Some("nullable"),
+    ),
+    a(
+        r#"ALTER TABLE "User" ALTER COLUMN "name" TYPE VARCHAR(200)"#,
+        ObjectKind::Column,
+        "User.name",
+        Some("type"),
+    ),
+    a(
+        r#"ALTER TABLE "User" ALTER COLUMN "code" TYPE TEXT COLLATE "POSIX""#,
+        ObjectKind::Column,
+        "User.code",
+        Some("collation"),
+    ),
+    a(
+        r#"ALTER TABLE "User" ALTER COLUMN "seq" SET GENERATED ALWAYS"#,
+        ObjectKind::Column,
+        "User.seq",
+        Some("identity"),
+    ),
+    a(
+        r#"ALTER TYPE "Role" ADD VALUE 'GUEST'"#,
+        ObjectKind::Enum,
+        "Role",
+        Some("labels"),
+    ),
+    a(
+        r#"ALTER SEQUENCE "ticket_seq" INCREMENT 10"#,
+        ObjectKind::Sequence,
+        "ticket_seq",
+        Some("increment"),
+    ),
+    a(
+        r#"ALTER TABLE "User" DROP CONSTRAINT "User_score_check", ADD CONSTRAINT "User_score_check" CHECK ("score" >= 1)"#,
+        ObjectKind::Check,
+        "User.User_score_check",
+        Some("definition"),
+    ),
+    a(
+        r#"ALTER TABLE "Post" DROP CONSTRAINT "Post_authorId_fkey", ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") ON DELETE CASCADE ON UPDATE CASCADE"#,
+        ObjectKind::ForeignKey,
+        "Post.Post_authorId_fkey",
+        Some("definition"),
+    ),
+    a(
+        r#"ALTER TABLE "Post" ADD CONSTRAINT "Post_title_check" CHECK (length("title") > 0) NOT VALID"#,
+        ObjectKind::Check,
+        "Post.Post_title_check",
+        None,
+    ),
+    a(
+        r#"DROP INDEX "User_score_idx"; CREATE INDEX "User_score_idx" ON "User"("score") WHERE "score" > 0"#,
+        ObjectKind::Index,
+        "User_score_idx",
+        Some("definition"),
+    ),
+    a(
+        r#"UPDATE pg_index SET indisvalid = false WHERE indexrelid = '"User_email_key"'::regclass"#,
+        ObjectKind::Index,
+        "User_email_key",
+        Some("valid"),
+    ),
+    a(
+        r#"CREATE OR REPLACE VIEW "UserEmails" AS SELECT "id", "email", "name" FROM "User""#,
+        ObjectKind::View,
+        "UserEmails",
+        Some("definition"),
+    ),
+    a(
+        r#"CREATE OR REPLACE FUNCTION "touch"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$"#,
+        ObjectKind::Function,
+        "touch()",
+        Some("definition"),
+    ),
+    a(
+        r#"ALTER TABLE "User" DISABLE TRIGGER "User_touch""#,
+        ObjectKind::Trigger,
+        "User.User_touch",
+        Some("enabled"),
+    ),
+    a(
+        r#"ALTER TABLE "Post" FORCE ROW LEVEL SECURITY"#,
+        ObjectKind::Table,
+        "Post",
+        Some("force_row_security"),
+    ),
+    a(
+        r#"CREATE POLICY "all_posts" ON "Post" FOR ALL USING (true)"#,
+        ObjectKind::Policy,
+        "Post.all_posts",
+        None,
+    ),
+    a(
+        r#"ALTER POLICY "own_posts" ON "Post" USING ("authorId" > 1)"#,
+        ObjectKind::Policy,
+        "Post.own_posts",
+        Some("using"),
+    ),
+    a(
+        r#"ALTER TABLE "Post" SET UNLOGGED"#,
+        ObjectKind::Table,
+        "Post",
+        Some("unlogged"),
+    ),
+    a(
+        r#"ALTER TABLE "User" ADD COLUMN "bio" TEXT"#,
+        ObjectKind::Column,
+        "User.bio",
+        None,
+    ),
+    a(
+        r#"DROP VIEW "UserEmails""#,
+        ObjectKind::View,
+        "UserEmails",
+        None,
+    ),
+    a(
+        r#"ALTER TABLE "Post" DROP CONSTRAINT "Post_author_title_key""#,
+        ObjectKind::Unique,
+        "Post.Post_author_title_key",
+        None,
+    ),
+];
+
+/// Every hand-made change to [`POSTGRES_BASE`] shows as a difference naming its object and
+/// attribute.
+#[test]
+fn postgres_changes_are_found_with_their_object_and_attribute() {
+    let base = TestDb::new(Kind::Postgres);
+    base.exec(POSTGRES_BASE);
+    let reference = introspect(&base);
+    for alteration in POSTGRES_ALTERATIONS {
+        let live = TestDb::new(Kind::Postgres);
+        live.exec(POSTGRES_BASE);
+        live.exec(alteration.sql);
+        let differences = diff(&introspect(&live), &reference);
+        assert!(
+            found(
+                &differences,
+                alteration.kind,
+                alteration.name,
+                alteration.attribute
+            ),
+            "`{}`: expected {} `{}` {:?}, got {differences:#?}",
+            alteration.sql,
+            alteration.kind,
+            alteration.name,
+            alteration.attribute
+        );
+    }
+}
+
+/// Whether `differences` name the object and, where given, the attribute.
+fn found(
+    differences: &[Difference],
+    kind: ObjectKind,
+    name: &str,
+    attribute: Option<&str>,
+) -> bool {
+    differences.iter().any(|d| {
+        let object = d.object();
+        object.kind == kind
+            && object.name == name
+            && match (attribute, d) {
+                (Some(expected), Difference::Changed { attribute, .. }) => *attribute == expected,
+                (None, Difference::Missing { .. } | Difference::Extra { .. }) => true,
+                _ => false,
+            }
+    })
 }

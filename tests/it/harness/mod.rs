@@ -62,6 +62,10 @@ pub trait TestEngine: Sync {
     /// A new database called `name` with the contents of `template`.
     fn copy_database(&self, template: &TestDb, name: &str) -> TestDb;
 
+    /// A new database called `name` restored from a dump of `template` by the engine's own
+    /// tools, as a backup is restored.
+    fn restore_dump(&self, template: &TestDb, name: &str) -> TestDb;
+
     /// The URL sqlx's `Any` driver opens `db` with.
     fn any_url(&self, db: &TestDb) -> String {
         db.url.clone()
@@ -131,6 +135,12 @@ fn next_database_name() -> String {
 impl TestDb {
     pub fn new(kind: Kind) -> TestDb {
         test_engine(kind).create_database(&next_database_name())
+    }
+
+    /// A new database restored from a dump of `template` (`pg_dump`, `mariadb-dump`,
+    /// `sqlite3 .dump`), as a backup is restored.
+    pub fn restored_from_dump(template: &TestDb) -> TestDb {
+        test_engine(template.kind).restore_dump(template, &next_database_name())
     }
 
     /// A new database with the contents of `template` (PostgreSQL: `CREATE DATABASE …

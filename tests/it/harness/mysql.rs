@@ -68,6 +68,11 @@ impl TestEngine for Mysql {
         copy
     }
 
+    fn restore_dump(&self, template: &TestDb, name: &str) -> TestDb {
+        // A copy is already a dump restored.
+        self.copy_database(template, name)
+    }
+
     fn text_type(&self) -> &'static str {
         "CHAR"
     }

@@ -33,6 +33,34 @@ impl TestEngine for Postgres {
         TestDb::on_server(Kind::Postgres, server, name)
     }
 
+    fn restore_dump(&self, template: &TestDb, name: &str) -> TestDb {
+        let copy = self.create_database(name);
+        let server = postgres();
+        let dump = run_tool(
+            Command::new(server.bin_dir().join("pg_dump"))
+                .args(["--no-owner", "--no-privileges"])
+                .arg(format!("--dbname={}", server.url(&template.name))),
+        );
+        let mut restore = Command::new(server.bin_dir().join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &copy.url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        restore
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&dump.stdout)
+            .unwrap();
+        assert!(
+            restore.wait().unwrap().success(),
+            "restoring a pg_dump failed"
+        );
+        copy
+    }
+
     fn count_tables_sql(&self, table: &str) -> String {
         format!(
             "SELECT CAST(COUNT(*) AS TEXT) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '{table}'"

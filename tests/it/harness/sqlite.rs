@@ -1,6 +1,6 @@
 //! SQLite: a file per test in a temp dir; no server.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::{Kind, TestDb, TestEngine, run_tool};
 
@@ -21,6 +21,30 @@ impl TestEngine for Sqlite {
     fn copy_database(&self, template: &TestDb, name: &str) -> TestDb {
         let copy = self.create_database(name);
         std::fs::copy(template.sqlite_path(), copy.sqlite_path()).unwrap();
+        copy
+    }
+
+    fn restore_dump(&self, template: &TestDb, name: &str) -> TestDb {
+        let copy = self.create_database(name);
+        let dump = run_tool(
+            Command::new("sqlite3")
+                .arg(template.sqlite_path())
+                .arg(".dump"),
+        );
+        let mut restore = Command::new("sqlite3")
+            .arg("-bail")
+            .arg(copy.sqlite_path())
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        restore
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&dump.stdout)
+            .unwrap();
+        assert!(restore.wait().unwrap().success(), "restoring a dump failed");
         copy
     }
 

@@ -1,0 +1,326 @@
+//! PostgreSQL's schema as a [`Schema`], from `pg_catalog`: one query per object kind for
+//! the URL's schema, however many tables it holds. Definitions are rendered by the server
+//! itself (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`,
+//! `pg_get_viewdef`, `pg_get_functiondef`, `pg_get_triggerdef`), because only the server
+//! renders its own definitions faithfully; what is compared through such a rendering alone
+//! is marked as compared by text. Objects owned by extensions (PostGIS's tables) and the
+//! history table are left out.
+
+use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgRow};
+
+use crate::history;
+use crate::schema::{Object, ObjectKind, Schema};
+
+/// `WHERE` conditions for a `pg_class c` of the schema `$1`, other than the history table
+/// (`$2`) and anything an extension owns.
+const OWN_RELATION: &str = "c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) \
+     AND c.relname <> $2 \
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                     AND d.objid = c.oid AND d.deptype = 'e')";
+
+async fn rows(
+    conn: &mut PgConnection,
+    schema: &str,
+    sql: String,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(schema)
+        .bind(history::TABLE)
+        .fetch_all(conn)
+        .await
+}
+
+fn flag(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
+}
+
+pub(super) async fn read(
+    conn: &mut PgConnection,
+    schema_name: &str,
+) -> Result<Schema, sqlx::Error> {
+    let mut schema = Schema::default();
+
+    // Extensions belong to the database; each one's schema is an attribute.
+    for row in rows(
+        conn,
+        schema_name,
+        "SELECT e.extname::text, e.extversion, n.nspname::text FROM pg_extension e \
+         JOIN pg_namespace n ON n.oid = e.extnamespace \
+         WHERE e.extname <> 'plpgsql' AND $1::text IS NOT NULL AND $2::text IS NOT NULL"
+            .into(),
+    )
+    .await?
+    {
+        schema.insert(
+            ObjectKind::Extension,
+            row.try_get::<String, _>(0)?,
+            Object::default()
+                .with("version", row.try_get::<String, _>(1)?)
+                .with("schema", row.try_get::<String, _>(2)?),
+        );
+    }
+
+    for row in rows(
+        conn,
+        schema_name,
+        "SELECT t.typname::text, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) \
+         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
+         WHERE t.typnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) \
+           AND $2::text IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass \
+                           AND d.objid = t.oid AND d.deptype = 'e') \
+         GROUP BY t.typname"
+            .into(),
+    )
+    .await?
+    {
+        schema.insert(
+            ObjectKind::Enum,
+            row.try_get::<String, _>(0)?,
+            Object::default().with("labels", row.try_get::<String, _>(1)?),
+        );
+    }
+
+    // Sequences, but not the ones behind identity columns (the column says those); never
+    // the current value, which is data.
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, format_type(s.seqtypid, NULL), s.seqstart::text, \
+                    s.seqincrement::text, s.seqmin::text, s.seqmax::text, s.seqcache::text, \
+                    s.seqcycle, \
+                    (SELECT t.relname || '.' || a.attname FROM pg_depend d \
+                     JOIN pg_class t ON t.oid = d.refobjid \
+                     JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                       AND d.deptype = 'a' LIMIT 1) \
+             FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+             WHERE {OWN_RELATION} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
+                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
+        ),
+    )
+    .await?
+    {
+        let mut object = Object::default();
+        for (i, attribute) in ["type", "start", "increment", "min", "max", "cache"]
+            .into_iter()
+            .enumerate()
+        {
+            object = object.with(attribute, row.try_get::<String, _>(i + 1)?);
+        }
+        object = object.with("cycle", flag(row.try_get(7)?));
+        if let Some(owner) = row.try_get::<Option<String>, _>(8)? {
+            object = object.with("owned_by", owner);
+        }
+        schema.insert(ObjectKind::Sequence, row.try_get::<String, _>(0)?, object);
+    }
+
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, c.relpersistence = 'u', pg_get_partkeydef(c.oid), \
+                    pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, \
+                    (SELECT string_agg(p.relname::text, ', ' ORDER BY p.relname) FROM pg_inherits i \
+                     JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) \
+             FROM pg_class c WHERE c.relkind IN ('r', 'p') AND {OWN_RELATION}"
+        ),
+    )
+    .await?
+    {
+        let mut object = Object::default()
+            .with("unlogged", flag(row.try_get(1)?))
+            .with("row_security", flag(row.try_get(4)?))
+            .with("force_row_security", flag(row.try_get(5)?));
+        for (i, attribute) in [(2, "partition_key"), (3, "partition_bound"), (6, "inherits")] {
+            if let Some(value) = row.try_get::<Option<String>, _>(i)? {
+                object = object.with(attribute, value);
+            }
+        }
+        schema.insert(ObjectKind::Table, row.try_get::<String, _>(0)?, object);
+    }
+
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                    a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
+                    a.attgenerated::text, \
+                    CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_type t ON t.oid = a.atttypid \
+             LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+             LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+             WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+               AND {OWN_RELATION}"
+        ),
+    )
+    .await?
+    {
+        let (table, column): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let generated: String = row.try_get(6)?;
+        let identity: String = row.try_get(5)?;
+        let mut object = Object::default()
+            .with("type", row.try_get::<String, _>(2)?)
+            .with("nullable", flag(!row.try_get::<bool, _>(3)?));
+        if let Some(expression) = row.try_get::<Option<String>, _>(4)? {
+            // A generated column's expression is kept where a default would be.
+            let attribute = if generated.is_empty() {
+                "default"
+            } else {
+                "generated"
+            };
+            object = object.with(attribute, expression);
+        }
+        match identity.as_str() {
+            "a" => object = object.with("identity", "always"),
+            "d" => object = object.with("identity", "by default"),
+            _ => {}
+        }
+        if let Some(collation) = row.try_get::<Option<String>, _>(7)? {
+            object = object.with("collation", collation);
+        }
+        schema.insert(ObjectKind::Column, format!("{table}.{column}"), object);
+    }
+
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, con.conname::text, con.contype::text, \
+                    pg_get_constraintdef(con.oid), con.convalidated \
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+             WHERE con.contype IN ('p', 'u', 'x', 'f', 'c') AND {OWN_RELATION}"
+        ),
+    )
+    .await?
+    {
+        let (table, name, kind): (String, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let kind = match kind.as_str() {
+            "p" => ObjectKind::PrimaryKey,
+            "u" => ObjectKind::Unique,
+            "x" => ObjectKind::Exclusion,
+            "f" => ObjectKind::ForeignKey,
+            _ => ObjectKind::Check,
+        };
+        let object =
+            Object::text(row.try_get::<String, _>(3)?).with("validated", flag(row.try_get(4)?));
+        schema.insert(kind, format!("{table}.{name}"), object);
+    }
+
+    // Indexes that do not back a constraint (those are the constraint); an invalid one (a
+    // failed CONCURRENTLY build) is drift.
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT i.relname::text, c.relname::text, pg_get_indexdef(x.indexrelid), \
+                    x.indisvalid AND x.indisready \
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             JOIN pg_class c ON c.oid = x.indrelid \
+             WHERE {OWN_RELATION} AND NOT EXISTS (SELECT 1 FROM pg_constraint con \
+                   WHERE con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))"
+        ),
+    )
+    .await?
+    {
+        schema.insert(
+            ObjectKind::Index,
+            row.try_get::<String, _>(0)?,
+            Object::text(row.try_get::<String, _>(2)?)
+                .with("table", row.try_get::<String, _>(1)?)
+                .with("valid", flag(row.try_get(3)?)),
+        );
+    }
+
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid, true) \
+             FROM pg_class c WHERE c.relkind IN ('v', 'm') AND {OWN_RELATION}"
+        ),
+    )
+    .await?
+    {
+        schema.insert(
+            ObjectKind::View,
+            row.try_get::<String, _>(0)?,
+            Object::text(row.try_get::<String, _>(2)?).with("materialized", flag(row.try_get(1)?)),
+        );
+    }
+
+    // Functions and procedures (aggregates have no pg_get_functiondef).
+    for row in rows(
+        conn,
+        schema_name,
+        "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+                pg_get_functiondef(p.oid) \
+         FROM pg_proc p \
+         WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) \
+           AND p.prokind IN ('f', 'p') AND $2::text IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
+                           AND d.objid = p.oid AND d.deptype = 'e')"
+            .into(),
+    )
+    .await?
+    {
+        schema.insert(
+            ObjectKind::Function,
+            row.try_get::<String, _>(0)?,
+            Object::text(row.try_get::<String, _>(1)?),
+        );
+    }
+
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid, true), \
+                    t.tgenabled::text \
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             WHERE NOT t.tgisinternal AND {OWN_RELATION}"
+        ),
+    )
+    .await?
+    {
+        let (table, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let enabled: String = row.try_get(3)?;
+        schema.insert(
+            ObjectKind::Trigger,
+            format!("{table}.{name}"),
+            Object::text(row.try_get::<String, _>(2)?).with("enabled", enabled),
+        );
+    }
+
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, p.polname::text, p.polcmd::text, p.polpermissive, \
+                    pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), \
+                    (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END, \
+                                       ', ' ORDER BY 1) FROM unnest(p.polroles) r) \
+             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE {OWN_RELATION}"
+        ),
+    )
+    .await?
+    {
+        let (table, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let mut object = Object::default()
+            .with("command", row.try_get::<String, _>(2)?)
+            .with("permissive", flag(row.try_get(3)?));
+        for (i, attribute) in [(4, "using"), (5, "with_check"), (6, "roles")] {
+            if let Some(value) = row.try_get::<Option<String>, _>(i)? {
+                object = object.with(attribute, value);
+            }
+        }
+        schema.insert(ObjectKind::Policy, format!("{table}.{name}"), object);
+    }
+
+    Ok(schema)
+}
