@@ -5,6 +5,7 @@
 
 mod history_store;
 mod mysql;
+mod mysql_schema;
 mod postgres;
 mod postgres_schema;
 mod sqlite;

@@ -17,6 +17,7 @@ use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
 use crate::history;
 use crate::provider::Provider;
+use crate::schema::Schema;
 use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's lock name (ARCHITECTURE.md, "The Prisma contract").
@@ -355,6 +356,13 @@ impl Inspect for Mysql {
         .fetch_all(&mut self.conn)
         .await
         .map_err(self.err("listing the database's tables"))
+    }
+
+    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
+        let schema = super::mysql_schema::read(&mut self.conn, &self.database)
+            .await
+            .map_err(self.err("reading the schema"))?;
+        Ok(Some(schema))
     }
 
     async fn snapshot(&mut self, target: &Target) -> Result<Option<Snapshot>, Error> {

@@ -1,7 +1,7 @@
-//! Schema introspection and comparison, the ground `safemig drift` will stand on, on the
-//! engines that have an introspector so far (PostgreSQL, SQLite): no false positives on the
-//! real-world histories, and every deliberate change found with the right object and
-//! attribute.
+//! Schema introspection and comparison, the ground `safemig drift` will stand on, on all
+//! three engines: no false positives on the real-world histories (deployed by safemig,
+//! replayed by the engine's own client, dumped and restored), and every deliberate change
+//! found with the right object and attribute.
 
 use safemig::schema::{Difference, ObjectKind, Schema, diff};
 
@@ -59,6 +59,11 @@ fn corpus_has_no_false_positives(kind: Kind) {
             reference.compared_by_text()
         );
     }
+}
+
+#[test]
+fn mysql_corpus_has_no_false_positives() {
+    corpus_has_no_false_positives(Kind::Mysql);
 }
 
 #[test]
@@ -543,4 +548,144 @@ fn found(
                 _ => false,
             }
     })
+}
+
+const MYSQL_BASE: &str = r#"
+CREATE TABLE `User` (
+    `id` INTEGER NOT NULL AUTO_INCREMENT,
+    `email` VARCHAR(191) NOT NULL,
+    `name` VARCHAR(100) NULL DEFAULT 'anonymous',
+    `score` INTEGER NOT NULL DEFAULT 0,
+    `data` JSON NULL,
+    `updatedAt` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+    CONSTRAINT `score_positive` CHECK (`score` >= 0),
+    UNIQUE INDEX `User_email_key`(`email`),
+    INDEX `User_score_idx`(`score`),
+    PRIMARY KEY (`id`)
+) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE TABLE `Post` (
+    `id` VARCHAR(191) NOT NULL,
+    `authorId` INTEGER NOT NULL,
+    `title` VARCHAR(191) NOT NULL,
+    PRIMARY KEY (`id`),
+    INDEX `Post_authorId_idx`(`authorId`)
+) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+ALTER TABLE `Post` ADD CONSTRAINT `Post_authorId_fkey` FOREIGN KEY (`authorId`) REFERENCES `User`(`id`) ON DELETE RESTRICT ON UPDATE CASCADE;
+CREATE VIEW `UserEmails` AS SELECT `id`, `email` FROM `User`;
+CREATE TRIGGER `User_touch` BEFORE UPDATE ON `User` FOR EACH ROW SET NEW.`score` = NEW.`score`;
+"#;
+
+const MYSQL_ALTERATIONS: &[Alteration] = &[
+    a(
+        "ALTER TABLE `User` ALTER COLUMN `name` DROP DEFAULT",
+        ObjectKind::Column,
+        "User.name",
+        Some("default"),
+    ),
+    a(
+        "ALTER TABLE `User` MODIFY `email` VARCHAR(191) NULL",
+        ObjectKind::Column,
+        "User.email",
+        Some("nullable"),
+    ),
+    a(
+        "ALTER TABLE `User` MODIFY `name` VARCHAR(200) NULL DEFAULT 'anonymous'",
+        ObjectKind::Column,
+        "User.name",
+        Some("type"),
+    ),
+    a(
+        "ALTER TABLE `User` MODIFY `updatedAt` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)",
+        ObjectKind::Column,
+        "User.updatedAt",
+        Some("extra"),
+    ),
+    a(
+        "ALTER TABLE `User` MODIFY `name` VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT 'anonymous'",
+        ObjectKind::Column,
+        "User.name",
+        Some("collation"),
+    ),
+    a(
+        "ALTER TABLE `User` DROP CONSTRAINT `score_positive`, ADD CONSTRAINT `score_positive` CHECK (`score` >= 1)",
+        ObjectKind::Check,
+        "User.score_positive",
+        Some("definition"),
+    ),
+    a(
+        "ALTER TABLE `User` DROP INDEX `User_score_idx`, ADD UNIQUE INDEX `User_score_idx`(`score`)",
+        ObjectKind::Index,
+        "User.User_score_idx",
+        Some("unique"),
+    ),
+    a(
+        "ALTER TABLE `User` DROP INDEX `User_email_key`, ADD UNIQUE INDEX `User_email_key`(`email`(50))",
+        ObjectKind::Index,
+        "User.User_email_key",
+        Some("columns"),
+    ),
+    a(
+        "ALTER TABLE `Post` DROP FOREIGN KEY `Post_authorId_fkey`; ALTER TABLE `Post` ADD CONSTRAINT `Post_authorId_fkey` FOREIGN KEY (`authorId`) REFERENCES `User`(`id`) ON DELETE CASCADE ON UPDATE CASCADE",
+        ObjectKind::ForeignKey,
+        "Post.Post_authorId_fkey",
+        Some("on_delete"),
+    ),
+    a(
+        "CREATE OR REPLACE VIEW `UserEmails` AS SELECT `id` FROM `User`",
+        ObjectKind::View,
+        "UserEmails",
+        Some("definition"),
+    ),
+    a(
+        "DROP TRIGGER `User_touch`; CREATE TRIGGER `User_touch` AFTER UPDATE ON `User` FOR EACH ROW SET @x = 1",
+        ObjectKind::Trigger,
+        "User.User_touch",
+        Some("timing"),
+    ),
+    a(
+        "ALTER TABLE `User` COMMENT = 'people'",
+        ObjectKind::Table,
+        "User",
+        Some("comment"),
+    ),
+    a(
+        "ALTER TABLE `Post` ADD COLUMN `body` TEXT",
+        ObjectKind::Column,
+        "Post.body",
+        None,
+    ),
+    a(
+        "ALTER TABLE `User` DROP INDEX `User_score_idx`",
+        ObjectKind::Index,
+        "User.User_score_idx",
+        None,
+    ),
+];
+
+/// Every hand-made change to [`MYSQL_BASE`] shows as a difference naming its object and
+/// attribute.
+#[test]
+fn mysql_changes_are_found_with_their_object_and_attribute() {
+    let base = TestDb::new(Kind::Mysql);
+    base.exec(MYSQL_BASE);
+    let reference = introspect(&base);
+    for alteration in MYSQL_ALTERATIONS {
+        let live = TestDb::new(Kind::Mysql);
+        live.exec(MYSQL_BASE);
+        live.exec(alteration.sql);
+        let differences = diff(&introspect(&live), &reference);
+        assert!(
+            found(
+                &differences,
+                alteration.kind,
+                alteration.name,
+                alteration.attribute
+            ),
+            "`{}`: expected {} `{}` {:?}, got {differences:#?}",
+            alteration.sql,
+            alteration.kind,
+            alteration.name,
+            alteration.attribute
+        );
+    }
 }
