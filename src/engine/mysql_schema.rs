@@ -17,6 +17,8 @@ use crate::schema::{Object, ObjectKind, Schema};
 const OWN_TABLES: &str = "t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
                           AND t.TABLE_NAME <> ?";
 
+/// Runs one catalog query with the history table's name as its one parameter, which every
+/// query uses to leave the history out.
 async fn rows(conn: &mut MySqlConnection, sql: String) -> Result<Vec<MySqlRow>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(history::TABLE)

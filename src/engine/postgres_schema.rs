@@ -19,6 +19,9 @@ const OWN_RELATION: &str = "c.relnamespace = (SELECT oid FROM pg_namespace WHERE
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
                      AND d.objid = c.oid AND d.deptype = 'e')";
 
+/// Runs one catalog query with its two parameters: the schema (`$1`) and the history
+/// table's name (`$2`). Every query binds both, so one that needs neither still names them
+/// (`$1::text IS NOT NULL`): PostgreSQL refuses a bind with unused parameters.
 async fn rows(
     conn: &mut PgConnection,
     schema: &str,
