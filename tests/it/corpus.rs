@@ -6,7 +6,7 @@ use std::process::Command;
 
 use sqlx::{AssertSqlSafe, Connection};
 
-use crate::harness::{Kind, Project, TestDb, block_on, corpus_dir, postgres};
+use crate::harness::{Kind, Project, Run, TestDb, block_on, corpus_dir, postgres};
 use crate::status::{states, status_json};
 
 /// The corpora of one engine: (name, migrations folder); none when the corpus is missing
@@ -99,21 +99,27 @@ pub fn apply_with_engine_client(db: &TestDb, files: &[PathBuf]) {
     }
 }
 
+/// A new database with the history in `dir` deployed by safemig, and the run.
+pub fn deployed_by_safemig(kind: Kind, dir: &Path) -> (TestDb, Run) {
+    let deployed = TestDb::new(kind);
+    let run = crate::harness::safemig(
+        &std::env::temp_dir(),
+        &[
+            "--url",
+            &deployed.url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "deploy",
+        ],
+    )
+    .expect(0);
+    (deployed, run)
+}
+
 fn corpus_deploys_to_the_reference_schema(kind: Kind) {
     for (name, dir) in corpora(kind) {
         let files = migration_files(&dir);
-        let deployed = TestDb::new(kind);
-        let run = crate::harness::safemig(
-            &std::env::temp_dir(),
-            &[
-                "--url",
-                &deployed.url,
-                "--dir",
-                dir.to_str().unwrap(),
-                "deploy",
-            ],
-        )
-        .expect(0);
+        let (deployed, run) = deployed_by_safemig(kind, &dir);
         assert!(
             run.stdout
                 .contains(&format!("{} migrations applied", files.len())),

@@ -5,7 +5,7 @@
 
 use safemig::schema::{Difference, ObjectKind, Schema, diff};
 
-use crate::corpus::{apply_with_engine_client, corpora, migration_files};
+use crate::corpus::{apply_with_engine_client, corpora, deployed_by_safemig, migration_files};
 use crate::harness::{Kind, TestDb, block_on, engine_for};
 
 fn introspect(db: &TestDb) -> Schema {
@@ -23,18 +23,7 @@ fn introspect(db: &TestDb) -> Schema {
 /// restored: the three schemas are the same, object by object.
 fn corpus_has_no_false_positives(kind: Kind) {
     for (name, dir) in corpora(kind) {
-        let deployed = TestDb::new(kind);
-        crate::harness::safemig(
-            &std::env::temp_dir(),
-            &[
-                "--url",
-                &deployed.url,
-                "--dir",
-                dir.to_str().unwrap(),
-                "deploy",
-            ],
-        )
-        .expect(0);
+        let (deployed, _) = deployed_by_safemig(kind, &dir);
         let replayed = TestDb::new(kind);
         apply_with_engine_client(&replayed, &migration_files(&dir));
         let restored = TestDb::restored_from_dump(&deployed);
@@ -507,28 +496,7 @@ const POSTGRES_ALTERATIONS: &[Alteration] = &[
 /// attribute.
 #[test]
 fn postgres_changes_are_found_with_their_object_and_attribute() {
-    let base = TestDb::new(Kind::Postgres);
-    base.exec(POSTGRES_BASE);
-    let reference = introspect(&base);
-    for alteration in POSTGRES_ALTERATIONS {
-        let live = TestDb::new(Kind::Postgres);
-        live.exec(POSTGRES_BASE);
-        live.exec(alteration.sql);
-        let differences = diff(&introspect(&live), &reference);
-        assert!(
-            found(
-                &differences,
-                alteration.kind,
-                alteration.name,
-                alteration.attribute
-            ),
-            "`{}`: expected {} `{}` {:?}, got {differences:#?}",
-            alteration.sql,
-            alteration.kind,
-            alteration.name,
-            alteration.attribute
-        );
-    }
+    alterations_are_found(Kind::Postgres, POSTGRES_BASE, POSTGRES_ALTERATIONS);
 }
 
 /// Whether `differences` name the object and, where given, the attribute.
@@ -666,12 +634,18 @@ const MYSQL_ALTERATIONS: &[Alteration] = &[
 /// attribute.
 #[test]
 fn mysql_changes_are_found_with_their_object_and_attribute() {
-    let base = TestDb::new(Kind::Mysql);
-    base.exec(MYSQL_BASE);
-    let reference = introspect(&base);
-    for alteration in MYSQL_ALTERATIONS {
-        let live = TestDb::new(Kind::Mysql);
-        live.exec(MYSQL_BASE);
+    alterations_are_found(Kind::Mysql, MYSQL_BASE, MYSQL_ALTERATIONS);
+}
+
+/// Each alteration, run on a fresh copy of `base`, shows as a difference naming its object
+/// and attribute.
+fn alterations_are_found(kind: Kind, base: &str, alterations: &[Alteration]) {
+    let reference = TestDb::new(kind);
+    reference.exec(base);
+    let reference = introspect(&reference);
+    for alteration in alterations {
+        let live = TestDb::new(kind);
+        live.exec(base);
         live.exec(alteration.sql);
         let differences = diff(&introspect(&live), &reference);
         assert!(

@@ -489,6 +489,15 @@ pub fn to_run(output: Output) -> Run {
     }
 }
 
+/// Runs a tool with `input` on its stdin (a dump fed to a client to restore it) and fails
+/// the test, naming `what`, if it fails.
+pub fn feed_tool(cmd: &mut Command, input: &[u8], what: &str) {
+    use std::io::Write;
+    let mut child = cmd.stdin(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    assert!(child.wait().unwrap().success(), "{what} failed");
+}
+
 pub fn run_tool(cmd: &mut Command) -> Output {
     let output = cmd
         .output()

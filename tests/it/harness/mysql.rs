@@ -8,8 +8,8 @@ use std::sync::{Mutex, OnceLock};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
-    Kind, PASSWORD, Server, TestDb, TestEngine, block_on, find_binary, free_port, run_tool,
-    server_root, spawn_server, started,
+    Kind, PASSWORD, Server, TestDb, TestEngine, block_on, feed_tool, find_binary, free_port,
+    run_tool, server_root, spawn_server, started,
 };
 
 pub struct Mysql;
@@ -48,22 +48,10 @@ impl TestEngine for Mysql {
                 .args(["--routines", "--triggers", "--skip-comments"])
                 .arg(&template.name),
         );
-        let mut restore = Command::new("mariadb")
-            .args(&client)
-            .arg(&copy.name)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        restore
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&dump.stdout)
-            .unwrap();
-        assert!(
-            restore.wait().unwrap().success(),
-            "restoring a MariaDB dump failed"
+        feed_tool(
+            Command::new("mariadb").args(&client).arg(&copy.name),
+            &dump.stdout,
+            "restoring a MariaDB dump",
         );
         copy
     }

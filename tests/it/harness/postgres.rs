@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 use super::{
-    Kind, PASSWORD, Server, TestDb, TestEngine, find_binary, free_port, run_tool, server_root,
-    spawn_server, started,
+    Kind, PASSWORD, Server, TestDb, TestEngine, feed_tool, find_binary, free_port, run_tool,
+    server_root, spawn_server, started,
 };
 
 pub struct Postgres;
@@ -41,22 +41,12 @@ impl TestEngine for Postgres {
                 .args(["--no-owner", "--no-privileges"])
                 .arg(format!("--dbname={}", server.url(&template.name))),
         );
-        let mut restore = Command::new(server.bin_dir().join("psql"))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &copy.url])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        restore
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&dump.stdout)
-            .unwrap();
-        assert!(
-            restore.wait().unwrap().success(),
-            "restoring a pg_dump failed"
+        feed_tool(
+            Command::new(server.bin_dir().join("psql"))
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &copy.url])
+                .stdout(Stdio::null()),
+            &dump.stdout,
+            "restoring a pg_dump",
         );
         copy
     }

@@ -1,8 +1,8 @@
 //! SQLite: a file per test in a temp dir; no server.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use super::{Kind, TestDb, TestEngine, run_tool};
+use super::{Kind, TestDb, TestEngine, feed_tool, run_tool};
 
 pub struct Sqlite;
 
@@ -31,20 +31,11 @@ impl TestEngine for Sqlite {
                 .arg(template.sqlite_path())
                 .arg(".dump"),
         );
-        let mut restore = Command::new("sqlite3")
-            .arg("-bail")
-            .arg(copy.sqlite_path())
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        restore
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&dump.stdout)
-            .unwrap();
-        assert!(restore.wait().unwrap().success(), "restoring a dump failed");
+        feed_tool(
+            Command::new("sqlite3").arg("-bail").arg(copy.sqlite_path()),
+            &dump.stdout,
+            "restoring a dump",
+        );
         copy
     }
 
