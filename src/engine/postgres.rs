@@ -41,28 +41,52 @@ struct PgCanceller {
 #[async_trait]
 impl Canceller for PgCanceller {
     async fn cancel(&self) -> Result<(), Error> {
-        self.signal("pg_cancel_backend", "cancelling the running statement")
-            .await
+        self.signal(
+            &["pg_cancel_backend($1)"],
+            "cancelling the running statement",
+        )
+        .await
     }
 
+    /// Waits (PostgreSQL ≥ 14) until the backend is gone: the client sees its connection
+    /// close before the backend has released its locks and left `pg_stat_activity`, and a
+    /// deploy that exits must leave neither behind for the next one to trip over. Older
+    /// servers have only the form that does not wait.
     async fn terminate(&self) -> Result<(), Error> {
-        self.signal("pg_terminate_backend", "terminating the session")
-            .await
+        let waiting = format!("pg_terminate_backend($1, {TERMINATE_WAIT_MS})");
+        self.signal(
+            &[&waiting, "pg_terminate_backend($1)"],
+            "terminating the session",
+        )
+        .await
     }
 }
 
+/// How long `pg_terminate_backend` waits for the backend to exit; below
+/// [`crate::interrupt::TERMINATE_GRACE`], which bounds the whole request.
+const TERMINATE_WAIT_MS: u64 = 1500;
+
 impl PgCanceller {
-    /// Calls `function(pid)` on a second connection.
-    async fn signal(&self, function: &str, action: &str) -> Result<(), Error> {
+    /// Calls the first of `calls` (functions of the backend's pid, `$1`) that the server
+    /// has, on a second connection.
+    async fn signal(&self, calls: &[&str], action: &str) -> Result<(), Error> {
         let mut conn = PgConnection::connect_with(&self.options)
             .await
             .map_err(connect_error(&self.target, classify))?;
-        sqlx::query(AssertSqlSafe(format!("SELECT {function}($1)")))
-            .bind(self.pid)
-            .execute(&mut conn)
-            .await
-            .map_err(query_error(action, &self.target, classify))?;
-        Ok(())
+        let mut result = Ok(());
+        for call in calls {
+            result = sqlx::query(AssertSqlSafe(format!("SELECT {call}")))
+                .bind(self.pid)
+                .execute(&mut conn)
+                .await
+                .map(drop);
+            let undefined_function = matches!(&result, Err(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some("42883"));
+            if !undefined_function {
+                break;
+            }
+        }
+        result.map_err(query_error(action, &self.target, classify))
     }
 }
 
