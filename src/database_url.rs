@@ -191,7 +191,33 @@ impl DatabaseUrl {
     pub fn redacted(&self) -> &str {
         &self.redacted
     }
+
+    /// The same server, login and options, with another database: where drift replays the
+    /// migrations folder.
+    pub fn with_database(&self, name: &str) -> Option<DatabaseUrl> {
+        let mut url = self.server_url()?.clone();
+        url.set_path(&format!(
+            "/{}",
+            percent_encoding::utf8_percent_encode(name, NAME)
+        ));
+        DatabaseUrl::parse(url.as_str(), Path::new("/"), "a scratch database").ok()
+    }
+
+    /// A SQLite database in `file` (an absolute path).
+    pub fn sqlite_file(file: &Path) -> DatabaseUrl {
+        DatabaseUrl {
+            provider: Provider::Sqlite,
+            location: Location::File(file.to_path_buf()),
+            redacted: format!("file:{}", file.display()),
+        }
+    }
 }
+
+/// What must be escaped in a database name inside a URL's path.
+const NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'-')
+    .remove(b'.');
 
 /// Decodes `%XX` escapes in a URL component (user names, passwords, database names).
 pub fn percent_decode(s: &str) -> String {

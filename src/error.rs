@@ -42,6 +42,8 @@ pub enum ExitCode {
     LintFindings = 12,
     /// `drill`: a stop did not finish cleanly inside the grace period.
     DrillFailed = 13,
+    /// `drift`: the two sides differ in schema or in history.
+    Drift = 14,
     /// `run`: the command is not executable (as shells report it).
     CommandNotExecutable = 126,
     /// `run`: the command does not exist (as shells report it).
@@ -89,6 +91,9 @@ pub enum Error {
 
     #[error(transparent)]
     Lint(#[from] LintError),
+
+    #[error(transparent)]
+    Drift(#[from] DriftError),
 }
 
 /// The project as found on disk and in the environment: the URL, the migrations folder, the
@@ -140,6 +145,13 @@ pub enum ConfigError {
 
     #[error("{} is not a folder", crate::text::path(path))]
     NotAFolder { path: PathBuf },
+
+    #[error("cannot write {}: {source}", crate::text::path(path))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("cannot read {}: {source}", crate::text::path(path))]
     Io {
@@ -440,6 +452,7 @@ impl Error {
             Error::Resolve(e) => e.exit_code(),
             Error::Supervise(e) => e.exit_code(),
             Error::Lint(_) => ExitCode::Usage,
+            Error::Drift(e) => e.exit_code(),
         }
     }
 
@@ -450,7 +463,7 @@ impl Error {
             Error::Database(e) => e.prisma_code(),
             Error::Deploy(e) => e.prisma_code(),
             Error::Resolve(e) => Some(e.prisma_code()),
-            Error::Supervise(_) | Error::Lint(_) => None,
+            Error::Supervise(_) | Error::Lint(_) | Error::Drift(_) => None,
         }
     }
 }
@@ -557,6 +570,53 @@ impl SuperviseError {
             Spawn { .. } => ExitCode::CommandNotExecutable,
             NotUpToDate { verdict } => verdict.exit_code(),
             SignalHandlers { .. } => ExitCode::Internal,
+        }
+    }
+}
+
+/// Comparing schemas: the sides drift reads and the scratch database it replays into.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    #[error("comparing with the migrations folder needs the folder")]
+    NoFolder,
+
+    #[error(
+        "replaying the migrations folder needs a database server to make a scratch database on"
+    )]
+    NoServer,
+
+    #[error("cannot read the snapshot {}: {message}", crate::text::path(path))]
+    SnapshotUnreadable { path: PathBuf, message: String },
+
+    #[error("cannot compare a {left} database with a {right} one")]
+    ProviderMismatch { left: Provider, right: Provider },
+
+    #[error("safemig cannot describe a {provider} schema yet")]
+    NoIntrospector { provider: Provider },
+
+    #[error("replaying the migrations folder into {scratch} failed: {source}")]
+    Replay {
+        scratch: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error("the scratch database {scratch} could not be dropped: {message}")]
+    ScratchLeft { scratch: String, message: String },
+}
+
+impl DriftError {
+    pub fn exit_code(&self) -> ExitCode {
+        use DriftError::*;
+        match self {
+            NoFolder
+            | NoServer
+            | SnapshotUnreadable { .. }
+            | ProviderMismatch { .. }
+            | NoIntrospector { .. } => ExitCode::Usage,
+            // The folder's own failure decides (a failing migration, a stop).
+            Replay { source, .. } => source.exit_code(),
+            ScratchLeft { .. } => ExitCode::Internal,
         }
     }
 }

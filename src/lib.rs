@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod database_url;
 pub mod deploy;
+pub mod drift;
 pub mod drill;
 pub mod engine;
 pub mod error;

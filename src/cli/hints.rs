@@ -3,7 +3,7 @@
 //! other callers show errors without telling anyone to run a command.
 
 use safemig::error::{
-    Applied, ConfigError, DatabaseError, DeployError, Error, LintError, ResolveError,
+    Applied, ConfigError, DatabaseError, DeployError, DriftError, Error, LintError, ResolveError,
     SuperviseError,
 };
 
@@ -16,7 +16,29 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
         Error::Resolve(e) => resolve(e),
         Error::Supervise(e) => supervise(e),
         Error::Lint(e) => lint(e),
+        Error::Drift(e) => drift(e),
     }
+}
+
+fn drift(error: &DriftError) -> Option<String> {
+    use DriftError::*;
+    Some(match error {
+        NoFolder => return None,
+        NoServer => "pass --url (the scratch database is made on its server) or --shadow-url".into(),
+        SnapshotUnreadable { .. } => {
+            "write a snapshot with `safemig snapshot --output FILE`; --against takes a URL (with its scheme) or such a file".into()
+        }
+        ProviderMismatch { .. } => {
+            "compare databases of one provider: --url and --against must both be PostgreSQL, MySQL/MariaDB or SQLite".into()
+        }
+        NoIntrospector { .. } => return None,
+        Replay { source, .. } => {
+            return hint(source).map(|h| format!("the folder itself does not deploy: {h}"));
+        }
+        ScratchLeft { scratch, .. } => format!(
+            "drop {scratch} by hand; drift names its scratch databases safemig_drift_* so they are easy to find"
+        ),
+    })
 }
 
 fn config(error: &ConfigError) -> Option<String> {
@@ -64,6 +86,7 @@ fn config(error: &ConfigError) -> Option<String> {
             "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"
         ),
         Io { .. } => return None,
+        Write { .. } => "check that the folder exists and is writable, and that the disk has room".into(),
     })
 }
 

@@ -4,6 +4,7 @@
 
 mod completions;
 mod deploy;
+mod drift;
 mod drill;
 mod hints;
 mod lint;
@@ -12,6 +13,7 @@ mod output;
 mod resolve;
 mod run;
 mod signals;
+mod snapshot;
 mod split;
 mod status;
 
@@ -80,6 +82,8 @@ impl Cli {
             Command::Deploy(args) => &mut args.project,
             Command::Resolve(args) => &mut args.project,
             Command::Run(args) => &mut args.project,
+            Command::Drift(args) => &mut args.project,
+            Command::Snapshot(args) => &mut args.project,
             _ => return,
         };
         if !matches.subcommand().is_some_and(|(_, sub)| typed(sub)) {
@@ -102,6 +106,11 @@ enum Command {
     /// Run the app as the container's init: migrate first, forward signals, stop it before
     /// the runtime's deadline. Use as ENTRYPOINT ["safemig", "run", "--"]
     Run(run::RunArgs),
+    /// Compare the database's schema and history with the migrations folder (replayed into
+    /// a scratch database), another database, or a snapshot. Exit code 0: no drift; 14: drift
+    Drift(drift::DriftArgs),
+    /// Print the database's schema and history as JSON, for `safemig drift --against FILE`
+    Snapshot(snapshot::SnapshotArgs),
     /// Start the app under `safemig run` N times, stop it with SIGTERM, and check that every
     /// stop is clean and inside the grace period
     Drill(drill::DrillArgs),
@@ -148,7 +157,7 @@ pub(crate) struct LockArgs {
 }
 
 /// The options of the commands that work on the project's database: status, deploy,
-/// resolve, and run (for its pre-start migration).
+/// resolve, run (for its pre-start migration), drift and snapshot.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct ProjectArgs {
     #[command(flatten)]
@@ -263,6 +272,11 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
         Command::Deploy(args) => deploy::deploy(args, before, printer, signals).await?,
         Command::Resolve(args) => resolve::resolve(args, before, printer, signals).await?,
         Command::Run(args) => return run::run(args, before, printer, signals).await,
+        Command::Drift(args) => drift::drift(args, before, printer, signals).await?,
+        Command::Snapshot(args) => {
+            signals.set(Policy::Exit);
+            snapshot::snapshot(args, before, printer).await?
+        }
         Command::Drill(args) => {
             without_project(&before, "drill", signals);
             drill::drill(args, printer)?
@@ -297,7 +311,7 @@ fn without_project(before: &ProjectArgs, command: &str, signals: &StopSignals) {
             .error(
                 ErrorKind::ArgumentConflict,
                 format!(
-                    "`{flag}` is an option of status, deploy, resolve and run, not of `{command}`"
+                    "`{flag}` is an option of status, deploy, resolve, run, drift and snapshot, not of `{command}`"
                 ),
             )
             .exit();

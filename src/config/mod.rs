@@ -170,6 +170,12 @@ impl Project {
         }))
     }
 
+    /// A URL given for another purpose than the project's database (`drift --against`,
+    /// `--shadow-url`), with relative SQLite paths resolved as for the project's.
+    pub fn other_url(&self, raw: &str, origin: &str) -> Result<DatabaseUrl, Error> {
+        DatabaseUrl::parse(raw, &self.sqlite_base(false), origin)
+    }
+
     /// Prisma's P1012 check, which needs no `migration_lock.toml`: the datasource's provider
     /// must be the URL's.
     pub fn check_provider(&self, actual: Provider) -> Result<(), Error> {

@@ -30,9 +30,15 @@ pub use history_store::{Codec, Column, HistoryAccess, HistoryStore, Param, Value
 /// below, each a trait of its own, so that an algorithm asks only for what it uses and a
 /// new engine implements them one by one. [`HistoryStore`] is written once for every
 /// engine over [`HistoryAccess`].
-pub trait Engine: Session + MigrationLock + HistoryAccess + HistoryStore + Inspect {}
+pub trait Engine:
+    Session + MigrationLock + HistoryAccess + HistoryStore + Inspect + ScratchDatabases
+{
+}
 
-impl<T: Session + MigrationLock + HistoryAccess + Inspect + ?Sized> Engine for T {}
+impl<T: Session + MigrationLock + HistoryAccess + Inspect + ScratchDatabases + ?Sized> Engine
+    for T
+{
+}
 
 /// The connection itself: what it is, and running a migration's SQL in it.
 #[async_trait]
@@ -121,6 +127,24 @@ pub trait Inspect: Send {
     async fn schema(&mut self) -> Result<Option<Schema>, Error> {
         Ok(None)
     }
+}
+
+/// Throwaway databases beside this one, where drift replays the migrations folder: on the
+/// same server, with the same login and defaults (character set, collation), so that what
+/// the replay creates is rendered as the live database renders it.
+#[async_trait]
+pub trait ScratchDatabases: Send {
+    /// Creates an empty database named `name` and returns its URL.
+    async fn create_scratch(&mut self, name: &str) -> Result<DatabaseUrl, Error>;
+
+    /// Drops a database [`ScratchDatabases::create_scratch`] made, with whatever is still
+    /// connected to it.
+    async fn drop_scratch(&mut self, name: &str) -> Result<(), Error>;
+
+    /// What a scratch database made here inherits, as text: the server's version and the
+    /// database defaults. A schema replayed once is reused (drift's cache) only where this
+    /// is the same, since renderings change between versions.
+    async fn scratch_fingerprint(&mut self) -> Result<String, Error>;
 }
 
 /// Another session holding the migration lock, as a waiter sees it.

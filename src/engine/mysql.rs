@@ -10,8 +10,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySq
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScriptError, Session, Snapshot,
-    connect_error, connect_with_timeout, history_store, query_error,
+    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScratchDatabases, ScriptError,
+    Session, Snapshot, connect_error, connect_with_timeout, history_store, query_error,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -28,6 +28,7 @@ const ER_BAD_DB_ERROR: &str = "1049";
 
 pub struct Mysql {
     conn: MySqlConnection,
+    url: DatabaseUrl,
     /// The server's `max_allowed_packet`: the largest statement it accepts.
     max_packet: u64,
     /// The URL's database: a migration's `USE other` must not move the history.
@@ -179,6 +180,7 @@ impl Mysql {
         });
         Ok(Mysql {
             conn,
+            url: url.clone(),
             max_packet,
             history: format!("{}.{}", quote_name(&database), quote_name(history::TABLE)),
             database,
@@ -445,4 +447,54 @@ fn without_auto_increment(definition: &str) -> String {
         .filter(|part| !part.starts_with("AUTO_INCREMENT="))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[async_trait]
+impl ScratchDatabases for Mysql {
+    /// With the live database's default character set and collation, which every table
+    /// created without its own inherits.
+    async fn create_scratch(&mut self, name: &str) -> Result<DatabaseUrl, Error> {
+        let (charset, collation): (String, String) = sqlx::query_as(
+            "SELECT CAST(DEFAULT_CHARACTER_SET_NAME AS CHAR), CAST(DEFAULT_COLLATION_NAME AS CHAR) \
+             FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+        )
+        .bind(&self.database)
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("reading the database's character set"))?;
+        let create = format!(
+            "CREATE DATABASE {} CHARACTER SET {} COLLATE {}",
+            quote_name(name),
+            quote_name(&charset),
+            quote_name(&collation)
+        );
+        sqlx::raw_sql(AssertSqlSafe(create))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("creating a scratch database"))?;
+        Ok(self
+            .url
+            .with_database(name)
+            .expect("a MySQL URL names a server"))
+    }
+
+    async fn scratch_fingerprint(&mut self) -> Result<String, Error> {
+        sqlx::query_scalar(
+            "SELECT CAST(CONCAT_WS(' ', VERSION(), DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME) AS CHAR) \
+             FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+        )
+        .bind(&self.database)
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("reading the server's version"))
+    }
+
+    async fn drop_scratch(&mut self, name: &str) -> Result<(), Error> {
+        let drop = format!("DROP DATABASE IF EXISTS {}", quote_name(name));
+        sqlx::raw_sql(AssertSqlSafe(drop))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("dropping the scratch database"))?;
+        Ok(())
+    }
 }

@@ -8,8 +8,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScriptError, Session, Snapshot,
-    connect_error, connect_with_timeout, history_store, query_error, quote_ident, session_label,
+    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScratchDatabases, ScriptError,
+    Session, Snapshot, connect_error, connect_with_timeout, history_store, query_error,
+    quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -23,6 +24,7 @@ const LOCK_KEY: i64 = 72707369;
 
 pub struct Postgres {
     conn: PgConnection,
+    url: DatabaseUrl,
     schema: String,
     /// `"schema"."_prisma_migrations"`: qualified, so that a migration that changes the
     /// session's `search_path` cannot move the history out of reach.
@@ -181,6 +183,7 @@ impl Postgres {
         });
         Ok(Postgres {
             conn,
+            url: url.clone(),
             history: format!("{}.{}", quote_ident(&schema), quote_ident(history::TABLE)),
             schema,
             target,
@@ -430,3 +433,39 @@ history_store::impl_history_access!(
         }
     }
 );
+
+#[async_trait]
+impl ScratchDatabases for Postgres {
+    /// From the server's default template, as the live database most likely was: what an
+    /// administrator put there (an extension) is in both.
+    async fn create_scratch(&mut self, name: &str) -> Result<DatabaseUrl, Error> {
+        let create = format!("CREATE DATABASE {}", quote_ident(name));
+        sqlx::raw_sql(AssertSqlSafe(create))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("creating a scratch database"))?;
+        Ok(self
+            .url
+            .with_database(name)
+            .expect("a PostgreSQL URL names a server"))
+    }
+
+    async fn scratch_fingerprint(&mut self) -> Result<String, Error> {
+        sqlx::query_scalar(
+            "SELECT concat_ws(' ', version(), pg_encoding_to_char(encoding), datcollate, datctype) \
+             FROM pg_database WHERE datname = current_database()",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("reading the server's version"))
+    }
+
+    async fn drop_scratch(&mut self, name: &str) -> Result<(), Error> {
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+        sqlx::raw_sql(AssertSqlSafe(drop))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("dropping the scratch database"))?;
+        Ok(())
+    }
+}

@@ -1,7 +1,7 @@
 //! SQLite: an exclusive file lock as Prisma takes it, timestamps as Unix milliseconds, and
 //! transactional DDL with one trap: `PRAGMA foreign_keys` is ignored inside a transaction.
 
-use crate::error::{ConfigError, DatabaseError};
+use crate::error::{ConfigError, DatabaseError, DriftError};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -15,8 +15,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Access, Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScriptError, Session,
-    Snapshot, connect_error, history_store, query_error,
+    Access, Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScratchDatabases,
+    ScriptError, Session, Snapshot, connect_error, history_store, query_error,
 };
 use crate::Error;
 use crate::database_url::DatabaseUrl;
@@ -436,8 +436,6 @@ impl Inspect for Sqlite {
         }))
     }
 
-    /// Statements SQLite cannot run in a transaction are all safe to repeat; nothing here
-    /// needs inspecting.
     async fn schema(&mut self) -> Result<Option<Schema>, Error> {
         let schema = super::sqlite_schema::read(&mut self.conn)
             .await
@@ -445,6 +443,8 @@ impl Inspect for Sqlite {
         Ok(Some(schema))
     }
 
+    /// Statements SQLite cannot run in a transaction are all safe to repeat; nothing here
+    /// needs inspecting.
     async fn snapshot(&mut self, _target: &Target) -> Result<Option<Snapshot>, Error> {
         Ok(None)
     }
@@ -459,3 +459,40 @@ history_store::impl_history_access!(
     read_count: |row, i| row.try_get::<i64, _>(i)?.clamp(0, u32::MAX as i64) as u32,
     read_time: |row, i| row.try_get::<Option<i64>, _>(i)?.and_then(DateTime::from_timestamp_millis)
 );
+
+#[async_trait]
+impl ScratchDatabases for Sqlite {
+    /// A file in the system's temporary folder: SQLite has no server to hold it.
+    async fn create_scratch(&mut self, name: &str) -> Result<DatabaseUrl, Error> {
+        Ok(DatabaseUrl::sqlite_file(&scratch_path(name)))
+    }
+
+    async fn scratch_fingerprint(&mut self) -> Result<String, Error> {
+        sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(self.err("reading SQLite's version"))
+    }
+
+    async fn drop_scratch(&mut self, name: &str) -> Result<(), Error> {
+        let path = scratch_path(name);
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Drift(DriftError::ScratchLeft {
+                        scratch: crate::text::path(Path::new(&file)).to_string(),
+                        message: e.to_string(),
+                    }));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scratch_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{name}.db"))
+}

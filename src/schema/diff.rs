@@ -17,7 +17,7 @@ pub enum Difference {
     /// that side).
     Changed {
         object: ObjectKey,
-        attribute: &'static str,
+        attribute: String,
         left: Option<String>,
         right: Option<String>,
     },
@@ -56,7 +56,7 @@ pub fn diff(left: &Schema, right: &Schema) -> Vec<Difference> {
             if l != r {
                 differences.push(Difference::Changed {
                     object: key.clone(),
-                    attribute,
+                    attribute: attribute.clone(),
                     left: l.cloned(),
                     right: r.cloned(),
                 });
@@ -109,13 +109,13 @@ mod tests {
             vec![
                 Difference::Changed {
                     object: column.clone(),
-                    attribute: "default",
+                    attribute: "default".into(),
                     left: None,
                     right: Some("'untitled'".into()),
                 },
                 Difference::Changed {
                     object: column,
-                    attribute: "nullable",
+                    attribute: "nullable".into(),
                     left: Some("true".into()),
                     right: Some("false".into()),
                 },

@@ -13,12 +13,12 @@ mod diff;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use diff::{Difference, diff};
 
 /// The kinds of objects a schema holds, across engines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     Extension,
@@ -68,7 +68,7 @@ impl fmt::Display for ObjectKind {
 
 /// An object's identity: its kind and its name, qualified by its table where it belongs to
 /// one (`Post.title`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectKey {
     pub kind: ObjectKind,
     pub name: String,
@@ -82,17 +82,17 @@ impl fmt::Display for ObjectKey {
 
 /// One object's attributes, each in a canonical text form (`nullable` = `true`, a
 /// default's expression as the server renders it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
-    pub attributes: BTreeMap<&'static str, String>,
+    pub attributes: BTreeMap<String, String>,
     /// Compared by its whole definition text (the `definition` attribute), because the
     /// structured model cannot describe it attribute by attribute.
     pub by_text: bool,
 }
 
 impl Object {
-    pub fn with(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
-        self.attributes.insert(attribute, value.into());
+    pub fn with(mut self, attribute: &str, value: impl Into<String>) -> Self {
+        self.attributes.insert(attribute.to_string(), value.into());
         self
     }
 
@@ -105,10 +105,57 @@ impl Object {
     }
 }
 
-/// A whole schema: every object safemig compares, by key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// A whole schema: every object safemig compares, by key. In JSON (snapshots, `drift
+/// --json`) a list of objects in key order, since JSON keys can only be strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Vec<Entry>", from = "Vec<Entry>")]
 pub struct Schema {
     pub objects: BTreeMap<ObjectKey, Object>,
+}
+
+/// One object of a [`Schema`] as JSON holds it.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    kind: ObjectKind,
+    name: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    by_text: bool,
+    attributes: BTreeMap<String, String>,
+}
+
+impl From<Schema> for Vec<Entry> {
+    fn from(schema: Schema) -> Self {
+        schema
+            .objects
+            .into_iter()
+            .map(|(key, object)| Entry {
+                kind: key.kind,
+                name: key.name,
+                by_text: object.by_text,
+                attributes: object.attributes,
+            })
+            .collect()
+    }
+}
+
+impl From<Vec<Entry>> for Schema {
+    fn from(entries: Vec<Entry>) -> Self {
+        let objects = entries
+            .into_iter()
+            .map(|e| {
+                let key = ObjectKey {
+                    kind: e.kind,
+                    name: e.name,
+                };
+                let object = Object {
+                    attributes: e.attributes,
+                    by_text: e.by_text,
+                };
+                (key, object)
+            })
+            .collect();
+        Schema { objects }
+    }
 }
 
 impl Schema {

@@ -10,6 +10,7 @@ mod corpus;
 mod crash;
 mod deploy;
 mod drift;
+mod drift_command;
 mod entrypoint;
 mod errors;
 mod install;

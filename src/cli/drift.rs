@@ -1,0 +1,267 @@
+//! `safemig drift`: [`safemig::drift::compare`] of the database with the migrations
+//! folder, another database or a snapshot, printed grouped by object or as JSON.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use safemig::drift::history::Side;
+use safemig::drift::{self, Finding, HistoryDifference, Report, Request, Source, Verdict};
+use safemig::interrupt::Interrupt;
+use safemig::schema::Difference;
+use safemig::text::escaped;
+use safemig::{Error, ExitCode};
+
+use super::output::Printer;
+use super::signals::{Policy, StopSignals};
+use super::{ProjectArgs, parse_seconds};
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// What to compare the database with: another database's URL (staging against
+    /// production) or a file from `safemig snapshot` [default: the migrations folder,
+    /// replayed into a scratch database]
+    #[arg(long, value_name = "URL|FILE")]
+    against: Option<String>,
+
+    /// The server to make the scratch database on; its login needs CREATE DATABASE
+    /// [default: the server of --url]
+    #[arg(long, value_name = "URL")]
+    shadow_url: Option<String>,
+
+    /// Replay the migrations folder even when a cached replay of the same migrations
+    /// exists (the cache is in $SAFEMIG_CACHE_DIR, else ~/.cache/safemig)
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Print the report as JSON (format documented in the README)
+    #[arg(long)]
+    json: bool,
+
+    /// On SIGTERM/SIGINT, seconds the replay's running statement may go on before it is
+    /// cancelled; the scratch database is dropped either way
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_seconds)]
+    deadline: Duration,
+
+    #[command(flatten)]
+    pub(super) project: ProjectArgs,
+}
+
+/// Exit 0 with no drift, 14 with drift.
+pub async fn drift(
+    args: DriftArgs,
+    before: ProjectArgs,
+    printer: &mut Printer,
+    signals: &StopSignals,
+) -> Result<ExitCode, Error> {
+    let interrupt = Interrupt::new(args.deadline);
+    signals.set(Policy::Stop(interrupt.clone()));
+    let ctx = args.project.or(before).context()?;
+    let dir = super::migrations(&ctx)?;
+    let right = match &args.against {
+        None => Source::Folder,
+        Some(raw) if raw.contains("://") || raw.starts_with("file:") => {
+            Source::Database(ctx.project.other_url(raw, "--against")?)
+        }
+        Some(path) => Source::Snapshot(PathBuf::from(path)),
+    };
+    let shadow = args
+        .shadow_url
+        .as_deref()
+        .map(|raw| ctx.project.other_url(raw, "--shadow-url"))
+        .transpose()?;
+    let cache = if args.no_cache {
+        None
+    } else {
+        drift::default_cache_dir(&|name| std::env::var(name).ok())
+    };
+    let request = Request {
+        left: Source::Database(ctx.url.clone()),
+        right,
+        folder: Some(&dir),
+        shadow,
+        cache,
+        wait: ctx.lock.timeout,
+        interrupt,
+    };
+    let report = drift::compare(&request).await?;
+    if args.json {
+        printer.json(&report);
+    } else {
+        printer.line(&render(&report));
+    }
+    Ok(report.verdict.exit_code())
+}
+
+/// How the report names each side.
+fn labels(report: &Report) -> (&'static str, &'static str) {
+    match report.right.kind {
+        "folder" => ("database", "folder"),
+        "snapshot" => ("database", "snapshot"),
+        _ => ("--url", "--against"),
+    }
+}
+
+/// The human report: both sides, then each differing object with its attributes, the
+/// history, and the verdict.
+pub fn render(report: &Report) -> String {
+    let (left, right) = labels(report);
+    let cached = match report.right.cached {
+        Some(true) => " (replayed earlier, from the cache)",
+        Some(false) => " (replayed into a scratch database)",
+        None => "",
+    };
+    let mut out = format!(
+        "Comparing {left}: {}\n     with {right}: {}{cached}\n",
+        report.left.description, report.right.description
+    );
+    let mut previous = None;
+    for finding in &report.differences {
+        let object = finding.difference.object();
+        if previous != Some(object) {
+            out.push('\n');
+            out.push_str(&render_object(finding, left, right));
+            previous = Some(object);
+        }
+        if let Difference::Changed {
+            attribute,
+            left: l,
+            right: r,
+            ..
+        } = &finding.difference
+        {
+            let width = left.len().max(right.len()) + 1;
+            out.push_str(&format!(
+                "  {}\n    {:width$} {}\n    {:width$} {}\n",
+                escaped(attribute),
+                format!("{left}:"),
+                value(l.as_deref()),
+                format!("{right}:"),
+                value(r.as_deref()),
+            ));
+        }
+    }
+    if let Some(history) = &report.history {
+        out.push('\n');
+        if history.is_empty() {
+            out.push_str("History: the same.\n");
+        } else {
+            out.push_str("History:\n");
+            for difference in history {
+                out.push_str(&format!("  {}\n", history_line(difference, left, right)));
+            }
+        }
+    }
+    out.push('\n');
+    out.push_str(&format!("Compared {} objects", report.compared));
+    if !report.compared_by_text.is_empty() {
+        let names: Vec<String> = report
+            .compared_by_text
+            .iter()
+            .take(5)
+            .map(|k| k.to_string())
+            .collect();
+        let more = report.compared_by_text.len().saturating_sub(names.len());
+        out.push_str(&format!(
+            "; {} by their whole definition text ({}{})",
+            report.compared_by_text.len(),
+            names.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    out.push_str(".\n");
+    let objects = {
+        let mut keys: Vec<_> = report
+            .differences
+            .iter()
+            .map(|f| f.difference.object())
+            .collect();
+        keys.dedup();
+        keys.len()
+    };
+    out.push_str(&match report.verdict {
+        Verdict::Same => "No drift: the same schema and history.".to_string(),
+        Verdict::SameSchemaDifferentHistory => {
+            "Drift: the same schema, but another history.".to_string()
+        }
+        Verdict::DifferentSchema => format!(
+            "Drift: {} difference{} in {objects} object{}{}.",
+            report.differences.len(),
+            plural(report.differences.len()),
+            plural(objects),
+            match &report.history {
+                Some(h) if !h.is_empty() => ", and another history",
+                _ => "",
+            }
+        ),
+    });
+    out
+}
+
+/// The heading line of an object: its kind and name, where it is, and the migration that
+/// last names it.
+fn render_object(finding: &Finding, left: &str, right: &str) -> String {
+    let object = finding.difference.object();
+    let presence = match &finding.difference {
+        Difference::Missing { .. } => format!(": only in the {right}"),
+        Difference::Extra { .. } => format!(": only in the {left}"),
+        Difference::Changed { .. } => String::new(),
+    };
+    let last = finding
+        .last_migration
+        .as_deref()
+        .map(|m| format!(" (last named in migration {})", escaped(m)))
+        .unwrap_or_default();
+    format!("{object}{presence}{last}\n")
+}
+
+fn history_line(difference: &HistoryDifference, left: &str, right: &str) -> String {
+    match difference {
+        HistoryDifference::OnlyLeft { migration } => {
+            format!("{}: applied in the {left} only", escaped(migration))
+        }
+        HistoryDifference::OnlyRight { migration } => {
+            format!("{}: applied in the {right} only", escaped(migration))
+        }
+        HistoryDifference::Checksum { migration, .. } => format!(
+            "{}: applied from different file contents (checksums differ)",
+            escaped(migration)
+        ),
+        HistoryDifference::Order { migration } => format!(
+            "{}: applied in another order relative to the others",
+            escaped(migration)
+        ),
+        HistoryDifference::Failed { migration, side } => format!(
+            "{}: failed in the {} (P3009)",
+            escaped(migration),
+            match side {
+                Side::Left => left,
+                Side::Right => right,
+            }
+        ),
+    }
+}
+
+/// An attribute's value on one line (line breaks escaped); long definitions are cut
+/// (`--json` has them whole).
+fn value(value: Option<&str>) -> String {
+    const LONG: usize = 160;
+    let Some(value) = value else {
+        return "(not set)".into();
+    };
+    if value.chars().count() > LONG {
+        let cut: String = value.chars().take(LONG).collect();
+        format!("{}…", escaped(&cut))
+    } else {
+        escaped(value).to_string()
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,273 @@
+//! `safemig drift`: two schemas and their histories compared object by object. Either side
+//! is a live database, the migrations folder (replayed into a scratch database, see
+//! [`replay`]) or a saved [`Snapshot`]; the report names each object and attribute that
+//! differs, says which case holds (same schema and history, same schema but another
+//! history, another schema), and never writes to a database it compares.
+
+pub mod history;
+mod replay;
+mod snapshot;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Error;
+use crate::database_url::DatabaseUrl;
+use crate::engine::{self, Access, Engine};
+use crate::error::{DriftError, ExitCode};
+use crate::interrupt::Interrupt;
+use crate::migrations::MigrationsDir;
+use crate::schema::{Difference, ObjectKey, Schema, diff};
+
+pub use history::HistoryDifference;
+pub use replay::default_cache_dir;
+pub use snapshot::Snapshot;
+
+/// The report format of `drift --json`; a change that older readers could misread
+/// raises it.
+pub const REPORT_FORMAT: u32 = 1;
+
+/// One side of a comparison.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A live database, read only.
+    Database(DatabaseUrl),
+    /// The migrations folder, replayed into a scratch database.
+    Folder,
+    /// A file written by `safemig snapshot`.
+    Snapshot(PathBuf),
+}
+
+/// What to compare, and how.
+pub struct Request<'a> {
+    pub left: Source,
+    pub right: Source,
+    /// The migrations folder: replayed for [`Source::Folder`], and searched for the
+    /// migration that last touched each differing object.
+    pub folder: Option<&'a MigrationsDir>,
+    /// The server the scratch database is made on; by default the one of a
+    /// [`Source::Database`] side.
+    pub shadow: Option<DatabaseUrl>,
+    /// Where replayed schemas are cached; `None`: always replay.
+    pub cache: Option<PathBuf>,
+    /// How long to wait for a SQLite file another process holds.
+    pub wait: Duration,
+    pub interrupt: Interrupt,
+}
+
+/// Which case holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Same schema and, where both sides have one, same history.
+    Same,
+    SameSchemaDifferentHistory,
+    DifferentSchema,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Verdict::Same => ExitCode::Success,
+            Verdict::SameSchemaDifferentHistory | Verdict::DifferentSchema => ExitCode::Drift,
+        }
+    }
+}
+
+/// How a side is named in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SideSummary {
+    /// `database`, `folder` or `snapshot`.
+    pub kind: &'static str,
+    /// What it is, without credentials.
+    pub description: String,
+    /// How many objects it has.
+    pub objects: usize,
+    /// For the folder: whether its schema came from drift's cache rather than a replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached: Option<bool>,
+}
+
+/// One schema difference, with the migration that last mentions its object when the
+/// folder tells.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    #[serde(flatten)]
+    pub difference: Difference,
+    pub last_migration: Option<String>,
+}
+
+/// What `drift` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub format: u32,
+    pub verdict: Verdict,
+    pub left: SideSummary,
+    pub right: SideSummary,
+    pub differences: Vec<Finding>,
+    /// `None` when a side has no history to compare (a database without
+    /// `_prisma_migrations`, a snapshot taken of one).
+    pub history: Option<Vec<HistoryDifference>>,
+    /// How many objects were compared (those on either side).
+    pub compared: usize,
+    /// The objects compared by their whole definition text, not attribute by attribute.
+    pub compared_by_text: Vec<ObjectKey>,
+}
+
+/// Compares the two sides of `request`.
+pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
+    let (left, left_summary) = read_side(request, &request.left).await?;
+    let (right, right_summary) = read_side(request, &request.right).await?;
+    if left.provider != right.provider {
+        return Err(Error::Drift(DriftError::ProviderMismatch {
+            left: left.provider,
+            right: right.provider,
+        }));
+    }
+    let differences: Vec<Finding> = diff(&left.schema, &right.schema)
+        .into_iter()
+        .map(|difference| Finding {
+            last_migration: request
+                .folder
+                .and_then(|dir| last_migration(dir, difference.object())),
+            difference,
+        })
+        .collect();
+    let history = match (&left.history, &right.history) {
+        (Some(l), Some(r)) => Some(history::compare(l, r)),
+        _ => None,
+    };
+    let verdict = if !differences.is_empty() {
+        Verdict::DifferentSchema
+    } else if history.as_ref().is_some_and(|h| !h.is_empty()) {
+        Verdict::SameSchemaDifferentHistory
+    } else {
+        Verdict::Same
+    };
+    let mut keys: Vec<&ObjectKey> = left.schema.objects.keys().collect();
+    keys.extend(right.schema.objects.keys());
+    keys.sort();
+    keys.dedup();
+    let compared_by_text = keys
+        .iter()
+        .filter(|k| {
+            [&left.schema, &right.schema]
+                .iter()
+                .any(|s| s.objects.get(**k).is_some_and(|o| o.by_text))
+        })
+        .map(|k| (*k).clone())
+        .collect();
+    Ok(Report {
+        format: REPORT_FORMAT,
+        verdict,
+        left: left_summary,
+        right: right_summary,
+        differences,
+        history,
+        compared: keys.len(),
+        compared_by_text,
+    })
+}
+
+/// A live database as a snapshot: its schema and history, read only.
+pub async fn snapshot(url: &DatabaseUrl, wait: Duration) -> Result<Snapshot, Error> {
+    let mut engine = engine::connect(url, Access::ReadOnly, wait).await?;
+    let history = if engine.history_exists().await? {
+        Some(history::from_rows(&engine.read_history().await?))
+    } else {
+        None
+    };
+    let schema = read_schema(&mut *engine).await?;
+    Ok(Snapshot::new(
+        url.provider(),
+        url.describe(),
+        history,
+        schema,
+    ))
+}
+
+async fn read_side(
+    request: &Request<'_>,
+    source: &Source,
+) -> Result<(Snapshot, SideSummary), Error> {
+    let (snapshot, kind, cached) = match source {
+        Source::Database(url) => (snapshot(url, request.wait).await?, "database", None),
+        Source::Snapshot(path) => (Snapshot::read(path)?, "snapshot", None),
+        Source::Folder => {
+            let dir = request.folder.ok_or(DriftError::NoFolder)?;
+            let server = request
+                .shadow
+                .as_ref()
+                .or_else(|| {
+                    [&request.left, &request.right]
+                        .into_iter()
+                        .find_map(|s| match s {
+                            Source::Database(url) => Some(url),
+                            _ => None,
+                        })
+                })
+                .ok_or(DriftError::NoServer)?;
+            let replayed = replay::replay(
+                server,
+                dir,
+                request.cache.as_deref(),
+                &request.interrupt,
+                request.wait,
+            )
+            .await?;
+            (replayed.snapshot, "folder", Some(replayed.cached))
+        }
+    };
+    let summary = SideSummary {
+        kind,
+        description: snapshot.source.clone(),
+        objects: snapshot.schema.objects.len(),
+        cached,
+    };
+    Ok((snapshot, summary))
+}
+
+async fn read_schema(engine: &mut dyn Engine) -> Result<Schema, Error> {
+    engine.schema().await?.ok_or_else(|| {
+        Error::Drift(DriftError::NoIntrospector {
+            provider: engine.provider(),
+        })
+    })
+}
+
+/// The last migration of the folder whose script names the object (and, for an object of
+/// a table, the table too): a hint of where to look, found by identifier, not by parsing.
+fn last_migration(dir: &MigrationsDir, object: &ObjectKey) -> Option<String> {
+    let parts: Vec<&str> = object.name.split('.').collect();
+    let (table, own) = (parts[0], parts[parts.len() - 1]);
+    dir.migrations
+        .iter()
+        .rev()
+        .find(|m| names(&m.script, own) && names(&m.script, table))
+        .map(|m| m.name.clone())
+}
+
+/// Whether `script` holds `identifier` as a whole word.
+fn names(script: &str, identifier: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    script.match_indices(identifier).any(|(at, _)| {
+        let before = script[..at].chars().next_back();
+        let after = script[at + identifier.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_found_as_whole_words() {
+        assert!(names(r#"ALTER TABLE "User" ADD "name" TEXT"#, "User"));
+        assert!(names("CREATE INDEX `Post_idx` ON `Post`", "Post"));
+        assert!(!names(r#"CREATE TABLE "UserProfile""#, "User"));
+        assert!(!names("CREATE TABLE my_user", "user"));
+    }
+}

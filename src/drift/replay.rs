@@ -1,0 +1,194 @@
+//! The migrations folder as a schema: replayed by safemig's own deploy into a scratch
+//! database that is dropped whatever happens, and cached under a key made of everything
+//! the result depends on, so a second run skips the replay.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::history;
+use super::snapshot::Snapshot;
+use crate::Error;
+use crate::database_url::DatabaseUrl;
+use crate::deploy::{self, Options};
+use crate::engine::{self, Access, Engine};
+use crate::error::{DeployError, DriftError};
+use crate::interrupt::Interrupt;
+use crate::lock::LockOptions;
+use crate::migrations::MigrationsDir;
+
+/// The folder's schema, and whether it came from the cache.
+pub struct Replayed {
+    pub snapshot: Snapshot,
+    pub cached: bool,
+}
+
+/// Where drift keeps replayed schemas unless told otherwise: `$SAFEMIG_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/safemig`, else `~/.cache/safemig` (the XDG convention uv and pip
+/// follow). `None` when none of them is set.
+pub fn default_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    set("SAFEMIG_CACHE_DIR")
+        .or_else(|| set("XDG_CACHE_HOME").map(|d| d.join("safemig")))
+        .or_else(|| set("HOME").map(|d| d.join(".cache").join("safemig")))
+}
+
+/// Replays `dir` into a scratch database made through `server` (beside the live
+/// database, or on `--shadow-url`'s server), reads its schema, and drops it — after a
+/// failure and a stop request too. With `cache`, a schema replayed before under the same
+/// key is read instead.
+pub async fn replay(
+    server: &DatabaseUrl,
+    dir: &MigrationsDir,
+    cache: Option<&Path>,
+    interrupt: &Interrupt,
+    wait: Duration,
+) -> Result<Replayed, Error> {
+    dir.check_provider(server.provider())?;
+    let mut admin = engine::connect(server, Access::ReadOnly, wait).await?;
+    let key = cache_key(&mut *admin, server, dir).await?;
+    let cached_file = cache.map(|c| c.join("drift").join(format!("{key}.json")));
+    if let Some(snapshot) = cached_file.as_deref().and_then(read_cache) {
+        return Ok(Replayed {
+            snapshot,
+            cached: true,
+        });
+    }
+    if interrupt.stop_requested() {
+        return Err(stopped("before the replay"));
+    }
+
+    let name = format!(
+        "safemig_drift_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let scratch = admin.create_scratch(&name).await?;
+    tracing::info!("replaying the migrations into {}", scratch.describe());
+    let replayed = replay_into(&scratch, dir, interrupt, wait).await;
+    let dropped = admin.drop_scratch(&name).await;
+    let schema = match replayed {
+        Ok(schema) => schema,
+        Err(e) => {
+            if let Err(left) = dropped {
+                tracing::error!("{left}");
+            }
+            return Err(match e {
+                e @ Error::Deploy(DeployError::Interrupted { .. }) => e,
+                e => Error::Drift(DriftError::Replay {
+                    scratch: scratch.describe(),
+                    source: Box::new(e),
+                }),
+            });
+        }
+    };
+    dropped.map_err(|e| {
+        Error::Drift(DriftError::ScratchLeft {
+            scratch: scratch.describe(),
+            message: e.to_string(),
+        })
+    })?;
+    let snapshot = Snapshot::new(
+        server.provider(),
+        format!("the migrations folder {}", crate::text::path(&dir.path)),
+        Some(history::from_folder(dir)),
+        schema,
+    );
+    if let Some(file) = &cached_file {
+        write_cache(file, &snapshot);
+    }
+    Ok(Replayed {
+        snapshot,
+        cached: false,
+    })
+}
+
+/// Deploys the folder into the scratch database and reads its schema. No migration lock:
+/// nothing else knows the scratch database, and MySQL's lock is per server, so taking it
+/// would hold up deploys of the live database for the whole replay.
+async fn replay_into(
+    scratch: &DatabaseUrl,
+    dir: &MigrationsDir,
+    interrupt: &Interrupt,
+    wait: Duration,
+) -> Result<crate::schema::Schema, Error> {
+    let mut engine = engine::connect(scratch, Access::ReadWrite, wait).await?;
+    let options = Options {
+        lock: LockOptions {
+            timeout: wait,
+            enabled: false,
+        },
+        interrupt: interrupt.clone(),
+    };
+    deploy::deploy(&mut *engine, dir, &options, &mut |_| {}).await?;
+    if interrupt.stop_requested() {
+        return Err(stopped("after the replay"));
+    }
+    super::read_schema(&mut *engine).await
+}
+
+fn stopped(when: &str) -> Error {
+    Error::Deploy(DeployError::Interrupted {
+        detail: format!("drift stopped {when}; the scratch database is dropped"),
+    })
+}
+
+/// Everything the replayed schema depends on: this safemig build (its introspectors),
+/// the server's version and defaults, the schema the URL selects, and every migration's
+/// name and checksum in order.
+async fn cache_key(
+    admin: &mut dyn Engine,
+    server: &DatabaseUrl,
+    dir: &MigrationsDir,
+) -> Result<String, Error> {
+    let mut hash = Sha256::new();
+    for part in [
+        "safemig drift cache 1",
+        env!("SAFEMIG_LONG_VERSION"),
+        server.provider().lock_name(),
+        &admin.scratch_fingerprint().await?,
+        &server.schema().unwrap_or_default(),
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    for migration in &dir.migrations {
+        hash.update(migration.name.as_bytes());
+        hash.update([0]);
+        hash.update(migration.checksum.as_bytes());
+        hash.update([0]);
+    }
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A cached schema, if one is there and readable; anything else means "replay".
+fn read_cache(file: &Path) -> Option<Snapshot> {
+    if !file.exists() {
+        return None;
+    }
+    match Snapshot::read(file) {
+        Ok(snapshot) => Some(snapshot),
+        Err(e) => {
+            tracing::warn!("ignoring the drift cache: {e}");
+            None
+        }
+    }
+}
+
+/// Writes the cache atomically (a whole file or none). A cache that cannot be written
+/// costs a replay next time, nothing more: a warning, not an error.
+fn write_cache(file: &Path, snapshot: &Snapshot) {
+    let write = || -> std::io::Result<()> {
+        let folder = file.parent().expect("a cache file has a folder");
+        std::fs::create_dir_all(folder)?;
+        let partial = folder.join(format!(".{}.partial", std::process::id()));
+        std::fs::write(&partial, snapshot.to_json())?;
+        std::fs::rename(&partial, file)
+    };
+    if let Err(e) = write() {
+        tracing::warn!(
+            "cannot write the drift cache {}: {e}",
+            crate::text::path(file)
+        );
+    }
+}

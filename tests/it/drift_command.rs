@@ -1,0 +1,354 @@
+//! `safemig drift` and `safemig snapshot` end to end, on every engine: the database against
+//! the migrations folder (replayed into a scratch database, then from the cache), against
+//! another database (staging against production) and against a snapshot; the scratch
+//! database is dropped after success, failure, SIGTERM and SIGINT; drift writes nothing to
+//! the databases it compares.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::deploy::{BROKEN, INIT, POSTS};
+use crate::for_each_engine;
+use crate::harness::{Kind, PASSWORD, Project, Run, TestDb, safemig_command, to_run};
+
+/// Exit code of drift found.
+const DRIFT: i32 = 14;
+
+/// `safemig drift -v ARGS` with the project's own replay cache.
+fn drift(project: &Project, db: &TestDb, args: &[&str]) -> Run {
+    let output = drift_command(project, db, args)
+        .output()
+        .expect("running safemig drift");
+    to_run(output)
+}
+
+fn drift_command(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Command {
+    let mut full = vec!["drift", "-v"];
+    full.extend(args);
+    let mut command = project.command(db, &full);
+    command.env("SAFEMIG_CACHE_DIR", project.dir.path().join("cache"));
+    command
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// The scratch database a verbose drift names on stderr.
+fn scratch_of(stderr: &str) -> String {
+    let at = stderr
+        .find("safemig_drift_")
+        .unwrap_or_else(|| panic!("no scratch database named in:\n{stderr}"));
+    stderr[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+fn scratch_exists(db: &TestDb, name: &str) -> bool {
+    let count = match db.kind {
+        Kind::Postgres => db.scalar(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM pg_database WHERE datname = '{name}'"
+        )),
+        Kind::Mysql => db.scalar(&format!(
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+        )),
+        Kind::Sqlite => {
+            return std::env::temp_dir().join(format!("{name}.db")).exists();
+        }
+    };
+    count.as_deref() != Some("0")
+}
+
+/// `(change, kind, name)` of every schema difference in a JSON report.
+fn differences(report: &Value) -> Vec<(String, String, String)> {
+    report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let text = |v: &Value| v.as_str().unwrap().to_string();
+            (
+                text(&d["change"]),
+                text(&d["object"]["kind"]),
+                text(&d["object"]["name"]),
+            )
+        })
+        .collect()
+}
+
+fn d(change: &str, kind: &str, name: &str) -> (String, String, String) {
+    (change.into(), kind.into(), name.into())
+}
+
+/// The folder replayed once, then read from the cache; a hand-made change is found with
+/// its object and the migration that last names it; a snapshot taken before a second
+/// change shows only that change.
+fn against_the_folder_and_a_snapshot(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_posts", POSTS),
+        ],
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+
+    let first = drift(&project, &db, &[]).expect(0);
+    assert!(
+        first
+            .stdout
+            .contains("No drift: the same schema and history."),
+        "{}",
+        first.stdout
+    );
+    assert!(!scratch_exists(&db, &scratch_of(&first.stderr)));
+    let second = json(&drift(&project, &db, &["--json"]).expect(0));
+    assert_eq!(second["verdict"], "same");
+    assert_eq!(second["right"]["cached"], true, "{second}");
+    assert!(second["compared"].as_u64().unwrap() >= 5, "{second}");
+
+    db.exec("ALTER TABLE posts ADD COLUMN body VARCHAR(20)");
+    let changed = drift(&project, &db, &[]).expect(DRIFT);
+    assert!(
+        changed
+            .stdout
+            .contains("column `posts.body`: only in the database"),
+        "{}",
+        changed.stdout
+    );
+    let report = json(&drift(&project, &db, &["--json"]).expect(DRIFT));
+    assert_eq!(report["verdict"], "different_schema");
+    assert_eq!(
+        differences(&report),
+        vec![d("extra", "column", "posts.body")]
+    );
+    assert_eq!(report["history"], serde_json::json!([]));
+
+    let snapshot = project.dir.path().join("before.json");
+    project
+        .safemig(&db, &["snapshot", "--output", snapshot.to_str().unwrap()])
+        .expect(0);
+    // MySQL's index names are per table; so are the objects its introspector reports.
+    let (drop_index, index) = match kind {
+        Kind::Mysql => (
+            "DROP INDEX posts_user_id_idx ON posts",
+            "posts.posts_user_id_idx",
+        ),
+        _ => ("DROP INDEX posts_user_id_idx", "posts_user_id_idx"),
+    };
+    db.exec(drop_index);
+    let since = json(
+        &drift(
+            &project,
+            &db,
+            &["--json", "--against", snapshot.to_str().unwrap()],
+        )
+        .expect(DRIFT),
+    );
+    assert_eq!(differences(&since), vec![d("missing", "index", index)]);
+    assert_eq!(
+        since["differences"][0]["last_migration"], "20240102000000_posts",
+        "{since}"
+    );
+}
+
+/// Staging and production deployed from the same folder, except that one migration went
+/// to production under another name; production was then changed by hand. Both the schema
+/// and the history drift are reported.
+fn staging_against_production(kind: Kind) {
+    let staging = TestDb::new(kind);
+    let production = TestDb::new(kind);
+    let tags = "CREATE TABLE tags (id INTEGER PRIMARY KEY, name VARCHAR(50));\n";
+    let staging_folder = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_posts", POSTS),
+            ("20240103000000_tags", tags),
+        ],
+    );
+    let production_folder = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_posts", POSTS),
+            ("20240103000000_add_tags", tags),
+        ],
+    );
+    staging_folder.safemig(&staging, &["deploy"]).expect(0);
+    production_folder
+        .safemig(&production, &["deploy"])
+        .expect(0);
+    production.exec("ALTER TABLE tags ADD COLUMN color VARCHAR(7)");
+
+    let run = drift(
+        &staging_folder,
+        &production,
+        &["--json", "--against", &staging.url],
+    )
+    .expect(DRIFT);
+    let report = json(&run);
+    assert_eq!(report["verdict"], "different_schema");
+    assert_eq!(
+        differences(&report),
+        vec![d("extra", "column", "tags.color")]
+    );
+    assert_eq!(
+        report["history"],
+        serde_json::json!([
+            {"change": "only_left", "migration": "20240103000000_add_tags"},
+            {"change": "only_right", "migration": "20240103000000_tags"},
+        ])
+    );
+    let human = drift(&staging_folder, &production, &["--against", &staging.url]).expect(DRIFT);
+    assert!(
+        human
+            .stdout
+            .contains("20240103000000_add_tags: applied in the --url only")
+            && human
+                .stdout
+                .ends_with("Drift: 1 difference in 1 object, and another history.\n"),
+        "{}",
+        human.stdout
+    );
+
+    // The same schema with another history is drift too.
+    production.exec("ALTER TABLE tags DROP COLUMN color");
+    let report = json(
+        &drift(
+            &staging_folder,
+            &production,
+            &["--json", "--against", &staging.url],
+        )
+        .expect(DRIFT),
+    );
+    assert_eq!(report["verdict"], "same_schema_different_history");
+}
+
+/// A folder whose replay fails: the migration's own failure (exit 6), and no scratch
+/// database left.
+fn scratch_is_dropped_after_a_failure(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write("20240102000000_broken", BROKEN);
+    let run = drift(&project, &db, &[]).expect(6);
+    assert!(
+        run.stderr.contains("replaying the migrations folder into")
+            && run.stderr.contains("20240102000000_broken"),
+        "{}",
+        run.stderr
+    );
+    assert!(!scratch_exists(&db, &scratch_of(&run.stderr)));
+}
+
+/// SIGTERM and SIGINT while the replay runs a long statement: exit 11, no scratch left.
+fn scratch_is_dropped_on_sigterm_and_sigint(kind: Kind) {
+    let sleeper = match kind {
+        Kind::Postgres => "SELECT pg_sleep(60);\n",
+        Kind::Mysql => "SELECT SLEEP(60);\n",
+        // A minute of work for SQLite's virtual machine, which its progress handler stops.
+        Kind::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000000) SELECT COUNT(*) FROM n;\n"
+        }
+    };
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let db = TestDb::new(kind);
+        let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+        project.safemig(&db, &["deploy"]).expect(0);
+        project.write("20240102000000_slow", sleeper);
+        let mut child = drift_command(&project, &db, &["--deadline", "1"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting safemig drift");
+        // Waits until the replay has begun: the scratch database exists then.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        while !seen.contains("replaying the migrations into") {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "drift ended before its replay:\n{seen}"
+            );
+            seen.push_str(&line);
+        }
+        let scratch = scratch_of(&seen);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(scratch_exists(&db, &scratch), "{signal}: {seen}");
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(11), "{signal}: {seen}{rest}");
+        assert!(
+            !scratch_exists(&db, &scratch),
+            "{signal}: {scratch} is left:\n{seen}{rest}"
+        );
+    }
+}
+
+for_each_engine!(
+    against_the_folder_and_a_snapshot,
+    staging_against_production,
+    scratch_is_dropped_after_a_failure,
+    scratch_is_dropped_on_sigterm_and_sigint,
+);
+
+/// Drift reads the live database through a login that can write nothing (every
+/// transaction read-only) and makes its scratch database on `--shadow-url`'s server.
+#[test]
+fn postgres_drift_needs_only_a_read_only_login() {
+    let db = TestDb::new(Kind::Postgres);
+    let project = Project::new(
+        Kind::Postgres,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_posts", POSTS),
+        ],
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    let reader = format!("reader_{}", db.name);
+    db.exec(&format!(
+        "CREATE ROLE {reader} LOGIN PASSWORD '{PASSWORD}' NOCREATEDB; \
+         ALTER ROLE {reader} SET default_transaction_read_only = on; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader};"
+    ));
+    let read_only = db.url.replacen("postgres:", &format!("{reader}:"), 1);
+    let migrations = project.migrations();
+    let run = safemig_command(
+        project.dir.path(),
+        &[
+            "drift",
+            "--url",
+            &read_only,
+            "--dir",
+            migrations.to_str().unwrap(),
+            "--shadow-url",
+            &db.url,
+            "--no-cache",
+        ],
+    )
+    .output()
+    .expect("running safemig drift");
+    let run = to_run(run).expect(0);
+    assert!(run.stdout.contains("No drift"), "{}", run.stdout);
+}
+
+/// On SQLite, the compared file is byte for byte what it was.
+#[test]
+fn sqlite_drift_leaves_the_file_untouched() {
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let before = std::fs::read(db.sqlite_path()).unwrap();
+    db.exec("SELECT 1");
+    drift(&project, &db, &["--no-cache"]).expect(0);
+    assert_eq!(std::fs::read(db.sqlite_path()).unwrap(), before);
+}
