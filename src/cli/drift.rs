@@ -9,7 +9,7 @@ use clap::Args;
 use safemig::drift::history::Side;
 use safemig::drift::{self, Finding, HistoryDifference, Report, Request, Source, Verdict};
 use safemig::interrupt::Interrupt;
-use safemig::schema::Difference;
+use safemig::schema::{Difference, ObjectKey, ObjectKind};
 use safemig::text::escaped;
 use safemig::{Error, ExitCode};
 
@@ -119,9 +119,12 @@ pub fn render(report: &Report) -> String {
     let mut previous = None;
     for finding in &report.differences {
         let object = finding.difference.object();
+        if part_of_a_whole_table(report, &finding.difference) {
+            continue;
+        }
         if previous != Some(object) {
             out.push('\n');
-            out.push_str(&render_object(finding, left, right));
+            out.push_str(&render_object(report, finding, left, right));
             previous = Some(object);
         }
         if let Difference::Changed {
@@ -203,13 +206,65 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// The heading line of an object: its kind and name, where it is, and the migration that
-/// last names it.
-fn render_object(finding: &Finding, left: &str, right: &str) -> String {
+/// Whether `difference` is a column or constraint of a table that is itself only on one
+/// side: the table's line says so, and lists of its columns would bury the rest.
+fn part_of_a_whole_table(report: &Report, difference: &Difference) -> bool {
+    !matches!(difference, Difference::Changed { .. })
+        && report.differences.iter().any(|f| {
+            let table = f.difference.object();
+            table.kind == ObjectKind::Table
+                && same_change(&f.difference, difference)
+                && belongs_to(difference.object(), &table.name)
+        })
+}
+
+/// How many columns and constraints go with a table only on one side.
+fn table_parts(report: &Report, table: &Difference) -> usize {
+    report
+        .differences
+        .iter()
+        .filter(|f| {
+            same_change(&f.difference, table)
+                && belongs_to(f.difference.object(), &table.object().name)
+        })
+        .count()
+}
+
+/// A column or constraint of `table`: named `table.name`, or `table` for its primary key.
+fn belongs_to(object: &ObjectKey, table: &str) -> bool {
+    object.kind != ObjectKind::Table
+        && (object.name == table
+            || object
+                .name
+                .strip_prefix(table)
+                .is_some_and(|rest| rest.starts_with('.')))
+}
+
+fn same_change(a: &Difference, b: &Difference) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// The heading line of an object: its kind and name, where it is, what goes with it, and
+/// the migration that last names it.
+fn render_object(report: &Report, finding: &Finding, left: &str, right: &str) -> String {
     let object = finding.difference.object();
+    let with = if object.kind == ObjectKind::Table {
+        let parts = table_parts(report, &finding.difference);
+        if parts > 0 {
+            format!(
+                " with its {parts} column{} and constraint{}",
+                plural(parts),
+                plural(parts)
+            )
+        } else {
+            String::new()
+        }
+    } else {
+        String::new()
+    };
     let presence = match &finding.difference {
-        Difference::Missing { .. } => format!(": only in the {right}"),
-        Difference::Extra { .. } => format!(": only in the {left}"),
+        Difference::Missing { .. } => format!(": only in the {right}{with}"),
+        Difference::Extra { .. } => format!(": only in the {left}{with}"),
         Difference::Changed { .. } => String::new(),
     };
     let last = finding

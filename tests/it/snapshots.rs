@@ -1,4 +1,4 @@
-//! What people read, pinned: the status table, the dry-run plan, one error of each exit code
+//! What people read, pinned: the status table, the drift report, the dry-run plan, one error of each exit code
 //! class with its `next:` line, lint findings, the drill report and every `--help`.
 //!
 //! Volatile parts (temp dirs, ports, database names, durations, timestamps, process ids)
@@ -81,6 +81,29 @@ fn status_table() {
     project.write("20240201000000_posts", &format!("{POSTS}-- edited\n"));
     project.write("20240301000000_tags", TAGS);
     snapshot!("status_table", project.safemig(&db, &["status"]).expect(7));
+}
+
+#[test]
+fn drift_report() {
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(
+        Kind::Sqlite,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240201000000_posts", POSTS),
+        ],
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec(
+        "ALTER TABLE posts ADD COLUMN body TEXT DEFAULT 'none'; DROP INDEX posts_user_id_idx; \
+         UPDATE _prisma_migrations SET checksum = 'edited' WHERE migration_name = '20240101000000_init'",
+    );
+    project.write("20240301000000_tags", TAGS);
+    let run = project
+        .command(&db, &["drift", "--no-cache"])
+        .output()
+        .expect("running safemig drift");
+    snapshot!("drift_report", crate::harness::to_run(run).expect(14));
 }
 
 #[test]
@@ -254,6 +277,8 @@ fn help_of_every_command() {
         &["deploy"],
         &["resolve"],
         &["run"],
+        &["drift"],
+        &["snapshot"],
         &["drill"],
         &["lint"],
         &["lint", "compose"],
