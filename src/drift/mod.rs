@@ -102,7 +102,7 @@ pub struct Finding {
 /// What `drift` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub format: u32,
+    pub format_version: u32,
     pub verdict: Verdict,
     pub left: SideSummary,
     pub right: SideSummary,
@@ -160,7 +160,7 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         .map(|k| (*k).clone())
         .collect();
     Ok(Report {
-        format: REPORT_FORMAT,
+        format_version: REPORT_FORMAT,
         verdict,
         left: left_summary,
         right: right_summary,

@@ -22,7 +22,7 @@ const LIMIT: u64 = 1 << 30;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
-    pub format: u32,
+    pub format_version: u32,
     pub provider: Provider,
     /// What was read, as messages name it (never with credentials).
     pub source: String,
@@ -42,7 +42,7 @@ impl Snapshot {
         schema: Schema,
     ) -> Self {
         Snapshot {
-            format: FORMAT,
+            format_version: FORMAT,
             provider,
             source,
             taken_at: Utc::now(),
@@ -63,7 +63,7 @@ impl Snapshot {
         let text = crate::files::read_text(path, LIMIT)?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| unreadable(format!("not JSON: {e}")))?;
-        match value.get("format").and_then(|f| f.as_u64()) {
+        match value.get("format_version").and_then(|f| f.as_u64()) {
             Some(f) if f == u64::from(FORMAT) => {}
             Some(f) => {
                 return Err(unreadable(format!(
@@ -100,7 +100,7 @@ mod tests {
         std::fs::write(&path, snapshot.to_json()).unwrap();
         assert_eq!(Snapshot::read(&path).unwrap().schema, schema);
 
-        std::fs::write(&path, r#"{"format": 99}"#).unwrap();
+        std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
         let error = Snapshot::read(&path).unwrap_err().to_string();
         assert!(error.contains("format 99"), "{error}");
     }

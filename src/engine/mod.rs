@@ -212,6 +212,8 @@ pub enum ErrorKind {
     AccessDenied,
     /// The file is not a database, or a damaged one.
     NotADatabase,
+    /// The database the URL names does not exist on the server.
+    DatabaseMissing,
     /// Another connection holds the database (SQLite's busy and locked).
     Busy,
     /// The statement failed with nothing applied only because it ran inside a transaction
@@ -325,6 +327,9 @@ fn query_error(
             ErrorKind::NotADatabase => {
                 Error::Database(DatabaseError::NotADatabase { target, message })
             }
+            ErrorKind::DatabaseMissing => {
+                Error::Database(DatabaseError::DatabaseMissing { target })
+            }
             ErrorKind::Busy => Error::Database(DatabaseError::LockTimeout {
                 target,
                 waited: std::time::Duration::ZERO,
@@ -358,6 +363,7 @@ fn connect_error(target: &str, classify: Classify) -> impl FnOnce(sqlx::Error) -
             target,
             message: message_of(&e),
         }),
+        ErrorKind::DatabaseMissing => Error::Database(DatabaseError::DatabaseMissing { target }),
         _ => Error::Database(DatabaseError::Connect {
             target,
             message: message_of(&e),
@@ -370,7 +376,6 @@ fn connect_error(target: &str, classify: Classify) -> impl FnOnce(sqlx::Error) -
 async fn connect_with_timeout<C>(
     url: &DatabaseUrl,
     target: &str,
-    missing_db_code: &str,
     classify: Classify,
     attempt: impl Future<Output = Result<C, sqlx::Error>>,
 ) -> Result<C, Error> {
@@ -386,14 +391,7 @@ async fn connect_with_timeout<C>(
         },
         None => attempt.await,
     };
-    result.map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some(missing_db_code) => {
-            Error::Database(DatabaseError::DatabaseMissing {
-                target: target.to_string(),
-            })
-        }
-        _ => connect_error(target, classify)(e),
-    })
+    result.map_err(connect_error(target, classify))
 }
 
 /// Quotes an identifier the ANSI way (`"name"`), doubling inner quotes.

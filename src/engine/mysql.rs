@@ -24,7 +24,6 @@ use crate::sql::{ScriptProfile, Target};
 const LOCK_NAME: &str = "prisma_migrate";
 
 /// MySQL's "Unknown database" error number.
-const ER_BAD_DB_ERROR: &str = "1049";
 
 pub struct Mysql {
     conn: MySqlConnection,
@@ -113,6 +112,8 @@ fn classify(e: &sqlx::Error) -> ErrorKind {
         1044 | 1142 | 1143 | 1227 | 1290 | 1036 => ErrorKind::AccessDenied,
         // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, client: server gone, lost connection.
         1053 | 1927 | 2006 | 2013 => ErrorKind::ConnectionLost,
+        // ER_BAD_DB_ERROR (its SQLSTATE, 42000, is shared with syntax errors).
+        1049 => ErrorKind::DatabaseMissing,
         _ => ErrorKind::Statement,
     }
 }
@@ -160,7 +161,6 @@ impl Mysql {
         let mut conn = connect_with_timeout(
             url,
             &target,
-            ER_BAD_DB_ERROR,
             classify,
             MySqlConnection::connect_with(&options),
         )

@@ -104,6 +104,8 @@ fn classify(e: &sqlx::Error) -> ErrorKind {
         // connection_exception; admin_shutdown, crash_shutdown, cannot_connect_now.
         code if code.starts_with("08") => ErrorKind::ConnectionLost,
         "57P01" | "57P02" | "57P03" => ErrorKind::ConnectionLost,
+        // invalid_catalog_name: the database does not exist.
+        "3D000" => ErrorKind::DatabaseMissing,
         // invalid_password, invalid_authorization_specification.
         "28P01" | "28000" => ErrorKind::Authentication,
         // insufficient_privilege, read_only_sql_transaction.
@@ -161,14 +163,9 @@ impl Postgres {
         }
 
         let target = url.describe();
-        let mut conn = connect_with_timeout(
-            url,
-            &target,
-            "3D000",
-            classify,
-            PgConnection::connect_with(&options),
-        )
-        .await?;
+        let mut conn =
+            connect_with_timeout(url, &target, classify, PgConnection::connect_with(&options))
+                .await?;
         set_search_path(&mut conn, &schema)
             .await
             .map_err(query_error("setting the search path", &target, classify))?;

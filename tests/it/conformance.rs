@@ -206,7 +206,44 @@ fn snapshots_see_what_a_statement_changes(kind: Kind) {
     });
 }
 
+/// A scratch database is made empty, usable and writable, its fingerprint is stable, and
+/// dropping it removes it even while a connection to it is still open.
+fn scratch_databases_are_made_and_dropped(kind: Kind) {
+    let db = TestDb::new(kind);
+    block_on(async {
+        let mut admin = engine_for(&db).await;
+        let fingerprint = admin.scratch_fingerprint().await.unwrap();
+        assert!(!fingerprint.is_empty());
+        assert_eq!(admin.scratch_fingerprint().await.unwrap(), fingerprint);
+        let name = format!("safemig_drift_c{}", db.name);
+        let url = admin.create_scratch(&name).await.unwrap();
+        let wait = Duration::from_secs(5);
+        let mut scratch = engine::connect(&url, engine::Access::ReadWrite, wait)
+            .await
+            .unwrap();
+        assert_eq!(scratch.user_objects().await.unwrap(), Vec::<String>::new());
+        scratch
+            .run_script("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        admin.drop_scratch(&name).await.unwrap();
+        drop(scratch);
+        let error = engine::connect(&url, engine::Access::ReadOnly, wait)
+            .await
+            .err()
+            .expect("the scratch database is gone");
+        assert!(
+            matches!(
+                error,
+                safemig::Error::Database(safemig::error::DatabaseError::DatabaseMissing { .. })
+            ),
+            "{error}"
+        );
+    });
+}
+
 for_each_engine!(
+    scratch_databases_are_made_and_dropped,
     lock_excludes_other_sessions_until_released,
     history_store_round_trip,
     script_errors_carry_the_servers_message,

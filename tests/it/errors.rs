@@ -115,21 +115,28 @@ fn status_waits_for_a_running_sqlite_deploy_then_names_it() {
 /// A SQLite file in a missing folder: --dry-run and deploy agree (2, with `mkdir`).
 #[test]
 fn missing_databases_and_folders() {
-    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
-    let missing = postgres().url("no_such_database_at_all");
-    let dir = project.migrations();
-    let dir = dir.to_str().unwrap();
-    for command in ["status", "deploy"] {
-        let run = safemig(
-            project.dir.path(),
-            &["--url", &missing, "--dir", dir, command],
-        )
-        .expect(3);
-        assert!(
-            run.stderr.contains("error[P1003]"),
-            "{command}: {}",
-            run.stderr
-        );
+    // MySQL's error for it shares its SQLSTATE with syntax errors: told by its number.
+    for (kind, missing) in [
+        (Kind::Postgres, postgres().url("no_such_database_at_all")),
+        (Kind::Mysql, mariadb().url("no_such_database_at_all")),
+    ] {
+        let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+        let dir = project.migrations();
+        let dir = dir.to_str().unwrap();
+        for command in ["status", "deploy"] {
+            let run = safemig(
+                project.dir.path(),
+                &["--url", &missing, "--dir", dir, command],
+            )
+            .expect(3);
+            assert!(
+                run.stderr.contains("error[P1003]")
+                    && run.stderr.contains("`no_such_database_at_all`")
+                    && run.stderr.contains("does not exist"),
+                "{kind:?} {command}: {}",
+                run.stderr
+            );
+        }
     }
 
     let sqlite = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
