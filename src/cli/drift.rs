@@ -159,22 +159,22 @@ pub fn render(report: &Report) -> String {
     out.push('\n');
     out.push_str(&format!("Compared {} objects", report.compared));
     if !report.compared_by_text.is_empty() {
-        let names: Vec<String> = report
-            .compared_by_text
-            .iter()
-            .take(5)
-            .map(|k| k.to_string())
+        let mut kinds: std::collections::BTreeMap<ObjectKind, usize> = Default::default();
+        for key in &report.compared_by_text {
+            *kinds.entry(key.kind).or_default() += 1;
+        }
+        let kinds: Vec<String> = kinds
+            .into_iter()
+            .map(|(kind, n)| match (n, kind.as_str()) {
+                (1, name) => format!("1 {name}"),
+                (n, name) if name.ends_with('x') => format!("{n} {name}es"),
+                (n, name) => format!("{n} {name}s"),
+            })
             .collect();
-        let more = report.compared_by_text.len().saturating_sub(names.len());
         out.push_str(&format!(
-            "; {} by their whole definition text ({}{})",
+            "; {} by their whole definition text ({}; --json names them)",
             report.compared_by_text.len(),
-            names.join(", "),
-            if more > 0 {
-                format!(", and {more} more")
-            } else {
-                String::new()
-            }
+            kinds.join(", ")
         ));
     }
     out.push_str(".\n");

@@ -25,10 +25,12 @@ pub enum EntryState {
     RolledBack,
 }
 
-/// A history read from a database, in the order its rows were started.
+/// A history read from a database, in the order its rows were started. Rows started in
+/// the same millisecond (the precision Prisma and safemig write) are taken in name order,
+/// which is the folder's for any history Prisma or safemig made.
 pub fn from_rows(rows: &[HistoryRow]) -> Vec<Entry> {
     let mut rows: Vec<&HistoryRow> = rows.iter().collect();
-    rows.sort_by_key(|r| r.started_at);
+    rows.sort_by(|a, b| (a.started_at, &a.migration_name).cmp(&(b.started_at, &b.migration_name)));
     rows.into_iter()
         .map(|r| Entry {
             name: r.migration_name.clone(),
@@ -117,19 +119,16 @@ pub fn compare(left: &[Entry], right: &[Entry]) -> Vec<HistoryDifference> {
             });
         }
     }
-    // Order: the migrations both applied, in each side's order; a name whose position
-    // among them differs is out of order.
-    let common = |list: &[(String, String)], other: &[(String, String)]| -> Vec<String> {
-        list.iter()
-            .filter(|(n, _)| find(other, n).is_some())
-            .map(|(n, _)| n.clone())
-            .collect()
-    };
-    let (lc, rc) = (common(&l, &r), common(&r, &l));
-    for (a, b) in lc.iter().zip(&rc) {
-        if a != b {
+    // Order: among the migrations both applied, the longest run that both sides applied in
+    // the same order is in order; each other one was applied out of order (one migration
+    // moved to the end is one difference, not one per migration after it).
+    let right_position = |name: &str| find(&r, name);
+    let positions: Vec<usize> = l.iter().filter_map(|(n, _)| right_position(n)).collect();
+    let in_order = longest_increasing(&positions);
+    for (i, &position) in positions.iter().enumerate() {
+        if !in_order.contains(&i) {
             differences.push(HistoryDifference::Order {
-                migration: a.clone(),
+                migration: r[position].0.clone(),
             });
         }
     }
@@ -144,6 +143,30 @@ pub fn compare(left: &[Entry], right: &[Entry]) -> Vec<HistoryDifference> {
     differences
 }
 
+/// The indexes of one longest strictly increasing subsequence of `values` (patience
+/// sorting, O(n log n)).
+fn longest_increasing(values: &[usize]) -> std::collections::BTreeSet<usize> {
+    // tails[k]: index of the smallest last value of an increasing run of length k + 1.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut previous: Vec<Option<usize>> = vec![None; values.len()];
+    for (i, &value) in values.iter().enumerate() {
+        let k = tails.partition_point(|&t| values[t] < value);
+        previous[i] = k.checked_sub(1).map(|k| tails[k]);
+        if k == tails.len() {
+            tails.push(i);
+        } else {
+            tails[k] = i;
+        }
+    }
+    let mut run = std::collections::BTreeSet::new();
+    let mut at = tails.last().copied();
+    while let Some(i) = at {
+        run.insert(i);
+        at = previous[i];
+    }
+    run
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +177,33 @@ mod tests {
             checksum: checksum.into(),
             state: EntryState::Applied,
         }
+    }
+
+    #[test]
+    fn rows_started_in_the_same_millisecond_are_taken_in_name_order() {
+        let mut second = HistoryRow::resolved_applied("2_users", "b");
+        let mut first = HistoryRow::resolved_applied("1_init", "a");
+        first.started_at = second.started_at;
+        second.finished_at = first.finished_at;
+        let names: Vec<String> = from_rows(&[second, first])
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["1_init", "2_users"]);
+    }
+
+    #[test]
+    fn one_migration_moved_is_one_difference() {
+        let right: Vec<Entry> = (0..6).map(|i| applied(&format!("{i}_m"), "x")).collect();
+        let mut left = right.clone();
+        let moved = left.remove(1);
+        left.push(moved);
+        assert_eq!(
+            compare(&left, &right),
+            vec![HistoryDifference::Order {
+                migration: "1_m".into()
+            }]
+        );
     }
 
     #[test]
@@ -205,9 +255,6 @@ mod tests {
                 },
                 HistoryDifference::Order {
                     migration: "3_posts".into()
-                },
-                HistoryDifference::Order {
-                    migration: "2_users".into()
                 },
                 HistoryDifference::Failed {
                     migration: "5_index".into(),

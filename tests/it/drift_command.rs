@@ -1,5 +1,6 @@
 //! `safemig drift` and `safemig snapshot` end to end, on every engine: the database against
-//! the migrations folder (replayed into a scratch database, then from the cache), against
+//! the migrations folder (replayed into a scratch database, then from the cache; every
+//! corpus history with no drift), against
 //! another database (staging against production) and against a snapshot; the scratch
 //! database is dropped after success, failure, SIGTERM and SIGINT; drift writes nothing to
 //! the databases it compares.
@@ -11,6 +12,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
+use crate::corpus::{apply_with_engine_client, corpora, deployed_by_safemig, migration_files};
 use crate::deploy::{BROKEN, INIT, POSTS};
 use crate::for_each_engine;
 use crate::harness::{Kind, PASSWORD, Project, Run, TestDb, safemig_command, to_run};
@@ -294,7 +296,50 @@ fn scratch_is_dropped_on_sigterm_and_sigint(kind: Kind) {
     }
 }
 
+/// Every real-world history, deployed by safemig: no drift against its own folder (the
+/// scratch replay), against a dump-and-restore of itself (schema and history), or against
+/// the files replayed by the engine's own client (schema only: no history there).
+fn corpus_drifts_from_nothing(kind: Kind) {
+    for (name, dir) in corpora(kind) {
+        let (deployed, _) = deployed_by_safemig(kind, &dir);
+        let restored = TestDb::restored_from_dump(&deployed);
+        let replayed = TestDb::new(kind);
+        apply_with_engine_client(&replayed, &migration_files(&dir));
+        let folder = dir.to_str().unwrap();
+        for (label, against) in [
+            ("its folder", None),
+            ("its dump, restored", Some(&restored.url)),
+            ("the client's replay", Some(&replayed.url)),
+        ] {
+            let mut args = vec!["--url", &deployed.url, "--dir", folder];
+            args.extend(["drift", "--json", "--no-cache"]);
+            args.extend(
+                against
+                    .map(|url| ["--against", url.as_str()])
+                    .into_iter()
+                    .flatten(),
+            );
+            let run = safemig_command(&std::env::temp_dir(), &args)
+                .output()
+                .expect("running safemig drift");
+            let run = to_run(run);
+            assert_eq!(
+                run.code, 0,
+                "{name} against {label}:\n{}\n{}",
+                run.stdout, run.stderr
+            );
+            let report = json(&run);
+            assert_eq!(report["verdict"], "same", "{name}");
+            println!(
+                "{name} against {label}: {} objects compared, no drift",
+                report["compared"]
+            );
+        }
+    }
+}
+
 for_each_engine!(
+    corpus_drifts_from_nothing,
     against_the_folder_and_a_snapshot,
     staging_against_production,
     scratch_is_dropped_after_a_failure,
