@@ -23,8 +23,6 @@ use crate::sql::{ScriptProfile, Target};
 /// Prisma's lock name (ARCHITECTURE.md, "The Prisma contract").
 const LOCK_NAME: &str = "prisma_migrate";
 
-/// MySQL's "Unknown database" error number.
-
 pub struct Mysql {
     conn: MySqlConnection,
     url: DatabaseUrl,
