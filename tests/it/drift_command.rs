@@ -346,6 +346,39 @@ for_each_engine!(
     scratch_is_dropped_on_sigterm_and_sigint,
 );
 
+/// MariaDB stores a JSON column as LONGTEXT with a `json_valid` check: deployed, replayed
+/// and dumped and restored, such columns are no drift (Prisma's own drift check reports
+/// them).
+#[test]
+fn mariadb_json_columns_are_no_drift() {
+    let db = TestDb::new(Kind::Mysql);
+    let project = Project::new(
+        Kind::Mysql,
+        &[(
+            "20240101000000_init",
+            "CREATE TABLE `Event` (\n\
+             `id` INTEGER NOT NULL AUTO_INCREMENT,\n\
+             `payload` JSON NOT NULL,\n\
+             `meta` JSON NULL,\n\
+             `tags` JSON NOT NULL DEFAULT ('[]'),\n\
+             PRIMARY KEY (`id`)\n\
+             ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n",
+        )],
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    let restored = TestDb::restored_from_dump(&db);
+    drift(&project, &db, &["--no-cache"]).expect(0);
+    let report = json(&drift(&project, &db, &["--json", "--against", &restored.url]).expect(0));
+    assert_eq!(report["verdict"], "same");
+    // And a JSON column changed to plain text by hand is drift.
+    db.exec("ALTER TABLE `Event` MODIFY `meta` LONGTEXT NULL");
+    let report = json(&drift(&project, &db, &["--json"]).expect(DRIFT));
+    assert!(
+        differences(&report).contains(&d("changed", "column", "Event.meta")),
+        "{report}"
+    );
+}
+
 /// Drift reads the live database through a login that can write nothing (every
 /// transaction read-only) and makes its scratch database on `--shadow-url`'s server.
 #[test]
