@@ -6,9 +6,10 @@
 //! `VIEW_DEFINITION` without the database's name, which differs between two databases
 //! holding the same schema), normalised where MySQL 8 and MariaDB say the same thing
 //! differently (integer display widths, MariaDB's `JSON` as `LONGTEXT` with a check).
-//! Tested on MariaDB; MySQL 8's catalog has the same columns where used here (the index
-//! query picks `IS_VISIBLE` and `EXPRESSION` there, `IGNORED` on MariaDB), except that
-//! its `CHECK_CONSTRAINTS` has no `TABLE_NAME`.
+//! Tested on MariaDB; MySQL 8's catalog has the same columns where used here, except
+//! where the queries pick by server: `IS_VISIBLE` and `EXPRESSION` in `STATISTICS` (MariaDB:
+//! `IGNORED`), and the table of a check from `TABLE_CONSTRAINTS` (MariaDB's
+//! `CHECK_CONSTRAINTS` has it).
 
 use std::collections::BTreeMap;
 
@@ -304,7 +305,7 @@ pub(super) async fn read(
         conn,
         format!(
             "SELECT t.TABLE_NAME, t.ENGINE, co.CHARACTER_SET_NAME, t.TABLE_COLLATION, \
-                    t.ROW_FORMAT, t.TABLE_COMMENT \
+                    t.CREATE_OPTIONS, t.TABLE_COMMENT \
              FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS co \
                ON co.COLLATION_NAME = t.TABLE_COLLATION \
              WHERE {OWN_TABLES}"
@@ -313,11 +314,21 @@ pub(super) async fn read(
     .await?
     {
         let mut object = Object::default();
+        // The row format a table was created with, not the one it has: without
+        // `ROW_FORMAT`, that is the server's `innodb_default_row_format`, which two servers
+        // holding the same schema need not share.
+        let options = text(&row, 4)?.unwrap_or_default();
+        if let Some(format) = options.split_whitespace().find_map(|o| {
+            o.to_ascii_lowercase()
+                .strip_prefix("row_format=")
+                .map(str::to_string)
+        }) {
+            object = object.with("row_format", format);
+        }
         for (i, attribute) in [
             (1, "engine"),
             (2, "charset"),
             (3, "collation"),
-            (4, "row_format"),
             (5, "comment"),
         ] {
             if let Some(value) = text(&row, i)?.filter(|v| !v.is_empty()) {
@@ -472,15 +483,21 @@ pub(super) async fn read(
         );
     }
 
-    for row in rows(
-        conn,
+    // MariaDB names a check per table (a column's check takes the column's name) and says
+    // which table it is on; MySQL names it per database and says so in TABLE_CONSTRAINTS.
+    let checks = if mariadb {
         "SELECT cc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE \
          FROM information_schema.CHECK_CONSTRAINTS cc \
          WHERE cc.CONSTRAINT_SCHEMA = DATABASE() AND cc.TABLE_NAME <> ?"
-            .into(),
-    )
-    .await?
-    {
+    } else {
+        "SELECT tc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE \
+         FROM information_schema.CHECK_CONSTRAINTS cc \
+         JOIN information_schema.TABLE_CONSTRAINTS tc \
+           ON tc.CONSTRAINT_SCHEMA = cc.CONSTRAINT_SCHEMA \
+          AND tc.CONSTRAINT_NAME = cc.CONSTRAINT_NAME AND tc.CONSTRAINT_TYPE = 'CHECK' \
+         WHERE cc.CONSTRAINT_SCHEMA = DATABASE() AND tc.TABLE_NAME <> ?"
+    };
+    for row in rows(conn, checks.into()).await? {
         schema.insert(
             ObjectKind::Check,
             format!("{}.{}", required(&row, 0)?, required(&row, 1)?),
@@ -589,4 +606,65 @@ pub(super) async fn read(
     json_columns(&mut schema);
 
     Ok(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_types_read_alike_on_mysql_and_mariadb() {
+        assert_eq!(column_type("int(11)"), column_type("int"));
+        assert_eq!(
+            column_type("int(10) unsigned"),
+            Object::default()
+                .with("type", "int")
+                .with("unsigned", "true")
+        );
+        assert_eq!(column_type("tinyint(1)").attributes["type"], "tinyint(1)");
+        assert_eq!(
+            column_type("varchar(191)").attributes["type"],
+            "varchar(191)"
+        );
+        assert_eq!(
+            extra("DEFAULT_GENERATED on update CURRENT_TIMESTAMP(3)"),
+            vec![("on_update", "current_timestamp(3)".to_string())]
+        );
+        assert_eq!(
+            extra("VIRTUAL GENERATED INVISIBLE"),
+            vec![
+                ("storage", "virtual".to_string()),
+                ("invisible", "true".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn mariadb_json_reads_as_mysql_json() {
+        let mut mariadb = Schema::default();
+        mariadb.insert(
+            ObjectKind::Column,
+            "User.data",
+            Object::default()
+                .with("type", "longtext")
+                .with("charset", "utf8mb4")
+                .with("collation", "utf8mb4_bin")
+                .with("nullable", "true"),
+        );
+        mariadb.insert(
+            ObjectKind::Check,
+            "User.data",
+            Object::text("json_valid(`data`)"),
+        );
+        json_columns(&mut mariadb);
+        let mut mysql = Schema::default();
+        mysql.insert(
+            ObjectKind::Column,
+            "User.data",
+            Object::default()
+                .with("type", "json")
+                .with("nullable", "true"),
+        );
+        assert_eq!(crate::schema::diff(&mariadb, &mysql), vec![]);
+    }
 }

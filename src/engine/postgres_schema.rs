@@ -247,7 +247,14 @@ pub(super) async fn read(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                     a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
                     a.attgenerated::text, \
-                    CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END \
+                    CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END, \
+                    (SELECT format('%s start %s increment %s min %s max %s cache %s%s', \
+                                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+                                   s.seqmin, s.seqmax, s.seqcache, \
+                                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
+                     FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid \
+                     WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid \
+                       AND d.refobjsubid = a.attnum AND d.deptype = 'i') \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_type t ON t.oid = a.atttypid \
              LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
@@ -280,6 +287,11 @@ pub(super) async fn read(
         }
         if let Some(collation) = row.try_get::<Option<String>, _>(7)? {
             object = object.with("collation", collation);
+        }
+        // An identity column's sequence options, which ALTER COLUMN … SET INCREMENT
+        // changes; its current value is data.
+        if let Some(sequence) = row.try_get::<Option<String>, _>(8)? {
+            object = object.with("identity_sequence", sequence);
         }
         schema.insert(ObjectKind::Column, format!("{table}.{column}"), object);
     }

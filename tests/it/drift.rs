@@ -991,6 +991,18 @@ const POSTGRES_ALTERATIONS: &[Alteration] = &[
         "User.emailLower",
         "generated",
     ),
+    a(
+        r#"ALTER TABLE "User" ALTER COLUMN "seq" SET INCREMENT BY 5"#,
+        K::Column,
+        "User.seq",
+        "identity_sequence",
+    ),
+    a(
+        r#"ALTER TABLE "User" ALTER COLUMN "seq" SET MAXVALUE 1000"#,
+        K::Column,
+        "User.seq",
+        "identity_sequence",
+    ),
     a_exists(
         r#"ALTER TABLE "User" ADD COLUMN "bio" TEXT"#,
         K::Column,
@@ -1423,6 +1435,7 @@ fn postgres_data_and_extension_objects_are_not_drift() {
         r#"SELECT setval('"ticket_seq"', 500); SELECT nextval('"User_id_seq"');
         INSERT INTO "User" ("email") VALUES ('a@example.com');
         REFRESH MATERIALIZED VIEW "UserStats";
+        ALTER TABLE "User" ALTER COLUMN "seq" RESTART WITH 1000;
         CREATE EXTENSION hstore;
         CREATE TABLE "_prisma_migrations" ("id" VARCHAR(36) PRIMARY KEY);"#,
     );
@@ -2050,46 +2063,56 @@ fn mysql_data_is_not_drift() {
 
 /// Each alteration, run on a fresh copy of `base`, shows as a difference naming its object
 /// and attribute. PostgreSQL copies a template database (faster than running `base`);
-/// MariaDB runs `base` again (its copy is a dump and a restore).
+/// MariaDB runs `base` again (its copy is a dump and a restore). A few alterations run at
+/// once: most of the time is the server's, creating databases.
 fn alterations_are_found(kind: Kind, base: &str, alterations: &[Alteration]) {
+    const AT_ONCE: usize = 4;
     let template = TestDb::new(kind);
     template.exec(base);
     let reference = introspect(&template);
-    let mut failures = Vec::new();
-    for alteration in alterations {
-        let live = match kind {
-            Kind::Postgres => TestDb::copy_of(&template),
-            _ => {
-                let live = TestDb::new(kind);
-                live.exec(base);
-                live
-            }
-        };
-        let applied =
-            alteration
-                .sql
-                .split(";;")
-                .try_for_each(|step| match step.trim().strip_prefix('?') {
+    let check =
+        |alteration: &Alteration| -> Option<String> {
+            let live = match kind {
+                Kind::Postgres => TestDb::copy_of(&template),
+                _ => {
+                    let live = TestDb::new(kind);
+                    live.exec(base);
+                    live
+                }
+            };
+            let applied = alteration.sql.split(";;").try_for_each(|step| {
+                match step.trim().strip_prefix('?') {
                     Some(may_fail) => live.try_exec(may_fail).or(Ok(())),
                     None => live.try_exec(step),
-                });
-        if let Err(e) = applied {
-            failures.push(format!("`{}`: {e}", alteration.sql));
-            continue;
-        }
-        let differences = diff(&introspect(&live), &reference);
-        if !found(
-            &differences,
-            alteration.kind,
-            alteration.name,
-            alteration.attribute,
-        ) {
-            failures.push(format!(
-                "`{}`: expected {} `{}` {:?}, got {differences:#?}",
-                alteration.sql, alteration.kind, alteration.name, alteration.attribute
-            ));
-        }
-    }
+                }
+            });
+            if let Err(e) = applied {
+                return Some(format!("`{}`: {e}", alteration.sql));
+            }
+            let differences = diff(&introspect(&live), &reference);
+            let attribute = alteration.attribute;
+            (!found(&differences, alteration.kind, alteration.name, attribute)).then(|| {
+                format!(
+                    "`{}`: expected {} `{}` {attribute:?}, got {differences:#?}",
+                    alteration.sql, alteration.kind, alteration.name
+                )
+            })
+        };
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..AT_ONCE)
+            .map(|worker| {
+                let check = &check;
+                scope.spawn(move || {
+                    let mine = alterations.iter().skip(worker).step_by(AT_ONCE);
+                    mine.filter_map(check).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("an alteration worker"))
+            .collect()
+    });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     eprintln!("{kind:?}: {} alterations found", alterations.len());
 }
