@@ -1,10 +1,14 @@
 //! PostgreSQL's schema as a [`Schema`], from `pg_catalog`: one query per object kind for
-//! the URL's schema, however many tables it holds. Definitions are rendered by the server
-//! itself (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`,
-//! `pg_get_viewdef`, `pg_get_functiondef`, `pg_get_triggerdef`), because only the server
-//! renders its own definitions faithfully; what is compared through such a rendering alone
-//! is marked as compared by text. Objects owned by extensions (PostGIS's tables) and the
-//! history table are left out.
+//! the URL's schema, however many tables it holds. The kinds: schemas and extensions (both
+//! database-wide), enums, domains, composite types, sequences, tables, columns, primary
+//! keys, unique, exclusion and check constraints, foreign keys, indexes, views,
+//! materialized views, functions, procedures, aggregates, triggers and policies.
+//! Definitions are rendered by the server itself (`format_type`, `pg_get_expr`,
+//! `pg_get_constraintdef`, `pg_get_indexdef`, `pg_get_viewdef`, `pg_get_functiondef`,
+//! `pg_get_triggerdef`), because only the server renders its own definitions faithfully;
+//! what is compared through such a rendering alone is marked as compared by text. Objects
+//! owned by extensions (PostGIS's tables, citext's functions) and the history table are
+//! left out.
 
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
@@ -18,6 +22,17 @@ const OWN_RELATION: &str = "c.relnamespace = (SELECT oid FROM pg_namespace WHERE
      AND c.relname <> $2 \
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
                      AND d.objid = c.oid AND d.deptype = 'e')";
+
+/// `WHERE` conditions for a catalog row `alias` of class `catalog` (`pg_type`, `pg_proc`)
+/// whose namespace column is `namespace`: in the schema `$1` and not owned by an extension.
+fn own_object(alias: &str, catalog: &str, namespace: &str) -> String {
+    format!(
+        "{alias}.{namespace} = (SELECT oid FROM pg_namespace WHERE nspname = $1) \
+         AND $2::text IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass \
+                         AND d.objid = {alias}.oid AND d.deptype = 'e')"
+    )
+}
 
 /// Runs one catalog query with its two parameters: the schema (`$1`) and the history
 /// table's name (`$2`). Every query binds both, so one that needs neither still names them
@@ -44,6 +59,28 @@ pub(super) async fn read(
 ) -> Result<Schema, sqlx::Error> {
     let mut schema = Schema::default();
 
+    // Schemas belong to the database, as extensions do: a schema created or dropped beside
+    // the migrations is drift whichever schema the URL names. PostgreSQL's own and the
+    // ones extensions create are left out.
+    for row in rows(
+        conn,
+        schema_name,
+        "SELECT n.nspname::text FROM pg_namespace n \
+         WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+           AND $1::text IS NOT NULL AND $2::text IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
+                           AND d.objid = n.oid AND d.deptype = 'e')"
+            .into(),
+    )
+    .await?
+    {
+        schema.insert(
+            ObjectKind::Schema,
+            row.try_get::<String, _>(0)?,
+            Object::default(),
+        );
+    }
+
     // Extensions belong to the database; each one's schema is an attribute.
     for row in rows(
         conn,
@@ -67,14 +104,12 @@ pub(super) async fn read(
     for row in rows(
         conn,
         schema_name,
-        "SELECT t.typname::text, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) \
-         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
-         WHERE t.typnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) \
-           AND $2::text IS NOT NULL \
-           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass \
-                           AND d.objid = t.oid AND d.deptype = 'e') \
-         GROUP BY t.typname"
-            .into(),
+        format!(
+            "SELECT t.typname::text, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) \
+             FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
+             WHERE {} GROUP BY t.typname",
+            own_object("t", "pg_type", "typnamespace")
+        ),
     )
     .await?
     {
@@ -82,6 +117,66 @@ pub(super) async fn read(
             ObjectKind::Enum,
             row.try_get::<String, _>(0)?,
             Object::default().with("labels", row.try_get::<String, _>(1)?),
+        );
+    }
+
+    // Domains: the base type with its modifiers, NOT NULL, the default, a collation other
+    // than the base type's, and the CHECK constraints by name (`NOT VALID` is in their
+    // rendering).
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT t.typname::text, format_type(t.typbasetype, t.typtypmod), t.typnotnull, \
+                    t.typdefault, \
+                    CASE WHEN t.typcollation <> b.typcollation THEN co.collname::text END, \
+                    (SELECT string_agg(con.conname || ': ' || pg_get_constraintdef(con.oid), \
+                                       ', ' ORDER BY con.conname) \
+                     FROM pg_constraint con WHERE con.contypid = t.oid) \
+             FROM pg_type t JOIN pg_type b ON b.oid = t.typbasetype \
+             LEFT JOIN pg_collation co ON co.oid = t.typcollation \
+             WHERE t.typtype = 'd' AND {}",
+            own_object("t", "pg_type", "typnamespace")
+        ),
+    )
+    .await?
+    {
+        let mut object = Object::default()
+            .with("type", row.try_get::<String, _>(1)?)
+            .with("not_null", flag(row.try_get(2)?));
+        for (i, attribute) in [(3, "default"), (4, "collation"), (5, "checks")] {
+            if let Some(value) = row.try_get::<Option<String>, _>(i)? {
+                object = object.with(attribute, value);
+            }
+        }
+        schema.insert(ObjectKind::Domain, row.try_get::<String, _>(0)?, object);
+    }
+
+    // Composite types: their attributes in order, each with its type and a collation other
+    // than its type's.
+    for row in rows(
+        conn,
+        schema_name,
+        format!(
+            "SELECT c.relname::text, \
+                    (SELECT string_agg(quote_ident(a.attname) || ' ' \
+                                       || format_type(a.atttypid, a.atttypmod) \
+                                       || CASE WHEN a.attcollation <> t.typcollation \
+                                          THEN ' COLLATE ' || quote_ident(co.collname) \
+                                          ELSE '' END, ', ' ORDER BY a.attnum) \
+                     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+                     LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) \
+             FROM pg_class c WHERE c.relkind = 'c' AND {OWN_RELATION}"
+        ),
+    )
+    .await?
+    {
+        let attributes: Option<String> = row.try_get(1)?;
+        schema.insert(
+            ObjectKind::CompositeType,
+            row.try_get::<String, _>(0)?,
+            Object::default().with("attributes", attributes.unwrap_or_default()),
         );
     }
 
@@ -152,7 +247,14 @@ pub(super) async fn read(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                     a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
                     a.attgenerated::text, \
-                    CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END \
+                    CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END, \
+                    (SELECT format('%s start %s increment %s min %s max %s cache %s%s', \
+                                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+                                   s.seqmin, s.seqmax, s.seqcache, \
+                                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
+                     FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid \
+                     WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid \
+                       AND d.refobjsubid = a.attnum AND d.deptype = 'i') \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_type t ON t.oid = a.atttypid \
              LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
@@ -186,6 +288,11 @@ pub(super) async fn read(
         if let Some(collation) = row.try_get::<Option<String>, _>(7)? {
             object = object.with("collation", collation);
         }
+        // An identity column's sequence options, which ALTER COLUMN … SET INCREMENT
+        // changes; its current value is data.
+        if let Some(sequence) = row.try_get::<Option<String>, _>(8)? {
+            object = object.with("identity_sequence", sequence);
+        }
         schema.insert(ObjectKind::Column, format!("{table}.{column}"), object);
     }
 
@@ -196,7 +303,7 @@ pub(super) async fn read(
             "SELECT c.relname::text, con.conname::text, con.contype::text, \
                     pg_get_constraintdef(con.oid), con.convalidated \
              FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-             WHERE con.contype IN ('p', 'u', 'x', 'f', 'c') AND {OWN_RELATION}"
+             WHERE con.contype IN ('p', 'u', 'x', 'c') AND {OWN_RELATION}"
         ),
     )
     .await?
@@ -207,13 +314,14 @@ pub(super) async fn read(
             "p" => ObjectKind::PrimaryKey,
             "u" => ObjectKind::Unique,
             "x" => ObjectKind::Exclusion,
-            "f" => ObjectKind::ForeignKey,
             _ => ObjectKind::Check,
         };
         let object =
             Object::text(row.try_get::<String, _>(3)?).with("validated", flag(row.try_get(4)?));
         schema.insert(kind, format!("{table}.{name}"), object);
     }
+
+    read_foreign_keys(conn, schema_name, &mut schema).await?;
 
     // Indexes that do not back a constraint (those are the constraint); an invalid one (a
     // failed CONCURRENTLY build) is drift.
@@ -240,44 +348,57 @@ pub(super) async fn read(
         );
     }
 
+    // Views, with their options (`security_barrier`, `check_option`, `security_invoker`),
+    // and materialized views, whose indexes are read with the tables'.
     for row in rows(
         conn,
         schema_name,
         format!(
-            "SELECT c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid, true) \
+            "SELECT c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid, true), \
+                    array_to_string(c.reloptions, ', ') \
              FROM pg_class c WHERE c.relkind IN ('v', 'm') AND {OWN_RELATION}"
         ),
     )
     .await?
     {
-        schema.insert(
-            ObjectKind::View,
-            row.try_get::<String, _>(0)?,
-            Object::text(row.try_get::<String, _>(2)?).with("materialized", flag(row.try_get(1)?)),
-        );
+        let kind = if row.try_get(1)? {
+            ObjectKind::MaterializedView
+        } else {
+            ObjectKind::View
+        };
+        let mut object = Object::text(row.try_get::<String, _>(2)?);
+        if let Some(options) = row.try_get::<Option<String>, _>(3)? {
+            object = object.with("options", options);
+        }
+        schema.insert(kind, row.try_get::<String, _>(0)?, object);
     }
 
-    // Functions and procedures (aggregates have no pg_get_functiondef).
+    // Functions (window functions among them) and procedures, by their whole definition.
     for row in rows(
         conn,
         schema_name,
-        "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
-                pg_get_functiondef(p.oid) \
-         FROM pg_proc p \
-         WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) \
-           AND p.prokind IN ('f', 'p') AND $2::text IS NOT NULL \
-           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
-                           AND d.objid = p.oid AND d.deptype = 'e')"
-            .into(),
+        format!(
+            "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+                    p.prokind = 'p', pg_get_functiondef(p.oid) \
+             FROM pg_proc p WHERE p.prokind IN ('f', 'w', 'p') AND {}",
+            own_object("p", "pg_proc", "pronamespace")
+        ),
     )
     .await?
     {
+        let kind = if row.try_get(1)? {
+            ObjectKind::Procedure
+        } else {
+            ObjectKind::Function
+        };
         schema.insert(
-            ObjectKind::Function,
+            kind,
             row.try_get::<String, _>(0)?,
-            Object::text(row.try_get::<String, _>(1)?),
+            Object::text(row.try_get::<String, _>(2)?),
         );
     }
+
+    read_aggregates(conn, schema_name, &mut schema).await?;
 
     for row in rows(
         conn,
@@ -326,4 +447,119 @@ pub(super) async fn read(
     }
 
     Ok(schema)
+}
+
+/// The letter `pg_constraint` stores for a foreign key's action, as SQL says it.
+fn action(letter: &str) -> &'static str {
+    match letter {
+        "r" => "restrict",
+        "c" => "cascade",
+        "n" => "set null",
+        "d" => "set default",
+        _ => "no action",
+    }
+}
+
+/// Foreign keys attribute by attribute, so that a changed action, match type or deferral is
+/// named as such. The columns `ON DELETE SET NULL (…)` names (PostgreSQL 15) are read
+/// through `to_jsonb`, so the query runs on servers whose catalog lacks them.
+async fn read_foreign_keys(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    /// The names of `attnums`, an expression yielding the column numbers of `relation`.
+    fn names(attnums: &str, relation: &str) -> String {
+        format!(
+            "(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i) \
+              FROM {attnums} WITH ORDINALITY k(n, i) \
+              JOIN pg_attribute a ON a.attrelid = {relation} AND a.attnum = k.n::int2)"
+        )
+    }
+    let set_columns = "jsonb_array_elements_text(CASE WHEN jsonb_typeof(to_jsonb(con) -> \
+                       'confdelsetcols') = 'array' THEN to_jsonb(con) -> 'confdelsetcols' END)";
+    let sql = format!(
+        "SELECT c.relname::text, con.conname::text, {}, \
+                CASE WHEN fn.nspname = $1 THEN '' ELSE quote_ident(fn.nspname) || '.' END \
+                || quote_ident(f.relname) || '(' || {} || ')', \
+                con.confupdtype::text, con.confdeltype::text, con.confmatchtype::text, \
+                con.condeferrable, con.condeferred, con.convalidated, {} \
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+         JOIN pg_class f ON f.oid = con.confrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace \
+         WHERE con.contype = 'f' AND {OWN_RELATION}",
+        names("unnest(con.conkey)", "con.conrelid"),
+        names("unnest(con.confkey)", "con.confrelid"),
+        names(set_columns, "con.conrelid"),
+    );
+    for row in rows(conn, schema_name, sql).await? {
+        let (table, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let mut on_delete = action(&row.try_get::<String, _>(5)?).to_string();
+        if let Some(columns) = row.try_get::<Option<String>, _>(10)? {
+            on_delete.push_str(&format!(" ({columns})"));
+        }
+        let match_type = match row.try_get::<String, _>(6)?.as_str() {
+            "f" => "full",
+            "p" => "partial",
+            _ => "simple",
+        };
+        let deferrable = match (row.try_get(7)?, row.try_get(8)?) {
+            (false, _) => "not deferrable",
+            (true, false) => "deferrable initially immediate",
+            (true, true) => "deferrable initially deferred",
+        };
+        schema.insert(
+            ObjectKind::ForeignKey,
+            format!("{table}.{name}"),
+            Object::default()
+                .with("columns", row.try_get::<String, _>(2)?)
+                .with("references", row.try_get::<String, _>(3)?)
+                .with("on_update", action(&row.try_get::<String, _>(4)?))
+                .with("on_delete", on_delete)
+                .with("match", match_type)
+                .with("deferrable", deferrable)
+                .with("validated", flag(row.try_get(9)?)),
+        );
+    }
+    Ok(())
+}
+
+/// Aggregates, which have no `pg_get_functiondef`: their parts from `pg_aggregate`, each
+/// rendered by the server (`regproc`, `format_type`).
+async fn read_aggregates(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+                ag.aggtransfn::regproc::text, format_type(ag.aggtranstype, NULL), \
+                ag.aggfinalfn::regproc::text, ag.aggcombinefn::regproc::text, \
+                ag.aggsortop::regoperator::text, ag.aggkind::text, \
+                format_type(p.prorettype, NULL), ag.agginitval \
+         FROM pg_proc p JOIN pg_aggregate ag ON ag.aggfnoid = p.oid \
+         WHERE p.prokind = 'a' AND {}",
+        own_object("p", "pg_proc", "pronamespace")
+    );
+    for row in rows(conn, schema_name, sql).await? {
+        let mut object = Object::default();
+        for (i, attribute) in [
+            "state_function",
+            "state_type",
+            "final_function",
+            "combine_function",
+            "sort_operator",
+            "kind",
+            "returns",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            object = object.with(attribute, row.try_get::<String, _>(i + 1)?);
+        }
+        if let Some(initial) = row.try_get::<Option<String>, _>(8)? {
+            object = object.with("initial_condition", initial);
+        }
+        schema.insert(ObjectKind::Aggregate, row.try_get::<String, _>(0)?, object);
+    }
+    Ok(())
 }

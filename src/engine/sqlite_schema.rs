@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use crate::history;
 use crate::schema::{Object, ObjectKind, Schema, canonical_text};
-use crate::sql::{Dialect, Lexer, TokenKind};
+use crate::sql::{Dialect, Lexer, Token, TokenKind};
 
 /// The user objects of `main`: not SQLite's own, not the history, not its indexes.
 const USER_TABLES: &str = "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
@@ -59,6 +59,7 @@ pub(super) async fn read(conn: &mut SqliteConnection) -> Result<Schema, sqlx::Er
     )
     .fetch_all(&mut *conn)
     .await?;
+    let mut texts = BTreeMap::new();
     for row in &options {
         let name: String = row.try_get(0)?;
         let Some(sql) = table_sql.get(&name) else {
@@ -74,18 +75,19 @@ pub(super) async fn read(conn: &mut SqliteConnection) -> Result<Schema, sqlx::Er
                 .with("without_rowid", flag(without_rowid))
                 .with("autoincrement", flag(facts.autoincrement as i64)),
         );
-        for check in facts.checks {
+        for check in &facts.checks {
             schema.insert(
                 ObjectKind::Check,
                 format!("{name}: {check}"),
                 Object::default().with("table", name.clone()),
             );
         }
+        texts.insert(name, facts);
     }
 
-    read_columns(conn, &mut schema).await?;
+    read_columns(conn, &mut schema, &texts).await?;
     read_indexes(conn, &mut schema, &index_sql).await?;
-    read_foreign_keys(conn, &mut schema).await?;
+    read_foreign_keys(conn, &mut schema, &texts).await?;
     Ok(schema)
 }
 
@@ -93,7 +95,13 @@ fn flag(value: i64) -> &'static str {
     if value != 0 { "true" } else { "false" }
 }
 
-async fn read_columns(conn: &mut SqliteConnection, schema: &mut Schema) -> Result<(), sqlx::Error> {
+/// Columns from `pragma_table_xinfo`, with the collation and a generated column's
+/// expression from the table's text.
+async fn read_columns(
+    conn: &mut SqliteConnection,
+    schema: &mut Schema,
+    texts: &BTreeMap<String, TableText>,
+) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, p.hidden \
          FROM main.sqlite_master m JOIN pragma_table_xinfo(m.name) p WHERE {USER_TABLES} \
@@ -121,6 +129,13 @@ async fn read_columns(conn: &mut SqliteConnection, schema: &mut Schema) -> Resul
             2 => object = object.with("generated", "virtual"),
             3 => object = object.with("generated", "stored"),
             _ => {}
+        }
+        let facts = texts.get(&table);
+        if let Some(collation) = facts.and_then(|f| f.collations.get(&column)) {
+            object = object.with("collation", collation.clone());
+        }
+        if let Some(expression) = facts.and_then(|f| f.generated.get(&column)) {
+            object = object.with("expression", expression.clone());
         }
         if pk > 0 {
             primary_keys
@@ -222,9 +237,11 @@ async fn read_indexes(
     Ok(())
 }
 
+/// Foreign keys from `pragma_foreign_key_list`, with their deferral from the table's text.
 async fn read_foreign_keys(
     conn: &mut SqliteConnection,
     schema: &mut Schema,
+    texts: &BTreeMap<String, TableText>,
 ) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT m.name, fk.id, fk.\"table\", fk.\"from\", fk.\"to\", fk.on_update, fk.on_delete, \
@@ -264,6 +281,11 @@ async fn read_foreign_keys(
     for key in keys.into_values() {
         // Foreign keys are unnamed in SQLite's catalog: named by what they link.
         let name = format!("{}({}) -> {}", key.table, key.from.join(", "), key.parent);
+        let deferral = texts
+            .get(&key.table)
+            .and_then(|f| f.deferral.get(&(key.from.join(", "), key.parent.clone())))
+            .copied()
+            .unwrap_or("not deferrable");
         schema.insert(
             ObjectKind::ForeignKey,
             name,
@@ -274,7 +296,8 @@ async fn read_foreign_keys(
                 )
                 .with("on_update", key.on_update)
                 .with("on_delete", key.on_delete)
-                .with("match", key.match_type),
+                .with("match", key.match_type)
+                .with("deferrable", deferral),
         );
     }
     Ok(())
@@ -286,6 +309,26 @@ struct TableText {
     autoincrement: bool,
     /// Each CHECK's parenthesised expression, canonical.
     checks: Vec<String>,
+    /// Per column (by name): its `COLLATE`, and a generated column's expression.
+    collations: BTreeMap<String, String>,
+    generated: BTreeMap<String, String>,
+    /// Per foreign key, by its columns and parent as `pragma_foreign_key_list` names
+    /// them (`a, b`, `Parent`): its deferral, which no pragma reports.
+    deferral: BTreeMap<(String, String), &'static str>,
+}
+
+/// An identifier as SQLite reads it: quotes (`"`, `` ` ``, `[ ]`, `'`) removed.
+fn unquote(word: &str) -> String {
+    let inner = |open: char, close: char| {
+        word.strip_prefix(open)
+            .and_then(|w| w.strip_suffix(close))
+            .map(|w| w.replace(&format!("{close}{close}"), &close.to_string()))
+    };
+    inner('"', '"')
+        .or_else(|| inner('`', '`'))
+        .or_else(|| inner('[', ']'))
+        .or_else(|| inner('\'', '\''))
+        .unwrap_or_else(|| word.to_string())
 }
 
 impl TableText {
@@ -305,28 +348,130 @@ impl TableText {
                 && word.eq_ignore_ascii_case("CHECK")
                 && tokens.get(i + 1).map(|t| t.kind) == Some(TokenKind::OpenParen);
             if opens_check {
-                let start = tokens[i + 1].start;
-                let mut depth = 0;
-                let mut j = i + 1;
-                while j < tokens.len() {
-                    match tokens[j].kind {
-                        TokenKind::OpenParen => depth += 1,
-                        TokenKind::CloseParen => depth -= 1,
-                        _ => {}
-                    }
-                    if depth == 0 {
-                        break;
-                    }
-                    j += 1;
-                }
-                let end = tokens.get(j).map_or(sql.len(), |t| t.end);
-                facts.checks.push(canonical_text(&sql[start..end]));
-                i = j;
+                let end = closing(&tokens, i + 1);
+                let (start, stop) = (
+                    tokens[i + 1].start,
+                    tokens.get(end).map_or(sql.len(), |t| t.end),
+                );
+                facts.checks.push(canonical_text(&sql[start..stop]));
+                i = end;
             }
             i += 1;
         }
+        if let Some(open) = tokens.iter().position(|t| t.kind == TokenKind::OpenParen) {
+            let close = closing(&tokens, open);
+            for item in split_items(sql, &tokens[open + 1..close.min(tokens.len())]) {
+                facts.read_item(sql, item);
+            }
+        }
         facts
     }
+
+    /// One column definition or table constraint of the table's body.
+    fn read_item(&mut self, sql: &str, item: &[Token]) {
+        let text = |t: &Token| &sql[t.start..t.end];
+        let is_word =
+            |t: &Token, w: &str| t.kind == TokenKind::Word && text(t).eq_ignore_ascii_case(w);
+        let Some(first) = item.first() else {
+            return;
+        };
+        let constraint = ["CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"]
+            .iter()
+            .any(|w| is_word(first, w));
+        let column = (!constraint).then(|| unquote(text(first)));
+        let mut from: Vec<String> = column.iter().cloned().collect();
+        let mut parent = None;
+        let mut deferral = "not deferrable";
+        let mut j = 0;
+        while j < item.len() {
+            let token = &item[j];
+            let next = item.get(j + 1);
+            if token.kind == TokenKind::OpenParen {
+                j = closing(item, j) + 1;
+                continue;
+            }
+            if let (Some(column), true, Some(next)) = (&column, is_word(token, "COLLATE"), next) {
+                self.collations
+                    .insert(column.clone(), unquote(text(next)).to_ascii_uppercase());
+            }
+            // `AS (…)` outside parentheses: a generated column's expression.
+            if let (Some(column), true, Some(next)) = (&column, is_word(token, "AS"), next)
+                && next.kind == TokenKind::OpenParen
+            {
+                let end = item.get(closing(item, j + 1)).map_or(sql.len(), |t| t.end);
+                self.generated
+                    .insert(column.clone(), canonical_text(&sql[next.start..end]));
+            }
+            if is_word(token, "KEY")
+                && column.is_none()
+                && next.map(|t| t.kind) == Some(TokenKind::OpenParen)
+            {
+                let end = closing(item, j + 1);
+                from = item[j + 2..end]
+                    .iter()
+                    .filter(|t| t.kind != TokenKind::Punct)
+                    .map(|t| unquote(text(t)))
+                    .collect();
+            }
+            if let (true, Some(next)) = (is_word(token, "REFERENCES"), next) {
+                parent = Some(unquote(text(next)));
+            }
+            if is_word(token, "DEFERRABLE") {
+                let negated = j > 0 && is_word(&item[j - 1], "NOT");
+                deferral = if negated {
+                    "not deferrable"
+                } else {
+                    "deferrable initially immediate"
+                };
+            }
+            if is_word(token, "INITIALLY")
+                && next.is_some_and(|t| is_word(t, "DEFERRED"))
+                && deferral != "not deferrable"
+            {
+                deferral = "deferrable initially deferred";
+            }
+            j += 1;
+        }
+        if let Some(parent) = parent {
+            self.deferral.insert((from.join(", "), parent), deferral);
+        }
+    }
+}
+
+/// The index of the parenthesis closing the one at `open` (the last token if unclosed).
+fn closing(tokens: &[Token], open: usize) -> usize {
+    let mut depth = 0;
+    for (j, token) in tokens.iter().enumerate().skip(open) {
+        match token.kind {
+            TokenKind::OpenParen => depth += 1,
+            TokenKind::CloseParen => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            return j;
+        }
+    }
+    tokens.len().saturating_sub(1)
+}
+
+/// The comma-separated items of a table's body (columns and constraints), split at the
+/// commas outside parentheses.
+fn split_items<'t>(sql: &str, tokens: &'t [Token]) -> Vec<&'t [Token]> {
+    let mut items = Vec::new();
+    let (mut start, mut depth) = (0, 0);
+    for (j, token) in tokens.iter().enumerate() {
+        match token.kind {
+            TokenKind::OpenParen => depth += 1,
+            TokenKind::CloseParen => depth -= 1,
+            TokenKind::Punct if depth == 0 && &sql[token.start..token.end] == "," => {
+                items.push(&tokens[start..j]);
+                start = j + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&tokens[start..]);
+    items
 }
 
 #[cfg(test)]
@@ -345,8 +490,29 @@ mod tests {
             TableText {
                 autoincrement: true,
                 checks: vec!["(n > 0 AND (n < 10))".into(), "(length(note) < 5)".into()],
+                ..TableText::default()
             }
         );
         assert_eq!(TableText::read("CREATE TABLE t (a)"), TableText::default());
+    }
+
+    #[test]
+    fn table_text_finds_collations_generated_columns_and_deferral() {
+        let facts = TableText::read(
+            "CREATE TABLE \"t\" (\"a\" TEXT COLLATE nocase, b INT AS (a  || 'x') STORED, \
+             c INT REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED, d INT, e INT, \
+             CONSTRAINT f FOREIGN KEY (d, \"e\") REFERENCES [q] (x, y) NOT DEFERRABLE, \
+             CHECK (d IN (1, 2)))",
+        );
+        assert_eq!(facts.collations["a"], "NOCASE");
+        assert_eq!(facts.generated["b"], "(a || 'x')");
+        assert_eq!(
+            facts.deferral[&("c".to_string(), "p".to_string())],
+            "deferrable initially deferred"
+        );
+        assert_eq!(
+            facts.deferral[&("d, e".to_string(), "q".to_string())],
+            "not deferrable"
+        );
     }
 }

@@ -21,10 +21,14 @@ pub use diff::{Difference, diff};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
+    Schema,
     Extension,
     Enum,
+    Domain,
+    CompositeType,
     Sequence,
     Table,
+    Partition,
     Column,
     PrimaryKey,
     Unique,
@@ -33,18 +37,26 @@ pub enum ObjectKind {
     ForeignKey,
     Check,
     View,
+    MaterializedView,
     Function,
+    Procedure,
+    Aggregate,
     Trigger,
+    Event,
     Policy,
 }
 
 impl ObjectKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            ObjectKind::Schema => "schema",
             ObjectKind::Extension => "extension",
             ObjectKind::Enum => "enum",
+            ObjectKind::Domain => "domain",
+            ObjectKind::CompositeType => "composite type",
             ObjectKind::Sequence => "sequence",
             ObjectKind::Table => "table",
+            ObjectKind::Partition => "partition",
             ObjectKind::Column => "column",
             ObjectKind::PrimaryKey => "primary key",
             ObjectKind::Unique => "unique constraint",
@@ -53,8 +65,12 @@ impl ObjectKind {
             ObjectKind::ForeignKey => "foreign key",
             ObjectKind::Check => "check constraint",
             ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
             ObjectKind::Function => "function",
+            ObjectKind::Procedure => "procedure",
+            ObjectKind::Aggregate => "aggregate",
             ObjectKind::Trigger => "trigger",
+            ObjectKind::Event => "event",
             ObjectKind::Policy => "policy",
         }
     }

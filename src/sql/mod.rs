@@ -17,7 +17,7 @@ mod target;
 use serde::Serialize;
 
 pub use classify::{StatementKind, TxEffect};
-pub(crate) use lexer::{Lexer, TokenKind};
+pub(crate) use lexer::{Lexer, Token, TokenKind};
 pub use split::{Statement, normalize, split, split_each};
 pub use target::{Target, table_effects, target};
 

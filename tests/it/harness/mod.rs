@@ -196,6 +196,18 @@ impl TestDb {
         })
     }
 
+    /// Runs SQL that may fail (a `CREATE INDEX CONCURRENTLY` meant to fail, a statement
+    /// a test reports rather than panics on).
+    pub fn try_exec(&self, sql: &str) -> Result<(), sqlx::Error> {
+        block_on(async {
+            let mut conn = self.connect().await;
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .map(|_| ())
+        })
+    }
+
     /// Runs a query whose columns are all text (cast them in the SQL) and returns its rows.
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         block_on(async {

@@ -45,7 +45,7 @@ impl TestEngine for Mysql {
         let dump = run_tool(
             Command::new("mariadb-dump")
                 .args(&client)
-                .args(["--routines", "--triggers", "--skip-comments"])
+                .args(["--routines", "--triggers", "--events", "--skip-comments"])
                 .arg(&template.name),
         );
         feed_tool(
