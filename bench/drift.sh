@@ -12,7 +12,7 @@
 #     tables and for 10,000 (it must not depend on the number of tables).
 #
 # Mean of hyperfine runs; release build. Needs hyperfine, PostgreSQL's server binaries,
-# psql and python3 (migra is installed into a venv in the temp dir).
+# psql and python3 (migra and psycopg are installed from PyPI into a venv in the temp dir).
 #
 #   bench/drift.sh                          # ../shared/corpus, or SAFEMIG_CORPUS
 set -euo pipefail
@@ -65,7 +65,7 @@ hyperfine --style basic --warmup 1 --runs 10 --export-json "$work/warm.json" \
     -n "drift, warm" "$safemig drift --url '$(url trigger)' --dir $history"
 
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet migra psycopg2-binary 'setuptools<81'
+"$work/venv/bin/pip" install --quiet migra 'psycopg[binary]' 'setuptools<81'
 hyperfine --style basic --warmup 1 --runs 5 --export-json "$work/peer.json" \
     -n "safemig drift --against" "$safemig drift --url '$(url trigger)' --against '$(url trigger_copy)' --dir $history" \
     -n "migra" "$work/venv/bin/migra --unsafe '$(url trigger)' '$(url trigger_copy)'"

@@ -147,7 +147,7 @@ fn json_columns(schema: &mut Schema) {
         if object.attributes.get("type").map(String::as_str) != Some("longtext") {
             continue;
         }
-        object.attributes.insert("type", "json".into());
+        object.attributes.insert("type".into(), "json".into());
         object.attributes.remove("charset");
         object.attributes.remove("collation");
         schema.objects.remove(&ObjectKey {

@@ -61,15 +61,19 @@ pub(super) async fn read(
 
     // Schemas belong to the database, as extensions do: a schema created or dropped beside
     // the migrations is drift whichever schema the URL names. PostgreSQL's own and the
-    // ones extensions create are left out.
+    // ones extensions create are left out, and so is every other schema with a history
+    // of its own: it is another Prisma target (a tenant of a schema-per-tenant app), not
+    // part of this one.
     for row in rows(
         conn,
         schema_name,
         "SELECT n.nspname::text FROM pg_namespace n \
          WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-           AND $1::text IS NOT NULL AND $2::text IS NOT NULL \
+           AND $1::text IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
-                           AND d.objid = n.oid AND d.deptype = 'e')"
+                           AND d.objid = n.oid AND d.deptype = 'e') \
+           AND (n.nspname = $1 OR NOT EXISTS (SELECT 1 FROM pg_class c \
+                WHERE c.relnamespace = n.oid AND c.relname = $2 AND c.relkind IN ('r', 'p')))"
             .into(),
     )
     .await?

@@ -1425,7 +1425,8 @@ fn postgres_changes_are_found_with_their_object_and_attribute() {
 }
 
 /// What is data, or not the user's, is not drift: a sequence's current value, rows, the
-/// objects an extension creates (only the extension is), and the history table.
+/// objects an extension creates (only the extension is), the history table, and another
+/// schema with a history of its own (another tenant).
 #[test]
 fn postgres_data_and_extension_objects_are_not_drift() {
     let reference = TestDb::new(Kind::Postgres);
@@ -1437,7 +1438,10 @@ fn postgres_data_and_extension_objects_are_not_drift() {
         REFRESH MATERIALIZED VIEW "UserStats";
         ALTER TABLE "User" ALTER COLUMN "seq" RESTART WITH 1000;
         CREATE EXTENSION hstore;
-        CREATE TABLE "_prisma_migrations" ("id" VARCHAR(36) PRIMARY KEY);"#,
+        CREATE TABLE "_prisma_migrations" ("id" VARCHAR(36) PRIMARY KEY);
+        CREATE SCHEMA "tenant_2";
+        CREATE TABLE "tenant_2"."_prisma_migrations" ("id" VARCHAR(36) PRIMARY KEY);
+        CREATE TABLE "tenant_2"."User" ("id" SERIAL PRIMARY KEY);"#,
     );
     let differences = diff(&introspect(&live), &introspect(&reference));
     assert_eq!(
