@@ -39,6 +39,11 @@ pub struct DriftArgs {
     #[arg(long)]
     json: bool,
 
+    /// Print the DDL that would bring the database to the other side's schema instead of
+    /// the report (never run by drift; what it cannot write safely is listed as comments)
+    #[arg(long, conflicts_with = "json")]
+    sql: bool,
+
     /// On SIGTERM/SIGINT, seconds the replay's running statement may go on before it is
     /// cancelled; the scratch database is dropped either way
     #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_seconds)]
@@ -83,10 +88,17 @@ pub async fn drift(
         shadow,
         cache,
         wait: ctx.lock.timeout,
+        converge: args.sql,
         interrupt,
     };
     let report = drift::compare(&request).await?;
-    if args.json {
+    if let Some(script) = &report.converge {
+        let header = format!(
+            "Brings {} to the schema of {}",
+            report.left.description, report.right.description
+        );
+        printer.line(drift::render_script(script, &header).trim_end());
+    } else if args.json {
         printer.json(&report);
     } else {
         printer.line(&render(&report));

@@ -4,6 +4,7 @@
 //! differs, says which case holds (same schema and history, same schema but another
 //! history, another schema), and never writes to a database it compares.
 
+mod converge;
 pub mod history;
 mod replay;
 mod snapshot;
@@ -21,6 +22,7 @@ use crate::interrupt::Interrupt;
 use crate::migrations::MigrationsDir;
 use crate::schema::{Difference, ObjectKey, Schema, diff};
 
+pub use converge::{Script, Step, render as render_script};
 pub use history::HistoryDifference;
 pub use replay::default_cache_dir;
 pub use snapshot::Snapshot;
@@ -54,6 +56,8 @@ pub struct Request<'a> {
     pub cache: Option<PathBuf>,
     /// How long to wait for a SQLite file another process holds.
     pub wait: Duration,
+    /// Whether to write the DDL that would converge the left side ([`Report::converge`]).
+    pub converge: bool,
     pub interrupt: Interrupt,
 }
 
@@ -114,6 +118,9 @@ pub struct Report {
     pub compared: usize,
     /// The objects compared by their whole definition text, not attribute by attribute.
     pub compared_by_text: Vec<ObjectKey>,
+    /// `drift --sql`: the statements that would bring the left side to the right side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converge: Option<Script>,
 }
 
 /// Compares the two sides of `request`.
@@ -126,7 +133,19 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
             right: right.provider,
         }));
     }
-    let differences: Vec<Finding> = diff(&left.schema, &right.schema)
+    let schema_differences = diff(&left.schema, &right.schema);
+    let converge = request.converge.then(|| {
+        let ddl = engine::ddl(left.provider);
+        let schema = match &request.left {
+            Source::Database(url) => url.schema(),
+            _ => None,
+        };
+        Script {
+            preamble: ddl.preamble(schema.as_deref()),
+            steps: converge::steps(&schema_differences, &left.schema, &right.schema, ddl),
+        }
+    });
+    let differences: Vec<Finding> = schema_differences
         .into_iter()
         .map(|difference| Finding {
             last_migration: request
@@ -168,6 +187,7 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         history,
         compared: keys.len(),
         compared_by_text,
+        converge,
     })
 }
 

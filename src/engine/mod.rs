@@ -5,10 +5,13 @@
 
 mod history_store;
 mod mysql;
+mod mysql_ddl;
 mod mysql_schema;
 mod postgres;
+mod postgres_ddl;
 mod postgres_schema;
 mod sqlite;
+mod sqlite_ddl;
 mod sqlite_schema;
 mod sqlite_script;
 
@@ -22,6 +25,7 @@ use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::provider::{Capabilities, Provider};
 use crate::schema::Schema;
+use crate::schema::ddl::Ddl;
 use crate::sql::{ScriptProfile, Target};
 
 pub use history_store::{Codec, Column, HistoryAccess, HistoryStore, Param, Value};
@@ -298,6 +302,15 @@ pub async fn connect(
         Provider::Mysql => Box::new(mysql::Mysql::connect(url).await?),
         Provider::Sqlite => Box::new(sqlite::Sqlite::connect(url, access, wait).await?),
     })
+}
+
+/// The engine's DDL writer, for `drift --sql`.
+pub fn ddl(provider: Provider) -> &'static dyn Ddl {
+    match provider {
+        Provider::Postgres => &postgres_ddl::PostgresDdl,
+        Provider::Mysql => &mysql_ddl::MysqlDdl,
+        Provider::Sqlite => &sqlite_ddl::SqliteDdl,
+    }
 }
 
 /// Wraps a failed query of safemig's own with what was being done and where, sorted by

@@ -408,7 +408,7 @@ history_store::impl_history_access!(
 );
 
 /// Quotes a MySQL identifier with backticks.
-fn quote_name(name: &str) -> String {
+pub(super) fn quote_name(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 

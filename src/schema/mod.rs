@@ -8,6 +8,7 @@
 //! compared by their canonical definition text and marked so ([`Object::by_text`]), so
 //! nothing is skipped silently: the report counts and names them.
 
+pub mod ddl;
 mod diff;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,220 @@
+//! `drift --sql`: the statements that would bring the left side to the right side's
+//! schema, written by the engine's [`Ddl`], and every difference no statement is written
+//! for, with why. Drift never runs them.
+
+use serde::Serialize;
+
+use crate::schema::ddl::{Ddl, table_and_name};
+use crate::schema::{Difference, ObjectKey, ObjectKind, Schema};
+
+/// One step of the script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Sql {
+        object: ObjectKey,
+        sql: String,
+    },
+    /// A difference left to a person: dropping data, rebuilding a table, or DDL safemig
+    /// does not write for this engine.
+    NotExpressed {
+        object: ObjectKey,
+        reason: String,
+    },
+}
+
+/// When a step runs: drops first (a changed view or index is dropped, then created), then
+/// column changes, then what is created (an index may need a column added before it).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Drop,
+    Column,
+    Create,
+    Manual,
+}
+
+/// The steps for `differences` between `left` and `right`, in an order that runs.
+pub fn steps(
+    differences: &[Difference],
+    left: &Schema,
+    right: &Schema,
+    ddl: &dyn Ddl,
+) -> Vec<Step> {
+    let mut steps: Vec<(Phase, Step)> = Vec::new();
+    let object =
+        |schema: &Schema, key: &ObjectKey| schema.objects.get(key).cloned().unwrap_or_default();
+    for difference in differences {
+        let key = difference.object();
+        let sql = |phase: Phase, sql: String| {
+            (
+                phase,
+                Step::Sql {
+                    object: key.clone(),
+                    sql,
+                },
+            )
+        };
+        let manual = |reason: String| {
+            (
+                Phase::Manual,
+                Step::NotExpressed {
+                    object: key.clone(),
+                    reason,
+                },
+            )
+        };
+        let (l, r) = (object(left, key), object(right, key));
+        let (table, name) = table_and_name(&key.name);
+        match (key.kind, difference) {
+            (ObjectKind::Table, Difference::Missing { .. }) => {
+                steps.push(manual("create the table with its migration".into()));
+            }
+            (ObjectKind::Table, Difference::Extra { .. }) => {
+                steps.push(manual("dropping a table deletes its rows".into()));
+            }
+            (ObjectKind::Column, Difference::Missing { .. }) => {
+                steps.push(match ddl.add_column(table, name, &r) {
+                    Some(s) => sql(Phase::Column, s),
+                    None => manual(format!("safemig does not write this {} here", key.kind)),
+                });
+            }
+            (ObjectKind::Column, Difference::Extra { .. }) => {
+                steps.push(manual("dropping a column deletes its data".into()));
+            }
+            (
+                ObjectKind::Column,
+                Difference::Changed {
+                    attribute, right, ..
+                },
+            ) => {
+                let written = match attribute.as_str() {
+                    "default" => ddl.set_default(table, name, right.as_deref()),
+                    "nullable" => ddl.set_nullable(table, name, right.as_deref() == Some("true")),
+                    _ => None,
+                };
+                steps.push(match written {
+                    Some(s) => sql(Phase::Column, s),
+                    None => manual(format!(
+                        "a change of a column's {attribute} is not written for this engine: it can rebuild the table or fail on its rows"
+                    )),
+                });
+            }
+            (kind, difference) => {
+                // Everything else is replaced whole: dropped as the left side has it,
+                // created as the right side has it.
+                let drop = !matches!(difference, Difference::Missing { .. });
+                let create = !matches!(difference, Difference::Extra { .. });
+                let dropped = drop.then(|| ddl.drop(kind, &key.name, &l));
+                let created = create.then(|| ddl.create(kind, &key.name, &r));
+                if dropped.as_ref().is_some_and(Option::is_none)
+                    || created.as_ref().is_some_and(Option::is_none)
+                {
+                    steps.push(manual(format!(
+                        "safemig does not write DDL for this {kind} on this engine{}",
+                        attribute_of(difference)
+                    )));
+                    continue;
+                }
+                steps.extend(dropped.flatten().map(|s| sql(Phase::Drop, s)));
+                steps.extend(created.flatten().map(|s| sql(Phase::Create, s)));
+            }
+        }
+    }
+    steps.sort_by(|a, b| a.0.cmp(&b.0));
+    steps.into_iter().map(|(_, step)| step).collect()
+}
+
+fn attribute_of(difference: &Difference) -> String {
+    match difference {
+        Difference::Changed { attribute, .. } => format!(" (its {attribute})"),
+        _ => String::new(),
+    }
+}
+
+/// The script: an optional preamble, then the steps.
+#[derive(Debug, Clone, Serialize)]
+pub struct Script {
+    pub preamble: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// The script as `drift --sql` prints it: statements, and each difference left to a
+/// person as a comment.
+pub fn render(script: &Script, header: &str) -> String {
+    let mut out = format!(
+        "-- {header}\n-- Written by safemig drift --sql; review before running. Not run by drift.\n"
+    );
+    if let Some(preamble) = &script.preamble {
+        out.push_str(preamble);
+        out.push('\n');
+    }
+    for step in &script.steps {
+        match step {
+            Step::Sql { sql, .. } => {
+                out.push_str(sql);
+                out.push('\n');
+            }
+            Step::NotExpressed { object, reason } => {
+                out.push_str(&format!("-- not written: {object}: {reason}\n"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Object;
+
+    struct Plain;
+    impl Ddl for Plain {
+        fn quote(&self, name: &str) -> String {
+            name.into()
+        }
+        fn set_default(&self, t: &str, c: &str, d: Option<&str>) -> Option<String> {
+            Some(format!("DEFAULT {t}.{c} {d:?}"))
+        }
+        fn create(&self, _: ObjectKind, name: &str, _: &Object) -> Option<String> {
+            Some(format!("CREATE {name}"))
+        }
+        fn drop(&self, _: ObjectKind, name: &str, _: &Object) -> Option<String> {
+            Some(format!("DROP {name}"))
+        }
+    }
+
+    #[test]
+    fn drops_come_first_and_data_is_never_dropped() {
+        let mut left = Schema::default();
+        let mut right = Schema::default();
+        left.insert(ObjectKind::View, "v", Object::text("a"));
+        right.insert(ObjectKind::View, "v", Object::text("b"));
+        right.insert(ObjectKind::Index, "i", Object::text("x"));
+        left.insert(ObjectKind::Column, "t.gone", Object::default());
+        left.insert(
+            ObjectKind::Column,
+            "t.c",
+            Object::default().with("default", "1"),
+        );
+        right.insert(ObjectKind::Column, "t.c", Object::default());
+        let differences = crate::schema::diff(&left, &right);
+        let steps = steps(&differences, &left, &right, &Plain);
+        let text = render(
+            &Script {
+                preamble: None,
+                steps,
+            },
+            "test",
+        );
+        assert_eq!(
+            text.lines().skip(2).collect::<Vec<_>>(),
+            [
+                "DROP v",
+                "DEFAULT t.c None",
+                "CREATE i",
+                "CREATE v",
+                "-- not written: column `t.gone`: dropping a column deletes its data",
+            ]
+        );
+    }
+}
