@@ -9,7 +9,7 @@ use clap::Args;
 use safemig::drift::history::Side;
 use safemig::drift::{self, Finding, HistoryDifference, Report, Request, Source, Verdict};
 use safemig::interrupt::Interrupt;
-use safemig::schema::{Difference, ObjectKey, ObjectKind};
+use safemig::schema::{Detail, Difference, ObjectKey, ObjectKind};
 use safemig::text::escaped;
 use safemig::{Error, ExitCode};
 
@@ -50,7 +50,39 @@ pub struct DriftArgs {
     deadline: Duration,
 
     #[command(flatten)]
+    pub(super) detail: DetailArgs,
+
+    #[command(flatten)]
     pub(super) project: ProjectArgs,
+}
+
+/// `--include`: the opt-in attributes, for drift and snapshot.
+#[derive(Debug, Clone, Default, Args)]
+pub(super) struct DetailArgs {
+    /// Also compare these (comma-separated); they often differ between environments on
+    /// purpose: privileges, owners, comments (PostgreSQL), column-order (every engine)
+    #[arg(long, value_name = "WHAT", value_delimiter = ',', value_enum)]
+    include: Vec<Include>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Include {
+    Privileges,
+    Owners,
+    Comments,
+    ColumnOrder,
+}
+
+impl DetailArgs {
+    pub(super) fn detail(&self) -> Detail {
+        let has = |what| self.include.contains(&what);
+        Detail {
+            privileges: has(Include::Privileges),
+            owners: has(Include::Owners),
+            comments: has(Include::Comments),
+            column_order: has(Include::ColumnOrder),
+        }
+    }
 }
 
 /// Exit 0 with no drift, 14 with drift.
@@ -89,6 +121,7 @@ pub async fn drift(
         cache,
         wait: ctx.lock.timeout,
         converge: args.sql,
+        detail: args.detail.detail(),
         interrupt,
     };
     let report = drift::compare(&request).await?;

@@ -18,6 +18,9 @@ pub struct SnapshotArgs {
     output: Option<PathBuf>,
 
     #[command(flatten)]
+    detail: super::drift::DetailArgs,
+
+    #[command(flatten)]
     pub(super) project: ProjectArgs,
 }
 
@@ -27,7 +30,8 @@ pub async fn snapshot(
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
     let ctx = args.project.or(before).context()?;
-    let snapshot = safemig::drift::snapshot(&ctx.url, ctx.lock.timeout).await?;
+    let snapshot =
+        safemig::drift::snapshot(&ctx.url, ctx.lock.timeout, args.detail.detail()).await?;
     match &args.output {
         None => printer.line(&snapshot.to_json()),
         Some(file) => write_whole(file, &snapshot.to_json())?,

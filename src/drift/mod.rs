@@ -20,7 +20,7 @@ use crate::engine::{self, Access, Engine};
 use crate::error::{DriftError, ExitCode};
 use crate::interrupt::Interrupt;
 use crate::migrations::MigrationsDir;
-use crate::schema::{Difference, ObjectKey, Schema, diff};
+use crate::schema::{Detail, Difference, ObjectKey, Schema, diff};
 
 pub use converge::{Script, Step, render as render_script};
 pub use history::HistoryDifference;
@@ -58,6 +58,8 @@ pub struct Request<'a> {
     pub wait: Duration,
     /// Whether to write the DDL that would converge the left side ([`Report::converge`]).
     pub converge: bool,
+    /// The opt-in attributes to compare as well.
+    pub detail: Detail,
     pub interrupt: Interrupt,
 }
 
@@ -191,15 +193,20 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
     })
 }
 
-/// A live database as a snapshot: its schema and history, read only.
-pub async fn snapshot(url: &DatabaseUrl, wait: Duration) -> Result<Snapshot, Error> {
+/// A live database as a snapshot: its schema (with the opt-in `detail`) and history, read
+/// only.
+pub async fn snapshot(
+    url: &DatabaseUrl,
+    wait: Duration,
+    detail: Detail,
+) -> Result<Snapshot, Error> {
     let mut engine = engine::connect(url, Access::ReadOnly, wait).await?;
     let history = if engine.history_exists().await? {
         Some(history::from_rows(&engine.read_history().await?))
     } else {
         None
     };
-    let schema = read_schema(&mut *engine).await?;
+    let schema = read_schema(&mut *engine, detail).await?;
     Ok(Snapshot::new(
         url.provider(),
         url.describe(),
@@ -213,7 +220,11 @@ async fn read_side(
     source: &Source,
 ) -> Result<(Snapshot, SideSummary), Error> {
     let (snapshot, kind, cached) = match source {
-        Source::Database(url) => (snapshot(url, request.wait).await?, "database", None),
+        Source::Database(url) => (
+            snapshot(url, request.wait, request.detail).await?,
+            "database",
+            None,
+        ),
         Source::Snapshot(path) => (Snapshot::read(path)?, "snapshot", None),
         Source::Folder => {
             let dir = request.folder.ok_or(DriftError::NoFolder)?;
@@ -235,6 +246,7 @@ async fn read_side(
                 request.cache.as_deref(),
                 &request.interrupt,
                 request.wait,
+                request.detail,
             )
             .await?;
             (replayed.snapshot, "folder", Some(replayed.cached))
@@ -249,8 +261,8 @@ async fn read_side(
     Ok((snapshot, summary))
 }
 
-async fn read_schema(engine: &mut dyn Engine) -> Result<Schema, Error> {
-    engine.schema().await?.ok_or_else(|| {
+async fn read_schema(engine: &mut dyn Engine, detail: Detail) -> Result<Schema, Error> {
+    engine.schema(detail).await?.ok_or_else(|| {
         Error::Drift(DriftError::NoIntrospector {
             provider: engine.provider(),
         })

@@ -17,6 +17,7 @@ use crate::error::{DeployError, DriftError};
 use crate::interrupt::Interrupt;
 use crate::lock::LockOptions;
 use crate::migrations::MigrationsDir;
+use crate::schema::Detail;
 
 /// The folder's schema, and whether it came from the cache.
 pub struct Replayed {
@@ -44,10 +45,11 @@ pub async fn replay(
     cache: Option<&Path>,
     interrupt: &Interrupt,
     wait: Duration,
+    detail: Detail,
 ) -> Result<Replayed, Error> {
     dir.check_provider(server.provider())?;
     let mut admin = engine::connect(server, Access::ReadOnly, wait).await?;
-    let key = cache_key(&mut *admin, server, dir).await?;
+    let key = cache_key(&mut *admin, server, dir, detail).await?;
     let cached_file = cache.map(|c| c.join("drift").join(format!("{key}.json")));
     if let Some(snapshot) = cached_file.as_deref().and_then(read_cache) {
         return Ok(Replayed {
@@ -65,7 +67,7 @@ pub async fn replay(
     );
     let scratch = admin.create_scratch(&name).await?;
     tracing::info!("replaying the migrations into {}", scratch.describe());
-    let replayed = replay_into(&scratch, dir, interrupt, wait).await;
+    let replayed = replay_into(&scratch, dir, interrupt, wait, detail).await;
     let dropped = admin.drop_scratch(&name).await;
     let schema = match replayed {
         Ok(schema) => schema,
@@ -111,6 +113,7 @@ async fn replay_into(
     dir: &MigrationsDir,
     interrupt: &Interrupt,
     wait: Duration,
+    detail: Detail,
 ) -> Result<crate::schema::Schema, Error> {
     let mut engine = engine::connect(scratch, Access::ReadWrite, wait).await?;
     let options = Options {
@@ -124,7 +127,7 @@ async fn replay_into(
     if interrupt.stop_requested() {
         return Err(stopped("after the replay"));
     }
-    super::read_schema(&mut *engine).await
+    super::read_schema(&mut *engine, detail).await
 }
 
 fn stopped(when: &str) -> Error {
@@ -134,12 +137,13 @@ fn stopped(when: &str) -> Error {
 }
 
 /// Everything the replayed schema depends on: this safemig build (its introspectors),
-/// the server's version and defaults, the schema the URL selects, and every migration's
-/// name and checksum in order.
+/// the server's version and defaults, the schema the URL selects, the opt-in attributes
+/// read, and every migration's name and checksum in order.
 async fn cache_key(
     admin: &mut dyn Engine,
     server: &DatabaseUrl,
     dir: &MigrationsDir,
+    detail: Detail,
 ) -> Result<String, Error> {
     let mut hash = Sha256::new();
     for part in [
@@ -148,6 +152,7 @@ async fn cache_key(
         server.provider().lock_name(),
         &admin.scratch_fingerprint().await?,
         &server.schema().unwrap_or_default(),
+        &format!("{detail:?}"),
     ] {
         hash.update(part.as_bytes());
         hash.update([0]);

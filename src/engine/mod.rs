@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::provider::{Capabilities, Provider};
-use crate::schema::Schema;
 use crate::schema::ddl::Ddl;
+use crate::schema::{Detail, Schema};
 use crate::sql::{ScriptProfile, Target};
 
 pub use history_store::{Codec, Column, HistoryAccess, HistoryStore, Param, Value};
@@ -128,7 +128,7 @@ pub trait Inspect: Send {
 
     /// The whole schema, object by object, for drift: `None` where the engine has no
     /// introspector yet.
-    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
+    async fn schema(&mut self, _detail: Detail) -> Result<Option<Schema>, Error> {
         Ok(None)
     }
 }

@@ -17,7 +17,7 @@ use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
 use crate::history;
 use crate::provider::Provider;
-use crate::schema::Schema;
+use crate::schema::{Detail, Schema};
 use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's lock name (ARCHITECTURE.md, "The Prisma contract").
@@ -358,8 +358,8 @@ impl Inspect for Mysql {
         .map_err(self.err("listing the database's tables"))
     }
 
-    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
-        let schema = super::mysql_schema::read(&mut self.conn, &self.database)
+    async fn schema(&mut self, detail: Detail) -> Result<Option<Schema>, Error> {
+        let schema = super::mysql_schema::read(&mut self.conn, &self.database, detail)
             .await
             .map_err(self.err("reading the schema"))?;
         Ok(Some(schema))

@@ -17,7 +17,7 @@ use sqlx::Row;
 use sqlx::mysql::{MySqlConnection, MySqlRow};
 
 use crate::history;
-use crate::schema::{Object, ObjectKey, ObjectKind, Schema};
+use crate::schema::{Detail, Object, ObjectKey, ObjectKind, Schema};
 
 /// Base tables of the current database other than the history, as `t.TABLE_NAME`.
 const OWN_TABLES: &str = "t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
@@ -290,6 +290,7 @@ fn quote_string(value: &str) -> String {
 pub(super) async fn read(
     conn: &mut MySqlConnection,
     database: &str,
+    detail: Detail,
 ) -> Result<Schema, sqlx::Error> {
     let mut schema = Schema::default();
 
@@ -343,7 +344,7 @@ pub(super) async fn read(
         format!(
             "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT, \
                     c.EXTRA, c.CHARACTER_SET_NAME, c.COLLATION_NAME, c.GENERATION_EXPRESSION, \
-                    c.COLUMN_COMMENT \
+                    c.COLUMN_COMMENT, CAST(c.ORDINAL_POSITION AS CHAR) \
              FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
                ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
              WHERE {OWN_TABLES}"
@@ -371,6 +372,9 @@ pub(super) async fn read(
             if let Some(value) = text(&row, i)?.filter(|v| !v.is_empty()) {
                 object = object.with(attribute, value);
             }
+        }
+        if detail.column_order {
+            object = object.with("position", required(&row, 10)?);
         }
         schema.insert(ObjectKind::Column, format!("{table}.{column}"), object);
     }

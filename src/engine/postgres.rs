@@ -16,7 +16,7 @@ use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
 use crate::history;
 use crate::provider::Provider;
-use crate::schema::Schema;
+use crate::schema::{Detail, Schema};
 use crate::sql::{ScriptProfile, Target};
 
 /// Prisma's advisory lock key (ARCHITECTURE.md, "The Prisma contract").
@@ -360,8 +360,8 @@ impl Inspect for Postgres {
         Ok(found.then(|| "the schema `prisma_contract`".to_string()))
     }
 
-    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
-        let schema = super::postgres_schema::read(&mut self.conn, &self.schema)
+    async fn schema(&mut self, detail: Detail) -> Result<Option<Schema>, Error> {
+        let schema = super::postgres_schema::read(&mut self.conn, &self.schema, detail)
             .await
             .map_err(self.err("reading the schema"))?;
         Ok(Some(schema))

@@ -14,7 +14,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::history;
-use crate::schema::{Object, ObjectKind, Schema};
+use crate::schema::{Detail, Object, ObjectKind, Schema};
 
 /// `WHERE` conditions for a `pg_class c` of the schema `$1`, other than the history table
 /// (`$2`) and anything an extension owns.
@@ -56,6 +56,7 @@ fn flag(value: bool) -> &'static str {
 pub(super) async fn read(
     conn: &mut PgConnection,
     schema_name: &str,
+    detail: Detail,
 ) -> Result<Schema, sqlx::Error> {
     let mut schema = Schema::default();
 
@@ -450,6 +451,7 @@ pub(super) async fn read(
         schema.insert(ObjectKind::Policy, format!("{table}.{name}"), object);
     }
 
+    read_detail(conn, schema_name, detail, &mut schema).await?;
     Ok(schema)
 }
 
@@ -566,4 +568,127 @@ async fn read_aggregates(
         schema.insert(ObjectKind::Aggregate, row.try_get::<String, _>(0)?, object);
     }
     Ok(())
+}
+
+/// The opt-in attributes ([`Detail`]), added to the objects already read: one query per
+/// catalog (relations, routines, types, the schema, columns), each returning the object's
+/// kind code, name, owner, grants and comment.
+async fn read_detail(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    detail: Detail,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    if detail.owners || detail.privileges || detail.comments {
+        let catalogs = [
+            format!(
+                "SELECT c.relkind::text, c.relname::text, pg_get_userbyid(c.relowner)::text, \
+                        c.relacl::text, obj_description(c.oid, 'pg_class') \
+                 FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i') \
+                   AND {OWN_RELATION}"
+            ),
+            format!(
+                "SELECT 'P' || p.prokind::text, \
+                        p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+                        pg_get_userbyid(p.proowner)::text, p.proacl::text, \
+                        obj_description(p.oid, 'pg_proc') \
+                 FROM pg_proc p WHERE {}",
+                own_object("p", "pg_proc", "pronamespace")
+            ),
+            format!(
+                "SELECT 'T' || t.typtype::text, t.typname::text, pg_get_userbyid(t.typowner)::text, \
+                        t.typacl::text, obj_description(t.oid, 'pg_type') \
+                 FROM pg_type t WHERE t.typtype IN ('e', 'd', 'c') AND {}",
+                own_object("t", "pg_type", "typnamespace")
+            ),
+            "SELECT 'N', n.nspname::text, pg_get_userbyid(n.nspowner)::text, n.nspacl::text, \
+                    obj_description(n.oid, 'pg_namespace') \
+             FROM pg_namespace n WHERE n.nspname = $1 AND $2::text IS NOT NULL"
+                .to_string(),
+        ];
+        for sql in catalogs {
+            for row in rows(conn, schema_name, sql).await? {
+                let code: String = row.try_get(0)?;
+                let Some(kind) = kind_of(&code) else {
+                    continue;
+                };
+                let name: String = row.try_get(1)?;
+                for (wanted, i, attribute) in [
+                    (detail.owners, 2, "owner"),
+                    (detail.privileges, 3, "privileges"),
+                    (detail.comments, 4, "comment"),
+                ] {
+                    if let Some(value) = row.try_get::<Option<String>, _>(i)?.filter(|_| wanted) {
+                        schema.set(kind, &name, attribute, value);
+                    }
+                }
+            }
+        }
+    }
+    if detail.privileges {
+        for row in rows(
+            conn,
+            schema_name,
+            "SELECT string_agg(d.defaclobjtype::text || ' ' || d.defaclacl::text, '; ' \
+                               ORDER BY d.defaclobjtype, d.defaclacl::text) \
+             FROM pg_default_acl d \
+             WHERE d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) \
+               AND $2::text IS NOT NULL"
+                .into(),
+        )
+        .await?
+        {
+            if let Some(value) = row.try_get::<Option<String>, _>(0)? {
+                schema.set(ObjectKind::Schema, schema_name, "default_privileges", value);
+            }
+        }
+    }
+    if detail.comments || detail.column_order {
+        for row in rows(
+            conn,
+            schema_name,
+            format!(
+                "SELECT c.relname::text, a.attname::text, col_description(c.oid, a.attnum), \
+                        (row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum))::text \
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+                   AND {OWN_RELATION}"
+            ),
+        )
+        .await?
+        {
+            let (table, column): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            let name = format!("{table}.{column}");
+            if let Some(comment) = row
+                .try_get::<Option<String>, _>(2)?
+                .filter(|_| detail.comments)
+            {
+                schema.set(ObjectKind::Column, &name, "comment", comment);
+            }
+            if detail.column_order {
+                schema.set(ObjectKind::Column, &name, "position", row.try_get(3)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The object kind of a catalog row's code: `pg_class.relkind`, `P` and `pg_proc.prokind`,
+/// `T` and `pg_type.typtype`, `N` for the schema.
+fn kind_of(code: &str) -> Option<ObjectKind> {
+    Some(match code {
+        "r" | "p" => ObjectKind::Table,
+        "v" => ObjectKind::View,
+        "m" => ObjectKind::MaterializedView,
+        "S" => ObjectKind::Sequence,
+        "i" => ObjectKind::Index,
+        "Pf" | "Pw" => ObjectKind::Function,
+        "Pp" => ObjectKind::Procedure,
+        "Pa" => ObjectKind::Aggregate,
+        "Te" => ObjectKind::Enum,
+        "Td" => ObjectKind::Domain,
+        "Tc" => ObjectKind::CompositeType,
+        "N" => ObjectKind::Schema,
+        _ => return None,
+    })
 }

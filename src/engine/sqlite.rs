@@ -23,7 +23,7 @@ use crate::database_url::DatabaseUrl;
 use crate::files;
 use crate::history;
 use crate::provider::Provider;
-use crate::schema::Schema;
+use crate::schema::{Detail, Schema};
 use crate::sql::{ScriptProfile, Target};
 
 pub struct Sqlite {
@@ -436,8 +436,8 @@ impl Inspect for Sqlite {
         }))
     }
 
-    async fn schema(&mut self) -> Result<Option<Schema>, Error> {
-        let schema = super::sqlite_schema::read(&mut self.conn)
+    async fn schema(&mut self, detail: Detail) -> Result<Option<Schema>, Error> {
+        let schema = super::sqlite_schema::read(&mut self.conn, detail)
             .await
             .map_err(self.err("reading the schema"))?;
         Ok(Some(schema))

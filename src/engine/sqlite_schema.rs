@@ -11,14 +11,17 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
 use crate::history;
-use crate::schema::{Object, ObjectKind, Schema, canonical_text};
+use crate::schema::{Detail, Object, ObjectKind, Schema, canonical_text};
 use crate::sql::{Dialect, Lexer, Token, TokenKind};
 
 /// The user objects of `main`: not SQLite's own, not the history, not its indexes.
 const USER_TABLES: &str = "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
                            AND m.name <> ?";
 
-pub(super) async fn read(conn: &mut SqliteConnection) -> Result<Schema, sqlx::Error> {
+pub(super) async fn read(
+    conn: &mut SqliteConnection,
+    detail: Detail,
+) -> Result<Schema, sqlx::Error> {
     let mut schema = Schema::default();
     let mut table_sql = BTreeMap::new();
 
@@ -85,7 +88,7 @@ pub(super) async fn read(conn: &mut SqliteConnection) -> Result<Schema, sqlx::Er
         texts.insert(name, facts);
     }
 
-    read_columns(conn, &mut schema, &texts).await?;
+    read_columns(conn, &mut schema, &texts, detail).await?;
     read_indexes(conn, &mut schema, &index_sql).await?;
     read_foreign_keys(conn, &mut schema, &texts).await?;
     Ok(schema)
@@ -101,9 +104,10 @@ async fn read_columns(
     conn: &mut SqliteConnection,
     schema: &mut Schema,
     texts: &BTreeMap<String, TableText>,
+    detail: Detail,
 ) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, p.hidden \
+        "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, p.hidden, p.cid \
          FROM main.sqlite_master m JOIN pragma_table_xinfo(m.name) p WHERE {USER_TABLES} \
          ORDER BY m.name, p.cid"
     )))
@@ -136,6 +140,9 @@ async fn read_columns(
         }
         if let Some(expression) = facts.and_then(|f| f.generated.get(&column)) {
             object = object.with("expression", expression.clone());
+        }
+        if detail.column_order {
+            object = object.with("position", (row.try_get::<i64, _>(7)? + 1).to_string());
         }
         if pk > 0 {
             primary_keys

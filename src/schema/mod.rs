@@ -122,6 +122,22 @@ impl Object {
     }
 }
 
+/// What is read beyond the default, on request: attributes that differ between
+/// environments on purpose as often as by mistake (roles are named per environment).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detail {
+    /// Grants on tables, views, sequences, routines and types, and the schema's default
+    /// privileges (PostgreSQL).
+    pub privileges: bool,
+    /// Owners of tables, views, sequences, routines and types (PostgreSQL).
+    pub owners: bool,
+    /// Comments on tables, columns, views, indexes, routines and types (PostgreSQL; MySQL's
+    /// table and column comments are always compared).
+    pub comments: bool,
+    /// Each column's position in its table (every engine).
+    pub column_order: bool,
+}
+
 /// A whole schema: every object safemig compares, by key. In JSON (snapshots, `drift
 /// --json`) a list of objects in key order, since JSON keys can only be strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +198,18 @@ impl Schema {
             name: name.into(),
         };
         self.objects.insert(key, object);
+    }
+
+    /// Sets an attribute of an object the schema already holds (opt-in details are added
+    /// to the objects read before; they never make an object of their own).
+    pub fn set(&mut self, kind: ObjectKind, name: &str, attribute: &str, value: String) {
+        let key = ObjectKey {
+            kind,
+            name: name.to_string(),
+        };
+        if let Some(object) = self.objects.get_mut(&key) {
+            object.attributes.insert(attribute.to_string(), value);
+        }
     }
 
     /// How many objects are compared by text rather than attribute by attribute.

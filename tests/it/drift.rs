@@ -3,16 +3,20 @@
 //! replayed by the engine's own client, dumped and restored), and every deliberate change
 //! found with the right object and attribute.
 
-use safemig::schema::{Difference, ObjectKind, ObjectKind as K, Schema, diff};
+use safemig::schema::{Detail, Difference, ObjectKind, ObjectKind as K, Schema, diff};
 
 use crate::corpus::{apply_with_engine_client, corpora, deployed_by_safemig, migration_files};
 use crate::harness::{Kind, TestDb, block_on, engine_for};
 
 fn introspect(db: &TestDb) -> Schema {
+    introspect_with(db, Detail::default())
+}
+
+fn introspect_with(db: &TestDb, detail: Detail) -> Schema {
     block_on(async {
         let mut engine = engine_for(db).await;
         engine
-            .schema()
+            .schema(detail)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .expect("the engine has an introspector")
@@ -2119,4 +2123,70 @@ fn alterations_are_found(kind: Kind, base: &str, alterations: &[Alteration]) {
     });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     eprintln!("{kind:?}: {} alterations found", alterations.len());
+}
+
+/// The opt-in attributes: privileges, owners, comments and column order are found when
+/// asked for, and are no drift otherwise.
+#[test]
+fn opt_in_attributes_are_compared_only_when_asked() {
+    let base = "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT);";
+    let reference = TestDb::new(Kind::Postgres);
+    reference.exec(base);
+    let live = TestDb::new(Kind::Postgres);
+    live.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT, a TEXT);");
+    let role = format!("reader_{}", live.name);
+    live.exec(&format!(
+        "CREATE ROLE {role}; GRANT SELECT ON t TO {role}; ALTER TABLE t OWNER TO {role}; \
+         COMMENT ON TABLE t IS 'by hand'; COMMENT ON COLUMN t.a IS 'by hand'; \
+         ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role};"
+    ));
+    assert_eq!(diff(&introspect(&live), &introspect(&reference)), vec![]);
+
+    let all = Detail {
+        privileges: true,
+        owners: true,
+        comments: true,
+        column_order: true,
+    };
+    let differences = diff(
+        &introspect_with(&live, all),
+        &introspect_with(&reference, all),
+    );
+    for (kind, name, attribute) in [
+        (K::Table, "t", "privileges"),
+        (K::Table, "t", "owner"),
+        (K::Table, "t", "comment"),
+        (K::Column, "t.a", "comment"),
+        (K::Column, "t.a", "position"),
+        (K::Column, "t.b", "position"),
+        (K::Schema, "public", "default_privileges"),
+    ] {
+        assert!(
+            found(&differences, kind, name, Some(attribute)),
+            "{kind} {name} {attribute}: {differences:#?}"
+        );
+    }
+    for kind in [Kind::Mysql, Kind::Sqlite] {
+        let reference = TestDb::new(kind);
+        reference.exec(base);
+        let live = TestDb::new(kind);
+        live.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT, a TEXT);");
+        assert_eq!(
+            diff(&introspect(&live), &introspect(&reference)),
+            vec![],
+            "{kind:?}"
+        );
+        let order = Detail {
+            column_order: true,
+            ..Detail::default()
+        };
+        let differences = diff(
+            &introspect_with(&live, order),
+            &introspect_with(&reference, order),
+        );
+        assert!(
+            found(&differences, K::Column, "t.a", Some("position")),
+            "{kind:?}: {differences:#?}"
+        );
+    }
 }
