@@ -50,7 +50,7 @@ pub struct DriftArgs {
     deadline: Duration,
 
     #[command(flatten)]
-    pub(super) detail: DetailArgs,
+    detail: DetailArgs,
 
     #[command(flatten)]
     pub(super) project: ProjectArgs,
