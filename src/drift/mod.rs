@@ -5,7 +5,7 @@
 //! history, another schema), and never writes to a database it compares.
 
 pub mod history;
-mod replay;
+pub(crate) mod replay;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -229,7 +229,9 @@ async fn read_side(
     Ok((snapshot, summary))
 }
 
-async fn read_schema(engine: &mut dyn Engine) -> Result<Schema, Error> {
+/// The whole schema of `engine`'s database; an engine without an introspector is an
+/// error, since nothing can be compared.
+pub(crate) async fn read_schema(engine: &mut dyn Engine) -> Result<Schema, Error> {
     engine.schema().await?.ok_or_else(|| {
         Error::Drift(DriftError::NoIntrospector {
             provider: engine.provider(),
