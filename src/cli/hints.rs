@@ -159,7 +159,7 @@ fn deploy(error: &DeployError) -> Option<String> {
                     }
                 ),
                 None => format!(
-                    "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
+                    "run `safemig repair {name}`: it tells from the schema how much of the migration is applied and what `--apply` would do; or fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
                 ),
             }
         }

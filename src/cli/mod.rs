@@ -163,7 +163,7 @@ pub(crate) struct LockArgs {
 }
 
 /// The options of the commands that work on the project's database: status, deploy,
-/// resolve, run (for its pre-start migration), drift and snapshot.
+/// resolve, run (for its pre-start migration), drift, repair and snapshot.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct ProjectArgs {
     #[command(flatten)]
@@ -318,7 +318,7 @@ fn without_project(before: &ProjectArgs, command: &str, signals: &StopSignals) {
             .error(
                 ErrorKind::ArgumentConflict,
                 format!(
-                    "`{flag}` is an option of status, deploy, resolve, run, drift and snapshot, not of `{command}`"
+                    "`{flag}` is an option of status, deploy, resolve, run, drift, repair and snapshot, not of `{command}`"
                 ),
             )
             .exit();

@@ -84,7 +84,7 @@ pub async fn repair(
     };
     if args.json {
         let mut value = serde_json::to_value(&report).expect("reports serialize");
-        value["applied"] = serde_json::to_value(&repaired).expect("reports serialize");
+        value["repaired"] = serde_json::to_value(&repaired).expect("reports serialize");
         printer.json(&value);
     } else {
         printer.line(&render(&report, args.apply, repaired.as_ref()));

@@ -92,8 +92,8 @@ fn each_prefix_gets_its_verdict(kind: Kind) {
         let report = repair_json(&project, &db, &[], 0);
         assert_eq!(report["verdict"], verdict, "k = {k}: {report:#}");
         if let Some(applied) = applied {
-            assert_eq!(report["applied"], Value::Null);
-            assert_eq!(report["verdict"], "partial");
+            assert_eq!(report["repaired"], Value::Null);
+            assert_eq!(report["applied"], applied, "{report:#}");
             assert_eq!(report["plan"]["from"], applied + 1, "{report:#}");
         }
         assert_eq!(report["migration"], FAILED);
@@ -135,7 +135,7 @@ fn a_hand_change_diverges_and_nothing_is_written(kind: Kind) {
         assert!(name.starts_with("unrelated"), "{report:#}");
     }
     let report = repair_json(&project, &db, &["--apply", "--finish"], REFUSED);
-    assert_eq!(report["applied"], Value::Null);
+    assert_eq!(report["repaired"], Value::Null);
     assert_eq!(db.history(), before, "nothing is written after diverged");
 }
 
@@ -143,7 +143,7 @@ fn apply_none_rolls_back_and_deploy_applies_again(kind: Kind) {
     let (db, project) = failed_at(kind, 0);
     let report = repair_json(&project, &db, &["--apply"], 0);
     assert_eq!(
-        report["applied"]["action"], "mark_rolled_back",
+        report["repaired"]["action"], "mark_rolled_back",
         "{report:#}"
     );
     let history = db.history();
@@ -163,7 +163,7 @@ fn apply_none_rolls_back_and_deploy_applies_again(kind: Kind) {
 fn apply_all_records_it_as_prisma_resolve_does(kind: Kind) {
     let (db, project) = failed_at(kind, 4);
     let report = repair_json(&project, &db, &["--apply"], 0);
-    assert_eq!(report["applied"]["action"], "record_applied", "{report:#}");
+    assert_eq!(report["repaired"]["action"], "record_applied", "{report:#}");
     let history = db.history();
     assert_eq!(history.len(), 3, "{history:?}");
     assert!(history[1].rolled_back && !history[1].finished);
@@ -192,7 +192,7 @@ fn finish_runs_the_rest_of_a_partial_migration(kind: Kind) {
     assert_eq!(db.history(), before);
 
     let report = repair_json(&project, &db, &["--apply", "--finish"], 0);
-    assert_eq!(report["applied"]["action"], "finish", "{report:#}");
+    assert_eq!(report["repaired"]["action"], "finish", "{report:#}");
     let history = db.history();
     assert_eq!(history.len(), 2, "{history:?}");
     let finished = &history[1];
