@@ -222,9 +222,10 @@ fn transparent(kind: &str) -> bool {
 /// no transaction control of their own (a prefix cut inside the script's transaction
 /// would be rolled back by the server): every k from 0 to n. Never a wrong `all`.
 fn corpus_sample(kind: Kind) {
-    const PER_CORPUS: usize = 2;
-    const MAX_STATEMENTS: usize = 8;
     const EARLY: usize = 12;
+    // MariaDB's copies (a dump restored) and `information_schema` reads make one case
+    // several times dearer than on the other engines: a smaller sample keeps the test short.
+    let (per_corpus, max_statements) = if kind == Kind::Mysql { (2, 4) } else { (2, 8) };
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for (corpus, dir) in corpora(kind) {
         let files = migration_files(&dir);
@@ -233,7 +234,7 @@ fn corpus_sample(kind: Kind) {
             let sql = std::fs::read_to_string(&files[index]).unwrap();
             let split = executable_statements(&sql, kind.dialect());
             let n = split.len();
-            if !(2..=MAX_STATEMENTS).contains(&n)
+            if !(2..=max_statements).contains(&n)
                 || split.iter().any(|s| {
                     matches!(
                         s.kind,
@@ -298,11 +299,17 @@ fn corpus_sample(kind: Kind) {
                     ),
                     _ => panic!("{context}"),
                 }
+                if verdict == "ambiguous" {
+                    eprintln!(
+                        "{corpus} {failed} k = {k} of {n}: ambiguous, unseen statements {}",
+                        report["unseen"]
+                    );
+                }
                 let expected = if verdict == "ambiguous" { 5 } else { 0 };
                 assert_eq!(run.code, expected, "{context}");
                 *counts.entry(verdict).or_default() += 1;
             }
-            if taken == PER_CORPUS {
+            if taken == per_corpus {
                 break;
             }
         }
