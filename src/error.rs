@@ -94,6 +94,9 @@ pub enum Error {
 
     #[error(transparent)]
     Drift(#[from] DriftError),
+
+    #[error(transparent)]
+    Repair(#[from] RepairError),
 }
 
 /// The project as found on disk and in the environment: the URL, the migrations folder, the
@@ -453,6 +456,7 @@ impl Error {
             Error::Supervise(e) => e.exit_code(),
             Error::Lint(_) => ExitCode::Usage,
             Error::Drift(e) => e.exit_code(),
+            Error::Repair(e) => e.exit_code(),
         }
     }
 
@@ -463,7 +467,7 @@ impl Error {
             Error::Database(e) => e.prisma_code(),
             Error::Deploy(e) => e.prisma_code(),
             Error::Resolve(e) => Some(e.prisma_code()),
-            Error::Supervise(_) | Error::Lint(_) | Error::Drift(_) => None,
+            Error::Supervise(_) | Error::Lint(_) | Error::Drift(_) | Error::Repair(_) => None,
         }
     }
 }
@@ -614,6 +618,79 @@ impl DriftError {
             | SnapshotUnreadable { .. }
             | ProviderMismatch { .. }
             | NoIntrospector { .. } => ExitCode::Usage,
+            // The folder's own failure decides (a failing migration, a stop).
+            Replay { source, .. } => source.exit_code(),
+            ScratchLeft { .. } => ExitCode::Internal,
+        }
+    }
+}
+
+/// Classifying and repairing a failed migration.
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    #[error(
+        "failed migration `{}` is not in the migrations folder {}: repair needs its file to know what it does",
+        crate::text::escaped(name),
+        crate::text::path(dir)
+    )]
+    NotInFolder { name: String, dir: PathBuf },
+
+    #[error(
+        "migration `{}` has no failed row in the history",
+        crate::text::escaped(name)
+    )]
+    NotFailed { name: String },
+
+    #[error(
+        "the history has {} failed migrations ({}); name the one to repair",
+        names.len(),
+        names.iter().map(|n| format!("`{}`", crate::text::escaped(n))).collect::<Vec<_>>().join(", ")
+    )]
+    SeveralFailed { names: Vec<String> },
+
+    #[error(
+        "statement {statement} (line {line}) of the failed migration fails in the scratch database, so its states cannot be built: {message}"
+    )]
+    StatementFailsOnScratch {
+        statement: usize,
+        line: usize,
+        message: String,
+    },
+
+    #[error("replaying the migrations before the failed one into {scratch} failed: {source}")]
+    Replay {
+        scratch: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error("the scratch database {scratch} could not be dropped: {message}")]
+    ScratchLeft { scratch: String, message: String },
+
+    #[error(
+        "`{}` is partly applied: finishing it runs statements {from}..{to} on the database, which `--apply` does only with `--finish`",
+        crate::text::escaped(name)
+    )]
+    FinishNeeded {
+        name: String,
+        from: usize,
+        to: usize,
+    },
+
+    #[error(
+        "the failed row of `{}` changed while repair looked at it; nothing was written",
+        crate::text::escaped(name)
+    )]
+    RowChanged { name: String },
+}
+
+impl RepairError {
+    pub fn exit_code(&self) -> ExitCode {
+        use RepairError::*;
+        match self {
+            NotInFolder { .. } | SeveralFailed { .. } | FinishNeeded { .. } => ExitCode::Usage,
+            NotFailed { .. } | RowChanged { .. } => ExitCode::ResolveRefused,
+            StatementFailsOnScratch { .. } => ExitCode::MigrationFailed,
             // The folder's own failure decides (a failing migration, a stop).
             Replay { source, .. } => source.exit_code(),
             ScratchLeft { .. } => ExitCode::Internal,

@@ -22,6 +22,7 @@ pub mod lock;
 pub mod migrations;
 pub mod provider;
 pub mod redact;
+pub mod repair;
 pub mod resolve;
 pub mod schema;
 pub mod split;

@@ -3,8 +3,8 @@
 //! other callers show errors without telling anyone to run a command.
 
 use safemig::error::{
-    Applied, ConfigError, DatabaseError, DeployError, DriftError, Error, LintError, ResolveError,
-    SuperviseError,
+    Applied, ConfigError, DatabaseError, DeployError, DriftError, Error, LintError, RepairError,
+    ResolveError, SuperviseError,
 };
 
 /// The next thing to do about `error`, if there is one.
@@ -17,7 +17,34 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
         Error::Supervise(e) => supervise(e),
         Error::Lint(e) => lint(e),
         Error::Drift(e) => drift(e),
+        Error::Repair(e) => repair(e),
     }
+}
+
+fn repair(error: &RepairError) -> Option<String> {
+    use RepairError::*;
+    Some(match error {
+        NotInFolder { .. } => "restore the migration's folder (from version control), or pass --dir".into(),
+        NotFailed { .. } => "run `safemig status` to see the migration's state".into(),
+        SeveralFailed { names } => format!(
+            "run `safemig repair {}`, then the next",
+            names.first().map(|n| safemig::text::shell_arg(n)).unwrap_or_else(|| "NAME".into())
+        ),
+        StatementFailsOnScratch { .. } => {
+            "the migration does not run on an empty copy of the schema; inspect it with `safemig split` and resolve the row by hand".into()
+        }
+        Replay { source, .. } => {
+            return hint(source).map(|h| format!("the migrations before it do not deploy: {h}"));
+        }
+        ScratchLeft { scratch, .. } => format!(
+            "drop {scratch} by hand; repair names its scratch databases safemig_repair_* so they are easy to find"
+        ),
+        FinishNeeded { name, .. } => format!(
+            "run `safemig repair {} --apply --finish` to run the remaining statements",
+            safemig::text::shell_arg(name)
+        ),
+        RowChanged { .. } => "run `safemig repair` again: it classifies the row as it is now".into(),
+    })
 }
 
 fn drift(error: &DriftError) -> Option<String> {
@@ -132,7 +159,7 @@ fn deploy(error: &DeployError) -> Option<String> {
                     }
                 ),
                 None => format!(
-                    "inspect with `safemig status`; fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
+                    "run `safemig repair {name}`: it tells from the schema how much of the migration is applied and what `--apply` would do; or fix the database by hand, then run `safemig resolve --rolled-back {name}` to retry it, or `safemig resolve --applied {name}` if its changes are complete"
                 ),
             }
         }

@@ -10,6 +10,7 @@ mod hints;
 mod lint;
 mod man;
 mod output;
+mod repair;
 mod resolve;
 mod run;
 mod signals;
@@ -83,6 +84,7 @@ impl Cli {
             Command::Resolve(args) => &mut args.project,
             Command::Run(args) => &mut args.project,
             Command::Drift(args) => &mut args.project,
+            Command::Repair(args) => &mut args.project,
             Command::Snapshot(args) => &mut args.project,
             _ => return,
         };
@@ -109,6 +111,10 @@ enum Command {
     /// Compare the database's schema and history with the migrations folder (replayed into
     /// a scratch database), another database, or a snapshot. Exit code 0: no drift; 14: drift
     Drift(drift::DriftArgs),
+    /// Classify a failed migration from the schema (none, all, partial k of n, ambiguous,
+    /// diverged) and, with --apply, correct the history accordingly. Exit code 0: nothing to
+    /// repair or repairable; 5: a person must decide
+    Repair(repair::RepairArgs),
     /// Print the database's schema and history as JSON, for `safemig drift --against FILE`
     Snapshot(snapshot::SnapshotArgs),
     /// Start the app under `safemig run` N times, stop it with SIGTERM, and check that every
@@ -157,7 +163,7 @@ pub(crate) struct LockArgs {
 }
 
 /// The options of the commands that work on the project's database: status, deploy,
-/// resolve, run (for its pre-start migration), drift and snapshot.
+/// resolve, run (for its pre-start migration), drift, repair and snapshot.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct ProjectArgs {
     #[command(flatten)]
@@ -273,6 +279,7 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
         Command::Resolve(args) => resolve::resolve(args, before, printer, signals).await?,
         Command::Run(args) => return run::run(args, before, printer, signals).await,
         Command::Drift(args) => drift::drift(args, before, printer, signals).await?,
+        Command::Repair(args) => repair::repair(args, before, printer, signals).await?,
         Command::Snapshot(args) => {
             signals.set(Policy::Exit);
             snapshot::snapshot(args, before, printer).await?
@@ -311,7 +318,7 @@ fn without_project(before: &ProjectArgs, command: &str, signals: &StopSignals) {
             .error(
                 ErrorKind::ArgumentConflict,
                 format!(
-                    "`{flag}` is an option of status, deploy, resolve, run, drift and snapshot, not of `{command}`"
+                    "`{flag}` is an option of status, deploy, resolve, run, drift, repair and snapshot, not of `{command}`"
                 ),
             )
             .exit();

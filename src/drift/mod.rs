@@ -6,7 +6,7 @@
 
 mod converge;
 pub mod history;
-mod replay;
+pub(crate) mod replay;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -261,7 +261,9 @@ async fn read_side(
     Ok((snapshot, summary))
 }
 
-async fn read_schema(engine: &mut dyn Engine, detail: Detail) -> Result<Schema, Error> {
+/// The whole schema of `engine`'s database, with the opt-in `detail`; an engine without
+/// an introspector is an error, since nothing can be compared.
+pub(crate) async fn read_schema(engine: &mut dyn Engine, detail: Detail) -> Result<Schema, Error> {
     engine.schema(detail).await?.ok_or_else(|| {
         Error::Drift(DriftError::NoIntrospector {
             provider: engine.provider(),

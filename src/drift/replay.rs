@@ -105,9 +105,7 @@ pub async fn replay(
     })
 }
 
-/// Deploys the folder into the scratch database and reads its schema. No migration lock:
-/// nothing else knows the scratch database, and MySQL's lock is per server, so taking it
-/// would hold up deploys of the live database for the whole replay.
+/// Deploys the folder into the scratch database and reads its schema.
 async fn replay_into(
     scratch: &DatabaseUrl,
     dir: &MigrationsDir,
@@ -115,6 +113,24 @@ async fn replay_into(
     wait: Duration,
     detail: Detail,
 ) -> Result<crate::schema::Schema, Error> {
+    let mut engine = deploy_into(scratch, dir, interrupt, wait).await?;
+    if interrupt.stop_requested() {
+        return Err(stopped("after the replay"));
+    }
+    super::read_schema(&mut *engine, detail).await
+}
+
+/// Deploys `dir` into the scratch database `scratch` and hands back the connection, so a
+/// caller can go on from that state: drift reads its schema, repair runs a failed
+/// migration's statements one at a time on it. No migration lock: nothing else knows the
+/// scratch database, and MySQL's lock is per server, so taking it would hold up deploys of
+/// the live database for the whole replay.
+pub(crate) async fn deploy_into(
+    scratch: &DatabaseUrl,
+    dir: &MigrationsDir,
+    interrupt: &Interrupt,
+    wait: Duration,
+) -> Result<Box<dyn Engine>, Error> {
     let mut engine = engine::connect(scratch, Access::ReadWrite, wait).await?;
     let options = Options {
         lock: LockOptions {
@@ -124,10 +140,7 @@ async fn replay_into(
         interrupt: interrupt.clone(),
     };
     deploy::deploy(&mut *engine, dir, &options, &mut |_| {}).await?;
-    if interrupt.stop_requested() {
-        return Err(stopped("after the replay"));
-    }
-    super::read_schema(&mut *engine, detail).await
+    Ok(engine)
 }
 
 fn stopped(when: &str) -> Error {

@@ -21,6 +21,7 @@ mod output;
 mod parity;
 mod prisma;
 mod recovery;
+mod repair;
 mod resolve;
 mod rows;
 mod snapshots;

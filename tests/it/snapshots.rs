@@ -278,6 +278,7 @@ fn help_of_every_command() {
         &["resolve"],
         &["run"],
         &["drift"],
+        &["repair"],
         &["snapshot"],
         &["drill"],
         &["lint"],

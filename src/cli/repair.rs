@@ -1,0 +1,218 @@
+//! `safemig repair`: [`safemig::repair::assess`] of the failed migration, printed with its
+//! evidence, then [`safemig::repair::apply`] with `--apply`.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use safemig::interrupt::Interrupt;
+use safemig::repair::{self, Plan, Repaired, Report, Request, Verdict};
+use safemig::schema::Difference;
+use safemig::text::{escaped, shell_arg};
+use safemig::{Error, ExitCode};
+
+use super::output::Printer;
+use super::signals::{Policy, StopSignals};
+use super::{ProjectArgs, parse_seconds};
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The failed migration [default: the only failed one]
+    #[arg(value_name = "MIGRATION")]
+    migration: Option<String>,
+
+    /// Act on the verdict: `none` marks the row rolled back, `all` records the migration
+    /// applied; `ambiguous` and `diverged` write nothing
+    #[arg(long)]
+    apply: bool,
+
+    /// With --apply, for `partial k of n`: run statements k+1..n on the database
+    /// (crash-safe, as deploy's journaled mode), then record the migration applied
+    #[arg(long, requires = "apply")]
+    finish: bool,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+
+    /// On SIGTERM/SIGINT, seconds the scratch database's running statement may go on
+    /// before it is cancelled; the scratch database is dropped either way
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_seconds)]
+    deadline: Duration,
+
+    #[command(flatten)]
+    pub(super) project: ProjectArgs,
+}
+
+/// Exit 0 when there is nothing to repair or the verdict allows a repair (made with
+/// `--apply`), 5 when it does not (`ambiguous`, `diverged`: nothing is written).
+pub async fn repair(
+    args: RepairArgs,
+    before: ProjectArgs,
+    printer: &mut Printer,
+    signals: &StopSignals,
+) -> Result<ExitCode, Error> {
+    let interrupt = Interrupt::new(args.deadline);
+    signals.set(Policy::Stop(interrupt.clone()));
+    let ctx = args.project.or(before).context()?;
+    let dir = super::migrations(&ctx)?;
+    let request = Request {
+        migration: args.migration.as_deref(),
+        wait: ctx.lock.timeout,
+        interrupt: interrupt.clone(),
+    };
+    let Some(report) = repair::assess(&ctx, &dir, &request).await? else {
+        if args.json {
+            printer.json(&serde_json::json!({
+                "format_version": repair::REPORT_FORMAT,
+                "migration": null,
+            }));
+        } else {
+            printer.line("No failed migration in the history: nothing to repair.\n");
+        }
+        return Ok(ExitCode::Success);
+    };
+    let repaired = if args.apply {
+        let timeout = ctx.lock.timeout;
+        let printer = &*printer;
+        repair::apply(&ctx, &dir, &report, args.finish, &interrupt, &mut |wait| {
+            printer.lock_wait(&wait, timeout)
+        })
+        .await?
+    } else {
+        None
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&report).expect("reports serialize");
+        value["repaired"] = serde_json::to_value(&repaired).expect("reports serialize");
+        printer.json(&value);
+    } else {
+        printer.line(&render(&report, args.apply, repaired.as_ref()));
+    }
+    Ok(if report.verdict.repairable() {
+        ExitCode::Success
+    } else {
+        ExitCode::FailedInHistory
+    })
+}
+
+/// The human report: the row, the statements, the verdict with its evidence, and what
+/// `--apply` does or did.
+pub fn render(report: &Report, applied: bool, repaired: Option<&Repaired>) -> String {
+    let mut out = format!(
+        "Failed migration {} (started {})\n",
+        escaped(&report.migration),
+        report.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    if let Some(failure) = &report.failure {
+        out += &format!("  error: {}\n", escaped(failure));
+    }
+    if !report.checksum_matches {
+        out += "  its migration.sql changed since it failed (checksums differ): the evidence is about today's file\n";
+    }
+    out += &format!("Statements ({}):\n", report.total());
+    for s in &report.statements {
+        out += &format!(
+            "  {:>3}  line {:<5} {:<19} {}\n",
+            s.number,
+            s.line,
+            s.kind,
+            escaped(&s.first_line)
+        );
+    }
+    out += &format!("Verdict: {}\n", report.verdict_text());
+    out += &evidence(report);
+    let name = shell_arg(&report.migration);
+    match (repaired, applied) {
+        (Some(done), _) => out += &format!("Applied: {}\n", done.log),
+        (None, true) => out += "Applied: nothing was written\n",
+        (None, false) => {
+            out += &match &report.plan {
+                Plan::MarkRolledBack => format!(
+                    "`safemig repair {name} --apply` marks the row rolled back; `safemig deploy` then applies the migration again\n"
+                ),
+                Plan::RecordApplied => format!(
+                    "`safemig repair {name} --apply` records the migration applied, as `prisma migrate resolve --applied` does\n"
+                ),
+                Plan::Finish { from, to } => format!(
+                    "`safemig repair {name} --apply --finish` runs statements {from}..{to} on the database, then records the migration applied\n"
+                ),
+                Plan::Nothing => {
+                    "`--apply` writes nothing for this verdict: a person must decide\n".into()
+                }
+            }
+        }
+    }
+    out
+}
+
+fn evidence(report: &Report) -> String {
+    let statement = |n: usize| {
+        report
+            .statements
+            .get(n - 1)
+            .map(|s| {
+                format!(
+                    "statement {n} (line {}): {}",
+                    s.line,
+                    escaped(&s.first_line)
+                )
+            })
+            .unwrap_or_else(|| format!("statement {n}"))
+    };
+    let total = report.total();
+    match &report.verdict {
+        Verdict::None => {
+            "  the live schema is the state before the migration's first statement\n".into()
+        }
+        Verdict::All => format!("  the live schema is the state after all {total} statements\n"),
+        Verdict::Partial { applied } => format!(
+            "  the live schema is the state after statement {applied} and no other; the last applied is {}\n",
+            statement(*applied)
+        ),
+        Verdict::Ambiguous { candidates, unseen } => {
+            let states: Vec<String> = candidates.iter().map(|k| k.to_string()).collect();
+            let mut out = format!(
+                "  the live schema matches the states after statements {}: the schema cannot show whether these ran:\n",
+                states.join(", ")
+            );
+            for n in unseen {
+                out += &format!("    {}\n", statement(*n));
+            }
+            out += "  check them in the data, then use `safemig resolve --applied` or `--rolled-back`\n";
+            out
+        }
+        Verdict::Diverged {
+            nearest,
+            differences,
+        } => {
+            let mut out = format!(
+                "  no state matches; the nearest is the state after {nearest} statement{} ({} difference{}):\n",
+                if *nearest == 1 { "" } else { "s" },
+                differences.len(),
+                if differences.len() == 1 { "" } else { "s" }
+            );
+            for d in differences {
+                out += &format!("    {}\n", difference(d));
+            }
+            out
+        }
+    }
+}
+
+fn difference(d: &Difference) -> String {
+    match d {
+        Difference::Missing { object } => format!("{object}: missing in the live database"),
+        Difference::Extra { object } => format!("{object}: only in the live database"),
+        Difference::Changed {
+            object,
+            attribute,
+            left,
+            right,
+        } => format!(
+            "{object} {attribute}: live {}, expected {}",
+            escaped(left.as_deref().unwrap_or("(not set)")),
+            escaped(right.as_deref().unwrap_or("(not set)"))
+        ),
+    }
+}
