@@ -145,7 +145,8 @@ pub async fn assess(
     let migration = &dir.migrations[index];
     let dialect = ctx.url.provider().dialect();
     let statements = sql::executable_statements(migration.sql(), dialect);
-    let live_schema = crate::drift::read_schema(&mut *live, crate::schema::Detail::default()).await?;
+    let live_schema =
+        crate::drift::read_schema(&mut *live, crate::schema::Detail::default()).await?;
     drop(live);
 
     let states = states::build(
