@@ -5,6 +5,7 @@
 //! (migrations, `migration_lock.toml`, `schema.prisma`, `.env`, files given on the command
 //! line) goes through [`read`]: it opens without blocking, accepts only a regular file
 //! (after following symbolic links), and refuses one over a size limit before reading it.
+//! Files safemig writes (snapshots, drift's cache) go through [`write_whole`].
 
 use crate::error::ConfigError;
 use std::fs::{File, OpenOptions};
@@ -169,9 +170,41 @@ pub fn check_folder(path: &Path, missing: impl FnOnce(PathBuf) -> Error) -> Resu
     }
 }
 
+/// Writes `text` to a temporary file beside `file` and renames it over `file`, so that a
+/// failure (a full disk, a signal) leaves the old file or none, never half a new one.
+pub fn write_whole(file: &Path, text: &str) -> std::io::Result<()> {
+    let folder = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let partial = folder.join(format!(".{name}.{}.partial", std::process::id()));
+    let written = std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, file));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_whole_replaces_the_file_and_leaves_no_partial_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.json");
+        write_whole(&file, "old").unwrap();
+        write_whole(&file, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        assert!(write_whole(&dir.path().join("missing/s.json"), "x").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["s.json"]);
+    }
 
     #[test]
     fn regular_files_only_and_bounded() {

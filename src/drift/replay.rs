@@ -197,11 +197,8 @@ fn read_cache(file: &Path) -> Option<Snapshot> {
 /// costs a replay next time, nothing more: a warning, not an error.
 fn write_cache(file: &Path, snapshot: &Snapshot) {
     let write = || -> std::io::Result<()> {
-        let folder = file.parent().expect("a cache file has a folder");
-        std::fs::create_dir_all(folder)?;
-        let partial = folder.join(format!(".{}.partial", std::process::id()));
-        std::fs::write(&partial, snapshot.to_json())?;
-        std::fs::rename(&partial, file)
+        std::fs::create_dir_all(file.parent().expect("a cache file has a folder"))?;
+        crate::files::write_whole(file, &snapshot.to_json())
     };
     if let Err(e) = write() {
         tracing::warn!(
