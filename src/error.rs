@@ -668,13 +668,81 @@ pub enum RepairError {
     ScratchLeft { scratch: String, message: String },
 
     #[error(
-        "`{}` is partly applied: finishing it runs statements {from}..{to} on the database, which `--apply` does only with `--finish`",
-        crate::text::escaped(name)
+        "`{}` is partly applied: finishing it runs statements {from}..{to} on the database and undoing it runs the inverse of statements 1..{}, which `--apply` does only with `--finish` or `--roll-back`",
+        crate::text::escaped(name),
+        from - 1
     )]
     FinishNeeded {
         name: String,
         from: usize,
         to: usize,
+    },
+
+    #[error(
+        "`--assume-applied` says {assumed} statement{} of `{}` ran, but the live schema {evidence}; nothing was written",
+        if *assumed == 1 { "" } else { "s" },
+        crate::text::escaped(name)
+    )]
+    AssumptionContradicted {
+        name: String,
+        assumed: usize,
+        /// What the schema shows instead, as a phrase.
+        evidence: String,
+    },
+
+    #[error(
+        "`--assume-applied` takes the statements that ran, from the first on: `1,2,3`, `1-3` or `none` (got `{}`): {reason}",
+        crate::text::escaped(given)
+    )]
+    AssumptionMalformed { given: String, reason: String },
+
+    #[error(
+        "rolling back `{}` is not written for these objects, so nothing was changed: {}",
+        crate::text::escaped(name),
+        objects.join("; ")
+    )]
+    RollBackNotExpressible { name: String, objects: Vec<String> },
+
+    #[error(
+        "rolling back `{}` would delete data ({}); nothing was changed",
+        crate::text::escaped(name),
+        objects.join(", ")
+    )]
+    RollBackLosesData { name: String, objects: Vec<String> },
+
+    #[error(
+        "rolling back `{}` did not bring the schema back to the state before the migration ({}); the row is left failed",
+        crate::text::escaped(name),
+        differences.join("; ")
+    )]
+    RollBackIncomplete {
+        name: String,
+        differences: Vec<String>,
+    },
+
+    #[error(
+        "the inverse statement `{}` of `{}` failed: {message}; {}",
+        crate::text::escaped(statement),
+        crate::text::escaped(name),
+        if *undone { "nothing of the roll-back was kept" } else { "the statements before it ran (this engine has no transactional DDL)" }
+    )]
+    RollBackFailed {
+        name: String,
+        statement: String,
+        message: String,
+        undone: bool,
+    },
+
+    /// `run --on-failed=repair` met a verdict it does not act on alone.
+    #[error(
+        "failed migration `{}`: the verdict is `{verdict}`, which `--on-failed=repair` does not act on without a person",
+        crate::text::escaped(name)
+    )]
+    NotHealable {
+        name: String,
+        verdict: String,
+        /// The evidence, for the log.
+        report: Box<crate::repair::Report>,
     },
 
     #[error(
@@ -688,8 +756,18 @@ impl RepairError {
     pub fn exit_code(&self) -> ExitCode {
         use RepairError::*;
         match self {
-            NotInFolder { .. } | SeveralFailed { .. } | FinishNeeded { .. } => ExitCode::Usage,
-            NotFailed { .. } | RowChanged { .. } => ExitCode::ResolveRefused,
+            NotInFolder { .. }
+            | SeveralFailed { .. }
+            | FinishNeeded { .. }
+            | AssumptionMalformed { .. } => ExitCode::Usage,
+            NotFailed { .. }
+            | RowChanged { .. }
+            | AssumptionContradicted { .. }
+            | RollBackNotExpressible { .. }
+            | RollBackLosesData { .. } => ExitCode::ResolveRefused,
+            RollBackIncomplete { .. } | RollBackFailed { .. } | NotHealable { .. } => {
+                ExitCode::FailedInHistory
+            }
             StatementFailsOnScratch { .. } => ExitCode::MigrationFailed,
             // The folder's own failure decides (a failing migration, a stop).
             Replay { source, .. } => source.exit_code(),

@@ -111,7 +111,7 @@ pub async fn drift(
     let cache = if args.no_cache {
         None
     } else {
-        drift::default_cache_dir(&|name| std::env::var(name).ok())
+        safemig::cache::default_dir(&|name| std::env::var(name).ok())
     };
     let request = Request {
         left: Source::Database(ctx.url.clone()),

@@ -40,10 +40,31 @@ fn repair(error: &RepairError) -> Option<String> {
             "drop {scratch} by hand; repair names its scratch databases safemig_repair_* so they are easy to find"
         ),
         FinishNeeded { name, .. } => format!(
-            "run `safemig repair {} --apply --finish` to run the remaining statements",
+            "run `safemig repair {0} --apply --finish` to run the remaining statements, or `safemig repair {0} --apply --roll-back` to undo the applied ones",
             safemig::text::shell_arg(name)
         ),
         RowChanged { .. } => "run `safemig repair` again: it classifies the row as it is now".into(),
+        AssumptionContradicted { name, .. } => format!(
+            "run `safemig repair {}` to see which states the schema matches; --assume-applied can only choose among them",
+            safemig::text::shell_arg(name)
+        ),
+        AssumptionMalformed { .. } => "write --assume-applied 1,2,3 or 1-3 (statements 1 to 3 ran), or none".into(),
+        RollBackNotExpressible { name, .. } => format!(
+            "finish the migration instead (`safemig repair {} --apply --finish`), or undo these objects by hand and run `safemig repair` again",
+            safemig::text::shell_arg(name)
+        ),
+        RollBackLosesData { name, .. } => format!(
+            "keep the data: finish the migration (`safemig repair {0} --apply --finish`); or, once the data is saved elsewhere, `safemig repair {0} --apply --roll-back --allow-data-loss`",
+            safemig::text::shell_arg(name)
+        ),
+        RollBackIncomplete { name, .. } | RollBackFailed { name, .. } => format!(
+            "run `safemig repair {}` to see where the schema is now",
+            safemig::text::shell_arg(name)
+        ),
+        NotHealable { name, .. } => format!(
+            "run `safemig repair {}` to see the evidence and decide; nothing was written",
+            safemig::text::shell_arg(name)
+        ),
     })
 }
 

@@ -308,6 +308,14 @@ fn render_table(table: &Table) -> String {
 pub fn describe(event: &Event) -> String {
     match event {
         Event::MigrationsVerified { detail } => format!("migrations verified: {detail}"),
+        Event::MigrationRepaired {
+            migration,
+            decision,
+        } => format!(
+            "repaired failed migration {}: {}",
+            safemig::text::escaped(migration),
+            decision
+        ),
         Event::MigrationsNotVerified { error } => {
             format!("WARNING migrations not verified, starting anyway (--on-failed=warn): {error}")
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use safemig::interrupt::Interrupt;
-use safemig::repair::{self, Plan, Repaired, Report, Request, Verdict};
+use safemig::repair::{self, Partial, Plan, Repaired, Report, Request, Verdict};
 use safemig::schema::Difference;
 use safemig::text::{escaped, shell_arg};
 use safemig::{Error, ExitCode};
@@ -28,8 +28,27 @@ pub struct RepairArgs {
 
     /// With --apply, for `partial k of n`: run statements k+1..n on the database
     /// (crash-safe, as deploy's journaled mode), then record the migration applied
-    #[arg(long, requires = "apply")]
+    #[arg(long, requires = "apply", conflicts_with = "roll_back")]
     finish: bool,
+
+    /// With --apply, for `partial k of n`: undo statements 1..k (their inverse, written
+    /// from the schema), then mark the row rolled back; refused if it would delete data
+    #[arg(long, requires = "apply")]
+    roll_back: bool,
+
+    /// With --roll-back: drop tables and columns even when they hold data
+    #[arg(long, requires = "roll_back")]
+    allow_data_loss: bool,
+
+    /// For `ambiguous` or `diverged`: the statements you checked ran, from the first
+    /// (`1,2,3`, `1-3` or `none`); they must be a state the schema allows
+    #[arg(long, value_name = "STATEMENTS")]
+    assume_applied: Option<String>,
+
+    /// Build the migration's states even when they are cached (the cache is in
+    /// $SAFEMIG_CACHE_DIR, else ~/.cache/safemig)
+    #[arg(long)]
+    no_cache: bool,
 
     /// Print the report as JSON
     #[arg(long)]
@@ -56,10 +75,17 @@ pub async fn repair(
     signals.set(Policy::Stop(interrupt.clone()));
     let ctx = args.project.or(before).context()?;
     let dir = super::migrations(&ctx)?;
+    let assume_applied = args
+        .assume_applied
+        .as_deref()
+        .map(repair::parse_assumed)
+        .transpose()?;
     let request = Request {
         migration: args.migration.as_deref(),
         wait: ctx.lock.timeout,
         interrupt: interrupt.clone(),
+        cache: cache_dir(args.no_cache),
+        assume_applied,
     };
     let Some(report) = repair::assess(&ctx, &dir, &request).await? else {
         if args.json {
@@ -75,7 +101,16 @@ pub async fn repair(
     let repaired = if args.apply {
         let timeout = ctx.lock.timeout;
         let printer = &*printer;
-        repair::apply(&ctx, &dir, &report, args.finish, &interrupt, &mut |wait| {
+        let partial = if args.finish {
+            Partial::Finish
+        } else if args.roll_back {
+            Partial::RollBack {
+                allow_data_loss: args.allow_data_loss,
+            }
+        } else {
+            Partial::Refuse
+        };
+        repair::apply(&ctx, &dir, &report, partial, &interrupt, &mut |wait| {
             printer.lock_wait(&wait, timeout)
         })
         .await?
@@ -89,11 +124,20 @@ pub async fn repair(
     } else {
         printer.line(&render(&report, args.apply, repaired.as_ref()));
     }
-    Ok(if report.verdict.repairable() {
+    Ok(if report.plan != Plan::Nothing {
         ExitCode::Success
     } else {
         ExitCode::FailedInHistory
     })
+}
+
+/// Where repair caches the migration's states: none with `--no-cache`.
+pub(super) fn cache_dir(no_cache: bool) -> Option<std::path::PathBuf> {
+    if no_cache {
+        None
+    } else {
+        safemig::cache::default_dir(&|name| std::env::var(name).ok())
+    }
 }
 
 /// The human report: the row, the statements, the verdict with its evidence, and what
@@ -122,7 +166,20 @@ pub fn render(report: &Report, applied: bool, repaired: Option<&Repaired>) -> St
     }
     out += &format!("Verdict: {}\n", report.verdict_text());
     out += &evidence(report);
-    let name = shell_arg(&report.migration);
+    if let Some(k) = report.assumed_applied {
+        out += &format!("Assumed (--assume-applied): statements 1..{k} ran, as you checked\n");
+    }
+    let mut name = shell_arg(&report.migration);
+    if let Some(k) = report.assumed_applied {
+        name += &format!(
+            " --assume-applied {}",
+            if k == 0 {
+                "none".into()
+            } else {
+                format!("1-{k}")
+            }
+        );
+    }
     match (repaired, applied) {
         (Some(done), _) => out += &format!("Applied: {}\n", done.log),
         (None, true) => out += "Applied: nothing was written\n",
@@ -135,10 +192,14 @@ pub fn render(report: &Report, applied: bool, repaired: Option<&Repaired>) -> St
                     "`safemig repair {name} --apply` records the migration applied, as `prisma migrate resolve --applied` does\n"
                 ),
                 Plan::Finish { from, to } => format!(
-                    "`safemig repair {name} --apply --finish` runs statements {from}..{to} on the database, then records the migration applied\n"
+                    "`safemig repair {name} --apply --finish` runs statements {from}..{to} on the database, then records the migration applied;\n`safemig repair {name} --apply --roll-back` runs the inverse of statements 1..{}, then marks the row rolled back\n",
+                    from - 1
                 ),
-                Plan::Nothing => {
-                    "`--apply` writes nothing for this verdict: a person must decide\n".into()
+                Plan::Nothing => format!(
+                    "`--apply` writes nothing for this verdict: a person must decide; once you know which statements ran, `safemig repair {name} --apply --assume-applied 1-K` acts as if the schema showed it\n"
+                ),
+                Plan::RollBack { undone } => {
+                    format!("statements 1..{undone} were rolled back\n")
                 }
             }
         }
@@ -179,7 +240,11 @@ fn evidence(report: &Report) -> String {
             for n in unseen {
                 out += &format!("    {}\n", statement(*n));
             }
-            out += "  check them in the data, then use `safemig resolve --applied` or `--rolled-back`\n";
+            out += &format!(
+                "  check them in the data, then say how far it ran: `safemig repair {} --apply --assume-applied 1-K` with K one of {}\n",
+                shell_arg(&report.migration),
+                states.join(", ")
+            );
             out
         }
         Verdict::Diverged {

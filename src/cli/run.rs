@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 
 use safemig::Error;
+use safemig::error::{DeployError, RepairError};
 use safemig::interrupt::{Interrupt, STOP_MARGIN};
 use safemig::supervisor::prestart::{self, OnFailed, Prestart};
 use safemig::supervisor::{self, Event, Timeline};
@@ -95,7 +96,16 @@ pub async fn run(
         // A stop signal during the deploy is handled as in `deploy`, within the stop timeout.
         Migrate::Deploy => {
             let ctx = project.context()?;
-            let result = super::deploy::apply(&ctx, &interrupt, printer).await;
+            let mut result = super::deploy::apply(&ctx, &interrupt, printer).await;
+            if args.on_failed == OnFailed::Repair
+                && matches!(
+                    result,
+                    Err(Error::Deploy(DeployError::FailedMigrations { .. }))
+                )
+            {
+                heal(&ctx, &interrupt, printer, &mut timeline).await?;
+                result = super::deploy::apply(&ctx, &interrupt, printer).await;
+            }
             Some(prestart::after_deploy(result, args.on_failed)?)
         }
         Migrate::Check => {
@@ -128,6 +138,49 @@ pub async fn run(
     let stopped = || interrupt.stop_requested() || signals.received() > 0;
     let code = supervisor::supervise(&options, &mut timeline, &stopped).await?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// `--on-failed=repair`: repairs the history's failed migration when the schema proves what
+/// ran, logging the decision; otherwise the start stops with repair's report.
+async fn heal(
+    ctx: &safemig::context::Context,
+    interrupt: &Interrupt,
+    printer: &Printer,
+    timeline: &mut TimelinePrinter,
+) -> Result<(), Error> {
+    let dir = super::migrations(ctx)?;
+    let timeout = ctx.lock.timeout;
+    let healed = safemig::repair::heal(
+        ctx,
+        &dir,
+        interrupt,
+        super::repair::cache_dir(false),
+        &mut |wait| printer.lock_wait(&wait, timeout),
+    )
+    .await;
+    match healed {
+        Ok(Some(healed)) => {
+            timeline.event(Event::MigrationRepaired {
+                migration: healed.report.migration.clone(),
+                decision: healed.repaired.log.clone(),
+            });
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(Error::Repair(RepairError::NotHealable {
+            report,
+            name,
+            verdict,
+        })) => {
+            output::stderr_line(&super::repair::render(&report, false, None));
+            Err(Error::Repair(RepairError::NotHealable {
+                report,
+                name,
+                verdict,
+            }))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Prints the supervisor's timeline on stderr, as text or JSON lines. Commands and errors

@@ -24,13 +24,27 @@ pub enum Step {
 }
 
 /// When a step runs: drops first (a changed view or index is dropped, then created), then
-/// column changes, then what is created (an index may need a column added before it).
+/// column changes, then tables (once nothing refers to them), then types and sequences
+/// (once no column uses them), then what is created (an index may need a column added
+/// before it).
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     Drop,
     Column,
+    DropTable,
+    DropType,
     Create,
     Manual,
+}
+
+/// Whether the script may drop tables and columns the right side does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tables {
+    /// `drift --sql`: a table or column only on the left is left to a person (its data).
+    Keep,
+    /// `repair --roll-back`: they are what the migration created, and are dropped (the
+    /// caller checks they hold no data first).
+    Drop,
 }
 
 /// The steps for `differences` between `left` and `right`, in an order that runs.
@@ -39,12 +53,22 @@ pub fn steps(
     left: &Schema,
     right: &Schema,
     ddl: &dyn Ddl,
+    tables: Tables,
 ) -> Vec<Step> {
     let mut steps: Vec<(Phase, Step)> = Vec::new();
     let object =
         |schema: &Schema, key: &ObjectKey| schema.objects.get(key).cloned().unwrap_or_default();
+    let dropped = dropped_tables(differences, tables);
     for difference in differences {
         let key = difference.object();
+        if let Some(table) = owner(key, &object(left, key))
+            && dropped.contains(table.as_str())
+            && key.kind != ObjectKind::ForeignKey
+        {
+            // Goes with its table. A foreign key is dropped first all the same: another
+            // dropped table may be referenced by it.
+            continue;
+        }
         let sql = |phase: Phase, sql: String| {
             (
                 phase,
@@ -69,8 +93,20 @@ pub fn steps(
             (ObjectKind::Table, Difference::Missing { .. }) => {
                 steps.push(manual("create the table with its migration".into()));
             }
+            (ObjectKind::Table, Difference::Extra { .. }) if tables == Tables::Drop => {
+                steps.push(match ddl.drop_table(&key.name) {
+                    Some(s) => sql(Phase::DropTable, s),
+                    None => manual("safemig does not write this drop here".into()),
+                });
+            }
             (ObjectKind::Table, Difference::Extra { .. }) => {
                 steps.push(manual("dropping a table deletes its rows".into()));
+            }
+            (ObjectKind::Column, Difference::Extra { .. }) if tables == Tables::Drop => {
+                steps.push(match ddl.drop_column(table, name) {
+                    Some(s) => sql(Phase::Column, s),
+                    None => manual("safemig does not write this drop here".into()),
+                });
             }
             (ObjectKind::Column, Difference::Missing { .. }) => {
                 steps.push(match ddl.add_column(table, name, &r) {
@@ -115,13 +151,63 @@ pub fn steps(
                     )));
                     continue;
                 }
-                steps.extend(dropped.flatten().map(|s| sql(Phase::Drop, s)));
+                let phase = match kind {
+                    ObjectKind::Enum
+                    | ObjectKind::Domain
+                    | ObjectKind::CompositeType
+                    | ObjectKind::Sequence => Phase::DropType,
+                    _ => Phase::Drop,
+                };
+                steps.extend(dropped.flatten().map(|s| sql(phase, s)));
                 steps.extend(created.flatten().map(|s| sql(Phase::Create, s)));
             }
         }
     }
     steps.sort_by(|a, b| a.0.cmp(&b.0));
     steps.into_iter().map(|(_, step)| step).collect()
+}
+
+/// The tables the script drops.
+fn dropped_tables(
+    differences: &[Difference],
+    tables: Tables,
+) -> std::collections::BTreeSet<String> {
+    differences
+        .iter()
+        .filter(|d| {
+            tables == Tables::Drop
+                && matches!(d, Difference::Extra { .. })
+                && d.object().kind == ObjectKind::Table
+        })
+        .map(|d| d.object().name.clone())
+        .collect()
+}
+
+/// The table an object belongs to: its `table` attribute, else the part of its key before
+/// the dot (columns, constraints, triggers are keyed `table.name`). Tables, views and
+/// types belong to none.
+fn owner(key: &ObjectKey, object: &crate::schema::Object) -> Option<String> {
+    if let Some(table) = object.attributes.get("table") {
+        return Some(table.clone());
+    }
+    match key.kind {
+        ObjectKind::Column
+        | ObjectKind::PrimaryKey
+        | ObjectKind::Unique
+        | ObjectKind::Exclusion
+        | ObjectKind::Index
+        | ObjectKind::ForeignKey
+        | ObjectKind::Check
+        | ObjectKind::Trigger
+        | ObjectKind::Policy => Some(
+            // MySQL and SQLite key a primary key by its table alone.
+            key.name
+                .split_once('.')
+                .map_or(key.name.as_str(), |(t, _)| t)
+                .to_string(),
+        ),
+        _ => None,
+    }
 }
 
 fn attribute_of(difference: &Difference) -> String {
@@ -198,7 +284,7 @@ mod tests {
         );
         right.insert(ObjectKind::Column, "t.c", Object::default());
         let differences = crate::schema::diff(&left, &right);
-        let steps = steps(&differences, &left, &right, &Plain);
+        let steps = steps(&differences, &left, &right, &Plain, Tables::Keep);
         let text = render(
             &Script {
                 preamble: None,

@@ -4,7 +4,7 @@
 //! differs, says which case holds (same schema and history, same schema but another
 //! history, another schema), and never writes to a database it compares.
 
-mod converge;
+pub(crate) mod converge;
 pub mod history;
 pub(crate) mod replay;
 mod snapshot;
@@ -24,7 +24,6 @@ use crate::schema::{Detail, Difference, ObjectKey, Schema, diff};
 
 pub use converge::{Script, Step, render as render_script};
 pub use history::HistoryDifference;
-pub use replay::default_cache_dir;
 pub use snapshot::Snapshot;
 
 /// The report format of `drift --json`; a change that older readers could misread
@@ -144,7 +143,13 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         };
         Script {
             preamble: ddl.preamble(schema.as_deref()),
-            steps: converge::steps(&schema_differences, &left.schema, &right.schema, ddl),
+            steps: converge::steps(
+                &schema_differences,
+                &left.schema,
+                &right.schema,
+                ddl,
+                converge::Tables::Keep,
+            ),
         }
     });
     let differences: Vec<Finding> = schema_differences

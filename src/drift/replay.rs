@@ -2,14 +2,13 @@
 //! database that is dropped whatever happens, and cached under a key made of everything
 //! the result depends on, so a second run skips the replay.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-use sha2::{Digest, Sha256};
 
 use super::history;
 use super::snapshot::Snapshot;
 use crate::Error;
+use crate::cache::{self, Key};
 use crate::database_url::DatabaseUrl;
 use crate::deploy::{self, Options};
 use crate::engine::{self, Access, Engine};
@@ -23,16 +22,6 @@ use crate::schema::Detail;
 pub struct Replayed {
     pub snapshot: Snapshot,
     pub cached: bool,
-}
-
-/// Where drift keeps replayed schemas unless told otherwise: `$SAFEMIG_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/safemig`, else `~/.cache/safemig` (the XDG convention uv and pip
-/// follow). `None` when none of them is set.
-pub fn default_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    set("SAFEMIG_CACHE_DIR")
-        .or_else(|| set("XDG_CACHE_HOME").map(|d| d.join("safemig")))
-        .or_else(|| set("HOME").map(|d| d.join(".cache").join("safemig")))
 }
 
 /// Replays `dir` into a scratch database made through `server` (beside the live
@@ -49,8 +38,19 @@ pub async fn replay(
 ) -> Result<Replayed, Error> {
     dir.check_provider(server.provider())?;
     let mut admin = engine::connect(server, Access::ReadOnly, wait).await?;
-    let key = cache_key(&mut *admin, server, dir, detail).await?;
-    let cached_file = cache.map(|c| c.join("drift").join(format!("{key}.json")));
+    let cached_file = match cache {
+        Some(cache) => {
+            let mut key = Key::replay(
+                "drift folder schema 1",
+                &mut *admin,
+                server.schema().as_deref(),
+            )
+            .await?;
+            key.part(&format!("{detail:?}")).migrations(&dir.migrations);
+            Some(key.file(cache, "drift"))
+        }
+        None => None,
+    };
     if let Some(snapshot) = cached_file.as_deref().and_then(read_cache) {
         return Ok(Replayed {
             snapshot,
@@ -97,7 +97,7 @@ pub async fn replay(
         schema,
     );
     if let Some(file) = &cached_file {
-        write_cache(file, &snapshot);
+        cache::write(file, &snapshot.to_json());
     }
     Ok(Replayed {
         snapshot,
@@ -149,36 +149,6 @@ fn stopped(when: &str) -> Error {
     })
 }
 
-/// Everything the replayed schema depends on: this safemig build (its introspectors),
-/// the server's version and defaults, the schema the URL selects, the opt-in attributes
-/// read, and every migration's name and checksum in order.
-async fn cache_key(
-    admin: &mut dyn Engine,
-    server: &DatabaseUrl,
-    dir: &MigrationsDir,
-    detail: Detail,
-) -> Result<String, Error> {
-    let mut hash = Sha256::new();
-    for part in [
-        "safemig drift cache 1",
-        env!("SAFEMIG_LONG_VERSION"),
-        server.provider().lock_name(),
-        &admin.scratch_fingerprint().await?,
-        &server.schema().unwrap_or_default(),
-        &format!("{detail:?}"),
-    ] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    for migration in &dir.migrations {
-        hash.update(migration.name.as_bytes());
-        hash.update([0]);
-        hash.update(migration.checksum.as_bytes());
-        hash.update([0]);
-    }
-    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// A cached schema, if one is there and readable; anything else means "replay".
 fn read_cache(file: &Path) -> Option<Snapshot> {
     if !file.exists() {
@@ -190,20 +160,5 @@ fn read_cache(file: &Path) -> Option<Snapshot> {
             tracing::warn!("ignoring the drift cache: {e}");
             None
         }
-    }
-}
-
-/// Writes the cache atomically (a whole file or none). A cache that cannot be written
-/// costs a replay next time, nothing more: a warning, not an error.
-fn write_cache(file: &Path, snapshot: &Snapshot) {
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(file.parent().expect("a cache file has a folder"))?;
-        crate::files::write_whole(file, &snapshot.to_json())
-    };
-    if let Err(e) = write() {
-        tracing::warn!(
-            "cannot write the drift cache {}: {e}",
-            crate::text::path(file)
-        );
     }
 }

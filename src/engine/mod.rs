@@ -131,6 +131,29 @@ pub trait Inspect: Send {
     async fn schema(&mut self, _detail: Detail) -> Result<Option<Schema>, Error> {
         Ok(None)
     }
+
+    /// Whether `table` has a row (with `column`: a row where it is not NULL), asked before
+    /// `repair --roll-back` drops what a migration created.
+    async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error>;
+}
+
+/// The query behind [`Inspect::holds_data`], in `provider`'s quoting, for the table in
+/// `schema` (`None`: the connection's default). One row at most is read.
+fn holds_data_query(
+    provider: Provider,
+    schema: Option<&str>,
+    table: &str,
+    column: Option<&str>,
+) -> String {
+    let ddl = ddl(provider);
+    let table = match schema {
+        Some(schema) => format!("{}.{}", ddl.quote(schema), ddl.quote(table)),
+        None => ddl.quote(table),
+    };
+    let filter = column
+        .map(|c| format!(" WHERE {} IS NOT NULL", ddl.quote(c)))
+        .unwrap_or_default();
+    format!("SELECT COUNT(*) FROM (SELECT 1 AS one FROM {table}{filter} LIMIT 1) AS probe")
 }
 
 /// Throwaway databases beside this one, where drift replays the migrations folder: on the

@@ -1,4 +1,4 @@
-//! MySQL's and MariaDB's DDL for `drift --sql`: only drops of objects that hold no data.
+//! MySQL's and MariaDB's DDL for `drift --sql` and `repair --roll-back`: only drops.
 //! Column changes need the whole column definition (`MODIFY`), and the catalogs render
 //! defaults differently on MySQL and MariaDB, so those are left to a person.
 
@@ -17,6 +17,14 @@ impl Ddl for MysqlDdl {
             ObjectKind::Index => {
                 let (table, index) = table_and_name(name);
                 format!("DROP INDEX {} ON {};", self.quote(index), self.quote(table))
+            }
+            ObjectKind::ForeignKey => {
+                let (table, key) = table_and_name(name);
+                format!(
+                    "ALTER TABLE {} DROP FOREIGN KEY {};",
+                    self.quote(table),
+                    self.quote(key)
+                )
             }
             ObjectKind::View => format!("DROP VIEW {};", self.quote(name)),
             ObjectKind::Trigger => format!("DROP TRIGGER {};", self.quote(table_and_name(name).1)),

@@ -321,6 +321,16 @@ impl MigrationLock for Postgres {
 
 #[async_trait]
 impl Inspect for Postgres {
+    async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error> {
+        let query = super::holds_data_query(self.provider(), Some(&self.schema), table, column);
+        // Names quoted by the engine's DDL; the values come from the migration's schema.
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(self.err("looking for data in a table"))?;
+        Ok(count > 0)
+    }
+
     async fn history_exists(&mut self) -> Result<bool, Error> {
         sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \

@@ -125,10 +125,17 @@ impl Ddl for PostgresDdl {
                     self.quote(table)
                 )
             }
+            ObjectKind::Enum | ObjectKind::CompositeType => {
+                format!("DROP TYPE {};", self.quote(name))
+            }
+            ObjectKind::Domain => format!("DROP DOMAIN {};", self.quote(name)),
+            // A serial column's sequence goes with its table, dropped before it.
+            ObjectKind::Sequence => format!("DROP SEQUENCE IF EXISTS {};", self.quote(name)),
             ObjectKind::PrimaryKey
             | ObjectKind::Unique
             | ObjectKind::Check
-            | ObjectKind::Exclusion => {
+            | ObjectKind::Exclusion
+            | ObjectKind::ForeignKey => {
                 let (table, constraint) = table_and_name(name);
                 format!(
                     "ALTER TABLE {} DROP CONSTRAINT {};",

@@ -395,6 +395,16 @@ impl MigrationLock for Sqlite {
 
 #[async_trait]
 impl Inspect for Sqlite {
+    async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error> {
+        let query = super::holds_data_query(self.provider(), None, table, column);
+        // Names quoted by the engine's DDL; the values come from the migration's schema.
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(self.err("looking for data in a table"))?;
+        Ok(count > 0)
+    }
+
     async fn history_exists(&mut self) -> Result<bool, Error> {
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",

@@ -24,39 +24,83 @@ pub struct Repaired {
     pub log: String,
 }
 
+/// What `--apply` does with a partly applied migration: nothing unless told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partial {
+    Refuse,
+    /// `--finish`: run the statements that did not run.
+    Finish,
+    /// `--roll-back`: run the inverse of those that did.
+    RollBack {
+        allow_data_loss: bool,
+    },
+}
+
 /// Acts on `report`, taken moments before: `none` marks the row rolled back, `all` records
-/// the migration applied as `prisma migrate resolve --applied` does, `partial k` (only with
-/// `finish`) runs the remaining statements through deploy's journaled mode. `Ok(None)`:
-/// the verdict lets nothing be written, and nothing was.
+/// the migration applied as `prisma migrate resolve --applied` does, `partial k` runs the
+/// remaining statements through deploy's journaled mode (`Partial::Finish`) or the inverse
+/// of the applied ones (`Partial::RollBack`). `Ok(None)`: the verdict lets nothing be
+/// written, and nothing was.
 pub async fn apply(
     ctx: &Context,
     dir: &MigrationsDir,
     report: &Report,
-    finish: bool,
+    partial: Partial,
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<Option<Repaired>, Error> {
-    let verdict = report.verdict_text();
-    let log = match &report.plan {
-        Plan::Nothing => return Ok(None),
-        Plan::Finish { from, to } if !finish => {
+    let grounds = report.grounds();
+    let log = match (&report.plan, partial) {
+        (Plan::Nothing | Plan::RollBack { .. }, _) => return Ok(None),
+        (Plan::Finish { from, to }, Partial::Refuse) => {
             return Err(Error::Repair(RepairError::FinishNeeded {
                 name: report.migration.clone(),
                 from: *from,
                 to: *to,
             }));
         }
-        Plan::MarkRolledBack => {
-            format!("safemig repair: verdict {verdict}; marked rolled back")
+        (Plan::MarkRolledBack, _) => {
+            format!("safemig repair: {grounds}; marked rolled back")
         }
-        Plan::RecordApplied => {
-            format!("safemig repair: verdict {verdict}; recorded applied")
+        (Plan::RecordApplied, _) => {
+            format!("safemig repair: {grounds}; recorded applied")
         }
-        Plan::Finish { from, to } => {
-            format!("safemig repair: verdict {verdict}; finished statements {from}..{to}")
+        (Plan::Finish { from, to }, Partial::Finish) => {
+            format!("safemig repair: {grounds}; finished statements {from}..{to}")
         }
+        (Plan::Finish { from, .. }, Partial::RollBack { .. }) => format!(
+            "safemig repair: {grounds}; rolled back statements 1..{}, marked rolled back",
+            from - 1
+        ),
     };
     let mut engine = ctx.connect(Access::ReadWrite).await?;
+    if let (Plan::Finish { from, .. }, Partial::RollBack { allow_data_loss }) =
+        (&report.plan, partial)
+    {
+        super::roll_back::run(
+            &mut *engine,
+            ctx,
+            report,
+            from - 1,
+            allow_data_loss,
+            interrupt,
+            on_wait,
+        )
+        .await?;
+        annotate(&mut *engine, report, &log).await?;
+        resolve::mark_rolled_back(
+            &mut *engine,
+            &report.migration,
+            &ctx.lock,
+            interrupt,
+            on_wait,
+        )
+        .await?;
+        return Ok(Some(Repaired {
+            plan: Plan::RollBack { undone: from - 1 },
+            log,
+        }));
+    }
     match &report.plan {
         Plan::MarkRolledBack => {
             annotate(&mut *engine, report, &log).await?;
@@ -87,7 +131,7 @@ pub async fn apply(
             // decision is worth more to the next reader than that equality.
             engine.update_journal(&report.row_id, 1, &log).await?;
         }
-        Plan::Nothing => unreachable!("returned above"),
+        Plan::Nothing | Plan::RollBack { .. } => unreachable!("returned above"),
     }
     Ok(Some(Repaired {
         plan: report.plan.clone(),
@@ -105,6 +149,22 @@ async fn annotate(engine: &mut dyn Engine, report: &Report, log: &str) -> Result
     engine
         .update_journal(&report.row_id, report.applied_steps_count, &logs)
         .await
+}
+
+/// Refuses when the failed row is no longer as `report` saw it (someone resolved it, or
+/// another repair ran): the decision was about that row.
+pub(super) async fn still_failed(engine: &mut dyn Engine, report: &Report) -> Result<(), Error> {
+    let rows = engine.read_history().await?;
+    let same = rows
+        .iter()
+        .any(|r| r.id == report.row_id && r.is_failed() && r.logs == report.logs);
+    if same {
+        Ok(())
+    } else {
+        Err(Error::Repair(RepairError::RowChanged {
+            name: report.migration.clone(),
+        }))
+    }
 }
 
 /// Turns the failed row into a safemig journal that says "`done` statements applied,
@@ -137,15 +197,7 @@ async fn finish_rest(
     };
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let written = async {
-        let rows = engine.read_history().await?;
-        let still_failed = rows
-            .iter()
-            .any(|r| r.id == report.row_id && r.is_failed() && r.logs == report.logs);
-        if !still_failed {
-            return Err(Error::Repair(RepairError::RowChanged {
-                name: report.migration.clone(),
-            }));
-        }
+        still_failed(engine, report).await?;
         let steps = u32::try_from(done).unwrap_or(u32::MAX);
         engine
             .update_journal(&report.row_id, steps, &journal.to_logs())

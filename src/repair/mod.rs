@@ -9,9 +9,12 @@
 //! [`apply`] act; anything else writes nothing and shows the evidence.
 
 mod apply;
+mod heal;
+mod roll_back;
 mod states;
 mod verdict;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,9 +27,11 @@ use crate::error::RepairError;
 use crate::history::{self, HistoryRow};
 use crate::interrupt::Interrupt;
 use crate::migrations::MigrationsDir;
+use crate::schema::Schema;
 use crate::sql::{self, StatementKind};
 
-pub use apply::{Repaired, apply};
+pub use apply::{Partial, Repaired, apply};
+pub use heal::{Healed, heal};
 pub use verdict::{Verdict, classify};
 
 /// The report format of `repair --json`; a change older readers could misread raises it.
@@ -54,24 +59,107 @@ pub enum Plan {
     /// `all`: recorded applied as `prisma migrate resolve --applied` records it.
     RecordApplied,
     /// `partial k`: with `--finish`, statements `from..=to` (1-based) run on the live
-    /// database as deploy's journaled mode runs them, then the migration is recorded applied.
+    /// database as deploy's journaled mode runs them, then the migration is recorded
+    /// applied; with `--roll-back`, the inverse of statements `1..from` runs, then the row
+    /// is marked rolled back.
     Finish { from: usize, to: usize },
-    /// `ambiguous`, `diverged`: nothing is written; a person must decide.
+    /// `ambiguous`, `diverged` without `--assume-applied`: nothing is written; a person
+    /// must decide.
     Nothing,
+    /// What `--roll-back` did with a `Finish` plan: the inverse of statements 1..=`undone`
+    /// ran and the row is marked rolled back. Never a report's plan.
+    RollBack { undone: usize },
 }
 
 impl Plan {
-    pub fn of(verdict: &Verdict, total: usize) -> Plan {
-        match verdict {
-            Verdict::None => Plan::MarkRolledBack,
-            Verdict::All => Plan::RecordApplied,
-            Verdict::Partial { applied } => Plan::Finish {
-                from: applied + 1,
+    /// The plan for `applied` statements of `total` known to have run (`None`: unknown).
+    pub fn of(applied: Option<usize>, total: usize) -> Plan {
+        match applied {
+            None => Plan::Nothing,
+            Some(0) => Plan::MarkRolledBack,
+            Some(k) if k >= total => Plan::RecordApplied,
+            Some(k) => Plan::Finish {
+                from: k + 1,
                 to: total,
             },
-            Verdict::Ambiguous { .. } | Verdict::Diverged { .. } => Plan::Nothing,
         }
     }
+}
+
+/// How many statements repair takes as run: what the verdict proves, or what the operator
+/// says with `--assume-applied` where the verdict leaves it open. An assumption the schema
+/// contradicts is refused: it may choose among matching states, never overrule the schema.
+pub fn applied(
+    verdict: &Verdict,
+    total: usize,
+    assumed: Option<usize>,
+    name: &str,
+) -> Result<Option<usize>, RepairError> {
+    let proven = match verdict {
+        Verdict::None => Some(0),
+        Verdict::All => Some(total),
+        Verdict::Partial { applied } => Some(*applied),
+        Verdict::Ambiguous { .. } | Verdict::Diverged { .. } => None,
+    };
+    let Some(k) = assumed else {
+        return Ok(proven);
+    };
+    let contradicted = |evidence: String| RepairError::AssumptionContradicted {
+        name: name.to_string(),
+        assumed: k,
+        evidence,
+    };
+    if k > total {
+        return Err(contradicted(format!(
+            "cannot show more than the migration's {total} statements"
+        )));
+    }
+    match verdict {
+        Verdict::Ambiguous { candidates, .. } if !candidates.contains(&k) => {
+            let states: Vec<String> = candidates.iter().map(|c| c.to_string()).collect();
+            Err(contradicted(format!(
+                "matches only the states after statements {}",
+                states.join(", ")
+            )))
+        }
+        _ if proven.is_some_and(|p| p != k) => {
+            Err(contradicted(format!("shows {}", verdict.describe(total))))
+        }
+        _ => Ok(Some(k)),
+    }
+}
+
+/// `--assume-applied`'s value: `1,2,3` or `1-3` (statements 1 to 3 ran), `none` or `0`
+/// (none did). Only a prefix can have run: statements run in order.
+pub fn parse_assumed(given: &str) -> Result<usize, RepairError> {
+    let malformed = |reason: &str| RepairError::AssumptionMalformed {
+        given: given.to_string(),
+        reason: reason.to_string(),
+    };
+    let given = given.trim();
+    if given == "none" || given == "0" {
+        return Ok(0);
+    }
+    let number = |n: &str| {
+        n.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| malformed("statements are numbered from 1"))
+    };
+    let numbers: Vec<usize> = match given.split_once('-') {
+        Some((from, to)) => {
+            let (from, to) = (number(from)?, number(to)?);
+            (from..=to).collect()
+        }
+        None => given.split(',').map(number).collect::<Result<_, _>>()?,
+    };
+    if numbers.first() != Some(&1) || numbers.windows(2).any(|w| w[1] != w[0] + 1) {
+        return Err(malformed(
+            "statements run in order, so the ones that ran are 1 up to some k, each once",
+        ));
+    }
+    Ok(numbers.len())
 }
 
 /// What repair found about one failed migration.
@@ -90,7 +178,14 @@ pub struct Report {
     pub statements: Vec<StatementSummary>,
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// `--assume-applied`: how many statements the operator says ran.
+    pub assumed_applied: Option<usize>,
     pub plan: Plan,
+    /// Whether S₀…Sₙ came from the cache rather than a replay.
+    pub states_cached: bool,
+    /// S₀…Sₙ, for `--roll-back`.
+    #[serde(skip)]
+    pub(crate) states: Vec<Schema>,
     /// The row's `applied_steps_count`, kept when repair annotates its `logs`.
     #[serde(skip)]
     pub(crate) applied_steps_count: u32,
@@ -107,6 +202,18 @@ impl Report {
     pub fn verdict_text(&self) -> String {
         self.verdict.describe(self.total())
     }
+
+    /// What the decision rests on, for the row's `logs`: the verdict, and the operator's
+    /// assumption when there is one.
+    pub fn grounds(&self) -> String {
+        match self.assumed_applied {
+            Some(k) => format!(
+                "verdict {}, operator assumed statements 1..{k} applied",
+                self.verdict_text()
+            ),
+            None => format!("verdict {}", self.verdict_text()),
+        }
+    }
 }
 
 /// What to repair, and how.
@@ -115,6 +222,10 @@ pub struct Request<'a> {
     pub migration: Option<&'a str>,
     pub wait: Duration,
     pub interrupt: Interrupt,
+    /// Where S₀…Sₙ are cached; `None`: always build them.
+    pub cache: Option<PathBuf>,
+    /// `--assume-applied`: the statements the operator says ran (1..k).
+    pub assume_applied: Option<usize>,
 }
 
 /// Classifies the failed migration of `ctx`'s database, read only. `Ok(None)`: the
@@ -154,6 +265,7 @@ pub async fn assess(
         dir,
         index,
         &statements,
+        request.cache.as_deref(),
         &request.interrupt,
         request.wait,
     )
@@ -167,8 +279,14 @@ pub async fn assess(
             ) || s.is_session(dialect)
         })
         .collect();
-    let verdict = classify(&live_schema, &states, &transparent);
-    let plan = Plan::of(&verdict, statements.len());
+    let verdict = classify(&live_schema, &states.schemas, &transparent);
+    let applied = applied(
+        &verdict,
+        statements.len(),
+        request.assume_applied,
+        &row.migration_name,
+    )?;
+    let plan = Plan::of(applied, statements.len());
     Ok(Some(Report {
         format_version: REPORT_FORMAT,
         migration: row.migration_name.clone(),
@@ -191,7 +309,10 @@ pub async fn assess(
             })
             .collect(),
         verdict,
+        assumed_applied: request.assume_applied,
         plan,
+        states_cached: states.cached,
+        states: states.schemas,
         applied_steps_count: row.applied_steps_count,
         logs: row.logs.clone(),
     }))
@@ -221,5 +342,56 @@ fn failed_row<'r>(
                 names: several.iter().map(|r| r.migration_name.clone()).collect(),
             })),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assumptions_name_a_prefix() {
+        assert_eq!(parse_assumed("1,2,3").unwrap(), 3);
+        assert_eq!(parse_assumed("1-4").unwrap(), 4);
+        assert_eq!(parse_assumed(" 1 ").unwrap(), 1);
+        assert_eq!(parse_assumed("none").unwrap(), 0);
+        assert_eq!(parse_assumed("0").unwrap(), 0);
+        for bad in ["2,3", "1,3", "1,1", "x", "", "3-1", "1,2,"] {
+            assert!(parse_assumed(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_assumption_chooses_among_matching_states_only() {
+        let ambiguous = Verdict::Ambiguous {
+            candidates: vec![2, 3],
+            unseen: vec![3],
+        };
+        assert_eq!(applied(&ambiguous, 3, None, "m").unwrap(), None);
+        assert_eq!(applied(&ambiguous, 3, Some(3), "m").unwrap(), Some(3));
+        assert_eq!(applied(&ambiguous, 3, Some(2), "m").unwrap(), Some(2));
+        let error = applied(&ambiguous, 3, Some(1), "m")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("states after statements 2, 3"), "{error}");
+
+        let partial = Verdict::Partial { applied: 2 };
+        assert_eq!(applied(&partial, 4, None, "m").unwrap(), Some(2));
+        assert!(applied(&partial, 4, Some(3), "m").is_err());
+        assert!(applied(&Verdict::None, 4, Some(5), "m").is_err());
+
+        let diverged = Verdict::Diverged {
+            nearest: 1,
+            differences: vec![],
+        };
+        assert_eq!(applied(&diverged, 4, Some(1), "m").unwrap(), Some(1));
+    }
+
+    #[test]
+    fn the_plan_follows_the_statements_applied() {
+        assert_eq!(Plan::of(None, 3), Plan::Nothing);
+        assert_eq!(Plan::of(Some(0), 3), Plan::MarkRolledBack);
+        assert_eq!(Plan::of(Some(1), 3), Plan::Finish { from: 2, to: 3 });
+        assert_eq!(Plan::of(Some(3), 3), Plan::RecordApplied);
     }
 }

@@ -1,9 +1,14 @@
 //! S₀…Sₙ: the schema before the failed migration and after each of its statements, built
-//! in a scratch database (drift's machinery) that is dropped whatever happens.
+//! in a scratch database (drift's machinery) that is dropped whatever happens, and cached
+//! under the names and checksums of the migrations up to the failed one.
 
+use std::path::Path;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Error;
+use crate::cache::{self, Key};
 use crate::database_url::DatabaseUrl;
 use crate::drift::{read_schema, replay};
 use crate::engine::{self, Access, Engine};
@@ -13,23 +18,58 @@ use crate::migrations::MigrationsDir;
 use crate::schema::{Detail, Schema};
 use crate::sql::Statement;
 
+/// The cache entry's format; a change older readers could misread raises it.
+const CACHE_FORMAT: u32 = 1;
+
+/// S₀…Sₙ, and whether they came from the cache.
+pub struct States {
+    pub schemas: Vec<Schema>,
+    pub cached: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheEntry {
+    format_version: u32,
+    states: Vec<Schema>,
+}
+
 /// Replays the migrations before `index` of `dir` into a scratch database made on
 /// `server`'s server, then runs `statements` (the failed migration's) one at a time,
 /// reading the schema before the first and after each: `statements.len() + 1` schemas.
-/// The scratch database is dropped after a failure and a stop request too.
+/// The scratch database is dropped after a failure and a stop request too. With `cache`,
+/// states built before for the same migrations on the same kind of server are read instead.
 pub async fn build(
     server: &DatabaseUrl,
     dir: &MigrationsDir,
     index: usize,
     statements: &[Statement<'_>],
+    cache: Option<&Path>,
     interrupt: &Interrupt,
     wait: Duration,
-) -> Result<Vec<Schema>, Error> {
+) -> Result<States, Error> {
+    let mut admin = engine::connect(server, Access::ReadOnly, wait).await?;
+    let cached_file = match cache {
+        Some(cache) => {
+            let mut key =
+                Key::replay("repair states 1", &mut *admin, server.schema().as_deref()).await?;
+            key.migrations(&dir.migrations[..=index]);
+            Some(key.file(cache, "repair"))
+        }
+        None => None,
+    };
+    if let Some(schemas) = cached_file
+        .as_deref()
+        .and_then(|f| read_cache(f, statements.len() + 1))
+    {
+        return Ok(States {
+            schemas,
+            cached: true,
+        });
+    }
     let prefix = MigrationsDir {
         migrations: dir.migrations[..index].to_vec(),
         ..dir.clone()
     };
-    let mut admin = engine::connect(server, Access::ReadOnly, wait).await?;
     let name = format!(
         "safemig_repair_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -63,7 +103,45 @@ pub async fn build(
             message: e.to_string(),
         })
     })?;
-    Ok(states)
+    if let Some(file) = &cached_file {
+        let entry = CacheEntry {
+            format_version: CACHE_FORMAT,
+            states,
+        };
+        cache::write(
+            file,
+            &serde_json::to_string(&entry).expect("schemas serialise"),
+        );
+        return Ok(States {
+            schemas: entry.states,
+            cached: false,
+        });
+    }
+    Ok(States {
+        schemas: states,
+        cached: false,
+    })
+}
+
+/// Cached states, if an entry of this format with one state per prefix is there;
+/// anything else means "build them".
+fn read_cache(file: &Path, count: usize) -> Option<Vec<Schema>> {
+    if !file.exists() {
+        return None;
+    }
+    let entry = crate::files::read_text(file, 1 << 30)
+        .ok()
+        .and_then(|text| serde_json::from_str::<CacheEntry>(&text).ok());
+    match entry {
+        Some(e) if e.format_version == CACHE_FORMAT && e.states.len() == count => Some(e.states),
+        _ => {
+            tracing::warn!(
+                "ignoring the repair cache entry {}: unreadable",
+                crate::text::path(file)
+            );
+            None
+        }
+    }
 }
 
 async fn build_into(

@@ -33,6 +33,20 @@ pub trait Ddl: Sync {
         None
     }
 
+    /// Drops a table (`repair --roll-back`, after checking it holds no rows).
+    fn drop_table(&self, table: &str) -> Option<String> {
+        Some(format!("DROP TABLE {};", self.quote(table)))
+    }
+
+    /// Drops a column (`repair --roll-back`, after checking it holds no values).
+    fn drop_column(&self, table: &str, column: &str) -> Option<String> {
+        Some(format!(
+            "ALTER TABLE {} DROP COLUMN {};",
+            self.quote(table),
+            self.quote(column)
+        ))
+    }
+
     /// Drops an object that holds no data (an index, a view, a constraint, a routine).
     fn drop(&self, _kind: ObjectKind, _name: &str, _object: &Object) -> Option<String> {
         None

@@ -15,6 +15,10 @@ pub enum OnFailed {
     Fail,
     /// Log the failure and start the app anyway
     Warn,
+    /// A failed migration in the history is repaired when its schema proves what ran
+    /// (`safemig repair`'s verdict `none`, `partial k` or `all`) and the deploy goes on;
+    /// any other failure stops the start as `fail` does
+    Repair,
 }
 
 /// How the step ended, when the app may start.

@@ -10,6 +10,12 @@ pub enum Event {
     MigrationsVerified {
         detail: String,
     },
+    /// A failed migration healed by `--on-failed=repair` before the deploy went on.
+    MigrationRepaired {
+        migration: String,
+        /// What repair found and did, as written into the row's `logs`.
+        decision: String,
+    },
     /// Pre-start migrations not verified, and the app started anyway (`--on-failed=warn`).
     MigrationsNotVerified {
         error: String,

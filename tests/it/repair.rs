@@ -210,6 +210,169 @@ fn finish_runs_the_rest_of_a_partial_migration(kind: Kind) {
     assert_eq!(report["migration"], Value::Null);
 }
 
+fn roll_back_refuses_to_delete_data_unless_allowed(kind: Kind) {
+    // Statements 1 and 2 ran: tables a and b, b with a row the app wrote since.
+    let (db, project) = failed_at(kind, 2);
+    db.exec("INSERT INTO b (id, n) VALUES (1, 7)");
+    let before = db.history();
+    let run = project
+        .safemig(&db, &["repair", "--apply", "--roll-back"])
+        .expect(10);
+    assert!(
+        run.stderr.contains("would delete data") && run.stderr.contains("table `b` has rows"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--allow-data-loss"), "{}", run.stderr);
+    assert_eq!(db.history(), before, "nothing is written");
+    assert!(db.has_table("a") && db.has_table("b"), "nothing is dropped");
+
+    let report = repair_json(
+        &project,
+        &db,
+        &["--apply", "--roll-back", "--allow-data-loss"],
+        0,
+    );
+    assert_eq!(report["repaired"]["action"], "roll_back", "{report:#}");
+    assert_eq!(report["repaired"]["undone"], 2, "{report:#}");
+    assert!(!db.has_table("a") && !db.has_table("b"));
+    let history = db.history();
+    assert!(
+        history[1].rolled_back && !history[1].finished,
+        "{history:?}"
+    );
+    let logs = history[1].logs.as_deref().unwrap();
+    assert!(
+        logs.contains("safemig repair: verdict partial 2 of 4; rolled back statements 1..2, marked rolled back"),
+        "{logs}"
+    );
+    // Back at the state before the migration: deploy applies it whole.
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
+fn roll_back_of_empty_objects_needs_no_permission(kind: Kind) {
+    // Statements 1..3 ran: a, b and b's index, all empty.
+    let (db, project) = failed_at(kind, 3);
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    assert_eq!(report["repaired"]["undone"], 3, "{report:#}");
+    assert!(!db.has_table("a") && !db.has_table("b"));
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
+/// A data statement between two DDL statements: the schema cannot show whether it ran.
+const WITH_DATA: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
+                         INSERT INTO a (id) VALUES (1);\n\
+                         CREATE TABLE c (id INTEGER PRIMARY KEY);\n";
+
+fn assume_applied_settles_an_ambiguous_verdict(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write(FAILED, WITH_DATA);
+    fail_after(&db, FAILED, WITH_DATA, 1);
+    let before = db.history();
+
+    let report = repair_json(&project, &db, &["--apply"], REFUSED);
+    assert_eq!(report["verdict"], "ambiguous", "{report:#}");
+    assert_eq!(
+        report["candidates"],
+        serde_json::json!([1, 2]),
+        "{report:#}"
+    );
+    assert_eq!(report["unseen"], serde_json::json!([2]), "{report:#}");
+    let human = project.safemig(&db, &["repair"]).expect(REFUSED);
+    assert!(
+        human.stdout.contains("statement 2 (line 2): INSERT INTO a")
+            && human
+                .stdout
+                .contains("--assume-applied 1-K` with K one of 1, 2"),
+        "{}",
+        human.stdout
+    );
+    // An assumption the schema contradicts (table c would exist) is refused.
+    let run = project
+        .safemig(
+            &db,
+            &["repair", "--apply", "--finish", "--assume-applied", "1-3"],
+        )
+        .expect(10);
+    assert!(
+        run.stderr
+            .contains("matches only the states after statements 1, 2"),
+        "{}",
+        run.stderr
+    );
+    let run = project
+        .safemig(&db, &["repair", "--assume-applied", "2,3"])
+        .expect(2);
+    assert!(run.stderr.contains("from the first on"), "{}", run.stderr);
+    assert_eq!(db.history(), before, "nothing is written");
+
+    // The operator checked: the INSERT did not run.
+    let report = repair_json(
+        &project,
+        &db,
+        &["--apply", "--finish", "--assume-applied", "1"],
+        0,
+    );
+    assert_eq!(report["assumed_applied"], 1, "{report:#}");
+    assert_eq!(report["repaired"]["action"], "finish", "{report:#}");
+    let history = db.history();
+    assert_eq!(
+        history[1].logs.as_deref(),
+        Some(
+            "safemig repair: verdict ambiguous, operator assumed statements 1..1 applied; finished statements 2..3"
+        )
+    );
+    assert_eq!(db.rows("SELECT 'x' FROM a").len(), 1, "the INSERT ran once");
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
+/// `safemig run --on-failed=repair`: the app's command, which says it started.
+const APP: [&str; 3] = ["sh", "-c", "echo app started"];
+
+fn run_heals_a_provable_failure_and_starts_the_app(kind: Kind) {
+    let (db, project) = failed_at(kind, 2);
+    let mut args = vec!["run", "--on-failed=repair", "--"];
+    args.extend(APP);
+    let run = project.safemig(&db, &args).expect(0);
+    assert!(run.stdout.contains("app started"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("repaired failed migration {FAILED}"))
+            && run
+                .stderr
+                .contains("verdict partial 2 of 4; finished statements 3..4"),
+        "{}",
+        run.stderr
+    );
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
+fn run_stops_on_a_verdict_that_needs_a_person(kind: Kind) {
+    let (db, project) = failed_at(kind, 2);
+    db.exec("CREATE TABLE unrelated (id INTEGER PRIMARY KEY)");
+    let before = db.history();
+    let mut args = vec!["run", "--on-failed=repair", "--"];
+    args.extend(APP);
+    let run = project.safemig(&db, &args).expect(REFUSED);
+    assert!(!run.stdout.contains("app started"), "{run:?}");
+    assert!(
+        run.stderr.contains("Verdict: diverged")
+            && run.stderr.contains("does not act on without a person")
+            && run.stderr.contains(&format!("safemig repair {FAILED}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(db.history(), before, "nothing is written");
+}
+
 /// Kinds of statements that have no lasting effect of their own.
 fn transparent(kind: &str) -> bool {
     matches!(
@@ -323,5 +486,10 @@ for_each_engine!(
     apply_none_rolls_back_and_deploy_applies_again,
     apply_all_records_it_as_prisma_resolve_does,
     finish_runs_the_rest_of_a_partial_migration,
+    roll_back_refuses_to_delete_data_unless_allowed,
+    roll_back_of_empty_objects_needs_no_permission,
+    assume_applied_settles_an_ambiguous_verdict,
+    run_heals_a_provable_failure_and_starts_the_app,
+    run_stops_on_a_verdict_that_needs_a_person,
     corpus_sample,
 );

@@ -1,0 +1,66 @@
+//! `safemig run --on-failed=repair`: a failed row healed at container start, without a
+//! person, only where the schema proves what happened. `none` (nothing of the migration
+//! is there: the row is marked rolled back and deploy applies it again), `partial k`
+//! (statements 1..k are there and no other: the rest run crash-safely) and `all` (every
+//! statement is there and none the schema cannot show: recorded applied) qualify, and
+//! only while the migration's file is the one that failed (same checksum). Every other
+//! verdict stops the start with the evidence: nothing is ever marked applied on a guess.
+
+use std::path::PathBuf;
+
+use super::{Partial, Repaired, Report, Request, apply, assess};
+use crate::Error;
+use crate::context::Context;
+use crate::error::RepairError;
+use crate::interrupt::Interrupt;
+use crate::lock;
+use crate::migrations::MigrationsDir;
+
+/// A failed migration healed, with the evidence.
+#[derive(Debug)]
+pub struct Healed {
+    pub report: Report,
+    pub repaired: Repaired,
+}
+
+/// Whether `report` lets repair act without a person.
+pub fn unattended(report: &Report) -> bool {
+    report.checksum_matches && report.verdict.repairable() && report.assumed_applied.is_none()
+}
+
+/// Assesses the history's failed migration and, when [`unattended`] allows, repairs it
+/// (finishing a partial one). `Ok(None)`: there is no failed migration. A verdict that
+/// needs a person is `RepairError::NotHealable`, carrying the report.
+pub async fn heal(
+    ctx: &Context,
+    dir: &MigrationsDir,
+    interrupt: &Interrupt,
+    cache: Option<PathBuf>,
+    on_wait: &mut dyn FnMut(lock::Wait<'_>),
+) -> Result<Option<Healed>, Error> {
+    let request = Request {
+        migration: None,
+        wait: ctx.lock.timeout,
+        interrupt: interrupt.clone(),
+        cache,
+        assume_applied: None,
+    };
+    let Some(report) = assess(ctx, dir, &request).await? else {
+        return Ok(None);
+    };
+    if !unattended(&report) {
+        return Err(Error::Repair(RepairError::NotHealable {
+            name: report.migration.clone(),
+            verdict: if report.checksum_matches {
+                report.verdict_text()
+            } else {
+                format!("{} (about an edited migration.sql)", report.verdict_text())
+            },
+            report: Box::new(report),
+        }));
+    }
+    let repaired = apply(ctx, dir, &report, Partial::Finish, interrupt, on_wait)
+        .await?
+        .expect("a repairable verdict writes");
+    Ok(Some(Healed { report, repaired }))
+}
