@@ -52,6 +52,10 @@ fn fail_after(db: &TestDb, name: &str, sql: &str, k: usize) {
     };
     block_on(async {
         let mut engine = engine_for(db).await;
+        // Prisma creates the history table before its first migration.
+        if !engine.history_exists().await.unwrap() {
+            engine.create_history().await.unwrap();
+        }
         engine.insert_row(&row).await.unwrap();
     });
 }
@@ -373,6 +377,160 @@ fn run_stops_on_a_verdict_that_needs_a_person(kind: Kind) {
     assert_eq!(db.history(), before, "nothing is written");
 }
 
+/// Which corpus migrations the injected-failure suite fails: every multi-statement one
+/// with `SAFEMIG_REPAIR_CORPUS=all` (the full run the README records, best with
+/// `--release`), else CI's sample: the multi-statement migrations among each corpus's
+/// first few (MariaDB's DDL is slower, so fewer and shorter ones there).
+struct Scope {
+    /// Migrations looked at per corpus, from the first.
+    first: usize,
+    /// Failed migrations per corpus.
+    failed: usize,
+    max_statements: usize,
+}
+
+impl Scope {
+    fn of(kind: Kind) -> Scope {
+        if std::env::var("SAFEMIG_REPAIR_CORPUS").as_deref() == Ok("all") {
+            return Scope {
+                first: usize::MAX,
+                failed: usize::MAX,
+                max_statements: usize::MAX,
+            };
+        }
+        match kind {
+            Kind::Mysql => Scope {
+                first: 12,
+                failed: 3,
+                max_statements: 6,
+            },
+            _ => Scope {
+                first: 12,
+                failed: 3,
+                max_statements: 8,
+            },
+        }
+    }
+}
+
+/// Whether a statement opens (`Some(true)`) or ends (`Some(false)`) a transaction.
+fn transaction_edge(sql: &str) -> Option<bool> {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    if upper.starts_with("BEGIN") || upper.starts_with("START TRANSACTION") {
+        Some(true)
+    } else if upper.starts_with("COMMIT")
+        || upper.starts_with("END")
+        || upper.starts_with("ROLLBACK")
+    {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The injected-failure suite: each corpus is deployed migration by migration into one
+/// database; each multi-statement migration in scope is failed after every k of its n
+/// statements (the live state is the first k statements applied, then the row Prisma
+/// leaves: checksum, `started_at`, an error in `logs`, steps 0), and `safemig repair`
+/// must answer `none`, `partial k`, `all`, or `ambiguous` with k among its candidates —
+/// never a wrong `all`. Inside a script's own transaction a kill leaves the state before
+/// it (the server rolls back), so only the points where statements are durable are
+/// failure points. The failed migration is then settled with `repair --apply
+/// --assume-applied 1-n` (exercising apply) and the next one deployed.
+fn injected_failures(kind: Kind) {
+    let scope = Scope::of(kind);
+    let dialect = kind.dialect();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let mut failures = Vec::new();
+    for (corpus, dir) in corpora(kind) {
+        let project = Project::new(kind, &[]);
+        let db = TestDb::new(kind);
+        let mut failed_here = 0;
+        for (index, file) in migration_files(&dir).iter().enumerate() {
+            let name = file
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if index >= scope.first || failed_here >= scope.failed {
+                break;
+            }
+            let sql = std::fs::read_to_string(file).unwrap();
+            let split = executable_statements(&sql, dialect);
+            let n = split.len();
+            if index == 0 || !(2..=scope.max_statements).contains(&n) {
+                // Deployed with the next failed one (one deploy for many migrations).
+                project.write(&name, &sql);
+                continue;
+            }
+            project.safemig(&db, &["deploy"]).expect(0);
+            project.write(&name, &sql);
+            failed_here += 1;
+            fail_after(&db, &name, &sql, 0);
+            let mut durable = 0;
+            let mut pending: Vec<&str> = Vec::new();
+            let mut session: Vec<&str> = Vec::new();
+            for k in 0..=n {
+                if k > 0 {
+                    let stmt = &split[k - 1];
+                    match transaction_edge(stmt.sql) {
+                        Some(true) => pending.push(stmt.sql),
+                        Some(false) if !pending.is_empty() => {
+                            pending.push(stmt.sql);
+                            let mut script = session.clone();
+                            script.append(&mut pending);
+                            db.exec(&script.join(";\n"));
+                        }
+                        _ if !pending.is_empty() => pending.push(stmt.sql),
+                        _ => {
+                            let mut script = session.clone();
+                            script.push(stmt.sql);
+                            db.exec(&script.join(";\n"));
+                        }
+                    }
+                    if stmt.is_session(dialect)
+                        || stmt.kind == safemig::sql::StatementKind::ForeignKeysPragma
+                    {
+                        session.push(stmt.sql);
+                    }
+                    if !pending.is_empty() {
+                        continue; // Not durable: a kill here leaves the state at the BEGIN.
+                    }
+                    durable = k;
+                }
+                let mut command = project.command(&db, &["repair", "--json"]);
+                command.env("SAFEMIG_CACHE_DIR", project.dir.path().join("cache"));
+                let run = crate::harness::to_run(command.output().unwrap());
+                let context = format!("{corpus} {name} k = {durable} of {n}");
+                match check_verdict(&run, durable, n) {
+                    Ok(verdict) => *counts.entry(verdict).or_default() += 1,
+                    Err(e) => {
+                        eprintln!("{context}: {e}");
+                        failures.push(format!("{context}: {e}"));
+                        *counts.entry("wrong".into()).or_default() += 1;
+                    }
+                }
+            }
+            project
+                .safemig(
+                    &db,
+                    &["repair", "--apply", "--assume-applied", &format!("1-{n}")],
+                )
+                .expect(0);
+        }
+        project.safemig(&db, &["deploy"]).expect(0);
+        project.safemig(&db, &["status"]).expect(0);
+    }
+    eprintln!("repair injected failures, {kind:?}: {counts:?}");
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        counts.values().sum::<usize>() > 0 || corpora(kind).is_empty(),
+        "no failure was injected"
+    );
+}
+
 /// Kinds of statements that have no lasting effect of their own.
 fn transparent(kind: &str) -> bool {
     matches!(
@@ -381,103 +539,123 @@ fn transparent(kind: &str) -> bool {
     )
 }
 
-/// A few multi-statement migrations early in each corpus (a short prefix to replay), with
-/// no transaction control of their own (a prefix cut inside the script's transaction
-/// would be rolled back by the server): every k from 0 to n. Never a wrong `all`.
-fn corpus_sample(kind: Kind) {
-    const EARLY: usize = 12;
-    // MariaDB's copies (a dump restored) and `information_schema` reads make one case
-    // several times dearer than on the other engines: a smaller sample keeps the test short.
-    let (per_corpus, max_statements) = if kind == Kind::Mysql { (2, 4) } else { (2, 8) };
-    let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for (corpus, dir) in corpora(kind) {
-        let files = migration_files(&dir);
-        let mut taken = 0;
-        for index in 1..files.len().min(EARLY) {
-            let sql = std::fs::read_to_string(&files[index]).unwrap();
-            let split = executable_statements(&sql, kind.dialect());
-            let n = split.len();
-            if !(2..=max_statements).contains(&n)
-                || split.iter().any(|s| {
-                    matches!(
-                        s.kind,
-                        safemig::sql::StatementKind::TransactionControl
-                            | safemig::sql::StatementKind::NoTransaction
-                    )
-                })
-            {
-                continue;
-            }
-            taken += 1;
-            let name = |f: &PathBuf| {
-                f.parent()
-                    .unwrap()
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            };
-            let before: Vec<(String, String)> = files[..index]
-                .iter()
-                .map(|f| (name(f), std::fs::read_to_string(f).unwrap()))
-                .collect();
-            let before: Vec<(&str, &str)> = before
-                .iter()
-                .map(|(n, s)| (n.as_str(), s.as_str()))
-                .collect();
-            let project = Project::new(kind, &before);
-            let template = TestDb::new(kind);
-            project.safemig(&template, &["deploy"]).expect(0);
-            let failed = name(&files[index]);
-            project.write(&failed, &sql);
-            for k in 0..=n {
-                let db = TestDb::copy_of(&template);
-                fail_after(&db, &failed, &sql, k);
-                let run = project.safemig(&db, &["repair", "--json"]);
-                let report = json(&run);
-                let verdict = report["verdict"].as_str().unwrap().to_string();
-                let kinds: Vec<String> = report["statements"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s["kind"].as_str().unwrap().to_string())
-                    .collect();
-                let all_transparent =
-                    |from: usize, to: usize| kinds[from..to].iter().all(|kind| transparent(kind));
-                let context = format!("{corpus} {failed} k = {k} of {n}: {report:#}");
-                match verdict.as_str() {
-                    "all" => assert!(k == n || all_transparent(k, n), "{context}"),
-                    "none" => assert!(all_transparent(0, k), "{context}"),
-                    "partial" => {
-                        let applied = report["applied"].as_u64().unwrap() as usize;
-                        assert!(applied <= k && all_transparent(applied, k), "{context}");
-                    }
-                    "ambiguous" => assert!(
-                        report["candidates"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .any(|c| c.as_u64() == Some(k as u64)),
-                        "{context}"
-                    ),
-                    _ => panic!("{context}"),
-                }
-                if verdict == "ambiguous" {
-                    eprintln!(
-                        "{corpus} {failed} k = {k} of {n}: ambiguous, unseen statements {}",
-                        report["unseen"]
-                    );
-                }
-                let expected = if verdict == "ambiguous" { 5 } else { 0 };
-                assert_eq!(run.code, expected, "{context}");
-                *counts.entry(verdict).or_default() += 1;
-            }
-            if taken == per_corpus {
-                break;
-            }
+/// Checks repair's answer for a live state of the first `k` of `n` statements: the verdict
+/// on success, what is wrong otherwise.
+fn check_verdict(run: &Run, k: usize, n: usize) -> Result<String, String> {
+    let report: Value = serde_json::from_str(&run.stdout)
+        .map_err(|e| format!("{e}: {} {}", run.stdout, run.stderr))?;
+    let verdict = report["verdict"].as_str().unwrap_or_default().to_string();
+    let kinds: Vec<String> = report["statements"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s["kind"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let all_transparent = |from: usize, to: usize| {
+        kinds
+            .get(from..to)
+            .is_some_and(|ks| ks.iter().all(|kind| transparent(kind)))
+    };
+    let right = match verdict.as_str() {
+        "all" => k == n || all_transparent(k, n),
+        "none" => all_transparent(0, k),
+        "partial" => {
+            let applied = report["applied"].as_u64().unwrap_or(u64::MAX) as usize;
+            applied <= k && all_transparent(applied, k)
         }
+        "ambiguous" => report["candidates"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c.as_u64() == Some(k as u64))),
+        _ => false,
+    };
+    let expected_code = if verdict == "ambiguous" { 5 } else { 0 };
+    if right && run.code == expected_code {
+        Ok(verdict)
+    } else {
+        Err(format!("verdict {verdict}, exit {}: {report:#}", run.code))
     }
-    eprintln!("repair corpus sample, {kind:?}: {counts:?}");
+}
+
+/// The incident on MariaDB: half of a real multi-statement migration applied, the row
+/// Prisma leaves, and `safemig run --on-failed=repair -- APP` heals it and starts the
+/// app — on the database itself and on a `mariadb-dump` of it restored elsewhere.
+#[test]
+fn mariadb_incident_heals_at_container_start() {
+    let kind = Kind::Mysql;
+    let (corpus, files, index, sql) = corpora(kind)
+        .into_iter()
+        .flat_map(|(corpus, dir)| {
+            let files = migration_files(&dir);
+            (0..files.len()).map(move |i| (corpus.clone(), files.clone(), i))
+        })
+        .map(|(corpus, files, i)| {
+            let sql = std::fs::read_to_string(&files[i]).unwrap();
+            (corpus, files, i, sql)
+        })
+        .find(|(_, _, _, sql)| {
+            let split = executable_statements(sql, kind.dialect());
+            // Statements that each create something (tables, indexes, foreign keys), so
+            // every prefix shows in the schema (a MariaDB `MODIFY` to the type a column
+            // already has does not).
+            split.len() >= 4
+                && split.iter().all(|s| {
+                    s.sql
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty() && !l.starts_with("--"))
+                        .is_some_and(|l| l.starts_with("CREATE"))
+                        || s.sql.contains(" ADD CONSTRAINT ")
+                })
+        })
+        .expect("a MySQL corpus (../shared/corpus) with a multi-statement migration");
+    let n = executable_statements(&sql, kind.dialect()).len();
+    let name_of = |f: &PathBuf| {
+        f.parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let project = Project::new(kind, &[]);
+    for file in &files[..index] {
+        project.write(&name_of(file), &std::fs::read_to_string(file).unwrap());
+    }
+    let db = TestDb::new(kind);
+    if index > 0 {
+        project.safemig(&db, &["deploy"]).expect(0);
+    }
+    let failed = name_of(&files[index]);
+    project.write(&failed, &sql);
+    fail_after(&db, &failed, &sql, n / 2);
+    // Prisma's own deploy dies on it: P3009.
+    let run = project.safemig(&db, &["deploy"]).expect(REFUSED);
+    assert!(
+        run.stderr.contains("P3009") && run.stderr.contains(&format!("safemig repair {failed}")),
+        "{}",
+        run.stderr
+    );
+    let restored = TestDb::restored_from_dump(&db);
+
+    for target in [&db, &restored] {
+        let mut args = vec!["run", "--on-failed=repair", "--"];
+        args.extend(APP);
+        let run = project.safemig(target, &args).expect(0);
+        assert!(
+            run.stdout.contains("app started"),
+            "{corpus} {failed}: {run:?}"
+        );
+        let expected = format!(
+            "verdict partial {} of {n}; finished statements {}..{n}",
+            n / 2,
+            n / 2 + 1
+        );
+        assert!(run.stderr.contains(&expected), "{}", run.stderr);
+        project.safemig(target, &["status"]).expect(0);
+        drift(&project, target).expect(0);
+    }
 }
 
 for_each_engine!(
@@ -491,5 +669,5 @@ for_each_engine!(
     assume_applied_settles_an_ambiguous_verdict,
     run_heals_a_provable_failure_and_starts_the_app,
     run_stops_on_a_verdict_that_needs_a_person,
-    corpus_sample,
+    injected_failures,
 );

@@ -149,6 +149,9 @@ fn start_mariadb() -> Server {
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", root.join("mariadb.pid").display()))
             .arg(format!("--log-error={}", root.join("server.log").display()))
+            // Its own temporary folder: nothing else's cleaning of /tmp can pull an
+            // internal temporary table from under a running query.
+            .arg(format!("--tmpdir={}", root.display()))
             .arg(format!("--port={port}"))
             .arg(format!("--user={user}"))
             .args([
