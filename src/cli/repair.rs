@@ -22,7 +22,7 @@ pub struct RepairArgs {
     migration: Option<String>,
 
     /// Act on the verdict: `none` marks the row rolled back, `all` records the migration
-    /// applied; `ambiguous` and `diverged` write nothing
+    /// applied; `ambiguous` and `diverged` write nothing without --assume-applied
     #[arg(long)]
     apply: bool,
 
