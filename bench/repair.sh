@@ -93,7 +93,7 @@ mariadb-install-db --no-defaults --datadir="$work/my/data" --user="$me" \
     --skip-name-resolve --innodb-flush-log-at-trx-commit=2 --skip-log-bin \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci >"$work/my/log" 2>&1 &
 for _ in $(seq 150); do mariadb --socket="$work/my/sock" -uroot -e "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
-mariadb --socket="$work/my/sock" -uroot -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY 'pw'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; CREATE DATABASE evolution"
+mariadb --socket="$work/my/sock" -uroot -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY 'pw'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; CREATE DATABASE evolution"
 my_url="mysql://root:pw@127.0.0.1:$my_port/evolution"
 my_apply="mariadb -h 127.0.0.1 -P $my_port -uroot -ppw evolution"
 

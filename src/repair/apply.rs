@@ -49,8 +49,8 @@ pub async fn apply(
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<Option<Repaired>, Error> {
-    let grounds = report.grounds();
-    let log = match (&report.plan, partial) {
+    // What is done: the report's plan, with a partial migration's direction chosen.
+    let done = match (&report.plan, partial) {
         (Plan::Nothing | Plan::RollBack { .. }, _) => return Ok(None),
         (Plan::Finish { from, to }, Partial::Refuse) => {
             return Err(Error::Repair(RepairError::FinishNeeded {
@@ -59,64 +59,48 @@ pub async fn apply(
                 to: *to,
             }));
         }
-        (Plan::MarkRolledBack, _) => {
-            format!("safemig repair: {grounds}; marked rolled back")
+        (Plan::Finish { from, .. }, Partial::RollBack { .. }) => {
+            Plan::RollBack { undone: from - 1 }
         }
-        (Plan::RecordApplied, _) => {
-            format!("safemig repair: {grounds}; recorded applied")
-        }
-        (Plan::Finish { from, to }, Partial::Finish) => {
+        (plan, _) => plan.clone(),
+    };
+    let grounds = report.grounds();
+    let log = match &done {
+        Plan::MarkRolledBack => format!("safemig repair: {grounds}; marked rolled back"),
+        Plan::RecordApplied => format!("safemig repair: {grounds}; recorded applied"),
+        Plan::Finish { from, to } => {
             format!("safemig repair: {grounds}; finished statements {from}..{to}")
         }
-        (Plan::Finish { from, .. }, Partial::RollBack { .. }) => format!(
-            "safemig repair: {grounds}; rolled back statements 1..{}, marked rolled back",
-            from - 1
+        Plan::RollBack { undone } => format!(
+            "safemig repair: {grounds}; rolled back statements 1..{undone}, marked rolled back"
         ),
+        Plan::Nothing => unreachable!("returned above"),
     };
     let mut engine = ctx.connect(Access::ReadWrite).await?;
-    if let (Plan::Finish { from, .. }, Partial::RollBack { allow_data_loss }) =
-        (&report.plan, partial)
-    {
-        super::roll_back::run(
-            &mut *engine,
-            ctx,
-            report,
-            from - 1,
-            allow_data_loss,
-            interrupt,
-            on_wait,
-        )
-        .await?;
-        annotate(&mut *engine, report, &log).await?;
-        resolve::mark_rolled_back(
-            &mut *engine,
-            &report.migration,
-            &ctx.lock,
-            interrupt,
-            on_wait,
-        )
-        .await?;
-        return Ok(Some(Repaired {
-            plan: Plan::RollBack { undone: from - 1 },
-            log,
-        }));
-    }
-    match &report.plan {
+    let engine = &mut *engine;
+    match &done {
         Plan::MarkRolledBack => {
-            annotate(&mut *engine, report, &log).await?;
-            resolve::mark_rolled_back(
-                &mut *engine,
-                &report.migration,
-                &ctx.lock,
-                interrupt,
-                on_wait,
-            )
-            .await?;
+            annotate(engine, report, &log).await?;
+            resolve::mark_rolled_back(engine, &report.migration, &ctx.lock, interrupt, on_wait)
+                .await?;
+        }
+        Plan::RollBack { undone } => {
+            let options = super::roll_back::Options {
+                applied: *undone,
+                allow_data_loss: partial
+                    == Partial::RollBack {
+                        allow_data_loss: true,
+                    },
+            };
+            super::roll_back::run(engine, ctx, report, options, interrupt, on_wait).await?;
+            annotate(engine, report, &log).await?;
+            resolve::mark_rolled_back(engine, &report.migration, &ctx.lock, interrupt, on_wait)
+                .await?;
         }
         Plan::RecordApplied => {
-            annotate(&mut *engine, report, &log).await?;
+            annotate(engine, report, &log).await?;
             resolve::mark_applied(
-                &mut *engine,
+                engine,
                 dir,
                 &report.migration,
                 &ctx.lock,
@@ -126,17 +110,14 @@ pub async fn apply(
             .await?;
         }
         Plan::Finish { from, .. } => {
-            finish_rest(&mut *engine, ctx, dir, report, from - 1, interrupt, on_wait).await?;
+            finish_rest(engine, ctx, dir, report, from - 1, interrupt, on_wait).await?;
             // Prisma leaves a finished row's logs NULL and reads them never again; the
             // decision is worth more to the next reader than that equality.
             engine.update_journal(&report.row_id, 1, &log).await?;
         }
-        Plan::Nothing | Plan::RollBack { .. } => unreachable!("returned above"),
+        Plan::Nothing => unreachable!("returned above"),
     }
-    Ok(Some(Repaired {
-        plan: report.plan.clone(),
-        log,
-    }))
+    Ok(Some(Repaired { plan: done, log }))
 }
 
 /// Appends the decision to the failed row's `logs`, leaving its other columns as they

@@ -23,25 +23,32 @@ use crate::schema::{Detail, Difference, ObjectKind, Schema, diff};
 use crate::sql::ScriptProfile;
 use crate::text::escaped;
 
+/// What to roll back.
+pub(super) struct Options {
+    /// The statements that ran, from the first: their inverse runs.
+    pub applied: usize,
+    /// Drop tables and columns that hold data.
+    pub allow_data_loss: bool,
+}
+
 /// Runs the inverse of the first `applied` statements of `report`'s migration under the
 /// migration lock. The row is left as it is: the caller marks it rolled back.
 pub(super) async fn run(
     engine: &mut dyn Engine,
     ctx: &Context,
     report: &Report,
-    applied: usize,
-    allow_data_loss: bool,
+    options: Options,
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<(), Error> {
-    let (before, after) = (&report.states[0], &report.states[applied]);
+    let (before, after) = (&report.states[0], &report.states[options.applied]);
     let differences = diff(after, before);
     let statements = inverse(report, after, before, &differences, engine.provider())?;
 
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let ran = async {
         still_failed(engine, report).await?;
-        if !allow_data_loss {
+        if !options.allow_data_loss {
             refuse_data_loss(engine, report, &differences).await?;
         }
         execute(engine, report, &statements).await?;

@@ -627,9 +627,24 @@ fn free_port() -> u16 {
 }
 
 /// Where server dirs live; named by the owning test process so a later run can sweep
-/// the dirs of runs that were killed.
+/// the dirs of runs that were killed. In memory (`/dev/shm`) where there is one: the
+/// servers' fsyncs (MariaDB's on every table it creates or rebuilds) then cost nothing,
+/// and what a killed server process wrote is still there when it restarts, which is all
+/// the server-kill tests need. `SAFEMIG_TEST_SERVERS` overrides.
 fn server_root(kind: &str) -> PathBuf {
-    let base = std::env::temp_dir().join("safemig-test-servers");
+    let base = match std::env::var_os("SAFEMIG_TEST_SERVERS") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let shm = Path::new("/dev/shm");
+            let usable = nix::unistd::access(shm, nix::unistd::AccessFlags::W_OK).is_ok();
+            if usable {
+                shm.to_path_buf()
+            } else {
+                std::env::temp_dir()
+            }
+            .join("safemig-test-servers")
+        }
+    };
     std::fs::create_dir_all(&base).unwrap();
     sweep_stale(&base);
     let root = base.join(format!("{}-{kind}-{}", std::process::id(), free_port()));
