@@ -3,6 +3,7 @@
 //! The library holds everything; the `safemig` binary only parses arguments and prints.
 //! Start at [`deploy`], [`status`] and [`resolve`]; [`engine`] holds the per-database code.
 
+pub mod check;
 pub mod checksum;
 pub mod config;
 pub mod context;
