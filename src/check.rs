@@ -433,7 +433,12 @@ async fn run_with(
                             let absolute = std::path::absolute(file).unwrap_or(file.clone());
                             (
                                 DatabaseUrl::sqlite_file(&absolute),
-                                Some(file.display().to_string()),
+                                Some(
+                                    file.strip_prefix(&environment.folder)
+                                        .unwrap_or(file)
+                                        .display()
+                                        .to_string(),
+                                ),
                             )
                         })
                         .collect();
