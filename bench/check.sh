@@ -55,14 +55,14 @@ folder() {
     echo 'CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);' >"$work/$1/20240102000000_posts/migration.sql"
     echo 'CREATE TABLE tags (id INTEGER PRIMARY KEY, name VARCHAR(50));' >"$work/$1/20240103000000_tags/migration.sql"
 }
-folder pg postgresql
+folder pg-migrations postgresql
 folder sqlite-migrations sqlite
 
 # 1,000 tenant schemas: the first deployed by safemig, the others copies of its history.
 sql "CREATE DATABASE app"
 sql "CREATE DATABASE tenants"
-"$safemig" deploy --url "$(url app)" --dir "$work/pg" >/dev/null
-"$safemig" deploy --url "$(url tenants)?schema=tenant_0000" --dir "$work/pg" >/dev/null
+"$safemig" deploy --url "$(url app)" --dir "$work/pg-migrations" >/dev/null
+"$safemig" deploy --url "$(url tenants)?schema=tenant_0000" --dir "$work/pg-migrations" >/dev/null
 python3 - "$tenants" <<'EOF' | psql -q -h 127.0.0.1 -p "$port" -U postgres -d tenants -v ON_ERROR_STOP=1 >/dev/null
 import sys
 print("BEGIN;")
@@ -82,7 +82,7 @@ for i in $(seq 1 $((tenants - 1))); do cp "$work/sqlite/t0000.db" "$work/sqlite/
 cat >"$work/safemig.toml" <<EOF
 [environments.schemas]
 url = "env:TENANTS_URL"
-dir = "pg"
+dir = "pg-migrations"
 tenants = { pattern = "tenant_*" }
 
 [environments.files]
@@ -91,7 +91,7 @@ tenants = { files = "sqlite/*.db" }
 
 [environments.single]
 url = "env:APP_URL"
-dir = "pg"
+dir = "pg-migrations"
 EOF
 export TENANTS_URL=$(url tenants) APP_URL=$(url app)
 cd "$work"

@@ -87,8 +87,8 @@ pub enum State {
     Inconsistent,
     /// The target did not answer: down, refused the login, missing, or over the timeout.
     Unreachable,
-    /// The target cannot be checked as configured: the folder is for another provider,
-    /// Prisma 8 migrates it, a tenant list that names nothing.
+    /// The target cannot be checked as configured: Prisma 8 migrates it, the tenants
+    /// selection names nothing, the file is not a database.
     Misconfigured,
     /// A query failed for another reason.
     Error,
@@ -537,7 +537,8 @@ async fn check_tenants(
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        match tokio::time::timeout(options.timeout, read_batch(url, tenants)).await {
+        match tokio::time::timeout(options.timeout, read_batch(url, tenants, options.timeout)).await
+        {
             Ok(result) => result,
             Err(_) => Err(timed_out(url, options.timeout)),
         }
@@ -614,8 +615,8 @@ async fn check_tenants(
 }
 
 /// Reads everything the batch needs on one connection.
-async fn read_batch(url: &DatabaseUrl, tenants: &Tenants) -> Result<Batch, Error> {
-    let mut engine = engine::connect(url, Access::ReadOnly, Duration::from_secs(5)).await?;
+async fn read_batch(url: &DatabaseUrl, tenants: &Tenants, wait: Duration) -> Result<Batch, Error> {
+    let mut engine = engine::connect(url, Access::ReadOnly, wait).await?;
     let lock = lock_of(&mut *engine).await;
     let marker = engine.prisma_next_marker().await?;
     let namespaces = engine.namespaces().await?.unwrap_or_default();
