@@ -203,6 +203,26 @@ impl DatabaseUrl {
         DatabaseUrl::parse(url.as_str(), Path::new("/"), "a scratch database").ok()
     }
 
+    /// The same server, login and options, for the tenant `name`: the schema `name` where
+    /// the provider has schemas (PostgreSQL), else the database `name` (MySQL); `None` for
+    /// a file (SQLite tenants are files of their own).
+    pub fn for_tenant(&self, name: &str) -> Option<DatabaseUrl> {
+        if !self.provider.has_schemas() {
+            return self.with_database(name);
+        }
+        let mut url = self.server_url()?.clone();
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "schema")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(pairs)
+            .append_pair("schema", name);
+        DatabaseUrl::parse(url.as_str(), Path::new("/"), "a tenant").ok()
+    }
+
     /// A SQLite database in `file` (an absolute path).
     pub fn sqlite_file(file: &Path) -> DatabaseUrl {
         DatabaseUrl {

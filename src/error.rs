@@ -218,6 +218,49 @@ pub enum ConfigError {
     },
 
     #[error(
+        "{}{}: {message}",
+        crate::text::path(path),
+        line.map(|l| format!(", line {l}")).unwrap_or_default()
+    )]
+    EnvironmentsFile {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+
+    #[error(
+        "no {}: --env and check read their environments from it (or from the file --config names)",
+        crate::text::path(path)
+    )]
+    NoEnvironmentsFile { path: PathBuf },
+
+    #[error(
+        "{} has no environment `{}`{}",
+        crate::text::path(path),
+        crate::text::escaped(name),
+        if known.is_empty() { String::new() } else { format!(" (it has {})", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")) }
+    )]
+    UnknownEnvironment {
+        name: String,
+        path: PathBuf,
+        known: Vec<String>,
+    },
+
+    #[error(
+        "environment `{}` in {} takes its URL from the variable {variable}, which is not set",
+        crate::text::escaped(environment),
+        crate::text::path(path)
+    )]
+    EnvironmentVariableUnset {
+        variable: String,
+        environment: String,
+        path: PathBuf,
+    },
+
+    #[error("environment `{}`: {reason}", crate::text::escaped(environment))]
+    InvalidEnvironment { environment: String, reason: String },
+
+    #[error(
         "the SQLite database {} cannot be created: its folder {} does not exist",
         crate::text::path(file),
         crate::text::path(folder)

@@ -4,6 +4,7 @@
 //! Start at [`deploy`], [`status`] and [`resolve`]; [`engine`] holds the per-database code.
 
 pub mod cache;
+pub mod check;
 pub mod checksum;
 pub mod config;
 pub mod context;

@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use crate::checksum;
 use crate::context::Context;
+use crate::database_url::DatabaseUrl;
 use crate::deploy::resume::Resumability;
-use crate::engine::Access;
+use crate::engine::{Access, Engine};
 use crate::error::{Error, ExitCode};
 use crate::history::{self, HistoryRow};
 use crate::journal::Journal;
@@ -170,55 +171,111 @@ pub struct StatusReport {
 /// its files first).
 pub async fn report(ctx: &Context, dir: &MigrationsDir) -> Result<StatusReport, Error> {
     dir.check_provider(ctx.url.provider())?;
-    let mut resumability = BTreeMap::new();
-    let mut notes = folder_notes(dir);
-    let mut prisma_next = false;
-    let (history_table, rows) = match ctx.connect(Access::ReadOnly).await {
-        Ok(mut engine) => {
-            if let Some(marker) = engine.prisma_next_marker().await? {
-                prisma_next = true;
-                notes.push(format!(
-                    "this database carries Prisma 8's marker ({marker}): Prisma 8 (Prisma Next) migrates it now, without _prisma_migrations, and safemig deploy and resolve refuse to touch it"
-                ));
-            }
-            if engine.history_exists().await? {
-                let rows = engine.read_history().await?;
-                resumability =
-                    crate::deploy::resume::resumability(&mut *engine, dir, &rows).await?;
-                (HistoryTable::Present, rows)
-            } else if engine.user_objects().await?.is_empty() {
-                (HistoryTable::Missing, Vec::new())
-            } else {
-                (HistoryTable::MissingInNonEmptyDatabase, Vec::new())
-            }
-        }
-        // Deploy creates a missing SQLite file, so a missing file is only pending work; a
-        // missing server database is an error for deploy, and so for status too.
-        Err(Error::Database(DatabaseError::DatabaseMissing { .. }))
-            if ctx.url.provider().deploy_creates_database() =>
+    match ctx.connect(Access::ReadOnly).await {
+        Ok(mut engine) => report_on(&mut *engine, &ctx.url, dir).await,
+        Err(e) => without_database(&ctx.url, dir, e),
+    }
+}
+
+/// [`report`] over a connection already open to `url` (`check` also asks it who holds the
+/// lock). The caller has checked `dir`'s provider.
+pub async fn report_on(
+    engine: &mut dyn Engine,
+    url: &DatabaseUrl,
+    dir: &MigrationsDir,
+) -> Result<StatusReport, Error> {
+    let marker = engine.prisma_next_marker().await?;
+    if engine.history_exists().await? {
+        let rows = engine.read_history().await?;
+        let resumability = crate::deploy::resume::resumability(engine, dir, &rows).await?;
+        Ok(from_history(
+            url,
+            dir,
+            HistoryTable::Present,
+            &rows,
+            &resumability,
+            marker,
+        ))
+    } else if engine.user_objects().await?.is_empty() {
+        Ok(from_history(
+            url,
+            dir,
+            HistoryTable::Missing,
+            &[],
+            &BTreeMap::new(),
+            marker,
+        ))
+    } else {
+        Ok(from_history(
+            url,
+            dir,
+            HistoryTable::MissingInNonEmptyDatabase,
+            &[],
+            &BTreeMap::new(),
+            marker,
+        ))
+    }
+}
+
+/// The report when connecting to `url` failed with `error`. Deploy creates a missing SQLite
+/// file, so a missing file is only pending work; a missing server database is an error
+/// for deploy, and so for status too.
+pub fn without_database(
+    url: &DatabaseUrl,
+    dir: &MigrationsDir,
+    error: Error,
+) -> Result<StatusReport, Error> {
+    match error {
+        Error::Database(DatabaseError::DatabaseMissing { .. })
+            if url.provider().deploy_creates_database() =>
         {
-            (HistoryTable::NoDatabase, Vec::new())
+            Ok(from_history(
+                url,
+                dir,
+                HistoryTable::NoDatabase,
+                &[],
+                &BTreeMap::new(),
+                None,
+            ))
         }
-        Err(e) => return Err(e),
-    };
-    let migrations = evaluate(dir, &rows, &resumability);
-    let verdict = if prisma_next {
+        e => Err(e),
+    }
+}
+
+/// The report from rows already read: `status` reads them from one database, `check`
+/// reads many tenants' at once. `marker` is Prisma 8's marker, if the database has it.
+pub fn from_history(
+    url: &DatabaseUrl,
+    dir: &MigrationsDir,
+    history_table: HistoryTable,
+    rows: &[HistoryRow],
+    resumability: &BTreeMap<String, Resumability>,
+    marker: Option<String>,
+) -> StatusReport {
+    let mut notes = folder_notes(dir);
+    if let Some(marker) = &marker {
+        notes.push(format!(
+            "this database carries Prisma 8's marker ({marker}): Prisma 8 (Prisma Next) migrates it now, without _prisma_migrations, and safemig deploy and resolve refuse to touch it"
+        ));
+    }
+    let migrations = evaluate(dir, rows, resumability);
+    let verdict = if marker.is_some() {
         Verdict::HandedToPrismaNext
     } else {
         verdict(history_table, &migrations)
     };
-    Ok(StatusReport {
+    StatusReport {
         format_version: 1,
-        database: ctx.url.redacted().to_string(),
-        target: ctx.url.describe(),
-        provider: ctx.url.provider(),
+        database: url.redacted().to_string(),
+        target: url.describe(),
+        provider: url.provider(),
         migrations_dir: dir.path.display().to_string(),
         history_table,
         verdict,
         counts: counts(&migrations),
         notes,
         migrations,
-    })
+    }
 }
 
 /// The notes about the folder as a whole: where Prisma ≤ 6.5 ordered it differently.

@@ -133,6 +133,13 @@ fn config(error: &ConfigError) -> Option<String> {
         ProviderMismatch { locked, .. } => format!(
             "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"
         ),
+        EnvironmentsFile { .. } => "fix the file: environments are [environments.NAME] tables with url, dir, schema, drift and tenants (README, \"safemig.toml\")".into(),
+        NoEnvironmentsFile { .. } => "write a safemig.toml in the working directory (README, \"safemig.toml\"), pass --config FILE, or pass --url instead of --env".into(),
+        UnknownEnvironment { .. } => "pass one of the environments the file defines, or add an [environments.NAME] table".into(),
+        EnvironmentVariableUnset { variable, .. } => format!(
+            "export {variable} with the environment's database URL, or correct the variable's name in the file"
+        ),
+        InvalidEnvironment { .. } => return None,
         Io { .. } => return None,
         Write { .. } => "check that the folder exists and is writable, and that the disk has room".into(),
     })

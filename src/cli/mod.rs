@@ -2,6 +2,7 @@
 //! (each parses its own arguments, calls one library function that returns a typed
 //! report, and prints it through [`output`]); no database access or policy lives here.
 
+mod check;
 mod completions;
 mod deploy;
 mod drift;
@@ -25,8 +26,10 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use safemig::config::environments::Environments;
 use safemig::config::{Locations, Project};
 use safemig::context::Context;
+use safemig::error::ConfigError;
 use safemig::lock::LockOptions;
 use safemig::migrations::MigrationsDir;
 use safemig::{Error, ExitCode};
@@ -49,6 +52,10 @@ struct Cli {
     /// that take them accept them, before or after their name (see [`ProjectArgs::or`]).
     #[command(flatten)]
     before: ProjectArgs,
+
+    /// The environments file [default: safemig.toml in the working directory]
+    #[arg(long, global = true, value_name = "FILE", display_order = 899)]
+    config: Option<PathBuf>,
 
     /// Log more on stderr (-v: info, -vv: debug); SAFEMIG_LOG overrides
     // Listed after each command's own options, as before the options were per command.
@@ -129,15 +136,28 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print a manual page in roff: `safemig man | man -l -`
     Man(man::ManArgs),
+    /// Check the environments of safemig.toml (and their tenants): status, lock holder and
+    /// drift, read only. Exit code: the worst state's (README, "Exit codes")
+    Check(check::CheckArgs),
 }
 
-/// `--url`: the database, for the commands that work on it.
+/// `--url` or `--env`: the database, for the commands that work on it.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct DatabaseArgs {
     /// Database URL [default: DATABASE_URL (or the variable schema.prisma names) from the
     /// environment or a .env file]
     #[arg(long, value_name = "URL")]
     url: Option<String>,
+
+    /// An environment of safemig.toml instead of --url: its URL, and its migrations folder
+    /// and schema unless --dir or --schema is given
+    #[arg(long, value_name = "NAME", conflicts_with = "url")]
+    env: Option<String>,
+
+    /// `--config`, a global option, copied here by [`dispatch`] so that [`ProjectArgs::context`]
+    /// can read the environments.
+    #[arg(skip)]
+    config: Option<PathBuf>,
 }
 
 /// `--dir` and `--schema`: where the migrations are.
@@ -178,8 +198,17 @@ impl ProjectArgs {
     /// These options, completed by those written before the command name; after it wins.
     fn or(self, before: ProjectArgs) -> ProjectArgs {
         ProjectArgs {
-            database: DatabaseArgs {
-                url: self.database.url.or(before.database.url),
+            // The database as a whole: `--url` after the command replaces `--env` before it.
+            database: if self.database.url.is_some() || self.database.env.is_some() {
+                DatabaseArgs {
+                    config: self.database.config.or(before.database.config),
+                    ..self.database
+                }
+            } else {
+                DatabaseArgs {
+                    config: self.database.config.or(before.database.config),
+                    ..before.database
+                }
             },
             folder: FolderArgs {
                 dir: self.folder.dir.or(before.folder.dir),
@@ -195,6 +224,7 @@ impl ProjectArgs {
     fn given(&self) -> Vec<&'static str> {
         [
             ("--url", self.database.url.is_some()),
+            ("--env", self.database.env.is_some()),
             ("--dir", self.folder.dir.is_some()),
             ("--schema", self.folder.schema.is_some()),
             ("--lock-timeout", self.lock.lock_timeout.is_some()),
@@ -206,20 +236,47 @@ impl ProjectArgs {
 
     /// Locates the project and resolves its database (project notices go to stderr).
     pub(crate) fn context(&self) -> Result<Context, Error> {
-        let project = Project::locate(&Locations {
-            dir: self.folder.dir.clone(),
-            schema: self.folder.schema.clone(),
-        })?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let (url, locations) = match &self.database.env {
+            None => (
+                self.database.url.clone(),
+                Locations {
+                    dir: self.folder.dir.clone(),
+                    schema: self.folder.schema.clone(),
+                },
+            ),
+            Some(name) => {
+                let environments = Environments::require(self.database.config.as_deref())?;
+                let environment = environments.get(name)?;
+                for warning in environment.warnings() {
+                    output::stderr_line(&format!("warning: {warning}"));
+                }
+                let url = environment.url(&lookup)?.ok_or_else(|| {
+                    Error::Config(ConfigError::InvalidEnvironment {
+                        environment: name.clone(),
+                        reason: "its tenants are SQLite files, so it names no single database: pass --url file:PATH".into(),
+                    })
+                })?;
+                (
+                    Some(url),
+                    Locations {
+                        dir: self.folder.dir.clone().or(environment.dir.clone()),
+                        schema: self.folder.schema.clone().or(environment.schema.clone()),
+                    },
+                )
+            }
+        };
+        let project = Project::locate(&locations)?;
         for notice in &project.notices {
             output::stderr_line(&format!("note: {notice}"));
         }
         Context::new(
             project,
-            self.database.url.as_deref(),
+            url.as_deref(),
             self.lock
                 .lock_timeout
                 .unwrap_or(LockOptions::default().timeout),
-            &|name| std::env::var(name).ok(),
+            &lookup,
         )
     }
 }
@@ -268,8 +325,12 @@ pub fn main() -> std::process::ExitCode {
 /// per phase, everything else holds nothing and exits at once.
 async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Result<u8, Error> {
     let Cli {
-        before, command, ..
+        mut before,
+        command,
+        config,
+        ..
     } = cli;
+    before.database.config = config.clone();
     let code = match command {
         Command::Status(args) => {
             signals.set(Policy::Exit);
@@ -303,6 +364,12 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
         Command::Man(args) => {
             without_project(&before, "man", signals);
             man::man(args, printer)
+        }
+        Command::Check(mut args) => {
+            // `safemig --env prod check` selects the environment, as `check --env prod`.
+            args.env.extend(before.database.env.take());
+            without_project(&before, "check", signals);
+            check::check(args, config, printer).await?
         }
     };
     Ok(code as u8)

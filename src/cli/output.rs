@@ -11,6 +11,7 @@ use std::time::Duration;
 use comfy_table::{Table, presets};
 
 use safemig::Error;
+use safemig::check::{CheckReport, Lock, State as CheckState, TargetReport};
 use safemig::deploy::{DryRun, Mode, Outcome};
 use safemig::drill::{Attempt, Report as DrillReport};
 use safemig::lint::compose::Finding;
@@ -160,6 +161,10 @@ impl Printer {
 
     pub fn status(&mut self, report: &StatusReport) {
         self.line(&render_status(report));
+    }
+
+    pub fn check(&mut self, report: &CheckReport) {
+        self.line(&render_check(report));
     }
 
     pub fn split(&mut self, statements: &[Statement<'_>]) {
@@ -421,6 +426,150 @@ pub fn render_status(report: &StatusReport) -> String {
             "Baseline needed: `safemig resolve --applied NAME` for each migration already in the schema."
         }
     });
+    out
+}
+
+/// The human check report: one line per target, then what needs attention, then the
+/// worst state and its exit code.
+pub fn render_check(report: &CheckReport) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.set_header([
+        "Environment",
+        "Tenant",
+        "State",
+        "Migrations",
+        "Lock",
+        "Drift",
+    ]);
+    let targets: Vec<&TargetReport> = report
+        .environments
+        .iter()
+        .flat_map(|e| &e.targets)
+        .collect();
+    for target in &targets {
+        let migrations: Vec<String> = target
+            .counts
+            .iter()
+            .map(|(state, n)| format!("{n} {}", state.replace('_', " ")))
+            .collect();
+        table.add_row([
+            escaped(&target.environment).to_string(),
+            target
+                .tenant
+                .as_deref()
+                .map(|t| escaped(t).to_string())
+                .unwrap_or_else(|| "-".into()),
+            target.state.as_str().replace('_', " "),
+            if migrations.is_empty() {
+                "-".into()
+            } else {
+                migrations.join(", ")
+            },
+            match &target.lock {
+                None => "-".into(),
+                Some(Lock::Free) => "free".into(),
+                Some(Lock::Held { holder, .. }) => format!("held by {}", for_people(holder)),
+                Some(Lock::Unknown { .. }) => "unknown".into(),
+            },
+            match &target.drift {
+                None => "-".into(),
+                Some(d) => match (&d.verdict, &d.error) {
+                    (Some(safemig::drift::Verdict::Same), _) => "none".into(),
+                    (Some(safemig::drift::Verdict::SameSchemaDifferentHistory), _) => {
+                        "other history".into()
+                    }
+                    (Some(safemig::drift::Verdict::DifferentSchema), _) => {
+                        "different schema".into()
+                    }
+                    (None, _) => "error".into(),
+                },
+            },
+        ]);
+    }
+    let mut out = render_table(&table);
+    out.push('\n');
+    let attention: Vec<&&TargetReport> = targets
+        .iter()
+        .filter(|t| t.state != CheckState::UpToDate)
+        .collect();
+    if !attention.is_empty() {
+        out.push('\n');
+    }
+    for target in attention {
+        let name = match &target.tenant {
+            Some(tenant) => format!("{}/{}", escaped(&target.environment), escaped(tenant)),
+            None => escaped(&target.environment).to_string(),
+        };
+        if target.target.is_empty() {
+            out.push_str(&format!(
+                "{name}: {}\n",
+                target.state.as_str().replace('_', " ")
+            ));
+        } else {
+            out.push_str(&format!(
+                "{name}: {} ({})\n",
+                target.state.as_str().replace('_', " "),
+                target.target
+            ));
+        }
+        if let Some(error) = &target.error {
+            out.push_str(&format!("  {}\n", for_people(error)));
+        }
+        for m in &target.migrations {
+            let note = m
+                .note
+                .as_deref()
+                .map(|n| format!(": {}", for_people(n)))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {} {}{note}\n",
+                escaped(&m.name),
+                m.state.as_str().replace('_', " ")
+            ));
+        }
+        if let Some(drift) = &target.drift {
+            match (&drift.verdict, &drift.error) {
+                (_, Some(error)) => out.push_str(&format!(
+                    "  drift against {}: {}\n",
+                    drift.against,
+                    for_people(error)
+                )),
+                (Some(verdict), None) if *verdict != safemig::drift::Verdict::Same => {
+                    out.push_str(&format!(
+                        "  drift against {}: {} differing, {} in the history: run `safemig drift` for the details\n",
+                        drift.against,
+                        text::count(drift.differences, "object"),
+                        text::count(drift.history_differences.unwrap_or(0), "difference"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        for note in &target.notes {
+            out.push_str(&format!("  note: {}\n", for_people(note)));
+        }
+    }
+    let counts: Vec<String> = CheckState::PRECEDENCE
+        .iter()
+        .filter_map(|state| {
+            report
+                .counts
+                .get(state.as_str())
+                .map(|n| format!("{n} {}", state.as_str().replace('_', " ")))
+        })
+        .collect();
+    out.push_str(&format!(
+        "\n{} in {}: {}.\n",
+        text::count(targets.len(), "target"),
+        text::count(report.environments.len(), "environment"),
+        counts.join(", ")
+    ));
+    out.push_str(&format!(
+        "Worst: {} (exit code {}).",
+        report.state.as_str().replace('_', " "),
+        report.exit_code() as u8
+    ));
     out
 }
 

@@ -8,6 +8,7 @@
 //! Migrate uses when the app's `url` goes through a pooler or Accelerate), else its `url`;
 //! a variable comes from the environment, else a `.env` file.
 
+pub mod environments;
 mod prisma_config;
 mod schema;
 

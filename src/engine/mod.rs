@@ -126,6 +126,14 @@ pub trait Inspect: Send {
         Ok(())
     }
 
+    /// The namespaces tenants live in on this server, each with whether it holds
+    /// `_prisma_migrations`, in one catalog query: PostgreSQL's schemas of this database,
+    /// MySQL's databases; `None` where there are none (SQLite: a tenant is a file). System
+    /// namespaces are left out.
+    async fn namespaces(&mut self) -> Result<Option<Vec<Namespace>>, Error> {
+        Ok(None)
+    }
+
     /// The whole schema, object by object, for drift: `None` where the engine has no
     /// introspector yet.
     async fn schema(&mut self, _detail: Detail) -> Result<Option<Schema>, Error> {
@@ -172,6 +180,14 @@ pub trait ScratchDatabases: Send {
     /// database defaults. A schema replayed once is reused (drift's cache) only where this
     /// is the same, since renderings change between versions.
     async fn scratch_fingerprint(&mut self) -> Result<String, Error>;
+}
+
+/// A schema (PostgreSQL) or database (MySQL) on a server, where a tenant's history may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub name: String,
+    /// Whether it holds `_prisma_migrations`.
+    pub has_history: bool,
 }
 
 /// Another session holding the migration lock, as a waiter sees it.

@@ -10,8 +10,9 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySq
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScratchDatabases, ScriptError,
-    Session, Snapshot, connect_error, connect_with_timeout, history_store, query_error,
+    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, Namespace, ScratchDatabases,
+    ScriptError, Session, Snapshot, connect_error, connect_with_timeout, history_store,
+    query_error,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -343,6 +344,28 @@ impl Inspect for Mysql {
         Ok(count > 0)
     }
 
+    async fn namespaces(&mut self) -> Result<Option<Vec<Namespace>>, Error> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT CAST(s.SCHEMA_NAME AS CHAR), CAST(EXISTS (SELECT 1 FROM information_schema.TABLES t \
+                 WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME AND t.TABLE_NAME = ?) AS SIGNED) \
+             FROM information_schema.SCHEMATA s \
+             WHERE s.SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
+             ORDER BY 1",
+        )
+        .bind(history::TABLE)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("listing the databases"))?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(name, has_history)| Namespace {
+                    name,
+                    has_history: has_history != 0,
+                })
+                .collect(),
+        ))
+    }
+
     async fn history_exists(&mut self) -> Result<bool, Error> {
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM information_schema.TABLES \
@@ -414,7 +437,12 @@ history_store::impl_history_access!(
     bind_count: |count| count,
     bind_time: |time| time.map(|t| t.naive_utc()),
     read_count: |row, i| row.try_get(i)?,
-    read_time: |row, i| row.try_get::<Option<NaiveDateTime>, _>(i)?.map(|t| t.and_utc())
+    read_time: |row, i| row.try_get::<Option<NaiveDateTime>, _>(i)?.map(|t| t.and_utc()),
+    extra: {
+        fn history_table_in(&self, namespace: &str) -> Option<String> {
+            Some(format!("{}.{}", quote_name(namespace), quote_name(history::TABLE)))
+        }
+    }
 );
 
 /// Quotes a MySQL identifier with backticks.

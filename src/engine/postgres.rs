@@ -8,9 +8,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
-    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScratchDatabases, ScriptError,
-    Session, Snapshot, connect_error, connect_with_timeout, history_store, query_error,
-    quote_ident, session_label,
+    Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, Namespace, ScratchDatabases,
+    ScriptError, Session, Snapshot, connect_error, connect_with_timeout, history_store,
+    query_error, quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -331,6 +331,25 @@ impl Inspect for Postgres {
         Ok(count > 0)
     }
 
+    async fn namespaces(&mut self) -> Result<Option<Vec<Namespace>>, Error> {
+        let rows: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT n.nspname::text, EXISTS (SELECT 1 FROM pg_class c \
+                 WHERE c.relnamespace = n.oid AND c.relname = $1 AND c.relkind IN ('r', 'p')) \
+             FROM pg_namespace n \
+             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+             ORDER BY 1",
+        )
+        .bind(history::TABLE)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("listing the schemas"))?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(name, has_history)| Namespace { name, has_history })
+                .collect(),
+        ))
+    }
+
     async fn history_exists(&mut self) -> Result<bool, Error> {
         sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -429,6 +448,10 @@ history_store::impl_history_access!(
     read_count: |row, i| row.try_get::<i32, _>(i)?.max(0) as u32,
     read_time: |row, i| row.try_get(i)?,
     extra: {
+        fn history_table_in(&self, namespace: &str) -> Option<String> {
+            Some(format!("{}.{}", quote_ident(namespace), quote_ident(history::TABLE)))
+        }
+
         async fn prepare_history(&mut self) -> Result<(), Error> {
             let create_schema =
                 format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.schema));

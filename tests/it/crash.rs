@@ -15,7 +15,7 @@ use crate::status::{states, status_json};
 
 /// A migration each engine runs journaled, statement by statement, with something
 /// non-atomic in it, and a data statement that must run exactly once.
-fn journaled_script(kind: Kind) -> &'static str {
+pub(crate) fn journaled_script(kind: Kind) -> &'static str {
     match kind {
         // DDL commits implicitly: every DDL statement is "in flight" while it runs.
         Kind::Mysql => {

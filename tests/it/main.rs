@@ -4,6 +4,7 @@
 mod corpus_location;
 mod harness;
 
+mod check;
 mod cli;
 mod conformance;
 mod corpus;

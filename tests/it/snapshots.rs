@@ -270,6 +270,39 @@ fn drill_report() {
 }
 
 #[test]
+fn check_table() {
+    let mut envs = crate::check::Environments::new();
+    let ok = TestDb::new(Kind::Sqlite);
+    let ok_project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    ok_project.safemig(&ok, &["deploy"]).expect(0);
+    envs.add("production", &ok.url, &ok_project, "");
+    let pending = TestDb::new(Kind::Sqlite);
+    let pending_project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    pending_project.safemig(&pending, &["deploy"]).expect(0);
+    pending_project.write("20240201000000_posts", POSTS);
+    envs.add("staging", &pending.url, &pending_project, "");
+    let failed = TestDb::new(Kind::Sqlite);
+    let failed_project = Project::new(
+        Kind::Sqlite,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_broken", FAILING_MIDWAY),
+        ],
+    );
+    failed_project.safemig(&failed, &["deploy"]).expect(6);
+    envs.add("preview", &failed.url, &failed_project, "");
+    let down = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    // Nothing listens on port 1.
+    envs.add(
+        "reports",
+        &format!("postgresql://app:{PASSWORD}@127.0.0.1:1/app"),
+        &down,
+        "",
+    );
+    snapshot!("check_table", envs.run(&["check"]).expect(5));
+}
+
+#[test]
 fn help_of_every_command() {
     let commands: &[&[&str]] = &[
         &[],
@@ -286,6 +319,7 @@ fn help_of_every_command() {
         &["split"],
         &["completions"],
         &["man"],
+        &["check"],
     ];
     for command in commands {
         let mut args = command.to_vec();

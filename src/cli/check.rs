@@ -1,0 +1,87 @@
+//! `safemig check`: [`safemig::check::run_all`] over the environments of safemig.toml,
+//! printed as a table or as JSON.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use safemig::check::{self, CheckOptions};
+use safemig::config::environments::Environments;
+use safemig::{Error, ExitCode};
+
+use super::output::{self, Printer};
+use super::parse_seconds;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The environment to check; repeat for several [default: every environment]
+    #[arg(long = "env", value_name = "NAME", conflicts_with = "all")]
+    pub(super) env: Vec<String>,
+
+    /// Check every environment of safemig.toml (the default without --env)
+    #[arg(long)]
+    all: bool,
+
+    /// Print the report as JSON (format documented in the README)
+    #[arg(long)]
+    json: bool,
+
+    /// How many databases are checked at once (tenants on one server share a connection)
+    #[arg(long, value_name = "N", default_value = "16", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: u16,
+
+    /// Seconds each database (or each server's batch of tenants) may take to answer before
+    /// it is reported unreachable
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    timeout: Duration,
+
+    /// Skip the drift comparisons safemig.toml configures
+    #[arg(long)]
+    no_drift: bool,
+
+    /// Replay the migrations folder for drift even when a cached replay exists
+    #[arg(long)]
+    no_cache: bool,
+}
+
+/// Exits with the worst state's code.
+pub async fn check(
+    args: CheckArgs,
+    config: Option<PathBuf>,
+    printer: &mut Printer,
+) -> Result<ExitCode, Error> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let environments = Environments::require(config.as_deref())?;
+    let names: Vec<String> = if args.env.is_empty() {
+        environments.environments.keys().cloned().collect()
+    } else {
+        args.env.clone()
+    };
+    let mut prepared = Vec::with_capacity(names.len());
+    for name in &names {
+        for warning in environments.get(name)?.warnings() {
+            output::stderr_line(&format!("warning: {warning}"));
+        }
+        let environment = check::prepare(&environments, name, &lookup)?;
+        output::not_utf8_warnings(&environment.dir);
+        prepared.push(environment);
+    }
+    let options = CheckOptions {
+        jobs: args.jobs.into(),
+        timeout: args.timeout,
+        drift: !args.no_drift,
+        drift_cache: if args.no_cache {
+            None
+        } else {
+            safemig::cache::default_dir(&lookup)
+        },
+    };
+    let report = check::run_all(&prepared, &options).await;
+    if args.json {
+        printer.json(&report);
+    } else {
+        printer.check(&report);
+    }
+    Ok(report.exit_code())
+}
