@@ -111,11 +111,11 @@ for engine in pg my; do
     "$safemig" repair --url "$u" --dir "$copy" >"$work/$engine-report.txt" || true
     grep '^Verdict' "$work/$engine-report.txt" >&2
     hyperfine --style basic --runs 3 --export-json "$work/$engine-cold.json" \
-        -n "repair, cold" "$safemig repair --no-cache --url '$u' --dir $copy" \
+        -n "repair, cold" "$safemig repair --no-cache --url '$u' --dir $copy >/dev/null || true" \
         -n "drift, cold (floor)" "$safemig drift --no-cache --url '$u' --dir $copy || true"
-    "$safemig" repair --url "$u" --dir "$copy" >/dev/null # fills the cache
+    "$safemig" repair --url "$u" --dir "$copy" >/dev/null || true # fills the cache
     hyperfine --style basic --warmup 1 --runs 10 --export-json "$work/$engine-warm.json" \
-        -n "repair, warm" "$safemig repair --url '$u' --dir $copy" \
+        -n "repair, warm" "$safemig repair --url '$u' --dir $copy >/dev/null || true" \
         -n "snapshot (floor)" "$safemig snapshot --url '$u' --output $work/s.json"
 done
 
