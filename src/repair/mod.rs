@@ -48,6 +48,10 @@ pub struct StatementSummary {
     pub first_line: String,
     /// The splitter's kind (`ddl`, `dml`, …).
     pub kind: &'static str,
+    /// Whether running it again is harmless, so that the schema need not show whether it
+    /// ran: transaction control, session settings, and DDL that changed nothing in the
+    /// scratch database (see [`rerunnable`]).
+    pub rerun_safe: bool,
 }
 
 /// What `repair --apply` does for a verdict.
@@ -272,11 +276,15 @@ pub async fn assess(
     .await?;
     let transparent: Vec<bool> = statements
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
+            let changed_nothing =
+                || crate::schema::diff(&states.schemas[i], &states.schemas[i + 1]).is_empty();
             matches!(
                 s.kind,
                 StatementKind::TransactionControl | StatementKind::ForeignKeysPragma
             ) || s.is_session(dialect)
+                || (s.kind == StatementKind::Ddl && changed_nothing() && rerunnable(s.sql))
         })
         .collect();
     let verdict = classify(&live_schema, &states.schemas, &transparent);
@@ -306,6 +314,7 @@ pub async fn assess(
                 line: s.line,
                 first_line: s.sql.lines().next().unwrap_or_default().trim().to_string(),
                 kind: s.kind.as_str(),
+                rerun_safe: transparent[i],
             })
             .collect(),
         verdict,
@@ -316,6 +325,26 @@ pub async fn assess(
         applied_steps_count: row.applied_steps_count,
         logs: row.logs.clone(),
     }))
+}
+
+/// Whether a DDL statement that changed nothing in the scratch database may run again:
+/// whatever it did is there already or was nothing (a MariaDB `MODIFY` to the type a
+/// column already has, `CREATE … IF NOT EXISTS` of what exists, a grant). Not `TRUNCATE`
+/// and not a sequence restart, which change data the schema does not show, and would
+/// undo what was written since.
+fn rerunnable(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("--"))
+        .flat_map(|l| l.split_whitespace())
+        .take(8)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let first = words.first().map(String::as_str);
+    let sequence_restart =
+        words.iter().any(|w| w == "SEQUENCE") && sql.to_ascii_uppercase().contains("RESTART");
+    first != Some("TRUNCATE") && !sequence_restart
 }
 
 /// The failed row to repair: the one of `named`, else the only one.
@@ -348,6 +377,19 @@ fn failed_row<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ddl_that_changes_data_is_not_rerun() {
+        assert!(rerunnable(
+            "ALTER TABLE `Chat` MODIFY `createdAt` TIMESTAMP NULL"
+        ));
+        assert!(rerunnable(
+            "-- CreateTable\nCREATE TABLE IF NOT EXISTS a (id INT)"
+        ));
+        assert!(!rerunnable("-- Clear\nTRUNCATE TABLE a"));
+        assert!(!rerunnable("truncate a"));
+        assert!(!rerunnable("ALTER SEQUENCE \"a_id_seq\" RESTART WITH 100"));
+    }
 
     #[test]
     fn assumptions_name_a_prefix() {

@@ -52,9 +52,10 @@ impl Verdict {
 }
 
 /// Classifies `live` against `states` (S₀…Sₙ, one more than there are statements).
-/// `transparent[i]` says statement i+1 has no lasting effect of its own (transaction
-/// control, session settings): running it again is harmless, so states that differ only by
-/// such statements are one state, and the earliest is taken (its statements run again).
+/// `transparent[i]` says running statement i+1 again is harmless (transaction control,
+/// session settings, DDL that changed nothing in the scratch database), so states that
+/// differ only by such statements are one state, and the earliest is taken (its statements
+/// run again).
 /// Any other statement between two matching states makes the verdict ambiguous: never a
 /// guess, and above all never an `all` that skips a data statement.
 pub fn classify(live: &Schema, states: &[Schema], transparent: &[bool]) -> Verdict {

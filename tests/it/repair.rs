@@ -267,6 +267,40 @@ fn roll_back_of_empty_objects_needs_no_permission(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// A statement that changes nothing where it runs again (the table exists): the schema
+/// cannot show whether it ran, and need not.
+const WITH_NOOP: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
+                         CREATE TABLE IF NOT EXISTS a (id INTEGER PRIMARY KEY);\n\
+                         CREATE TABLE c (id INTEGER PRIMARY KEY);\n";
+
+fn ddl_that_changed_nothing_runs_again(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write(FAILED, WITH_NOOP);
+    fail_after(&db, FAILED, WITH_NOOP, 2);
+    let report = repair_json(&project, &db, &[], 0);
+    assert_eq!(report["verdict"], "partial", "{report:#}");
+    assert_eq!(
+        report["applied"], 1,
+        "the earliest matching state: {report:#}"
+    );
+    assert_eq!(report["statements"][1]["rerun_safe"], true, "{report:#}");
+    assert_eq!(report["statements"][2]["rerun_safe"], false, "{report:#}");
+    let mut args = vec!["run", "--on-failed=repair", "--"];
+    args.extend(APP);
+    let run = project.safemig(&db, &args).expect(0);
+    assert!(
+        run.stdout.contains("app started")
+            && run
+                .stderr
+                .contains("verdict partial 1 of 3; finished statements 2..3"),
+        "{run:?}"
+    );
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
 /// A data statement between two DDL statements: the schema cannot show whether it ran.
 const WITH_DATA: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
                          INSERT INTO a (id) VALUES (1);\n\
@@ -531,32 +565,32 @@ fn injected_failures(kind: Kind) {
     );
 }
 
-/// Kinds of statements that have no lasting effect of their own.
-fn transparent(kind: &str) -> bool {
-    matches!(
-        kind,
-        "transaction_control" | "foreign_keys_pragma" | "other"
-    )
-}
-
 /// Checks repair's answer for a live state of the first `k` of `n` statements: the verdict
 /// on success, what is wrong otherwise.
 fn check_verdict(run: &Run, k: usize, n: usize) -> Result<String, String> {
     let report: Value = serde_json::from_str(&run.stdout)
         .map_err(|e| format!("{e}: {} {}", run.stdout, run.stderr))?;
     let verdict = report["verdict"].as_str().unwrap_or_default().to_string();
-    let kinds: Vec<String> = report["statements"]
+    // Which statements repair says are harmless to run again; a statement it says so of
+    // must be one whose kind allows it (never a data statement).
+    let rerun_safe: Vec<bool> = report["statements"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| s["kind"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
+        .map(|a| a.iter().map(|s| s["rerun_safe"] == true).collect())
         .unwrap_or_default();
+    let data_rerun = report["statements"].as_array().and_then(|a| {
+        a.iter()
+            .find(|s| s["rerun_safe"] == true && s["kind"] == "dml")
+            .map(|s| s["number"].clone())
+    });
+    if let Some(number) = data_rerun {
+        return Err(format!(
+            "data statement {number} taken as safe to run again"
+        ));
+    }
     let all_transparent = |from: usize, to: usize| {
-        kinds
+        rerun_safe
             .get(from..to)
-            .is_some_and(|ks| ks.iter().all(|kind| transparent(kind)))
+            .is_some_and(|r| r.iter().all(|&r| r))
     };
     let right = match verdict.as_str() {
         "all" => k == n || all_transparent(k, n),
@@ -580,10 +614,41 @@ fn check_verdict(run: &Run, k: usize, n: usize) -> Result<String, String> {
 
 /// The incident on MariaDB: half of a real multi-statement migration applied, the row
 /// Prisma leaves, and `safemig run --on-failed=repair -- APP` heals it and starts the
-/// app — on the database itself and on a `mariadb-dump` of it restored elsewhere.
+/// app — on the database itself and on a `mariadb-dump` of it restored elsewhere. Two
+/// kinds of Prisma migration: one whose every statement creates something (the schema
+/// shows exactly how far it got), and one of `ALTER TABLE … MODIFY` statements most of
+/// which change nothing on MariaDB (they run again from the earliest matching state).
 #[test]
 fn mariadb_incident_heals_at_container_start() {
     let kind = Kind::Mysql;
+    let first_code = |sql: &str| {
+        sql.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("--"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let creates = |s: &safemig::sql::Statement<'_>| {
+        first_code(s.sql).starts_with("CREATE") || s.sql.contains(" ADD CONSTRAINT ")
+    };
+    let modifies = |s: &safemig::sql::Statement<'_>| s.sql.contains("\nMODIFY ");
+    incident(kind, "creating", &|split| split.iter().all(creates), true);
+    incident(
+        kind,
+        "modifying",
+        &|split| split.iter().filter(|s| modifies(s)).count() >= split.len() / 2,
+        false,
+    );
+}
+
+/// One incident: the first corpus migration of at least 4 statements that `pick`s, failed
+/// after half of them. `exact`: the verdict is `partial` at exactly that point.
+fn incident(
+    kind: Kind,
+    what: &str,
+    pick: &dyn Fn(&[safemig::sql::Statement<'_>]) -> bool,
+    exact: bool,
+) {
     let (corpus, files, index, sql) = corpora(kind)
         .into_iter()
         .flat_map(|(corpus, dir)| {
@@ -596,20 +661,9 @@ fn mariadb_incident_heals_at_container_start() {
         })
         .find(|(_, _, _, sql)| {
             let split = executable_statements(sql, kind.dialect());
-            // Statements that each create something (tables, indexes, foreign keys), so
-            // every prefix shows in the schema (a MariaDB `MODIFY` to the type a column
-            // already has does not).
-            split.len() >= 4
-                && split.iter().all(|s| {
-                    s.sql
-                        .lines()
-                        .map(str::trim)
-                        .find(|l| !l.is_empty() && !l.starts_with("--"))
-                        .is_some_and(|l| l.starts_with("CREATE"))
-                        || s.sql.contains(" ADD CONSTRAINT ")
-                })
+            split.len() >= 4 && pick(&split)
         })
-        .expect("a MySQL corpus (../shared/corpus) with a multi-statement migration");
+        .unwrap_or_else(|| panic!("a MySQL corpus migration {what} (../shared/corpus)"));
     let n = executable_statements(&sql, kind.dialect()).len();
     let name_of = |f: &PathBuf| {
         f.parent()
@@ -643,16 +697,26 @@ fn mariadb_incident_heals_at_container_start() {
         let mut args = vec!["run", "--on-failed=repair", "--"];
         args.extend(APP);
         let run = project.safemig(target, &args).expect(0);
-        assert!(
-            run.stdout.contains("app started"),
-            "{corpus} {failed}: {run:?}"
-        );
-        let expected = format!(
-            "verdict partial {} of {n}; finished statements {}..{n}",
-            n / 2,
-            n / 2 + 1
-        );
-        assert!(run.stderr.contains(&expected), "{}", run.stderr);
+        let context = format!("{corpus} {failed}, failed after {} of {n}", n / 2);
+        assert!(run.stdout.contains("app started"), "{context}: {run:?}");
+        let repaired = run
+            .stderr
+            .lines()
+            .find(|l| l.contains("repaired failed migration"))
+            .unwrap_or_else(|| panic!("{context}: {}", run.stderr));
+        if exact {
+            let expected = format!(
+                "verdict partial {} of {n}; finished statements {}..{n}",
+                n / 2,
+                n / 2 + 1
+            );
+            assert!(repaired.contains(&expected), "{context}: {repaired}");
+        } else {
+            assert!(
+                repaired.contains("verdict partial "),
+                "{context}: {repaired}"
+            );
+        }
         project.safemig(target, &["status"]).expect(0);
         drift(&project, target).expect(0);
     }
@@ -667,6 +731,7 @@ for_each_engine!(
     roll_back_refuses_to_delete_data_unless_allowed,
     roll_back_of_empty_objects_needs_no_permission,
     assume_applied_settles_an_ambiguous_verdict,
+    ddl_that_changed_nothing_runs_again,
     run_heals_a_provable_failure_and_starts_the_app,
     run_stops_on_a_verdict_that_needs_a_person,
     injected_failures,
