@@ -68,7 +68,7 @@ pub async fn serve(
     // A stop signal ends the server gracefully: no new connections, the requests in
     // flight finish. The watchdog ends the process if that takes longer than 5 s (+ margin).
     let interrupt = Interrupt::new(Duration::from_secs(5));
-    signals.set(Policy::Stop(interrupt.clone()));
+    signals.set(Policy::Drain(interrupt.clone()));
     let lookup = |name: &str| std::env::var(name).ok();
     let environments = Environments::require(config.as_deref())?;
     let names: Vec<String> = if args.env.is_empty() {
