@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,7 @@ pub struct ServeOptions {
 struct Checked {
     report: EnvironmentReport,
     started: Instant,
+    finished: Instant,
 }
 
 /// The last drift comparison of an environment.
@@ -76,6 +78,7 @@ pub struct Exporter {
     options: ServeOptions,
     jobs: mpsc::UnboundedSender<Job>,
     queue: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    checks: AtomicUsize,
 }
 
 impl Exporter {
@@ -93,6 +96,7 @@ impl Exporter {
             options,
             jobs,
             queue: Mutex::new(Some(queue)),
+            checks: AtomicUsize::new(0),
         }
     }
 
@@ -137,8 +141,14 @@ impl Exporter {
         }
     }
 
+    /// How many checks ran (history and drift), for tests.
+    pub fn checks_run(&self) -> usize {
+        self.checks.load(Ordering::SeqCst)
+    }
+
     /// Environment `index` checked by the checker task.
     async fn check(&self, index: usize, drift: bool) -> EnvironmentReport {
+        self.checks.fetch_add(1, Ordering::SeqCst);
         let (reply, answer) = oneshot::channel();
         let job = Job {
             index,
@@ -172,16 +182,20 @@ impl Exporter {
     async fn report_of(&self, index: usize) -> (EnvironmentReport, Option<f64>) {
         let environment = &self.environments[index];
         let asked = Instant::now();
-        // Held while the check runs: a scrape arriving meanwhile waits, then finds this
-        // check's result fresh.
+        // Held while the check runs: a scrape arriving meanwhile waits, then takes this
+        // check's result (it was in flight when the scrape came: single-flight).
         let mut last = environment.last.lock().await;
         let fresh = last
             .as_ref()
-            .is_some_and(|c| c.started + self.options.min_interval >= asked);
+            .is_some_and(|c| c.finished >= asked || c.started + self.options.min_interval >= asked);
         if !fresh {
             let started = Instant::now();
             let report = self.check(index, false).await;
-            *last = Some(Checked { report, started });
+            *last = Some(Checked {
+                report,
+                started,
+                finished: Instant::now(),
+            });
         }
         let mut report = last.as_ref().expect("checked above").report.clone();
         drop(last);

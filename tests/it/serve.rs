@@ -432,3 +432,72 @@ fn an_address_in_use_is_a_usage_error() {
     );
     assert!(run.stderr.contains("--listen"), "{}", run.stderr);
 }
+
+/// Ten scrapes of one environment at once, with `--min-interval 0`: one check, whose
+/// result all ten share; a scrape after it checks again.
+#[test]
+fn concurrent_scrapes_share_one_check() {
+    use std::sync::Arc;
+
+    use safemig::check::{CheckOptions, prepare};
+    use safemig::config::environments::Environments as Toml;
+    use safemig::serve::{Exporter, ServeOptions};
+
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("safemig.toml");
+    let text = format!(
+        "[environments.local]\nurl = \"env:LOCAL_URL\"\ndir = \"{}\"\n",
+        project.migrations().display()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let environments = Toml::parse(&text, &file).unwrap();
+    let url = db.url.clone();
+    let lookup = move |name: &str| (name == "LOCAL_URL").then(|| url.clone());
+    let prepared = prepare(&environments, "local", &lookup).unwrap();
+    let exporter = Arc::new(Exporter::new(
+        vec![prepared],
+        ServeOptions {
+            min_interval: Duration::ZERO,
+            pending_tolerance: 0,
+            check: CheckOptions {
+                drift: false,
+                ..CheckOptions::default()
+            },
+            default_drift_every: Duration::from_secs(3600),
+        },
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = exporter.clone().run(listener, async move {
+            let _ = stopped.await;
+        });
+        // The jobs wait in the checker's queue until the server runs it: both on this
+        // thread, as in the CLI.
+        let scrapes = async {
+            let reports =
+                futures_util::future::join_all((0..10).map(|_| exporter.report("local"))).await;
+            assert_eq!(exporter.checks_run(), 1);
+            for (report, _) in reports.iter().flatten() {
+                assert_eq!(
+                    report.targets[0].counts.get("applied"),
+                    Some(&1),
+                    "{report:?}"
+                );
+            }
+            assert_eq!(reports.iter().flatten().count(), 10);
+            exporter.report("local").await.unwrap();
+            assert_eq!(exporter.checks_run(), 2);
+            stop.send(()).unwrap();
+        };
+        let (served, ()) = tokio::join!(server, scrapes);
+        served.unwrap();
+    });
+}
