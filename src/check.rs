@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -220,7 +221,39 @@ pub struct DriftSummary {
     pub differences: usize,
     /// Differences between the two histories, where both sides have one.
     pub history_differences: Option<usize>,
+    /// The differing objects per kind and change (`missing`, `extra`, `changed`), for
+    /// `serve`'s `safemig_drift_objects`.
+    pub objects: Vec<DriftCount>,
     pub error: Option<String>,
+}
+
+/// How many objects of one kind differ in one way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftCount {
+    pub kind: &'static str,
+    pub change: &'static str,
+    pub count: usize,
+}
+
+fn drift_counts(findings: &[drift::Finding]) -> Vec<DriftCount> {
+    use crate::schema::Difference;
+    let mut counts: BTreeMap<(&'static str, &'static str), usize> = BTreeMap::new();
+    for finding in findings {
+        let (object, change) = match &finding.difference {
+            Difference::Missing { object } => (object, "missing"),
+            Difference::Extra { object } => (object, "extra"),
+            Difference::Changed { object, .. } => (object, "changed"),
+        };
+        *counts.entry((object.kind.as_str(), change)).or_insert(0) += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((kind, change), count)| DriftCount {
+            kind,
+            change,
+            count,
+        })
+        .collect()
 }
 
 /// One database (or one tenant in it) checked.
@@ -243,6 +276,8 @@ pub struct TargetReport {
     pub counts: BTreeMap<&'static str, usize>,
     /// The migrations that are not simply applied, with their notes.
     pub migrations: Vec<MigrationStatus>,
+    /// When the last applied migration finished, when one is.
+    pub last_applied_at: Option<DateTime<Utc>>,
     pub notes: Vec<String>,
     /// `None` when the target was not reached.
     pub lock: Option<Lock>,
@@ -311,6 +346,8 @@ pub struct PreparedDrift {
     pub shadow: Option<DatabaseUrl>,
     /// How the report names what the schema is compared with.
     pub description: String,
+    /// `every`: how often `serve` compares.
+    pub every: Option<Duration>,
 }
 
 /// Reads `name`'s variables (`lookup`), locates its project and loads its folder. Fails
@@ -382,6 +419,7 @@ pub fn prepare(
                 against,
                 shadow,
                 description,
+                every: setting.every,
             })
         }
     };
@@ -717,6 +755,7 @@ async fn add_drift(
                 verdict: Some(report.verdict),
                 differences: report.differences.len(),
                 history_differences: report.history.as_ref().map(Vec::len),
+                objects: drift_counts(&report.differences),
                 error: None,
             }
         }
@@ -727,6 +766,7 @@ async fn add_drift(
                 verdict: None,
                 differences: 0,
                 history_differences: None,
+                objects: Vec::new(),
                 error: Some(e.to_string()),
             }
         }
@@ -742,6 +782,12 @@ fn from_status(
     read: &'static str,
 ) -> TargetReport {
     let state = State::of_status(&report);
+    let last_applied_at = report
+        .migrations
+        .iter()
+        .filter(|m| m.state == status::State::Applied)
+        .filter_map(|m| m.finished_at)
+        .max();
     TargetReport {
         environment: environment.name.clone(),
         tenant,
@@ -756,6 +802,7 @@ fn from_status(
             .into_iter()
             .filter(|m| m.state != status::State::Applied)
             .collect(),
+        last_applied_at,
         notes: report.notes,
         lock,
         drift: None,
@@ -782,6 +829,7 @@ fn failed_target(
         history_table: None,
         counts: BTreeMap::new(),
         migrations: Vec::new(),
+        last_applied_at: None,
         notes: Vec::new(),
         lock: None,
         drift: None,

@@ -1,5 +1,5 @@
 //! Every way safemig can fail, each carrying what the operator needs to act: one error
-//! enum per domain (config, database, deploy, resolve, supervise, lint), nested in
+//! enum per domain (config, database, deploy, resolve, supervise, lint, drift, repair, serve), nested in
 //! [`Error`], which owns exit codes and Prisma's error codes. The next steps printed under
 //! an error belong to the command line (src/cli/hints.rs), since they name commands.
 
@@ -97,6 +97,37 @@ pub enum Error {
 
     #[error(transparent)]
     Repair(#[from] RepairError),
+
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// `serve`: the HTTP side of the exporter (what it checks never fails, see `check::run`).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the HTTP server stopped: {source}")]
+    Serve {
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ServeError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            // The --listen address does not suit this host (taken, not local, privileged):
+            // fix the arguments.
+            ServeError::Bind { .. } => ExitCode::Usage,
+            ServeError::Serve { .. } => ExitCode::Internal,
+        }
+    }
 }
 
 /// The project as found on disk and in the environment: the URL, the migrations folder, the
@@ -500,6 +531,7 @@ impl Error {
             Error::Lint(_) => ExitCode::Usage,
             Error::Drift(e) => e.exit_code(),
             Error::Repair(e) => e.exit_code(),
+            Error::Serve(e) => e.exit_code(),
         }
     }
 
@@ -510,7 +542,11 @@ impl Error {
             Error::Database(e) => e.prisma_code(),
             Error::Deploy(e) => e.prisma_code(),
             Error::Resolve(e) => Some(e.prisma_code()),
-            Error::Supervise(_) | Error::Lint(_) | Error::Drift(_) | Error::Repair(_) => None,
+            Error::Supervise(_)
+            | Error::Lint(_)
+            | Error::Drift(_)
+            | Error::Repair(_)
+            | Error::Serve(_) => None,
         }
     }
 }

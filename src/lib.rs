@@ -27,6 +27,7 @@ pub mod redact;
 pub mod repair;
 pub mod resolve;
 pub mod schema;
+pub mod serve;
 pub mod split;
 pub mod sql;
 pub mod status;

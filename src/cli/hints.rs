@@ -4,7 +4,7 @@
 
 use safemig::error::{
     Applied, ConfigError, DatabaseError, DeployError, DriftError, Error, LintError, RepairError,
-    ResolveError, SuperviseError,
+    ResolveError, ServeError, SuperviseError,
 };
 
 /// The next thing to do about `error`, if there is one.
@@ -18,7 +18,18 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
         Error::Lint(e) => lint(e),
         Error::Drift(e) => drift(e),
         Error::Repair(e) => repair(e),
+        Error::Serve(e) => serve(e),
     }
+}
+
+fn serve(error: &ServeError) -> Option<String> {
+    use ServeError::*;
+    Some(match error {
+        Bind { .. } => {
+            "pass another --listen address: the port may be taken (`ss -ltnp`), or the address not one of this host's".into()
+        }
+        Serve { .. } => return None,
+    })
 }
 
 fn repair(error: &RepairError) -> Option<String> {

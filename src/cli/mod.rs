@@ -14,6 +14,7 @@ mod output;
 mod repair;
 mod resolve;
 mod run;
+mod serve;
 mod signals;
 mod snapshot;
 mod split;
@@ -139,6 +140,9 @@ enum Command {
     /// Check the environments of safemig.toml (and their tenants): status, lock holder and
     /// drift, read only. Exit code: the worst state's (README, "Exit codes")
     Check(check::CheckArgs),
+    /// Serve Prometheus metrics of the environments of safemig.toml (/metrics, /probe),
+    /// readiness for their apps (/readyz) and the check report (/status) until SIGTERM
+    Serve(serve::ServeArgs),
 }
 
 /// `--url` or `--env`: the database, for the commands that work on it.
@@ -370,6 +374,11 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
             args.env.extend(before.database.env.take());
             without_project(&before, "check", signals);
             check::check(args, config, printer).await?
+        }
+        Command::Serve(mut args) => {
+            args.env.extend(before.database.env.take());
+            without_project(&before, "serve", signals);
+            serve::serve(args, config, signals).await?
         }
     };
     Ok(code as u8)

@@ -11,6 +11,8 @@
 //!   request to the library ([`Interrupt`]), plus a watchdog that ends the process when
 //!   the deadline and [`STOP_MARGIN`] have passed, whatever the database does;
 //! - for everything else: an immediate exit with code 11;
+//! - for `serve`: a stop request that ends the HTTP server gracefully, plus the same
+//!   watchdog;
 //! - while `safemig run` supervises the app: nothing (the supervisor forwards signals); the
 //!   count lets it see a stop that arrived just before it took over.
 
@@ -37,6 +39,9 @@ pub enum Policy {
     Stop(Interrupt),
     /// Count only: the supervisor handles signals itself.
     Count,
+    /// `serve`: stop accepting connections and let the requests in flight finish; end the
+    /// process when the deadline and the margin have passed.
+    Drain(Interrupt),
 }
 
 struct State {
@@ -117,6 +122,18 @@ fn act(state: &mut State, signal: i32) {
                 "Received {}: stopping at the next safe point (a running statement is cancelled after {}s; a second signal cancels it now)",
                 name(signal),
                 interrupt.deadline().as_secs_f32()
+            ));
+            interrupt.request_stop();
+            if !state.watchdog_armed {
+                state.watchdog_armed = true;
+                watchdog(interrupt.deadline() + STOP_MARGIN);
+            }
+        }
+        Policy::Drain(interrupt) => {
+            stderr_line(&format!(
+                "Received {}: stopping once the requests in flight are answered (at most {}s)",
+                name(signal),
+                (interrupt.deadline() + STOP_MARGIN).as_secs_f32()
             ));
             interrupt.request_stop();
             if !state.watchdog_armed {

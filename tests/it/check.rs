@@ -44,12 +44,18 @@ impl Environments {
 
     /// `safemig ARGS` in the folder, with the variables set.
     pub fn run(&self, args: &[&str]) -> Run {
+        to_run(self.command(args).output().expect("running safemig"))
+    }
+
+    /// The command `safemig ARGS` in the folder, with safemig.toml written and the
+    /// variables set, for a caller that spawns it.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
         std::fs::write(self.dir.path().join("safemig.toml"), &self.toml).unwrap();
         let mut command = safemig_command(self.dir.path(), args);
         for (name, value) in &self.vars {
             command.env(name, value);
         }
-        to_run(command.output().expect("running safemig"))
+        command
     }
 
     /// `check --json ARGS`, parsed, with the exit code checked.
@@ -62,7 +68,7 @@ impl Environments {
 }
 
 /// Deploys `project` to `url` (a tenant's URL the harness has no [`TestDb`] for).
-fn deploy_to(project: &Project, url: &str, code: i32) {
+pub(crate) fn deploy_to(project: &Project, url: &str, code: i32) {
     let dir = project.migrations();
     let run = safemig_command(
         project.dir.path(),

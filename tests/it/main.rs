@@ -25,6 +25,7 @@ mod recovery;
 mod repair;
 mod resolve;
 mod rows;
+mod serve;
 mod snapshots;
 mod split;
 mod status;

@@ -20,10 +20,10 @@ use crate::harness::{Kind, Project, Run, TestDb, block_on, engine_for};
 /// Exit code of a verdict that lets no automatic repair (FailedInHistory).
 const REFUSED: i32 = 5;
 
-const FIRST: &str = "20240101000000_init";
-const FAILED: &str = "20240102000000_four";
+pub(crate) const FIRST: &str = "20240101000000_init";
+pub(crate) const FAILED: &str = "20240102000000_four";
 /// Four statements, each visible in the schema.
-const FOUR: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
+pub(crate) const FOUR: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
                     CREATE TABLE b (id INTEGER PRIMARY KEY, n INTEGER);\n\
                     CREATE INDEX b_n_idx ON b (n);\n\
                     CREATE TABLE c (id INTEGER PRIMARY KEY);\n";
@@ -38,7 +38,7 @@ fn statements(kind: Kind, sql: &str) -> Vec<String> {
 
 /// Applies the first `k` statements of `sql` on one connection (a session pragma holds
 /// for the ones after it), then writes the row Prisma leaves when it dies in the middle.
-fn fail_after(db: &TestDb, name: &str, sql: &str, k: usize) {
+pub(crate) fn fail_after(db: &TestDb, name: &str, sql: &str, k: usize) {
     let prefix = statements(db.kind, sql);
     if k > 0 {
         db.exec(&prefix[..k].join(";\n"));

@@ -320,6 +320,7 @@ fn help_of_every_command() {
         &["completions"],
         &["man"],
         &["check"],
+        &["serve"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -545,6 +545,9 @@ pub struct Server {
 
 pub use mysql::mariadb;
 pub use postgres::postgres;
+// tests/kill.rs includes this harness too, and starts no private server.
+#[allow(unused_imports)]
+pub use postgres::private_postgres;
 
 /// Every server this process started, for [`stop_servers`] at exit.
 static STARTED: Mutex<Vec<&'static Server>> = Mutex::new(Vec::new());
@@ -591,6 +594,12 @@ impl Server {
     /// Simulates a database server crash: SIGKILL to the server and all its processes
     /// (its process group), then starts it again on the same data and port.
     pub fn crash_and_restart(&self) {
+        self.kill();
+        self.restart();
+    }
+
+    /// SIGKILL to the server and all its processes; [`Server::restart`] starts it again.
+    pub fn kill(&self) {
         let mut child = self.child.lock().unwrap();
         kill_group(child.id());
         let _ = child.wait();
@@ -601,6 +610,11 @@ impl Server {
         while Instant::now() < deadline && nix::sys::signal::killpg(pgid, None).is_ok() {
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Starts a [killed](Server::kill) server again on the same data and port.
+    pub fn restart(&self) {
+        let mut child = self.child.lock().unwrap();
         for _ in 0..20 {
             *child = spawn_server((self.command)());
             std::thread::sleep(Duration::from_millis(300));

@@ -17,6 +17,14 @@ pub fn postgres() -> &'static Server {
     started(&SERVER, start_postgres)
 }
 
+/// A server of the calling test's own, for a test that stops it: the shared one stays up
+/// for the others. Stopped at exit like the shared ones.
+pub fn private_postgres() -> &'static Server {
+    let server: &'static Server = Box::leak(Box::new(start_postgres()));
+    super::STARTED.lock().unwrap().push(server);
+    server
+}
+
 impl TestEngine for Postgres {
     fn create_database(&self, name: &str) -> TestDb {
         let server = postgres();

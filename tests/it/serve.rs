@@ -1,0 +1,503 @@
+//! `safemig serve` scraped by a real Prometheus server: a failed migration appears in
+//! `safemig_migrations_failed` and goes after `resolve`; a killed database server turns
+//! its targets `up 0` at the next scrape while the others keep reporting, and recovers;
+//! the example alert rules pass `promtool check rules`. Prometheus is a test dependency
+//! like the database servers (scripts/test installs it): missing, these tests fail.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::check::{Environments, deploy_to};
+use crate::deploy::INIT;
+use crate::harness::{Kind, PASSWORD, Project, TestDb, private_postgres};
+use crate::repair::{FAILED, FIRST, FOUR, fail_after};
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` on `address`: the status code and the body.
+fn get(address: &str, path: &str, accept: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{accept}Connection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Polls `what` until it returns `Some`, or fails after `limit` naming `description`.
+fn poll<T>(limit: Duration, description: &str, mut what: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = what() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {description}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A running `safemig serve`, stopped with SIGTERM when dropped.
+struct Serve {
+    child: Child,
+    address: String,
+}
+
+impl Serve {
+    fn start(envs: &Environments, extra: &[&str]) -> Serve {
+        let address = format!("127.0.0.1:{}", free_port());
+        let mut args = vec!["serve", "--listen", &address, "--min-interval", "0"];
+        args.extend(extra);
+        let child = envs
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting safemig serve");
+        let serve = Serve { child, address };
+        poll(Duration::from_secs(30), "safemig serve's /healthz", || {
+            get(&serve.address, "/healthz", None)
+                .ok()
+                .filter(|(code, _)| *code == 200)
+        });
+        serve
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let (code, body) = get(&self.address, path, None).expect("serve answers");
+        assert!(
+            !body.contains(PASSWORD),
+            "{path} shows the password: {body}"
+        );
+        (code, body)
+    }
+
+    /// SIGTERM; the exit code and stderr.
+    fn stop(mut self) -> (Option<i32>, String) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let status = poll(Duration::from_secs(20), "serve to stop", || {
+            self.child.try_wait().unwrap()
+        });
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (status.code(), stderr)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Prometheus server of the test's own, scraping `target` every second.
+struct Prometheus {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Prometheus {
+        let binary = which("prometheus");
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: safemig\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={address}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting prometheus");
+        let prometheus = Prometheus {
+            child,
+            address,
+            _dir: dir,
+        };
+        poll(Duration::from_secs(60), "prometheus to be ready", || {
+            get(&prometheus.address, "/-/ready", None)
+                .ok()
+                .filter(|(code, _)| *code == 200)
+        });
+        prometheus
+    }
+
+    /// The samples of an instant query: each series' labels and value.
+    fn query(&self, expression: &str) -> Vec<(Value, f64)> {
+        let encoded: String = url::form_urlencoded::byte_serialize(expression.as_bytes()).collect();
+        let (code, body) = get(
+            &self.address,
+            &format!("/api/v1/query?query={encoded}"),
+            None,
+        )
+        .expect("prometheus answers");
+        assert_eq!(code, 200, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        json["data"]["result"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{json}"))
+            .iter()
+            .map(|s| {
+                let value = s["value"][1].as_str().unwrap().parse::<f64>().unwrap();
+                (s["metric"].clone(), value)
+            })
+            .collect()
+    }
+
+    /// Polls until `expression` has exactly one series, of value `expected`.
+    fn wait_for(&self, expression: &str, expected: f64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let last = self.query(expression);
+            if matches!(last.as_slice(), [(_, v)] if *v == expected) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus never saw {expression} == {expected}; last: {last:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tool on PATH; fails loudly without it (scripts/test installs it).
+fn which(tool: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{tool}` not found: install Debian's prometheus package (scripts/test does)")
+        })
+}
+
+/// The value of the one series `name{...}` of a text-format page whose labels include
+/// every one of `labels`.
+fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn prometheus_sees_a_failed_migration_come_and_go() {
+    let kind = Kind::Postgres;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let mut envs = Environments::new();
+    envs.add("prod", &db.url, &project, "");
+    let serve = Serve::start(&envs, &["--pending-tolerance", "1"]);
+    let prometheus = Prometheus::start(&serve.address);
+
+    prometheus.wait_for("safemig_up{env=\"prod\"}", 1.0);
+    prometheus.wait_for("safemig_migrations_applied{env=\"prod\"}", 1.0);
+    prometheus.wait_for("safemig_migrations_failed{env=\"prod\"}", 0.0);
+    assert_eq!(serve.get("/readyz?env=prod"), (200, "ready\n".into()));
+
+    project.write(FAILED, FOUR);
+    fail_after(&db, FAILED, FOUR, 0);
+    prometheus.wait_for("safemig_migrations_failed{env=\"prod\"}", 1.0);
+    let info = prometheus.query("safemig_migration_failed_info");
+    assert_eq!(info.len(), 1, "{info:?}");
+    assert_eq!(info[0].0["migration"], FAILED, "{info:?}");
+    assert_eq!(info[0].0["env"], "prod", "{info:?}");
+    let (code, body) = serve.get("/readyz?env=prod");
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains(&format!("failed migration {FAILED}")),
+        "{body}"
+    );
+
+    // OpenMetrics when asked for, the text format otherwise.
+    let (_, openmetrics) = get(
+        &serve.address,
+        "/metrics",
+        Some("application/openmetrics-text; version=1.0.0"),
+    )
+    .unwrap();
+    assert!(openmetrics.ends_with("# EOF\n"), "{openmetrics}");
+    let (_, text) = serve.get("/metrics");
+    assert!(!text.contains("# EOF"), "{text}");
+    assert_eq!(
+        sample(&text, "safemig_migrations_failed", &["env=\"prod\""]),
+        Some(1.0),
+        "{text}"
+    );
+    let (code, probe) = serve.get("/probe?target=prod");
+    assert_eq!(code, 200);
+    assert_eq!(
+        sample(&probe, "safemig_migrations_failed", &["env=\"prod\""]),
+        Some(1.0),
+        "{probe}"
+    );
+    assert_eq!(serve.get("/probe?target=nope").0, 404);
+    let (code, status) = serve.get("/status");
+    assert_eq!(code, 200);
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["state"], "failed", "{status}");
+
+    project
+        .safemig(&db, &["resolve", "--rolled-back", FAILED])
+        .expect(0);
+    prometheus.wait_for("safemig_migrations_failed{env=\"prod\"}", 0.0);
+    // Rolled back and in the folder: deploy applies it again.
+    prometheus.wait_for("safemig_migrations_rolled_back{env=\"prod\"}", 1.0);
+    prometheus.wait_for("safemig_migrations_pending{env=\"prod\"}", 0.0);
+    // The failed row's series is gone (stale) once the row is no longer failed.
+    poll(
+        Duration::from_secs(30),
+        "the failed_info series to go",
+        || {
+            prometheus
+                .query("safemig_migration_failed_info")
+                .is_empty()
+                .then_some(())
+        },
+    );
+    // One migration for deploy to apply is within --pending-tolerance 1.
+    assert_eq!(serve.get("/readyz?env=prod"), (200, "ready\n".into()));
+    // Beyond the default tolerance (0), it is not ready.
+    let strict = Serve::start(&envs, &[]);
+    let (code, body) = strict.get("/readyz");
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body, "prod: 1 pending migration(s), tolerance 0\n");
+    drop(strict);
+
+    let (code, stderr) = serve.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("Stopped."), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+}
+
+#[test]
+fn a_killed_server_is_up_0_at_the_next_scrape_and_recovers() {
+    let kind = Kind::Postgres;
+    let own = private_postgres();
+    own.admin_exec("CREATE DATABASE served");
+    let own_url = own.url("served");
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    deploy_to(&project, &own_url, 0);
+    let other = TestDb::new(kind);
+    project.safemig(&other, &["deploy"]).expect(0);
+    let mut envs = Environments::new();
+    envs.add("own", &own_url, &project, "");
+    envs.add("other", &other.url, &project, "");
+    let serve = Serve::start(&envs, &["--timeout", "3"]);
+    let prometheus = Prometheus::start(&serve.address);
+    prometheus.wait_for("safemig_up{env=\"own\"}", 1.0);
+    prometheus.wait_for("safemig_up{env=\"other\"}", 1.0);
+
+    own.kill();
+    // The very next scrape says so.
+    let (code, page) = serve.get("/metrics");
+    assert_eq!(code, 200);
+    assert_eq!(
+        sample(&page, "safemig_up", &["env=\"own\""]),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "safemig_up", &["env=\"other\""]),
+        Some(1.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "safemig_migrations_applied", &["env=\"other\""]),
+        Some(1.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "safemig_migrations_applied", &["env=\"own\""]),
+        None
+    );
+    prometheus.wait_for("safemig_up{env=\"own\"}", 0.0);
+    prometheus.wait_for("safemig_up{env=\"other\"}", 1.0);
+    let (_, status) = serve.get("/status");
+    let status: Value = serde_json::from_str(&status).unwrap();
+    let own_target = &status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "own")
+        .unwrap()["targets"][0];
+    assert_eq!(own_target["state"], "unreachable", "{status}");
+    assert!(
+        own_target["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{status}"
+    );
+    let (code, body) = serve.get("/readyz?env=own");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("not checked (unreachable)"), "{body}");
+
+    own.restart();
+    prometheus.wait_for("safemig_up{env=\"own\"}", 1.0);
+    prometheus.wait_for("safemig_migrations_applied{env=\"own\"}", 1.0);
+    prometheus.wait_for("safemig_up{env=\"other\"}", 1.0);
+}
+
+#[test]
+fn example_alert_rules_pass_promtool() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus/safemig-rules.yml");
+    let output = Command::new(which("promtool"))
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+        .expect("running promtool");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Four groups of rules: failed, pending, drift, check failing.
+    assert!(stdout.contains("SUCCESS: 4 rules found"), "{stdout}");
+}
+
+#[test]
+fn an_address_in_use_is_a_usage_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[(FIRST, INIT)]);
+    let mut envs = Environments::new();
+    envs.add("local", &db.url, &project, "");
+    let run = envs.run(&["serve", "--listen", &address]).expect(2);
+    assert!(
+        run.stderr.contains(&format!("cannot listen on {address}")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--listen"), "{}", run.stderr);
+}
+
+/// Ten scrapes of one environment at once, with `--min-interval 0`: one check, whose
+/// result all ten share; a scrape after it checks again.
+#[test]
+fn concurrent_scrapes_share_one_check() {
+    use std::sync::Arc;
+
+    use safemig::check::{CheckOptions, prepare};
+    use safemig::config::environments::Environments as Toml;
+    use safemig::serve::{Exporter, ServeOptions};
+
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("safemig.toml");
+    let text = format!(
+        "[environments.local]\nurl = \"env:LOCAL_URL\"\ndir = \"{}\"\n",
+        project.migrations().display()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let environments = Toml::parse(&text, &file).unwrap();
+    let url = db.url.clone();
+    let lookup = move |name: &str| (name == "LOCAL_URL").then(|| url.clone());
+    let prepared = prepare(&environments, "local", &lookup).unwrap();
+    let exporter = Arc::new(Exporter::new(
+        vec![prepared],
+        ServeOptions {
+            min_interval: Duration::ZERO,
+            pending_tolerance: 0,
+            check: CheckOptions {
+                drift: false,
+                ..CheckOptions::default()
+            },
+            default_drift_every: Duration::from_secs(3600),
+        },
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = exporter.clone().run(listener, async move {
+            let _ = stopped.await;
+        });
+        // The jobs wait in the checker's queue until the server runs it: both on this
+        // thread, as in the CLI.
+        let scrapes = async {
+            let reports =
+                futures_util::future::join_all((0..10).map(|_| exporter.report("local"))).await;
+            assert_eq!(exporter.checks_run(), 1);
+            for (report, _) in reports.iter().flatten() {
+                assert_eq!(
+                    report.targets[0].counts.get("applied"),
+                    Some(&1),
+                    "{report:?}"
+                );
+            }
+            assert_eq!(reports.iter().flatten().count(), 10);
+            exporter.report("local").await.unwrap();
+            assert_eq!(exporter.checks_run(), 2);
+            stop.send(()).unwrap();
+        };
+        let (served, ()) = tokio::join!(server, scrapes);
+        served.unwrap();
+    });
+}
