@@ -6,13 +6,18 @@
 # VmRSS (now) and VmHWM (peak) from /proc. Needs curl and python3.
 #
 #   bench/serve.sh
+#   SAFEMIG_BIN=dist/safemig-x86_64-unknown-linux-musl bench/serve.sh   # a built binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in curl python3; do
     command -v "$tool" >/dev/null || { echo "bench/serve.sh needs $tool" >&2; exit 1; }
 done
-cargo build --release --quiet
-safemig=$PWD/target/release/safemig
+if [ -n "${SAFEMIG_BIN:-}" ]; then
+    safemig=$(realpath "$SAFEMIG_BIN")
+else
+    cargo build --release --quiet
+    safemig=$PWD/target/release/safemig
+fi
 tenants=${TENANTS:-1000}
 scrapes=${SCRAPES:-5}
 
