@@ -54,7 +54,7 @@ echo "safemig $($safemig --version | head -1 | awk '{print $2}'), $(nproc) cores
 started=$(date +%s.%N)
 for _ in $(seq "$scrapes"); do curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics"; done
 elapsed=$(python3 -c "print(f'{($(date +%s.%N) - $started) / $scrapes:.3f}')")
-up=$(grep -c '^safemig_up{.*} 1$' "$work/metrics" || true)
+up=$(grep -cE '^safemig_up{.*} 1(.0)?$' "$work/metrics" || true)
 [ "$up" = "$tenants" ] || { echo "only $up of $tenants targets up" >&2; cat "$work/serve.log" >&2; exit 1; }
 kib() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$pid/status"; }
 echo
