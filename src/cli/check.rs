@@ -1,12 +1,12 @@
 //! `safemig check`: [`safemig::check::run_all`] over the environments of safemig.toml,
 //! printed as a table or as JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 
-use safemig::check::{self, CheckOptions};
+use safemig::check::{self, CheckOptions, Prepared};
 use safemig::config::environments::Environments;
 use safemig::{Error, ExitCode};
 
@@ -45,18 +45,15 @@ pub struct CheckArgs {
     no_cache: bool,
 }
 
-/// Exits with the worst state's code.
-pub async fn check(
-    args: CheckArgs,
-    config: Option<PathBuf>,
-    printer: &mut Printer,
-) -> Result<ExitCode, Error> {
+/// The environments `names` of the environments file (all of them when `names` is
+/// empty), read and prepared once, with their warnings printed.
+pub(super) fn prepare(config: Option<&Path>, names: &[String]) -> Result<Vec<Prepared>, Error> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let environments = Environments::require(config.as_deref())?;
-    let names: Vec<String> = if args.env.is_empty() {
+    let environments = Environments::require(config)?;
+    let names: Vec<String> = if names.is_empty() {
         environments.environments.keys().cloned().collect()
     } else {
-        args.env.clone()
+        names.to_vec()
     };
     let mut prepared = Vec::with_capacity(names.len());
     for name in &names {
@@ -67,15 +64,21 @@ pub async fn check(
         output::not_utf8_warnings(&environment.dir);
         prepared.push(environment);
     }
+    Ok(prepared)
+}
+
+/// Exits with the worst state's code.
+pub async fn check(
+    args: CheckArgs,
+    config: Option<PathBuf>,
+    printer: &mut Printer,
+) -> Result<ExitCode, Error> {
+    let prepared = prepare(config.as_deref(), &args.env)?;
     let options = CheckOptions {
         jobs: args.jobs.into(),
         timeout: args.timeout,
         drift: !args.no_drift,
-        drift_cache: if args.no_cache {
-            None
-        } else {
-            safemig::cache::default_dir(&lookup)
-        },
+        drift_cache: super::cache_dir(args.no_cache),
     };
     let report = check::run_all(&prepared, &options).await;
     if args.json {

@@ -108,11 +108,7 @@ pub async fn drift(
         .as_deref()
         .map(|raw| ctx.project.other_url(raw, "--shadow-url"))
         .transpose()?;
-    let cache = if args.no_cache {
-        None
-    } else {
-        safemig::cache::default_dir(&|name| std::env::var(name).ok())
-    };
+    let cache = super::cache_dir(args.no_cache);
     let request = Request {
         left: Source::Database(ctx.url.clone()),
         right,

@@ -292,6 +292,15 @@ pub(crate) fn migrations(ctx: &Context) -> Result<MigrationsDir, Error> {
     Ok(dir)
 }
 
+/// Where drift and repair cache replayed schemas: none with `--no-cache`.
+fn cache_dir(no_cache: bool) -> Option<PathBuf> {
+    if no_cache {
+        None
+    } else {
+        safemig::cache::default_dir(&|name| std::env::var(name).ok())
+    }
+}
+
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     safemig::text::seconds(text)
 }

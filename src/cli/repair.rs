@@ -84,7 +84,7 @@ pub async fn repair(
         migration: args.migration.as_deref(),
         wait: ctx.lock.timeout,
         interrupt: interrupt.clone(),
-        cache: cache_dir(args.no_cache),
+        cache: super::cache_dir(args.no_cache),
         assume_applied,
     };
     let Some(report) = repair::assess(&ctx, &dir, &request).await? else {
@@ -129,15 +129,6 @@ pub async fn repair(
     } else {
         ExitCode::FailedInHistory
     })
-}
-
-/// Where repair caches the migration's states: none with `--no-cache`.
-pub(super) fn cache_dir(no_cache: bool) -> Option<std::path::PathBuf> {
-    if no_cache {
-        None
-    } else {
-        safemig::cache::default_dir(&|name| std::env::var(name).ok())
-    }
 }
 
 /// The human report: the row, the statements, the verdict with its evidence, and what

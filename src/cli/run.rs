@@ -150,14 +150,11 @@ async fn heal(
 ) -> Result<(), Error> {
     let dir = super::migrations(ctx)?;
     let timeout = ctx.lock.timeout;
-    let healed = safemig::repair::heal(
-        ctx,
-        &dir,
-        interrupt,
-        super::repair::cache_dir(false),
-        &mut |wait| printer.lock_wait(&wait, timeout),
-    )
-    .await;
+    let healed =
+        safemig::repair::heal(ctx, &dir, interrupt, super::cache_dir(false), &mut |wait| {
+            printer.lock_wait(&wait, timeout)
+        })
+        .await;
     match healed {
         Ok(Some(healed)) => {
             timeline.event(Event::MigrationRepaired {

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use safemig::check::{self, CheckOptions};
-use safemig::config::environments::Environments;
+use safemig::check::CheckOptions;
 use safemig::interrupt::Interrupt;
 use safemig::serve::{Exporter, ServeOptions, http};
 use safemig::{Error, ExitCode};
@@ -69,22 +68,7 @@ pub async fn serve(
     // flight finish. The watchdog ends the process if that takes longer than 5 s (+ margin).
     let interrupt = Interrupt::new(Duration::from_secs(5));
     signals.set(Policy::Drain(interrupt.clone()));
-    let lookup = |name: &str| std::env::var(name).ok();
-    let environments = Environments::require(config.as_deref())?;
-    let names: Vec<String> = if args.env.is_empty() {
-        environments.environments.keys().cloned().collect()
-    } else {
-        args.env.clone()
-    };
-    let mut prepared = Vec::with_capacity(names.len());
-    for name in &names {
-        for warning in environments.get(name)?.warnings() {
-            output::stderr_line(&format!("warning: {warning}"));
-        }
-        let environment = check::prepare(&environments, name, &lookup)?;
-        output::not_utf8_warnings(&environment.dir);
-        prepared.push(environment);
-    }
+    let prepared = super::check::prepare(config.as_deref(), &args.env)?;
     let options = ServeOptions {
         min_interval: args.min_interval,
         pending_tolerance: args.pending_tolerance,
@@ -92,7 +76,7 @@ pub async fn serve(
             jobs: args.jobs.into(),
             timeout: args.timeout,
             drift: !args.no_drift,
-            drift_cache: safemig::cache::default_dir(&lookup),
+            drift_cache: super::cache_dir(false),
         },
         default_drift_every: args.drift_every,
     };
