@@ -45,6 +45,16 @@ pub fn migration_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The migration's name: the folder holding its `migration.sql`.
+pub fn migration_name(file: &Path) -> String {
+    file.parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Applies the files in order with the engine's own client, the reference safemig must match.
 pub fn apply_with_engine_client(db: &TestDb, files: &[PathBuf]) {
     for file in files {
@@ -192,14 +202,7 @@ fn status_reports_edits_deletions_and_failures(kind: Kind) {
     project.safemig(&db, &["deploy"]).expect(0);
     let names: Vec<String> = migration_files(&project.migrations())
         .iter()
-        .map(|f| {
-            f.parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|f| migration_name(f))
         .collect();
     assert!(names.len() >= 4, "{name} is too short for this test");
     let (edited, deleted, failed) = (&names[1], &names[2], &names[names.len() - 1]);

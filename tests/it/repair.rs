@@ -2,17 +2,17 @@
 //! migrations before a multi-statement migration, applying its first k statements by hand
 //! and writing the failed row Prisma leaves; the verdict for k = 0, a middle k and n; a
 //! hand change beside them (diverged: nothing written); `--apply` for `none` and `all`,
-//! `--apply --finish` for `partial`, after which `status` and `drift` find nothing; and a
-//! sample of the corpus, every k of a few multi-statement migrations per engine.
-
-use std::path::PathBuf;
+//! `--apply --finish`, `--roll-back` and `--assume-applied`, after which `status` and
+//! `drift` find nothing; `run --on-failed=repair`; the MariaDB incident; and the
+//! injected-failure suite over the corpus (every durable k of its multi-statement
+//! migrations: a sample in CI, all with `SAFEMIG_REPAIR_CORPUS=all`).
 
 use serde_json::Value;
 
 use safemig::history::{HistoryRow, failure_log};
 use safemig::sql::executable_statements;
 
-use crate::corpus::{corpora, migration_files};
+use crate::corpus::{corpora, migration_files, migration_name};
 use crate::deploy::INIT;
 use crate::for_each_engine;
 use crate::harness::{Kind, Project, Run, TestDb, block_on, engine_for};
@@ -481,13 +481,7 @@ fn injected_failures(kind: Kind) {
         let db = TestDb::new(kind);
         let mut failed_here = 0;
         for (index, file) in migration_files(&dir).iter().enumerate() {
-            let name = file
-                .parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
+            let name = migration_name(file);
             if index >= scope.first || failed_here >= scope.failed {
                 break;
             }
@@ -665,23 +659,18 @@ fn incident(
         })
         .unwrap_or_else(|| panic!("a MySQL corpus migration {what} (../shared/corpus)"));
     let n = executable_statements(&sql, kind.dialect()).len();
-    let name_of = |f: &PathBuf| {
-        f.parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned()
-    };
     let project = Project::new(kind, &[]);
     for file in &files[..index] {
-        project.write(&name_of(file), &std::fs::read_to_string(file).unwrap());
+        project.write(
+            &migration_name(file),
+            &std::fs::read_to_string(file).unwrap(),
+        );
     }
     let db = TestDb::new(kind);
     if index > 0 {
         project.safemig(&db, &["deploy"]).expect(0);
     }
-    let failed = name_of(&files[index]);
+    let failed = migration_name(&files[index]);
     project.write(&failed, &sql);
     fail_after(&db, &failed, &sql, n / 2);
     // Prisma's own deploy dies on it: P3009.
