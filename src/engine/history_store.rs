@@ -322,6 +322,19 @@ const COLUMNS: [(&str, Column); 8] = [
     ("applied_steps_count", Column::Count),
 ];
 
+/// The history's columns as the engine reads them (timestamps through its codec), in
+/// `COLUMNS` order.
+fn select_list(codec: &Codec) -> String {
+    COLUMNS
+        .iter()
+        .map(|(name, column)| match column {
+            Column::Time => codec.read_time(name),
+            Column::Text | Column::Count => name.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[async_trait]
 impl<T: HistoryAccess + ?Sized> HistoryStore for T {
     async fn create_history(&mut self) -> Result<(), Error> {
@@ -335,18 +348,10 @@ impl<T: HistoryAccess + ?Sized> HistoryStore for T {
     }
 
     async fn read_history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        let codec = self.codec();
-        let selected: Vec<String> = COLUMNS
-            .iter()
-            .map(|(name, column)| match column {
-                Column::Time => codec.read_time(name),
-                Column::Text | Column::Count => name.to_string(),
-            })
-            .collect();
         // By position: on SQLite the column is the milliseconds expression.
         let sql = format!(
             "SELECT {} FROM {} ORDER BY 7 ASC",
-            selected.join(", "),
+            select_list(self.codec()),
             self.history_table()
         );
         let kinds = COLUMNS.map(|(_, column)| column);
@@ -367,15 +372,7 @@ impl<T: HistoryAccess + ?Sized> HistoryStore for T {
                 None => return Ok(None),
             }
         }
-        let codec = self.codec();
-        let selected: Vec<String> = COLUMNS
-            .iter()
-            .map(|(name, column)| match column {
-                Column::Time => codec.read_time(name),
-                Column::Text | Column::Count => name.to_string(),
-            })
-            .collect();
-        let selected = selected.join(", ");
+        let selected = select_list(self.codec());
         let mut kinds = vec![Column::Text];
         kinds.extend(COLUMNS.map(|(_, column)| column));
         let mut histories = vec![Vec::new(); namespaces.len()];
