@@ -338,6 +338,8 @@ pub struct Prepared {
     /// The folder tenant files are found in.
     pub folder: PathBuf,
     pub drift: Option<PreparedDrift>,
+    /// `--tenant PATTERN`: only the tenants it matches (see [`selects`]).
+    pub tenant_filter: Option<String>,
 }
 
 /// Drift as an environment configures it, with its URLs resolved.
@@ -350,17 +352,19 @@ pub struct PreparedDrift {
     pub every: Option<Duration>,
 }
 
-/// Reads `name`'s variables (`lookup`), locates its project and loads its folder. Fails
-/// only on configuration: an unset variable, a bad URL, a missing folder.
+/// Reads `name`'s variables (`lookup`), locates its project (`--dir` and `--schema` in
+/// `overrides` win over the environment's) and loads its folder. Fails only on
+/// configuration: an unset variable, a bad URL, a missing folder.
 pub fn prepare(
     environments: &Environments,
     name: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    overrides: &Locations,
 ) -> Result<Prepared, Error> {
     let environment = environments.get(name)?;
     let project = Project::locate(&Locations {
-        dir: environment.dir.clone(),
-        schema: environment.schema.clone(),
+        dir: overrides.dir.clone().or(environment.dir.clone()),
+        schema: overrides.schema.clone().or(environment.schema.clone()),
     })?;
     let origin = format!("environment `{name}`");
     let url = environment
@@ -430,6 +434,63 @@ pub fn prepare(
         tenants: environment.tenants.clone(),
         folder: environment.folder.clone(),
         drift,
+        tenant_filter: None,
+    })
+}
+
+/// Whether `--tenant PATTERN` selects the tenant `name` (a schema or database name, or a
+/// tenant file's path relative to the configuration, which also matches by its file name
+/// with or without extension). No pattern selects every tenant.
+pub fn selects(pattern: Option<&str>, name: &str) -> bool {
+    let Some(pattern) = pattern else { return true };
+    let file = std::path::Path::new(name);
+    let candidates = [
+        Some(name),
+        file.file_name().and_then(|n| n.to_str()),
+        file.file_stem().and_then(|n| n.to_str()),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .any(|candidate| environments::matches_pattern(pattern, candidate))
+}
+
+/// The tenant files of an environment whose tenants are SQLite files, each with its URL
+/// and its name (the path relative to the configuration), sorted and filtered by
+/// `--tenant`.
+pub fn tenant_files(environment: &Prepared) -> Result<Vec<(DatabaseUrl, String)>, Error> {
+    let Some(Tenants::Files(pattern)) = &environment.tenants else {
+        return Ok(Vec::new());
+    };
+    let files = environments::tenant_files(&environment.folder, pattern)?;
+    Ok(files
+        .iter()
+        .map(|file| {
+            let absolute = std::path::absolute(file).unwrap_or(file.clone());
+            let name = file
+                .strip_prefix(&environment.folder)
+                .unwrap_or(file)
+                .display()
+                .to_string();
+            (DatabaseUrl::sqlite_file(&absolute), name)
+        })
+        .filter(|(_, name)| selects(environment.tenant_filter.as_deref(), name))
+        .collect())
+}
+
+/// A selection that names nothing: an error of configuration, since a deploy or a check
+/// that covers nothing must not pass.
+pub fn nothing_selected(environment: &Prepared) -> Error {
+    let reason = match (&environment.tenants, &environment.tenant_filter) {
+        (_, Some(filter)) => format!("no tenant matches --tenant {filter}"),
+        (Some(Tenants::Files(pattern)), None) => {
+            format!("no file matches tenants.files = \"{pattern}\"")
+        }
+        _ => "no tenant matches `tenants`".into(),
+    };
+    Error::Config(ConfigError::InvalidEnvironment {
+        environment: environment.name.clone(),
+        reason,
     })
 }
 
@@ -458,33 +519,17 @@ async fn run_with(
 ) -> EnvironmentReport {
     let started = Instant::now();
     let targets = match (&environment.tenants, &environment.url) {
-        (Some(Tenants::Files(pattern)), _) => {
-            match environments::tenant_files(&environment.folder, pattern) {
-                Ok(files) if files.is_empty() => vec![nothing_matched(
-                    environment,
-                    &format!("no file matches tenants.files = \"{pattern}\""),
-                )],
-                Ok(files) => {
-                    let targets: Vec<(DatabaseUrl, Option<String>)> = files
-                        .iter()
-                        .map(|file| {
-                            let absolute = std::path::absolute(file).unwrap_or(file.clone());
-                            (
-                                DatabaseUrl::sqlite_file(&absolute),
-                                Some(
-                                    file.strip_prefix(&environment.folder)
-                                        .unwrap_or(file)
-                                        .display()
-                                        .to_string(),
-                                ),
-                            )
-                        })
-                        .collect();
-                    check_each(environment, targets, options, permits).await
-                }
-                Err(e) => vec![failed_target(environment, None, None, &e, 0)],
+        (Some(Tenants::Files(_)), _) => match tenant_files(environment) {
+            Ok(files) if files.is_empty() => vec![nothing_matched(environment)],
+            Ok(files) => {
+                let targets = files
+                    .into_iter()
+                    .map(|(url, name)| (url, Some(name)))
+                    .collect();
+                check_each(environment, targets, options, permits).await
             }
-        }
+            Err(e) => vec![failed_target(environment, None, None, &e, 0)],
+        },
         (Some(tenants), Some(url)) => {
             check_tenants(environment, url, tenants, options, permits).await
         }
@@ -575,8 +620,13 @@ async fn check_tenants(
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        match tokio::time::timeout(options.timeout, read_batch(url, tenants, options.timeout)).await
-        {
+        let read = read_batch(
+            url,
+            tenants,
+            environment.tenant_filter.as_deref(),
+            options.timeout,
+        );
+        match tokio::time::timeout(options.timeout, read).await {
             Ok(result) => result,
             Err(_) => Err(timed_out(url, options.timeout)),
         }
@@ -594,7 +644,7 @@ async fn check_tenants(
         }
     };
     if batch.names.is_empty() {
-        return vec![nothing_matched(environment, "no tenant matches `tenants`")];
+        return vec![nothing_matched(environment)];
     }
     let elapsed = millis(started);
     let mut settled: BTreeMap<String, TargetReport> = BTreeMap::new();
@@ -653,10 +703,42 @@ async fn check_tenants(
 }
 
 /// Reads everything the batch needs on one connection.
-async fn read_batch(url: &DatabaseUrl, tenants: &Tenants, wait: Duration) -> Result<Batch, Error> {
+async fn read_batch(
+    url: &DatabaseUrl,
+    tenants: &Tenants,
+    filter: Option<&str>,
+    wait: Duration,
+) -> Result<Batch, Error> {
     let mut engine = engine::connect(url, Access::ReadOnly, wait).await?;
     let lock = lock_of(&mut *engine).await;
     let marker = engine.prisma_next_marker().await?;
+    let Discovered { names, histories } = discover(&mut *engine, tenants, filter).await?;
+    Ok(Batch {
+        lock,
+        marker,
+        names,
+        histories,
+    })
+}
+
+/// The tenants of one server, found on one connection.
+pub struct Discovered {
+    /// The tenants selected, in the order `tenants` gives them.
+    pub names: Vec<String>,
+    /// Their histories, by tenant; tenants without `_prisma_migrations`, and every tenant
+    /// when the histories could not be read together, are absent.
+    pub histories: BTreeMap<String, Vec<HistoryRow>>,
+}
+
+/// Finds the tenants `tenants` and `--tenant` (`filter`) select on the server of
+/// `engine`, with one catalog query ([`crate::engine::Inspect::namespaces`]), and reads
+/// the histories of those holding one in batches
+/// ([`crate::engine::HistoryStore::read_histories`]).
+pub async fn discover(
+    engine: &mut dyn Engine,
+    tenants: &Tenants,
+    filter: Option<&str>,
+) -> Result<Discovered, Error> {
     let namespaces = engine.namespaces().await?.unwrap_or_default();
     let names: Vec<String> = match tenants {
         Tenants::List(list) => list.clone(),
@@ -678,6 +760,10 @@ async fn read_batch(url: &DatabaseUrl, tenants: &Tenants, wait: Duration) -> Res
         }
         Tenants::Files(_) => unreachable!("files are not on a server"),
     };
+    let names: Vec<String> = names
+        .into_iter()
+        .filter(|name| selects(filter, name))
+        .collect();
     let with_history: Vec<String> = names
         .iter()
         .filter(|name| namespaces.iter().any(|n| &n.name == *name && n.has_history))
@@ -689,16 +775,15 @@ async fn read_batch(url: &DatabaseUrl, tenants: &Tenants, wait: Duration) -> Res
         match engine.read_histories(&with_history).await {
             Ok(Some(histories)) => with_history.into_iter().zip(histories).collect(),
             // An unreadable history (a schema this login may not use): each tenant is
-            // checked alone and reports its own error.
-            Ok(None) | Err(_) => BTreeMap::new(),
+            // dealt with alone and reports its own error.
+            Ok(None) => BTreeMap::new(),
+            Err(e) => {
+                tracing::warn!("reading the tenants' histories together failed: {e}");
+                BTreeMap::new()
+            }
         }
     };
-    Ok(Batch {
-        lock,
-        marker,
-        names,
-        histories,
-    })
+    Ok(Discovered { names, histories })
 }
 
 /// Whether a journal of safemig's is in flight or failed: deciding whether deploy would
@@ -840,11 +925,8 @@ fn failed_target(
 }
 
 /// A tenant selection that names nothing: a check that covers nothing must not pass.
-fn nothing_matched(environment: &Prepared, reason: &str) -> TargetReport {
-    let error = Error::Config(ConfigError::InvalidEnvironment {
-        environment: environment.name.clone(),
-        reason: reason.to_string(),
-    });
+fn nothing_matched(environment: &Prepared) -> TargetReport {
+    let error = nothing_selected(environment);
     failed_target(environment, environment.url.as_ref(), None, &error, 0)
 }
 

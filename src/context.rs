@@ -32,22 +32,20 @@ impl Context {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
         let url = project.database_url(url, env)?;
+        Context::for_url(project, url, lock_timeout)
+    }
+
+    /// The context of a located project and a resolved URL (one tenant of an environment).
+    pub fn for_url(
+        project: Project,
+        url: DatabaseUrl,
+        lock_timeout: Duration,
+    ) -> Result<Self, Error> {
         project.check_provider(url.provider())?;
-        // Prisma's switch for connection poolers that cannot hold session locks. Set at all
-        // (even to a value that is not UTF-8, which `env` cannot return) means set.
-        let enabled = std::env::var_os("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK").is_none();
-        if !enabled {
-            tracing::warn!(
-                "PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK is set: migrating without the lock, so concurrent deploys are not excluded"
-            );
-        }
         Ok(Context {
             project,
             url,
-            lock: LockOptions {
-                timeout: lock_timeout,
-                enabled,
-            },
+            lock: LockOptions::from_environment(lock_timeout),
         })
     }
 

@@ -292,6 +292,17 @@ pub enum ConfigError {
     InvalidEnvironment { environment: String, reason: String },
 
     #[error(
+        "--tenant {} selects tenants of an environment, and no --env was given",
+        crate::text::escaped(pattern)
+    )]
+    TenantWithoutEnvironment { pattern: String },
+
+    #[error(
+        "{flag} is an option of a deploy over an environment's tenants, and this deploy has one database"
+    )]
+    FleetOption { flag: &'static str },
+
+    #[error(
         "the SQLite database {} cannot be created: its folder {} does not exist",
         crate::text::path(file),
         crate::text::path(folder)

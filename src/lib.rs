@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod files;
+pub mod fleet;
 pub mod history;
 pub mod interrupt;
 pub mod journal;

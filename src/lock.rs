@@ -27,6 +27,21 @@ impl Default for LockOptions {
     }
 }
 
+impl LockOptions {
+    /// The lock with `timeout`, unless `PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK` is set.
+    pub fn from_environment(timeout: Duration) -> LockOptions {
+        // Prisma's switch for connection poolers that cannot hold session locks. Set at all
+        // (even to a value that is not UTF-8) means set.
+        let enabled = std::env::var_os("PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK").is_none();
+        if !enabled {
+            tracing::warn!(
+                "PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK is set: migrating without the lock, so concurrent deploys are not excluded"
+            );
+        }
+        LockOptions { timeout, enabled }
+    }
+}
+
 /// How often a waiting process asks for the lock again.
 const POLL: Duration = Duration::from_millis(100);
 

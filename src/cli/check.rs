@@ -19,6 +19,11 @@ pub struct CheckArgs {
     #[arg(long = "env", value_name = "NAME", conflicts_with = "all")]
     pub(super) env: Vec<String>,
 
+    /// Only the tenants matching PATTERN (`*` any characters, `?` one; a tenant file also
+    /// matches by its file name), in every environment checked
+    #[arg(long, value_name = "PATTERN")]
+    pub(super) tenant: Option<String>,
+
     /// Check every environment of safemig.toml (the default without --env)
     #[arg(long)]
     all: bool,
@@ -60,7 +65,7 @@ pub(super) fn prepare(config: Option<&Path>, names: &[String]) -> Result<Vec<Pre
         for warning in environments.get(name)?.warnings() {
             output::stderr_line(&format!("warning: {warning}"));
         }
-        let environment = check::prepare(&environments, name, &lookup)?;
+        let environment = check::prepare(&environments, name, &lookup, &Default::default())?;
         output::not_utf8_warnings(&environment.dir);
         prepared.push(environment);
     }
@@ -73,7 +78,10 @@ pub async fn check(
     config: Option<PathBuf>,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
-    let prepared = prepare(config.as_deref(), &args.env)?;
+    let mut prepared = prepare(config.as_deref(), &args.env)?;
+    for environment in &mut prepared {
+        environment.tenant_filter = args.tenant.clone();
+    }
     let options = CheckOptions {
         jobs: args.jobs.into(),
         timeout: args.timeout,

@@ -1,5 +1,7 @@
 //! `safemig deploy` ([`safemig::deploy::run`]) and `safemig deploy --dry-run`
-//! ([`safemig::deploy::dry_run`]), with their progress and results printed.
+//! ([`safemig::deploy::dry_run`]), with their progress and results printed; over an
+//! environment with tenants, [`safemig::fleet::deploy`] (its dry run is `status` over
+//! the same tenants).
 
 use std::time::Duration;
 
@@ -7,6 +9,8 @@ use clap::Args;
 
 use safemig::context::Context;
 use safemig::deploy::{self, Event, Outcome};
+use safemig::error::ConfigError;
+use safemig::fleet::{self, FleetOptions, OnError};
 use safemig::interrupt::Interrupt;
 use safemig::{Error, ExitCode};
 
@@ -26,7 +30,52 @@ pub struct DeployArgs {
     deadline: Duration,
 
     #[command(flatten)]
+    fleet: FleetArgs,
+
+    #[command(flatten)]
     pub(super) project: ProjectArgs,
+}
+
+/// The options of a deploy over an environment's tenants (`--env NAME` with tenants).
+#[derive(Debug, Args)]
+struct FleetArgs {
+    /// Tenants deployed at once (an environment with tenants)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
+    /// Deploy the first N tenants that need it before any other, and stop if one of them
+    /// fails (an environment with tenants)
+    #[arg(long, value_name = "N")]
+    canary: Option<usize>,
+
+    /// When a tenant fails: start no other (stop), or deploy the others (continue)
+    /// [default: stop] (an environment with tenants)
+    #[arg(long, value_name = "POLICY", value_enum)]
+    on_error: Option<OnErrorArg>,
+
+    /// Print the per-tenant summary as JSON (an environment with tenants)
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OnErrorArg {
+    Stop,
+    Continue,
+}
+
+impl FleetArgs {
+    /// The fleet options given, by name: refused for a single database.
+    fn given(&self) -> Option<&'static str> {
+        [
+            ("--jobs", self.jobs.is_some()),
+            ("--canary", self.canary.is_some()),
+            ("--on-error", self.on_error.is_some()),
+            ("--json", self.json),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
 }
 
 pub async fn deploy(
@@ -35,16 +84,52 @@ pub async fn deploy(
     printer: &mut Printer,
     signals: &StopSignals,
 ) -> Result<ExitCode, Error> {
+    let project = args.project.or(before);
+    if let Some(environment) = project.fleet()? {
+        if args.dry_run {
+            // What deploy would do to each tenant is what status says of it.
+            signals.set(Policy::Exit);
+            return Ok(super::status::tenants(&environment, args.fleet.json, printer).await);
+        }
+        let interrupt = Interrupt::new(args.deadline);
+        signals.set(Policy::Stop(interrupt.clone()));
+        let options = FleetOptions {
+            jobs: args.fleet.jobs.map_or(8, usize::from),
+            canary: args.fleet.canary.unwrap_or(0),
+            on_error: match args.fleet.on_error {
+                Some(OnErrorArg::Continue) => OnError::Continue,
+                Some(OnErrorArg::Stop) | None => OnError::Stop,
+            },
+            lock: project.lock_options(),
+        };
+        let json = args.fleet.json;
+        let timeout = options.lock.timeout;
+        let report = fleet::deploy(&environment, &options, &interrupt, &mut |event| {
+            if !json {
+                printer.fleet_event(&environment.name, &event, timeout);
+            }
+        })
+        .await?;
+        if json {
+            printer.json(&report);
+        } else {
+            printer.fleet_summary(&report);
+        }
+        return Ok(report.code);
+    }
+    if let Some(flag) = args.fleet.given() {
+        return Err(Error::Config(ConfigError::FleetOption { flag }));
+    }
     if args.dry_run {
         // Reads only: nothing to stop cleanly.
         signals.set(Policy::Exit);
-        let ctx = args.project.or(before).context()?;
+        let ctx = project.context()?;
         let dir = super::migrations(&ctx)?;
         printer.dry_run(&deploy::dry_run(&ctx, &dir).await?);
     } else {
         let interrupt = Interrupt::new(args.deadline);
         signals.set(Policy::Stop(interrupt.clone()));
-        let ctx = args.project.or(before).context()?;
+        let ctx = project.context()?;
         apply(&ctx, &interrupt, printer).await?;
     }
     Ok(ExitCode::Success)

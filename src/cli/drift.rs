@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use safemig::check::{self, CheckOptions, CheckReport, Prepared, PreparedDrift};
 use safemig::drift::history::Side;
 use safemig::drift::{self, Finding, HistoryDifference, Report, Request, Source, Verdict};
 use safemig::interrupt::Interrupt;
@@ -87,14 +88,28 @@ impl DetailArgs {
 
 /// Exit 0 with no drift, 14 with drift.
 pub async fn drift(
-    args: DriftArgs,
+    mut args: DriftArgs,
     before: ProjectArgs,
     printer: &mut Printer,
     signals: &StopSignals,
 ) -> Result<ExitCode, Error> {
     let interrupt = Interrupt::new(args.deadline);
     signals.set(Policy::Stop(interrupt.clone()));
-    let ctx = args.project.or(before).context()?;
+    let project = std::mem::take(&mut args.project).or(before);
+    // `--sql` writes one database's DDL: over tenants it needs --tenant naming one.
+    if !args.sql
+        && let Some(environment) = project.fleet()?
+    {
+        return tenants(environment, &args).await.map(|report| {
+            if args.json {
+                printer.json(&report);
+            } else {
+                printer.check(&report);
+            }
+            report.exit_code()
+        });
+    }
+    let ctx = project.context()?;
     let dir = super::migrations(&ctx)?;
     let right = match &args.against {
         None => Source::Folder,
@@ -133,6 +148,45 @@ pub async fn drift(
         printer.line(&render(&report));
     }
     Ok(report.verdict.exit_code())
+}
+
+/// Drift of each tenant `environment` selects against `--against` (by default the
+/// folder, replayed once and cached), as `check` reports it.
+async fn tenants(mut environment: Prepared, args: &DriftArgs) -> Result<CheckReport, Error> {
+    let base = std::path::Path::new(".");
+    let (against, description) = match &args.against {
+        None => (Source::Folder, "the migrations folder".to_string()),
+        Some(raw) if raw.contains("://") || raw.starts_with("file:") => {
+            let url = safemig::database_url::DatabaseUrl::parse(raw, base, "--against")?;
+            let description = url.describe();
+            (Source::Database(url), description)
+        }
+        Some(path) => (
+            Source::Snapshot(PathBuf::from(path)),
+            format!(
+                "the snapshot {}",
+                safemig::text::path(std::path::Path::new(path))
+            ),
+        ),
+    };
+    let shadow = args
+        .shadow_url
+        .as_deref()
+        .map(|raw| safemig::database_url::DatabaseUrl::parse(raw, base, "--shadow-url"))
+        .transpose()?;
+    environment.drift = Some(PreparedDrift {
+        against,
+        shadow,
+        description,
+        every: None,
+    });
+    let options = CheckOptions {
+        drift_cache: super::cache_dir(args.no_cache),
+        ..CheckOptions::default()
+    };
+    Ok(CheckReport::new(vec![
+        check::run(&environment, &options).await,
+    ]))
 }
 
 /// How the report names each side.

@@ -151,6 +151,13 @@ fn config(error: &ConfigError) -> Option<String> {
             "export {variable} with the environment's database URL, or correct the variable's name in the file"
         ),
         InvalidEnvironment { .. } => return None,
+        FleetOption { .. } => {
+            "configure the tenants in safemig.toml and pass --env NAME (README, \"Tenants\")"
+                .into()
+        }
+        TenantWithoutEnvironment { .. } => {
+            "name the environment: safemig deploy --env NAME --tenant PATTERN".into()
+        }
         Io { .. } => return None,
         Write { .. } => "check that the folder exists and is writable, and that the disk has room".into(),
     })

@@ -27,9 +27,11 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use safemig::check::{self as check_lib, Prepared};
 use safemig::config::environments::Environments;
 use safemig::config::{Locations, Project};
 use safemig::context::Context;
+use safemig::database_url::DatabaseUrl;
 use safemig::error::ConfigError;
 use safemig::lock::LockOptions;
 use safemig::migrations::MigrationsDir;
@@ -158,6 +160,12 @@ pub(crate) struct DatabaseArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "url")]
     env: Option<String>,
 
+    /// With --env: only the environment's tenants matching PATTERN (`*` any characters,
+    /// `?` one; a tenant file also matches by its file name). deploy, status and drift
+    /// work on every tenant it selects; the other commands need it to name exactly one
+    #[arg(long, value_name = "PATTERN")]
+    tenant: Option<String>,
+
     /// `--config`, a global option, copied here by [`dispatch`] so that [`ProjectArgs::context`]
     /// can read the environments.
     #[arg(skip)]
@@ -203,15 +211,26 @@ impl ProjectArgs {
     fn or(self, before: ProjectArgs) -> ProjectArgs {
         ProjectArgs {
             // The database as a whole: `--url` after the command replaces `--env` before it.
-            database: if self.database.url.is_some() || self.database.env.is_some() {
+            database: {
+                let tenant = self
+                    .database
+                    .tenant
+                    .clone()
+                    .or(before.database.tenant.clone());
+                let config = self
+                    .database
+                    .config
+                    .clone()
+                    .or(before.database.config.clone());
+                let chosen = if self.database.url.is_some() || self.database.env.is_some() {
+                    self.database
+                } else {
+                    before.database
+                };
                 DatabaseArgs {
-                    config: self.database.config.or(before.database.config),
-                    ..self.database
-                }
-            } else {
-                DatabaseArgs {
-                    config: self.database.config.or(before.database.config),
-                    ..before.database
+                    config,
+                    tenant,
+                    ..chosen
                 }
             },
             folder: FolderArgs {
@@ -229,6 +248,7 @@ impl ProjectArgs {
         [
             ("--url", self.database.url.is_some()),
             ("--env", self.database.env.is_some()),
+            ("--tenant", self.database.tenant.is_some()),
             ("--dir", self.folder.dir.is_some()),
             ("--schema", self.folder.schema.is_some()),
             ("--lock-timeout", self.lock.lock_timeout.is_some()),
@@ -238,8 +258,58 @@ impl ProjectArgs {
         .collect()
     }
 
+    /// The environment's tenants when `--env` names an environment with tenants (deploy,
+    /// status and drift then work on each tenant `--tenant` selects); `None` otherwise.
+    pub(crate) fn fleet(&self) -> Result<Option<Prepared>, Error> {
+        self.refuse_tenant_without_env()?;
+        let Some(name) = &self.database.env else {
+            return Ok(None);
+        };
+        let environments = Environments::require(self.database.config.as_deref())?;
+        let environment = environments.get(name)?;
+        if environment.tenants.is_none() {
+            return Ok(None);
+        }
+        for warning in environment.warnings() {
+            output::stderr_line(&format!("warning: {warning}"));
+        }
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut prepared = check_lib::prepare(
+            &environments,
+            name,
+            &lookup,
+            &Locations {
+                dir: self.folder.dir.clone(),
+                schema: self.folder.schema.clone(),
+            },
+        )?;
+        output::not_utf8_warnings(&prepared.dir);
+        prepared.tenant_filter = self.database.tenant.clone();
+        Ok(Some(prepared))
+    }
+
+    /// The lock as `--lock-timeout` and the environment set it.
+    pub(crate) fn lock_options(&self) -> LockOptions {
+        LockOptions::from_environment(
+            self.lock
+                .lock_timeout
+                .unwrap_or(LockOptions::default().timeout),
+        )
+    }
+
+    fn refuse_tenant_without_env(&self) -> Result<(), Error> {
+        match (&self.database.tenant, &self.database.env) {
+            (Some(pattern), None) => Err(Error::Config(ConfigError::TenantWithoutEnvironment {
+                pattern: pattern.clone(),
+            })),
+            _ => Ok(()),
+        }
+    }
+
     /// Locates the project and resolves its database (project notices go to stderr).
+    /// With `--tenant`, the database is that one tenant of the environment.
     pub(crate) fn context(&self) -> Result<Context, Error> {
+        self.refuse_tenant_without_env()?;
         let lookup = |name: &str| std::env::var(name).ok();
         let (url, locations) = match &self.database.env {
             None => (
@@ -255,19 +325,22 @@ impl ProjectArgs {
                 for warning in environment.warnings() {
                     output::stderr_line(&format!("warning: {warning}"));
                 }
+                let locations = Locations {
+                    dir: self.folder.dir.clone().or(environment.dir.clone()),
+                    schema: self.folder.schema.clone().or(environment.schema.clone()),
+                };
+                if let Some(tenant) = &self.database.tenant {
+                    let url = self.one_tenant(&environments, name, tenant)?;
+                    let project = Project::locate(&locations)?;
+                    return Context::for_url(project, url, self.lock_options().timeout);
+                }
                 let url = environment.url(&lookup)?.ok_or_else(|| {
                     Error::Config(ConfigError::InvalidEnvironment {
                         environment: name.clone(),
-                        reason: "its tenants are SQLite files, so it names no single database: pass --url file:PATH".into(),
+                        reason: "its tenants are SQLite files, so it names no single database: pass --tenant NAME or --url file:PATH".into(),
                     })
                 })?;
-                (
-                    Some(url),
-                    Locations {
-                        dir: self.folder.dir.clone().or(environment.dir.clone()),
-                        schema: self.folder.schema.clone().or(environment.schema.clone()),
-                    },
-                )
+                (Some(url), locations)
             }
         };
         let project = Project::locate(&locations)?;
@@ -282,6 +355,51 @@ impl ProjectArgs {
                 .unwrap_or(LockOptions::default().timeout),
             &lookup,
         )
+    }
+
+    /// The URL of the one tenant `--tenant` names, for the commands that work on one
+    /// database (resolve, repair, snapshot, run, deploy --dry-run).
+    fn one_tenant(
+        &self,
+        environments: &Environments,
+        name: &str,
+        tenant: &str,
+    ) -> Result<DatabaseUrl, Error> {
+        let refuse = |reason: String| {
+            Error::Config(ConfigError::InvalidEnvironment {
+                environment: name.to_string(),
+                reason,
+            })
+        };
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut prepared = check_lib::prepare(environments, name, &lookup, &Default::default())?;
+        if prepared.tenants.is_none() {
+            return Err(refuse(format!(
+                "it has no tenants, so --tenant {tenant} selects nothing"
+            )));
+        }
+        match &prepared.url {
+            Some(url) => {
+                if tenant.contains(['*', '?']) {
+                    return Err(refuse(format!(
+                        "this command works on one database: --tenant {tenant} must name one tenant, without wildcards"
+                    )));
+                }
+                url.for_tenant(tenant)
+                    .ok_or_else(|| refuse(format!("`{tenant}` cannot name a tenant of its URL")))
+            }
+            None => {
+                prepared.tenant_filter = Some(tenant.to_string());
+                match check_lib::tenant_files(&prepared)?.as_slice() {
+                    [(url, _)] => Ok(url.clone()),
+                    [] => Err(check_lib::nothing_selected(&prepared)),
+                    many => Err(refuse(format!(
+                        "this command works on one database, and --tenant {tenant} matches {} files",
+                        many.len()
+                    ))),
+                }
+            }
+        }
     }
 }
 
@@ -381,6 +499,7 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
         Command::Check(mut args) => {
             // `safemig --env prod check` selects the environment, as `check --env prod`.
             args.env.extend(before.database.env.take());
+            args.tenant = args.tenant.or(before.database.tenant.take());
             without_project(&before, "check", signals);
             check::check(args, config, printer).await?
         }

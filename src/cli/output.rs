@@ -14,6 +14,7 @@ use safemig::Error;
 use safemig::check::{CheckReport, Lock, State as CheckState, TargetReport};
 use safemig::deploy::{DryRun, Mode, Outcome};
 use safemig::drill::{Attempt, Report as DrillReport};
+use safemig::fleet::{Event as FleetEvent, FleetReport, Outcome as FleetOutcome, Stopped};
 use safemig::lint::compose::Finding;
 use safemig::lock::Wait;
 use safemig::migrations::MigrationsDir;
@@ -103,6 +104,105 @@ impl Printer {
             ),
         };
         self.line(&text);
+    }
+
+    /// A fleet deploy's progress: the plan, then each tenant as it finishes (current
+    /// tenants only in the summary).
+    pub fn fleet_event(&mut self, environment: &str, event: &FleetEvent<'_>, timeout: Duration) {
+        match event {
+            FleetEvent::WaitingForLock(wait) => self.lock_wait(wait, timeout),
+            FleetEvent::Planned {
+                tenants,
+                current,
+                to_deploy,
+                canaries,
+            } => {
+                let canaries = match canaries {
+                    0 => String::new(),
+                    n => format!("; {} first", text::count(*n, "canary")),
+                };
+                self.line(&format!(
+                    "Environment `{}`: {}, {current} current, {to_deploy} to deploy{canaries}.",
+                    escaped(environment),
+                    text::count(*tenants, "tenant"),
+                ))
+            }
+            FleetEvent::Finished(tenant) => {
+                let canary = if tenant.canary { " (canary)" } else { "" };
+                let what = match tenant.outcome {
+                    FleetOutcome::Applied => format!(
+                        "applied {} in {:.2}s",
+                        text::count(tenant.applied.len(), "migration"),
+                        tenant.elapsed_ms as f64 / 1000.0
+                    ),
+                    FleetOutcome::Current => return,
+                    FleetOutcome::Failed => format!(
+                        "FAILED (exit {}): {}",
+                        tenant.exit_code,
+                        first_line(tenant.error.as_deref().unwrap_or_default())
+                    ),
+                    FleetOutcome::Interrupted => "stopped at a safe point".into(),
+                    FleetOutcome::NotReached => return,
+                };
+                self.line(&format!("  {}{canary}: {what}", escaped(&tenant.tenant)));
+            }
+        }
+    }
+
+    /// A fleet deploy's summary: the counts, why it stopped, each failure in full, and
+    /// what to run next.
+    pub fn fleet_summary(&mut self, report: &FleetReport) {
+        let n = |outcome| report.count(outcome);
+        self.line(&format!(
+            "{} applied, {} current, {} failed, {} interrupted, {} not reached, in {:.1}s.",
+            text::count(n(FleetOutcome::Applied), "tenant"),
+            n(FleetOutcome::Current),
+            n(FleetOutcome::Failed),
+            n(FleetOutcome::Interrupted),
+            n(FleetOutcome::NotReached),
+            report.elapsed_ms as f64 / 1000.0
+        ));
+        if let Some(stopped) = report.stopped {
+            self.line(&format!(
+                "Stopped early: {}.",
+                match stopped {
+                    Stopped::Canary => "a canary failed, so no other tenant was started",
+                    Stopped::Failure =>
+                        "a tenant failed and --on-error is stop, so no other tenant was started",
+                    Stopped::Signal =>
+                        "a stop signal came; running tenants stopped at a safe point",
+                }
+            ));
+        }
+        let failed: Vec<_> = report
+            .tenants
+            .iter()
+            .filter(|t| t.outcome == FleetOutcome::Failed)
+            .collect();
+        if !failed.is_empty() {
+            self.line("Failed:");
+            for tenant in &failed {
+                self.line(&format!(
+                    "  {} ({}, exit {}): {}",
+                    escaped(&tenant.tenant),
+                    tenant.target,
+                    tenant.exit_code,
+                    tenant.error.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        if report.code != safemig::ExitCode::Success {
+            let env = escaped(&report.environment);
+            let first = failed.first().map(|t| t.tenant.as_str());
+            let next = match first {
+                Some(tenant) => format!(
+                    "next: see the failure with `safemig status --env {env} --tenant {}` (and `safemig repair` for a failed migration), then run the same deploy again: current tenants are skipped",
+                    escaped(tenant)
+                ),
+                None => "next: run the same deploy again: current tenants are skipped and interrupted ones resume".into(),
+            };
+            stderr_line(&next);
+        }
     }
 
     /// The line deploy starts with, once connected.
@@ -577,6 +677,11 @@ fn applied_at(m: &MigrationStatus) -> String {
     m.finished_at
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()
+}
+
+/// The first line of a message, for a one-line progress report.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
 }
 
 #[cfg(test)]

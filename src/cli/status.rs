@@ -1,7 +1,9 @@
-//! `safemig status`: [`safemig::status::report`], printed as a table or as JSON.
+//! `safemig status`: [`safemig::status::report`], printed as a table or as JSON; over an
+//! environment's tenants, [`safemig::check::run`] without drift, printed as `check` prints.
 
 use clap::Args;
 
+use safemig::check::{self, CheckOptions, CheckReport, Prepared};
 use safemig::{Error, ExitCode};
 
 use super::ProjectArgs;
@@ -23,7 +25,11 @@ pub async fn status(
     before: ProjectArgs,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
-    let ctx = args.project.or(before).context()?;
+    let project = args.project.or(before);
+    if let Some(environment) = project.fleet()? {
+        return Ok(tenants(&environment, args.json, printer).await);
+    }
+    let ctx = project.context()?;
     let dir = super::migrations(&ctx)?;
     let report = safemig::status::report(&ctx, &dir).await?;
     if args.json {
@@ -32,4 +38,20 @@ pub async fn status(
         printer.status(&report);
     }
     Ok(report.verdict.exit_code())
+}
+
+/// The status of each tenant `environment` selects, as `check` reports it (drift
+/// left out); the exit code is the worst tenant's.
+pub(super) async fn tenants(environment: &Prepared, json: bool, printer: &mut Printer) -> ExitCode {
+    let options = CheckOptions {
+        drift: false,
+        ..CheckOptions::default()
+    };
+    let report = CheckReport::new(vec![check::run(environment, &options).await]);
+    if json {
+        printer.json(&report);
+    } else {
+        printer.check(&report);
+    }
+    report.exit_code()
 }

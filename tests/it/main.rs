@@ -14,6 +14,7 @@ mod drift;
 mod drift_command;
 mod entrypoint;
 mod errors;
+mod fleet;
 mod install;
 mod layouts;
 mod locking;

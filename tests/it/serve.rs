@@ -456,7 +456,7 @@ fn concurrent_scrapes_share_one_check() {
     let environments = Toml::parse(&text, &file).unwrap();
     let url = db.url.clone();
     let lookup = move |name: &str| (name == "LOCAL_URL").then(|| url.clone());
-    let prepared = prepare(&environments, "local", &lookup).unwrap();
+    let prepared = prepare(&environments, "local", &lookup, &Default::default()).unwrap();
     let exporter = Arc::new(Exporter::new(
         vec![prepared],
         ServeOptions {

@@ -1,0 +1,507 @@
+//! `safemig deploy --env NAME` over an environment's tenants: one crash-safe deploy per
+//! tenant, many at once, with canaries, an error policy and a summary per tenant.
+//!
+//! What makes it fast and resumable:
+//!
+//! - **Skipping without connecting.** Tenants on one server (PostgreSQL schemas, MySQL
+//!   databases) are found with one catalog query and their histories read in batches
+//!   ([`crate::check::discover`]); a tenant already at the folder's last migration is
+//!   `current` without a connection of its own. SQLite files have no shared catalog: each
+//!   file is opened, and deploy finds nothing to do.
+//! - **Bounded parallelism.** At most [`FleetOptions::jobs`] tenants deploy at once, each
+//!   on its own connection with [`crate::deploy::deploy`], so each keeps deploy's
+//!   crash-safety: a fan-out killed half-way is run again, finished tenants are skipped
+//!   and interrupted ones resume from their journal.
+//! - **One lock for a server.** Prisma's migration lock is not per tenant: on PostgreSQL
+//!   it is an advisory lock of the database (`pg_advisory_lock(72707369)`), shared by
+//!   every schema in it; on MySQL a named lock (`GET_LOCK`) of the whole server. Taken per
+//!   tenant it would serialise the fan-out (or, with a timeout, fail it), and released
+//!   between tenants it would let a `prisma migrate deploy` slip in. So a fan-out over a
+//!   server's tenants takes the lock once, on a holder connection of its own, keeps it
+//!   until the last tenant is done, and plans (skips) under it; the tenants' deploys run
+//!   without taking it. SQLite has no such lock: each file is its own database.
+
+use std::cell::Cell;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::Error;
+use crate::check::{self, Prepared};
+use crate::config::environments::Tenants;
+use crate::database_url::DatabaseUrl;
+use crate::deploy;
+use crate::engine::{self, Access, Engine};
+use crate::error::{ConfigError, ExitCode};
+use crate::interrupt::Interrupt;
+use crate::lock::{self, LockOptions};
+use crate::status::{self, HistoryTable, Verdict};
+
+/// The `deploy --json` format of a fleet; a change older readers could misread raises it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What to do when a tenant fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Start no other tenant; those running finish.
+    #[default]
+    Stop,
+    /// Deploy every other tenant.
+    Continue,
+}
+
+/// How to deploy a fleet.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// Tenants deployed at once.
+    pub jobs: usize,
+    /// Tenants deployed first, in the selection's order; the others start only when all of
+    /// them succeeded.
+    pub canary: usize,
+    pub on_error: OnError,
+    /// The lock as `--lock-timeout` and `PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK` set it; its
+    /// timeout also bounds each connection attempt.
+    pub lock: LockOptions,
+}
+
+/// What happened to one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Migrations were applied.
+    Applied,
+    /// Already at the folder's last migration.
+    Current,
+    /// Its deploy failed; its error says why.
+    Failed,
+    /// Stopped at a safe point by a stop signal: the next run continues it.
+    Interrupted,
+    /// Not started: a canary or, with `--on-error stop`, another tenant failed, or a stop
+    /// signal came first.
+    NotReached,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Applied,
+        Outcome::Current,
+        Outcome::Failed,
+        Outcome::Interrupted,
+        Outcome::NotReached,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Current => "current",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::NotReached => "not_reached",
+        }
+    }
+}
+
+/// One tenant's part of the fan-out.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantReport {
+    /// The schema, database or file.
+    pub tenant: String,
+    /// How messages name its database (no credentials).
+    pub target: String,
+    pub outcome: Outcome,
+    /// Whether it was one of the canaries.
+    pub canary: bool,
+    /// The migrations applied to it by this run.
+    pub applied: Vec<String>,
+    /// Why it failed or stopped (credentials masked by the printer).
+    pub error: Option<String>,
+    /// The exit code `safemig deploy` would have given for this tenant alone.
+    pub exit_code: u8,
+    #[serde(skip)]
+    pub code: ExitCode,
+    pub elapsed_ms: u64,
+}
+
+/// Why the fan-out stopped before every tenant was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stopped {
+    /// A canary failed.
+    Canary,
+    /// A tenant failed under `--on-error stop`.
+    Failure,
+    /// SIGTERM or SIGINT.
+    Signal,
+}
+
+/// A fleet deploy: what `deploy --env NAME` prints for an environment with tenants.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetReport {
+    pub format_version: u32,
+    pub environment: String,
+    /// Tenants per outcome (every outcome listed, zeros included).
+    pub counts: std::collections::BTreeMap<&'static str, usize>,
+    pub stopped: Option<Stopped>,
+    /// The process's exit code: the first failed tenant's, else 11 after a stop signal,
+    /// else 0.
+    pub exit_code: u8,
+    #[serde(skip)]
+    pub code: ExitCode,
+    /// Every selected tenant, in the selection's order.
+    pub tenants: Vec<TenantReport>,
+    pub elapsed_ms: u64,
+}
+
+impl FleetReport {
+    fn new(
+        environment: &str,
+        tenants: Vec<TenantReport>,
+        stopped: Option<Stopped>,
+        started: Instant,
+    ) -> FleetReport {
+        let mut counts: std::collections::BTreeMap<&'static str, usize> =
+            Outcome::ALL.iter().map(|o| (o.as_str(), 0)).collect();
+        for tenant in &tenants {
+            *counts.entry(tenant.outcome.as_str()).or_insert(0) += 1;
+        }
+        let code = match tenants.iter().find(|t| t.outcome == Outcome::Failed) {
+            Some(failed) => failed.code,
+            None if stopped == Some(Stopped::Signal)
+                || tenants.iter().any(|t| t.outcome == Outcome::Interrupted) =>
+            {
+                ExitCode::Interrupted
+            }
+            None => ExitCode::Success,
+        };
+        FleetReport {
+            format_version: FORMAT_VERSION,
+            environment: environment.to_string(),
+            counts,
+            stopped,
+            exit_code: code as u8,
+            code,
+            tenants,
+            elapsed_ms: millis(started),
+        }
+    }
+
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.counts.get(outcome.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// Progress, reported as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The server's lock is busy; the fan-out waits for it.
+    WaitingForLock(lock::Wait<'a>),
+    /// The selection is known: `current` tenants are skipped, `to_deploy` will be
+    /// deployed (SQLite files count as to deploy until opened).
+    Planned {
+        tenants: usize,
+        current: usize,
+        to_deploy: usize,
+        canaries: usize,
+    },
+    /// A tenant finished (or was found current on its own connection).
+    Finished(&'a TenantReport),
+}
+
+/// A tenant to deploy.
+struct Target {
+    name: String,
+    url: DatabaseUrl,
+}
+
+/// Deploys every selected tenant of `environment` (an environment with tenants).
+/// Errors are the environment's own (the server unreachable, the lock not obtained, a
+/// selection naming nothing); a tenant's failure is in its [`TenantReport`].
+pub async fn deploy(
+    environment: &Prepared,
+    options: &FleetOptions,
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<FleetReport, Error> {
+    let started = Instant::now();
+    match (&environment.tenants, &environment.url) {
+        (Some(Tenants::Files(_)), _) => {
+            let targets: Vec<Target> = check::tenant_files(environment)?
+                .into_iter()
+                .map(|(url, name)| Target { name, url })
+                .collect();
+            if targets.is_empty() {
+                return Err(check::nothing_selected(environment));
+            }
+            let order: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+            let mut reports = Vec::new();
+            let stopped = fan_out(
+                environment,
+                targets,
+                &mut reports,
+                options,
+                options.lock,
+                interrupt,
+                on_event,
+            )
+            .await;
+            in_order(&mut reports, &order);
+            Ok(FleetReport::new(
+                &environment.name,
+                reports,
+                stopped,
+                started,
+            ))
+        }
+        (Some(tenants), Some(url)) => {
+            let mut holder = engine::connect(url, Access::ReadWrite, options.lock.timeout).await?;
+            lock::acquire(&mut *holder, &options.lock, interrupt, &mut |wait| {
+                on_event(Event::WaitingForLock(wait))
+            })
+            .await?;
+            let result = deploy_server(
+                environment,
+                url,
+                tenants,
+                &mut *holder,
+                options,
+                interrupt,
+                on_event,
+                started,
+            )
+            .await;
+            // A connection let go by a stop may still be busy: the lock ends with the
+            // process's sessions.
+            if !interrupt.abandoned() {
+                lock::release(&mut *holder, &options.lock).await;
+            }
+            result
+        }
+        _ => Err(Error::Config(ConfigError::InvalidEnvironment {
+            environment: environment.name.clone(),
+            reason: "it has no tenants: deploy it with safemig deploy --env NAME alone".into(),
+        })),
+    }
+}
+
+/// The tenants of one server, under the lock `holder` keeps.
+#[allow(clippy::too_many_arguments)]
+async fn deploy_server(
+    environment: &Prepared,
+    url: &DatabaseUrl,
+    tenants: &Tenants,
+    holder: &mut dyn Engine,
+    options: &FleetOptions,
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(Event<'_>),
+    started: Instant,
+) -> Result<FleetReport, Error> {
+    let found = check::discover(holder, tenants, environment.tenant_filter.as_deref()).await?;
+    if found.names.is_empty() {
+        return Err(check::nothing_selected(environment));
+    }
+    let mut reports = Vec::new();
+    let mut targets = Vec::new();
+    for name in &found.names {
+        let Some(tenant_url) = url.for_tenant(name) else {
+            continue;
+        };
+        let current = found.histories.get(name).is_some_and(|rows| {
+            status::from_history(
+                &tenant_url,
+                &environment.dir,
+                HistoryTable::Present,
+                rows,
+                &Default::default(),
+                None,
+            )
+            .verdict
+                == Verdict::UpToDate
+        });
+        if current {
+            reports.push(TenantReport {
+                tenant: name.clone(),
+                target: tenant_url.describe(),
+                outcome: Outcome::Current,
+                canary: false,
+                applied: Vec::new(),
+                error: None,
+                exit_code: 0,
+                code: ExitCode::Success,
+                elapsed_ms: 0,
+            });
+        } else {
+            targets.push(Target {
+                name: name.clone(),
+                url: tenant_url,
+            });
+        }
+    }
+    // Under the holder's lock, the tenants' deploys take none.
+    let unlocked = LockOptions {
+        enabled: false,
+        ..options.lock
+    };
+    let stopped = fan_out(
+        environment,
+        targets,
+        &mut reports,
+        options,
+        unlocked,
+        interrupt,
+        on_event,
+    )
+    .await;
+    in_order(&mut reports, &found.names);
+    Ok(FleetReport::new(
+        &environment.name,
+        reports,
+        stopped,
+        started,
+    ))
+}
+
+/// Deploys `targets`, canaries first, and appends their reports to `reports` (which may
+/// already hold the current ones). Returns why it stopped early, if it did.
+async fn fan_out(
+    environment: &Prepared,
+    targets: Vec<Target>,
+    reports: &mut Vec<TenantReport>,
+    options: &FleetOptions,
+    lock: LockOptions,
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Option<Stopped> {
+    let canaries = options.canary.min(targets.len());
+    on_event(Event::Planned {
+        tenants: reports.len() + targets.len(),
+        current: reports.len(),
+        to_deploy: targets.len(),
+        canaries,
+    });
+    let mut targets = targets.into_iter();
+    let first: Vec<Target> = targets.by_ref().take(canaries).collect();
+    let rest: Vec<Target> = targets.collect();
+    let deploy_options = deploy::Options {
+        lock,
+        interrupt: interrupt.clone(),
+    };
+    let mut stopped = None;
+    for (wave, is_canary) in [(first, true), (rest, false)] {
+        if wave.is_empty() {
+            continue;
+        }
+        // A canary's failure stops the rest whatever --on-error says.
+        let stop_on_failure = is_canary || options.on_error == OnError::Stop;
+        if stopped.is_some() {
+            reports.extend(wave.iter().map(|t| not_reached(t, is_canary)));
+            continue;
+        }
+        let halt = Cell::new(false);
+        let results = futures_util::stream::iter(wave)
+            .map(|target| {
+                let halt = &halt;
+                let deploy_options = &deploy_options;
+                async move {
+                    if halt.get() || interrupt.stop_requested() {
+                        return not_reached(&target, is_canary);
+                    }
+                    deploy_one(environment, &target, deploy_options, is_canary).await
+                }
+            })
+            .buffer_unordered(options.jobs.max(1));
+        futures_util::pin_mut!(results);
+        while let Some(report) = results.next().await {
+            if report.outcome == Outcome::Failed && stop_on_failure && !halt.get() {
+                halt.set(true);
+                stopped = Some(if is_canary {
+                    Stopped::Canary
+                } else {
+                    Stopped::Failure
+                });
+            }
+            if report.outcome != Outcome::NotReached {
+                on_event(Event::Finished(&report));
+            }
+            reports.push(report);
+        }
+        if stopped.is_none() && interrupt.stop_requested() {
+            stopped = Some(Stopped::Signal);
+        }
+    }
+    if stopped.is_none() && interrupt.stop_requested() {
+        stopped = Some(Stopped::Signal);
+    }
+    stopped
+}
+
+/// One tenant's crash-safe deploy on a connection of its own.
+async fn deploy_one(
+    environment: &Prepared,
+    target: &Target,
+    options: &deploy::Options,
+    canary: bool,
+) -> TenantReport {
+    let started = Instant::now();
+    let result = async {
+        let mut engine =
+            engine::connect(&target.url, Access::ReadWrite, options.lock.timeout).await?;
+        deploy::deploy(&mut *engine, &environment.dir, options, &mut |_| {}).await
+    }
+    .await;
+    let (outcome, applied, error, code) = match result {
+        Ok(done) if done.applied.is_empty() => {
+            (Outcome::Current, Vec::new(), None, ExitCode::Success)
+        }
+        Ok(done) => (Outcome::Applied, done.applied, None, ExitCode::Success),
+        Err(e) => {
+            let code = e.exit_code();
+            let outcome = if code == ExitCode::Interrupted {
+                Outcome::Interrupted
+            } else {
+                Outcome::Failed
+            };
+            (outcome, Vec::new(), Some(e.to_string()), code)
+        }
+    };
+    TenantReport {
+        tenant: target.name.clone(),
+        target: target.url.describe(),
+        outcome,
+        canary,
+        applied,
+        error,
+        exit_code: code as u8,
+        code,
+        elapsed_ms: millis(started),
+    }
+}
+
+/// Puts the reports in the selection's order, whatever order the tenants finished in.
+fn in_order(reports: &mut [TenantReport], names: &[String]) {
+    let position: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), i))
+        .collect();
+    reports.sort_by_key(|r| position.get(r.tenant.as_str()).copied());
+}
+
+fn not_reached(target: &Target, canary: bool) -> TenantReport {
+    TenantReport {
+        tenant: target.name.clone(),
+        target: target.url.describe(),
+        outcome: Outcome::NotReached,
+        canary,
+        applied: Vec::new(),
+        error: None,
+        exit_code: 0,
+        code: ExitCode::Success,
+        elapsed_ms: 0,
+    }
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
+}

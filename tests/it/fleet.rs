@@ -1,0 +1,463 @@
+//! `safemig deploy --env NAME` over tenants: 50 PostgreSQL schemas, 20 MariaDB databases
+//! and 50 SQLite files, one of them broken. The per-tenant outcomes, exit codes and JSON;
+//! `--canary` stopping before the rest; `--on-error stop` and `continue`; a rerun skipping
+//! current tenants; `--tenant`; `status` and `drift` over the same selection; the server's
+//! lock held once for the whole fan-out; SIGTERM stopping at a safe point.
+
+use serde_json::Value;
+
+use crate::check::Environments;
+use crate::deploy::{INIT, POSTS, TAGS};
+use crate::harness::{Kind, Project, Run, TestDb};
+
+/// The tenants of one engine, in one environment `fleet` of `envs`.
+struct Fleet {
+    kind: Kind,
+    envs: Environments,
+    /// The tenants' names as the report gives them, in the selection's order.
+    names: Vec<String>,
+    /// A database per tenant, to look inside (MariaDB: the tenants themselves; PostgreSQL:
+    /// the database holding the schemas; SQLite: the files).
+    dbs: Vec<TestDb>,
+    /// The project whose folder the environment deploys: migrations are added to it.
+    project: Project,
+}
+
+impl Fleet {
+    /// `count` tenants of `kind` that do not exist yet or are empty, on a folder holding
+    /// INIT and POSTS.
+    fn new(kind: Kind, count: usize) -> Fleet {
+        let project = Project::new(
+            kind,
+            &[
+                ("20240101000000_init", INIT),
+                ("20240102000000_posts", POSTS),
+            ],
+        );
+        let mut envs = Environments::new();
+        let (names, dbs) = match kind {
+            Kind::Postgres => {
+                let db = TestDb::new(kind);
+                // Listed, they need not exist: deploy creates a missing schema, as Prisma.
+                let names: Vec<String> = (0..count).map(|i| format!("tenant_{i:03}")).collect();
+                envs.add(
+                    "fleet",
+                    &db.url,
+                    &project,
+                    &format!("tenants = {{ list = {} }}", toml_list(&names)),
+                );
+                (names, vec![db])
+            }
+            Kind::Mysql => {
+                let dbs: Vec<TestDb> = (0..count).map(|_| TestDb::new(kind)).collect();
+                let names: Vec<String> = dbs.iter().map(|d| d.name.clone()).collect();
+                envs.add(
+                    "fleet",
+                    &dbs[0].url,
+                    &project,
+                    &format!("tenants = {{ list = {} }}", toml_list(&names)),
+                );
+                (names, dbs)
+            }
+            Kind::Sqlite => {
+                let folder = envs.dir.path().join("tenants");
+                std::fs::create_dir(&folder).unwrap();
+                let names: Vec<String> =
+                    (0..count).map(|i| format!("tenants/t{i:03}.db")).collect();
+                let dbs = names
+                    .iter()
+                    .map(|name| {
+                        let path = envs.dir.path().join(name);
+                        std::fs::write(&path, b"").unwrap();
+                        TestDb::sqlite_file(&path)
+                    })
+                    .collect();
+                envs.raw(&format!(
+                    "[environments.fleet]\ndir = \"{}\"\ntenants = {{ files = \"tenants/*.db\" }}\n",
+                    project.migrations().display()
+                ));
+                (names, dbs)
+            }
+        };
+        Fleet {
+            kind,
+            envs,
+            names,
+            dbs,
+            project,
+        }
+    }
+
+    /// `safemig deploy --env fleet --json ARGS`, its exit code checked, its report parsed.
+    fn deploy(&self, args: &[&str], code: i32) -> Value {
+        let mut full = vec!["deploy", "--env", "fleet", "--json"];
+        full.extend(args);
+        let run = self.envs.run(&full).expect(code);
+        let report: Value =
+            serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+        assert_eq!(report["exit_code"], code, "{report}");
+        report
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.envs.run(args)
+    }
+
+    /// SQL run in tenant `i` (PostgreSQL: with the tenant's schema first in the path).
+    fn exec(&self, i: usize, sql: &str) {
+        match self.kind {
+            Kind::Postgres => {
+                self.dbs[0].exec(&format!("SET search_path TO \"{}\"; {sql}", self.names[i]))
+            }
+            _ => self.dbs[i].exec(sql),
+        }
+    }
+
+    /// The finished migrations of tenant `i`, by name.
+    fn applied(&self, i: usize) -> Vec<String> {
+        let table = match self.kind {
+            Kind::Postgres => format!("\"{}\"._prisma_migrations", self.names[i]),
+            _ => "_prisma_migrations".into(),
+        };
+        let db = if self.kind == Kind::Postgres {
+            &self.dbs[0]
+        } else {
+            &self.dbs[i]
+        };
+        db.rows(&format!(
+            "SELECT migration_name FROM {table} WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name"
+        ))
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect()
+    }
+}
+
+fn toml_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `(tenant, outcome)` of each tenant of a fleet report.
+fn outcomes(report: &Value) -> Vec<(String, String)> {
+    report["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tenant"].as_str().unwrap().to_string(),
+                t["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn count(report: &Value, outcome: &str) -> u64 {
+    report["counts"][outcome].as_u64().unwrap()
+}
+
+/// The whole story on one engine, with tenant 3 broken (a `tags` table of its own is in
+/// the way of the third migration).
+fn fleet_outcomes(kind: Kind, tenants: usize) {
+    let fleet = Fleet::new(kind, tenants);
+    let n = tenants as u64;
+
+    // From nothing: every tenant gets both migrations.
+    let report = fleet.deploy(&[], 0);
+    assert_eq!(count(&report, "applied"), n, "{report}");
+    assert_eq!(report["environment"], "fleet");
+    assert_eq!(report["format_version"], 1);
+    let first = &report["tenants"][0];
+    assert_eq!(
+        first["applied"],
+        serde_json::json!(["20240101000000_init", "20240102000000_posts"])
+    );
+    assert_eq!(outcomes(&report)[0].0, fleet.names[0]);
+    // Again: every tenant is current.
+    let report = fleet.deploy(&[], 0);
+    assert_eq!(count(&report, "current"), n, "{report}");
+
+    // A third migration; tenant 3 is broken, tenants 40.. (or the last few) are ahead.
+    fleet.project.write("20240103000000_tags", TAGS);
+    // As written for this engine.
+    let tags = std::fs::read_to_string(
+        fleet
+            .project
+            .migrations()
+            .join("20240103000000_tags/migration.sql"),
+    )
+    .unwrap();
+    fleet.exec(3, "CREATE TABLE tags (other_id INTEGER)");
+    let ahead: Vec<usize> = (tenants - 3..tenants).collect();
+    for &i in &ahead {
+        fleet.exec(i, &tags);
+        let table = if kind == Kind::Postgres {
+            format!("\"{}\"._prisma_migrations", fleet.names[i])
+        } else {
+            "_prisma_migrations".into()
+        };
+        let db = if kind == Kind::Postgres {
+            &fleet.dbs[0]
+        } else {
+            &fleet.dbs[i]
+        };
+        // Later than the other rows, whatever the server's time zone.
+        let now = if kind == Kind::Sqlite {
+            "1900000000000"
+        } else {
+            "'2030-01-01 00:00:00'"
+        };
+        let checksum = safemig::checksum::checksum(&tags);
+        db.exec(&format!(
+            "INSERT INTO {table} (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) \
+             VALUES ('ahead-{i}', '{checksum}', {now}, '20240103000000_tags', NULL, NULL, {now}, 1)"
+        ));
+    }
+
+    // Canaries: the first 5 tenants that need the migration, tenant 3 among them. It
+    // fails, the other canaries finish, nobody else is started. Tenant files have no
+    // shared catalog: one already ahead is only known current once opened.
+    let report = fleet.deploy(&["--canary", "5"], 6);
+    assert_eq!(report["stopped"], "canary", "{report}");
+    let got = outcomes(&report);
+    for (i, (tenant, outcome)) in got.iter().enumerate() {
+        let expected = match i {
+            3 => "failed",
+            0..5 => "applied",
+            _ if ahead.contains(&i) && kind != Kind::Sqlite => "current",
+            _ => "not_reached",
+        };
+        assert_eq!(outcome, expected, "{tenant}: {report}");
+        assert_eq!(report["tenants"][i]["canary"], i < 5, "{tenant}");
+    }
+    let broken = &report["tenants"][3];
+    assert_eq!(broken["exit_code"], 6);
+    assert!(
+        broken["error"]
+            .as_str()
+            .unwrap()
+            .contains("20240103000000_tags"),
+        "{broken}"
+    );
+    assert_eq!(
+        fleet.applied(10).len(),
+        2,
+        "a tenant not reached is untouched"
+    );
+
+    // --on-error stop (the default) with one job: tenants after the broken one are not
+    // reached. Tenants 0-2 and 4 are current now, tenant 3 fails first.
+    let report = fleet.deploy(&["--jobs", "1"], 6);
+    assert_eq!(report["stopped"], "failure", "{report}");
+    assert_eq!(count(&report, "failed"), 1);
+    assert_eq!(count(&report, "applied"), 0);
+    // Tenant files are opened in turn: 0-2 are found current before 3 fails.
+    let unopened = if kind == Kind::Sqlite {
+        n - 4
+    } else {
+        n - 5 - 3
+    };
+    assert_eq!(count(&report, "not_reached"), unopened, "{report}");
+
+    // --on-error continue: everyone else gets it.
+    let report = fleet.deploy(&["--on-error", "continue"], 6);
+    assert!(report["stopped"].is_null(), "{report}");
+    assert_eq!(count(&report, "failed"), 1);
+    assert_eq!(count(&report, "applied"), n - 5 - 3, "{report}");
+    assert_eq!(count(&report, "current"), 4 + 3);
+    assert_eq!(count(&report, "not_reached"), 0);
+
+    // status over the fleet: one failed or pending tenant is the exit code.
+    let run = fleet.run(&["status", "--env", "fleet"]);
+    assert!(run.code == 8 || run.code == 5, "{}", run.stdout);
+    assert!(run.stdout.contains(&fleet.names[3]), "{}", run.stdout);
+    // --tenant selects: tenant 3 alone.
+    let only = fleet.names[3].replace("tenants/", "");
+    let run = fleet.run(&["status", "--env", "fleet", "--tenant", &only]);
+    assert!(run.stdout.contains(&fleet.names[3]), "{}", run.stdout);
+    assert!(!run.stdout.contains(&fleet.names[4]), "{}", run.stdout);
+
+    // The human output names the failure and what to run next.
+    let run = fleet.run(&["deploy", "--env", "fleet"]).expect(6);
+    assert!(
+        run.stdout.contains("FAILED (exit 6)") && run.stdout.contains("1 failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("next:"), "{}", run.stderr);
+
+    // Repaired by hand: only tenant 3 is deployed; everything converges.
+    fleet.exec(3, "DROP TABLE tags");
+    let report = fleet.deploy(&["--tenant", &only], 0);
+    assert_eq!(
+        outcomes(&report),
+        vec![(fleet.names[3].clone(), "applied".into())]
+    );
+    let report = fleet.deploy(&[], 0);
+    assert_eq!(count(&report, "current"), n, "{report}");
+    for i in 0..tenants {
+        assert_eq!(fleet.applied(i).len(), 3, "{}", fleet.names[i]);
+    }
+    fleet.run(&["status", "--env", "fleet"]).expect(0);
+    fleet.run(&["check", "--tenant", &only]).expect(0);
+}
+
+#[test]
+fn postgres_50_schemas() {
+    fleet_outcomes(Kind::Postgres, 50);
+}
+
+#[test]
+fn mysql_20_databases() {
+    fleet_outcomes(Kind::Mysql, 20);
+}
+
+#[test]
+fn sqlite_50_files() {
+    fleet_outcomes(Kind::Sqlite, 50);
+}
+
+/// Drift over tenants compares each with the folder; a tenant changed by hand is the
+/// one that drifted.
+#[test]
+fn drift_over_tenants() {
+    let fleet = Fleet::new(Kind::Postgres, 5);
+    fleet.deploy(&[], 0);
+    fleet.run(&["drift", "--env", "fleet"]).expect(0);
+    fleet.exec(2, "CREATE TABLE by_hand (id INTEGER)");
+    let run = fleet.run(&["drift", "--env", "fleet", "--json"]).expect(14);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let states: Vec<&str> = report["environments"][0]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "up_to_date",
+            "up_to_date",
+            "drift",
+            "up_to_date",
+            "up_to_date"
+        ]
+    );
+}
+
+/// The fan-out over one server's tenants holds Prisma's lock once, on its own
+/// connection, for the whole run: a `safemig deploy` of one tenant meanwhile waits and
+/// gives up (exit 4), as `prisma migrate deploy` would.
+#[test]
+fn postgres_lock_is_held_once_for_the_fan_out() {
+    let fleet = Fleet::new(Kind::Postgres, 8);
+    fleet.deploy(&[], 0);
+    fleet.project.write(
+        "20240103000000_slow",
+        "CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(0.5);\n",
+    );
+    let mut child = fleet
+        .envs
+        .command(&["deploy", "--env", "fleet", "--jobs", "2"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Advisory locks are per database: only this one's count.
+    let holders = fleet.dbs[0].scalar(
+        "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
+    let tenant_url = format!("{}?schema={}", fleet.dbs[0].url, fleet.names[7]);
+    let dir = fleet.project.migrations();
+    let single = fleet.run(&[
+        "deploy",
+        "--url",
+        &tenant_url,
+        "--dir",
+        dir.to_str().unwrap(),
+        "--lock-timeout",
+        "1",
+    ]);
+    let status = child.wait().unwrap();
+    assert_eq!(holders.as_deref(), Some("1"));
+    assert_eq!(single.code, 4, "{}", single.stderr);
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(fleet.applied(7).len(), 3);
+}
+
+/// SIGTERM: no new tenant starts, running ones stop at a safe point (exit 11); the next
+/// run finishes the rest.
+#[test]
+fn sigterm_stops_starting_tenants() {
+    let fleet = Fleet::new(Kind::Postgres, 10);
+    fleet.deploy(&[], 0);
+    fleet.project.write(
+        "20240103000000_slow",
+        "CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(0.4);\n",
+    );
+    let child = fleet
+        .envs
+        .command(&["deploy", "--env", "fleet", "--jobs", "2", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let run = crate::harness::to_run(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 11, "{}\n{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["stopped"], "signal", "{report}");
+    assert_eq!(count(&report, "failed"), 0, "{report}");
+    assert!(count(&report, "not_reached") > 0, "{report}");
+    assert!(count(&report, "applied") >= 2, "{report}");
+    let report = fleet.deploy(&[], 0);
+    assert_eq!(
+        count(&report, "applied") + count(&report, "current"),
+        10,
+        "{report}"
+    );
+    for i in 0..10 {
+        assert_eq!(fleet.applied(i).len(), 3);
+    }
+}
+
+/// Fleet options on one database, and `--tenant` without `--env`, are usage errors.
+#[test]
+fn fleet_options_need_tenants() {
+    let fleet = Fleet::new(Kind::Sqlite, 2);
+    let db = TestDb::new(Kind::Sqlite);
+    let run = fleet
+        .project
+        .safemig(&db, &["deploy", "--canary", "1"])
+        .expect(2);
+    assert!(run.stderr.contains("--canary"), "{}", run.stderr);
+    let run = fleet
+        .project
+        .safemig(&db, &["status", "--tenant", "x"])
+        .expect(2);
+    assert!(run.stderr.contains("--env"), "{}", run.stderr);
+    let run = fleet
+        .run(&["deploy", "--env", "fleet", "--tenant", "nobody"])
+        .expect(2);
+    assert!(
+        run.stderr.contains("no tenant matches --tenant nobody"),
+        "{}",
+        run.stderr
+    );
+    // One tenant, for a command that works on one database.
+    fleet.deploy(&[], 0);
+    fleet
+        .run(&["snapshot", "--env", "fleet", "--tenant", "t001"])
+        .expect(0);
+    let run = fleet
+        .run(&["snapshot", "--env", "fleet", "--tenant", "t*"])
+        .expect(2);
+    assert!(run.stderr.contains("matches 2 files"), "{}", run.stderr);
+}
