@@ -970,6 +970,19 @@ mod tests {
     }
 
     #[test]
+    fn tenant_selection_matches_names_and_file_names() {
+        assert!(selects(None, "anything"));
+        assert!(selects(Some("tenant_*"), "tenant_007"));
+        assert!(!selects(Some("tenant_*"), "other"));
+        // A tenant file by its path, its file name, or its stem.
+        assert!(selects(Some("tenants/a.db"), "tenants/a.db"));
+        assert!(selects(Some("a.db"), "tenants/a.db"));
+        assert!(selects(Some("a"), "tenants/a.db"));
+        assert!(selects(Some("a*"), "tenants/abc.db"));
+        assert!(!selects(Some("b"), "tenants/a.db"));
+    }
+
+    #[test]
     fn exit_codes_reuse_the_documented_ones() {
         let codes: Vec<u8> = State::PRECEDENCE
             .iter()

@@ -21,7 +21,7 @@
 //!   until the last tenant is done, and plans (skips) under it; the tenants' deploys run
 //!   without taking it. SQLite has no such lock: each file is its own database.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -388,6 +388,8 @@ async fn fan_out(
         interrupt: interrupt.clone(),
     };
     let mut stopped = None;
+    // Connections whose last deploy succeeded, for the next tenant (at most `jobs`).
+    let idle: RefCell<Vec<Box<dyn Engine>>> = RefCell::new(Vec::new());
     for (wave, is_canary) in [(first, true), (rest, false)] {
         if wave.is_empty() {
             continue;
@@ -403,11 +405,12 @@ async fn fan_out(
             .map(|target| {
                 let halt = &halt;
                 let deploy_options = &deploy_options;
+                let idle = &idle;
                 async move {
                     if halt.get() || interrupt.stop_requested() {
                         return not_reached(&target, is_canary);
                     }
-                    deploy_one(environment, &target, deploy_options, is_canary).await
+                    deploy_one(environment, &target, deploy_options, is_canary, idle).await
                 }
             })
             .buffer_unordered(options.jobs.max(1));
@@ -436,18 +439,35 @@ async fn fan_out(
     stopped
 }
 
-/// One tenant's crash-safe deploy on a connection of its own.
+/// One tenant's crash-safe deploy on a connection of its own: an idle one of an earlier
+/// tenant when the engine can point it at this one ([`Engine::reuse_for`]; a new
+/// backend and authentication per tenant is most of a small migration's cost), else a
+/// new one. The connection goes back to `idle` only after a successful deploy.
 async fn deploy_one(
     environment: &Prepared,
     target: &Target,
     options: &deploy::Options,
     canary: bool,
+    idle: &RefCell<Vec<Box<dyn Engine>>>,
 ) -> TenantReport {
     let started = Instant::now();
     let result = async {
-        let mut engine =
-            engine::connect(&target.url, Access::ReadWrite, options.lock.timeout).await?;
-        deploy::deploy(&mut *engine, &environment.dir, options, &mut |_| {}).await
+        let reused = idle.borrow_mut().pop();
+        let reused = match reused {
+            Some(mut engine) => match engine.reuse_for(&target.url).await {
+                Ok(true) => Some(engine),
+                // Not reusable (or it failed): dropped, and a new connection opened.
+                Ok(false) | Err(_) => None,
+            },
+            None => None,
+        };
+        let mut engine = match reused {
+            Some(engine) => engine,
+            None => engine::connect(&target.url, Access::ReadWrite, options.lock.timeout).await?,
+        };
+        let outcome = deploy::deploy(&mut *engine, &environment.dir, options, &mut |_| {}).await?;
+        idle.borrow_mut().push(engine);
+        Ok::<_, Error>(outcome)
     }
     .await;
     let (outcome, applied, error, code) = match result {

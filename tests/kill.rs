@@ -4,12 +4,18 @@
 //! seeded rows (inserted before the deploy, referenced by a foreign key, in a table the
 //! migrations rebuild or alter) all still there.
 //!
+//! Then the same for fleets ([`fleet`]): a fan-out over 200 tenants of one server killed at
+//! random instants, on PostgreSQL and MariaDB.
+//!
 //! `cargo test --test kill` runs the CI amount (50 kill points per engine, 5 server kills
-//! per server engine). Longer: `cargo test --release --test kill -- --kills 400
-//! --server-kills 20 [--engine postgresql|mysql|sqlite] [--seed N]`.
+//! per server engine, 50 fleet kill points per server engine). Longer: `cargo test
+//! --release --test kill -- --kills 400 --server-kills 20 --fleet-kills 200
+//! [--fleet-tenants 200] [--engine postgresql|mysql|sqlite] [--seed N]`.
 
 #[path = "it/corpus_location.rs"]
 mod corpus_location;
+#[path = "kill/fleet.rs"]
+mod fleet;
 #[path = "it/harness/mod.rs"]
 mod harness;
 
@@ -37,6 +43,8 @@ fn scenario_for(kind: Kind) -> (&'static str, usize) {
 struct Args {
     kills: usize,
     server_kills: usize,
+    fleet_kills: usize,
+    fleet_tenants: usize,
     engines: Vec<Kind>,
     seed: u64,
 }
@@ -45,6 +53,8 @@ fn parse_args() -> Args {
     let mut args = Args {
         kills: 50,
         server_kills: 5,
+        fleet_kills: 50,
+        fleet_tenants: 200,
         engines: Vec::new(),
         seed: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -57,6 +67,8 @@ fn parse_args() -> Args {
         match arg.as_str() {
             "--kills" => args.kills = value().parse().expect("--kills N"),
             "--server-kills" => args.server_kills = value().parse().expect("--server-kills N"),
+            "--fleet-kills" => args.fleet_kills = value().parse().expect("--fleet-kills N"),
+            "--fleet-tenants" => args.fleet_tenants = value().parse().expect("--fleet-tenants N"),
             "--seed" => args.seed = value().parse().expect("--seed N"),
             "--engine" => args.engines.push(match value().as_str() {
                 "postgresql" | "postgres" => Kind::Postgres,
@@ -572,13 +584,20 @@ struct Tally {
     finished_first: usize,
     server_kills: usize,
     server_converged: usize,
+    fleet: fleet::FleetTally,
     failures: Vec<String>,
 }
 
 fn run_engine(kind: Kind, args: &Args, seed: u64) -> Tally {
-    let scenario = Scenario::prepare(kind);
     let mut rng = Rng(seed | 1);
     let mut tally = Tally::default();
+    if kind != Kind::Sqlite && args.fleet_kills > 0 {
+        tally.fleet = fleet::run(kind, args.fleet_tenants, args.fleet_kills, &mut rng);
+    }
+    if args.kills == 0 && args.server_kills == 0 {
+        return tally;
+    }
+    let scenario = Scenario::prepare(kind);
     let mut attempts = 0;
     while tally.kills < args.kills && attempts < args.kills * 3 {
         attempts += 1;
@@ -652,7 +671,15 @@ fn main() {
             tally.server_kills,
             tally.server_converged
         );
-        for failure in &tally.failures {
+        if *kind != Kind::Sqlite && args.fleet_kills > 0 {
+            let fleet = &tally.fleet;
+            println!(
+                "{kind:?} fleet of {} tenants: {} kill points, {} converged; {} runs finished before their kill",
+                args.fleet_tenants, fleet.kills, fleet.converged, fleet.finished_first
+            );
+            failed |= !fleet.failures.is_empty() || fleet.kills < args.fleet_kills;
+        }
+        for failure in tally.failures.iter().chain(&tally.fleet.failures) {
             println!("  FAILED {failure}");
         }
         failed |= !tally.failures.is_empty() || tally.kills < args.kills;

@@ -152,7 +152,7 @@ fn config(error: &ConfigError) -> Option<String> {
         ),
         InvalidEnvironment { .. } => return None,
         FleetOption { .. } => {
-            "configure the tenants in safemig.toml and pass --env NAME (README, \"Tenants\")"
+            "configure the tenants in safemig.toml and pass --env NAME (README, \"Fleet deploys\")"
                 .into()
         }
         TenantWithoutEnvironment { .. } => {

@@ -84,6 +84,15 @@ pub trait Session: Send {
 
     /// A handle that cancels the statement running on this connection, from elsewhere.
     fn canceller(&self) -> Arc<dyn Canceller>;
+
+    /// Points this connection at another tenant of the same database (`url`, from
+    /// [`DatabaseUrl::for_tenant`]) as if it were a new connection, and says whether it
+    /// could: a fleet deploy reuses its connections from tenant to tenant instead of
+    /// opening one per tenant. Only for a connection that holds no migration lock and
+    /// whose last deploy succeeded. `false`: open a new connection instead.
+    async fn reuse_for(&mut self, _url: &DatabaseUrl) -> Result<bool, Error> {
+        Ok(false)
+    }
 }
 
 /// Prisma's migration lock, taken exactly as Prisma takes it, so the two tools exclude

@@ -251,6 +251,44 @@ impl Session for Postgres {
     fn canceller(&self) -> Arc<dyn Canceller> {
         self.canceller.clone()
     }
+
+    async fn reuse_for(&mut self, url: &DatabaseUrl) -> Result<bool, Error> {
+        // The same server, database and login; only the schema differs.
+        let same = |u: &DatabaseUrl| {
+            let mut server = u.server_url().cloned();
+            if let Some(server) = &mut server {
+                server.set_query(None);
+            }
+            server
+        };
+        let Some(schema) = url.schema() else {
+            return Ok(false);
+        };
+        if same(url) != same(&self.url) {
+            return Ok(false);
+        }
+        // What a migration may leave in the session beyond its settings: temporary
+        // tables and session-level advisory locks of its own (this connection holds no
+        // migration lock: the fan-out's holder does).
+        sqlx::raw_sql("RESET ALL; DISCARD TEMP; SELECT pg_advisory_unlock_all()")
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("resetting the session for the next tenant"))?;
+        let target = url.describe();
+        set_search_path(&mut self.conn, &schema)
+            .await
+            .map_err(query_error("setting the search path", &target, classify))?;
+        self.history = format!("{}.{}", quote_ident(&schema), quote_ident(history::TABLE));
+        self.schema = schema;
+        self.canceller = Arc::new(PgCanceller {
+            options: self.canceller.options.clone(),
+            pid: self.canceller.pid,
+            target: target.clone(),
+        });
+        self.target = target;
+        self.url = url.clone();
+        Ok(true)
+    }
 }
 
 #[async_trait]
