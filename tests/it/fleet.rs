@@ -461,3 +461,32 @@ fn fleet_options_need_tenants() {
         .expect(2);
     assert!(run.stderr.contains("matches 2 files"), "{}", run.stderr);
 }
+
+/// Connections go from tenant to tenant: what one tenant's migration leaves in the
+/// session (a temporary table, a `search_path`) must not reach the next, and each
+/// tenant's tables land in its own schema.
+#[test]
+fn postgres_reused_connections_start_clean() {
+    let fleet = Fleet::new(Kind::Postgres, 3);
+    fleet.project.write(
+        "20240103000000_session",
+        "CREATE TEMP TABLE scratch (id INTEGER);\nSET search_path TO public;\n",
+    );
+    fleet.project.write(
+        "20240104000000_after",
+        "CREATE TABLE after_reset (id INTEGER);\n",
+    );
+    let report = fleet.deploy(&["--jobs", "1"], 0);
+    assert_eq!(count(&report, "applied"), 3, "{report}");
+    for (i, name) in fleet.names.iter().enumerate() {
+        assert_eq!(fleet.applied(i).len(), 4, "{name}");
+        let found = fleet.dbs[0].scalar(&format!(
+            "SELECT count(*)::text FROM pg_tables WHERE schemaname = '{name}' AND tablename = 'after_reset'"
+        ));
+        assert_eq!(found.as_deref(), Some("1"), "{name}");
+    }
+    let stray = fleet.dbs[0].scalar(
+        "SELECT count(*)::text FROM pg_tables WHERE schemaname = 'public' AND tablename = 'after_reset'",
+    );
+    assert_eq!(stray.as_deref(), Some("0"));
+}
