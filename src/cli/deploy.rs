@@ -39,7 +39,7 @@ pub struct DeployArgs {
 /// The options of a deploy over an environment's tenants (`--env NAME` with tenants).
 #[derive(Debug, Args)]
 struct FleetArgs {
-    /// Tenants deployed at once (an environment with tenants)
+    /// Tenants deployed at once (an environment with tenants) [default: 8]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
 
