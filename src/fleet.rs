@@ -134,6 +134,9 @@ pub enum Stopped {
     Failure,
     /// SIGTERM or SIGINT.
     Signal,
+    /// The holder connection lost the migration lock (its session ended): no tenant
+    /// starts without it.
+    LockLost,
 }
 
 /// A fleet deploy: what `deploy --env NAME` prints for an environment with tenants.
@@ -168,6 +171,7 @@ impl FleetReport {
         }
         let code = match tenants.iter().find(|t| t.outcome == Outcome::Failed) {
             Some(failed) => failed.code,
+            None if stopped == Some(Stopped::LockLost) => ExitCode::LockTimeout,
             None if stopped == Some(Stopped::Signal)
                 || tenants.iter().any(|t| t.outcome == Outcome::Interrupted) =>
             {
@@ -243,6 +247,7 @@ pub async fn deploy(
                 options,
                 options.lock,
                 interrupt,
+                &Cell::new(false),
                 on_event,
             )
             .await;
@@ -343,16 +348,27 @@ async fn deploy_server(
         enabled: false,
         ..options.lock
     };
-    let stopped = fan_out(
-        environment,
-        targets,
-        &mut reports,
-        options,
-        unlocked,
-        interrupt,
-        on_event,
-    )
-    .await;
+    let lock_lost = Cell::new(false);
+    let stopped = {
+        let fan = fan_out(
+            environment,
+            targets,
+            &mut reports,
+            options,
+            unlocked,
+            interrupt,
+            &lock_lost,
+            on_event,
+        );
+        tokio::pin!(fan);
+        // The holder watches its lock while the tenants deploy.
+        let watch = watch_lock(holder, &options.lock, &lock_lost);
+        tokio::pin!(watch);
+        tokio::select! {
+            stopped = &mut fan => stopped,
+            () = &mut watch => fan.await,
+        }
+    };
     in_order(&mut reports, &found.names);
     Ok(FleetReport::new(
         &environment.name,
@@ -362,8 +378,31 @@ async fn deploy_server(
     ))
 }
 
+/// How often the holder checks that it still holds the lock.
+const LOCK_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Returns when the holder no longer holds the lock (its session ended, or the check
+/// failed), having set `lost`; never while it holds it.
+async fn watch_lock(holder: &mut dyn Engine, lock: &LockOptions, lost: &Cell<bool>) {
+    if !lock.enabled {
+        return std::future::pending().await;
+    }
+    loop {
+        tokio::time::sleep(LOCK_CHECK).await;
+        if !matches!(holder.holds_lock().await, Ok(true)) {
+            tracing::warn!(
+                "the fleet's holder connection lost the migration lock: no further tenant starts"
+            );
+            lost.set(true);
+            return;
+        }
+    }
+}
+
 /// Deploys `targets`, canaries first, and appends their reports to `reports` (which may
-/// already hold the current ones). Returns why it stopped early, if it did.
+/// already hold the current ones). Returns why it stopped early, if it did. No tenant
+/// starts once `lock_lost` is set.
+#[allow(clippy::too_many_arguments)]
 async fn fan_out(
     environment: &Prepared,
     targets: Vec<Target>,
@@ -371,6 +410,7 @@ async fn fan_out(
     options: &FleetOptions,
     lock: LockOptions,
     interrupt: &Interrupt,
+    lock_lost: &Cell<bool>,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Option<Stopped> {
     let canaries = options.canary.min(targets.len());
@@ -407,7 +447,7 @@ async fn fan_out(
                 let deploy_options = &deploy_options;
                 let idle = &idle;
                 async move {
-                    if halt.get() || interrupt.stop_requested() {
+                    if halt.get() || lock_lost.get() || interrupt.stop_requested() {
                         return not_reached(&target, is_canary);
                     }
                     deploy_one(environment, &target, deploy_options, is_canary, idle).await
@@ -429,14 +469,22 @@ async fn fan_out(
             }
             reports.push(report);
         }
-        if stopped.is_none() && interrupt.stop_requested() {
-            stopped = Some(Stopped::Signal);
+        if stopped.is_none() {
+            stopped = early_stop(interrupt, lock_lost);
         }
     }
-    if stopped.is_none() && interrupt.stop_requested() {
-        stopped = Some(Stopped::Signal);
+    stopped.or_else(|| early_stop(interrupt, lock_lost))
+}
+
+/// Why new tenants stop starting, apart from a failure.
+fn early_stop(interrupt: &Interrupt, lock_lost: &Cell<bool>) -> Option<Stopped> {
+    if lock_lost.get() {
+        Some(Stopped::LockLost)
+    } else if interrupt.stop_requested() {
+        Some(Stopped::Signal)
+    } else {
+        None
     }
-    stopped
 }
 
 /// One tenant's crash-safe deploy on a connection of its own: an idle one of an earlier

@@ -171,6 +171,8 @@ impl Printer {
                         "a tenant failed and --on-error is stop, so no other tenant was started",
                     Stopped::Signal =>
                         "a stop signal came; running tenants stopped at a safe point",
+                    Stopped::LockLost =>
+                        "the migration lock was lost (its holder's session ended), so no other tenant was started",
                 }
             ));
         }

@@ -106,6 +106,14 @@ pub trait MigrationLock: Send {
     async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error>;
 
     async fn unlock(&mut self) -> Result<(), Error>;
+
+    /// Whether this session still holds the lock it took: a fleet deploy's holder
+    /// connection checks, so that a lock lost mid-run (the session ended by the server or
+    /// a person) stops new tenants instead of letting them run unlocked. Engines whose
+    /// lock ends only with the connection (SQLite) say yes.
+    async fn holds_lock(&mut self) -> Result<bool, Error> {
+        Ok(true)
+    }
 }
 
 /// Reading the database's catalog: what exists, and the state of a statement's target.

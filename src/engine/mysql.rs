@@ -280,6 +280,16 @@ impl MigrationLock for Mysql {
         Ok(got == Some(1))
     }
 
+    async fn holds_lock(&mut self) -> Result<bool, Error> {
+        let ours: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(IS_USED_LOCK(?) = CONNECTION_ID() AS SIGNED)")
+                .bind(LOCK_NAME)
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(self.err("checking the migration lock"))?;
+        Ok(ours == Some(1))
+    }
+
     async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
         let holder: Option<i64> = sqlx::query_scalar("SELECT CAST(IS_USED_LOCK(?) AS SIGNED)")
             .bind(LOCK_NAME)

@@ -301,6 +301,17 @@ impl MigrationLock for Postgres {
             .map_err(self.err("taking the migration lock"))
     }
 
+    async fn holds_lock(&mut self) -> Result<bool, Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+               AND classid = 0 AND objid = $1 AND objsubid = 1 AND pid = pg_backend_pid())",
+        )
+        .bind(LOCK_KEY)
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(self.err("checking the migration lock"))
+    }
+
     async fn lock_holder(&mut self) -> Result<Option<LockHolder>, Error> {
         // A bigint advisory key is stored as classid = high 32 bits, objid = low 32 bits.
         // Advisory locks belong to a database: sessions in other databases holding the

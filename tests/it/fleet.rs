@@ -490,3 +490,42 @@ fn postgres_reused_connections_start_clean() {
     );
     assert_eq!(stray.as_deref(), Some("0"));
 }
+
+/// The holder's session ends mid-run (a person's `pg_terminate_backend`, a server's idle
+/// timeout): the lock is gone, so no further tenant starts (exit 4, `stopped: lock_lost`);
+/// the rerun finishes the rest.
+#[test]
+fn postgres_lost_lock_stops_new_tenants() {
+    let fleet = Fleet::new(Kind::Postgres, 12);
+    fleet.deploy(&[], 0);
+    fleet.project.write(
+        "20240103000000_slow",
+        "CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(0.5);\n",
+    );
+    let child = fleet
+        .envs
+        .command(&["deploy", "--env", "fleet", "--jobs", "1", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let terminated = fleet.dbs[0].scalar(
+        "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks WHERE locktype = 'advisory' \
+         AND objid = 72707369 AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
+    assert_eq!(terminated.as_deref(), Some("1"));
+    let run = crate::harness::to_run(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["stopped"], "lock_lost", "{report}");
+    assert_eq!(count(&report, "failed"), 0, "{report}");
+    assert!(count(&report, "applied") >= 1, "{report}");
+    assert!(count(&report, "not_reached") >= 1, "{report}");
+    let report = fleet.deploy(&[], 0);
+    assert!(count(&report, "current") >= 1, "{report}");
+    for i in 0..12 {
+        assert_eq!(fleet.applied(i).len(), 3);
+    }
+}
