@@ -19,7 +19,12 @@
 //!   between tenants it would let a `prisma migrate deploy` slip in. So a fan-out over a
 //!   server's tenants takes the lock once, on a holder connection of its own, keeps it
 //!   until the last tenant is done, and plans (skips) under it; the tenants' deploys run
-//!   without taking it. SQLite has no such lock: each file is its own database.
+//!   without taking it. It checks every [`LOCK_CHECK`] that the lock is still its own:
+//!   once lost, no further tenant starts. SQLite has no such lock: each file is its own
+//!   database.
+//! - **Few connections.** On PostgreSQL a connection whose tenant deployed successfully
+//!   moves on to the next tenant ([`Engine::reuse_for`]) instead of a new backend and
+//!   SCRAM handshake per tenant.
 
 use std::cell::{Cell, RefCell};
 use std::time::Instant;
@@ -285,7 +290,7 @@ pub async fn deploy(
         }
         _ => Err(Error::Config(ConfigError::InvalidEnvironment {
             environment: environment.name.clone(),
-            reason: "it has no tenants: deploy it with safemig deploy --env NAME alone".into(),
+            reason: "it has no tenants to deploy one by one".into(),
         })),
     }
 }

@@ -290,11 +290,13 @@ impl ProjectArgs {
 
     /// The lock as `--lock-timeout` and the environment set it.
     pub(crate) fn lock_options(&self) -> LockOptions {
-        LockOptions::from_environment(
-            self.lock
-                .lock_timeout
-                .unwrap_or(LockOptions::default().timeout),
-        )
+        LockOptions::from_environment(self.lock_timeout())
+    }
+
+    fn lock_timeout(&self) -> Duration {
+        self.lock
+            .lock_timeout
+            .unwrap_or(LockOptions::default().timeout)
     }
 
     fn refuse_tenant_without_env(&self) -> Result<(), Error> {
@@ -332,7 +334,7 @@ impl ProjectArgs {
                 if let Some(tenant) = &self.database.tenant {
                     let url = self.one_tenant(&environments, name, tenant)?;
                     let project = Project::locate(&locations)?;
-                    return Context::for_url(project, url, self.lock_options().timeout);
+                    return Context::for_url(project, url, self.lock_timeout());
                 }
                 let url = environment.url(&lookup)?.ok_or_else(|| {
                     Error::Config(ConfigError::InvalidEnvironment {
@@ -347,14 +349,7 @@ impl ProjectArgs {
         for notice in &project.notices {
             output::stderr_line(&format!("note: {notice}"));
         }
-        Context::new(
-            project,
-            url.as_deref(),
-            self.lock
-                .lock_timeout
-                .unwrap_or(LockOptions::default().timeout),
-            &lookup,
-        )
+        Context::new(project, url.as_deref(), self.lock_timeout(), &lookup)
     }
 
     /// The URL of the one tenant `--tenant` names, for the commands that work on one
