@@ -157,6 +157,21 @@ impl Fleet {
             .unwrap_or(0)
     }
 
+    /// Adds a migration that sleeps `seconds` in each tenant and starts
+    /// `deploy --env fleet --jobs JOBS --json`, its output piped.
+    fn spawn_slow(&self, seconds: &str, jobs: &str) -> std::process::Child {
+        self.project.write(
+            "20240103000000_slow",
+            &format!("CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep({seconds});\n"),
+        );
+        self.envs
+            .command(&["deploy", "--env", "fleet", "--jobs", jobs, "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Granted holders of Prisma's lock in the tenants' PostgreSQL database.
     fn lock_holders(&self) -> usize {
         self.dbs[0]
@@ -389,16 +404,7 @@ fn drift_over_tenants() {
 fn postgres_lock_is_held_once_for_the_fan_out() {
     let fleet = Fleet::new(Kind::Postgres, 8);
     fleet.deploy(&[], 0);
-    fleet.project.write(
-        "20240103000000_slow",
-        "CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(1);\n",
-    );
-    let mut child = fleet
-        .envs
-        .command(&["deploy", "--env", "fleet", "--jobs", "2"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = fleet.spawn_slow("1", "2");
     // Mid-run: two tenants done, six to go (three more seconds at least).
     wait_until("the first tenants", || fleet.tenants_with("slow") >= 1);
     let holders = fleet.lock_holders();
@@ -434,17 +440,7 @@ fn postgres_lock_is_held_once_for_the_fan_out() {
 fn sigterm_stops_starting_tenants() {
     let fleet = Fleet::new(Kind::Postgres, 10);
     fleet.deploy(&[], 0);
-    fleet.project.write(
-        "20240103000000_slow",
-        "CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(1);\n",
-    );
-    let child = fleet
-        .envs
-        .command(&["deploy", "--env", "fleet", "--jobs", "2", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = fleet.spawn_slow("1", "2");
     wait_until("the first tenant", || fleet.tenants_with("slow") >= 1);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -539,17 +535,7 @@ fn postgres_reused_connections_start_clean() {
 fn postgres_lost_lock_stops_new_tenants() {
     let fleet = Fleet::new(Kind::Postgres, 12);
     fleet.deploy(&[], 0);
-    fleet.project.write(
-        "20240103000000_slow",
-        "CREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(0.5);\n",
-    );
-    let child = fleet
-        .envs
-        .command(&["deploy", "--env", "fleet", "--jobs", "1", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = fleet.spawn_slow("0.5", "1");
     wait_until("the first tenant", || fleet.tenants_with("slow") >= 1);
     let terminated = fleet.dbs[0].scalar(
         "SELECT count(pg_terminate_backend(pid))::text FROM pg_locks WHERE locktype = 'advisory' \
