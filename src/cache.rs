@@ -77,12 +77,11 @@ impl Key {
 /// Writes an entry atomically (a whole file or none). A cache that cannot be written
 /// costs a replay next time, nothing more: a warning, not an error.
 pub fn write(file: &Path, json: &str) {
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(file.parent().expect("a cache file has a folder"))?;
-        crate::files::write_whole(file, json)
-    };
-    if let Err(e) = write() {
-        tracing::warn!("cannot write the cache {}: {e}", crate::text::path(file));
+    let folder = file.parent().expect("a cache file has a folder");
+    if let Err(e) = std::fs::create_dir_all(folder) {
+        tracing::warn!("cannot write the cache {}: {e}", crate::text::path(folder));
+    } else if let Err(e) = crate::files::write_whole(file, json) {
+        tracing::warn!("cannot write the cache: {e}");
     }
 }
 

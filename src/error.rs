@@ -180,6 +180,9 @@ pub enum ConfigError {
     #[error("{} is not a folder", crate::text::path(path))]
     NotAFolder { path: PathBuf },
 
+    #[error("cannot write to {}: it is {what}", crate::text::path(path))]
+    NotWritable { path: PathBuf, what: &'static str },
+
     #[error("cannot write {}: {source}", crate::text::path(path))]
     Write {
         path: PathBuf,

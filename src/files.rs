@@ -9,8 +9,8 @@
 
 use crate::error::ConfigError;
 use std::fs::{File, OpenOptions};
-use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -170,16 +170,116 @@ pub fn check_folder(path: &Path, missing: impl FnOnce(PathBuf) -> Error) -> Resu
     }
 }
 
-/// Writes `text` to a temporary file beside `file` and renames it over `file`, so that a
-/// failure (a full disk, a signal) leaves the old file or none, never half a new one.
-pub fn write_whole(file: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` to `file` whole or not at all, without replacing what is not a file.
+///
+/// A regular file (or none) is replaced atomically: the text goes to a temporary file
+/// beside it, which is renamed over it, so a failure (a full disk, a signal) leaves the old
+/// file or none, never half a new one; the new file keeps the old one's permissions and,
+/// where this process may set them, its owner. A symbolic link is followed and the file it
+/// names is replaced (the link stays a link). A character device or a named pipe
+/// (`/dev/null`, `/dev/stdout`, a FIFO a reader waits on) is written through, as a shell's
+/// `>` would: renaming over it would replace the device itself, which as root breaks every
+/// process on the machine that uses it. Anything else (a folder, a socket, a block device)
+/// is refused before anything is written.
+pub fn write_whole(file: &Path, text: &str) -> Result<(), Error> {
+    let write_error = |source| {
+        Error::Config(ConfigError::Write {
+            path: file.to_path_buf(),
+            source,
+        })
+    };
+    match destination(file)? {
+        Destination::Replace(target) => replace(&target, text.as_bytes()).map_err(write_error),
+        Destination::Stream(target) => OpenOptions::new()
+            .write(true)
+            .open(target)
+            .and_then(|mut stream| stream.write_all(text.as_bytes()))
+            .map_err(write_error),
+    }
+}
+
+/// Where [`write_whole`] puts its text, once symbolic links are followed.
+#[derive(Debug, PartialEq)]
+enum Destination {
+    /// A regular file, or nothing yet: replaced by a rename.
+    Replace(PathBuf),
+    /// A character device or a named pipe: opened and written to.
+    Stream(PathBuf),
+}
+
+/// Follows `file`'s symbolic links (as the kernel would, at most 40) to what a write lands
+/// on. A link whose target does not exist yet names the file to create, as with `>`.
+fn destination(file: &Path) -> Result<Destination, Error> {
+    const MAX_LINKS: usize = 40;
+    let mut current = file.to_path_buf();
+    for _ in 0..=MAX_LINKS {
+        let metadata = match std::fs::symlink_metadata(&current) {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Destination::Replace(current));
+            }
+            Err(source) => {
+                return Err(Error::Config(ConfigError::Write {
+                    path: file.to_path_buf(),
+                    source,
+                }));
+            }
+        };
+        let kind = metadata.file_type();
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&current).map_err(|source| {
+                Error::Config(ConfigError::Write {
+                    path: file.to_path_buf(),
+                    source,
+                })
+            })?;
+            // A relative target is relative to the link's folder; `join` keeps an
+            // absolute one as it is.
+            current = current.parent().unwrap_or(Path::new("")).join(target);
+        } else if kind.is_file() {
+            return Ok(Destination::Replace(current));
+        } else if kind.is_char_device() || kind.is_fifo() {
+            return Ok(Destination::Stream(current));
+        } else {
+            return Err(Error::Config(ConfigError::NotWritable {
+                path: file.to_path_buf(),
+                what: non_regular(kind).unwrap_or("not a file"),
+            }));
+        }
+    }
+    Err(Error::Config(ConfigError::SymlinkLoop {
+        path: file.to_path_buf(),
+    }))
+}
+
+/// Replaces the regular file (or nothing) at `file` by a rename from beside it.
+fn replace(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let folder = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = file.file_name().unwrap_or_default().to_string_lossy();
     let partial = folder.join(format!(".{name}.{}.partial", std::process::id()));
-    let written = std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, file));
+    let previous = std::fs::metadata(file).ok();
+    let written = (|| {
+        // `create_new` (O_EXCL): never write through something already at the partial
+        // name, such as a link someone else put there. A new file gets the usual 0666
+        // less the umask; a replacement is private until it has the old file's mode.
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if previous.is_some() { 0o600 } else { 0o666 })
+            .open(&partial)?;
+        out.write_all(bytes)?;
+        if let Some(old) = &previous {
+            // Best effort: only root may give a file away, and a file of our own
+            // already has our owner.
+            let _ = std::os::unix::fs::fchown(&out, Some(old.uid()), Some(old.gid()));
+            out.set_permissions(old.permissions())?;
+        }
+        out.sync_all()?;
+        std::fs::rename(&partial, file)
+    })();
     if written.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
@@ -192,11 +292,15 @@ mod tests {
 
     #[test]
     fn write_whole_replaces_the_file_and_leaves_no_partial_one() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.json");
         write_whole(&file, "old").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
         write_whole(&file, "new").unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "the replacement keeps the old file's mode");
         assert!(write_whole(&dir.path().join("missing/s.json"), "x").is_err());
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -204,6 +308,102 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, ["s.json"]);
+    }
+
+    /// `--output /dev/null` as root once replaced the machine's `/dev/null` with a regular
+    /// file. A device made here (root only, as the tests run) stands in for it.
+    #[test]
+    fn write_whole_writes_through_a_character_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let null = dir.path().join("null");
+        nix::sys::stat::mknod(
+            &null,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .expect("mknod needs root (CAP_MKNOD), as the test suite runs");
+        write_whole(&null, "{}").unwrap();
+        let kind = std::fs::symlink_metadata(&null).unwrap().file_type();
+        assert!(kind.is_char_device(), "the device was replaced: {kind:?}");
+        let link = dir.path().join("out");
+        std::os::unix::fs::symlink(&null, &link).unwrap();
+        write_whole(&link, "{}").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn write_whole_writes_through_a_named_pipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_whole(&fifo, "through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), "through the pipe");
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
+    }
+
+    #[test]
+    fn write_whole_follows_links_and_refuses_what_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let target = dir.path().join("real/s.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("s.json");
+        std::os::unix::fs::symlink("real/s.json", &link).unwrap();
+        write_whole(&link, "new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink("real/created.json", &dangling).unwrap();
+        write_whole(&dangling, "made").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("real/created.json")).unwrap(),
+            "made"
+        );
+
+        assert!(matches!(
+            write_whole(&dir.path().join("real"), "x"),
+            Err(Error::Config(ConfigError::NotWritable {
+                what: "a folder",
+                ..
+            }))
+        ));
+        let looped = dir.path().join("loop");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        assert!(matches!(
+            write_whole(&looped, "x"),
+            Err(Error::Config(ConfigError::SymlinkLoop { .. }))
+        ));
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        assert!(matches!(
+            write_whole(&socket, "x"),
+            Err(Error::Config(ConfigError::NotWritable {
+                what: "a socket",
+                ..
+            }))
+        ));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("real")).unwrap().count(),
+            2
+        );
     }
 
     #[test]

@@ -159,6 +159,7 @@ fn config(error: &ConfigError) -> Option<String> {
             "name the environment: safemig deploy --env NAME --tenant PATTERN".into()
         }
         Io { .. } => return None,
+        NotWritable { .. } => "name a regular file (it is replaced whole), a new one, or `-` for standard output".into(),
         Write { .. } => "check that the folder exists and is writable, and that the disk has room".into(),
     })
 }

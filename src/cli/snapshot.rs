@@ -1,11 +1,10 @@
 //! `safemig snapshot`: [`safemig::drift::snapshot`] of the database, as JSON on stdout or
 //! in a file, for `safemig drift --against FILE` later.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use safemig::error::ConfigError;
 use safemig::{Error, ExitCode};
 
 use super::ProjectArgs;
@@ -13,7 +12,8 @@ use super::output::Printer;
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Write the snapshot to this file (whole or not at all) instead of stdout
+    /// Write the snapshot to this file (whole or not at all) instead of stdout; `-` is
+    /// stdout, a device or named pipe is written through, a link is followed
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
 
@@ -32,14 +32,17 @@ pub async fn snapshot(
     let ctx = args.project.or(before).context()?;
     let snapshot =
         safemig::drift::snapshot(&ctx.url, ctx.lock.timeout, args.detail.detail()).await?;
-    match &args.output {
+    match args.output.as_deref() {
         None => printer.line(&snapshot.to_json()),
-        Some(file) => safemig::files::write_whole(file, &snapshot.to_json()).map_err(|source| {
-            Error::Config(ConfigError::Write {
-                path: file.clone(),
-                source,
-            })
-        })?,
+        Some(file) if file == Path::new("-") => printer.line(&snapshot.to_json()),
+        Some(file) => {
+            safemig::files::write_whole(file, &snapshot.to_json())?;
+            super::output::stderr_line(&format!(
+                "Wrote the snapshot of the {} to {}",
+                ctx.url.describe(),
+                safemig::text::path(file)
+            ));
+        }
     }
     Ok(ExitCode::Success)
 }

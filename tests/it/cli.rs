@@ -382,3 +382,48 @@ fn non_regular_files_are_refused_without_reading_them() {
     assert!(!run.stderr.contains("does not exist"), "{}", run.stderr);
     project.safemig(&db, &["deploy"]).expect(0);
 }
+
+/// `snapshot --output null` in a folder where `null` is a character device (as
+/// `/dev/null` is) writes through it; the old atomic rename replaced the device with a
+/// regular file, which as root on `/dev/null` broke every process on the machine.
+/// `-` is stdout, and a folder is refused with exit 2 before anything is written.
+#[test]
+fn snapshot_output_never_replaces_a_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let null = dir.join("null");
+    nix::sys::stat::mknod(
+        &null,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .expect("mknod needs root (CAP_MKNOD), as the test suite runs");
+    let url = &format!("file:{}", dir.join("a.db").display());
+    TestDb::sqlite_file(&dir.join("a.db")).exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+
+    let run = safemig(dir, &["snapshot", "--url", url, "--output", "null"]).expect(0);
+    let kind = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(kind.is_char_device(), "null was replaced: {kind:?}");
+    assert!(run.stderr.contains("to null"), "{}", run.stderr);
+
+    let stdout = safemig(dir, &["snapshot", "--url", url, "--output", "-"]).expect(0);
+    assert!(
+        stdout.stdout.contains("\"format_version\""),
+        "{}",
+        stdout.stdout
+    );
+    assert!(!dir.join("-").exists());
+
+    std::fs::create_dir(dir.join("folder")).unwrap();
+    let refused = safemig(dir, &["snapshot", "--url", url, "--output", "folder"]).expect(2);
+    assert!(
+        refused
+            .stderr
+            .contains("cannot write to folder: it is a folder"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(std::fs::read_dir(dir.join("folder")).unwrap().count(), 0);
+}
