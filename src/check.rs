@@ -224,6 +224,12 @@ pub struct DriftSummary {
     /// The differing objects per kind and change (`missing`, `extra`, `changed`), for
     /// `serve`'s `safemig_drift_objects`.
     pub objects: Vec<DriftCount>,
+    /// The one migration every differing object was last named in, when there is one:
+    /// where `repair` looks.
+    pub suspect: Option<String>,
+    /// Whether the schema was compared with the migrations folder (the part the history
+    /// applied), rather than another database or a snapshot.
+    pub against_folder: bool,
     pub error: Option<String>,
 }
 
@@ -340,6 +346,9 @@ pub struct Prepared {
     pub drift: Option<PreparedDrift>,
     /// `--tenant PATTERN`: only the tenants it matches (see [`selects`]).
     pub tenant_filter: Option<String>,
+    /// `strict = true` (or `--strict`): edited, missing and out-of-order migrations are
+    /// `inconsistent`.
+    pub strictness: status::Strictness,
 }
 
 /// Drift as an environment configures it, with its URLs resolved.
@@ -435,6 +444,9 @@ pub fn prepare(
         folder: environment.folder.clone(),
         drift,
         tenant_filter: None,
+        strictness: status::Strictness {
+            strict: environment.strict,
+        },
     })
 }
 
@@ -574,7 +586,9 @@ async fn check_single(
     let read = async {
         match engine::connect(&url, Access::ReadOnly, options.timeout).await {
             Ok(mut engine) => {
-                let report = status::report_on(&mut *engine, &url, &environment.dir).await?;
+                let report =
+                    status::report_on(&mut *engine, &url, &environment.dir, environment.strictness)
+                        .await?;
                 let lock = lock_of(&mut *engine).await;
                 Ok((report, Some(lock)))
             }
@@ -662,7 +676,8 @@ async fn check_tenants(
                     rows,
                     &BTreeMap::new(),
                     batch.marker.clone(),
-                );
+                )
+                .judged(environment.strictness);
                 let mut target = from_status(
                     environment,
                     Some(name.clone()),
@@ -841,6 +856,8 @@ async fn add_drift(
                 differences: report.differences.len(),
                 history_differences: report.history.as_ref().map(Vec::len),
                 objects: drift_counts(&report.differences),
+                suspect: report.suspect().map(str::to_string),
+                against_folder: matches!(setting.against, drift::Source::Folder),
                 error: None,
             }
         }
@@ -852,6 +869,8 @@ async fn add_drift(
                 differences: 0,
                 history_differences: None,
                 objects: Vec::new(),
+                suspect: None,
+                against_folder: matches!(setting.against, drift::Source::Folder),
                 error: Some(e.to_string()),
             }
         }

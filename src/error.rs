@@ -729,10 +729,27 @@ pub enum RepairError {
     NotInFolder { name: String, dir: PathBuf },
 
     #[error(
-        "migration `{}` has no failed row in the history",
-        crate::text::escaped(name)
+        "`{}` is recorded applied, but so {} after it ({}): repair compares the schema with the migration's own states, which only the last applied migration can be",
+        crate::text::escaped(name),
+        if later.len() == 1 { "is 1 migration" } else { "are migrations" },
+        later.iter().map(|n| format!("`{}`", crate::text::escaped(n))).collect::<Vec<_>>().join(", ")
     )]
-    NotFailed { name: String },
+    LaterApplied { name: String, later: Vec<String> },
+
+    /// A deploy failed on a statement whose effect the database already shows: the
+    /// history says less ran than did.
+    #[error(
+        "{failure}, because the database already holds more of `{}` than its history says: {}",
+        crate::text::escaped(name),
+        evidence
+    )]
+    AheadOfHistory {
+        name: String,
+        /// The deploy's own failure.
+        failure: String,
+        /// What repair's classification found, as a phrase.
+        evidence: String,
+    },
 
     #[error(
         "the history has {} failed migrations ({}); name the one to repair",
@@ -769,6 +786,8 @@ pub enum RepairError {
         name: String,
         from: usize,
         to: usize,
+        /// `--assume-applied`, which the commands that follow must repeat.
+        assumed: Option<usize>,
     },
 
     #[error(
@@ -839,7 +858,7 @@ pub enum RepairError {
     },
 
     #[error(
-        "the failed row of `{}` changed while repair looked at it; nothing was written",
+        "the history of `{}` changed while repair looked at it; nothing was written",
         crate::text::escaped(name)
     )]
     RowChanged { name: String },
@@ -853,8 +872,9 @@ impl RepairError {
             | SeveralFailed { .. }
             | FinishNeeded { .. }
             | AssumptionMalformed { .. } => ExitCode::Usage,
-            NotFailed { .. }
-            | RowChanged { .. }
+            LaterApplied { .. } => ExitCode::Drift,
+            AheadOfHistory { .. } => ExitCode::FailedInHistory,
+            RowChanged { .. }
             | AssumptionContradicted { .. }
             | RollBackNotExpressible { .. }
             | RollBackLosesData { .. } => ExitCode::ResolveRefused,

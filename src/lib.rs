@@ -3,6 +3,7 @@
 //! The library holds everything; the `safemig` binary only parses arguments and prints.
 //! Start at [`deploy`], [`status`] and [`resolve`]; [`engine`] holds the per-database code.
 
+pub mod advice;
 pub mod cache;
 pub mod check;
 pub mod checksum;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod context;
 pub mod database_url;
 pub mod deploy;
+pub mod diagnosis;
 pub mod drift;
 pub mod drill;
 pub mod engine;

@@ -79,6 +79,8 @@ pub struct MigrationStatus {
     pub progress: Option<Progress>,
     /// A sentence on anything worth knowing beyond the state.
     pub note: Option<String>,
+    /// Applied after a migration that sorts later in the folder (a branch merge).
+    pub out_of_order: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -166,13 +168,30 @@ pub struct StatusReport {
     pub notes: Vec<String>,
 }
 
+/// How strictly the history is judged against the folder.
+///
+/// By default only what stops or awaits a deploy counts: a failed or pending migration,
+/// a missing baseline. A migration edited after it was applied, one whose folder is gone
+/// and one applied out of order (a branch merge) are shown with a note, since `deploy`
+/// applies past them as Prisma does, and a deploy that succeeded must leave `status` and
+/// `check` at 0. `strict` (`--strict`, or `strict = true` for an environment of
+/// `safemig.toml`) makes them `inconsistent` (exit 7), and out-of-order a state of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Strictness {
+    pub strict: bool,
+}
+
 /// `safemig status`: reads the database's history (never writing anything) and classifies
 /// every migration of `dir` (the folder of `ctx`, loaded by the caller so it can warn about
 /// its files first).
-pub async fn report(ctx: &Context, dir: &MigrationsDir) -> Result<StatusReport, Error> {
+pub async fn report(
+    ctx: &Context,
+    dir: &MigrationsDir,
+    strictness: Strictness,
+) -> Result<StatusReport, Error> {
     dir.check_provider(ctx.url.provider())?;
     match ctx.connect(Access::ReadOnly).await {
-        Ok(mut engine) => report_on(&mut *engine, &ctx.url, dir).await,
+        Ok(mut engine) => report_on(&mut *engine, &ctx.url, dir, strictness).await,
         Err(e) => without_database(&ctx.url, dir, e),
     }
 }
@@ -183,38 +202,23 @@ pub async fn report_on(
     engine: &mut dyn Engine,
     url: &DatabaseUrl,
     dir: &MigrationsDir,
+    strictness: Strictness,
 ) -> Result<StatusReport, Error> {
     let marker = engine.prisma_next_marker().await?;
-    if engine.history_exists().await? {
+    let (table, rows, resumability) = if engine.history_exists().await? {
         let rows = engine.read_history().await?;
         let resumability = crate::deploy::resume::resumability(engine, dir, &rows).await?;
-        Ok(from_history(
-            url,
-            dir,
-            HistoryTable::Present,
-            &rows,
-            &resumability,
-            marker,
-        ))
+        (HistoryTable::Present, rows, resumability)
     } else if engine.user_objects().await?.is_empty() {
-        Ok(from_history(
-            url,
-            dir,
-            HistoryTable::Missing,
-            &[],
-            &BTreeMap::new(),
-            marker,
-        ))
+        (HistoryTable::Missing, Vec::new(), BTreeMap::new())
     } else {
-        Ok(from_history(
-            url,
-            dir,
+        (
             HistoryTable::MissingInNonEmptyDatabase,
-            &[],
-            &BTreeMap::new(),
-            marker,
-        ))
-    }
+            Vec::new(),
+            BTreeMap::new(),
+        )
+    };
+    Ok(from_history(url, dir, table, &rows, &resumability, marker).judged(strictness))
 }
 
 /// The report when connecting to `url` failed with `error`. Deploy creates a missing SQLite
@@ -258,12 +262,20 @@ pub fn from_history(
             "this database carries Prisma 8's marker ({marker}): Prisma 8 (Prisma Next) migrates it now, without _prisma_migrations, and safemig deploy and resolve refuse to touch it"
         ));
     }
-    let migrations = evaluate(dir, rows, resumability);
+    let mut migrations = evaluate(dir, rows, resumability);
     let verdict = if marker.is_some() {
         Verdict::HandedToPrismaNext
     } else {
         verdict(history_table, &migrations)
     };
+    // A branch merge's migration, applied after later-named ones as deploy applies it, is
+    // a note unless strictness is asked for (see `judged`).
+    for m in &mut migrations {
+        if m.state == State::OutOfOrder {
+            m.state = State::Applied;
+            m.out_of_order = true;
+        }
+    }
     StatusReport {
         format_version: 1,
         database: url.redacted().to_string(),
@@ -275,6 +287,37 @@ pub fn from_history(
         counts: counts(&migrations),
         notes,
         migrations,
+    }
+}
+
+impl StatusReport {
+    /// The report judged with `strictness`: when strict, migrations edited after they
+    /// were applied, gone from the folder or applied out of order make the history
+    /// `inconsistent`, and out-of-order is their state.
+    pub fn judged(mut self, strictness: Strictness) -> StatusReport {
+        if !strictness.strict {
+            return self;
+        }
+        for m in &mut self.migrations {
+            if m.out_of_order {
+                m.state = State::OutOfOrder;
+            }
+        }
+        self.counts = counts(&self.migrations);
+        if matches!(self.verdict, Verdict::UpToDate | Verdict::Pending)
+            && self.migrations.iter().any(|m| m.state.is_inconsistent())
+        {
+            self.verdict = Verdict::Inconsistent;
+        }
+        self
+    }
+
+    /// The migrations the history and the folder disagree on without it stopping a
+    /// deploy: edited after they were applied, or gone from the folder.
+    pub fn disagreements(&self) -> impl Iterator<Item = &MigrationStatus> {
+        self.migrations
+            .iter()
+            .filter(|m| matches!(m.state, State::Modified | State::Missing))
     }
 }
 
@@ -365,7 +408,7 @@ fn classify(
             (Some(j), Some(_)) if j.error.is_none() => (
                 State::Interrupted,
                 Some(format!(
-                    "interrupted, resumable at statement {} of {}: `safemig deploy` finishes it",
+                    "interrupted, resumable at statement {} of {}: the next deploy finishes it",
                     j.done + 1,
                     j.total()
                 )),
@@ -430,6 +473,7 @@ fn classify(
             total: j.total(),
         }),
         note,
+        out_of_order: false,
     }
 }
 
@@ -443,7 +487,7 @@ fn resumable_state(journal: &Journal, standing: &Resumability) -> (State, Option
             Some(from) => (
                 State::Interrupted,
                 Some(format!(
-                    "failed at {}, which applied nothing ({error}); the file or the server changed since: `safemig deploy` retries from statement {}",
+                    "failed at {}, which applied nothing ({error}); the file or the server changed since: the next deploy retries from statement {}",
                     at(failed_at),
                     from + 1
                 )),
@@ -451,7 +495,7 @@ fn resumable_state(journal: &Journal, standing: &Resumability) -> (State, Option
             None => (
                 State::Interrupted,
                 Some(format!(
-                    "interrupted, resumable at {}: `safemig deploy` finishes it",
+                    "interrupted, resumable at {}: the next deploy finishes it",
                     at(journal.done)
                 )),
             ),
@@ -459,7 +503,7 @@ fn resumable_state(journal: &Journal, standing: &Resumability) -> (State, Option
         Resumability::RetryUnchanged => (
             State::Failed,
             Some(format!(
-                "failed at {}, which applied nothing: {error}; fix the statement or what the error names, and `safemig deploy` retries from statement {}",
+                "failed at {}, which applied nothing: {error}; once the statement or what the error names is fixed, deploy retries from statement {}",
                 at(failed_at),
                 journal.retry_from.unwrap_or(journal.done) + 1
             )),
@@ -494,7 +538,7 @@ fn mark_out_of_order(statuses: &mut [MigrationStatus]) {
                 {
                     status.state = State::OutOfOrder;
                     status.note = Some(format!(
-                        "applied after `{later_name}`, which comes later in the folder"
+                        "applied after `{later_name}`, which comes later in the folder (a branch merge; deploy applies such a migration, as Prisma does)"
                     ));
                 }
             }
@@ -527,14 +571,14 @@ fn mark_out_of_order(statuses: &mut [MigrationStatus]) {
     }
 }
 
-/// The verdict over all classified migrations.
+/// The verdict over all classified migrations, as deploy sees them: what stops it, what
+/// it would do. Disagreements deploy applies past are judged by
+/// [`StatusReport::judged`].
 pub fn verdict(history: HistoryTable, statuses: &[MigrationStatus]) -> Verdict {
     if history == HistoryTable::MissingInNonEmptyDatabase {
         Verdict::BaselineNeeded
     } else if statuses.iter().any(|s| s.state == State::Failed) {
         Verdict::Failed
-    } else if statuses.iter().any(|s| s.state.is_inconsistent()) {
-        Verdict::Inconsistent
     } else if statuses.iter().any(|s| {
         s.in_folder
             && matches!(
@@ -657,10 +701,7 @@ mod tests {
                 .unwrap()
                 .contains("out of order")
         );
-        assert_eq!(
-            verdict(HistoryTable::Present, &statuses),
-            Verdict::Inconsistent
-        );
+        assert_eq!(verdict(HistoryTable::Present, &statuses), Verdict::Pending);
     }
 
     #[test]

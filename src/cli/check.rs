@@ -6,8 +6,14 @@ use std::time::Duration;
 
 use clap::Args;
 
-use safemig::check::{self, CheckOptions, Prepared};
+use comfy_table::{Table, presets};
+
+use safemig::advice::Target;
+use safemig::check::{self, CheckOptions, CheckReport, Lock, Prepared, State, TargetReport};
 use safemig::config::environments::Environments;
+use safemig::diagnosis;
+use safemig::drift::Verdict;
+use safemig::text::{self, escaped};
 use safemig::{Error, ExitCode};
 
 use super::output::{self, Printer};
@@ -40,6 +46,11 @@ pub struct CheckArgs {
     /// it is reported unreachable
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     timeout: Duration,
+
+    /// Call migrations edited after they were applied, gone from the folder or applied out
+    /// of order `inconsistent` (exit 7) instead of noting them, in every environment
+    #[arg(long)]
+    strict: bool,
 
     /// Skip the drift comparisons safemig.toml configures
     #[arg(long)]
@@ -76,11 +87,17 @@ pub(super) fn prepare(config: Option<&Path>, names: &[String]) -> Result<Vec<Pre
 pub async fn check(
     args: CheckArgs,
     config: Option<PathBuf>,
+    all: bool,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
+    let base = match &config {
+        Some(config) => Target::default().flag("--config", &config.to_string_lossy()),
+        None => Target::default(),
+    };
     let mut prepared = prepare(config.as_deref(), &args.env)?;
     for environment in &mut prepared {
         environment.tenant_filter = args.tenant.clone();
+        environment.strictness.strict |= args.strict;
     }
     let options = CheckOptions {
         jobs: args.jobs.into(),
@@ -90,9 +107,259 @@ pub async fn check(
     };
     let report = check::run_all(&prepared, &options).await;
     if args.json {
-        printer.json(&report);
+        printer.json(&json(&report, &base, true));
     } else {
-        printer.check(&report);
+        printer.check(&report, &base, true, all);
     }
     Ok(report.exit_code())
+}
+
+/// Above this many targets, the table lists only those needing attention and the
+/// attention section groups alike targets (`-v` lists everything).
+const SUMMARY_ABOVE: usize = 20;
+
+/// The human check report: one line per target (above [`SUMMARY_ABOVE`], only those
+/// needing attention), then what needs attention with its `next:` line, then the counts
+/// and the worst state with its exit code. `base` is what the person selected the
+/// environments with (`--config`); `named`: the environments come from safemig.toml.
+pub fn render(report: &CheckReport, base: &Target, named: bool, all: bool) -> String {
+    let targets: Vec<&TargetReport> = report
+        .environments
+        .iter()
+        .flat_map(|e| &e.targets)
+        .collect();
+    let summarise = !all && targets.len() > SUMMARY_ABOVE;
+    let attention: Vec<&TargetReport> = targets
+        .iter()
+        .copied()
+        .filter(|t| t.state != State::UpToDate || diagnosis::of_check_target(t).is_some())
+        .collect();
+    let listed = if summarise { &attention } else { &targets };
+    let mut out = String::new();
+    if !listed.is_empty() {
+        out += &table(listed);
+        out.push('\n');
+    }
+    if summarise {
+        out += &format!(
+            "({} up to date not listed; -v lists every target.)\n",
+            targets.len() - attention.len()
+        );
+    }
+    if !attention.is_empty() {
+        out.push('\n');
+    }
+    for group in groups(&attention, summarise) {
+        out += &attention_block(&group, base, named);
+    }
+    let counts: Vec<String> = State::PRECEDENCE
+        .iter()
+        .filter_map(|state| {
+            report
+                .counts
+                .get(state.as_str())
+                .map(|n| format!("{n} {}", state.as_str().replace('_', " ")))
+        })
+        .collect();
+    out += &format!(
+        "\n{} in {}: {}.\n",
+        text::count(targets.len(), "target"),
+        text::count(report.environments.len(), "environment"),
+        counts.join(", ")
+    );
+    out += &format!(
+        "Worst: {} (exit code {}).",
+        report.state.as_str().replace('_', " "),
+        report.exit_code() as u8
+    );
+    out
+}
+
+/// The JSON report, each target with the `next:` line `render` would print for it.
+pub fn json(report: &CheckReport, base: &Target, named: bool) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).expect("reports serialize");
+    let targets = report.environments.iter().flat_map(|e| &e.targets);
+    let slots = value["environments"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["targets"].as_array_mut().into_iter().flatten());
+    for (target, slot) in targets.zip(slots) {
+        slot["next"] = match diagnosis::of_check_target(target) {
+            Some(advice) => advice
+                .render(&diagnosis::check_target_selection(base, target, named))
+                .into(),
+            None => serde_json::Value::Null,
+        };
+    }
+    value
+}
+
+fn table(targets: &[&TargetReport]) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.set_header([
+        "Environment",
+        "Tenant",
+        "State",
+        "Migrations",
+        "Lock",
+        "Drift",
+    ]);
+    for target in targets {
+        let migrations: Vec<String> = target
+            .counts
+            .iter()
+            .map(|(state, n)| format!("{n} {}", state.replace('_', " ")))
+            .collect();
+        table.add_row([
+            escaped(&target.environment).to_string(),
+            target
+                .tenant
+                .as_deref()
+                .map(|t| escaped(t).to_string())
+                .unwrap_or_else(|| "-".into()),
+            target.state.as_str().replace('_', " "),
+            if migrations.is_empty() {
+                "-".into()
+            } else {
+                migrations.join(", ")
+            },
+            match &target.lock {
+                None => "-".into(),
+                Some(Lock::Free) => "free".into(),
+                // The holder is named once, in the attention section.
+                Some(Lock::Held { busy: true, .. }) => "held, working".into(),
+                Some(Lock::Held { .. }) => "held".into(),
+                Some(Lock::Unknown { .. }) => "unknown".into(),
+            },
+            match &target.drift {
+                None => "-".into(),
+                Some(d) => match &d.verdict {
+                    Some(Verdict::Same) => "none".into(),
+                    Some(Verdict::SameSchemaDifferentHistory) => "other history".into(),
+                    Some(Verdict::DifferentSchema) => "different schema".into(),
+                    None => "error".into(),
+                },
+            },
+        ]);
+    }
+    output::render_table(&table)
+}
+
+/// Targets that need the same attention, for one block: each alone, or when
+/// `summarise`, alike targets of one environment (same state, same details) together.
+fn groups<'a>(targets: &[&'a TargetReport], summarise: bool) -> Vec<Vec<&'a TargetReport>> {
+    let mut groups: Vec<(String, Vec<&TargetReport>)> = Vec::new();
+    for target in targets {
+        let key = if summarise {
+            format!("{}\n{}", target.environment, details(target).join("\n"))
+        } else {
+            format!("{}/{:?}", target.environment, target.tenant)
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(target),
+            None => groups.push((key, vec![target])),
+        }
+    }
+    groups.into_iter().map(|(_, members)| members).collect()
+}
+
+/// A block of the attention section: who, the details, and the `next:` line (the first
+/// target's: the others take the same command with their own `--tenant`).
+fn attention_block(group: &[&TargetReport], base: &Target, named: bool) -> String {
+    let target = group[0];
+    let state = target.state.as_str().replace('_', " ");
+    let mut out = match (&target.tenant, group.len()) {
+        (Some(_), n) if n > 1 => {
+            let names: Vec<String> = group
+                .iter()
+                .take(5)
+                .filter_map(|t| t.tenant.as_deref().map(|n| escaped(n).to_string()))
+                .collect();
+            let more = if n > 5 {
+                format!(" and {} more", n - 5)
+            } else {
+                String::new()
+            };
+            format!(
+                "{}: {n} tenants {state} ({}{more})\n",
+                escaped(&target.environment),
+                names.join(", ")
+            )
+        }
+        (Some(tenant), _) => format!(
+            "{}/{}: {state} ({})\n",
+            escaped(&target.environment),
+            escaped(tenant),
+            target.target
+        ),
+        (None, _) if target.target.is_empty() => {
+            format!("{}: {state}\n", escaped(&target.environment))
+        }
+        (None, _) => format!(
+            "{}: {state} ({})\n",
+            escaped(&target.environment),
+            target.target
+        ),
+    };
+    for line in details(target) {
+        out += &format!("  {line}\n");
+    }
+    if let Some(advice) = diagnosis::of_check_target(target) {
+        let selection = diagnosis::check_target_selection(base, target, named);
+        out += &format!("  next: {}", advice.render(&selection));
+        if group.len() > 1 {
+            out += ", then the same for each tenant listed";
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// What is wrong with a target, a line each.
+fn details(target: &TargetReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(error) = &target.error {
+        lines.push(output::for_people(error));
+    }
+    if let Some(Lock::Held { holder, busy }) = &target.lock {
+        lines.push(format!(
+            "migration lock held by {}{}",
+            output::for_people(holder),
+            if *busy { ", running a statement" } else { "" }
+        ));
+    }
+    for m in &target.migrations {
+        let note = m
+            .note
+            .as_deref()
+            .map(|n| format!(": {}", output::for_people(n)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{} {}{note}",
+            escaped(&m.name),
+            m.state.as_str().replace('_', " ")
+        ));
+    }
+    if let Some(drift) = &target.drift {
+        match (&drift.verdict, &drift.error) {
+            (_, Some(error)) => lines.push(format!(
+                "drift against {}: {}",
+                drift.against,
+                output::for_people(error)
+            )),
+            (Some(verdict), None) if *verdict != Verdict::Same => lines.push(format!(
+                "drift against {}: {} differing, {} in the history",
+                drift.against,
+                text::count(drift.differences, "object"),
+                text::count(drift.history_differences.unwrap_or(0), "difference"),
+            )),
+            _ => {}
+        }
+    }
+    for note in &target.notes {
+        lines.push(format!("note: {}", output::for_people(note)));
+    }
+    lines
 }

@@ -85,11 +85,13 @@ pub async fn deploy(
     signals: &StopSignals,
 ) -> Result<ExitCode, Error> {
     let project = args.project.or(before);
+    printer.set_target(project.target());
     if let Some(environment) = project.fleet()? {
         if args.dry_run {
             // What deploy would do to each tenant is what status says of it.
             signals.set(Policy::Exit);
-            return Ok(super::status::tenants(&environment, args.fleet.json, printer).await);
+            let base = project.folder_target();
+            return Ok(super::status::tenants(&environment, args.fleet.json, &base, printer).await);
         }
         let interrupt = Interrupt::new(args.deadline);
         signals.set(Policy::Stop(interrupt.clone()));
@@ -154,7 +156,14 @@ pub async fn apply(
             elapsed,
         } => printer.applied(name, mode, elapsed),
     })
-    .await?;
+    .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let cache = super::cache_dir(false);
+            return Err(safemig::repair::explain_failure(ctx, &dir, error, cache, interrupt).await);
+        }
+    };
     printer.deploy_summary(&outcome);
     Ok(outcome)
 }

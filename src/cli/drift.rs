@@ -96,15 +96,17 @@ pub async fn drift(
     let interrupt = Interrupt::new(args.deadline);
     signals.set(Policy::Stop(interrupt.clone()));
     let project = std::mem::take(&mut args.project).or(before);
+    printer.set_target(project.target());
     // `--sql` writes one database's DDL: over tenants it needs --tenant naming one.
     if !args.sql
         && let Some(environment) = project.fleet()?
     {
+        let base = project.folder_target();
         return tenants(environment, &args).await.map(|report| {
             if args.json {
-                printer.json(&report);
+                printer.json(&super::check::json(&report, &base, true));
             } else {
-                printer.check(&report);
+                printer.check(&report, &base, true, false);
             }
             report.exit_code()
         });
@@ -143,9 +145,17 @@ pub async fn drift(
         );
         printer.line(drift::render_script(script, &header).trim_end());
     } else if args.json {
-        printer.json(&report);
+        let mut value = serde_json::to_value(&report).expect("reports serialize");
+        value["next"] = safemig::diagnosis::of_drift(&report)
+            .map(|n| printer.advice(&n))
+            .into();
+        printer.json(&value);
     } else {
-        printer.line(&render(&report));
+        let mut text = render(&report);
+        if let Some(next) = safemig::diagnosis::of_drift(&report) {
+            text += &format!("\nnext: {}", printer.advice(&next));
+        }
+        printer.line(&text);
     }
     Ok(report.verdict.exit_code())
 }
@@ -211,6 +221,19 @@ pub fn render(report: &Report) -> String {
         "Comparing {left}: {}\n     with {right}: {}{cached}\n",
         report.left.description, report.right.description
     );
+    if !report.pending.is_empty() {
+        out.push_str(&format!(
+            "  up to the migrations its history applied; {} pending ({}) not compared: deploy applies {}\n",
+            safemig::text::count(report.pending.len(), "migration"),
+            report
+                .pending
+                .iter()
+                .map(|n| escaped(n).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if report.pending.len() == 1 { "it" } else { "them" }
+        ));
+    }
     let mut previous = None;
     for finding in &report.differences {
         let object = finding.difference.object();

@@ -27,6 +27,7 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use safemig::advice::Target;
 use safemig::check::{self as check_lib, Prepared};
 use safemig::config::environments::Environments;
 use safemig::config::{Locations, Project};
@@ -288,6 +289,48 @@ impl ProjectArgs {
         Ok(Some(prepared))
     }
 
+    /// The database as the person selected it, for the commands advice suggests: the same
+    /// flags, so a pasted command reaches the same database.
+    pub(crate) fn target(&self) -> Target {
+        let mut target = Target::default();
+        if let Some(url) = &self.database.url {
+            target = target.url(url, std::env::vars());
+        }
+        if let Some(env) = &self.database.env {
+            target = target.env(env);
+        }
+        if let Some(tenant) = &self.database.tenant {
+            target = target.tenant(tenant);
+        }
+        target.and(self.folder_target())
+    }
+
+    /// The flags besides the database: `--config`, `--dir`, `--schema`. Commands over an
+    /// environment's tenants add `--env` and each tenant's `--tenant` to them.
+    pub(crate) fn folder_target(&self) -> Target {
+        let mut target = Target::default();
+        if let Some(config) = &self.database.config {
+            target = target.flag("--config", &config.to_string_lossy());
+        }
+        if let Some(dir) = &self.folder.dir {
+            target = target.flag("--dir", &dir.to_string_lossy());
+        }
+        if let Some(schema) = &self.folder.schema {
+            target = target.flag("--schema", &schema.to_string_lossy());
+        }
+        target
+    }
+
+    /// Whether `--env` names an environment with `strict = true`.
+    pub(crate) fn environment_is_strict(&self) -> Result<bool, Error> {
+        match &self.database.env {
+            None => Ok(false),
+            Some(name) => Ok(Environments::require(self.database.config.as_deref())?
+                .get(name)?
+                .strict),
+        }
+    }
+
     /// The lock as `--lock-timeout` and the environment set it.
     pub(crate) fn lock_options(&self) -> LockOptions {
         LockOptions::from_environment(self.lock_timeout())
@@ -454,7 +497,7 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
         mut before,
         command,
         config,
-        ..
+        verbose,
     } = cli;
     before.database.config = config.clone();
     let code = match command {
@@ -496,7 +539,7 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
             args.env.extend(before.database.env.take());
             args.tenant = args.tenant.or(before.database.tenant.take());
             without_project(&before, "check", signals);
-            check::check(args, config, printer).await?
+            check::check(args, config, verbose > 0, printer).await?
         }
         Command::Serve(mut args) => {
             args.env.extend(before.database.env.take());

@@ -11,7 +11,8 @@ use std::time::Duration;
 use comfy_table::{Table, presets};
 
 use safemig::Error;
-use safemig::check::{CheckReport, Lock, State as CheckState, TargetReport};
+use safemig::advice::{Advice, Target};
+use safemig::check::CheckReport;
 use safemig::deploy::{DryRun, Mode, Outcome};
 use safemig::drill::{Attempt, Report as DrillReport};
 use safemig::fleet::{Event as FleetEvent, FleetReport, Outcome as FleetOutcome, Stopped};
@@ -26,13 +27,27 @@ use safemig::text::{self, escaped};
 
 pub struct Printer {
     out: Box<dyn Write>,
+    /// The database as the person selected it: every command a `next:` line suggests is
+    /// rendered on it.
+    target: Target,
 }
 
 impl Printer {
     pub fn stdout() -> Self {
         Printer {
             out: Box::new(std::io::stdout()),
+            target: Target::default(),
         }
+    }
+
+    /// Sets the target the commands of `next:` lines carry, once the command knows it.
+    pub fn set_target(&mut self, target: Target) {
+        self.target = target;
+    }
+
+    /// Advice as printed on this printer's target.
+    pub fn advice(&self, advice: &Advice) -> String {
+        advice.render(&self.target)
     }
 
     pub fn line(&mut self, text: &str) {
@@ -54,7 +69,7 @@ impl Printer {
             .unwrap_or_default();
         let mut text = format!("error{code}: {error}");
         if let Some(hint) = super::hints::hint(error) {
-            text.push_str(&format!("\n  next: {hint}"));
+            text.push_str(&format!("\n  next: {}", self.advice(&hint)));
         }
         let _ = self.out.flush();
         stderr_line(&text);
@@ -262,11 +277,14 @@ impl Printer {
     }
 
     pub fn status(&mut self, report: &StatusReport) {
-        self.line(&render_status(report));
+        self.line(&render_status(report, &self.target));
     }
 
-    pub fn check(&mut self, report: &CheckReport) {
-        self.line(&render_check(report));
+    /// A check report; `named`: its environments come from safemig.toml (their
+    /// commands carry `--env`); `all`: every target, however many.
+    pub fn check(&mut self, report: &CheckReport, base: &Target, named: bool, all: bool) {
+        let text = super::check::render(report, base, named, all);
+        self.line(&text);
     }
 
     pub fn split(&mut self, statements: &[Statement<'_>]) {
@@ -403,7 +421,7 @@ fn redact_strings(value: &mut serde_json::Value) {
 }
 
 /// The table without the padding comfy-table leaves at line ends.
-fn render_table(table: &Table) -> String {
+pub(super) fn render_table(table: &Table) -> String {
     table
         .lines()
         .map(|line| line.trim_end().to_string())
@@ -471,7 +489,7 @@ pub fn describe(event: &Event) -> String {
 }
 
 /// The human status report.
-pub fn render_status(report: &StatusReport) -> String {
+pub fn render_status(report: &StatusReport, target: &Target) -> String {
     let mut out = format!(
         "Database: {}\nMigrations: {}\n",
         report.target,
@@ -512,167 +530,23 @@ pub fn render_status(report: &StatusReport) -> String {
     if !counts.is_empty() {
         out.push_str(&format!("{}.\n", counts.join(", ")));
     }
-    out.push_str(match report.verdict {
-        Verdict::UpToDate => "Database is up to date.",
-        Verdict::Pending => "Pending migrations: run `safemig deploy`.",
-        Verdict::Failed => {
-            "Failed migrations block deploy (P3009): inspect them, then `safemig resolve --rolled-back NAME` or `--applied NAME`."
-        }
-        Verdict::Inconsistent => {
-            "The history disagrees with the migrations folder: see the notes above."
-        }
-        Verdict::HandedToPrismaNext => {
-            "Migrate this database with Prisma 8 (`prisma db migrate`): see the note above."
-        }
-        Verdict::BaselineNeeded => {
-            "Baseline needed: `safemig resolve --applied NAME` for each migration already in the schema."
-        }
-    });
+    out.push_str(verdict_line(report));
+    if let Some(next) = safemig::diagnosis::of_status(report) {
+        out.push_str(&format!("\nnext: {}", next.render(target)));
+    }
     out
 }
 
-/// The human check report: one line per target, then what needs attention, then the
-/// worst state and its exit code.
-pub fn render_check(report: &CheckReport) -> String {
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    table.set_header([
-        "Environment",
-        "Tenant",
-        "State",
-        "Migrations",
-        "Lock",
-        "Drift",
-    ]);
-    let targets: Vec<&TargetReport> = report
-        .environments
-        .iter()
-        .flat_map(|e| &e.targets)
-        .collect();
-    for target in &targets {
-        let migrations: Vec<String> = target
-            .counts
-            .iter()
-            .map(|(state, n)| format!("{n} {}", state.replace('_', " ")))
-            .collect();
-        table.add_row([
-            escaped(&target.environment).to_string(),
-            target
-                .tenant
-                .as_deref()
-                .map(|t| escaped(t).to_string())
-                .unwrap_or_else(|| "-".into()),
-            target.state.as_str().replace('_', " "),
-            if migrations.is_empty() {
-                "-".into()
-            } else {
-                migrations.join(", ")
-            },
-            match &target.lock {
-                None => "-".into(),
-                Some(Lock::Free) => "free".into(),
-                Some(Lock::Held { holder, .. }) => format!("held by {}", for_people(holder)),
-                Some(Lock::Unknown { .. }) => "unknown".into(),
-            },
-            match &target.drift {
-                None => "-".into(),
-                Some(d) => match (&d.verdict, &d.error) {
-                    (Some(safemig::drift::Verdict::Same), _) => "none".into(),
-                    (Some(safemig::drift::Verdict::SameSchemaDifferentHistory), _) => {
-                        "other history".into()
-                    }
-                    (Some(safemig::drift::Verdict::DifferentSchema), _) => {
-                        "different schema".into()
-                    }
-                    (None, _) => "error".into(),
-                },
-            },
-        ]);
+/// The sentence that sums up a status report.
+pub fn verdict_line(report: &StatusReport) -> &'static str {
+    match report.verdict {
+        Verdict::UpToDate => "Database is up to date.",
+        Verdict::Pending => "Pending migrations.",
+        Verdict::Failed => "A failed migration blocks deploy (P3009).",
+        Verdict::Inconsistent => "The history disagrees with the migrations folder.",
+        Verdict::HandedToPrismaNext => "Prisma 8 migrates this database now.",
+        Verdict::BaselineNeeded => "Baseline needed (P3005).",
     }
-    let mut out = render_table(&table);
-    out.push('\n');
-    let attention: Vec<&&TargetReport> = targets
-        .iter()
-        .filter(|t| t.state != CheckState::UpToDate)
-        .collect();
-    if !attention.is_empty() {
-        out.push('\n');
-    }
-    for target in attention {
-        let name = match &target.tenant {
-            Some(tenant) => format!("{}/{}", escaped(&target.environment), escaped(tenant)),
-            None => escaped(&target.environment).to_string(),
-        };
-        if target.target.is_empty() {
-            out.push_str(&format!(
-                "{name}: {}\n",
-                target.state.as_str().replace('_', " ")
-            ));
-        } else {
-            out.push_str(&format!(
-                "{name}: {} ({})\n",
-                target.state.as_str().replace('_', " "),
-                target.target
-            ));
-        }
-        if let Some(error) = &target.error {
-            out.push_str(&format!("  {}\n", for_people(error)));
-        }
-        for m in &target.migrations {
-            let note = m
-                .note
-                .as_deref()
-                .map(|n| format!(": {}", for_people(n)))
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "  {} {}{note}\n",
-                escaped(&m.name),
-                m.state.as_str().replace('_', " ")
-            ));
-        }
-        if let Some(drift) = &target.drift {
-            match (&drift.verdict, &drift.error) {
-                (_, Some(error)) => out.push_str(&format!(
-                    "  drift against {}: {}\n",
-                    drift.against,
-                    for_people(error)
-                )),
-                (Some(verdict), None) if *verdict != safemig::drift::Verdict::Same => {
-                    out.push_str(&format!(
-                        "  drift against {}: {} differing, {} in the history: run `safemig drift` for the details\n",
-                        drift.against,
-                        text::count(drift.differences, "object"),
-                        text::count(drift.history_differences.unwrap_or(0), "difference"),
-                    ))
-                }
-                _ => {}
-            }
-        }
-        for note in &target.notes {
-            out.push_str(&format!("  note: {}\n", for_people(note)));
-        }
-    }
-    let counts: Vec<String> = CheckState::PRECEDENCE
-        .iter()
-        .filter_map(|state| {
-            report
-                .counts
-                .get(state.as_str())
-                .map(|n| format!("{n} {}", state.as_str().replace('_', " ")))
-        })
-        .collect();
-    out.push_str(&format!(
-        "\n{} in {}: {}.\n",
-        text::count(targets.len(), "target"),
-        text::count(report.environments.len(), "environment"),
-        counts.join(", ")
-    ));
-    out.push_str(&format!(
-        "Worst: {} (exit code {}).",
-        report.state.as_str().replace('_', " "),
-        report.exit_code() as u8
-    ));
-    out
 }
 
 fn applied_at(m: &MigrationStatus) -> String {
@@ -710,6 +584,7 @@ mod tests {
             logs: None,
             progress: None,
             note: note.map(String::from),
+            out_of_order: false,
         }
     }
 
@@ -754,6 +629,6 @@ mod tests {
             migrations,
             notes: Vec::new(),
         };
-        insta::assert_snapshot!(render_status(&report));
+        insta::assert_snapshot!(render_status(&report, &Target::default().env("staging")));
     }
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use clap::Args;
 
 use safemig::interrupt::Interrupt;
-use safemig::repair::{self, Partial, Plan, Repaired, Report, Request, Verdict};
+use safemig::repair::{self, Partial, Plan, Recorded, Repaired, Report, Request, Verdict};
 use safemig::schema::Difference;
-use safemig::text::{escaped, shell_arg};
+use safemig::text::escaped;
 use safemig::{Error, ExitCode};
 
 use super::output::Printer;
@@ -73,7 +73,9 @@ pub async fn repair(
 ) -> Result<ExitCode, Error> {
     let interrupt = Interrupt::new(args.deadline);
     signals.set(Policy::Stop(interrupt.clone()));
-    let ctx = args.project.or(before).context()?;
+    let project = args.project.or(before);
+    printer.set_target(project.target());
+    let ctx = project.context()?;
     let dir = super::migrations(&ctx)?;
     let assume_applied = args
         .assume_applied
@@ -82,6 +84,7 @@ pub async fn repair(
         .transpose()?;
     let request = Request {
         migration: args.migration.as_deref(),
+        only_failed: false,
         wait: ctx.lock.timeout,
         interrupt: interrupt.clone(),
         cache: super::cache_dir(args.no_cache),
@@ -94,7 +97,9 @@ pub async fn repair(
                 "migration": null,
             }));
         } else {
-            printer.line("No failed migration in the history: nothing to repair.\n");
+            printer.line(
+                "Nothing to repair: no migration is failed, and the schema is what the history says of the last applied and the next pending migration.",
+            );
         }
         return Ok(ExitCode::Success);
     };
@@ -117,12 +122,31 @@ pub async fn repair(
     } else {
         None
     };
+    // After a repair, what comes next is what status says of the database now.
+    let after = match &repaired {
+        Some(_) => Some(safemig::status::report(&ctx, &dir, Default::default()).await?),
+        None => None,
+    };
+    let next = match &after {
+        Some(status) => safemig::diagnosis::of_status(status),
+        None if args.apply => None,
+        None => safemig::diagnosis::of_repair(&report),
+    };
     if args.json {
         let mut value = serde_json::to_value(&report).expect("reports serialize");
         value["repaired"] = serde_json::to_value(&repaired).expect("reports serialize");
+        value["next"] = serde_json::to_value(next.as_ref().map(|n| printer.advice(n)))
+            .expect("strings serialize");
         printer.json(&value);
     } else {
-        printer.line(&render(&report, args.apply, repaired.as_ref()));
+        let mut text = render(&report, args.apply, repaired.as_ref());
+        if let Some(status) = &after {
+            text += &format!("{}\n", super::output::verdict_line(status));
+        }
+        if let Some(next) = &next {
+            text += &format!("next: {}\n", printer.advice(next));
+        }
+        printer.line(text.trim_end());
     }
     Ok(if report.plan != Plan::Nothing {
         ExitCode::Success
@@ -134,16 +158,24 @@ pub async fn repair(
 /// The human report: the row, the statements, the verdict with its evidence, and what
 /// `--apply` does or did.
 pub fn render(report: &Report, applied: bool, repaired: Option<&Repaired>) -> String {
+    let started = report
+        .started_at
+        .map(|t| format!(" (started {})", t.format("%Y-%m-%d %H:%M:%S UTC")))
+        .unwrap_or_default();
     let mut out = format!(
-        "Failed migration {} (started {})\n",
+        "{} {}{started}\n",
+        match report.recorded {
+            Recorded::Failed => "Failed migration",
+            Recorded::Applied => "Migration recorded applied:",
+            Recorded::NotApplied => "Migration recorded not applied:",
+        },
         escaped(&report.migration),
-        report.started_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
     if let Some(failure) = &report.failure {
         out += &format!("  error: {}\n", escaped(failure));
     }
     if !report.checksum_matches {
-        out += "  its migration.sql changed since it failed (checksums differ): the evidence is about today's file\n";
+        out += "  its migration.sql changed since it ran (checksums differ): the evidence is about today's file\n";
     }
     out += &format!("Statements ({}):\n", report.total());
     for s in &report.statements {
@@ -160,41 +192,14 @@ pub fn render(report: &Report, applied: bool, repaired: Option<&Repaired>) -> St
     if let Some(k) = report.assumed_applied {
         out += &format!("Assumed (--assume-applied): statements 1..{k} ran, as you checked\n");
     }
-    let mut name = shell_arg(&report.migration);
-    if let Some(k) = report.assumed_applied {
-        name += &format!(
-            " --assume-applied {}",
-            if k == 0 {
-                "none".into()
-            } else {
-                format!("1-{k}")
-            }
-        );
-    }
-    match (repaired, applied) {
-        (Some(done), _) => out += &format!("Applied: {}\n", done.log),
-        (None, true) => out += "Applied: nothing was written\n",
-        (None, false) => {
-            out += &match &report.plan {
-                Plan::MarkRolledBack => format!(
-                    "`safemig repair {name} --apply` marks the row rolled back; `safemig deploy` then applies the migration again\n"
-                ),
-                Plan::RecordApplied => format!(
-                    "`safemig repair {name} --apply` records the migration applied, as `prisma migrate resolve --applied` does\n"
-                ),
-                Plan::Finish { from, to } => format!(
-                    "`safemig repair {name} --apply --finish` runs statements {from}..{to} on the database, then records the migration applied;\n`safemig repair {name} --apply --roll-back` runs the inverse of statements 1..{}, then marks the row rolled back\n",
-                    from - 1
-                ),
-                Plan::Nothing => format!(
-                    "`--apply` writes nothing for this verdict: a person must decide; once you know which statements ran, `safemig repair {name} --apply --assume-applied 1-K` acts as if the schema showed it\n"
-                ),
-                Plan::RollBack { undone } => {
-                    format!("statements 1..{undone} were rolled back\n")
-                }
-            }
+    out += &match (repaired, applied, &report.plan) {
+        (Some(done), _, _) => format!("Applied: {}\n", done.log),
+        (None, _, Plan::Agrees) => {
+            "The schema is what the history says: nothing to repair.\n".to_string()
         }
-    }
+        (None, true, _) => "Applied: nothing was written\n".to_string(),
+        (None, false, _) => String::new(),
+    };
     out
 }
 
@@ -231,11 +236,6 @@ fn evidence(report: &Report) -> String {
             for n in unseen {
                 out += &format!("    {}\n", statement(*n));
             }
-            out += &format!(
-                "  check them in the data, then say how far it ran: `safemig repair {} --apply --assume-applied 1-K` with K one of {}\n",
-                shell_arg(&report.migration),
-                states.join(", ")
-            );
             out
         }
         Verdict::Diverged {

@@ -39,7 +39,9 @@ pub async fn resolve(
         (Some(name), _) => Action::Applied(name),
         (None, name) => Action::RolledBack(name.unwrap_or_default()),
     };
-    let ctx = args.project.or(before).context()?;
+    let project = args.project.or(before);
+    printer.set_target(project.target());
+    let ctx = project.context()?;
     let timeout = ctx.lock.timeout;
     let resolved = resolve::run(&ctx, &action, &interrupt, &mut |event| match event {
         Event::FolderRead(dir) => output::not_utf8_warnings(dir),

@@ -91,6 +91,7 @@ pub async fn run(
         started: Instant::now(),
     };
     let project = args.project.or(before);
+    printer.set_target(project.target());
     let prestart = match args.migrate {
         Migrate::Off => None,
         // A stop signal during the deploy is handled as in `deploy`, within the stop timeout.
@@ -111,7 +112,7 @@ pub async fn run(
         Migrate::Check => {
             let ctx = project.context()?;
             let dir = super::migrations(&ctx)?;
-            let report = safemig::status::report(&ctx, &dir).await?;
+            let report = safemig::status::report(&ctx, &dir, Default::default()).await?;
             Some(prestart::after_check(&report, args.on_failed)?)
         }
     };

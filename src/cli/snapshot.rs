@@ -29,7 +29,9 @@ pub async fn snapshot(
     before: ProjectArgs,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
-    let ctx = args.project.or(before).context()?;
+    let project = args.project.or(before);
+    printer.set_target(project.target());
+    let ctx = project.context()?;
     let snapshot =
         safemig::drift::snapshot(&ctx.url, ctx.lock.timeout, args.detail.detail()).await?;
     match args.output.as_deref() {

@@ -3,7 +3,9 @@
 
 use clap::Args;
 
+use safemig::advice::Target;
 use safemig::check::{self, CheckOptions, CheckReport, Prepared};
+use safemig::status::Strictness;
 use safemig::{Error, ExitCode};
 
 use super::ProjectArgs;
@@ -14,6 +16,12 @@ pub struct StatusArgs {
     /// Print the report as JSON (format documented in the README)
     #[arg(long)]
     json: bool,
+
+    /// Call migrations edited after they were applied, gone from the folder or applied out
+    /// of order `inconsistent` (exit 7) instead of noting them [also: `strict = true` for an
+    /// environment of safemig.toml]
+    #[arg(long)]
+    strict: bool,
 
     #[command(flatten)]
     pub(super) project: ProjectArgs,
@@ -26,12 +34,17 @@ pub async fn status(
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
     let project = args.project.or(before);
-    if let Some(environment) = project.fleet()? {
-        return Ok(tenants(&environment, args.json, printer).await);
+    printer.set_target(project.target());
+    if let Some(mut environment) = project.fleet()? {
+        environment.strictness.strict |= args.strict;
+        return Ok(tenants(&environment, args.json, &project.folder_target(), printer).await);
     }
+    let strictness = Strictness {
+        strict: args.strict || project.environment_is_strict()?,
+    };
     let ctx = project.context()?;
     let dir = super::migrations(&ctx)?;
-    let report = safemig::status::report(&ctx, &dir).await?;
+    let report = safemig::status::report(&ctx, &dir, strictness).await?;
     if args.json {
         printer.json(&report);
     } else {
@@ -42,16 +55,21 @@ pub async fn status(
 
 /// The status of each tenant `environment` selects, as `check` reports it (drift
 /// left out); the exit code is the worst tenant's.
-pub(super) async fn tenants(environment: &Prepared, json: bool, printer: &mut Printer) -> ExitCode {
+pub(super) async fn tenants(
+    environment: &Prepared,
+    json: bool,
+    base: &Target,
+    printer: &mut Printer,
+) -> ExitCode {
     let options = CheckOptions {
         drift: false,
         ..CheckOptions::default()
     };
     let report = CheckReport::new(vec![check::run(environment, &options).await]);
     if json {
-        printer.json(&report);
+        printer.json(&super::check::json(&report, base, true));
     } else {
-        printer.check(&report);
+        printer.check(&report, base, true, false);
     }
     report.exit_code()
 }

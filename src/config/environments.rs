@@ -9,6 +9,7 @@
 //! schema = "prisma/schema.prisma"
 //! drift = { against = "folder", shadow = "env:SHADOW_URL", every = "1h" }
 //! tenants = { pattern = "tenant_*" }   # or list = [...], query = "SELECT ...", files = "*.db"
+//! strict = true                        # edited, missing, out-of-order migrations: exit 7
 //! ```
 //!
 //! The file is read strictly: an unknown key is an error naming it and its line, since a
@@ -52,6 +53,9 @@ pub struct Environment {
     pub schema: Option<PathBuf>,
     pub drift: Option<DriftSetting>,
     pub tenants: Option<Tenants>,
+    /// `strict = true`: `status` and `check` call edited, missing and out-of-order
+    /// migrations `inconsistent` (exit 7) instead of noting them.
+    pub strict: bool,
     /// The file's folder, against which tenant files are found.
     pub folder: PathBuf,
     /// The file, for messages.
@@ -354,6 +358,8 @@ struct RawEnvironment {
     schema: Option<String>,
     drift: Option<toml::Spanned<RawDrift>>,
     tenants: Option<toml::Spanned<RawTenants>>,
+    #[serde(default)]
+    strict: bool,
 }
 
 #[derive(Deserialize)]
@@ -439,6 +445,7 @@ impl RawEnvironment {
             schema: self.schema.map(|s| folder.join(s)),
             drift,
             tenants,
+            strict: self.strict,
             folder: folder.to_path_buf(),
             file: file.to_path_buf(),
         })

@@ -119,15 +119,32 @@ pub struct Report {
     pub compared: usize,
     /// The objects compared by their whole definition text, not attribute by attribute.
     pub compared_by_text: Vec<ObjectKey>,
+    /// Migrations of the folder the database's history has not applied: pending work,
+    /// left out of the comparison with the folder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
     /// `drift --sql`: the statements that would bring the left side to the right side.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converge: Option<Script>,
 }
 
 /// Compares the two sides of `request`.
+///
+/// A database is compared with the part of the folder its history has applied: migrations
+/// merged but not deployed yet are pending work (`Report::pending`), not drift. For the
+/// same reason the history's order and checksums are not compared with the folder's: a
+/// branch merge applies a migration after later-named ones, and an edited file is
+/// `status`'s to report; deploy goes on past both, as Prisma does.
 pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
-    let (left, left_summary) = read_side(request, &request.left).await?;
-    let (right, right_summary) = read_side(request, &request.right).await?;
+    let (left, left_summary) = read_side(request, &request.left, request.folder).await?;
+    let (folder, pending) = match (request.folder, &left.history) {
+        (Some(dir), Some(history)) if matches!(request.right, Source::Folder) => {
+            let (applied, pending) = applied_part(dir, history);
+            (Some(applied), pending)
+        }
+        (dir, _) => (dir.cloned(), Vec::new()),
+    };
+    let (right, right_summary) = read_side(request, &request.right, folder.as_ref()).await?;
     if left.provider != right.provider {
         return Err(Error::Drift(DriftError::ProviderMismatch {
             left: left.provider,
@@ -162,7 +179,18 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         })
         .collect();
     let history = match (&left.history, &right.history) {
-        (Some(l), Some(r)) => Some(history::compare(l, r)),
+        (Some(l), Some(r)) => Some::<Vec<HistoryDifference>>(
+            history::compare(l, r)
+                .into_iter()
+                .filter(|d| {
+                    !matches!(request.right, Source::Folder)
+                        || !matches!(
+                            d,
+                            HistoryDifference::Order { .. } | HistoryDifference::Checksum { .. }
+                        )
+                })
+                .collect(),
+        ),
         _ => None,
     };
     let verdict = if !differences.is_empty() {
@@ -194,8 +222,63 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         history,
         compared: keys.len(),
         compared_by_text,
+        pending,
         converge,
     })
+}
+
+impl Report {
+    /// The one migration the differences point to, if they point to one: where `repair`
+    /// should look first. A migration recorded applied but half run leaves its objects
+    /// missing (or unchanged); one recorded not applied but half run leaves its objects
+    /// present while it is pending. So every differing object a script names must be last
+    /// named in the same migration, an applied one for a missing or changed object and a
+    /// pending one for an extra object; anything else (a column added by hand to an
+    /// applied table, or one no script names) is a change made outside the migrations.
+    /// Missing objects no script names (a constraint's generated name) do not count
+    /// against it.
+    pub fn suspect(&self) -> Option<&str> {
+        let mut suspect = None;
+        for finding in &self.differences {
+            let name = match (&finding.last_migration, &finding.difference) {
+                (Some(name), _) => name.as_str(),
+                (None, Difference::Extra { .. }) => return None,
+                (None, _) => continue,
+            };
+            let pending = self.pending.iter().any(|p| p == name);
+            let fits = match finding.difference {
+                Difference::Extra { .. } => pending,
+                Difference::Missing { .. } | Difference::Changed { .. } => !pending,
+            };
+            if !fits || suspect.is_some_and(|s| s != name) {
+                return None;
+            }
+            suspect = Some(name);
+        }
+        suspect
+    }
+}
+
+/// The migrations of `dir` that `history` has applied (the rest are pending), in the
+/// folder's order.
+fn applied_part(dir: &MigrationsDir, history: &[history::Entry]) -> (MigrationsDir, Vec<String>) {
+    let applied = |name: &str| {
+        history
+            .iter()
+            .any(|e| e.name == name && e.state == history::EntryState::Applied)
+    };
+    let (done, pending): (Vec<_>, Vec<_>) = dir
+        .migrations
+        .iter()
+        .cloned()
+        .partition(|m| applied(&m.name));
+    (
+        MigrationsDir {
+            migrations: done,
+            ..dir.clone()
+        },
+        pending.into_iter().map(|m| m.name).collect(),
+    )
 }
 
 /// A live database as a snapshot: its schema (with the opt-in `detail`) and history, read
@@ -223,6 +306,7 @@ pub async fn snapshot(
 async fn read_side(
     request: &Request<'_>,
     source: &Source,
+    folder: Option<&MigrationsDir>,
 ) -> Result<(Snapshot, SideSummary), Error> {
     let (snapshot, kind, cached) = match source {
         Source::Database(url) => (
@@ -232,7 +316,7 @@ async fn read_side(
         ),
         Source::Snapshot(path) => (Snapshot::read(path)?, "snapshot", None),
         Source::Folder => {
-            let dir = request.folder.ok_or(DriftError::NoFolder)?;
+            let dir = folder.ok_or(DriftError::NoFolder)?;
             let server = request
                 .shadow
                 .as_ref()

@@ -2,12 +2,13 @@
 
 use serde::Serialize;
 
-use super::{Plan, Report};
+use super::{Plan, Recorded, Report};
 use crate::Error;
 use crate::context::Context;
 use crate::deploy::{self, Options};
 use crate::engine::{Access, Engine};
 use crate::error::RepairError;
+use crate::history::HistoryRow;
 use crate::interrupt::Interrupt;
 use crate::journal::{Journal, statement_hash};
 use crate::lock;
@@ -39,8 +40,9 @@ pub enum Partial {
 /// Acts on `report`, taken moments before: `none` marks the row rolled back, `all` records
 /// the migration applied as `prisma migrate resolve --applied` does, `partial k` runs the
 /// remaining statements through deploy's journaled mode (`Partial::Finish`) or the inverse
-/// of the applied ones (`Partial::RollBack`). `Ok(None)`: the verdict lets nothing be
-/// written, and nothing was.
+/// of the applied ones (`Partial::RollBack`; also for `all`, where every statement is
+/// undone). `Ok(None)`: the verdict lets nothing be written (or nothing needs to be), and
+/// nothing was.
 pub async fn apply(
     ctx: &Context,
     dir: &MigrationsDir,
@@ -49,40 +51,19 @@ pub async fn apply(
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<Option<Repaired>, Error> {
-    // What is done: the report's plan, with a partial migration's direction chosen.
-    let done = match (&report.plan, partial) {
-        (Plan::Nothing | Plan::RollBack { .. }, _) => return Ok(None),
-        (Plan::Finish { from, to }, Partial::Refuse) => {
-            return Err(Error::Repair(RepairError::FinishNeeded {
-                name: report.migration.clone(),
-                from: *from,
-                to: *to,
-            }));
-        }
-        (Plan::Finish { from, .. }, Partial::RollBack { .. }) => {
-            Plan::RollBack { undone: from - 1 }
-        }
-        (plan, _) => plan.clone(),
+    let Some(done) = decide(report, partial)? else {
+        return Ok(None);
     };
-    let grounds = report.grounds();
-    let log = match &done {
-        Plan::MarkRolledBack => format!("safemig repair: {grounds}; marked rolled back"),
-        Plan::RecordApplied => format!("safemig repair: {grounds}; recorded applied"),
-        Plan::Finish { from, to } => {
-            format!("safemig repair: {grounds}; finished statements {from}..{to}")
-        }
-        Plan::RollBack { undone } => format!(
-            "safemig repair: {grounds}; rolled back statements 1..{undone}, marked rolled back"
-        ),
-        Plan::Nothing => unreachable!("returned above"),
-    };
+    let log = decision_log(report, &done);
     let mut engine = ctx.connect(Access::ReadWrite).await?;
     let engine = &mut *engine;
     match &done {
         Plan::MarkRolledBack => {
-            annotate(engine, report, &log).await?;
-            resolve::mark_rolled_back(engine, &report.migration, &ctx.lock, interrupt, on_wait)
-                .await?;
+            under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
+                annotate(engine, report, &log).await?;
+                mark_rolled_back(engine, report).await
+            })
+            .await?;
         }
         Plan::RollBack { undone } => {
             let options = super::roll_back::Options {
@@ -93,12 +74,24 @@ pub async fn apply(
                     },
             };
             super::roll_back::run(engine, ctx, report, options, interrupt, on_wait).await?;
-            annotate(engine, report, &log).await?;
-            resolve::mark_rolled_back(engine, &report.migration, &ctx.lock, interrupt, on_wait)
-                .await?;
+            under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
+                annotate(engine, report, &log).await?;
+                mark_rolled_back(engine, report).await
+            })
+            .await?;
         }
         Plan::RecordApplied => {
-            annotate(engine, report, &log).await?;
+            if report.recorded == Recorded::Applied {
+                // A finished row of an edited file: it stays, marked rolled back, and a
+                // new row records the file as it is now.
+                under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
+                    annotate(engine, report, &log).await?;
+                    mark_rolled_back(engine, report).await
+                })
+                .await?;
+            } else {
+                annotate(engine, report, &log).await?;
+            }
             resolve::mark_applied(
                 engine,
                 dir,
@@ -110,35 +103,116 @@ pub async fn apply(
             .await?;
         }
         Plan::Finish { from, .. } => {
-            finish_rest(engine, ctx, dir, report, from - 1, interrupt, on_wait).await?;
-            // Prisma leaves a finished row's logs NULL and reads them never again; the
-            // decision is worth more to the next reader than that equality.
-            engine.update_journal(&report.row_id, 1, &log).await?;
+            finish_rest(engine, ctx, dir, report, from - 1, &log, interrupt, on_wait).await?;
         }
-        Plan::Nothing => unreachable!("returned above"),
+        Plan::Agrees | Plan::Retry { .. } | Plan::Nothing => unreachable!("decided above"),
     }
     Ok(Some(Repaired { plan: done, log }))
 }
 
-/// Appends the decision to the failed row's `logs`, leaving its other columns as they
-/// are; the row keeps the database's error text above it.
+/// What `--apply` does: the report's plan, with a partly (or wholly) applied migration's
+/// direction chosen. `None`: nothing to write.
+fn decide(report: &Report, partial: Partial) -> Result<Option<Plan>, Error> {
+    Ok(Some(match (&report.plan, partial) {
+        (Plan::Nothing | Plan::Agrees | Plan::Retry { .. } | Plan::RollBack { .. }, _) => {
+            return Ok(None);
+        }
+        (Plan::Finish { from, to }, Partial::Refuse) => {
+            return Err(Error::Repair(RepairError::FinishNeeded {
+                name: report.migration.clone(),
+                from: *from,
+                to: *to,
+                assumed: report.assumed_applied,
+            }));
+        }
+        (Plan::Finish { from, .. }, Partial::RollBack { .. }) => {
+            Plan::RollBack { undone: from - 1 }
+        }
+        // `--roll-back` of a migration whose every statement ran undoes all of them.
+        (Plan::RecordApplied, Partial::RollBack { .. }) => Plan::RollBack {
+            undone: report.total(),
+        },
+        (plan, _) => plan.clone(),
+    }))
+}
+
+/// The line the decision leaves in the row's `logs`.
+fn decision_log(report: &Report, done: &Plan) -> String {
+    let grounds = report.grounds();
+    match done {
+        Plan::MarkRolledBack => format!("safemig repair: {grounds}; marked rolled back"),
+        Plan::RecordApplied => format!("safemig repair: {grounds}; recorded applied"),
+        Plan::Finish { from, to } => {
+            format!("safemig repair: {grounds}; finished statements {from}..{to}")
+        }
+        Plan::RollBack { undone } => format!(
+            "safemig repair: {grounds}; rolled back statements 1..{undone}, marked rolled back"
+        ),
+        Plan::Agrees | Plan::Retry { .. } | Plan::Nothing => unreachable!("nothing is written"),
+    }
+}
+
+/// Runs `write` under the migration lock, once the migration's rows are as the report saw
+/// them.
+async fn under_lock(
+    engine: &mut dyn Engine,
+    ctx: &Context,
+    report: &Report,
+    interrupt: &Interrupt,
+    on_wait: &mut dyn FnMut(lock::Wait<'_>),
+    write: impl AsyncFnOnce(&mut dyn Engine) -> Result<(), Error>,
+) -> Result<(), Error> {
+    lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
+    let written = async {
+        unchanged(engine, report).await?;
+        write(engine).await
+    }
+    .await;
+    lock::release(engine, &ctx.lock).await;
+    written
+}
+
+/// Marks the report's row rolled back: a failed row as `resolve --rolled-back` does, a
+/// finished one (a row finished by hand) the same way, so deploy applies the migration
+/// again. A migration without a live row has nothing to mark.
+async fn mark_rolled_back(engine: &mut dyn Engine, report: &Report) -> Result<(), Error> {
+    for row in &report.rows {
+        engine
+            .mark_rolled_back(&row.id, crate::history::now())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Appends the decision to the decisive row's `logs`, leaving its other columns as they
+/// are; the row keeps the database's error text above it. A migration without a row has
+/// nowhere to keep it (the repaired row carries it instead).
 async fn annotate(engine: &mut dyn Engine, report: &Report, log: &str) -> Result<(), Error> {
+    let Some(row_id) = &report.row_id else {
+        return Ok(());
+    };
     let logs = match report.logs.as_deref() {
         Some(before) if !before.is_empty() => format!("{}\n{log}\n", before.trim_end()),
         _ => format!("{log}\n"),
     };
     engine
-        .update_journal(&report.row_id, report.applied_steps_count, &logs)
+        .update_journal(row_id, report.applied_steps_count, &logs)
         .await
 }
 
-/// Refuses when the failed row is no longer as `report` saw it (someone resolved it, or
-/// another repair ran): the decision was about that row.
-pub(super) async fn still_failed(engine: &mut dyn Engine, report: &Report) -> Result<(), Error> {
-    let rows = engine.read_history().await?;
-    let same = rows
+/// Refuses when the migration's live rows are no longer as `report` saw them (someone
+/// resolved it, or another repair or a deploy ran): the decision was about those rows.
+pub(super) async fn unchanged(engine: &mut dyn Engine, report: &Report) -> Result<(), Error> {
+    let rows = if engine.history_exists().await? {
+        engine.read_history().await?
+    } else {
+        Vec::new()
+    };
+    let now: Vec<&HistoryRow> = rows
         .iter()
-        .any(|r| r.id == report.row_id && r.is_failed() && r.logs == report.logs);
+        .filter(|r| r.migration_name == report.migration && r.is_live())
+        .collect();
+    let same = now.len() == report.rows.len() && now.iter().zip(&report.rows).all(|(a, b)| *a == b);
     if same {
         Ok(())
     } else {
@@ -148,16 +222,20 @@ pub(super) async fn still_failed(engine: &mut dyn Engine, report: &Report) -> Re
     }
 }
 
-/// Turns the failed row into a safemig journal that says "`done` statements applied,
-/// interrupted", then lets deploy resume it as it resumes its own interrupted migrations:
-/// each remaining statement tied to its journal write, so a kill at any instant leaves a
-/// row the next `safemig deploy` finishes. Only the failed migration is deployed.
+/// Leaves a safemig journal that says "`done` statements applied, interrupted" and lets
+/// deploy resume it as it resumes its own interrupted migrations: each remaining statement
+/// tied to its journal write, so a kill at any instant leaves a row the next `safemig
+/// deploy` finishes. A failed row becomes that journal; a finished row (finished by hand)
+/// is marked rolled back and, as for a migration without a live row, a new row holds it.
+/// Only this migration is deployed.
+#[allow(clippy::too_many_arguments)]
 async fn finish_rest(
     engine: &mut dyn Engine,
     ctx: &Context,
     dir: &MigrationsDir,
     report: &Report,
     done: usize,
+    log: &str,
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<(), Error> {
@@ -176,17 +254,25 @@ async fn finish_rest(
         done,
         ..Journal::new(hashes)
     };
-    lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
-    let written = async {
-        still_failed(engine, report).await?;
-        let steps = u32::try_from(done).unwrap_or(u32::MAX);
+    let steps = u32::try_from(done).unwrap_or(u32::MAX);
+    let mut row_id = None;
+    under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
+        let id = match (report.recorded, &report.row_id) {
+            (Recorded::Failed, Some(id)) => id.clone(),
+            _ => {
+                mark_rolled_back(engine, report).await?;
+                let row = HistoryRow::started(&migration.name, &migration.checksum);
+                engine.insert_row(&row).await?;
+                row.id
+            }
+        };
         engine
-            .update_journal(&report.row_id, steps, &journal.to_logs())
-            .await
-    }
-    .await;
-    lock::release(engine, &ctx.lock).await;
-    written?;
+            .update_journal(&id, steps, &journal.to_logs())
+            .await?;
+        row_id = Some(id);
+        Ok(())
+    })
+    .await?;
 
     let only = MigrationsDir {
         migrations: vec![migration.clone()],
@@ -202,5 +288,8 @@ async fn finish_rest(
         }
     })
     .await?;
-    Ok(())
+    // Prisma leaves a finished row's logs NULL and reads them never again; the decision is
+    // worth more to the next reader than that equality.
+    let row_id = row_id.expect("set under the lock");
+    engine.update_journal(&row_id, 1, log).await
 }

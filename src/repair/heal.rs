@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::{Partial, Repaired, Report, Request, apply, assess};
+use super::{Partial, Plan, Repaired, Report, Request, apply, assess};
 use crate::Error;
 use crate::context::Context;
 use crate::error::RepairError;
@@ -25,7 +25,13 @@ pub struct Healed {
 
 /// Whether `report` lets repair act without a person.
 pub fn unattended(report: &Report) -> bool {
-    report.checksum_matches && report.verdict.repairable() && report.assumed_applied.is_none()
+    report.checksum_matches
+        && report.verdict.repairable()
+        && report.assumed_applied.is_none()
+        && matches!(
+            report.plan,
+            Plan::MarkRolledBack | Plan::RecordApplied | Plan::Finish { .. }
+        )
 }
 
 /// Assesses the history's failed migration and, when [`unattended`] allows, repairs it
@@ -40,6 +46,7 @@ pub async fn heal(
 ) -> Result<Option<Healed>, Error> {
     let request = Request {
         migration: None,
+        only_failed: true,
         wait: ctx.lock.timeout,
         interrupt: interrupt.clone(),
         cache,
@@ -51,10 +58,15 @@ pub async fn heal(
     if !unattended(&report) {
         return Err(Error::Repair(RepairError::NotHealable {
             name: report.migration.clone(),
-            verdict: if report.checksum_matches {
-                report.verdict_text()
-            } else {
-                format!("{} (about an edited migration.sql)", report.verdict_text())
+            verdict: match report.plan {
+                Plan::Retry { from } => format!(
+                    "{} (statement {from} failed for real, applying nothing)",
+                    report.verdict_text()
+                ),
+                _ if !report.checksum_matches => {
+                    format!("{} (about an edited migration.sql)", report.verdict_text())
+                }
+                _ => report.verdict_text(),
             },
             report: Box::new(report),
         }));

@@ -1,14 +1,19 @@
-//! `safemig repair`: what a failed migration left behind, proven from the schema, and the
-//! history correction that follows from it.
+//! `safemig repair`: what a migration left behind, proven from the schema, and the history
+//! correction that follows from it.
 //!
 //! A failed `_prisma_migrations` row (started, never finished, not rolled back) says only
-//! that migration N did not finish. Repair replays migrations 1..N−1 into a scratch
-//! database (state S₀), runs N's statements there one at a time (S₁…Sₙ, see [`states`]),
-//! and compares the live schema with each state ([`verdict`]). Only a verdict that names
-//! exactly one state, or states that differ by statements harmless to run again, lets
-//! [`apply`] act; anything else writes nothing and shows the evidence.
+//! that migration N did not finish; a finished row or a rolled-back one says all or none
+//! of it ran, and can be wrong too: a blind `UPDATE … SET finished_at = NOW()` over a
+//! half-applied migration, or `resolve --rolled-back` after statements took effect. Repair
+//! replays migrations 1..N−1 into a scratch database (state S₀), runs N's statements there
+//! one at a time (S₁…Sₙ, see [`states`]), and compares the live schema with each state
+//! ([`verdict`]). What the row says ([`Recorded`]) and what the schema shows decide the
+//! [`Plan`]. Only a verdict that names exactly one state, or states that differ by
+//! statements harmless to run again, lets [`apply`] act; anything else writes nothing and
+//! shows the evidence.
 
 mod apply;
+mod explain;
 mod heal;
 mod roll_back;
 mod states;
@@ -31,11 +36,41 @@ use crate::schema::Schema;
 use crate::sql::{self, StatementKind};
 
 pub use apply::{Partial, Repaired, apply};
+pub use explain::explain_failure;
 pub use heal::{Healed, heal};
 pub use verdict::{Verdict, classify};
 
 /// The report format of `repair --json`; a change older readers could misread raises it.
-pub const REPORT_FORMAT: u32 = 1;
+/// 2: reports migrations whose row is finished or rolled back too (`recorded`), so
+/// `row_id` and `started_at` may be null; `plan` may be `agrees` or `retry`.
+pub const REPORT_FORMAT: u32 = 2;
+
+/// What the history records of the migration repair looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recorded {
+    /// A failed row: started, never finished, not rolled back (P3009).
+    Failed,
+    /// A finished row: the history says every statement ran.
+    Applied,
+    /// Only rolled-back rows, or none: the history says none ran.
+    NotApplied,
+}
+
+impl Recorded {
+    /// What migration `name`'s rows say, the decisive row first: a failed row blocks
+    /// everything, then a finished one.
+    fn of<'r>(rows: &'r [HistoryRow], name: &str) -> (Recorded, Option<&'r HistoryRow>) {
+        let mine = || rows.iter().rev().filter(|r| r.migration_name == name);
+        if let Some(row) = mine().find(|r| r.is_failed()) {
+            (Recorded::Failed, Some(row))
+        } else if let Some(row) = mine().find(|r| r.is_applied()) {
+            (Recorded::Applied, Some(row))
+        } else {
+            (Recorded::NotApplied, None)
+        }
+    }
+}
 
 /// One statement of the failed migration, as the report names it.
 #[derive(Debug, Clone, Serialize)]
@@ -58,9 +93,16 @@ pub struct StatementSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Plan {
-    /// `none`: the failed row is marked rolled back, so deploy applies the migration again.
+    /// The schema is what the history says: nothing to repair.
+    Agrees,
+    /// A failed statement applied nothing and the schema shows the statements before it, as
+    /// the journal says: the failure is real. Once its cause is fixed, deploy retries from
+    /// statement `from` (1-based).
+    Retry { from: usize },
+    /// `none`: the row is marked rolled back, so deploy applies the migration again.
     MarkRolledBack,
-    /// `all`: recorded applied as `prisma migrate resolve --applied` records it.
+    /// `all`: recorded applied as `prisma migrate resolve --applied` records it (for a
+    /// finished row of an edited file: a new row records the file as it is now).
     RecordApplied,
     /// `partial k`: with `--finish`, statements `from..=to` (1-based) run on the live
     /// database as deploy's journaled mode runs them, then the migration is recorded
@@ -76,18 +118,40 @@ pub enum Plan {
 }
 
 impl Plan {
-    /// The plan for `applied` statements of `total` known to have run (`None`: unknown).
-    pub fn of(applied: Option<usize>, total: usize) -> Plan {
-        match applied {
-            None => Plan::Nothing,
-            Some(0) => Plan::MarkRolledBack,
-            Some(k) if k >= total => Plan::RecordApplied,
-            Some(k) => Plan::Finish {
+    /// The plan for `applied` statements of `total` known to have run (`None`: unknown),
+    /// given what the history records.
+    pub fn of(facts: &Facts, applied: Option<usize>, total: usize) -> Plan {
+        let Some(k) = applied else {
+            return Plan::Nothing;
+        };
+        match facts.recorded {
+            Recorded::Applied if k >= total && facts.checksum_matches => return Plan::Agrees,
+            Recorded::NotApplied if k == 0 => return Plan::Agrees,
+            Recorded::Failed if facts.retry_from == Some(k) && k < total => {
+                return Plan::Retry { from: k + 1 };
+            }
+            _ => {}
+        }
+        match k {
+            0 => Plan::MarkRolledBack,
+            k if k >= total => Plan::RecordApplied,
+            k => Plan::Finish {
                 from: k + 1,
                 to: total,
             },
         }
     }
+}
+
+/// What the history says of the migration, as far as the plan depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    pub recorded: Recorded,
+    /// Whether the file's checksum is the row's.
+    pub checksum_matches: bool,
+    /// A safemig journal whose failed statement applied nothing: the statements done
+    /// before it (deploy retries from the next).
+    pub retry_from: Option<usize>,
 }
 
 /// How many statements repair takes as run: what the verdict proves, or what the operator
@@ -133,6 +197,15 @@ pub fn applied(
     }
 }
 
+/// `--assume-applied`'s value for `k` statements, as [`parse_assumed`] reads it.
+pub fn assumption(k: usize) -> String {
+    if k == 0 {
+        "none".into()
+    } else {
+        format!("1-{k}")
+    }
+}
+
 /// `--assume-applied`'s value: `1,2,3` or `1-3` (statements 1 to 3 ran), `none` or `0`
 /// (none did). Only a prefix can have run: statements run in order.
 pub fn parse_assumed(given: &str) -> Result<usize, RepairError> {
@@ -166,17 +239,20 @@ pub fn parse_assumed(given: &str) -> Result<usize, RepairError> {
     Ok(numbers.len())
 }
 
-/// What repair found about one failed migration.
+/// What repair found about one migration.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub format_version: u32,
     pub migration: String,
-    /// The failed row's id.
-    pub row_id: String,
-    pub started_at: DateTime<Utc>,
+    /// What the history records of it.
+    pub recorded: Recorded,
+    /// The decisive row's id (the failed one, else the finished one); `None` when the
+    /// migration has only rolled-back rows, or none.
+    pub row_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
     /// The line of the row's `logs` that says what went wrong.
     pub failure: Option<String>,
-    /// Whether the file's checksum is the row's: a file edited since it failed is still
+    /// Whether the file's checksum is the row's: a file edited since it ran is still
     /// classified, but the evidence is about today's file.
     pub checksum_matches: bool,
     pub statements: Vec<StatementSummary>,
@@ -195,6 +271,10 @@ pub struct Report {
     pub(crate) applied_steps_count: u32,
     #[serde(skip)]
     pub(crate) logs: Option<String>,
+    /// The live rows of the migration when it was assessed: `apply` acts only while
+    /// they are unchanged.
+    #[serde(skip)]
+    pub(crate) rows: Vec<HistoryRow>,
 }
 
 impl Report {
@@ -222,8 +302,11 @@ impl Report {
 
 /// What to repair, and how.
 pub struct Request<'a> {
-    /// The failed migration; `None`: the only failed one.
+    /// The migration; `None`: the only failed one, else (unless `only_failed`) the one
+    /// whose row the schema contradicts.
     pub migration: Option<&'a str>,
+    /// Without a name, look only for a failed row (`run --on-failed=repair`).
+    pub only_failed: bool,
     pub wait: Duration,
     pub interrupt: Interrupt,
     /// Where S₀…Sₙ are cached; `None`: always build them.
@@ -232,8 +315,10 @@ pub struct Request<'a> {
     pub assume_applied: Option<usize>,
 }
 
-/// Classifies the failed migration of `ctx`'s database, read only. `Ok(None)`: the
-/// history has no failed migration, so there is nothing to repair.
+/// Classifies a migration of `ctx`'s database, read only: the one `request` names, else
+/// the history's only failed one, else (unless `request.only_failed`) the one whose row
+/// the schema contradicts: the last applied migration, or the first pending one.
+/// `Ok(None)`: nothing to repair (no failed row, and the schema agrees with the history).
 pub async fn assess(
     ctx: &Context,
     dir: &MigrationsDir,
@@ -246,24 +331,68 @@ pub async fn assess(
     } else {
         Vec::new()
     };
-    let Some(row) = failed_row(&rows, request.migration)? else {
-        return Ok(None);
-    };
-    let index = dir
-        .migrations
-        .iter()
-        .position(|m| m.name == row.migration_name)
-        .ok_or_else(|| RepairError::NotInFolder {
-            name: row.migration_name.clone(),
-            dir: dir.path.clone(),
-        })?;
-    let migration = &dir.migrations[index];
-    let dialect = ctx.url.provider().dialect();
-    let statements = sql::executable_statements(migration.sql(), dialect);
     let live_schema =
         crate::drift::read_schema(&mut *live, crate::schema::Detail::default()).await?;
     drop(live);
+    let candidates = match (request.migration, failed_row(&rows, request.migration)?) {
+        (_, Some(row)) => vec![row.migration_name.clone()],
+        (Some(name), None) => vec![name.to_string()],
+        (None, None) if request.only_failed => return Ok(None),
+        (None, None) => suspects(dir, &rows),
+    };
+    for name in candidates {
+        let report = classify_migration(ctx, dir, request, &rows, &name, &live_schema).await?;
+        if report.plan != Plan::Agrees || request.migration.is_some() {
+            return Ok(Some(report));
+        }
+    }
+    Ok(None)
+}
 
+/// The migrations whose row the schema may contradict when no row is failed: the last
+/// applied one in folder order (a row finished by hand over a half-applied migration),
+/// then the first pending one after it (a row marked rolled back, or none, over statements
+/// that took effect). When the first agrees, the schema is the folder's up to it, so the
+/// second agrees too and is not looked at.
+fn suspects(dir: &MigrationsDir, rows: &[HistoryRow]) -> Vec<String> {
+    let applied = |name: &str| {
+        rows.iter()
+            .any(|r| r.migration_name == name && r.is_applied())
+    };
+    let last = dir.migrations.iter().rposition(|m| applied(&m.name));
+    let next = dir.migrations[last.map_or(0, |i| i + 1)..]
+        .iter()
+        .find(|m| !applied(&m.name));
+    last.map(|i| dir.migrations[i].name.clone())
+        .into_iter()
+        .chain(next.map(|m| m.name.clone()))
+        .collect()
+}
+
+/// Classifies migration `name` against the live schema.
+async fn classify_migration(
+    ctx: &Context,
+    dir: &MigrationsDir,
+    request: &Request<'_>,
+    rows: &[HistoryRow],
+    name: &str,
+    live_schema: &Schema,
+) -> Result<Report, Error> {
+    let index = dir
+        .migrations
+        .iter()
+        .position(|m| m.name == name)
+        .ok_or_else(|| RepairError::NotInFolder {
+            name: name.to_string(),
+            dir: dir.path.clone(),
+        })?;
+    let (recorded, row) = Recorded::of(rows, name);
+    if recorded == Recorded::Applied {
+        refuse_later_applied(dir, rows, index)?;
+    }
+    let migration = &dir.migrations[index];
+    let dialect = ctx.url.provider().dialect();
+    let statements = sql::executable_statements(migration.sql(), dialect);
     let states = states::build(
         &ctx.url,
         dir,
@@ -287,25 +416,30 @@ pub async fn assess(
                 || (s.kind == StatementKind::Ddl && changed_nothing() && rerunnable(s.sql))
         })
         .collect();
-    let verdict = classify(&live_schema, &states.schemas, &transparent);
-    let applied = applied(
-        &verdict,
-        statements.len(),
-        request.assume_applied,
-        &row.migration_name,
-    )?;
-    let plan = Plan::of(applied, statements.len());
-    Ok(Some(Report {
+    let verdict = classify(live_schema, &states.schemas, &transparent);
+    let applied = applied(&verdict, statements.len(), request.assume_applied, name)?;
+    let facts = Facts {
+        recorded,
+        checksum_matches: row
+            .is_none_or(|r| crate::checksum::matches(&r.checksum, &migration.script)),
+        retry_from: row
+            .filter(|r| r.is_failed())
+            .and_then(|r| r.logs.as_deref())
+            .and_then(crate::journal::Journal::from_logs)
+            .and_then(|j| j.retry_from),
+    };
+    let plan = Plan::of(&facts, applied, statements.len());
+    Ok(Report {
         format_version: REPORT_FORMAT,
-        migration: row.migration_name.clone(),
-        row_id: row.id.clone(),
-        started_at: row.started_at,
+        migration: name.to_string(),
+        recorded,
+        row_id: row.map(|r| r.id.clone()),
+        started_at: row.map(|r| r.started_at),
         failure: row
-            .logs
-            .as_deref()
+            .and_then(|r| r.logs.as_deref())
             .and_then(history::log_summary)
             .map(str::to_string),
-        checksum_matches: row.checksum == migration.checksum,
+        checksum_matches: facts.checksum_matches,
         statements: statements
             .iter()
             .enumerate()
@@ -322,9 +456,40 @@ pub async fn assess(
         plan,
         states_cached: states.cached,
         states: states.schemas,
-        applied_steps_count: row.applied_steps_count,
-        logs: row.logs.clone(),
-    }))
+        applied_steps_count: row.map_or(0, |r| r.applied_steps_count),
+        logs: row.and_then(|r| r.logs.clone()),
+        rows: rows
+            .iter()
+            .filter(|r| r.migration_name == name && r.is_live())
+            .cloned()
+            .collect(),
+    })
+}
+
+/// The states of a migration are the schema before it plus its statements: a migration
+/// applied before others that the folder puts after it can only be compared once those
+/// are taken into account, which repair does not do.
+fn refuse_later_applied(
+    dir: &MigrationsDir,
+    rows: &[HistoryRow],
+    index: usize,
+) -> Result<(), RepairError> {
+    let later: Vec<String> = dir.migrations[index + 1..]
+        .iter()
+        .filter(|m| {
+            rows.iter()
+                .any(|r| r.migration_name == m.name && r.is_live())
+        })
+        .map(|m| m.name.clone())
+        .collect();
+    if later.is_empty() {
+        Ok(())
+    } else {
+        Err(RepairError::LaterApplied {
+            name: dir.migrations[index].name.clone(),
+            later,
+        })
+    }
 }
 
 /// Whether a DDL statement that changed nothing in the scratch database may run again:
@@ -354,16 +519,11 @@ fn failed_row<'r>(
 ) -> Result<Option<&'r HistoryRow>, Error> {
     let failed: Vec<&HistoryRow> = rows.iter().filter(|r| r.is_failed()).collect();
     match named {
-        Some(name) => failed
+        Some(name) => Ok(failed
             .iter()
             .rev()
             .find(|r| r.migration_name == name)
-            .map(|r| Some(*r))
-            .ok_or_else(|| {
-                Error::Repair(RepairError::NotFailed {
-                    name: name.to_string(),
-                })
-            }),
+            .copied()),
         None => match failed.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(one)),
@@ -431,9 +591,46 @@ mod tests {
 
     #[test]
     fn the_plan_follows_the_statements_applied() {
-        assert_eq!(Plan::of(None, 3), Plan::Nothing);
-        assert_eq!(Plan::of(Some(0), 3), Plan::MarkRolledBack);
-        assert_eq!(Plan::of(Some(1), 3), Plan::Finish { from: 2, to: 3 });
-        assert_eq!(Plan::of(Some(3), 3), Plan::RecordApplied);
+        let facts = |recorded, checksum_matches, retry_from| Facts {
+            recorded,
+            checksum_matches,
+            retry_from,
+        };
+        let failed = facts(Recorded::Failed, true, None);
+        assert_eq!(Plan::of(&failed, None, 3), Plan::Nothing);
+        assert_eq!(Plan::of(&failed, Some(0), 3), Plan::MarkRolledBack);
+        assert_eq!(
+            Plan::of(&failed, Some(1), 3),
+            Plan::Finish { from: 2, to: 3 }
+        );
+        assert_eq!(Plan::of(&failed, Some(3), 3), Plan::RecordApplied);
+        // A journal whose failed statement applied nothing, and the schema agrees.
+        let journaled = facts(Recorded::Failed, true, Some(1));
+        assert_eq!(Plan::of(&journaled, Some(1), 3), Plan::Retry { from: 2 });
+        assert_eq!(
+            Plan::of(&journaled, Some(2), 3),
+            Plan::Finish { from: 3, to: 3 }
+        );
+
+        // A finished row: all agrees, anything less is a row finished by hand.
+        let applied = facts(Recorded::Applied, true, None);
+        assert_eq!(Plan::of(&applied, Some(3), 3), Plan::Agrees);
+        assert_eq!(
+            Plan::of(&applied, Some(2), 3),
+            Plan::Finish { from: 3, to: 3 }
+        );
+        assert_eq!(Plan::of(&applied, Some(0), 3), Plan::MarkRolledBack);
+        // ... of a file edited since: recorded again as it is now.
+        let edited = facts(Recorded::Applied, false, None);
+        assert_eq!(Plan::of(&edited, Some(3), 3), Plan::RecordApplied);
+
+        // Rolled back or never run: none agrees, anything more took effect regardless.
+        let not_applied = facts(Recorded::NotApplied, true, None);
+        assert_eq!(Plan::of(&not_applied, Some(0), 3), Plan::Agrees);
+        assert_eq!(
+            Plan::of(&not_applied, Some(2), 3),
+            Plan::Finish { from: 3, to: 3 }
+        );
+        assert_eq!(Plan::of(&not_applied, Some(3), 3), Plan::RecordApplied);
     }
 }

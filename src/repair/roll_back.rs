@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use super::Report;
-use super::apply::still_failed;
+use super::apply::unchanged;
 use crate::Error;
 use crate::context::Context;
 use crate::drift::converge::{self, Step, Tables};
@@ -47,7 +47,7 @@ pub(super) async fn run(
 
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let ran = async {
-        still_failed(engine, report).await?;
+        unchanged(engine, report).await?;
         if !options.allow_data_loss {
             refuse_data_loss(engine, report, &differences).await?;
         }

@@ -392,6 +392,7 @@ mod tests {
             logs: None,
             progress: None,
             note: None,
+            out_of_order: false,
         }
     }
 

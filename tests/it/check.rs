@@ -203,6 +203,12 @@ fn every_status_class(kind: Kind) {
     );
     edited_project.remove("20240103000000_tags");
     envs.add("edited", &edited.url, &edited_project, "");
+    envs.add(
+        "edited_strict",
+        &edited.url,
+        &edited_project,
+        "strict = true",
+    );
 
     let order = TestDb::new(kind);
     let order_project = Project::new(
@@ -213,6 +219,7 @@ fn every_status_class(kind: Kind) {
     order_project.write("20240102000000_posts", POSTS);
     order_project.safemig(&order, &["deploy"]).expect(0);
     envs.add("order", &order.url, &order_project, "");
+    envs.add("order_strict", &order.url, &order_project, "strict = true");
 
     let baseline = TestDb::new(kind);
     baseline.exec("CREATE TABLE legacy (id INTEGER PRIMARY KEY)");
@@ -244,13 +251,21 @@ fn every_status_class(kind: Kind) {
         "interrupted",
         &[("applied", 1), ("interrupted", 1)],
     );
+    // Edited, missing and out-of-order migrations do not stop a deploy: noted, unless the
+    // environment is strict.
     expect(
         "edited",
-        "inconsistent",
+        "up_to_date",
         &[("applied", 1), ("modified", 1), ("missing", 1)],
     );
     expect(
-        "order",
+        "edited_strict",
+        "inconsistent",
+        &[("applied", 1), ("modified", 1), ("missing", 1)],
+    );
+    expect("order", "up_to_date", &[("applied", 3)]);
+    expect(
+        "order_strict",
         "inconsistent",
         &[("applied", 2), ("out_of_order", 1)],
     );
@@ -283,8 +298,10 @@ fn every_status_class(kind: Kind) {
         ("failed", 5),
         ("rolled", 8),
         ("interrupted", 8),
-        ("edited", 7),
-        ("order", 7),
+        ("edited", 0),
+        ("edited_strict", 7),
+        ("order", 0),
+        ("order_strict", 7),
         ("baseline", 9),
     ] {
         envs.check_json(&["--env", name], code);

@@ -215,8 +215,9 @@ fn failed_row_blocks_deploy_p3009(kind: Kind) {
         run.stderr
     );
     assert!(
-        run.stderr
-            .contains("safemig resolve --rolled-back 20240102000000_broken"),
+        run.stderr.contains(
+            "statement 3 failed and applied nothing: fix it in the migration's migration.sql"
+        ),
         "{}",
         run.stderr
     );

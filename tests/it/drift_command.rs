@@ -234,12 +234,16 @@ fn staging_against_production(kind: Kind) {
 }
 
 /// A folder whose replay fails: the migration's own failure (exit 6), and no scratch
-/// database left.
+/// database left. (Drift replays what the history applied: the broken migration is
+/// recorded applied without running.)
 fn scratch_is_dropped_after_a_failure(kind: Kind) {
     let db = TestDb::new(kind);
     let project = Project::new(kind, &[("20240101000000_init", INIT)]);
     project.safemig(&db, &["deploy"]).expect(0);
     project.write("20240102000000_broken", BROKEN);
+    project
+        .safemig(&db, &["resolve", "--applied", "20240102000000_broken"])
+        .expect(0);
     let run = drift(&project, &db, &[]).expect(6);
     assert!(
         run.stderr.contains("replaying the migrations folder into")
@@ -265,6 +269,10 @@ fn scratch_is_dropped_on_sigterm_and_sigint(kind: Kind) {
         let project = Project::new(kind, &[("20240101000000_init", INIT)]);
         project.safemig(&db, &["deploy"]).expect(0);
         project.write("20240102000000_slow", sleeper);
+        // Recorded applied without running: only drift's replay runs it.
+        project
+            .safemig(&db, &["resolve", "--applied", "20240102000000_slow"])
+            .expect(0);
         let mut child = drift_command(&project, &db, &["--deadline", "1"])
             .stderr(Stdio::piped())
             .stdout(Stdio::piped())

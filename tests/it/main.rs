@@ -16,6 +16,7 @@ mod entrypoint;
 mod errors;
 mod fleet;
 mod install;
+mod journeys;
 mod layouts;
 mod locking;
 mod npm;

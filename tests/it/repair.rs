@@ -116,11 +116,17 @@ fn each_prefix_gets_its_verdict(kind: Kind) {
         "{}",
         run.stdout
     );
+    let next = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("next: "))
+        .unwrap_or_else(|| panic!("no next line:\n{}", run.stdout));
     assert!(
-        run.stdout
-            .contains("--apply --finish` runs statements 3..4"),
-        "{}",
-        run.stdout
+        next.contains(&format!("`safemig repair {FAILED} --apply --finish --url "))
+            && next.contains("to run statements 3..4")
+            && next.contains("--apply --roll-back")
+            && next.contains("to undo statements 1..2"),
+        "{next}"
     );
 }
 
@@ -327,7 +333,16 @@ fn assume_applied_settles_an_ambiguous_verdict(kind: Kind) {
         human.stdout.contains("statement 2 (line 2): INSERT INTO a")
             && human
                 .stdout
-                .contains("--assume-applied 1-K` with K one of 1, 2"),
+                .contains("only statement 1 ran: `safemig repair")
+            && human
+                .stdout
+                .contains("--apply --assume-applied 1-1 --finish --url")
+            && human
+                .stdout
+                .contains("statements 1..2 ran: `safemig repair")
+            && human
+                .stdout
+                .contains("--apply --assume-applied 1-2 --finish --url"),
         "{}",
         human.stdout
     );

@@ -80,7 +80,7 @@ fn status_table() {
     project.safemig(&db, &["deploy"]).expect(0);
     project.write("20240201000000_posts", &format!("{POSTS}-- edited\n"));
     project.write("20240301000000_tags", TAGS);
-    snapshot!("status_table", project.safemig(&db, &["status"]).expect(7));
+    snapshot!("status_table", project.safemig(&db, &["status"]).expect(8));
 }
 
 #[test]

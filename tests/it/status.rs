@@ -8,7 +8,14 @@ use crate::harness::{Kind, Project, TestDb};
 
 /// `status --json`, parsed, with the exit code checked.
 pub fn status_json(project: &Project, db: &TestDb, code: i32) -> Value {
-    let run = project.safemig(db, &["status", "--json"]).expect(code);
+    status_json_with(project, db, &[], code)
+}
+
+/// `status --json ARGS`, parsed, with the exit code checked.
+fn status_json_with(project: &Project, db: &TestDb, args: &[&str], code: i32) -> Value {
+    let mut full = vec!["status", "--json"];
+    full.extend(args);
+    let run = project.safemig(db, &full).expect(code);
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
@@ -72,7 +79,12 @@ fn applied_pending_modified_missing(kind: Kind) {
         &format!("{POSTS}-- edited after deploy\n"),
     );
     project.remove("20240103000000_tags");
-    let report = status_json(&project, &db, 7);
+    // Deploy applies past an edited or missing migration, as Prisma does: noted, and
+    // the verdict is what deploy would do (apply the pending one); strict, inconsistent.
+    let report = status_json(&project, &db, 8);
+    assert_eq!(report["verdict"], "pending");
+    let report = status_json_with(&project, &db, &["--strict"], 7);
+    assert_eq!(report["verdict"], "inconsistent");
     assert_eq!(
         states(&report),
         pairs(&[
@@ -86,7 +98,7 @@ fn applied_pending_modified_missing(kind: Kind) {
     assert_ne!(modified["local_checksum"], modified["database_checksum"]);
     assert_eq!(report["migrations"][2]["in_folder"], false);
 
-    let human = project.safemig(&db, &["status"]).expect(7);
+    let human = project.safemig(&db, &["status"]).expect(8);
     assert!(
         human.stdout.contains("modified") && human.stdout.contains("missing"),
         "{}",
@@ -153,8 +165,21 @@ fn applied_out_of_order(kind: Kind) {
         "{late}"
     );
 
+    // What deploy chose to do, status does not condemn: applied, with a note; strict,
+    // a state of its own and inconsistent.
     project.safemig(&db, &["deploy"]).expect(0);
-    let report = status_json(&project, &db, 7);
+    let report = status_json(&project, &db, 0);
+    assert_eq!(report["verdict"], "up_to_date");
+    assert_eq!(report["migrations"][1]["state"], "applied");
+    assert_eq!(report["migrations"][1]["out_of_order"], true);
+    assert!(
+        report["migrations"][1]["note"]
+            .as_str()
+            .unwrap()
+            .contains("branch merge"),
+        "{report}"
+    );
+    let report = status_json_with(&project, &db, &["--strict"], 7);
     assert_eq!(
         states(&report),
         pairs(&[
