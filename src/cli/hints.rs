@@ -175,7 +175,7 @@ fn database(error: &DatabaseError) -> Option<String> {
         ),
         ConnectionLost { .. } => "check that the server is up and reachable, then run `safemig deploy` again: an interrupted migration is resumed or rolled back, never half-recorded".into(),
         DatabaseMissing { .. } => "create the database first (CREATE DATABASE …), or fix the database name in the URL".into(),
-        LockTimeout { .. } => "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session".into(),
+        LockTimeout { .. } => "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session, or the session holding what it waits for".into(),
         Query { .. } => return None,
     })
 }

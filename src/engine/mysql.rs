@@ -191,6 +191,25 @@ impl Mysql {
     fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
         query_error(action, &self.target, classify)
     }
+
+    /// Whether connection `id` waits for an InnoDB row lock, and since when: "waiting for
+    /// a row lock for 12s". `None` also when the login may not read InnoDB's transactions
+    /// (they need the PROCESS privilege): the waiter then only sees the statement run.
+    async fn row_lock_wait(&mut self, id: i64) -> Option<String> {
+        let waited: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(TIMESTAMPDIFF(SECOND, trx_wait_started, NOW()) AS SIGNED) \
+             FROM information_schema.INNODB_TRX \
+             WHERE trx_mysql_thread_id = ? AND trx_state = 'LOCK WAIT'",
+        )
+        .bind(id)
+        .fetch_optional(&mut self.conn)
+        .await
+        .ok()??;
+        Some(format!(
+            "waiting for a row lock for {}s",
+            waited.unwrap_or(0)
+        ))
+    }
 }
 
 #[async_trait]
@@ -299,36 +318,46 @@ impl MigrationLock for Mysql {
         let Some(id) = holder else { return Ok(None) };
         let row = sqlx::query(
             "SELECT CAST(USER AS CHAR), CAST(HOST AS CHAR), CAST(COMMAND AS CHAR), TIME, \
-                    CAST(CONCAT_WS('|', COMMAND, STATE, MD5(INFO)) AS CHAR) \
+                    CAST(CONCAT_WS('|', COMMAND, STATE, MD5(INFO)) AS CHAR), CAST(STATE AS CHAR) \
              FROM information_schema.PROCESSLIST WHERE ID = ?",
         )
         .bind(id)
         .fetch_optional(&mut self.conn)
         .await
         .map_err(self.err("looking up the lock holder"))?;
-        Ok(Some(match row {
-            Some(r) => {
-                let user: Option<String> = r.get(0);
-                let host: Option<String> = r.get(1);
-                let command: String = r.get::<Option<String>, _>(2).unwrap_or_default();
-                let time: i64 = r.try_get(3).unwrap_or_default();
-                LockHolder {
-                    description: format!(
-                        "MySQL connection {id} (user {}, from {}, {} for {time}s)",
-                        user.unwrap_or_default(),
-                        host.unwrap_or_default(),
-                        command.to_lowercase(),
-                    ),
-                    // A statement runs, or one ended within the last second.
-                    busy: command == "Query" || time < 1,
-                    activity: r.get::<Option<String>, _>(4).unwrap_or_default(),
-                }
-            }
-            None => LockHolder {
+        let Some(r) = row else {
+            return Ok(Some(LockHolder {
                 description: format!("MySQL connection {id}"),
                 busy: false,
+                waiting: None,
                 activity: String::new(),
-            },
+            }));
+        };
+        let user: Option<String> = r.get(0);
+        let host: Option<String> = r.get(1);
+        let command: String = r.get::<Option<String>, _>(2).unwrap_or_default();
+        let time: i64 = r.try_get(3).unwrap_or_default();
+        let state: String = r.get::<Option<String>, _>(5).unwrap_or_default();
+        // A metadata or table lock shows in the state ("Waiting for table metadata lock");
+        // a row lock only in InnoDB's transactions.
+        let waiting = if state.starts_with("Waiting for") && state.ends_with("lock") {
+            Some(format!("{} for {time}s", state.to_lowercase()))
+        } else if command == "Query" {
+            self.row_lock_wait(id).await
+        } else {
+            None
+        };
+        Ok(Some(LockHolder {
+            description: format!(
+                "MySQL connection {id} (user {}, from {}, {} for {time}s)",
+                user.unwrap_or_default(),
+                host.unwrap_or_default(),
+                command.to_lowercase(),
+            ),
+            // A statement runs, or one ended within the last second.
+            busy: command == "Query" || time < 1,
+            waiting,
+            activity: r.get::<Option<String>, _>(4).unwrap_or_default(),
         }))
     }
 
