@@ -69,6 +69,40 @@ impl MysqlCanceller {
     }
 }
 
+/// Makes the session the one the `mariadb` and `mysql` clients (and Prisma's driver) get,
+/// and records it for [`RESET_SESSION`]. sqlx's handshake sets the `CLIENT_IGNORE_SPACE`
+/// capability, with which the server adds `IGNORE_SPACE` to the session's `sql_mode`:
+/// function names become reserved (`CREATE TABLE count (i INT)` is a syntax error) and
+/// every trigger and routine a migration creates stores that mode. It is taken out again
+/// unless the server's own default has it.
+const CLIENT_SESSION: &str = "SET SESSION sql_mode = IF(FIND_IN_SET('IGNORE_SPACE', @@GLOBAL.sql_mode) > 0, \
+      @@SESSION.sql_mode, \
+      TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',IGNORE_SPACE,', ','))); \
+    SET @safemig_sql_mode = @@SESSION.sql_mode, \
+      @safemig_character_set_client = @@SESSION.character_set_client, \
+      @safemig_character_set_results = @@SESSION.character_set_results, \
+      @safemig_collation_connection = @@SESSION.collation_connection, \
+      @safemig_time_zone = @@SESSION.time_zone, \
+      @safemig_foreign_key_checks = @@SESSION.foreign_key_checks, \
+      @safemig_unique_checks = @@SESSION.unique_checks, \
+      @safemig_sql_notes = @@SESSION.sql_notes, \
+      @safemig_default_storage_engine = @@SESSION.default_storage_engine";
+
+/// Sets back what a migration, or a dump's header, commonly changes in its session and
+/// what changes how later statements are read or what they create (the `sql_mode` stored
+/// with a trigger, the character set of its text, foreign key checks), to its value at
+/// connect ([`CLIENT_SESSION`]): the next migration starts where the client's new session
+/// per file starts. (MySQL has no `RESET ALL`; `RESET CONNECTION` would drop the lock.)
+const RESET_SESSION: &str = "SET SESSION sql_mode = @safemig_sql_mode, \
+      character_set_client = @safemig_character_set_client, \
+      character_set_results = @safemig_character_set_results, \
+      collation_connection = @safemig_collation_connection, \
+      time_zone = @safemig_time_zone, \
+      foreign_key_checks = @safemig_foreign_key_checks, \
+      unique_checks = @safemig_unique_checks, \
+      sql_notes = @safemig_sql_notes, \
+      default_storage_engine = @safemig_default_storage_engine";
+
 /// MySQL's "table doesn't exist" error number.
 const ER_NO_SUCH_TABLE: u16 = 1146;
 
@@ -164,6 +198,10 @@ impl Mysql {
             MySqlConnection::connect_with(&options),
         )
         .await?;
+        sqlx::raw_sql(AssertSqlSafe(CLIENT_SESSION.to_string()))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error("setting up the session", &target, classify))?;
         let connection_id: u64 = sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS UNSIGNED)")
             .fetch_one(&mut conn)
             .await
@@ -271,10 +309,11 @@ impl Session for Mysql {
     }
 
     async fn reset_session(&mut self) -> Result<(), Error> {
-        // Back to the URL's database after a migration's `USE`. (Not RESET CONNECTION or
-        // COM_RESET_CONNECTION: they would release the GET_LOCK lock.)
-        let use_database = format!("USE {}", quote_name(&self.database));
-        sqlx::raw_sql(AssertSqlSafe(use_database))
+        // Back to the URL's database after a migration's `USE`, and to the session's
+        // settings at connect. (Not RESET CONNECTION or COM_RESET_CONNECTION: they would
+        // release the GET_LOCK lock.)
+        let reset = format!("USE {}; {RESET_SESSION}", quote_name(&self.database));
+        sqlx::raw_sql(AssertSqlSafe(reset))
             .execute(&mut self.conn)
             .await
             .map_err(self.err("resetting the session"))?;

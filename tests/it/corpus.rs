@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sqlx::{AssertSqlSafe, Connection};
-
-use crate::harness::{Kind, Project, Run, TestDb, block_on, corpus_dir, postgres};
+use crate::harness::{Kind, Project, Run, TestDb, corpus_dir, mariadb_client, postgres};
 use crate::status::{states, status_json};
 
 /// The corpora of one engine: (name, migrations folder); none when the corpus is missing
@@ -88,22 +86,16 @@ pub fn apply_with_engine_client(db: &TestDb, files: &[PathBuf]) {
                 );
             }
             Kind::Mysql => {
-                // The `mariadb` client cannot split trigger bodies written without DELIMITER;
-                // send each file as one multi-statement query, as Prisma does, with the
-                // session left at the server's defaults.
-                let script = std::fs::read_to_string(file).unwrap();
-                block_on(async {
-                    let options: sqlx::mysql::MySqlConnectOptions = db.url.parse().unwrap();
-                    let options = options
-                        .pipes_as_concat(false)
-                        .no_engine_substitution(false)
-                        .timezone(None);
-                    let mut conn = sqlx::MySqlConnection::connect_with(&options).await.unwrap();
-                    sqlx::raw_sql(AssertSqlSafe(script))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap_or_else(|e| panic!("{} failed: {e}", file.display()));
-                });
+                let output = mariadb_client(db)
+                    .stdin(std::fs::File::open(file).unwrap())
+                    .output()
+                    .unwrap();
+                assert!(
+                    output.status.success(),
+                    "mariadb failed on {}: {}",
+                    file.display(),
+                    String::from_utf8_lossy(&output.stderr)
+                );
             }
         }
     }
