@@ -28,7 +28,6 @@ fn serve(error: &ServeError) -> Option<String> {
         Bind { .. } => {
             "pass another --listen address: the port may be taken (`ss -ltnp`), or the address not one of this host's".into()
         }
-        Serve { .. } => return None,
     })
 }
 
