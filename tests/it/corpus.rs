@@ -56,48 +56,34 @@ pub fn migration_name(file: &Path) -> String {
 /// Applies the files in order with the engine's own client, the reference safemig must match.
 pub fn apply_with_engine_client(db: &TestDb, files: &[PathBuf]) {
     for file in files {
-        match db.kind {
+        let (tool, mut command) = match db.kind {
             Kind::Postgres => {
-                let psql = postgres().bin_dir().join("psql");
-                let output = Command::new(psql)
-                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
-                    .arg(file)
-                    .output()
-                    .unwrap();
-                assert!(
-                    output.status.success(),
-                    "psql failed on {}: {}",
-                    file.display(),
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                let mut psql = Command::new(postgres().bin_dir().join("psql"));
+                psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
+                    .arg(file);
+                ("psql", psql)
             }
             Kind::Sqlite => {
-                let output = Command::new("sqlite3")
+                let mut sqlite3 = Command::new("sqlite3");
+                sqlite3
                     .arg("-bail")
                     .arg(db.sqlite_path())
-                    .arg(format!(".read '{}'", file.display()))
-                    .output()
-                    .unwrap();
-                assert!(
-                    output.status.success(),
-                    "sqlite3 failed on {}: {}",
-                    file.display(),
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                    .arg(format!(".read '{}'", file.display()));
+                ("sqlite3", sqlite3)
             }
             Kind::Mysql => {
-                let output = mariadb_client(db)
-                    .stdin(std::fs::File::open(file).unwrap())
-                    .output()
-                    .unwrap();
-                assert!(
-                    output.status.success(),
-                    "mariadb failed on {}: {}",
-                    file.display(),
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                let mut mariadb = mariadb_client(db);
+                mariadb.stdin(std::fs::File::open(file).unwrap());
+                ("mariadb", mariadb)
             }
-        }
+        };
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{tool} failed on {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 

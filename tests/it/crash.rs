@@ -577,11 +577,10 @@ fn stop_is_bounded_when_a_statement_ignores_its_cancel() {
     }
 }
 
-/// A stop signal in the first milliseconds, before any work (here while a large folder
-/// loads): exit 11, "stopped", nothing applied, never death by signal 15.
-#[test]
-fn a_signal_at_start_up_exits_11() {
-    let migrations: Vec<(String, String)> = (0..3000)
+/// A SQLite project of `count` migrations, one table each: a folder that takes a while
+/// to load.
+fn tables_project(count: usize) -> Project {
+    let migrations: Vec<(String, String)> = (0..count)
         .map(|i| {
             (
                 format!("2024{i:06}_m"),
@@ -593,7 +592,14 @@ fn a_signal_at_start_up_exits_11() {
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_str()))
         .collect();
-    let project = Project::new(Kind::Sqlite, &refs);
+    Project::new(Kind::Sqlite, &refs)
+}
+
+/// A stop signal in the first milliseconds, before any work (here while a large folder
+/// loads): exit 11, "stopped", nothing applied, never death by signal 15.
+#[test]
+fn a_signal_at_start_up_exits_11() {
+    let project = tables_project(3000);
     for delay_ms in [1, 5, 20] {
         let db = TestDb::new(Kind::Sqlite);
         let child = project.spawn(&db, &["deploy"]);
@@ -646,19 +652,7 @@ fn a_signal_at_start_up_exits_11() {
 fn sigterm_in_the_first_10_ms_never_kills_safemig() {
     use std::hash::{BuildHasher, RandomState};
 
-    let migrations: Vec<(String, String)> = (0..300)
-        .map(|i| {
-            (
-                format!("2024{i:06}_m"),
-                format!("CREATE TABLE t{i} (id INTEGER);\n"),
-            )
-        })
-        .collect();
-    let refs: Vec<(&str, &str)> = migrations
-        .iter()
-        .map(|(n, s)| (n.as_str(), s.as_str()))
-        .collect();
-    let project = Project::new(Kind::Sqlite, &refs);
+    let project = tables_project(300);
     let db = TestDb::new(Kind::Sqlite);
     // Uninterrupted, `status` reports the migrations pending.
     let finished = 8;
