@@ -111,12 +111,6 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-
-    #[error("the HTTP server stopped: {source}")]
-    Serve {
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 impl ServeError {
@@ -125,7 +119,6 @@ impl ServeError {
             // The --listen address does not suit this host (taken, not local, privileged):
             // fix the arguments.
             ServeError::Bind { .. } => ExitCode::Usage,
-            ServeError::Serve { .. } => ExitCode::Internal,
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::error::{DatabaseError, DeployError};
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::engine::Engine;
+use crate::engine::{Engine, LockHolder};
 use crate::interrupt::Interrupt;
 
 /// How the lock is taken.
@@ -63,8 +63,10 @@ pub enum Wait<'a> {
 /// Takes the lock. While the holder visibly works (its session runs statement after
 /// statement, or it writes the database), the wait goes on: sixteen replicas starting
 /// together queue behind a deploy longer than the lock timeout instead of crash-looping.
-/// The timeout bounds the wait on a holder that makes no progress (a stuck or idle
-/// session, such as Prisma's pool holding the lock for a while after its deploy).
+/// The timeout bounds the wait on a holder that makes no progress: a stuck or idle
+/// session (such as Prisma's pool holding the lock for a while after its deploy), or one
+/// whose statement waits on a lock another session holds, which may last as long as an
+/// application keeps its transaction open.
 pub async fn acquire(
     engine: &mut dyn Engine,
     options: &LockOptions,
@@ -80,7 +82,7 @@ pub async fn acquire(
     }
     let mut holder = engine.lock_holder().await?;
     on_wait(Wait::Busy {
-        holder: holder.as_ref().map(|h| h.description.as_str()),
+        holder: holder.as_ref().map(LockHolder::describe).as_deref(),
     });
     let mut progress_at = Instant::now();
     let mut made_progress = false;
@@ -97,7 +99,7 @@ pub async fn acquire(
             return Err(Error::Database(DatabaseError::LockTimeout {
                 target: engine.target().to_string(),
                 waited,
-                holder: holder.map(|h| h.description),
+                holder: holder.map(|h| h.describe()),
             }));
         }
         tokio::select! {
@@ -117,7 +119,7 @@ pub async fn acquire(
         watched_at = Instant::now();
         let now = engine.lock_holder().await?;
         if let Some(current) = &now
-            && (current.busy
+            && (current.working()
                 || holder
                     .as_ref()
                     .is_some_and(|h| h.activity != current.activity))

@@ -33,7 +33,6 @@ fn serve(error: &ServeError) -> Option<Advice> {
         Bind { .. } => Advice::text(
             "pass another --listen address: the port may be taken (`ss -ltnp`), or the address not one of this host's",
         ),
-        Serve { .. } => return None,
     })
 }
 
@@ -220,7 +219,7 @@ fn database(error: &DatabaseError) -> Option<Advice> {
             "create the database first (CREATE DATABASE …), or fix the database name in the URL",
         ),
         LockTimeout { .. } => Advice::text(
-            "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session",
+            "another deploy is running: wait for it, or raise --lock-timeout; if the holder is stuck, end its session, or the session holding what it waits for",
         ),
         Query { .. } => return None,
     })

@@ -10,7 +10,8 @@ use clap::Args;
 
 use safemig::check::CheckOptions;
 use safemig::interrupt::Interrupt;
-use safemig::serve::{Exporter, ServeOptions, http};
+use safemig::serve::http::{self, ConnectionLimits};
+use safemig::serve::{Exporter, ServeOptions};
 use safemig::{Error, ExitCode};
 
 use super::output;
@@ -56,6 +57,16 @@ pub struct ServeArgs {
     /// How often drift compares where safemig.toml's drift sets no `every`
     #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = parse_seconds)]
     drift_every: Duration,
+
+    /// Seconds a client connection may take to send a request, from when it opens or its
+    /// previous response was sent: idle and slow connections are closed after it (keep
+    /// it above the idle timeout of a load balancer in front)
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    idle_timeout: Duration,
+
+    /// Client connections served at once; more wait until one closes
+    #[arg(long, value_name = "N", default_value = "512", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 /// Serves until a stop signal; exits 0 after a clean stop.
@@ -79,6 +90,10 @@ pub async fn serve(
             drift_cache: super::cache_dir(false),
         },
         default_drift_every: args.drift_every,
+        connections: ConnectionLimits {
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections as usize,
+        },
     };
     let listener = http::bind(args.listen).await?;
     let address = listener.local_addr().unwrap_or(args.listen);
@@ -90,7 +105,7 @@ pub async fn serve(
     let stopped = interrupt.clone();
     exporter
         .run(listener, async move { stopped.stopped().await })
-        .await?;
+        .await;
     output::stderr_line("Stopped.");
     Ok(ExitCode::Success)
 }

@@ -1,11 +1,12 @@
-//! SIGTERM and SIGINT, from the first instruction of `main` to the last.
+//! SIGTERM and SIGINT, from safemig's first instruction to the last.
 //!
 //! A container runtime may send SIGTERM at any moment, also in the first milliseconds,
 //! before a deploy has connected. Left to the default action, safemig would die by signal
-//! 15 instead of exiting 11 ("stopped, the history is consistent"). So the handlers are
-//! installed before anything else, and a thread of their own (not a task of the async
-//! runtime, which a blocked statement or a synchronous command can hold up) decides what a
-//! signal means once the command is known:
+//! 15 instead of exiting 11 ("stopped, the history is consistent"). So the signals are
+//! blocked by an initialiser that runs before `main` ([`BLOCK_AT_START`]), the handlers
+//! are installed before anything else in `main`, and a thread of their own (not a task of
+//! the async runtime, which a blocked statement or a synchronous command can hold up)
+//! decides what a signal means once the command is known:
 //!
 //! - for `deploy` (and `run`'s pre-start deploy, and `resolve` waiting for the lock): a stop
 //!   request to the library ([`Interrupt`]), plus a watchdog that ends the process when
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nix::sys::signal::{SigSet, Signal};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -27,6 +29,29 @@ use safemig::ExitCode;
 use safemig::interrupt::{Interrupt, STOP_MARGIN};
 
 use super::output::stderr_line;
+
+/// SIGTERM and SIGINT.
+fn stop_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set
+}
+
+/// Blocks SIGTERM and SIGINT at safemig's first instruction, an initialiser that runs
+/// before Rust's runtime and `main`: a signal that arrives before [`StopSignals::install`]
+/// waits for the handler instead of ending the process by its default action. (What runs
+/// earlier is not safemig's: the kernel's `exec` and, in a dynamically linked build, the
+/// dynamic loader; README, "Signals".) No other thread exists before `install` unblocks
+/// them, and child processes start with an empty mask (Rust's `Command` resets it).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static BLOCK_AT_START: extern "C" fn() = block_at_start;
+
+extern "C" fn block_at_start() {
+    // Nothing to report to yet: without the block, the handlers still come in `main`.
+    let _ = stop_signals().thread_block();
+}
 
 /// What a stop signal means for the command that runs.
 pub enum Policy {
@@ -62,6 +87,9 @@ impl StopSignals {
     /// Installs the handlers and starts the thread that acts on them.
     pub fn install() -> std::io::Result<Self> {
         let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        // Handled from now on: a signal held back since the first instruction
+        // ([`BLOCK_AT_START`]) is delivered to the handler here.
+        stop_signals().thread_unblock()?;
         let stop = StopSignals {
             state: Arc::new(Mutex::new(State {
                 policy: Policy::Undecided,

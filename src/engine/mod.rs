@@ -214,10 +214,30 @@ pub struct LockHolder {
     pub description: String,
     /// Running a statement right now.
     pub busy: bool,
+    /// What the running statement waits for, when it waits on a lock another session
+    /// holds (a table lock, a row lock): for messages, e.g. "waiting for a relation lock
+    /// on users, held by PostgreSQL session 4242".
+    pub waiting: Option<String>,
     /// Changes whenever the holder visibly works (its session moves from statement to
     /// statement, or it writes the database): a waiter keeps waiting on a holder that
     /// makes progress, and gives up on one that sits idle.
     pub activity: String,
+}
+
+impl LockHolder {
+    /// Running a statement that is not blocked: waiting on a lock is not progress (a
+    /// holder blocked by an application's open transaction may wait for hours).
+    pub fn working(&self) -> bool {
+        self.busy && self.waiting.is_none()
+    }
+
+    /// Who holds the lock and, if it is blocked, on what: for the waiter's messages.
+    pub fn describe(&self) -> String {
+        match &self.waiting {
+            Some(waiting) => format!("{}, {waiting}", self.description),
+            None => self.description.clone(),
+        }
+    }
 }
 
 /// The state of a statement's target.

@@ -69,6 +69,40 @@ impl MysqlCanceller {
     }
 }
 
+/// Makes the session the one the `mariadb` and `mysql` clients (and Prisma's driver) get,
+/// and records it for [`RESET_SESSION`]. sqlx's handshake sets the `CLIENT_IGNORE_SPACE`
+/// capability, with which the server adds `IGNORE_SPACE` to the session's `sql_mode`:
+/// function names become reserved (`CREATE TABLE count (i INT)` is a syntax error) and
+/// every trigger and routine a migration creates stores that mode. It is taken out again
+/// unless the server's own default has it.
+const CLIENT_SESSION: &str = "SET SESSION sql_mode = IF(FIND_IN_SET('IGNORE_SPACE', @@GLOBAL.sql_mode) > 0, \
+      @@SESSION.sql_mode, \
+      TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',IGNORE_SPACE,', ','))); \
+    SET @safemig_sql_mode = @@SESSION.sql_mode, \
+      @safemig_character_set_client = @@SESSION.character_set_client, \
+      @safemig_character_set_results = @@SESSION.character_set_results, \
+      @safemig_collation_connection = @@SESSION.collation_connection, \
+      @safemig_time_zone = @@SESSION.time_zone, \
+      @safemig_foreign_key_checks = @@SESSION.foreign_key_checks, \
+      @safemig_unique_checks = @@SESSION.unique_checks, \
+      @safemig_sql_notes = @@SESSION.sql_notes, \
+      @safemig_default_storage_engine = @@SESSION.default_storage_engine";
+
+/// Sets back what a migration, or a dump's header, commonly changes in its session and
+/// what changes how later statements are read or what they create (the `sql_mode` stored
+/// with a trigger, the character set of its text, foreign key checks), to its value at
+/// connect ([`CLIENT_SESSION`]): the next migration starts where the client's new session
+/// per file starts. (MySQL has no `RESET ALL`; `RESET CONNECTION` would drop the lock.)
+const RESET_SESSION: &str = "SET SESSION sql_mode = @safemig_sql_mode, \
+      character_set_client = @safemig_character_set_client, \
+      character_set_results = @safemig_character_set_results, \
+      collation_connection = @safemig_collation_connection, \
+      time_zone = @safemig_time_zone, \
+      foreign_key_checks = @safemig_foreign_key_checks, \
+      unique_checks = @safemig_unique_checks, \
+      sql_notes = @safemig_sql_notes, \
+      default_storage_engine = @safemig_default_storage_engine";
+
 /// MySQL's "table doesn't exist" error number.
 const ER_NO_SUCH_TABLE: u16 = 1146;
 
@@ -164,6 +198,10 @@ impl Mysql {
             MySqlConnection::connect_with(&options),
         )
         .await?;
+        sqlx::raw_sql(AssertSqlSafe(CLIENT_SESSION.to_string()))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error("setting up the session", &target, classify))?;
         let connection_id: u64 = sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS UNSIGNED)")
             .fetch_one(&mut conn)
             .await
@@ -190,6 +228,25 @@ impl Mysql {
 
     fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
         query_error(action, &self.target, classify)
+    }
+
+    /// Whether connection `id` waits for an InnoDB row lock, and since when: "waiting for
+    /// a row lock for 12s". `None` also when the login may not read InnoDB's transactions
+    /// (they need the PROCESS privilege): the waiter then only sees the statement run.
+    async fn row_lock_wait(&mut self, id: i64) -> Option<String> {
+        let waited: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(TIMESTAMPDIFF(SECOND, trx_wait_started, NOW()) AS SIGNED) \
+             FROM information_schema.INNODB_TRX \
+             WHERE trx_mysql_thread_id = ? AND trx_state = 'LOCK WAIT'",
+        )
+        .bind(id)
+        .fetch_optional(&mut self.conn)
+        .await
+        .ok()??;
+        Some(format!(
+            "waiting for a row lock for {}s",
+            waited.unwrap_or(0)
+        ))
     }
 }
 
@@ -252,10 +309,11 @@ impl Session for Mysql {
     }
 
     async fn reset_session(&mut self) -> Result<(), Error> {
-        // Back to the URL's database after a migration's `USE`. (Not RESET CONNECTION or
-        // COM_RESET_CONNECTION: they would release the GET_LOCK lock.)
-        let use_database = format!("USE {}", quote_name(&self.database));
-        sqlx::raw_sql(AssertSqlSafe(use_database))
+        // Back to the URL's database after a migration's `USE`, and to the session's
+        // settings at connect. (Not RESET CONNECTION or COM_RESET_CONNECTION: they would
+        // release the GET_LOCK lock.)
+        let reset = format!("USE {}; {RESET_SESSION}", quote_name(&self.database));
+        sqlx::raw_sql(AssertSqlSafe(reset))
             .execute(&mut self.conn)
             .await
             .map_err(self.err("resetting the session"))?;
@@ -299,36 +357,46 @@ impl MigrationLock for Mysql {
         let Some(id) = holder else { return Ok(None) };
         let row = sqlx::query(
             "SELECT CAST(USER AS CHAR), CAST(HOST AS CHAR), CAST(COMMAND AS CHAR), TIME, \
-                    CAST(CONCAT_WS('|', COMMAND, STATE, MD5(INFO)) AS CHAR) \
+                    CAST(CONCAT_WS('|', COMMAND, STATE, MD5(INFO)) AS CHAR), CAST(STATE AS CHAR) \
              FROM information_schema.PROCESSLIST WHERE ID = ?",
         )
         .bind(id)
         .fetch_optional(&mut self.conn)
         .await
         .map_err(self.err("looking up the lock holder"))?;
-        Ok(Some(match row {
-            Some(r) => {
-                let user: Option<String> = r.get(0);
-                let host: Option<String> = r.get(1);
-                let command: String = r.get::<Option<String>, _>(2).unwrap_or_default();
-                let time: i64 = r.try_get(3).unwrap_or_default();
-                LockHolder {
-                    description: format!(
-                        "MySQL connection {id} (user {}, from {}, {} for {time}s)",
-                        user.unwrap_or_default(),
-                        host.unwrap_or_default(),
-                        command.to_lowercase(),
-                    ),
-                    // A statement runs, or one ended within the last second.
-                    busy: command == "Query" || time < 1,
-                    activity: r.get::<Option<String>, _>(4).unwrap_or_default(),
-                }
-            }
-            None => LockHolder {
+        let Some(r) = row else {
+            return Ok(Some(LockHolder {
                 description: format!("MySQL connection {id}"),
                 busy: false,
+                waiting: None,
                 activity: String::new(),
-            },
+            }));
+        };
+        let user: Option<String> = r.get(0);
+        let host: Option<String> = r.get(1);
+        let command: String = r.get::<Option<String>, _>(2).unwrap_or_default();
+        let time: i64 = r.try_get(3).unwrap_or_default();
+        let state: String = r.get::<Option<String>, _>(5).unwrap_or_default();
+        // A metadata or table lock shows in the state ("Waiting for table metadata lock");
+        // a row lock only in InnoDB's transactions.
+        let waiting = if state.starts_with("Waiting for") && state.ends_with("lock") {
+            Some(format!("{} for {time}s", state.to_lowercase()))
+        } else if command == "Query" {
+            self.row_lock_wait(id).await
+        } else {
+            None
+        };
+        Ok(Some(LockHolder {
+            description: format!(
+                "MySQL connection {id} (user {}, from {}, {} for {time}s)",
+                user.unwrap_or_default(),
+                host.unwrap_or_default(),
+                command.to_lowercase(),
+            ),
+            // A statement runs, or one ended within the last second.
+            busy: command == "Query" || time < 1,
+            waiting,
+            activity: r.get::<Option<String>, _>(4).unwrap_or_default(),
         }))
     }
 

@@ -291,6 +291,23 @@ impl Session for Postgres {
     }
 }
 
+/// What a session blocked on a lock waits for: "waiting for a relation lock on users,
+/// held by PostgreSQL session 4242".
+fn lock_wait(lock: &str, relation: Option<String>, blockers: Option<&str>) -> String {
+    let mut text = format!("waiting for a {lock} lock");
+    if let Some(relation) = relation {
+        text.push_str(&format!(" on {relation}"));
+    }
+    match blockers.filter(|b| !b.is_empty()) {
+        Some(pids) if pids.contains(',') => {
+            text.push_str(&format!(", held by PostgreSQL sessions {pids}"))
+        }
+        Some(pid) => text.push_str(&format!(", held by PostgreSQL session {pid}")),
+        None => {}
+    }
+    text
+}
+
 #[async_trait]
 impl MigrationLock for Postgres {
     async fn try_lock(&mut self) -> Result<bool, Error> {
@@ -316,10 +333,18 @@ impl MigrationLock for Postgres {
         // A bigint advisory key is stored as classid = high 32 bits, objid = low 32 bits.
         // Advisory locks belong to a database: sessions in other databases holding the
         // same key are not in the way.
+        // A holder whose statement waits on a heavyweight lock (wait_event_type 'Lock'):
+        // the kind of lock, the relation when it is one, and who holds it.
         let row = sqlx::query(
             "SELECT a.pid, a.usename::text, a.application_name, host(a.client_addr), \
                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), \
-                    a.state, concat_ws('|', a.state, a.query_start, a.state_change, a.xact_start) \
+                    a.state, concat_ws('|', a.state, a.query_start, a.state_change, a.xact_start), \
+                    CASE WHEN a.wait_event_type = 'Lock' THEN a.wait_event END, \
+                    CASE WHEN a.wait_event_type = 'Lock' THEN \
+                      (SELECT w.relation::regclass::text FROM pg_locks w \
+                        WHERE w.pid = a.pid AND NOT w.granted AND w.relation IS NOT NULL LIMIT 1) END, \
+                    CASE WHEN a.wait_event_type = 'Lock' THEN \
+                      array_to_string(pg_blocking_pids(a.pid), ', ') END \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 \
                AND l.objid = $1 AND l.objsubid = 1 AND a.pid <> pg_backend_pid() \
@@ -353,6 +378,9 @@ impl MigrationLock for Postgres {
             LockHolder {
                 description: text,
                 busy: state.as_deref() == Some("active"),
+                waiting: r.get::<Option<String>, _>(7).map(|lock| {
+                    lock_wait(&lock, r.get(8), r.get::<Option<String>, _>(9).as_deref())
+                }),
                 activity: r.get::<Option<String>, _>(6).unwrap_or_default(),
             }
         }))

@@ -378,6 +378,7 @@ impl MigrationLock for Sqlite {
                 description,
                 // Nothing tells whether the process runs a statement; what it writes shows.
                 busy: false,
+                waiting: None,
                 activity: file_activity(&self.path),
             }),
         )

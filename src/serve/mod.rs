@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub check: CheckOptions,
     /// How often drift compares where the environment sets no `every`.
     pub default_drift_every: Duration,
+    /// The idle timeout and the cap on client connections.
+    pub connections: http::ConnectionLimits,
 }
 
 /// The last check of an environment.
@@ -106,7 +108,7 @@ impl Exporter {
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<(), crate::error::ServeError> {
+    ) {
         let queue = self
             .queue
             .lock()
@@ -118,7 +120,8 @@ impl Exporter {
             .run_until(async move {
                 tokio::task::spawn_local(self.clone().checker(queue));
                 tokio::task::spawn_local(self.clone().drift_forever());
-                http::serve(listener, self, shutdown).await
+                let limits = self.options.connections;
+                http::serve(listener, self, limits, shutdown).await
             })
             .await
         // Dropping the LocalSet ends the checker and drift tasks.

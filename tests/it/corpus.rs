@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sqlx::{AssertSqlSafe, Connection};
-
-use crate::harness::{Kind, Project, Run, TestDb, block_on, corpus_dir, postgres};
+use crate::harness::{Kind, Project, Run, TestDb, corpus_dir, mariadb_client, postgres};
 use crate::status::{states, status_json};
 
 /// The corpora of one engine: (name, migrations folder); none when the corpus is missing
@@ -58,54 +56,34 @@ pub fn migration_name(file: &Path) -> String {
 /// Applies the files in order with the engine's own client, the reference safemig must match.
 pub fn apply_with_engine_client(db: &TestDb, files: &[PathBuf]) {
     for file in files {
-        match db.kind {
+        let (tool, mut command) = match db.kind {
             Kind::Postgres => {
-                let psql = postgres().bin_dir().join("psql");
-                let output = Command::new(psql)
-                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
-                    .arg(file)
-                    .output()
-                    .unwrap();
-                assert!(
-                    output.status.success(),
-                    "psql failed on {}: {}",
-                    file.display(),
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                let mut psql = Command::new(postgres().bin_dir().join("psql"));
+                psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
+                    .arg(file);
+                ("psql", psql)
             }
             Kind::Sqlite => {
-                let output = Command::new("sqlite3")
+                let mut sqlite3 = Command::new("sqlite3");
+                sqlite3
                     .arg("-bail")
                     .arg(db.sqlite_path())
-                    .arg(format!(".read '{}'", file.display()))
-                    .output()
-                    .unwrap();
-                assert!(
-                    output.status.success(),
-                    "sqlite3 failed on {}: {}",
-                    file.display(),
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                    .arg(format!(".read '{}'", file.display()));
+                ("sqlite3", sqlite3)
             }
             Kind::Mysql => {
-                // The `mariadb` client cannot split trigger bodies written without DELIMITER;
-                // send each file as one multi-statement query, as Prisma does, with the
-                // session left at the server's defaults.
-                let script = std::fs::read_to_string(file).unwrap();
-                block_on(async {
-                    let options: sqlx::mysql::MySqlConnectOptions = db.url.parse().unwrap();
-                    let options = options
-                        .pipes_as_concat(false)
-                        .no_engine_substitution(false)
-                        .timezone(None);
-                    let mut conn = sqlx::MySqlConnection::connect_with(&options).await.unwrap();
-                    sqlx::raw_sql(AssertSqlSafe(script))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap_or_else(|e| panic!("{} failed: {e}", file.display()));
-                });
+                let mut mariadb = mariadb_client(db);
+                mariadb.stdin(std::fs::File::open(file).unwrap());
+                ("mariadb", mariadb)
             }
-        }
+        };
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{tool} failed on {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 

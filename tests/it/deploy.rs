@@ -359,3 +359,48 @@ fn mysql_migration_with_thousands_of_statements() {
     );
     project.safemig(&db, &["status"]).expect(0);
 }
+
+/// Every MariaDB statement runs in the session the `mariadb` client gives it: one
+/// migration changes `sql_mode` (and a dump's usual settings) and creates a trigger under
+/// it, the next creates a table named `count` (a function name, which `IGNORE_SPACE`
+/// reserves) and a trigger of its own. The modes each migration sees, the modes stored
+/// with each trigger and the schemas equal those of the client applying the same files,
+/// which starts each file in a new session with the server's defaults. (sqlx's handshake
+/// asks for `IGNORE_SPACE`, and the session kept a migration's settings for the next.)
+#[test]
+fn mysql_session_modes_are_the_clients() {
+    let seen = "INSERT INTO seen VALUES ('{name}', @@sql_mode, @@foreign_key_checks);\n";
+    let first = format!(
+        "CREATE TABLE seen (migration VARCHAR(20), mode VARCHAR(500), fk INTEGER);\n\
+         SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES');\nSET FOREIGN_KEY_CHECKS = 0;\n{}\
+         CREATE TRIGGER seen_trim BEFORE INSERT ON seen FOR EACH ROW SET NEW.migration = TRIM(NEW.migration);\n",
+        seen.replace("{name}", "first")
+    );
+    let second = format!(
+        "CREATE TABLE count (i INTEGER);\n{}\
+         CREATE TRIGGER count_abs BEFORE INSERT ON count FOR EACH ROW SET NEW.i = ABS(NEW.i);\n",
+        seen.replace("{name}", "second")
+    );
+    let files = [
+        ("20240101000000_first", first),
+        ("20240102000000_second", second),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, s)| (*n, s.as_str())).collect();
+    let project = Project::new(Kind::Mysql, &refs);
+    let ours = TestDb::new(Kind::Mysql);
+    project.safemig(&ours, &["deploy"]).expect(0);
+    let client = TestDb::new(Kind::Mysql);
+    let paths: Vec<_> = files
+        .iter()
+        .map(|(name, _)| project.migrations().join(name).join("migration.sql"))
+        .collect();
+    crate::corpus::apply_with_engine_client(&client, &paths);
+    for query in [
+        "SELECT migration, mode, CAST(fk AS CHAR) FROM seen ORDER BY migration",
+        "SELECT TRIGGER_NAME, SQL_MODE FROM information_schema.TRIGGERS \
+         WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME",
+    ] {
+        assert_eq!(ours.rows(query), client.rows(query), "{query}");
+    }
+    assert_eq!(ours.schema_dump(), client.schema_dump());
+}

@@ -192,6 +192,101 @@ fn replicas_wait_for_a_holder_that_makes_progress(kind: Kind) {
     );
 }
 
+/// A holder whose statement waits on a table lock another session holds makes no progress:
+/// a waiter gives up after its `--lock-timeout` (exit 4, P1002), naming the holder and what
+/// it waits for, instead of waiting as long as the table stays locked (it waited 67 s for
+/// a `--lock-timeout 5` before). Servers only: a SQLite holder cannot wait on another lock.
+fn a_holder_waiting_on_a_table_lock_is_not_progress(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write(
+        "20240102000000_note",
+        "ALTER TABLE users ADD COLUMN note VARCHAR(20);\n",
+    );
+    // An application's open transaction that read the table: the ALTER must wait for it.
+    let blocker = block_on(async {
+        let mut conn = db.connect().await;
+        sqlx::raw_sql("BEGIN; SELECT COUNT(*) FROM users")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    });
+    let holder = project.spawn(&db, &["deploy"]);
+    let waiting = match kind {
+        Kind::Postgres => {
+            "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        }
+        _ => {
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST \
+             WHERE STATE LIKE 'Waiting for%lock' AND DB = DATABASE()"
+        }
+    };
+    poll_until(
+        Duration::from_secs(60),
+        "the holder's ALTER to wait",
+        || db.scalar(waiting).as_deref() != Some("0"),
+    );
+    let mut waiter = project.spawn(&db, &["deploy", "--lock-timeout", "3"]);
+    // Well under the minute it waited before; the bound is generous, not a measurement.
+    let finished = poll_until(Duration::from_secs(40), "the waiter to give up", || {
+        waiter.try_wait().unwrap().is_some()
+    });
+    if !finished {
+        let _ = waiter.kill();
+    }
+    let run = to_run(waiter.wait_with_output().unwrap());
+    block_on(blocker.close()).unwrap();
+    let holder_run = to_run(holder.wait_with_output().unwrap()).expect(0);
+    assert!(holder_run.stdout.contains("Applied 20240102000000_note"));
+    assert!(
+        finished,
+        "the waiter still waited after 40 s: {}",
+        run.stderr
+    );
+    let run = run.expect(4);
+    assert!(run.stderr.contains("error[P1002]"), "{}", run.stderr);
+    let (named, wait) = match kind {
+        Kind::Postgres => (
+            "held by PostgreSQL session",
+            "waiting for a relation lock on users",
+        ),
+        _ => (
+            "held by MySQL connection",
+            "waiting for table metadata lock",
+        ),
+    };
+    assert!(run.stderr.contains(named), "{}", run.stderr);
+    assert!(run.stderr.contains(wait), "{}", run.stderr);
+}
+
+/// Polls `done` every 100 ms for at most `limit`; whether it became true.
+fn poll_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("gave up waiting for {what} after {limit:?}");
+    false
+}
+
+mod servers {
+    #[test]
+    fn postgres_holder_waiting_on_a_table_lock_is_not_progress() {
+        super::a_holder_waiting_on_a_table_lock_is_not_progress(crate::harness::Kind::Postgres)
+    }
+
+    #[test]
+    fn mysql_holder_waiting_on_a_table_lock_is_not_progress() {
+        super::a_holder_waiting_on_a_table_lock_is_not_progress(crate::harness::Kind::Mysql)
+    }
+}
+
 for_each_engine!(
     replicas_wait_for_a_holder_that_makes_progress,
     times_out_naming_the_holder,

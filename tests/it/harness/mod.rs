@@ -544,6 +544,9 @@ pub struct Server {
 }
 
 pub use mysql::mariadb;
+// tests/kill.rs includes this harness too, and applies no file with the client.
+#[allow(unused_imports)]
+pub use mysql::mariadb_client;
 pub use postgres::postgres;
 // tests/kill.rs includes this harness too, and starts no private server.
 #[allow(unused_imports)]

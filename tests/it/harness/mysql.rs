@@ -32,6 +32,22 @@ fn client_args(server: &Server) -> Vec<String> {
     ]
 }
 
+/// The `mariadb` command-line client on `db`, applying a migration file as the tests'
+/// reference: the whole file as one query (a delimiter no file contains: the client
+/// cannot split trigger bodies written without `DELIMITER`), as Prisma sends it, in
+/// utf8mb4 as Prisma and safemig talk (the client's own default follows the locale).
+pub fn mariadb_client(db: &TestDb) -> Command {
+    let mut command = Command::new("mariadb");
+    command
+        .args(client_args(mariadb()))
+        .args([
+            "--default-character-set=utf8mb4",
+            "--delimiter=@@no-delimiter@@",
+        ])
+        .arg(&db.name);
+    command
+}
+
 impl TestEngine for Mysql {
     fn create_database(&self, name: &str) -> TestDb {
         let server = mariadb();
