@@ -233,17 +233,21 @@ pub fn baseline() -> Advice {
 
 /// The flags that select one target of a checked environment: `--env` (unless the
 /// environment is the project's own, found without `safemig.toml`) and its `--tenant`,
-/// after `base` (what the person passed, such as `--config`).
+/// after `base` (what the person passed, such as `--config`). Pending work on a tenant
+/// is deployed over the whole environment (current tenants are skipped), so its step
+/// names no tenant.
 pub fn check_target_selection(
     base: &crate::advice::Target,
     target: &crate::check::TargetReport,
     named: bool,
 ) -> crate::advice::Target {
+    use crate::check::State;
     let mut selection = base.clone();
     if named {
         selection = selection.env(&target.environment);
     }
-    if let Some(tenant) = &target.tenant {
+    let fleet_wide = named && matches!(target.state, State::Pending | State::Interrupted);
+    if let Some(tenant) = target.tenant.as_ref().filter(|_| !fleet_wide) {
         selection = selection.tenant(tenant);
     }
     selection

@@ -5,7 +5,7 @@
 //!
 //! - **Skipping without connecting.** Tenants on one server (PostgreSQL schemas, MySQL
 //!   databases) are found with one catalog query and their histories read in batches
-//!   ([`crate::check::discover`]); a tenant already at the folder's last migration is
+//!   ([`crate::environment::discover`]); a tenant already at the folder's last migration is
 //!   `current` without a connection of its own. SQLite files have no shared catalog: each
 //!   file is opened, and deploy finds nothing to do.
 //! - **Bounded parallelism.** At most [`FleetOptions::jobs`] tenants deploy at once, each
@@ -33,11 +33,11 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::Error;
-use crate::check::{self, Prepared};
 use crate::config::environments::Tenants;
 use crate::database_url::DatabaseUrl;
 use crate::deploy;
 use crate::engine::{self, Access, Engine};
+use crate::environment::{self, Prepared};
 use crate::error::{ConfigError, ExitCode};
 use crate::interrupt::Interrupt;
 use crate::lock::{self, LockOptions};
@@ -236,12 +236,12 @@ pub async fn deploy(
     let started = Instant::now();
     match (&environment.tenants, &environment.url) {
         (Some(Tenants::Files(_)), _) => {
-            let targets: Vec<Target> = check::tenant_files(environment)?
+            let targets: Vec<Target> = environment::tenant_files(environment)?
                 .into_iter()
                 .map(|(url, name)| Target { name, url })
                 .collect();
             if targets.is_empty() {
-                return Err(check::nothing_selected(environment));
+                return Err(environment::nothing_selected(environment));
             }
             let order: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
             let mut reports = Vec::new();
@@ -307,9 +307,10 @@ async fn deploy_server(
     on_event: &mut dyn FnMut(Event<'_>),
     started: Instant,
 ) -> Result<FleetReport, Error> {
-    let found = check::discover(holder, tenants, environment.tenant_filter.as_deref()).await?;
+    let found =
+        environment::discover(holder, tenants, environment.tenant_filter.as_deref()).await?;
     if found.names.is_empty() {
-        return Err(check::nothing_selected(environment));
+        return Err(environment::nothing_selected(environment));
     }
     let mut reports = Vec::new();
     let mut targets = Vec::new();

@@ -15,6 +15,7 @@ pub mod diagnosis;
 pub mod drift;
 pub mod drill;
 pub mod engine;
+pub mod environment;
 pub mod error;
 pub mod failpoint;
 pub mod files;

@@ -84,12 +84,19 @@ pub fn shell_arg(word: &str) -> String {
     }
 }
 
-/// `"1 migration"`, `"2 migrations"`.
+/// `"1 migration"`, `"2 migrations"`, `"3 canaries"`.
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
+        return format!("1 {noun}");
+    }
+    let consonant_y = noun.strip_suffix('y').filter(|stem| {
+        stem.chars()
+            .last()
+            .is_some_and(|c| !"aeiou".contains(c.to_ascii_lowercase()))
+    });
+    match consonant_y {
+        Some(stem) => format!("{n} {stem}ies"),
+        None => format!("{n} {noun}s"),
     }
 }
 
@@ -138,6 +145,9 @@ mod tests {
 
     #[test]
     fn counts_and_sizes() {
+        assert_eq!(count(3, "canary"), "3 canaries");
+        assert_eq!(count(2, "key"), "2 keys");
+        assert_eq!(count(1, "canary"), "1 canary");
         assert_eq!(count(1, "migration"), "1 migration");
         assert_eq!(count(0, "statement"), "0 statements");
         assert_eq!(size(512), "512 bytes");

@@ -9,13 +9,15 @@ use clap::Args;
 use comfy_table::{Table, presets};
 
 use safemig::advice::Target;
-use safemig::check::{self, CheckOptions, CheckReport, Lock, Prepared, State, TargetReport};
+use safemig::check::{self, CheckOptions, CheckReport, Lock, State, TargetReport};
 use safemig::config::environments::Environments;
 use safemig::diagnosis;
 use safemig::drift::Verdict;
+use safemig::environment::{self, Prepared};
 use safemig::text::{self, escaped};
 use safemig::{Error, ExitCode};
 
+use super::ProjectArgs;
 use super::output::{self, Printer};
 use super::parse_seconds;
 
@@ -31,7 +33,7 @@ pub struct CheckArgs {
     pub(super) tenant: Option<String>,
 
     /// Check every environment of safemig.toml (the default without --env)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "url")]
     all: bool,
 
     /// Print the report as JSON (format documented in the README)
@@ -59,13 +61,61 @@ pub struct CheckArgs {
     /// Replay the migrations folder for drift even when a cached replay exists
     #[arg(long)]
     no_cache: bool,
+
+    #[command(flatten)]
+    pub(super) project: ProjectFlags,
 }
 
-/// The environments `names` of the environments file (all of them when `names` is
-/// empty), read and prepared once, with their warnings printed.
-pub(super) fn prepare(config: Option<&Path>, names: &[String]) -> Result<Vec<Prepared>, Error> {
+/// The Prisma project to check when there is no safemig.toml (or instead of it): its
+/// database and folder, as every other command takes them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ProjectFlags {
+    /// Check this database (and the project's migrations folder) instead of the
+    /// environments of safemig.toml [default without safemig.toml: DATABASE_URL (or the
+    /// variable schema.prisma names) from the environment or a .env file]
+    #[arg(long, value_name = "URL", conflicts_with = "env")]
+    url: Option<String>,
+
+    #[command(flatten)]
+    folder: super::FolderArgs,
+}
+
+impl ProjectFlags {
+    fn given(&self) -> bool {
+        self.url.is_some() || self.folder.dir.is_some() || self.folder.schema.is_some()
+    }
+
+    /// The project's arguments, as the commands on one database take them.
+    fn project_args(&self) -> ProjectArgs {
+        let mut args = ProjectArgs::default();
+        args.database.url = self.url.clone();
+        args.folder = self.folder.clone();
+        args
+    }
+}
+
+/// What `check` and `serve` look at: the environments `names` of the environments file
+/// (all of them when `names` is empty), read and prepared once, with their warnings
+/// printed; or, when the project's own flags are given or there is no environments file,
+/// the Prisma project in the working directory (as `status` finds it). The second value
+/// says which: `true` for environments of the file, whose commands carry `--env`.
+pub(super) fn prepare(
+    config: Option<&Path>,
+    names: &[String],
+    project: &ProjectFlags,
+) -> Result<(Vec<Prepared>, bool), Error> {
+    let environments = match (project.given(), names.is_empty(), config) {
+        (true, _, _) => None,
+        (false, true, None) => Environments::discover(None)?,
+        (false, _, config) => Some(Environments::require(config)?),
+    };
+    let Some(environments) = environments else {
+        let ctx = project.project_args().context()?;
+        let prepared = environment::from_project(&ctx)?;
+        output::not_utf8_warnings(&prepared.dir);
+        return Ok((vec![prepared], false));
+    };
     let lookup = |name: &str| std::env::var(name).ok();
-    let environments = Environments::require(config)?;
     let names: Vec<String> = if names.is_empty() {
         environments.environments.keys().cloned().collect()
     } else {
@@ -76,11 +126,11 @@ pub(super) fn prepare(config: Option<&Path>, names: &[String]) -> Result<Vec<Pre
         for warning in environments.get(name)?.warnings() {
             output::stderr_line(&format!("warning: {warning}"));
         }
-        let environment = check::prepare(&environments, name, &lookup, &Default::default())?;
+        let environment = environment::prepare(&environments, name, &lookup, &Default::default())?;
         output::not_utf8_warnings(&environment.dir);
         prepared.push(environment);
     }
-    Ok(prepared)
+    Ok((prepared, true))
 }
 
 /// Exits with the worst state's code.
@@ -90,11 +140,11 @@ pub async fn check(
     all: bool,
     printer: &mut Printer,
 ) -> Result<ExitCode, Error> {
+    let (mut prepared, named) = prepare(config.as_deref(), &args.env, &args.project)?;
     let base = match &config {
-        Some(config) => Target::default().flag("--config", &config.to_string_lossy()),
-        None => Target::default(),
+        Some(config) if named => Target::default().flag("--config", &config.to_string_lossy()),
+        _ => args.project.project_args().target(),
     };
-    let mut prepared = prepare(config.as_deref(), &args.env)?;
     for environment in &mut prepared {
         environment.tenant_filter = args.tenant.clone();
         environment.strictness.strict |= args.strict;
@@ -107,9 +157,9 @@ pub async fn check(
     };
     let report = check::run_all(&prepared, &options).await;
     if args.json {
-        printer.json(&json(&report, &base, true));
+        printer.json(&json(&report, &base, named));
     } else {
-        printer.check(&report, &base, true, all);
+        printer.check(&report, &base, named, all);
     }
     Ok(report.exit_code())
 }

@@ -115,7 +115,7 @@ pub async fn deploy(
         if json {
             printer.json(&report);
         } else {
-            printer.fleet_summary(&report);
+            printer.fleet_summary(&report, &project.folder_target());
         }
         return Ok(report.code);
     }

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use safemig::check::{self, CheckOptions, CheckReport, Prepared, PreparedDrift};
+use safemig::check::{self, CheckOptions, CheckReport};
+use safemig::config::environments::{DriftAgainst, Environments};
 use safemig::drift::history::Side;
 use safemig::drift::{self, Finding, HistoryDifference, Report, Request, Source, Verdict};
+use safemig::environment::{self, Prepared, PreparedDrift};
 use safemig::interrupt::Interrupt;
 use safemig::schema::{Detail, Difference, ObjectKey, ObjectKind};
 use safemig::text::escaped;
@@ -113,18 +115,11 @@ pub async fn drift(
     }
     let ctx = project.context()?;
     let dir = super::migrations(&ctx)?;
-    let right = match &args.against {
-        None => Source::Folder,
-        Some(raw) if raw.contains("://") || raw.starts_with("file:") => {
-            Source::Database(ctx.project.other_url(raw, "--against")?)
-        }
-        Some(path) => Source::Snapshot(PathBuf::from(path)),
+    let (right, configured_shadow, labels) = against(&args, &project, &ctx)?;
+    let shadow = match args.shadow_url.as_deref() {
+        Some(raw) => Some(ctx.project.other_url(raw, "--shadow-url")?),
+        None => configured_shadow,
     };
-    let shadow = args
-        .shadow_url
-        .as_deref()
-        .map(|raw| ctx.project.other_url(raw, "--shadow-url"))
-        .transpose()?;
     let cache = super::cache_dir(args.no_cache);
     let request = Request {
         left: Source::Database(ctx.url.clone()),
@@ -151,7 +146,7 @@ pub async fn drift(
             .into();
         printer.json(&value);
     } else {
-        let mut text = render(&report);
+        let mut text = render(&report, &labels);
         if let Some(next) = safemig::diagnosis::of_drift(&report) {
             text += &format!("\nnext: {}", printer.advice(&next));
         }
@@ -199,19 +194,93 @@ async fn tenants(mut environment: Prepared, args: &DriftArgs) -> Result<CheckRep
     ]))
 }
 
-/// How the report names each side.
-fn labels(report: &Report) -> (&'static str, &'static str) {
-    match report.right.kind {
-        "folder" => ("database", "folder"),
-        "snapshot" => ("database", "snapshot"),
-        _ => ("--url", "--against"),
+/// How the human report names its two sides.
+pub struct Labels {
+    pub left: String,
+    pub right: String,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels {
+            left: "database".into(),
+            right: "folder".into(),
+        }
     }
+}
+
+/// What the database is compared with, the server to replay the folder on when the
+/// environment configures one, and how the report names the sides: `--against` (a URL,
+/// a snapshot file, `folder`, `environment:NAME`, `snapshot:PATH`), else the comparison
+/// `--env`'s environment configures, else the folder.
+fn against(
+    args: &DriftArgs,
+    project: &ProjectArgs,
+    ctx: &safemig::context::Context,
+) -> Result<(Source, Option<safemig::database_url::DatabaseUrl>, Labels), Error> {
+    let left = project
+        .database
+        .env
+        .clone()
+        .unwrap_or_else(|| "database".into());
+    let labels = |right: &str| Labels {
+        left: left.clone(),
+        right: right.into(),
+    };
+    let keyword = match args.against.as_deref() {
+        Some(text) => DriftAgainst::parse(text, std::path::Path::new("."))
+            .map_err(|reason| invalid_against(text, reason))?,
+        None => None,
+    };
+    match (args.against.as_deref(), keyword) {
+        (_, Some(against)) => {
+            let environments = Environments::require(project.database.config.as_deref())?;
+            let lookup = |name: &str| std::env::var(name).ok();
+            let lookup = environment::with_dotenv(&ctx.project, &lookup);
+            let (source, _) =
+                environment::against(&environments, "--against", &against, &ctx.project, &lookup)?;
+            let right = match &against {
+                DriftAgainst::Environment(other) => other.as_str(),
+                DriftAgainst::Snapshot(_) => "snapshot",
+                DriftAgainst::Folder => "folder",
+            };
+            Ok((source, None, labels(right)))
+        }
+        (Some(raw), None) if raw.contains("://") || raw.starts_with("file:") => Ok((
+            Source::Database(ctx.project.other_url(raw, "--against")?),
+            None,
+            labels("other database"),
+        )),
+        (Some(path), None) => Ok((
+            Source::Snapshot(PathBuf::from(path)),
+            None,
+            labels("snapshot"),
+        )),
+        (None, None) => match project.environment_drift()? {
+            Some(drift) => {
+                let right = match &drift.against {
+                    Source::Database(_) => drift.description.clone(),
+                    Source::Snapshot(_) => "snapshot".into(),
+                    Source::Folder => "folder".into(),
+                };
+                Ok((drift.against, drift.shadow, labels(&right)))
+            }
+            None => Ok((Source::Folder, None, labels("folder"))),
+        },
+    }
+}
+
+fn invalid_against(text: &str, reason: String) -> Error {
+    Error::Config(safemig::error::ConfigError::InvalidUrl {
+        origin: format!("--against {}", safemig::text::shell_arg(text)),
+        reason,
+    })
 }
 
 /// The human report: both sides, then each differing object with its attributes, the
 /// history, and the verdict.
-pub fn render(report: &Report) -> String {
-    let (left, right) = labels(report);
+pub fn render(report: &Report, labels: &Labels) -> String {
+    let (left, right) = (labels.left.as_str(), labels.right.as_str());
     let cached = match report.right.cached {
         Some(true) => " (replayed earlier, from the cache)",
         Some(false) => " (replayed into a scratch database)",

@@ -28,11 +28,11 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use safemig::advice::Target;
-use safemig::check::{self as check_lib, Prepared};
 use safemig::config::environments::Environments;
 use safemig::config::{Locations, Project};
 use safemig::context::Context;
 use safemig::database_url::DatabaseUrl;
+use safemig::environment::{self as check_lib, Prepared};
 use safemig::error::ConfigError;
 use safemig::lock::LockOptions;
 use safemig::migrations::MigrationsDir;
@@ -321,6 +321,26 @@ impl ProjectArgs {
         target
     }
 
+    /// The drift comparison `--env`'s environment configures, resolved; `None` without
+    /// `--env` or when it configures none.
+    pub(crate) fn environment_drift(
+        &self,
+    ) -> Result<Option<safemig::environment::PreparedDrift>, Error> {
+        let Some(name) = &self.database.env else {
+            return Ok(None);
+        };
+        let environments = Environments::require(self.database.config.as_deref())?;
+        if environments.get(name)?.drift.is_none() {
+            return Ok(None);
+        }
+        let lookup = |name: &str| std::env::var(name).ok();
+        let locations = Locations {
+            dir: self.folder.dir.clone(),
+            schema: self.folder.schema.clone(),
+        };
+        Ok(check_lib::prepare(&environments, name, &lookup, &locations)?.drift)
+    }
+
     /// Whether `--env` names an environment with `strict = true`.
     pub(crate) fn environment_is_strict(&self) -> Result<bool, Error> {
         match &self.database.env {
@@ -379,12 +399,15 @@ impl ProjectArgs {
                     let project = Project::locate(&locations)?;
                     return Context::for_url(project, url, self.lock_timeout());
                 }
-                let url = environment.url(&lookup)?.ok_or_else(|| {
+                let project = Project::locate(&locations)?;
+                let url = environment
+                    .url(&check_lib::with_dotenv(&project, &lookup))?
+                    .ok_or_else(|| {
                     Error::Config(ConfigError::InvalidEnvironment {
                         environment: name.clone(),
                         reason: "its tenants are SQLite files, so it names no single database: pass --tenant NAME or --url file:PATH".into(),
                     })
-                })?;
+                    })?;
                 (Some(url), locations)
             }
         };

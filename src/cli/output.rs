@@ -166,7 +166,7 @@ impl Printer {
 
     /// A fleet deploy's summary: the counts, why it stopped, each failure in full, and
     /// what to run next.
-    pub fn fleet_summary(&mut self, report: &FleetReport) {
+    pub fn fleet_summary(&mut self, report: &FleetReport, base: &Target) {
         let n = |outcome| report.count(outcome);
         self.line(&format!(
             "{} applied, {} current, {} failed, {} interrupted, {} not reached, in {:.1}s.",
@@ -209,16 +209,23 @@ impl Printer {
             }
         }
         if report.code != safemig::ExitCode::Success {
-            let env = escaped(&report.environment);
-            let first = failed.first().map(|t| t.tenant.as_str());
-            let next = match first {
-                Some(tenant) => format!(
-                    "next: see the failure with `safemig status --env {env} --tenant {}` (and `safemig repair` for a failed migration), then run the same deploy again: current tenants are skipped",
-                    escaped(tenant)
-                ),
-                None => "next: run the same deploy again: current tenants are skipped and interrupted ones resume".into(),
+            let fleet = base.clone().env(&report.environment);
+            let again = Advice::text(", then run ")
+                .run(&["deploy"])
+                .then(" again: current tenants are skipped and interrupted ones resume");
+            let next = match failed.first() {
+                Some(tenant) => {
+                    Advice::text("see what to do about the failure with ")
+                        .run(&["status"])
+                        .render(&fleet.clone().tenant(&tenant.tenant))
+                        + &again.render(&fleet)
+                }
+                None => Advice::text("run ")
+                    .run(&["deploy"])
+                    .then(" again: current tenants are skipped and interrupted ones resume")
+                    .render(&fleet),
             };
-            stderr_line(&next);
+            stderr_line(&format!("next: {next}"));
         }
     }
 

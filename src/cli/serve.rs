@@ -54,6 +54,9 @@ pub struct ServeArgs {
     #[arg(long)]
     no_drift: bool,
 
+    #[command(flatten)]
+    project: super::check::ProjectFlags,
+
     /// How often drift compares where safemig.toml's drift sets no `every`
     #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = parse_seconds)]
     drift_every: Duration,
@@ -79,7 +82,7 @@ pub async fn serve(
     // flight finish. The watchdog ends the process if that takes longer than 5 s (+ margin).
     let interrupt = Interrupt::new(Duration::from_secs(5));
     signals.set(Policy::Drain(interrupt.clone()));
-    let prepared = super::check::prepare(config.as_deref(), &args.env)?;
+    let (prepared, _) = super::check::prepare(config.as_deref(), &args.env, &args.project)?;
     let options = ServeOptions {
         min_interval: args.min_interval,
         pending_tolerance: args.pending_tolerance,
@@ -98,8 +101,8 @@ pub async fn serve(
     let listener = http::bind(args.listen).await?;
     let address = listener.local_addr().unwrap_or(args.listen);
     output::stderr_line(&format!(
-        "Serving {} environment(s) on http://{address}/metrics",
-        prepared.len()
+        "Serving {} on http://{address}/metrics",
+        safemig::text::count(prepared.len(), "environment")
     ));
     let exporter = Arc::new(Exporter::new(prepared, options));
     let stopped = interrupt.clone();

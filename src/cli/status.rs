@@ -4,7 +4,8 @@
 use clap::Args;
 
 use safemig::advice::Target;
-use safemig::check::{self, CheckOptions, CheckReport, Prepared};
+use safemig::check::{self, CheckOptions, CheckReport};
+use safemig::environment::Prepared;
 use safemig::status::Strictness;
 use safemig::{Error, ExitCode};
 

@@ -94,6 +94,26 @@ pub enum DriftAgainst {
     Snapshot(PathBuf),
 }
 
+impl DriftAgainst {
+    /// `folder`, `environment:NAME` or `snapshot:PATH` (relative to `folder`); `Ok(None)`
+    /// for any other text, an error for `environment:` without a name.
+    pub fn parse(text: &str, folder: &Path) -> Result<Option<DriftAgainst>, String> {
+        Ok(Some(if text == "folder" {
+            DriftAgainst::Folder
+        } else if let Some(other) = text.strip_prefix("environment:") {
+            let other = other.trim();
+            if other.is_empty() {
+                return Err("\"environment:\" names no environment".into());
+            }
+            DriftAgainst::Environment(other.to_string())
+        } else if let Some(path) = text.strip_prefix("snapshot:") {
+            DriftAgainst::Snapshot(folder.join(path.trim()))
+        } else {
+            return Ok(None);
+        }))
+    }
+}
+
 /// The tenants of an environment: the schemas (PostgreSQL) or databases (MySQL) on its
 /// server that each hold a copy of the same history, or SQLite files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,24 +474,18 @@ impl RawEnvironment {
 
 impl RawDrift {
     fn into_setting(self, folder: &Path) -> Result<DriftSetting, String> {
-        let against = match self.against.as_deref().unwrap_or("folder") {
-            "folder" => DriftAgainst::Folder,
-            text => {
-                if let Some(other) = text.strip_prefix("environment:") {
-                    DriftAgainst::Environment(other.trim().to_string())
-                } else if let Some(path) = text.strip_prefix("snapshot:") {
-                    DriftAgainst::Snapshot(folder.join(path.trim()))
-                } else if text.starts_with("env:") {
-                    return Err(format!(
-                        "drift.against = \"{text}\": `env:` names a variable; another environment of this file is \"environment:NAME\""
-                    ));
-                } else {
-                    return Err(format!(
-                        "drift.against = \"{text}\" is not \"folder\", \"environment:NAME\" or \"snapshot:PATH\""
-                    ));
-                }
+        let text = self.against.as_deref().unwrap_or("folder");
+        let against = DriftAgainst::parse(text, folder)?.ok_or_else(|| {
+            if text.starts_with("env:") {
+                format!(
+                    "drift.against = \"{text}\": `env:` names a variable; another environment of this file is \"environment:NAME\""
+                )
+            } else {
+                format!(
+                    "drift.against = \"{text}\" is not \"folder\", \"environment:NAME\" or \"snapshot:PATH\""
+                )
             }
-        };
+        })?;
         let every = self.every.as_deref().map(parse_every).transpose()?;
         Ok(DriftSetting {
             against,

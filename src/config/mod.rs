@@ -219,6 +219,24 @@ impl Project {
 
     /// The `.env` files read, in order: the working directory's, the schema's folder's,
     /// the config file's folder's.
+    /// The variable `name` as the project sees it: from the process's environment, else
+    /// from the `.env` files Prisma reads for it (see [`Project::database_url`]).
+    pub fn variable(
+        &self,
+        name: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<String>, Error> {
+        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+            return Ok(Some(value));
+        }
+        for file in self.env_files() {
+            if let Some(value) = read_env_file(&file, name)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
     fn env_files(&self) -> Vec<PathBuf> {
         let mut env_files = vec![PathBuf::from(".env")];
         if let Some(schema) = &self.schema {

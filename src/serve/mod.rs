@@ -1,6 +1,6 @@
 //! `safemig serve`: a long-running Prometheus exporter over [`check`](crate::check).
 //!
-//! Each environment of `safemig.toml` is [prepared](crate::check::prepare) once; its
+//! Each environment of `safemig.toml` is [prepared](crate::environment::prepare) once; its
 //! history is checked when it is scraped, at most once per [`ServeOptions::min_interval`]
 //! (results are cached between scrapes), and never twice at once: a scrape that arrives
 //! while a check of the same environment runs waits for that check and takes its result
@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::check::{
-    self, CheckOptions, CheckReport, DriftSummary, EnvironmentReport, Prepared, State,
-};
+use crate::check::{self, CheckOptions, CheckReport, DriftSummary, EnvironmentReport, State};
+use crate::environment::Prepared;
 use crate::status;
 
 /// How `serve` checks.

@@ -792,9 +792,11 @@ fn drift_when_configured() {
     assert!(target(&report, "prod")["drift"].is_null());
 }
 
-/// `check` without safemig.toml is a configuration error.
+/// `check` without safemig.toml checks the project in the working directory, as every
+/// other command finds it: with no URL anywhere that is the usual error naming --url,
+/// which `check` accepts.
 #[test]
-fn check_needs_the_file() {
+fn check_without_the_file_checks_the_project() {
     let dir = tempfile::tempdir().unwrap();
     let run = to_run(
         safemig_command(dir.path(), &["check"])
@@ -802,5 +804,21 @@ fn check_needs_the_file() {
             .expect("running safemig"),
     )
     .expect(2);
-    assert!(run.stderr.contains("no safemig.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("pass --url"), "{}", run.stderr);
+    let db = TestDb::new(Kind::Sqlite);
+    let project = crate::deploy::three(Kind::Sqlite);
+    let dir = project.migrations();
+    let args = ["check", "--url", &db.url, "--dir", dir.to_str().unwrap()];
+    let pending = to_run(safemig_command(project.dir.path(), &args).output().unwrap()).expect(8);
+    assert!(
+        pending.stdout.contains(&format!(
+            "next: run `safemig deploy --url {} --dir {}`",
+            db.url,
+            dir.display()
+        )),
+        "{}",
+        pending.stdout
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    to_run(safemig_command(project.dir.path(), &args).output().unwrap()).expect(0);
 }

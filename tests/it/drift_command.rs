@@ -212,7 +212,7 @@ fn staging_against_production(kind: Kind) {
     assert!(
         human
             .stdout
-            .contains("20240103000000_add_tags: applied in the --url only")
+            .contains("20240103000000_add_tags: applied in the database only")
             && human
                 .stdout
                 .ends_with("Drift: 1 difference in 1 object, and another history.\n"),
@@ -420,7 +420,72 @@ fn sql_converges_what_it_writes(kind: Kind) {
     );
 }
 
+/// `drift --env staging` compares with what safemig.toml configures for staging (here
+/// production), `--against environment:production` names it on the command line, and the
+/// report names the sides by their environments; an environment without a configured
+/// comparison is compared with the folder.
+fn drift_of_an_environment_uses_its_comparison(kind: Kind) {
+    let staging = TestDb::new(kind);
+    let production = TestDb::new(kind);
+    let project = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_posts", POSTS),
+        ],
+    );
+    project.safemig(&staging, &["deploy"]).expect(0);
+    project.safemig(&production, &["deploy"]).expect(0);
+    production.exec("ALTER TABLE posts ADD COLUMN hotfix INTEGER");
+    let mut envs = crate::check::Environments::new();
+    envs.add(
+        "staging",
+        &staging.url,
+        &project,
+        "drift = { against = \"environment:production\" }",
+    );
+    envs.add("production", &production.url, &project, "");
+    let configured = envs.run(&["drift", "--env", "staging"]).expect(DRIFT);
+    assert!(
+        configured.stdout.contains("Comparing staging:")
+            && configured.stdout.contains("with environment `production`:")
+            && configured
+                .stdout
+                .contains("column `posts.hotfix`: only in the environment `production`"),
+        "{}",
+        configured.stdout
+    );
+    let named = envs
+        .run(&[
+            "drift",
+            "--env",
+            "staging",
+            "--against",
+            "environment:production",
+        ])
+        .expect(DRIFT);
+    assert!(
+        named
+            .stdout
+            .contains("column `posts.hotfix`: only in the production"),
+        "{}",
+        named.stdout
+    );
+    let folder = envs.run(&["drift", "--env", "production"]).expect(DRIFT);
+    assert!(
+        folder.stdout.contains("with folder:")
+            && folder
+                .stdout
+                .contains("column `posts.hotfix`: only in the production"),
+        "{}",
+        folder.stdout
+    );
+    envs.run(&["drift", "--env", "staging", "--against", "environment:"])
+        .expect(2);
+}
+
 for_each_engine!(
+    drift_of_an_environment_uses_its_comparison,
     corpus_drifts_from_nothing,
     sql_converges_what_it_writes,
     against_the_folder_and_a_snapshot,

@@ -512,8 +512,9 @@ fn sockets(pid: u32) -> usize {
 fn concurrent_scrapes_share_one_check() {
     use std::sync::Arc;
 
-    use safemig::check::{CheckOptions, prepare};
+    use safemig::check::CheckOptions;
     use safemig::config::environments::Environments as Toml;
+    use safemig::environment::prepare;
     use safemig::serve::http::ConnectionLimits;
     use safemig::serve::{Exporter, ServeOptions};
 

@@ -161,9 +161,10 @@ impl Journey {
         self.follow_from(step, steps, choose)
     }
 
-    /// [`Journey::follow`] from a first command already run. After a command that is not
-    /// safemig's (an `rm` the advice named), the person looks again: the first command runs
-    /// again, as a step.
+    /// [`Journey::follow`] from a first command already run. After a command that prints
+    /// no next step (a repair that finished, an `rm` the advice named), the person looks
+    /// again: the first command runs again, as a step, and the journey ends when it names
+    /// nothing more to do.
     pub fn follow_from(
         &self,
         first: Step,
@@ -176,7 +177,7 @@ impl Journey {
             let last = taken.last().unwrap();
             let mut commands = next_commands(&last.run);
             if commands.is_empty() {
-                if last.command.starts_with("safemig ") || last.run.code != 0 {
+                if last.command == diagnosis || last.run.code != 0 {
                     break;
                 }
                 commands.push(diagnosis.clone());
