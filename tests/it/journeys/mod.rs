@@ -173,21 +173,24 @@ impl Journey {
     ) -> Vec<Step> {
         let diagnosis = first.command.clone();
         let mut taken = vec![first];
+        // Steps are the commands the advice printed; looking again is not one.
+        let mut advised = 0;
         loop {
             let last = taken.last().unwrap();
-            let mut commands = next_commands(&last.run);
-            if commands.is_empty() {
-                if last.command == diagnosis || last.run.code != 0 {
-                    break;
-                }
-                commands.push(diagnosis.clone());
-            }
-            assert!(
-                taken.len() <= steps,
-                "still not healthy after {steps} steps:\n{}",
-                transcript(&taken)
-            );
-            let command = commands[choose(&commands)].clone();
+            let commands = next_commands(&last.run);
+            let command = if !commands.is_empty() {
+                assert!(
+                    advised < steps,
+                    "still not healthy after {steps} steps:\n{}",
+                    transcript(&taken)
+                );
+                advised += 1;
+                commands[choose(&commands)].clone()
+            } else if last.command == diagnosis || last.run.code != 0 {
+                break;
+            } else {
+                diagnosis.clone()
+            };
             let run = self.safemig(&command);
             taken.push(Step { command, run });
         }
@@ -298,6 +301,120 @@ impl Fingerprint {
             )),
         }
     }
+}
+
+/// Picks the first command containing the first of `needles` any command contains.
+pub(crate) fn preferring(needles: &'static [&'static str]) -> impl Fn(&[String]) -> usize {
+    move |commands| {
+        needles
+            .iter()
+            .find_map(|needle| commands.iter().position(|c| c.contains(needle)))
+            .unwrap_or(0)
+    }
+}
+
+/// The tenants of an environment `fleet` added to a journey's safemig.toml: schemas of
+/// the staging database (PostgreSQL), databases of their own (MariaDB), or SQLite files.
+pub(crate) struct Tenants {
+    pub names: Vec<String>,
+    /// A database per tenant (PostgreSQL: the one holding the schemas).
+    dbs: Vec<TestDb>,
+}
+
+impl Tenants {
+    pub fn new(journey: &mut Journey, count: usize) -> Tenants {
+        let mut toml = std::fs::read_to_string(journey.dir.path().join("safemig.toml")).unwrap();
+        let list = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (names, dbs) = match journey.kind {
+            Kind::Postgres => {
+                let names: Vec<String> = (1..=count).map(|i| format!("t{i}")).collect();
+                toml += &format!(
+                    "[environments.fleet]\nurl = \"env:STAGING_URL\"\ntenants = {{ list = [{}] }}\n",
+                    list(&names)
+                );
+                (names, vec![TestDb::copy_of(&journey.staging)])
+            }
+            Kind::Mysql => {
+                let dbs: Vec<TestDb> = (0..count).map(|_| TestDb::new(Kind::Mysql)).collect();
+                let names: Vec<String> = dbs.iter().map(|d| d.name.clone()).collect();
+                journey.var("FLEET_URL", &dbs[0].url);
+                toml += &format!(
+                    "[environments.fleet]\nurl = \"env:FLEET_URL\"\ntenants = {{ list = [{}] }}\n",
+                    list(&names)
+                );
+                (names, dbs)
+            }
+            Kind::Sqlite => {
+                std::fs::create_dir(journey.dir.path().join("tenants")).unwrap();
+                let names: Vec<String> = (1..=count).map(|i| format!("tenants/t{i}.db")).collect();
+                let dbs = names
+                    .iter()
+                    .map(|name| {
+                        let path = journey.dir.path().join(name);
+                        std::fs::write(&path, b"").unwrap();
+                        TestDb::sqlite_file(&path)
+                    })
+                    .collect();
+                toml += "[environments.fleet]\ntenants = { files = \"tenants/*.db\" }\n";
+                (names, dbs)
+            }
+        };
+        std::fs::write(journey.dir.path().join("safemig.toml"), toml).unwrap();
+        if journey.kind == Kind::Postgres {
+            // The schemas live in the staging database, which the journey's URL names.
+            let url = journey.staging.url.clone();
+            journey.var("STAGING_URL", &url);
+        }
+        Tenants { names, dbs }
+    }
+
+    /// Prisma's failed row over the first `k` statements of `sql`, in tenant `i`.
+    pub fn fail_after(&self, journey: &Journey, i: usize, name: &str, sql: &str, k: usize) {
+        match journey.kind {
+            Kind::Postgres => {
+                let schema = &self.names[i];
+                let statements = safemig::sql::executable_statements(sql, Kind::Postgres.dialect());
+                let prefix: Vec<&str> = statements[..k].iter().map(|s| s.sql).collect();
+                journey
+                    .staging
+                    .exec(&format!("SET search_path TO \"{schema}\"; {}", prefix.join(";\n")));
+                journey.staging.exec(&format!(
+                    "INSERT INTO \"{schema}\"._prisma_migrations (id, checksum, migration_name, logs, started_at) \
+                     VALUES ('{}', '{}', '{name}', 'Database error:\nserver closed the connection unexpectedly\n', now())",
+                    uuid_v4(),
+                    safemig::checksum::checksum(sql)
+                ));
+            }
+            _ => crate::repair::fail_after(&self.dbs[i], name, sql, k),
+        }
+    }
+
+    /// Every tenant healthy: the journey's last step exited 0 and `status`/`check` of the
+    /// fleet exit 0; no password printed, the developer's database untouched.
+    pub fn assert_healthy(&self, journey: &Journey, steps: &[Step]) {
+        let all = transcript(steps);
+        assert!(!all.contains(PASSWORD), "a password was printed:\n{all}");
+        assert_eq!(steps.last().unwrap().run.code, 0, "{all}");
+        for line in ["safemig status --env fleet", "safemig check --env fleet"] {
+            let run = journey.safemig(line);
+            assert_eq!(run.code, 0, "{line}:\n{all}\n--- {line}\n{}\n{}", run.stdout, run.stderr);
+        }
+        assert_eq!(
+            Fingerprint::of(&journey.dev),
+            journey.dev_before,
+            "the database .env names was changed:\n{all}"
+        );
+    }
+}
+
+fn uuid_v4() -> String {
+    safemig::history::HistoryRow::started("x", "x").id
 }
 
 /// Picks the first command.

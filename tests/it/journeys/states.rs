@@ -287,4 +287,31 @@ for_each_engine!(
     edited_migration,
     migration_sql_missing,
     ambiguous_data_statement,
+    tenant_with_a_failed_row,
 );
+
+/// A fleet of three tenants (PostgreSQL schemas, MariaDB databases, SQLite files): one
+/// holds Prisma's failed row over half of a migration, the others have it pending.
+/// `status --env fleet` names `repair` for that tenant (with `--tenant`) and the fleet's
+/// deploy for the rest; followed, every tenant ends up to date.
+fn tenant_with_a_failed_row(kind: Kind) {
+    let mut journey = Journey::new(kind, &[(FIRST, INIT)]);
+    let tenants = super::Tenants::new(&mut journey, 3);
+    journey.safemig("safemig deploy --env fleet").expect(0);
+    journey.write(SECOND, FOUR);
+    tenants.fail_after(&journey, 1, SECOND, FOUR, 2);
+    let steps = journey.follow(
+        "safemig status --env fleet",
+        4,
+        &super::preferring(&["--finish", "repair"]),
+    );
+    assert_eq!(steps[0].run.code, 5, "{}", super::transcript(&steps));
+    assert!(
+        steps[1]
+            .command
+            .ends_with(&format!("--env fleet --tenant {}", tenants.names[1])),
+        "{}",
+        super::transcript(&steps)
+    );
+    tenants.assert_healthy(&journey, &steps);
+}
