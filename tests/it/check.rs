@@ -42,9 +42,12 @@ impl Environments {
         self.toml.push_str(text);
     }
 
-    /// `safemig ARGS` in the folder, with the variables set.
+    /// `safemig ARGS` in the folder, with the variables set (a deploy that succeeds is
+    /// followed by the harness's `assert_settled` checks).
     pub fn run(&self, args: &[&str]) -> Run {
-        to_run(self.command(args).output().expect("running safemig"))
+        let run = to_run(self.command(args).output().expect("running safemig"));
+        crate::harness::assert_settled(args, &run, |args| self.command(args));
+        run
     }
 
     /// The command `safemig ARGS` in the folder, with safemig.toml written and the

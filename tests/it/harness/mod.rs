@@ -330,9 +330,15 @@ impl Project {
         std::fs::remove_dir_all(self.migrations().join(name)).unwrap();
     }
 
-    /// Runs safemig against `db` with this migrations folder.
+    /// Runs safemig against `db` with this migrations folder (a deploy that succeeds is
+    /// followed by [`assert_settled`]'s checks).
     pub fn safemig(&self, db: &TestDb, args: &[&str]) -> Run {
-        to_run(self.command(db, args).output().expect("running safemig"))
+        let run = to_run(self.command(db, args).output().expect("running safemig"));
+        let dir = self.migrations();
+        let mut full = vec!["--url", &db.url, "--dir", dir.to_str().unwrap()];
+        full.extend(args);
+        assert_settled(&full, &run, |args| safemig_command(self.dir.path(), args));
+        run
     }
 
     /// The safemig command against `db` with this migrations folder, to adjust and run.
@@ -431,12 +437,58 @@ impl Run {
     }
 }
 
-/// Runs safemig in `cwd` with a clean environment (no DATABASE_URL leaking in).
+/// Runs safemig in `cwd` with a clean environment (no DATABASE_URL leaking in); a deploy
+/// that succeeds is followed by [`assert_settled`]'s checks.
 pub fn safemig(cwd: &Path, args: &[&str]) -> Run {
     let output = safemig_command(cwd, args)
         .output()
         .expect("running safemig");
-    to_run(output)
+    let run = to_run(output);
+    assert_settled(args, &run, |args| safemig_command(cwd, args));
+    run
+}
+
+/// The journey issue's invariant, checked after every deploy a test runs through the
+/// harness: a deploy that exits 0 leaves `status` and `check` of the same target at 0.
+/// `args` is the deploy's command line; `command` builds another one the same way (same
+/// folder, same variables).
+pub fn assert_settled(args: &[&str], run: &Run, command: impl Fn(&[&str]) -> Command) {
+    let asks = |flags: &[&str]| args.iter().any(|a| flags.contains(a));
+    if run.code != 0 || !args.contains(&"deploy") || asks(&["--dry-run", "--help", "-h"]) {
+        return;
+    }
+    // The flags that select the target, with their values; check takes no lock timeout.
+    const TARGET: [&str; 6] = [
+        "--url", "--dir", "--schema", "--env", "--tenant", "--config",
+    ];
+    let mut target = Vec::new();
+    let mut lock = Vec::new();
+    for pair in args.windows(2) {
+        if TARGET.contains(&pair[0]) {
+            target.extend_from_slice(pair);
+        } else if pair[0] == "--lock-timeout" {
+            lock.extend_from_slice(pair);
+        }
+    }
+    let mut status = vec!["status"];
+    status.extend(&target);
+    status.extend(&lock);
+    let mut check = vec!["check"];
+    check.extend(&target);
+    for line in [status, check] {
+        let after = to_run(command(&line).output().expect("running safemig"));
+        assert_eq!(
+            after.code,
+            0,
+            "`{}` after a deploy that exited 0 ({}):\n{}\n{}\n--- the deploy\n{}\n{}",
+            line.join(" "),
+            args.join(" "),
+            after.stdout,
+            after.stderr,
+            run.stdout,
+            run.stderr
+        );
+    }
 }
 
 pub fn safemig_command(cwd: &Path, args: &[&str]) -> Command {
