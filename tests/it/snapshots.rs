@@ -12,7 +12,7 @@ use crate::deploy::{FAILING_MIDWAY, INIT, POSTS, TAGS};
 use crate::harness::{Kind, PASSWORD, Project, Run, TestDb, safemig};
 
 /// The filters, most specific first.
-fn settings() -> insta::Settings {
+pub(crate) fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     let temp = regex_escape(&std::env::temp_dir().display().to_string());

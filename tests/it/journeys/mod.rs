@@ -246,6 +246,22 @@ impl Journey {
     }
 }
 
+/// Pins what the journey printed as next steps, per state and engine: each command run,
+/// its exit code and its `next:` lines (volatile parts filtered as in `snapshots.rs`).
+pub(crate) fn snapshot(kind: Kind, state: &str, steps: &[Step]) {
+    let mut text = String::new();
+    for step in steps {
+        text += &format!("$ {}\n(exit {})\n", step.command, step.run.code);
+        for line in step.run.stdout.lines().chain(step.run.stderr.lines()) {
+            if line.contains("next: ") {
+                text += &format!("{}\n", line.trim_start());
+            }
+        }
+    }
+    let name = format!("{state}_{}", kind.lock_name());
+    crate::snapshots::settings().bind(|| insta::assert_snapshot!(name, text));
+}
+
 /// The commands in a run's `next:` lines, in order, as printed.
 pub(crate) fn next_commands(run: &Run) -> Vec<String> {
     let mut commands = Vec::new();

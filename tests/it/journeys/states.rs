@@ -33,6 +33,7 @@ fn prisma_failed_row(kind: Kind) {
         format!("safemig repair {SECOND} --env staging")
     );
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "prisma_failed_row", &steps);
 }
 
 /// The same, choosing to undo the applied statements: then deploy applies the migration
@@ -55,6 +56,7 @@ fn prisma_failed_row_rolled_back(kind: Kind) {
         super::transcript(&steps)
     );
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "prisma_failed_row_rolled_back", &steps);
 }
 
 /// The seed's blind fix: `finished_at` set by hand over a half-applied migration. `status`
@@ -74,6 +76,7 @@ fn blind_finished_at(kind: Kind) {
     let steps = journey.follow("safemig check --env staging", 4, &containing("--finish"));
     assert_eq!(steps[0].run.code, 14, "{}", super::transcript(&steps));
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "blind_finished_at", &steps);
 }
 
 /// A failed row marked rolled back (the old advice) over a half-applied migration: deploy
@@ -103,6 +106,7 @@ fn rolled_back_over_half_applied(kind: Kind) {
         deploy.run.stderr
     );
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "rolled_back_over_half_applied", &steps);
 }
 
 /// The target named by a URL in a variable: the commands carry `--url "$STAGING_URL"`.
@@ -121,6 +125,7 @@ fn failed_row_by_url(kind: Kind) {
         super::transcript(&steps)
     );
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "failed_row_by_url", &steps);
 }
 
 /// A backup restored from a database that held Prisma's failed row.
@@ -131,6 +136,7 @@ fn restored_backup_with_a_failed_row(kind: Kind) {
     journey.staging = restored;
     let steps = journey.follow("safemig status --env staging", 4, &containing("--finish"));
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "restored_backup_with_a_failed_row", &steps);
 }
 
 /// A branch merge: `C` deployed, then `B` (named before it) merged and deployed. Deploy
@@ -149,6 +155,7 @@ fn branch_merge(kind: Kind) {
     let steps = journey.follow("safemig deploy --env staging", 4, &first);
     assert_eq!(steps.len(), 1, "{}", super::transcript(&steps));
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "branch_merge", &steps);
     let status = journey.safemig("safemig status --env staging").expect(0);
     assert!(status.stdout.contains("branch merge"), "{}", status.stdout);
     journey
@@ -214,6 +221,7 @@ fn sigterm_mid_migration(kind: Kind) {
         &first,
     );
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "sigterm_mid_migration", &steps);
 }
 
 /// A migration.sql edited after it was applied (a comment added): `status` notes it and
@@ -230,6 +238,7 @@ fn edited_migration(kind: Kind) {
         format!("safemig repair {SECOND} --env staging")
     );
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "edited_migration", &steps);
     let status = journey
         .safemig("safemig status --env staging --strict")
         .expect(0);
@@ -244,6 +253,7 @@ fn migration_sql_missing(kind: Kind) {
     let steps = journey.follow("safemig status --env staging", 4, &containing("rm -r"));
     assert_eq!(steps[0].run.code, 2, "{}", super::transcript(&steps));
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "migration_sql_missing", &steps);
 }
 
 /// A failed migration whose schema cannot show whether a data statement ran: the person
@@ -268,6 +278,7 @@ fn ambiguous_data_statement(kind: Kind) {
         &containing("--assume-applied 1-1"),
     );
     journey.assert_healthy(&steps);
+    super::snapshot(kind, "ambiguous_data_statement", &steps);
     assert_eq!(
         journey.staging.scalar(&count).as_deref(),
         Some("1"),
@@ -314,4 +325,5 @@ fn tenant_with_a_failed_row(kind: Kind) {
         super::transcript(&steps)
     );
     tenants.assert_healthy(&journey, &steps);
+    super::snapshot(kind, "tenant_with_a_failed_row", &steps);
 }
