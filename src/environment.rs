@@ -69,6 +69,27 @@ pub fn prepare(
     lookup: &dyn Fn(&str) -> Option<String>,
     overrides: &Locations,
 ) -> Result<Prepared, Error> {
+    prepare_named(environments, name, lookup, overrides).map_err(|e| match e {
+        Error::Config(
+            e @ (ConfigError::InvalidEnvironment { .. }
+            | ConfigError::UnknownEnvironment { .. }
+            | ConfigError::EnvironmentVariableUnset { .. }
+            | ConfigError::InEnvironment { .. }),
+        ) => Error::Config(e),
+        Error::Config(e) => Error::Config(ConfigError::InEnvironment {
+            environment: name.to_string(),
+            source: Box::new(e),
+        }),
+        e => e,
+    })
+}
+
+fn prepare_named(
+    environments: &Environments,
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    overrides: &Locations,
+) -> Result<Prepared, Error> {
     let environment = environments.get(name)?;
     let project = Project::locate(&Locations {
         dir: overrides.dir.clone().or(environment.dir.clone()),

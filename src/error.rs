@@ -284,6 +284,15 @@ pub enum ConfigError {
         path: PathBuf,
     },
 
+    /// Any other failure to prepare an environment, named: with several environments in
+    /// `safemig.toml`, a bare "the lock file says mysql" does not say whose.
+    #[error("environment `{}`: {source}", crate::text::escaped(environment))]
+    InEnvironment {
+        environment: String,
+        #[source]
+        source: Box<ConfigError>,
+    },
+
     #[error("environment `{}`: {reason}", crate::text::escaped(environment))]
     InvalidEnvironment { environment: String, reason: String },
 
@@ -567,6 +576,7 @@ impl ConfigError {
     pub fn prisma_code(&self) -> Option<&'static str> {
         use ConfigError::*;
         match self {
+            InEnvironment { source, .. } => source.prisma_code(),
             MigrationScriptMissing { .. } => Some("P3015"),
             ProviderMismatch { .. } => Some("P3019"),
             DatasourceMismatch { .. } => Some("P1012"),

@@ -62,8 +62,9 @@ pub struct DriftArgs {
 /// `--include`: the opt-in attributes, for drift and snapshot.
 #[derive(Debug, Clone, Default, Args)]
 pub(super) struct DetailArgs {
-    /// Also compare these (comma-separated); they often differ between environments on
-    /// purpose: privileges, owners, comments (PostgreSQL), column-order (every engine)
+    /// Also take these into account (comma-separated); they often differ between
+    /// environments on purpose: privileges, owners, comments (PostgreSQL), column-order
+    /// (every engine)
     #[arg(long, value_name = "WHAT", value_delimiter = ',', value_enum)]
     include: Vec<Include>,
 }

@@ -137,6 +137,7 @@ fn config(error: &ConfigError) -> Option<Advice> {
     use ConfigError::*;
     let path = |p: &std::path::Path| safemig::text::path(p).to_string();
     Some(Advice::text(match error {
+        InEnvironment { source, .. } => return config(source),
         MissingUrl { variable, .. } => format!(
             "pass --url, or set {variable} (for example {variable}=\"file:./dev.db\" or postgresql://USER@HOST:5432/DB)"
         ),

@@ -30,6 +30,9 @@ pub struct Printer {
     /// The database as the person selected it: every command a `next:` line suggests is
     /// rendered on it.
     target: Target,
+    /// Whether deploy's first line was printed: `run --on-failed=repair` deploys twice
+    /// around a repair, and the folder and database are the same both times.
+    header_printed: bool,
 }
 
 impl Printer {
@@ -37,6 +40,7 @@ impl Printer {
         Printer {
             out: Box::new(std::io::stdout()),
             target: Target::default(),
+            header_printed: false,
         }
     }
 
@@ -231,6 +235,9 @@ impl Printer {
 
     /// The line deploy starts with, once connected.
     pub fn deploy_header(&mut self, dir: &MigrationsDir, target: &str) {
+        if std::mem::replace(&mut self.header_printed, true) {
+            return;
+        }
         self.line(&format!(
             "{} in {}; database: {target}",
             text::count(dir.migrations.len(), "migration"),

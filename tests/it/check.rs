@@ -825,3 +825,37 @@ fn check_without_the_file_checks_the_project() {
     project.safemig(&db, &["deploy"]).expect(0);
     to_run(safemig_command(project.dir.path(), &args).output().unwrap()).expect(0);
 }
+
+/// `env:` variables of safemig.toml are read from the project's `.env` as Prisma reads
+/// DATABASE_URL, and a folder made for another provider (P3019) is named with its
+/// environment.
+#[test]
+fn environment_variables_from_dotenv_and_errors_named_by_environment() {
+    let db = TestDb::new(Kind::Sqlite);
+    let project = crate::deploy::three(Kind::Sqlite);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let mut envs = Environments::new();
+    envs.raw(&format!(
+        "[environments.staging]\nurl = \"env:STAGING_URL\"\ndir = \"{}\"\n",
+        project.migrations().display()
+    ));
+    std::fs::write(
+        envs.dir.path().join(".env"),
+        format!("STAGING_URL=\"{}\"\n", db.url),
+    )
+    .unwrap();
+    envs.check_json(&["--env", "staging"], 0);
+    envs.run(&["status", "--env", "staging"]).expect(0);
+
+    let mysql_folder = crate::deploy::three(Kind::Mysql);
+    envs.raw(&format!(
+        "[environments.other]\nurl = \"env:STAGING_URL\"\ndir = \"{}\"\n",
+        mysql_folder.migrations().display()
+    ));
+    let run = envs.run(&["check", "--env", "other"]).expect(2);
+    assert!(
+        run.stderr.contains("error[P3019]: environment `other`:"),
+        "{}",
+        run.stderr
+    );
+}

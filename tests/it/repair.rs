@@ -395,6 +395,12 @@ fn run_heals_a_provable_failure_and_starts_the_app(kind: Kind) {
     args.extend(APP);
     let run = project.safemig(&db, &args).expect(0);
     assert!(run.stdout.contains("app started"), "{run:?}");
+    assert_eq!(
+        run.stdout.matches("migrations in").count(),
+        1,
+        "deploy's first line, once around the repair: {}",
+        run.stdout
+    );
     assert!(
         run.stderr
             .contains(&format!("repaired failed migration {FAILED}"))
