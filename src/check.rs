@@ -200,8 +200,11 @@ pub enum Lock {
     Free,
     Held {
         holder: String,
-        /// Running a statement right now.
+        /// Running a statement right now, and not blocked on another session's lock.
         busy: bool,
+        /// What its running statement waits for, when it waits on a lock.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        waiting: Option<String>,
     },
     /// The engine could not tell (the reason, credentials masked by the printer).
     Unknown {
@@ -572,8 +575,9 @@ async fn lock_of(engine: &mut dyn Engine) -> Lock {
     match engine.lock_holder().await {
         Ok(None) => Lock::Free,
         Ok(Some(holder)) => Lock::Held {
+            busy: holder.working(),
             holder: holder.description,
-            busy: holder.busy,
+            waiting: holder.waiting,
         },
         Err(e) => Lock::Unknown {
             reason: e.to_string(),

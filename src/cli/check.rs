@@ -280,6 +280,9 @@ fn table(targets: &[&TargetReport]) -> String {
                 Some(Lock::Free) => "free".into(),
                 // The holder is named once, in the attention section.
                 Some(Lock::Held { busy: true, .. }) => "held, working".into(),
+                Some(Lock::Held {
+                    waiting: Some(_), ..
+                }) => "held, blocked".into(),
                 Some(Lock::Held { .. }) => "held".into(),
                 Some(Lock::Unknown { .. }) => "unknown".into(),
             },
@@ -373,11 +376,20 @@ fn details(target: &TargetReport) -> Vec<String> {
     if let Some(error) = &target.error {
         lines.push(output::for_people(error));
     }
-    if let Some(Lock::Held { holder, busy }) = &target.lock {
+    if let Some(Lock::Held {
+        holder,
+        busy,
+        waiting,
+    }) = &target.lock
+    {
+        let doing = match (busy, waiting) {
+            (_, Some(waiting)) => format!(", {}", output::for_people(waiting)),
+            (true, None) => ", running a statement".into(),
+            (false, None) => String::new(),
+        };
         lines.push(format!(
-            "migration lock held by {}{}",
-            output::for_people(holder),
-            if *busy { ", running a statement" } else { "" }
+            "migration lock held by {}{doing}",
+            output::for_people(holder)
         ));
     }
     for m in &target.migrations {

@@ -229,6 +229,26 @@ fn a_holder_waiting_on_a_table_lock_is_not_progress(kind: Kind) {
         "the holder's ALTER to wait",
         || db.scalar(waiting).as_deref() != Some("0"),
     );
+    // check sees the holder blocked, not working, and says on what.
+    let dir = project.migrations();
+    let args = [
+        "check",
+        "--url",
+        &db.url,
+        "--dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ];
+    let check = crate::harness::safemig(project.dir.path(), &args);
+    let report: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
+    let lock = &report["environments"][0]["targets"][0]["lock"];
+    assert_eq!(lock["busy"], false, "{lock}");
+    assert!(
+        lock["waiting"]
+            .as_str()
+            .is_some_and(|w| w.contains("waiting for")),
+        "{lock}"
+    );
     let mut waiter = project.spawn(&db, &["deploy", "--lock-timeout", "3"]);
     // Well under the minute it waited before; the bound is generous, not a measurement.
     let finished = poll_until(Duration::from_secs(40), "the waiter to give up", || {
