@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 use serde::Serialize;
 
 use crate::Error;
+use crate::supervisor::StopBudget;
 
 /// How to tell the app is ready for traffic.
 #[derive(Debug, Clone)]
@@ -41,24 +42,8 @@ pub struct Options {
     pub readiness: Readiness,
     /// How long to wait for readiness.
     pub ready_timeout: Duration,
-    /// The runtime's grace period the stops must fit in.
-    pub grace: Duration,
-    /// The supervisor's stop timeout.
-    pub stop_timeout: Duration,
-}
-
-/// The supervisor's stop timeout for a drill: `flag` if given, else 2 s below the grace
-/// period (at least 1 s, at most the supervisor's default); refused unless below the grace
-/// period, as `safemig run` refuses it.
-pub fn stop_timeout(grace: Duration, flag: Option<Duration>) -> Result<Duration, Error> {
-    let stop_timeout = flag.unwrap_or_else(|| {
-        grace.saturating_sub(Duration::from_secs(2)).clamp(
-            Duration::from_secs(1),
-            crate::supervisor::DEFAULT_STOP_TIMEOUT,
-        )
-    });
-    crate::supervisor::check_deadline(stop_timeout, Some((grace, "--grace-period".into())))?;
-    Ok(stop_timeout)
+    /// The grace period the stops must fit in, and the stop timeout `safemig run` gets.
+    pub budget: StopBudget,
 }
 
 /// The executable that runs the app in each attempt: this one, as `safemig run`.
@@ -85,8 +70,8 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub grace_seconds: f64,
-    pub stop_timeout_seconds: f64,
+    #[serde(flatten)]
+    pub budget: StopBudget,
     pub attempts: Vec<Attempt>,
     pub passed: bool,
 }
@@ -100,8 +85,7 @@ pub fn run(options: &Options, on_attempt: &mut dyn FnMut(&Attempt)) -> Result<Re
         attempts.push(attempt);
     }
     Ok(Report {
-        grace_seconds: options.grace.as_secs_f64(),
-        stop_timeout_seconds: options.stop_timeout.as_secs_f64(),
+        budget: options.budget,
         passed: attempts.iter().all(|a| a.passed),
         attempts,
     })
@@ -110,9 +94,14 @@ pub fn run(options: &Options, on_attempt: &mut dyn FnMut(&Attempt)) -> Result<Re
 fn attempt(options: &Options, restart: usize) -> Result<Attempt, Error> {
     let mut supervisor = Command::new(&options.supervisor)
         .args(["run", "--migrate=off", "--log-format=json"])
+        // The drill's budget, so `safemig run` stops as the drill measures.
+        .arg(format!(
+            "--grace-period={}",
+            options.budget.grace().duration.as_secs_f64()
+        ))
         .arg(format!(
             "--stop-timeout={}",
-            options.stop_timeout.as_secs_f64()
+            options.budget.stop_timeout().as_secs_f64()
         ))
         .arg("--")
         .args(&options.command)
@@ -172,7 +161,8 @@ fn attempt(options: &Options, restart: usize) -> Result<Attempt, Error> {
     let _ = kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGTERM);
     // The runtime's SIGKILL comes at the grace period; give the supervisor a little more
     // only to observe what it would have done.
-    let limit = options.grace + Duration::from_secs(5);
+    let grace = options.budget.grace().duration;
+    let limit = grace + Duration::from_secs(5);
     let status = loop {
         if let Some(status) = supervisor.try_wait().ok().flatten() {
             break Some(status);
@@ -193,13 +183,13 @@ fn attempt(options: &Options, restart: usize) -> Result<Attempt, Error> {
     result.problem = if result.escalated {
         Some(format!(
             "the app ignored SIGTERM: the supervisor SIGKILLed it at its {}s deadline",
-            options.stop_timeout.as_secs_f32()
+            options.budget.stop_timeout().as_secs_f32()
         ))
-    } else if took > options.grace {
+    } else if took > grace {
         Some(format!(
             "stopping took {:.1}s, longer than the {}s grace period: the runtime would SIGKILL it",
             took.as_secs_f32(),
-            options.grace.as_secs_f32()
+            grace.as_secs_f32()
         ))
     } else {
         match result.exit_code {

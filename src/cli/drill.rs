@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use safemig::drill::{self, Readiness};
+use safemig::supervisor::{GracePeriod, StopBudget};
 use safemig::{Error, ExitCode};
 
 use super::output::Printer;
@@ -33,11 +34,12 @@ pub struct DrillArgs {
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     ready_timeout: Duration,
 
-    /// The runtime's grace period every stop must fit in (compose's default: 10)
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
-    grace_period: Duration,
+    /// The runtime's grace period every stop must fit in [env: SAFEMIG_GRACE_PERIOD]
+    /// [default: 10, the default of Docker, Podman, compose and systemd]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    grace_period: Option<Duration>,
 
-    /// The supervisor's stop timeout [default: 2 s below the grace period, at most 25 s]
+    /// The supervisor's stop timeout; at most, and by default, the grace period less 2 s
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     stop_timeout: Option<Duration>,
 
@@ -52,7 +54,8 @@ pub struct DrillArgs {
 
 /// Exits 0 when every stop passed, 13 otherwise.
 pub fn drill(args: DrillArgs, printer: &mut Printer) -> Result<ExitCode, Error> {
-    let stop_timeout = drill::stop_timeout(args.grace_period, args.stop_timeout)?;
+    let grace = GracePeriod::declared(args.grace_period, &|name| std::env::var(name).ok())?;
+    let budget = StopBudget::new(grace).with_stop_timeout(args.stop_timeout)?;
     // The group lets at most one through.
     let readiness = match (args.ready_url, args.ready_port, args.ready_delay) {
         (Some(url), _, _) => Readiness::Url(url),
@@ -66,13 +69,12 @@ pub fn drill(args: DrillArgs, printer: &mut Printer) -> Result<ExitCode, Error> 
         restarts: args.restarts,
         readiness,
         ready_timeout: args.ready_timeout,
-        grace: args.grace_period,
-        stop_timeout,
+        budget,
     };
     let json = args.json;
     let report = drill::run(&options, &mut |attempt| {
         if !json {
-            printer.drill_attempt(attempt, options.grace);
+            printer.drill_attempt(attempt, budget.grace().duration);
         }
     })?;
     if json {

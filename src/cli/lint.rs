@@ -25,7 +25,7 @@ pub enum LintCommand {
 /// Exits 0 without findings, 12 with.
 pub fn lint(command: LintCommand, printer: &mut Printer) -> Result<ExitCode, Error> {
     let LintCommand::Compose { files, json } = command;
-    let findings = compose::lint_files(&files, &compose::Options::default())?;
+    let findings = compose::lint_files(&files)?;
     if json {
         printer.json(&findings);
     } else {

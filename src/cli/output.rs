@@ -349,8 +349,8 @@ impl Printer {
             self.line(&format!(
                 "PASS: all {} stops finished cleanly inside the {}s grace period (stop timeout {}s).",
                 report.attempts.len(),
-                report.grace_seconds,
-                report.stop_timeout_seconds
+                report.budget.grace().duration.as_secs_f64(),
+                report.budget.stop_timeout().as_secs_f64()
             ));
         } else {
             self.line(&format!(
@@ -439,6 +439,21 @@ pub(super) fn render_table(table: &Table) -> String {
 /// A supervisor event as a line of `run`'s text timeline.
 pub fn describe(event: &Event) -> String {
     match event {
+        Event::StopBudget {
+            budget,
+            migration_deadline_seconds,
+        } => {
+            let grace = budget.grace();
+            let migration = migration_deadline_seconds
+                .map(|s| format!(", a running migration statement is cancelled after {s}s"))
+                .unwrap_or_default();
+            format!(
+                "stop budget: grace period {}s ({}); the app is SIGKILLed {}s after a stop signal{migration}",
+                grace.duration.as_secs_f64(),
+                grace.source,
+                budget.stop_timeout().as_secs_f64()
+            )
+        }
         Event::MigrationsVerified { detail } => format!("migrations verified: {detail}"),
         Event::MigrationRepaired {
             migration,

@@ -1,4 +1,7 @@
-//! `safemig lint`: checks of the files around the app that decide whether it stops cleanly.
+//! `safemig lint`: checks of the files around the app that decide whether it stops cleanly
+//!.
 
 pub mod compose;
+mod entrypoint;
+mod grace;
 mod yaml;

@@ -6,6 +6,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The stop budget in force, first: the grace period it assumes or was told, and what
+    /// a stop signal gets.
+    StopBudget {
+        #[serde(flatten)]
+        budget: super::StopBudget,
+        /// With a pre-start migration: when a statement running at the stop is cancelled.
+        migration_deadline_seconds: Option<f64>,
+    },
     /// Pre-start migrations applied or checked.
     MigrationsVerified {
         detail: String,

@@ -80,7 +80,8 @@ fn drill_fails_the_app_without_one() {
 
 #[test]
 fn drill_reports_an_app_that_outlives_the_grace_period() {
-    // The shutdown work takes 4 s; the grace period is 3 s, so the stop timeout is 1 s.
+    // The shutdown work takes 4 s; the grace period is 3 s, so the stop timeout is 1.5 s
+    // (half of a grace period under 4 s is kept as the margin).
     let args = [
         "--restarts",
         "1",
@@ -92,7 +93,7 @@ fn drill_reports_an_app_that_outlives_the_grace_period() {
     let run = drill("server.js", &args, &[("SHUTDOWN_WORK_MS", "4000")]).expect(13);
     assert!(
         run.stdout.contains(
-            "FAIL: the app ignored SIGTERM: the supervisor SIGKILLed it at its 1s deadline"
+            "FAIL: the app ignored SIGTERM: the supervisor SIGKILLed it at its 1.5s deadline"
         ),
         "{}",
         run.stdout
@@ -100,7 +101,18 @@ fn drill_reports_an_app_that_outlives_the_grace_period() {
 }
 
 fn lint(file: &str) -> Vec<(String, usize, String)> {
-    let path = repo(file);
+    lint_path(&repo(file))
+}
+
+/// The findings for a compose file written into a temp folder.
+fn lint_text(yaml: &str) -> Vec<(String, usize, String)> {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("compose.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    lint_path(&path)
+}
+
+fn lint_path(path: &Path) -> Vec<(String, usize, String)> {
     let run = safemig(
         Path::new("."),
         &["lint", "compose", "--json", path.to_str().unwrap()],
@@ -137,12 +149,34 @@ fn rows(expected: &[(&str, usize, &str)]) -> Vec<(String, usize, String)> {
         .collect()
 }
 
+/// SM101, the stop budget of `safemig run` against the runtime's grace period: a stop
+/// timeout that does not fit what safemig is told, safemig told more than the runtime
+/// gives, a longer `stop_grace_period` not declared to safemig, an unreadable one. No
+/// flag and compose's default fit as they are.
 #[test]
 fn lint_grace_period_rule() {
+    let file = "tests/fixtures/compose/grace-period.yaml";
     assert_eq!(
-        lint("tests/fixtures/compose/grace-period.yaml"),
-        rows(&[("SM101", 2, "web"), ("SM101", 10, "worker")])
+        lint(file),
+        rows(&[
+            ("SM101", 8, "worker"),
+            ("SM101", 15, "api"),
+            ("SM101", 16, "jobs"),
+            ("SM101", 31, "mailer"),
+        ])
     );
+    let path = repo(file);
+    let run = safemig(Path::new("."), &["lint", "compose", path.to_str().unwrap()]).expect(12);
+    for expected in [
+        "SM101 [worker] `--stop-timeout 20` does not fit the grace period `safemig run` is given (10s, the runtimes' default: none was declared): it refuses to start (exit 2)",
+        "fix: leave out --stop-timeout (safemig then stops the app after 8s); or, for a longer stop, give the runtime and safemig the same grace period: stop_grace_period: 22s and SAFEMIG_GRACE_PERIOD: \"22\"",
+        "SM101 [api] stop_grace_period 60s is not declared to `safemig run`: it assumes the runtimes' 10s and stops the app after 8s, a running migration statement after 3s",
+        "fix: environment: SAFEMIG_GRACE_PERIOD: \"60\"",
+        "SM101 [jobs] `safemig run` is told the grace period is 30s (from SAFEMIG_GRACE_PERIOD), but the runtime SIGKILLs after 10s (compose's default: no stop_grace_period)",
+        "fix: stop_grace_period: 30s",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}\n{}", run.stdout);
+    }
 }
 
 #[test]
@@ -215,5 +249,89 @@ fn lint_human_output_and_bad_input() {
         run.stderr.contains("has no `services:` mapping"),
         "{}",
         run.stderr
+    );
+}
+
+/// `run`, `drill` and `lint compose` apply one rule: a 30 s grace period allows a stop
+/// timeout of at most 28 s in all three, and with nothing declared all three assume the
+/// runtimes' 10 s (stop timeout 8 s).
+#[test]
+fn run_drill_and_lint_share_one_stop_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = [
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+    ];
+    for (stop_timeout, fits) in [("28", true), ("29", false)] {
+        let code = if fits { 0 } else { 2 };
+        let run = safemig(
+            tmp.path(),
+            &[
+                "run",
+                "--migrate=off",
+                "--grace-period",
+                "30",
+                "--stop-timeout",
+                stop_timeout,
+                "--",
+                "true",
+            ],
+        );
+        assert_eq!(
+            run.code, code,
+            "run --stop-timeout {stop_timeout}: {}",
+            run.stderr
+        );
+        let mut args = vec![
+            "drill",
+            "--restarts",
+            "1",
+            "--ready-delay",
+            "0.1",
+            "--grace-period",
+            "30",
+            "--stop-timeout",
+            stop_timeout,
+            "--",
+        ];
+        args.extend(app);
+        let drill = safemig(tmp.path(), &args);
+        assert_eq!(
+            drill.code, code,
+            "drill --stop-timeout {stop_timeout}: {}{}",
+            drill.stdout, drill.stderr
+        );
+        let findings = lint_text(&format!(
+            "services:\n  app:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--stop-timeout\", \"{stop_timeout}\", \"--\"]\n    command: [\"node\", \"server.js\"]\n    environment:\n      SAFEMIG_GRACE_PERIOD: \"30\"\n    stop_grace_period: 30s\n"
+        ));
+        let expected = if fits {
+            rows(&[])
+        } else {
+            rows(&[("SM101", 4, "app")])
+        };
+        assert_eq!(findings, expected, "lint --stop-timeout {stop_timeout}");
+    }
+
+    let mut args = vec![
+        "drill",
+        "--restarts",
+        "1",
+        "--ready-delay",
+        "0.1",
+        "--json",
+        "--",
+    ];
+    args.extend(app);
+    let drill = safemig(tmp.path(), &args).expect(0);
+    let report: serde_json::Value = serde_json::from_str(&drill.stdout).unwrap();
+    assert_eq!(report["grace_seconds"], 10.0, "{report}");
+    assert_eq!(report["stop_timeout_seconds"], 8.0, "{report}");
+    // `safemig run --` with compose's default grace period fits as it is.
+    assert_eq!(
+        lint_text(
+            "services:\n  app:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--\"]\n    command: [\"node\", \"server.js\"]\n"
+        ),
+        rows(&[])
     );
 }

@@ -32,6 +32,7 @@ pub(crate) fn settings() -> insta::Settings {
         (r"ready after [0-9.]+s".into(), "ready after [N]s"),
         (r"stopped in [0-9.]+s".into(), "stopped in [N]s"),
         (r"timed out after [0-9.]+s".into(), "timed out after [N]s"),
+        (r"safemig run \[ *[0-9.]+s\]".into(), "safemig run [[N]s]"),
         (r"process [0-9]+".into(), "process [PID]"),
         (r"session [0-9]+".into(), "session [PID]"),
     ] {
@@ -240,7 +241,7 @@ fn lint_findings() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("compose.yaml"),
-        "services:\n  app:\n    image: app\n    command: npm start\n    stop_grace_period: 5s\n    stop_signal: SIGKILL\n",
+        "services:\n  app:\n    image: app\n    command: npm start\n    stop_grace_period: 5s\n    stop_signal: SIGKILL\n  worker:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--stop-timeout\", \"25\", \"--\"]\n    command: [\"node\", \"worker.js\"]\n    stop_grace_period: 30s\n",
     )
     .unwrap();
     snapshot!(

@@ -3,13 +3,14 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::deploy::{FAILING_MIDWAY, INIT};
-use crate::harness::{Kind, Project, Run, TestDb, postgres, safemig_command, to_run};
+use crate::harness::{Kind, Project, Run, TestDb, postgres, safemig_command, test_engine, to_run};
 
 /// `safemig run --migrate=off --log-format=json [extra] -- sh -c SCRIPT`, started.
 fn spawn(dir: &Path, extra: &[&str], script: &str) -> Child {
@@ -41,6 +42,30 @@ fn wait_ready_n(dir: &Path, n: usize) {
     while count() < n {
         assert!(Instant::now() < deadline, "the child never became ready");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for `child` at most `limit`: one still running then is SIGKILLed and fails the
+/// test, saying `why` the limit matters.
+fn finish_within(child: Child, limit: Duration, why: &str) -> Run {
+    let pid = Pid::from_raw(child.id() as i32);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => to_run(output.unwrap()),
+        Err(_) => {
+            // The app leads a process group of its own, which would outlive safemig.
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            let _ = kill(pid, Signal::SIGKILL);
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                let _ = nix::sys::signal::killpg(Pid::from_raw(child), Signal::SIGKILL);
+            }
+            let partial = rx.recv_timeout(Duration::from_secs(10));
+            panic!("still running {limit:?} after the stop signal: {why}\n{partial:?}");
+        }
     }
 }
 
@@ -263,42 +288,142 @@ fn waits_for_the_whole_group() {
     assert!(exited < escalated, "{names:?}");
 }
 
+/// One rule, whatever declares the grace period: the stop timeout leaves a margin of 2 s
+/// before the runtime's SIGKILL; with nothing declared, the runtimes' default of 10 s.
 #[test]
-fn stop_timeout_must_be_below_the_grace_period() {
+fn stop_timeout_must_fit_the_grace_period() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = crate::harness::safemig(
-        tmp.path(),
-        &["run", "--migrate=off", "--grace-period", "10", "--", "true"],
-    )
-    .expect(2);
+    let run_with = |args: &[&str], grace_env: Option<&str>| {
+        let mut full = vec!["run", "--migrate=off"];
+        full.extend(args);
+        full.extend(["--", "true"]);
+        let mut cmd = safemig_command(tmp.path(), &full);
+        if let Some(grace) = grace_env {
+            cmd.env("SAFEMIG_GRACE_PERIOD", grace);
+        }
+        to_run(cmd.output().unwrap())
+    };
+    // The README's old `--stop-timeout 25`, with no grace period declared: the runtimes'
+    // 10 s default would SIGKILL everything 15 s before safemig's deadline.
+    let run = run_with(&["--stop-timeout", "25"], None).expect(2);
     assert!(
         run.stderr.contains(
-            "stop timeout (25s) is not below the grace period (10s, from --grace-period)"
+            "the stop timeout (25s) does not fit the grace period (10s, the runtimes' default: none was declared)"
         ),
         "{}",
         run.stderr
     );
-    let output = safemig_command(
-        tmp.path(),
-        &["run", "--migrate=off", "--stop-timeout", "25", "--", "true"],
-    )
-    .env("SAFEMIG_GRACE_PERIOD", "20")
-    .output()
-    .unwrap();
-    let run = to_run(output).expect(2);
+    assert!(
+        run.stderr.contains("--grace-period 27"),
+        "the hint names the grace period that would fit: {}",
+        run.stderr
+    );
+    let run = run_with(&["--grace-period", "30", "--stop-timeout", "29"], None).expect(2);
+    assert!(
+        run.stderr
+            .contains("does not fit the grace period (30s, from --grace-period)"),
+        "{}",
+        run.stderr
+    );
+    run_with(&["--grace-period", "30", "--stop-timeout", "28"], None).expect(0);
+    let run = run_with(&["--stop-timeout", "19"], Some("20")).expect(2);
     assert!(
         run.stderr.contains("from SAFEMIG_GRACE_PERIOD"),
         "{}",
         run.stderr
     );
-    let output = safemig_command(
+    run_with(&["--stop-timeout", "18"], Some("20")).expect(0);
+    let run = run_with(&[], Some("ten")).expect(2);
+    assert!(
+        run.stderr.contains("SAFEMIG_GRACE_PERIOD=ten is not valid"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Without any flag, an app that ignores SIGTERM is SIGKILLed inside the 10 s that Docker,
+/// Podman, compose and systemd give by default, not at 25 s.
+#[test]
+fn without_a_grace_period_the_stop_fits_the_runtimes_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn(
         tmp.path(),
-        &["run", "--migrate=off", "--stop-timeout", "15", "--", "true"],
+        &[],
+        "trap '' TERM; echo ready >> \"$OUT\"; while :; do sleep 0.1; done",
+    );
+    wait_ready(tmp.path());
+    signal(&child, Signal::SIGTERM);
+    let run = finish_within(
+        child,
+        Duration::from_secs(15),
+        "the runtime would have SIGKILLed it at 10s",
     )
-    .env("SAFEMIG_GRACE_PERIOD", "20")
-    .output()
-    .unwrap();
-    to_run(output).expect(0);
+    .expect(137);
+    let escalated = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "escalated")
+        .expect("an escalated event");
+    let after = escalated["after_seconds"].as_f64().unwrap();
+    assert!((7.0..10.0).contains(&after), "{escalated}");
+    let budget = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "stop_budget")
+        .unwrap_or_else(|| panic!("no stop_budget event: {}", run.stderr));
+    assert_eq!(budget["grace_seconds"], 10.0, "{budget}");
+    assert_eq!(budget["grace_source"], "runtime_default", "{budget}");
+    assert_eq!(budget["stop_timeout_seconds"], 8.0, "{budget}");
+}
+
+/// A stop while the pre-start migration runs a long statement: with no flag, the statement
+/// is cancelled after 3 s and safemig is gone inside the runtimes' 10 s, the migration left
+/// resumable; the old budget announced 20 s and took longer than the runtime waits.
+#[test]
+fn a_stop_during_the_prestart_migration_fits_the_runtimes_default() {
+    let kind = Kind::Mysql;
+    let db = TestDb::new(kind);
+    let slow = format!(
+        "CREATE TABLE before_the_slow_one (id INTEGER);\n{};\n",
+        test_engine(kind).endless_statement()
+    );
+    let project = Project::new(kind, &[("20240101000000_slow", &slow)]);
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+    let child = project
+        .command(&db, &["run", "--", "sh", "-c", &app])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first statement is recorded: the endless one runs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(db.has_table("_prisma_migrations") && db.history().iter().any(|row| row.steps >= 1)) {
+        assert!(Instant::now() < deadline, "the migration never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let run = finish_within(
+        child,
+        Duration::from_secs(15),
+        "the runtime would have SIGKILLed it at 10s",
+    )
+    .expect(11);
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(10), "stopped after {took:?}");
+    assert!(
+        run.stderr
+            .contains("a running statement is cancelled after 3s"),
+        "{}",
+        run.stderr
+    );
+    assert!(!marker.exists(), "the app must not start after a stop");
+    let history = db.history();
+    assert!(
+        history.len() == 1 && !history[0].finished && !history[0].rolled_back,
+        "{history:?}"
+    );
+    let status = project.safemig(&db, &["status"]).expect(8);
+    assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
 }
 
 /// The app checks the migrated table exists: it can only if deploy ran before it started.
