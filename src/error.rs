@@ -486,6 +486,13 @@ pub enum SuperviseError {
     #[error("{value} is not valid: {reason}")]
     InvalidGracePeriod { value: String, reason: String },
 
+    /// A stop signal came while `run` waited for its database to accept connections.
+    #[error(
+        "stopped by a signal while waiting {}s for {database} to accept connections: the app was not started and nothing was written",
+        waited.as_secs_f32()
+    )]
+    StoppedWaitingForDatabase { database: String, waited: Duration },
+
     /// `run --migrate=check`: the status verdict, shown by the name `status --json` uses.
     #[error("the database is not up to date: {verdict}")]
     NotUpToDate { verdict: crate::status::Verdict },
@@ -673,6 +680,7 @@ impl SuperviseError {
             | StopTimeoutTooLong { .. }
             | DrainDelayTooLong { .. }
             | InvalidGracePeriod { .. } => ExitCode::Usage,
+            StoppedWaitingForDatabase { .. } => ExitCode::Interrupted,
             Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ExitCode::CommandNotFound
             }

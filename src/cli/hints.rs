@@ -300,7 +300,7 @@ fn supervise(error: &SuperviseError) -> Option<Advice> {
                 " to see why; with --migrate=deploy safemig applies pending migrations itself",
             ));
         }
-        SignalHandlers { .. } => return None,
+        StoppedWaitingForDatabase { .. } | SignalHandlers { .. } => return None,
     }))
 }
 

@@ -12,7 +12,7 @@ use super::output::Printer;
 #[derive(Debug, Subcommand)]
 pub enum LintCommand {
     /// Check docker-compose / podman-compose files: grace periods, signal-swallowing
-    /// commands, missing init, stop signals
+    /// commands, missing init, stop signals, an app that starts before its database
     Compose {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,

@@ -22,7 +22,7 @@ use safemig::migrations::MigrationsDir;
 use safemig::resolve::Resolved;
 use safemig::sql::Statement;
 use safemig::status::{HistoryTable, MigrationStatus, StatusReport, Verdict};
-use safemig::supervisor::Event;
+use safemig::supervisor::{Event, MigrationStep};
 use safemig::text::{self, escaped};
 
 pub struct Printer {
@@ -454,6 +454,31 @@ pub fn describe(event: &Event) -> String {
                 budget.stop_timeout().as_secs_f64()
             )
         }
+        Event::DatabaseUnavailable {
+            attempt,
+            error,
+            retry_in_seconds,
+            waited_seconds,
+            ..
+        } => match retry_in_seconds {
+            Some(retry) => format!(
+                "waiting for the database (attempt {attempt}): {error}; next attempt in {retry:.1}s"
+            ),
+            None => format!(
+                "gave up waiting for the database after {waited_seconds:.1}s and {attempt} attempts: {error}"
+            ),
+        },
+        Event::DatabaseAvailable {
+            database,
+            attempts,
+            waited_seconds,
+        } => format!(
+            "{database} accepts connections, after {waited_seconds:.1}s and {attempts} attempts"
+        ),
+        Event::Migrating { action, database } => match action {
+            MigrationStep::Check => format!("checking the migrations of {database}"),
+            MigrationStep::Deploy => format!("deploying pending migrations to {database}"),
+        },
         Event::MigrationsVerified { detail } => format!("migrations verified: {detail}"),
         Event::MigrationRepaired {
             migration,

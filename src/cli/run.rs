@@ -12,7 +12,7 @@ use safemig::context::Context;
 use safemig::error::{DeployError, RepairError};
 use safemig::interrupt::Interrupt;
 use safemig::supervisor::prestart::{self, OnFailed, Prestart};
-use safemig::supervisor::{self, Event, GracePeriod, StopBudget, Timeline};
+use safemig::supervisor::{self, Event, GracePeriod, MigrationStep, StopBudget, Timeline, wait};
 
 use super::output::{self, Printer};
 use super::signals::{Policy, StopSignals};
@@ -55,6 +55,11 @@ pub struct RunArgs {
     /// and by default, the grace period less 2 s
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     stop_timeout: Option<Duration>,
+
+    /// Seconds to wait for the database to accept connections before migrating (a first
+    /// `compose up` initialises it meanwhile); 0 does not wait
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    wait_for_database: Duration,
 
     /// Seconds to keep serving after a stop signal before passing it on
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
@@ -106,6 +111,11 @@ pub async fn run(
         // A stop signal during the deploy is handled as in `deploy`, within the budget.
         Migrate::Deploy => {
             let ctx = project.context()?;
+            await_database(&ctx, args.wait_for_database, &interrupt, &mut timeline).await?;
+            timeline.event(Event::Migrating {
+                action: MigrationStep::Deploy,
+                database: ctx.url.describe(),
+            });
             let mut result = super::deploy::apply(&ctx, &interrupt, printer).await;
             if args.on_failed == OnFailed::Repair
                 && matches!(
@@ -120,6 +130,11 @@ pub async fn run(
         }
         Migrate::Check => {
             let ctx = project.context()?;
+            await_database(&ctx, args.wait_for_database, &interrupt, &mut timeline).await?;
+            timeline.event(Event::Migrating {
+                action: MigrationStep::Check,
+                database: ctx.url.describe(),
+            });
             let dir = super::migrations(&ctx)?;
             let report = safemig::status::report(&ctx, &dir, Default::default()).await?;
             Some(prestart::after_check(&report, args.on_failed)?)
@@ -148,6 +163,35 @@ pub async fn run(
     let stopped = || interrupt.stop_requested() || signals.received() > 0;
     let code = supervisor::supervise(&options, &mut timeline, &stopped).await?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// Waits for the database to accept connections (`--wait-for-database`), one timeline
+/// line per failed attempt.
+async fn await_database(
+    ctx: &Context,
+    limit: Duration,
+    interrupt: &Interrupt,
+    timeline: &mut TimelinePrinter,
+) -> Result<(), Error> {
+    let database = ctx.url.describe();
+    let waited = wait::for_database(&ctx.url, limit, interrupt, &mut |failed| {
+        timeline.event(Event::DatabaseUnavailable {
+            database: database.clone(),
+            attempt: failed.attempt,
+            error: failed.error.clone(),
+            retry_in_seconds: failed.retry_in.map(|d| d.as_secs_f64()),
+            waited_seconds: failed.waited.as_secs_f64(),
+        })
+    })
+    .await?;
+    if waited.attempts > 1 {
+        timeline.event(Event::DatabaseAvailable {
+            database,
+            attempts: waited.attempts,
+            waited_seconds: waited.waited.as_secs_f64(),
+        });
+    }
+    Ok(())
 }
 
 /// `--on-failed=repair`: repairs the history's failed migration when the schema proves what

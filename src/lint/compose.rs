@@ -1,10 +1,13 @@
-//! `lint compose`: compose-file settings that get an app SIGKILLed on every stop.
+//! `lint compose`: compose-file settings that get an app SIGKILLed on every stop, or
+//! started before its database.
 //!
 //! Runtime facts behind the rules (ARCHITECTURE.md, "safemig run"): Docker and Podman stop with SIGTERM and
 //! SIGKILL after `stop_grace_period`, 10 s by default; `npm start`, `yarn start`, `sh -c`
 //! and every shell-form `command`/`entrypoint` put a shell between the runtime and the app,
-//! which does not pass SIGTERM on; Node as PID 1 without a handler ignores SIGTERM. The
-//! grace-period rule has a module of its own ([`super::grace`]).
+//! which does not pass SIGTERM on; Node as PID 1 without a handler ignores SIGTERM; a
+//! `depends_on` without `condition: service_healthy` starts the app as soon as the
+//! database's container starts, not once it accepts connections. The grace-period rule
+//! ([`super::grace`]) and the start-order rule ([`super::depends`]) have modules of their own.
 
 use crate::error::LintError;
 use std::path::{Path, PathBuf};
@@ -83,6 +86,7 @@ pub const RULE_GRACE: &str = "SM101";
 pub const RULE_SHELL: &str = "SM102";
 pub const RULE_INIT: &str = "SM103";
 pub const RULE_STOP_SIGNAL: &str = "SM104";
+pub const RULE_DEPENDS: &str = "SM105";
 
 /// Lints the compose files at `paths`, in order; the first one that cannot be read or
 /// parsed stops it.
@@ -118,6 +122,7 @@ pub fn lint(path: &Path, text: &str) -> Result<Vec<Finding>, Error> {
             if let Some(run) = &run {
                 issues.extend(super::grace::check(service, run));
             }
+            issues.extend(super::depends::check(spec, run.as_ref(), entries));
         }
         issues.extend(stop_signal(spec));
         findings.extend(issues.into_iter().map(|issue| Finding {
@@ -203,7 +208,7 @@ fn is_app(spec: &Yaml) -> bool {
 
 /// The name of a service's image without registry, owner, tag or digest:
 /// `docker.io/library/mariadb:10.11` → `mariadb`.
-fn image_name(spec: &Yaml) -> Option<&str> {
+pub(super) fn image_name(spec: &Yaml) -> Option<&str> {
     let image = spec.get("image").and_then(Yaml::as_str)?;
     let name = image.rsplit('/').next().unwrap_or(image);
     Some(name.split([':', '@']).next().unwrap_or(name))

@@ -1,4 +1,4 @@
-//! What a service's `safemig run` says about its stop budget, read
+//! What a service's `safemig run` says about its stop budget and its database wait, read
 //! from its `entrypoint` and `command` (compose runs the command after the entrypoint) and
 //! its `environment`.
 
@@ -21,6 +21,9 @@ pub(super) struct SafemigRun {
     /// A declaration this cannot read (`SAFEMIG_GRACE_PERIOD: ${GRACE}`): what safemig is
     /// told is unknown, so nothing is said about it.
     pub grace_unknown: bool,
+    /// Whether it waits for its database before migrating: unless `--migrate=off` or
+    /// `--wait-for-database 0`.
+    pub waits_for_database: bool,
 }
 
 impl SafemigRun {
@@ -58,6 +61,8 @@ impl SafemigRun {
             stop_timeout: seconds("--stop-timeout"),
             grace,
             grace_unknown,
+            waits_for_database: options.value("--migrate") != Some("off")
+                && seconds("--wait-for-database") != Some(Duration::ZERO),
         })
     }
 }
@@ -131,6 +136,7 @@ mod tests {
         assert_eq!(run.stop_timeout, Some(Duration::from_secs(20)));
         assert_eq!(run.grace.unwrap().duration, Duration::from_secs(30));
         assert_eq!(run.grace.unwrap().source, GraceSource::Flag);
+        assert!(run.waits_for_database);
     }
 
     #[test]
@@ -154,7 +160,14 @@ mod tests {
     }
 
     #[test]
-    fn only_safemig_run() {
+    fn no_wait_without_a_database_step_or_with_a_zero_wait() {
+        for entrypoint in [
+            "[\"safemig\", \"run\", \"--migrate=off\", \"--\"]",
+            "[\"safemig\", \"run\", \"--wait-for-database\", \"0\", \"--\"]",
+        ] {
+            let run = service(&format!("app:\n  entrypoint: {entrypoint}\n")).unwrap();
+            assert!(!run.waits_for_database, "{entrypoint}");
+        }
         assert_eq!(
             service("app:\n  entrypoint: [\"tini\", \"--\"]\n  command: [\"safemig\", \"run\"]\n"),
             None

@@ -10,6 +10,7 @@
 mod budget;
 pub mod prestart;
 mod timeline;
+pub mod wait;
 
 use crate::error::{DeployError, SuperviseError};
 use std::ffi::OsString;
@@ -23,7 +24,7 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 
 pub use budget::{GracePeriod, GraceSource, StopBudget};
-pub use timeline::{Event, Timeline};
+pub use timeline::{Event, MigrationStep, Timeline};
 
 use crate::Error;
 

@@ -179,6 +179,32 @@ fn lint_grace_period_rule() {
     }
 }
 
+/// SM105: an app that can start before its database accepts connections — a plain
+/// `depends_on` when the app does not wait itself (`--migrate=off` here; `safemig run`
+/// waits by default), or `service_healthy` on a database without a healthcheck.
+#[test]
+fn lint_depends_on_rule() {
+    let file = "tests/fixtures/compose/depends-on.yaml";
+    assert_eq!(
+        lint(file),
+        rows(&[
+            ("SM105", 7, "app"),
+            ("SM105", 18, "api"),
+            ("SM105", 32, "cron")
+        ])
+    );
+    let path = repo(file);
+    let run = safemig(Path::new("."), &["lint", "compose", path.to_str().unwrap()]).expect(12);
+    for expected in [
+        "SM105 [app] `depends_on: db` without `condition: service_healthy`, and the app does not wait for its database",
+        "SM105 [api] `depends_on: db` waits for db to be healthy, but db has no healthcheck",
+        "fix: on db: healthcheck: { test: [\"CMD\", \"healthcheck.sh\", \"--connect\", \"--innodb_initialized\"], interval: 5s, retries: 20 }",
+        "SM105 [cron] `depends_on: pg` without `condition: service_healthy`",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}\n{}", run.stdout);
+    }
+}
+
 #[test]
 fn lint_shell_form_rule() {
     assert_eq!(

@@ -241,7 +241,7 @@ fn lint_findings() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("compose.yaml"),
-        "services:\n  app:\n    image: app\n    command: npm start\n    stop_grace_period: 5s\n    stop_signal: SIGKILL\n  worker:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--stop-timeout\", \"25\", \"--\"]\n    command: [\"node\", \"worker.js\"]\n    stop_grace_period: 30s\n",
+        "services:\n  app:\n    image: app\n    command: npm start\n    stop_grace_period: 5s\n    stop_signal: SIGKILL\n  worker:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--stop-timeout\", \"25\", \"--\"]\n    command: [\"node\", \"worker.js\"]\n    stop_grace_period: 30s\n  cron:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--migrate=off\", \"--\"]\n    command: [\"node\", \"cron.js\"]\n    depends_on: [db]\n  db:\n    image: mariadb:11\n",
     )
     .unwrap();
     snapshot!(

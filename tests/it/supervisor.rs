@@ -1,16 +1,20 @@
 //! `safemig run` with real child processes: signal forwarding, exit codes, reaping, the stop
 //! deadline, and the pre-start migrations against real databases.
 
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::deploy::{FAILING_MIDWAY, INIT};
-use crate::harness::{Kind, Project, Run, TestDb, postgres, safemig_command, test_engine, to_run};
+use crate::harness::{
+    Kind, PASSWORD, Project, Run, Server, TestDb, postgres, private_mariadb, private_postgres,
+    safemig_command, test_engine, to_run,
+};
 
 /// `safemig run --migrate=off --log-format=json [extra] -- sh -c SCRIPT`, started.
 fn spawn(dir: &Path, extra: &[&str], script: &str) -> Child {
@@ -578,4 +582,288 @@ fn drain_delay_holds_the_signal_back() {
     let held = at("forwarded") - at("signal_received");
     assert!(held >= 1.0, "forwarded {held:.3}s after the signal");
     assert!(has_event(&run, "draining"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Waiting for the database
+
+/// A started safemig whose output is read as it comes, to act on what it says.
+struct Watched {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Watched {
+    fn start(cmd: &mut std::process::Command) -> Watched {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            let text = Arc::new(Mutex::new(String::new()));
+            let into = text.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                    into.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            });
+            text
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        Watched {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits until stderr holds the timeline event `name`.
+    fn wait_for_event(&mut self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let pattern = format!("\"event\":\"{name}\"");
+        while !self.stderr.lock().unwrap().contains(&pattern) {
+            let exited = self.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "no {name} event ({exited:?}):\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the exit, at most `limit`.
+    fn finish(mut self, limit: Duration) -> Run {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "still running after {limit:?}:\n{}",
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipes close with the process (the app here leaves nothing behind).
+        std::thread::sleep(Duration::from_millis(100));
+        to_run(std::process::Output {
+            status,
+            stdout: self.stdout.lock().unwrap().clone().into_bytes(),
+            stderr: self.stderr.lock().unwrap().clone().into_bytes(),
+        })
+    }
+}
+
+/// A server of the test's own, to stop and start.
+fn private_server(kind: Kind) -> &'static Server {
+    match kind {
+        Kind::Postgres => private_postgres(),
+        Kind::Mysql => private_mariadb(),
+        Kind::Sqlite => unreachable!("SQLite has no server"),
+    }
+}
+
+/// A first `compose up`: `run` starts while nothing listens on the database's port yet;
+/// it waits, one line per attempt, and once the server is up it migrates and starts the
+/// app.
+fn run_waits_for_a_database_that_starts_later(kind: Kind) {
+    let server = private_server(kind);
+    server.admin_exec("CREATE DATABASE waited");
+    let url = server.url("waited");
+    server.kill();
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+    let dir = project.migrations();
+    let mut run = Watched::start(&mut safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--log-format=json",
+            "--url",
+            &url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &app,
+        ],
+    ));
+    run.wait_for_event("database_unavailable");
+    server.restart();
+    let run = run.finish(Duration::from_secs(90)).expect(0);
+    assert!(marker.exists(), "the app did not start:\n{}", run.stderr);
+    let failed: Vec<serde_json::Value> = events(&run)
+        .into_iter()
+        .filter(|e| e["event"] == "database_unavailable")
+        .collect();
+    assert!(!failed.is_empty(), "{}", run.stderr);
+    for (n, event) in failed.iter().enumerate() {
+        assert_eq!(event["attempt"], n as u64 + 1, "{event}");
+        assert!(event["retry_in_seconds"].as_f64().is_some(), "{event}");
+        assert!(
+            event["database"].as_str().unwrap().contains("`waited`"),
+            "{event}"
+        );
+    }
+    let available = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "database_available")
+        .unwrap_or_else(|| panic!("no database_available event: {}", run.stderr));
+    assert_eq!(available["attempts"], failed.len() as u64 + 1);
+    assert!(
+        run.stdout.contains("Applied 20240101000000_init"),
+        "{}",
+        run.stdout
+    );
+    let status = safemig_command(
+        project.dir.path(),
+        &["status", "--url", &url, "--dir", dir.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    to_run(status).expect(0);
+}
+
+#[test]
+fn run_waits_for_a_postgresql_server_that_starts_later() {
+    run_waits_for_a_database_that_starts_later(Kind::Postgres);
+}
+
+#[test]
+fn run_waits_for_a_mariadb_server_that_starts_later() {
+    run_waits_for_a_database_that_starts_later(Kind::Mysql);
+}
+
+/// A port nothing listens on, with the test password in its URL.
+fn unreachable_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("postgresql://app:{PASSWORD}@127.0.0.1:{port}/app")
+}
+
+/// SIGTERM while `run` waits for its database: it exits 11 at once, the app not started.
+#[test]
+fn a_stop_while_waiting_for_the_database_exits_at_once() {
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+    let dir = project.migrations();
+    let url = unreachable_url();
+    let mut run = Watched::start(&mut safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--log-format=json",
+            "--url",
+            &url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &app,
+        ],
+    ));
+    run.wait_for_event("database_unavailable");
+    let sent = Instant::now();
+    signal(&run.child, Signal::SIGTERM);
+    let run = run.finish(Duration::from_secs(10)).expect(11);
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "exited {took:?} after SIGTERM"
+    );
+    assert!(
+        run.stderr.contains("stopped by a signal while waiting")
+            && run
+                .stderr
+                .contains("the app was not started and nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!marker.exists());
+}
+
+/// The wait is bounded: past `--wait-for-database` the last attempt's error ends the run
+/// (P1001, exit 3), and its text line says so.
+#[test]
+fn the_wait_for_the_database_is_bounded() {
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let dir = project.migrations();
+    let url = unreachable_url();
+    let started = Instant::now();
+    let output = safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--wait-for-database",
+            "2",
+            "--url",
+            &url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "true",
+        ],
+    )
+    .output()
+    .unwrap();
+    let run = to_run(output).expect(3);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        run.stderr.contains(
+            "waiting for the database (attempt 1): cannot connect to PostgreSQL database `app`"
+        ) && run
+            .stderr
+            .contains("gave up waiting for the database after")
+            && run.stderr.contains("error[P1001]"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A refused login is the server's answer, not a server still starting: not waited for.
+#[test]
+fn a_refused_login_is_not_waited_for() {
+    let db = TestDb::new(Kind::Postgres);
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let wrong = db.url.replace(PASSWORD, "not-the-password");
+    let dir = project.migrations();
+    let output = safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--log-format=json",
+            "--url",
+            &wrong,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "true",
+        ],
+    )
+    .output()
+    .unwrap();
+    let run = to_run(output).expect(3);
+    assert!(
+        run.stderr.contains("refused the credentials"),
+        "{}",
+        run.stderr
+    );
+    assert!(!has_event(&run, "database_unavailable"), "{}", run.stderr);
 }
