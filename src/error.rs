@@ -493,6 +493,10 @@ pub enum SuperviseError {
     )]
     StoppedWaitingForDatabase { database: String, waited: Duration },
 
+    /// `drill --during-migration` could not drop its scratch database.
+    #[error("the drill's scratch database {scratch} could not be dropped: {message}")]
+    ScratchLeft { scratch: String, message: String },
+
     /// `run --migrate=check`: the status verdict, shown by the name `status --json` uses.
     #[error("the database is not up to date: {verdict}")]
     NotUpToDate { verdict: crate::status::Verdict },
@@ -681,6 +685,7 @@ impl SuperviseError {
             | DrainDelayTooLong { .. }
             | InvalidGracePeriod { .. } => ExitCode::Usage,
             StoppedWaitingForDatabase { .. } => ExitCode::Interrupted,
+            ScratchLeft { .. } => ExitCode::Internal,
             Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ExitCode::CommandNotFound
             }

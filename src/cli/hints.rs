@@ -300,6 +300,9 @@ fn supervise(error: &SuperviseError) -> Option<Advice> {
                 " to see why; with --migrate=deploy safemig applies pending migrations itself",
             ));
         }
+        ScratchLeft { scratch, .. } => format!(
+            "drop {scratch} by hand; the drill names its scratch databases safemig_drill_* so they are easy to find"
+        ),
         StoppedWaitingForDatabase { .. } | SignalHandlers { .. } => return None,
     }))
 }

@@ -14,7 +14,7 @@ use safemig::Error;
 use safemig::advice::{Advice, Target};
 use safemig::check::CheckReport;
 use safemig::deploy::{DryRun, Mode, Outcome};
-use safemig::drill::{Attempt, Report as DrillReport};
+use safemig::drill::{Attempt, Phase, Report as DrillReport};
 use safemig::fleet::{Event as FleetEvent, FleetReport, Outcome as FleetOutcome, Stopped};
 use safemig::lint::compose::Finding;
 use safemig::lock::Wait;
@@ -327,27 +327,65 @@ impl Printer {
     pub fn drill_attempt(&mut self, attempt: &Attempt, grace: Duration) {
         let ready = attempt
             .ready_seconds
-            .map(|s| format!("ready after {s:.1}s"))
-            .unwrap_or_else(|| "never ready".into());
+            .map(|s| format!("ready after {s:.1}s"));
         let stop = attempt
             .stop_seconds
-            .map(|s| format!("stopped in {s:.2}s of {}s", grace.as_secs_f32()))
-            .unwrap_or_default();
+            .map(|s| format!("stopped in {s:.2}s of {}s", grace.as_secs_f32()));
+        let (name, parts) = match attempt.phase {
+            Phase::Restart => (
+                format!("restart {}", attempt.restart),
+                vec![ready.or(Some("never ready".into())), stop],
+            ),
+            Phase::DuringMigration => (
+                "stop during the migration".into(),
+                vec![
+                    stop.map(|s| match attempt.exit_code {
+                        Some(code) => format!("{s} (exit {code})"),
+                        None => s,
+                    }),
+                    attempt
+                        .migration
+                        .as_ref()
+                        .map(|m| format!("the migration {m}")),
+                ],
+            ),
+            Phase::AfterMigrationStop => (
+                "next start".into(),
+                vec![
+                    attempt
+                        .migration
+                        .as_ref()
+                        .map(|m| format!("the migration {m}")),
+                    ready.or(Some("never ready".into())),
+                    stop,
+                ],
+            ),
+        };
+        let parts: Vec<String> = parts.into_iter().flatten().collect();
         let verdict = match &attempt.problem {
             None => "PASS".to_string(),
             Some(problem) => format!("FAIL: {problem}"),
         };
-        self.line(&format!(
-            "restart {}: {ready}, {stop} — {verdict}",
-            attempt.restart
-        ));
+        self.line(&format!("{name}: {} — {verdict}", parts.join(", ")));
     }
 
     pub fn drill_summary(&mut self, report: &DrillReport) {
         let failed = report.attempts.iter().filter(|a| !a.passed).count();
+        let during_migration = report
+            .attempts
+            .iter()
+            .any(|a| a.phase == Phase::DuringMigration);
+        let migration = if during_migration {
+            format!(
+                ", a running migration statement cancelled after {}s; the next start resumed the migration",
+                report.budget.migration_deadline().as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
         if report.passed {
             self.line(&format!(
-                "PASS: all {} stops finished cleanly inside the {}s grace period (stop timeout {}s).",
+                "PASS: all {} stops finished cleanly inside the {}s grace period (stop timeout {}s{migration}).",
                 report.attempts.len(),
                 report.budget.grace().duration.as_secs_f64(),
                 report.budget.stop_timeout().as_secs_f64()

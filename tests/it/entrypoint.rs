@@ -1,8 +1,10 @@
-//! `safemig drill` on the example Node app, and `safemig lint compose` per rule.
+//! `safemig drill` on the example Node app and during a migration on each engine, and
+//! `safemig lint compose` per rule.
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Run, safemig};
+use crate::deploy::INIT;
+use crate::harness::{Kind, Project, Run, TestDb, safemig};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -97,6 +99,106 @@ fn drill_reports_an_app_that_outlives_the_grace_period() {
         ),
         "{}",
         run.stdout
+    );
+}
+
+/// `drill --during-migration`: the app under `safemig run` behind a slow migration on a
+/// scratch database; SIGTERM mid-migration; the stop fits the runtimes' 10 s and leaves the
+/// migration resumable; the next start finishes it and the app becomes ready. The live
+/// database is untouched and the scratch one is gone afterwards.
+fn drill_during_migration(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let (schema, history) = (db.schema_dump(), db.history());
+    let saw = project.dir.path().join("app-saw");
+    let app = format!(
+        "echo \"$DATABASE_URL\" >> {}; trap 'exit 0' TERM; while :; do sleep 0.05; done",
+        saw.display()
+    );
+    let run = project
+        .safemig(
+            &db,
+            &[
+                "drill",
+                "--during-migration",
+                "--ready-delay",
+                "0.5",
+                "--json",
+                "--",
+                "sh",
+                "-c",
+                &app,
+            ],
+        )
+        .expect(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let attempts = report["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{report}");
+    let (stopped, resumed) = (&attempts[0], &attempts[1]);
+    assert_eq!(stopped["phase"], "during_migration", "{report}");
+    assert_eq!(stopped["exit_code"], 11, "{report}");
+    // The running statement went on until the 3 s migration deadline, then was cancelled,
+    // and safemig was gone inside the grace period.
+    let took = stopped["stop_seconds"].as_f64().unwrap();
+    assert!((2.5..10.0).contains(&took), "{report}");
+    assert!(
+        stopped["migration"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted at statement 2 of 5"),
+        "{report}"
+    );
+    assert_eq!(resumed["phase"], "after_migration_stop", "{report}");
+    assert_eq!(resumed["migration"], "resumed and finished", "{report}");
+    assert_eq!(resumed["exit_code"], 0, "{report}");
+    assert_eq!(report["passed"], true, "{report}");
+
+    // The app ran once, on the scratch database: the first start never got to it.
+    let urls = std::fs::read_to_string(&saw).unwrap();
+    let urls: Vec<&str> = urls.lines().collect();
+    assert_eq!(urls.len(), 1, "{urls:?}");
+    assert_ne!(urls[0], db.url);
+    let scratch = urls[0]
+        .rsplit(['/', '?'])
+        .find(|part| part.contains("safemig_drill_"))
+        .unwrap_or_else(|| panic!("not a scratch database: {}", urls[0]));
+    let scratch = scratch.trim_end_matches(".db");
+    let left = match kind {
+        Kind::Postgres => db.scalar(&format!(
+            "SELECT CAST(count(*) AS TEXT) FROM pg_database WHERE datname = '{scratch}'"
+        )),
+        Kind::Mysql => db.scalar(&format!(
+            "SELECT CAST(count(*) AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{scratch}'"
+        )),
+        Kind::Sqlite => Some(
+            (std::env::temp_dir().join(format!("{scratch}.db")).exists() as u8).to_string(),
+        ),
+    };
+    assert_eq!(
+        left.as_deref(),
+        Some("0"),
+        "the scratch database {scratch} is left"
+    );
+    assert_eq!(db.schema_dump(), schema, "the live database changed");
+    assert_eq!(db.history(), history, "the live history changed");
+}
+
+crate::for_each_engine!(drill_during_migration);
+
+/// Without `--during-migration` the drill does not touch a database: a URL is refused.
+#[test]
+fn drill_refuses_a_database_without_during_migration() {
+    let run = safemig(
+        Path::new("."),
+        &["drill", "--url", "file:dev.db", "--", "true"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr
+            .contains("`--url` names the database of `drill --during-migration`"),
+        "{}",
+        run.stderr
     );
 }
 

@@ -271,6 +271,27 @@ fn drill_report() {
 }
 
 #[test]
+fn drill_report_during_migration() {
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let run = project.safemig(
+        &db,
+        &[
+            "drill",
+            "--during-migration",
+            "--ready-delay",
+            "0.2",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+        ],
+    );
+    snapshot!("drill_report_during_migration", run.expect(0));
+}
+
+#[test]
 fn check_table() {
     let mut envs = crate::check::Environments::new();
     let ok = TestDb::new(Kind::Sqlite);
