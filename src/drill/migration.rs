@@ -26,7 +26,7 @@ use super::{Attempt, Options, Phase, Report, attempt};
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::engine::{self, Access};
-use crate::error::{ConfigError, DatabaseError, DeployError, SuperviseError};
+use crate::error::{ConfigError, DatabaseError, SuperviseError};
 use crate::interrupt::Interrupt;
 use crate::migrations::MigrationsDir;
 use crate::status::State;
@@ -159,7 +159,7 @@ async fn stop_mid_migration(
             options.budget.grace().duration,
             &stop,
             &state,
-            supervised.last_error(),
+            supervised.said(),
         );
         return Ok(Attempt {
             stop_seconds: Some(stop.took.as_secs_f64()),
@@ -182,20 +182,8 @@ fn migrating_for(
 ) -> Result<Result<(), String>, Error> {
     let mut since: Option<std::time::Instant> = None;
     loop {
-        if interrupt.stop_requested() {
-            supervised.kill();
-            return Err(Error::Deploy(DeployError::Interrupted {
-                detail: "the drill was stopped; its scratch database is dropped".into(),
-            }));
-        }
-        if let Some(code) = supervised.exited() {
-            let why = supervised
-                .last_error()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default();
-            return Ok(Err(format!(
-                "safemig run exited with code {code} before the stop signal{why}"
-            )));
+        if let Some(problem) = supervised.ended(interrupt, "before the stop signal")? {
+            return Ok(Err(problem));
         }
         match since {
             Some(at) if at.elapsed() >= lead => return Ok(Ok(())),
@@ -218,7 +206,7 @@ fn judge_stop(
     grace: Duration,
     stop: &super::process::Stop,
     state: &SlowState,
-    last_error: Option<String>,
+    said: String,
 ) -> Option<String> {
     let Some(code) = stop.code else {
         return Some(format!(
@@ -235,8 +223,7 @@ fn judge_stop(
     }
     if code != crate::ExitCode::Interrupted as i32 {
         return Some(format!(
-            "safemig run exited with code {code} after SIGTERM during the migration, not 11 (stopped, the next start resumes){}",
-            last_error.map(|e| format!(": {e}")).unwrap_or_default()
+            "safemig run exited with code {code} after SIGTERM during the migration, not 11 (stopped, the next start resumes){said}"
         ));
     }
     match state {
@@ -389,7 +376,7 @@ mod tests {
     #[test]
     fn a_clean_stop_leaves_the_migration_resumable() {
         assert_eq!(
-            judge_stop(GRACE, &stop(3.1, Some(11)), &RESUMABLE, None),
+            judge_stop(GRACE, &stop(3.1, Some(11)), &RESUMABLE, String::new()),
             None
         );
         assert_eq!(
@@ -402,15 +389,15 @@ mod tests {
     fn what_fails_a_stop_during_the_migration() {
         let failed = SlowState::Other(State::Failed);
         assert_eq!(
-            judge_stop(GRACE, &stop(3.1, Some(11)), &failed, None).unwrap(),
+            judge_stop(GRACE, &stop(3.1, Some(11)), &failed, String::new()).unwrap(),
             "the stop left the migration failed: every start would exit 5 until a person repairs it (the crash loop)"
         );
         assert_eq!(
-            judge_stop(GRACE, &stop(10.5, Some(11)), &RESUMABLE, None).unwrap(),
+            judge_stop(GRACE, &stop(10.5, Some(11)), &RESUMABLE, String::new()).unwrap(),
             "stopping during the migration took 10.5s, longer than the 10s grace period: the runtime would SIGKILL it mid-statement"
         );
         assert_eq!(
-            judge_stop(GRACE, &stop(15.0, None), &RESUMABLE, None).unwrap(),
+            judge_stop(GRACE, &stop(15.0, None), &RESUMABLE, String::new()).unwrap(),
             "safemig run had not stopped 15s after SIGTERM during the migration: the runtime would SIGKILL it mid-statement"
         );
         assert_eq!(
@@ -418,7 +405,7 @@ mod tests {
                 GRACE,
                 &stop(0.2, Some(6)),
                 &failed,
-                Some("error[P3018]: migration failed".into())
+                ": error[P3018]: migration failed".into()
             )
             .unwrap(),
             "safemig run exited with code 6 after SIGTERM during the migration, not 11 (stopped, the next start resumes): error[P3018]: migration failed"

@@ -7,7 +7,7 @@
 mod migration;
 mod process;
 
-use crate::error::{ConfigError, DeployError};
+use crate::error::ConfigError;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -183,20 +183,8 @@ fn wait_ready(
     interrupt: &Interrupt,
 ) -> Result<Result<(), String>, Error> {
     loop {
-        if interrupt.stop_requested() {
-            supervised.kill();
-            return Err(Error::Deploy(DeployError::Interrupted {
-                detail: "the drill was stopped; its app was killed".into(),
-            }));
-        }
-        if let Some(code) = supervised.exited() {
-            let why = supervised
-                .last_error()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default();
-            return Ok(Err(format!(
-                "safemig run exited with code {code} before the app was ready{why}"
-            )));
+        if let Some(problem) = supervised.ended(interrupt, "before the app was ready")? {
+            return Ok(Err(problem));
         }
         if let Some(app_started) = supervised.app_started()
             && is_ready(&options.readiness, app_started.elapsed())
@@ -242,10 +230,7 @@ fn judge(
         )),
         Some(code) => Some(format!(
             "the app exited with code {code} after SIGTERM{}",
-            supervised
-                .last_error()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
+            supervised.said()
         )),
         None => Some("the supervisor did not report an exit code".into()),
     }

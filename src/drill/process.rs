@@ -12,7 +12,8 @@ use nix::unistd::Pid;
 
 use super::Options;
 use crate::Error;
-use crate::error::SuperviseError;
+use crate::error::{DeployError, SuperviseError};
+use crate::interrupt::Interrupt;
 
 /// How an attempt starts `safemig run`: its options before `--`, and the environment
 /// added for it and the app.
@@ -129,17 +130,37 @@ impl Supervised {
             .any(|l| event_of(l).as_deref() == Some(name))
     }
 
-    /// The last error safemig printed (not a timeline event), for a report.
-    pub fn last_error(&self) -> Option<String> {
+    /// The last error safemig printed (not a timeline event), as `: error…` to append to
+    /// a problem; empty when it printed none.
+    pub fn said(&self) -> String {
         self.seen
             .iter()
             .rev()
             .find(|l| l.starts_with("error"))
-            .cloned()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
+    }
+
+    /// Whether the attempt is over before its time: `Err` when the drill is asked to stop
+    /// (after killing what it started), the problem when `safemig run` exited (`before`
+    /// says before what), `None` while it runs.
+    pub fn ended(&mut self, interrupt: &Interrupt, before: &str) -> Result<Option<String>, Error> {
+        if interrupt.stop_requested() {
+            self.kill();
+            return Err(Error::Deploy(DeployError::Interrupted {
+                detail: "the drill was stopped, and what it started with it".into(),
+            }));
+        }
+        Ok(self.exited().map(|code| {
+            format!(
+                "safemig run exited with code {code} {before}{}",
+                self.said()
+            )
+        }))
     }
 
     /// The exit code, once it exited (-1 for a death by signal).
-    pub fn exited(&mut self) -> Option<i32> {
+    fn exited(&mut self) -> Option<i32> {
         let status = self.child.try_wait().ok().flatten()?;
         self.read();
         Some(status.code().unwrap_or(-1))

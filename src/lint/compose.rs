@@ -19,8 +19,8 @@ use super::entrypoint::SafemigRun;
 use super::yaml::{self, Yaml};
 use crate::Error;
 
-/// Images that are infrastructure, not the app: their own init handles stops.
-const INFRASTRUCTURE: &[&str] = &[
+/// Images that are a database server an app migrates.
+pub(super) const DATABASES: &[&str] = &[
     "postgres",
     "postgresql",
     "postgis",
@@ -28,6 +28,11 @@ const INFRASTRUCTURE: &[&str] = &[
     "mysql",
     "mariadb",
     "percona-server",
+];
+
+/// Images other than [`DATABASES`] that are infrastructure, not the app: their own init
+/// handles stops.
+const INFRASTRUCTURE: &[&str] = &[
     "redis",
     "valkey",
     "mongo",
@@ -203,7 +208,8 @@ fn is_app(spec: &Yaml) -> bool {
     if spec.get("build").is_some() {
         return true;
     }
-    image_name(spec).is_none_or(|name| !INFRASTRUCTURE.contains(&name))
+    image_name(spec)
+        .is_none_or(|name| !DATABASES.contains(&name) && !INFRASTRUCTURE.contains(&name))
 }
 
 /// The name of a service's image without registry, owner, tag or digest:

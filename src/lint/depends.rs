@@ -6,20 +6,9 @@
 //! waits (`condition: service_healthy`, with a healthcheck on the database) or the app
 //! does (`safemig run` waits by default, `--wait-for-database`).
 
-use super::compose::{Issue, RULE_DEPENDS, image_name};
+use super::compose::{DATABASES, Issue, RULE_DEPENDS, image_name};
 use super::entrypoint::SafemigRun;
 use super::yaml::{Entry, Yaml};
-
-/// Images that are a database server an app migrates.
-const DATABASES: &[&str] = &[
-    "postgres",
-    "postgresql",
-    "postgis",
-    "timescaledb",
-    "mysql",
-    "mariadb",
-    "percona-server",
-];
 
 /// The findings for the app `spec` (whose `safemig run`, if any, is `run`) among
 /// `services`.

@@ -267,18 +267,17 @@ fn lint_grace_period_rule() {
             ("SM101", 31, "mailer"),
         ])
     );
-    let path = repo(file);
-    let run = safemig(Path::new("."), &["lint", "compose", path.to_str().unwrap()]).expect(12);
-    for expected in [
-        "SM101 [worker] `--stop-timeout 20` does not fit the grace period `safemig run` is given (10s, the runtimes' default: none was declared): it refuses to start (exit 2)",
-        "fix: leave out --stop-timeout (safemig then stops the app after 8s); or, for a longer stop, give the runtime and safemig the same grace period: stop_grace_period: 22s and SAFEMIG_GRACE_PERIOD: \"22\"",
-        "SM101 [api] stop_grace_period 60s is not declared to `safemig run`: it assumes the runtimes' 10s and stops the app after 8s, a running migration statement after 3s",
-        "fix: environment: SAFEMIG_GRACE_PERIOD: \"60\"",
-        "SM101 [jobs] `safemig run` is told the grace period is 30s (from SAFEMIG_GRACE_PERIOD), but the runtime SIGKILLs after 10s (compose's default: no stop_grace_period)",
-        "fix: stop_grace_period: 30s",
-    ] {
-        assert!(run.stdout.contains(expected), "{expected}\n{}", run.stdout);
-    }
+    lint_says(
+        file,
+        &[
+            "SM101 [worker] `--stop-timeout 20` does not fit the grace period `safemig run` is given (10s, the runtimes' default: none was declared): it refuses to start (exit 2)",
+            "fix: leave out --stop-timeout (safemig then stops the app after 8s); or, for a longer stop, give the runtime and safemig the same grace period: stop_grace_period: 22s and SAFEMIG_GRACE_PERIOD: \"22\"",
+            "SM101 [api] stop_grace_period 60s is not declared to `safemig run`: it assumes the runtimes' 10s and stops the app after 8s, a running migration statement after 3s",
+            "fix: environment: SAFEMIG_GRACE_PERIOD: \"60\"",
+            "SM101 [jobs] `safemig run` is told the grace period is 30s (from SAFEMIG_GRACE_PERIOD), but the runtime SIGKILLs after 10s (compose's default: no stop_grace_period)",
+            "fix: stop_grace_period: 30s",
+        ],
+    );
 }
 
 /// SM105: an app that can start before its database accepts connections — a plain
@@ -295,14 +294,22 @@ fn lint_depends_on_rule() {
             ("SM105", 32, "cron")
         ])
     );
+    lint_says(
+        file,
+        &[
+            "SM105 [app] `depends_on: db` without `condition: service_healthy`, and the app does not wait for its database",
+            "SM105 [api] `depends_on: db` waits for db to be healthy, but db has no healthcheck",
+            "fix: on db: healthcheck: { test: [\"CMD\", \"healthcheck.sh\", \"--connect\", \"--innodb_initialized\"], interval: 5s, retries: 20 }",
+            "SM105 [cron] `depends_on: pg` without `condition: service_healthy`",
+        ],
+    );
+}
+
+/// The human findings for `file` (exit 12) hold each of `expected`.
+fn lint_says(file: &str, expected: &[&str]) {
     let path = repo(file);
     let run = safemig(Path::new("."), &["lint", "compose", path.to_str().unwrap()]).expect(12);
-    for expected in [
-        "SM105 [app] `depends_on: db` without `condition: service_healthy`, and the app does not wait for its database",
-        "SM105 [api] `depends_on: db` waits for db to be healthy, but db has no healthcheck",
-        "fix: on db: healthcheck: { test: [\"CMD\", \"healthcheck.sh\", \"--connect\", \"--innodb_initialized\"], interval: 5s, retries: 20 }",
-        "SM105 [cron] `depends_on: pg` without `condition: service_healthy`",
-    ] {
+    for expected in expected {
         assert!(run.stdout.contains(expected), "{expected}\n{}", run.stdout);
     }
 }

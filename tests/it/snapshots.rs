@@ -250,6 +250,9 @@ fn lint_findings() {
     );
 }
 
+/// An app for the drill: it runs until SIGTERM and then exits 0.
+const STOPS_ON_SIGTERM: &str = "trap 'exit 0' TERM; while :; do sleep 0.05; done";
+
 #[test]
 fn drill_report() {
     let tmp = tempfile::tempdir().unwrap();
@@ -264,7 +267,7 @@ fn drill_report() {
             "--",
             "sh",
             "-c",
-            "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+            STOPS_ON_SIGTERM,
         ],
     );
     snapshot!("drill_report", run.expect(0));
@@ -285,7 +288,7 @@ fn drill_report_during_migration() {
             "--",
             "sh",
             "-c",
-            "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+            STOPS_ON_SIGTERM,
         ],
     );
     snapshot!("drill_report_during_migration", run.expect(0));

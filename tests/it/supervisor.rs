@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -49,28 +49,119 @@ fn wait_ready_n(dir: &Path, n: usize) {
     }
 }
 
-/// Waits for `child` at most `limit`: one still running then is SIGKILLed and fails the
-/// test, saying `why` the limit matters.
-fn finish_within(child: Child, limit: Duration, why: &str) -> Run {
-    let pid = Pid::from_raw(child.id() as i32);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(output) => to_run(output.unwrap()),
-        Err(_) => {
-            // The app leads a process group of its own, which would outlive safemig.
-            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-                .unwrap_or_default();
-            let _ = kill(pid, Signal::SIGKILL);
-            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                let _ = nix::sys::signal::killpg(Pid::from_raw(child), Signal::SIGKILL);
-            }
-            let partial = rx.recv_timeout(Duration::from_secs(10));
-            panic!("still running {limit:?} after the stop signal: {why}\n{partial:?}");
+/// A started safemig whose output is read as it comes, to act on what it says.
+struct Watched {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Watched {
+    fn start(cmd: &mut std::process::Command) -> Watched {
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Watched::new(child)
+    }
+
+    /// A child started with its stdout and stderr piped.
+    fn new(mut child: Child) -> Watched {
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            let text = Arc::new(Mutex::new(String::new()));
+            let into = text.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                    into.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            });
+            text
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        Watched {
+            child,
+            stdout,
+            stderr,
         }
     }
+
+    /// Waits until stderr holds the timeline event `name`.
+    fn wait_for_event(&mut self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let pattern = format!("\"event\":\"{name}\"");
+        while !self.stderr.lock().unwrap().contains(&pattern) {
+            let exited = self.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "no {name} event ({exited:?}):\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the exit, at most `limit`: one still running then is SIGKILLed, with the
+    /// app's process group, and fails the test.
+    fn finish(mut self, limit: Duration) -> Run {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                self.kill_all();
+                panic!(
+                    "still running after {limit:?}:\n{}",
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipes close with the process (the app here leaves nothing behind).
+        std::thread::sleep(Duration::from_millis(100));
+        to_run(std::process::Output {
+            status,
+            stdout: self.stdout.lock().unwrap().clone().into_bytes(),
+            stderr: self.stderr.lock().unwrap().clone().into_bytes(),
+        })
+    }
+
+    /// SIGKILL to safemig and to its children's process groups (the app leads one of its
+    /// own, which would outlive safemig).
+    fn kill_all(&mut self) {
+        let pid = self.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let _ = self.child.kill();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let _ = nix::sys::signal::killpg(Pid::from_raw(child), Signal::SIGKILL);
+        }
+    }
+}
+
+/// `safemig run --log-format=json --url URL --dir … -- sh -c APP` in `project`, watched.
+fn start_run(project: &Project, url: &str, app: &str) -> Watched {
+    let dir = project.migrations();
+    Watched::start(&mut safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--log-format=json",
+            "--url",
+            url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            app,
+        ],
+    ))
 }
 
 fn signal(child: &Child, sig: Signal) {
@@ -357,12 +448,10 @@ fn without_a_grace_period_the_stop_fits_the_runtimes_default() {
     );
     wait_ready(tmp.path());
     signal(&child, Signal::SIGTERM);
-    let run = finish_within(
-        child,
-        Duration::from_secs(15),
-        "the runtime would have SIGKILLed it at 10s",
-    )
-    .expect(137);
+    // The runtime would have SIGKILLed it at 10 s.
+    let run = Watched::new(child)
+        .finish(Duration::from_secs(15))
+        .expect(137);
     let escalated = events(&run)
         .into_iter()
         .find(|e| e["event"] == "escalated")
@@ -406,12 +495,10 @@ fn a_stop_during_the_prestart_migration_fits_the_runtimes_default() {
     }
     let sent = Instant::now();
     signal(&child, Signal::SIGTERM);
-    let run = finish_within(
-        child,
-        Duration::from_secs(15),
-        "the runtime would have SIGKILLed it at 10s",
-    )
-    .expect(11);
+    // The runtime would have SIGKILLed it at 10 s.
+    let run = Watched::new(child)
+        .finish(Duration::from_secs(15))
+        .expect(11);
     let took = sent.elapsed();
     assert!(took < Duration::from_secs(10), "stopped after {took:?}");
     assert!(
@@ -587,83 +674,6 @@ fn drain_delay_holds_the_signal_back() {
 // ---------------------------------------------------------------------------------------
 // Waiting for the database
 
-/// A started safemig whose output is read as it comes, to act on what it says.
-struct Watched {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Watched {
-    fn start(cmd: &mut std::process::Command) -> Watched {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let read = |mut pipe: Box<dyn Read + Send>| {
-            let text = Arc::new(Mutex::new(String::new()));
-            let into = text.clone();
-            std::thread::spawn(move || {
-                let mut buffer = [0u8; 4096];
-                while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                    into.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buffer[..n]));
-                }
-            });
-            text
-        };
-        let stdout = read(Box::new(child.stdout.take().unwrap()));
-        let stderr = read(Box::new(child.stderr.take().unwrap()));
-        Watched {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits until stderr holds the timeline event `name`.
-    fn wait_for_event(&mut self, name: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let pattern = format!("\"event\":\"{name}\"");
-        while !self.stderr.lock().unwrap().contains(&pattern) {
-            let exited = self.child.try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "no {name} event ({exited:?}):\n{}",
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits for the exit, at most `limit`.
-    fn finish(mut self, limit: Duration) -> Run {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "still running after {limit:?}:\n{}",
-                    self.stderr.lock().unwrap()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The pipes close with the process (the app here leaves nothing behind).
-        std::thread::sleep(Duration::from_millis(100));
-        to_run(std::process::Output {
-            status,
-            stdout: self.stdout.lock().unwrap().clone().into_bytes(),
-            stderr: self.stderr.lock().unwrap().clone().into_bytes(),
-        })
-    }
-}
-
 /// A server of the test's own, to stop and start.
 fn private_server(kind: Kind) -> &'static Server {
     match kind {
@@ -684,22 +694,7 @@ fn run_waits_for_a_database_that_starts_later(kind: Kind) {
     let project = Project::new(kind, &[("20240101000000_init", INIT)]);
     let marker = project.dir.path().join("started");
     let app = format!("touch {}", marker.display());
-    let dir = project.migrations();
-    let mut run = Watched::start(&mut safemig_command(
-        project.dir.path(),
-        &[
-            "run",
-            "--log-format=json",
-            "--url",
-            &url,
-            "--dir",
-            dir.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            &app,
-        ],
-    ));
+    let mut run = start_run(&project, &url, &app);
     run.wait_for_event("database_unavailable");
     server.restart();
     let run = run.finish(Duration::from_secs(90)).expect(0);
@@ -729,7 +724,13 @@ fn run_waits_for_a_database_that_starts_later(kind: Kind) {
     );
     let status = safemig_command(
         project.dir.path(),
-        &["status", "--url", &url, "--dir", dir.to_str().unwrap()],
+        &[
+            "status",
+            "--url",
+            &url,
+            "--dir",
+            project.migrations().to_str().unwrap(),
+        ],
     )
     .output()
     .unwrap();
@@ -762,23 +763,7 @@ fn a_stop_while_waiting_for_the_database_exits_at_once() {
     let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
     let marker = project.dir.path().join("started");
     let app = format!("touch {}", marker.display());
-    let dir = project.migrations();
-    let url = unreachable_url();
-    let mut run = Watched::start(&mut safemig_command(
-        project.dir.path(),
-        &[
-            "run",
-            "--log-format=json",
-            "--url",
-            &url,
-            "--dir",
-            dir.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            &app,
-        ],
-    ));
+    let mut run = start_run(&project, &unreachable_url(), &app);
     run.wait_for_event("database_unavailable");
     let sent = Instant::now();
     signal(&run.child, Signal::SIGTERM);
