@@ -159,10 +159,10 @@ impl Supervised {
         }))
     }
 
-    /// The exit code, once it exited (-1 for a death by signal).
+    /// The exit code, once it exited (-1 for a death by signal), with its last lines read.
     fn exited(&mut self) -> Option<i32> {
         let status = self.child.try_wait().ok().flatten()?;
-        self.read();
+        self.finish_reading();
         Some(status.code().unwrap_or(-1))
     }
 

@@ -186,6 +186,23 @@ fn drill_during_migration(kind: Kind) {
 
 crate::for_each_engine!(drill_during_migration);
 
+/// An attempt that never gets to the app says why, in safemig's own words.
+#[test]
+fn drill_says_why_the_app_never_started() {
+    let run = safemig(
+        Path::new("."),
+        &["drill", "--restarts", "1", "--", "no-such-program-here"],
+    )
+    .expect(13);
+    assert!(
+        run.stdout.contains(
+            "restart 1: never ready — FAIL: safemig run exited with code 127 before the app was ready: error: cannot start `no-such-program-here`"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
 /// Without `--during-migration` the drill does not touch a database: a URL is refused.
 #[test]
 fn drill_refuses_a_database_without_during_migration() {
