@@ -466,18 +466,45 @@ pub enum SuperviseError {
     },
 
     #[error(
-        "the stop timeout ({}s) is not below the grace period ({}s, from {origin}): the runtime would SIGKILL everything before safemig could",
+        "the stop timeout ({}s) does not fit the grace period ({}s, {}): the runtime would SIGKILL everything before safemig's own deadline; it allows at most {}s",
         stop_timeout.as_secs_f32(),
-        grace.as_secs_f32()
+        grace.duration.as_secs_f32(),
+        grace.source,
+        longest.as_secs_f32()
     )]
     StopTimeoutTooLong {
         stop_timeout: Duration,
-        grace: Duration,
-        origin: String,
+        grace: crate::supervisor::GracePeriod,
+        /// The longest stop timeout the grace period allows.
+        longest: Duration,
+        /// The shortest grace period that allows `stop_timeout`.
+        grace_needed: Duration,
     },
 
-    #[error("SAFEMIG_GRACE_PERIOD={value} is not valid: {reason}")]
+    #[error(
+        "the drain delay ({}s) leaves the app no time to stop: the stop timeout is {}s, and the app gets the stop signal only after the drain delay",
+        drain_delay.as_secs_f32(),
+        stop_timeout.as_secs_f32()
+    )]
+    DrainDelayTooLong {
+        drain_delay: Duration,
+        stop_timeout: Duration,
+    },
+
+    /// `value` as given: `--grace-period 0.5`, `SAFEMIG_GRACE_PERIOD=ten`.
+    #[error("{value} is not valid: {reason}")]
     InvalidGracePeriod { value: String, reason: String },
+
+    /// A stop signal came while `run` waited for its database to accept connections.
+    #[error(
+        "stopped by a signal while waiting {}s for {database} to accept connections: the app was not started and nothing was written",
+        waited.as_secs_f32()
+    )]
+    StoppedWaitingForDatabase { database: String, waited: Duration },
+
+    /// `drill --during-migration` could not drop its scratch database.
+    #[error("the drill's scratch database {scratch} could not be dropped: {message}")]
+    ScratchLeft { scratch: String, message: String },
 
     /// `run --migrate=check`: the status verdict, shown by the name `status --json` uses.
     #[error("the database is not up to date: {verdict}")]
@@ -663,7 +690,12 @@ impl SuperviseError {
     pub fn exit_code(&self) -> ExitCode {
         use SuperviseError::*;
         match self {
-            NoCommand | StopTimeoutTooLong { .. } | InvalidGracePeriod { .. } => ExitCode::Usage,
+            NoCommand
+            | StopTimeoutTooLong { .. }
+            | DrainDelayTooLong { .. }
+            | InvalidGracePeriod { .. } => ExitCode::Usage,
+            StoppedWaitingForDatabase { .. } => ExitCode::Interrupted,
+            ScratchLeft { .. } => ExitCode::Internal,
             Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ExitCode::CommandNotFound
             }

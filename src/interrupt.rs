@@ -44,18 +44,34 @@ enum Stage {
 pub struct Interrupt {
     stage: Arc<watch::Sender<Stage>>,
     deadline: Duration,
+    bound: Duration,
 }
 
 impl Interrupt {
+    /// A running statement is cancelled `deadline` after the stop request; the process is
+    /// gone [`STOP_MARGIN`] after that.
     pub fn new(deadline: Duration) -> Self {
+        Interrupt::bounded(deadline, deadline + STOP_MARGIN)
+    }
+
+    /// As [`Interrupt::new`], with the process gone `bound` after the stop request: a stop
+    /// budget shorter than the deadline plus [`STOP_MARGIN`]
+    /// ([`crate::supervisor::StopBudget::interrupt`]).
+    pub fn bounded(deadline: Duration, bound: Duration) -> Self {
         Interrupt {
             stage: Arc::new(watch::Sender::new(Stage::Running)),
             deadline,
+            bound,
         }
     }
 
     pub fn deadline(&self) -> Duration {
         self.deadline
+    }
+
+    /// The most a stop may take: the command line's watchdog ends the process then.
+    pub fn bound(&self) -> Duration {
+        self.bound
     }
 
     /// A signal arrived. The first asks for a stop; a second one means "now".

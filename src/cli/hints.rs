@@ -276,21 +276,35 @@ fn supervise(error: &SuperviseError) -> Option<Advice> {
     Some(Advice::text(match error {
         NoCommand => "put the app's command after --, as in safemig run -- node server.js".into(),
         InvalidGracePeriod { .. } => {
-            "give the grace period in seconds, e.g. SAFEMIG_GRACE_PERIOD=30".into()
+            "give the runtime's grace period in seconds, e.g. SAFEMIG_GRACE_PERIOD=30 or --grace-period 30".into()
         }
         Spawn { .. } => {
             "check the command and that it is installed in the image (PATH is searched)".into()
         }
-        StopTimeoutTooLong { grace, .. } => format!(
-            "pass --stop-timeout below {}s (leave a few seconds of margin), or raise the runtime's grace period (compose's stop_grace_period, Kubernetes' terminationGracePeriodSeconds)",
-            grace.as_secs_f32()
+        StopTimeoutTooLong {
+            longest,
+            grace_needed,
+            ..
+        } => {
+            let needed = grace_needed.as_secs_f64().ceil();
+            format!(
+                "leave out --stop-timeout (safemig then stops the app after {}s); or, if the runtime really waits {needed}s or longer, declare it: --grace-period {needed} (or SAFEMIG_GRACE_PERIOD={needed}), with the runtime's own setting to match (compose's stop_grace_period, podman run --stop-timeout, Kubernetes' terminationGracePeriodSeconds)",
+                longest.as_secs_f32()
+            )
+        }
+        DrainDelayTooLong { stop_timeout, .. } => format!(
+            "pass a --drain-delay well below {}s, or declare a longer grace period (--grace-period) if the runtime gives one",
+            stop_timeout.as_secs_f32()
         ),
         NotUpToDate { .. } => {
             return Some(Advice::text("run ").run(&["status"]).then(
                 " to see why; with --migrate=deploy safemig applies pending migrations itself",
             ));
         }
-        SignalHandlers { .. } => return None,
+        ScratchLeft { scratch, .. } => format!(
+            "drop {scratch} by hand; the drill names its scratch databases safemig_drill_* so they are easy to find"
+        ),
+        StoppedWaitingForDatabase { .. } | SignalHandlers { .. } => return None,
     }))
 }
 

@@ -12,7 +12,7 @@ use super::output::Printer;
 #[derive(Debug, Subcommand)]
 pub enum LintCommand {
     /// Check docker-compose / podman-compose files: grace periods, signal-swallowing
-    /// commands, missing init, stop signals
+    /// commands, missing init, stop signals, an app that starts before its database
     Compose {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -25,7 +25,7 @@ pub enum LintCommand {
 /// Exits 0 without findings, 12 with.
 pub fn lint(command: LintCommand, printer: &mut Printer) -> Result<ExitCode, Error> {
     let LintCommand::Compose { files, json } = command;
-    let findings = compose::lint_files(&files, &compose::Options::default())?;
+    let findings = compose::lint_files(&files)?;
     if json {
         printer.json(&findings);
     } else {

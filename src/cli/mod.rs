@@ -97,6 +97,7 @@ impl Cli {
             Command::Drift(args) => &mut args.project,
             Command::Repair(args) => &mut args.project,
             Command::Snapshot(args) => &mut args.project,
+            Command::Drill(args) => &mut args.project,
             _ => return,
         };
         if !matches.subcommand().is_some_and(|(_, sub)| typed(sub)) {
@@ -537,10 +538,7 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
             signals.set(Policy::Exit);
             snapshot::snapshot(args, before, printer).await?
         }
-        Command::Drill(args) => {
-            without_project(&before, "drill", signals);
-            drill::drill(args, printer)?
-        }
+        Command::Drill(args) => drill::drill(args, before, printer, signals).await?,
         Command::Lint(command) => {
             without_project(&before, "lint", signals);
             lint::lint(command, printer)?

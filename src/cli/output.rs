@@ -14,7 +14,7 @@ use safemig::Error;
 use safemig::advice::{Advice, Target};
 use safemig::check::CheckReport;
 use safemig::deploy::{DryRun, Mode, Outcome};
-use safemig::drill::{Attempt, Report as DrillReport};
+use safemig::drill::{Attempt, Phase, Report as DrillReport};
 use safemig::fleet::{Event as FleetEvent, FleetReport, Outcome as FleetOutcome, Stopped};
 use safemig::lint::compose::Finding;
 use safemig::lock::Wait;
@@ -22,7 +22,7 @@ use safemig::migrations::MigrationsDir;
 use safemig::resolve::Resolved;
 use safemig::sql::Statement;
 use safemig::status::{HistoryTable, MigrationStatus, StatusReport, Verdict};
-use safemig::supervisor::Event;
+use safemig::supervisor::{Event, MigrationStep};
 use safemig::text::{self, escaped};
 
 pub struct Printer {
@@ -334,30 +334,68 @@ impl Printer {
     pub fn drill_attempt(&mut self, attempt: &Attempt, grace: Duration) {
         let ready = attempt
             .ready_seconds
-            .map(|s| format!("ready after {s:.1}s"))
-            .unwrap_or_else(|| "never ready".into());
+            .map(|s| format!("ready after {s:.1}s"));
         let stop = attempt
             .stop_seconds
-            .map(|s| format!("stopped in {s:.2}s of {}s", grace.as_secs_f32()))
-            .unwrap_or_default();
+            .map(|s| format!("stopped in {s:.2}s of {}s", grace.as_secs_f32()));
+        let (name, parts) = match attempt.phase {
+            Phase::Restart => (
+                format!("restart {}", attempt.restart),
+                vec![ready.or(Some("never ready".into())), stop],
+            ),
+            Phase::DuringMigration => (
+                "stop during the migration".into(),
+                vec![
+                    stop.map(|s| match attempt.exit_code {
+                        Some(code) => format!("{s} (exit {code})"),
+                        None => s,
+                    }),
+                    attempt
+                        .migration
+                        .as_ref()
+                        .map(|m| format!("the migration {m}")),
+                ],
+            ),
+            Phase::AfterMigrationStop => (
+                "next start".into(),
+                vec![
+                    attempt
+                        .migration
+                        .as_ref()
+                        .map(|m| format!("the migration {m}")),
+                    ready.or(Some("never ready".into())),
+                    stop,
+                ],
+            ),
+        };
+        let parts: Vec<String> = parts.into_iter().flatten().collect();
         let verdict = match &attempt.problem {
             None => "PASS".to_string(),
             Some(problem) => format!("FAIL: {problem}"),
         };
-        self.line(&format!(
-            "restart {}: {ready}, {stop} — {verdict}",
-            attempt.restart
-        ));
+        self.line(&format!("{name}: {} — {verdict}", parts.join(", ")));
     }
 
     pub fn drill_summary(&mut self, report: &DrillReport) {
         let failed = report.attempts.iter().filter(|a| !a.passed).count();
+        let during_migration = report
+            .attempts
+            .iter()
+            .any(|a| a.phase == Phase::DuringMigration);
+        let migration = if during_migration {
+            format!(
+                ", a running migration statement cancelled after {}s; the next start resumed the migration",
+                report.budget.migration_deadline().as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
         if report.passed {
             self.line(&format!(
-                "PASS: all {} stops finished cleanly inside the {}s grace period (stop timeout {}s).",
+                "PASS: all {} stops finished cleanly inside the {}s grace period (stop timeout {}s{migration}).",
                 report.attempts.len(),
-                report.grace_seconds,
-                report.stop_timeout_seconds
+                report.budget.grace().duration.as_secs_f64(),
+                report.budget.stop_timeout().as_secs_f64()
             ));
         } else {
             self.line(&format!(
@@ -446,6 +484,46 @@ pub(super) fn render_table(table: &Table) -> String {
 /// A supervisor event as a line of `run`'s text timeline.
 pub fn describe(event: &Event) -> String {
     match event {
+        Event::StopBudget {
+            budget,
+            migration_deadline_seconds,
+        } => {
+            let grace = budget.grace();
+            let migration = migration_deadline_seconds
+                .map(|s| format!(", a running migration statement is cancelled after {s}s"))
+                .unwrap_or_default();
+            format!(
+                "stop budget: grace period {}s ({}); the app is SIGKILLed {}s after a stop signal{migration}",
+                grace.duration.as_secs_f64(),
+                grace.source,
+                budget.stop_timeout().as_secs_f64()
+            )
+        }
+        Event::DatabaseUnavailable {
+            attempt,
+            error,
+            retry_in_seconds,
+            waited_seconds,
+            ..
+        } => match retry_in_seconds {
+            Some(retry) => format!(
+                "waiting for the database (attempt {attempt}): {error}; next attempt in {retry:.1}s"
+            ),
+            None => format!(
+                "gave up waiting for the database after {waited_seconds:.1}s and {attempt} attempts: {error}"
+            ),
+        },
+        Event::DatabaseAvailable {
+            database,
+            attempts,
+            waited_seconds,
+        } => format!(
+            "{database} accepts connections, after {waited_seconds:.1}s and {attempts} attempts"
+        ),
+        Event::Migrating { action, database } => match action {
+            MigrationStep::Check => format!("checking the migrations of {database}"),
+            MigrationStep::Deploy => format!("deploying pending migrations to {database}"),
+        },
         Event::MigrationsVerified { detail } => format!("migrations verified: {detail}"),
         Event::MigrationRepaired {
             migration,

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 
 use safemig::Error;
+use safemig::context::Context;
 use safemig::error::{DeployError, RepairError};
-use safemig::interrupt::{Interrupt, STOP_MARGIN};
+use safemig::interrupt::Interrupt;
 use safemig::supervisor::prestart::{self, OnFailed, Prestart};
-use safemig::supervisor::{self, Event, Timeline};
+use safemig::supervisor::{self, Event, GracePeriod, MigrationStep, StopBudget, Timeline, wait};
 
 use super::output::{self, Printer};
 use super::signals::{Policy, StopSignals};
@@ -44,13 +45,21 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "fail")]
     on_failed: OnFailed,
 
-    /// Seconds from the stop signal until the app's process group is SIGKILLed
-    #[arg(long, value_name = "SECONDS", default_value = "25", value_parser = parse_seconds)]
-    stop_timeout: Duration,
-
-    /// The runtime's grace period; the stop timeout must be below it [env: SAFEMIG_GRACE_PERIOD]
+    /// The runtime's grace period: it SIGKILLs everything this long after its stop signal
+    /// [env: SAFEMIG_GRACE_PERIOD] [default: 10, the default of Docker, Podman, compose and
+    /// systemd]
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     grace_period: Option<Duration>,
+
+    /// Seconds from the stop signal until the app's process group is SIGKILLed; at most,
+    /// and by default, the grace period less 2 s
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    stop_timeout: Option<Duration>,
+
+    /// Seconds to wait for the database to accept connections before migrating (a first
+    /// `compose up` initialises it meanwhile); 0 does not wait
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    wait_for_database: Duration,
 
     /// Seconds to keep serving after a stop signal before passing it on
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
@@ -79,24 +88,34 @@ pub async fn run(
     printer: &mut Printer,
     signals: &StopSignals,
 ) -> Result<u8, Error> {
+    let grace = GracePeriod::declared(args.grace_period, &|name| std::env::var(name).ok())?;
+    let budget = StopBudget::new(grace).with_stop_timeout(args.stop_timeout)?;
+    budget.check_drain_delay(args.drain_delay)?;
     // Before the app runs, a stop signal stops the pre-start deploy as `deploy` would,
-    // with a deadline that leaves the stop margin inside the stop timeout.
-    let deadline = args.stop_timeout.saturating_sub(STOP_MARGIN);
-    let interrupt = Interrupt::new(deadline.max(Duration::from_secs(1)));
+    // within the budget: safemig is gone at the stop timeout.
+    let interrupt = budget.interrupt();
     signals.set(Policy::Stop(interrupt.clone()));
-    let grace = supervisor::grace_period(args.grace_period, &|name| std::env::var(name).ok())?;
-    supervisor::check_deadline(args.stop_timeout, grace)?;
     let mut timeline = TimelinePrinter {
         format: args.log_format,
         started: Instant::now(),
     };
+    timeline.event(Event::StopBudget {
+        budget,
+        migration_deadline_seconds: (args.migrate != Migrate::Off)
+            .then(|| budget.migration_deadline().as_secs_f64()),
+    });
     let project = args.project.or(before);
     printer.set_target(project.target());
     let prestart = match args.migrate {
         Migrate::Off => None,
-        // A stop signal during the deploy is handled as in `deploy`, within the stop timeout.
+        // A stop signal during the deploy is handled as in `deploy`, within the budget.
         Migrate::Deploy => {
             let ctx = project.context()?;
+            await_database(&ctx, args.wait_for_database, &interrupt, &mut timeline).await?;
+            timeline.event(Event::Migrating {
+                action: MigrationStep::Deploy,
+                database: ctx.url.describe(),
+            });
             let mut result = super::deploy::apply(&ctx, &interrupt, printer).await;
             if args.on_failed == OnFailed::Repair
                 && matches!(
@@ -111,6 +130,11 @@ pub async fn run(
         }
         Migrate::Check => {
             let ctx = project.context()?;
+            await_database(&ctx, args.wait_for_database, &interrupt, &mut timeline).await?;
+            timeline.event(Event::Migrating {
+                action: MigrationStep::Check,
+                database: ctx.url.describe(),
+            });
             let dir = super::migrations(&ctx)?;
             let report = safemig::status::report(&ctx, &dir, Default::default()).await?;
             Some(prestart::after_check(&report, args.on_failed)?)
@@ -133,7 +157,7 @@ pub async fn run(
     let options = supervisor::Options {
         command: args.command,
         group: args.group,
-        stop_timeout: args.stop_timeout,
+        stop_timeout: budget.stop_timeout(),
         drain_delay: args.drain_delay,
     };
     let stopped = || interrupt.stop_requested() || signals.received() > 0;
@@ -141,10 +165,39 @@ pub async fn run(
     Ok(code.clamp(0, 255) as u8)
 }
 
+/// Waits for the database to accept connections (`--wait-for-database`), one timeline
+/// line per failed attempt.
+async fn await_database(
+    ctx: &Context,
+    limit: Duration,
+    interrupt: &Interrupt,
+    timeline: &mut TimelinePrinter,
+) -> Result<(), Error> {
+    let database = ctx.url.describe();
+    let waited = wait::for_database(&ctx.url, limit, interrupt, &mut |failed| {
+        timeline.event(Event::DatabaseUnavailable {
+            database: database.clone(),
+            attempt: failed.attempt,
+            error: failed.error.clone(),
+            retry_in_seconds: failed.retry_in.map(|d| d.as_secs_f64()),
+            waited_seconds: failed.waited.as_secs_f64(),
+        })
+    })
+    .await?;
+    if waited.attempts > 1 {
+        timeline.event(Event::DatabaseAvailable {
+            database,
+            attempts: waited.attempts,
+            waited_seconds: waited.waited.as_secs_f64(),
+        });
+    }
+    Ok(())
+}
+
 /// `--on-failed=repair`: repairs the history's failed migration when the schema proves what
 /// ran, logging the decision; otherwise the start stops with repair's report.
 async fn heal(
-    ctx: &safemig::context::Context,
+    ctx: &Context,
     interrupt: &Interrupt,
     printer: &Printer,
     timeline: &mut TimelinePrinter,

@@ -10,7 +10,8 @@
 //!
 //! - for `deploy` (and `run`'s pre-start deploy, and `resolve` waiting for the lock): a stop
 //!   request to the library ([`Interrupt`]), plus a watchdog that ends the process when
-//!   the deadline and [`STOP_MARGIN`] have passed, whatever the database does;
+//!   its bound ([`Interrupt::bound`]: the deadline and the stop margin, or `run`'s stop
+//!   timeout) has passed, whatever the database does;
 //! - for everything else: an immediate exit with code 11;
 //! - for `serve`: a stop request that ends the HTTP server gracefully, plus the same
 //!   watchdog;
@@ -26,7 +27,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use safemig::ExitCode;
-use safemig::interrupt::{Interrupt, STOP_MARGIN};
+use safemig::interrupt::Interrupt;
 
 use super::output::stderr_line;
 
@@ -59,13 +60,13 @@ pub enum Policy {
     Undecided,
     /// Exit at once with code 11: nothing is open that needs a clean stop.
     Exit,
-    /// Ask the library to stop at a safe point; end the process when the deadline and the
-    /// margin have passed.
+    /// Ask the library to stop at a safe point; end the process when the interrupt's bound
+    /// has passed.
     Stop(Interrupt),
     /// Count only: the supervisor handles signals itself.
     Count,
     /// `serve`: stop accepting connections and let the requests in flight finish; end the
-    /// process when the deadline and the margin have passed.
+    /// process when the interrupt's bound has passed.
     Drain(Interrupt),
 }
 
@@ -154,19 +155,19 @@ fn act(state: &mut State, signal: i32) {
             interrupt.request_stop();
             if !state.watchdog_armed {
                 state.watchdog_armed = true;
-                watchdog(interrupt.deadline() + STOP_MARGIN);
+                watchdog(interrupt.bound());
             }
         }
         Policy::Drain(interrupt) => {
             stderr_line(&format!(
                 "Received {}: stopping once the requests in flight are answered (at most {}s)",
                 name(signal),
-                (interrupt.deadline() + STOP_MARGIN).as_secs_f32()
+                interrupt.bound().as_secs_f32()
             ));
             interrupt.request_stop();
             if !state.watchdog_armed {
                 state.watchdog_armed = true;
-                watchdog(interrupt.deadline() + STOP_MARGIN);
+                watchdog(interrupt.bound());
             }
         }
     }

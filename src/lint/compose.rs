@@ -1,9 +1,13 @@
-//! `lint compose`: compose-file settings that get an app SIGKILLed on every stop.
+//! `lint compose`: compose-file settings that get an app SIGKILLed on every stop, or
+//! started before its database.
 //!
 //! Runtime facts behind the rules (ARCHITECTURE.md, "safemig run"): Docker and Podman stop with SIGTERM and
 //! SIGKILL after `stop_grace_period`, 10 s by default; `npm start`, `yarn start`, `sh -c`
 //! and every shell-form `command`/`entrypoint` put a shell between the runtime and the app,
-//! which does not pass SIGTERM on; Node as PID 1 without a handler ignores SIGTERM.
+//! which does not pass SIGTERM on; Node as PID 1 without a handler ignores SIGTERM; a
+//! `depends_on` without `condition: service_healthy` starts the app as soon as the
+//! database's container starts, not once it accepts connections. The grace-period rule
+//! ([`super::grace`]) and the start-order rule ([`super::depends`]) have modules of their own.
 
 use crate::error::LintError;
 use std::path::{Path, PathBuf};
@@ -11,18 +15,24 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::entrypoint::SafemigRun;
 use super::yaml::{self, Yaml};
 use crate::Error;
-use crate::supervisor::DEFAULT_STOP_TIMEOUT;
 
-/// Compose's default `stop_grace_period`.
-const COMPOSE_DEFAULT_GRACE: Duration = Duration::from_secs(10);
-
-/// Images that are infrastructure, not the app: their own init handles stops.
-const INFRASTRUCTURE: &[&str] = &[
+/// Images that are a database server an app migrates.
+pub(super) const DATABASES: &[&str] = &[
     "postgres",
+    "postgresql",
+    "postgis",
+    "timescaledb",
     "mysql",
     "mariadb",
+    "percona-server",
+];
+
+/// Images other than [`DATABASES`] that are infrastructure, not the app: their own init
+/// handles stops.
+const INFRASTRUCTURE: &[&str] = &[
     "redis",
     "valkey",
     "mongo",
@@ -67,39 +77,35 @@ pub struct Finding {
     pub fix: String,
 }
 
-/// Settings the rules compare against.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    /// Seconds of grace required beyond the supervisor's stop timeout.
-    pub margin: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            margin: Duration::from_secs(5),
-        }
-    }
+/// A finding before it is placed in a file and service: what a rule returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Issue {
+    pub rule: &'static str,
+    pub line: usize,
+    pub message: String,
+    pub why: &'static str,
+    pub fix: String,
 }
 
 pub const RULE_GRACE: &str = "SM101";
 pub const RULE_SHELL: &str = "SM102";
 pub const RULE_INIT: &str = "SM103";
 pub const RULE_STOP_SIGNAL: &str = "SM104";
+pub const RULE_DEPENDS: &str = "SM105";
 
 /// Lints the compose files at `paths`, in order; the first one that cannot be read or
 /// parsed stops it.
-pub fn lint_files(paths: &[PathBuf], options: &Options) -> Result<Vec<Finding>, Error> {
+pub fn lint_files(paths: &[PathBuf]) -> Result<Vec<Finding>, Error> {
     let mut findings = Vec::new();
     for path in paths {
         let text = crate::files::read_text(path, crate::files::CONFIG_LIMIT)?;
-        findings.extend(lint(path, &text, options)?);
+        findings.extend(lint(path, &text)?);
     }
     Ok(findings)
 }
 
-/// Checks one compose file.
-pub fn lint(path: &Path, text: &str, options: &Options) -> Result<Vec<Finding>, Error> {
+/// Checks one compose file; the findings in the order of their lines.
+pub fn lint(path: &Path, text: &str) -> Result<Vec<Finding>, Error> {
     let invalid = |reason: String| {
         Error::Lint(LintError::InvalidCompose {
             path: path.to_path_buf(),
@@ -113,116 +119,87 @@ pub fn lint(path: &Path, text: &str, options: &Options) -> Result<Vec<Finding>, 
     let file = path.display().to_string();
     let mut findings = Vec::new();
     for service in entries {
-        let mut found = |rule, line, message: String, why, fix: String| {
-            findings.push(Finding {
-                rule,
-                file: file.clone(),
-                line,
-                service: service.key.clone(),
-                message,
-                why,
-                fix,
-            })
-        };
         let spec = &service.value;
-        let app = is_app(spec);
-        let entrypoint = spec.entry("entrypoint");
-        let init = spec.get("init").and_then(Yaml::as_str) == Some("true");
-
-        for key in ["command", "entrypoint"] {
-            let Some(entry) = spec.entry(key) else {
-                continue;
-            };
-            if let Some(problem) = signal_swallowing(&entry.value) {
-                found(
-                    RULE_SHELL,
-                    entry.line,
-                    format!("`{key}` {problem}"),
-                    "a shell or package manager between the runtime and the app does not pass SIGTERM on: the app is SIGKILLed at the end of the grace period, mid-request and mid-migration",
-                    format!(
-                        "use the exec form and start the program itself: {key}: [\"node\", \"server.js\"]"
-                    ),
-                );
+        let mut issues = shell_forms(spec);
+        if is_app(spec) {
+            let run = SafemigRun::of(spec);
+            issues.extend(missing_init(service, spec));
+            if let Some(run) = &run {
+                issues.extend(super::grace::check(service, run));
             }
+            issues.extend(super::depends::check(spec, run.as_ref(), entries));
         }
+        issues.extend(stop_signal(spec));
+        findings.extend(issues.into_iter().map(|issue| Finding {
+            rule: issue.rule,
+            file: file.clone(),
+            line: issue.line,
+            service: service.key.clone(),
+            message: issue.message,
+            why: issue.why,
+            fix: issue.fix,
+        }));
+    }
+    findings.sort_by_key(|f| f.line);
+    Ok(findings)
+}
 
-        if app {
-            let uses_init =
-                init || entrypoint.is_some_and(|e| first_word(&e.value).is_some_and(is_init));
-            if !uses_init {
-                let line = entrypoint.map_or(service.line, |e| e.line);
-                found(
-                    RULE_INIT,
-                    line,
-                    "the app does not run under an init or supervisor".into(),
-                    "as PID 1 the app must reap zombies and handle SIGTERM itself; Node and most runtimes ignore SIGTERM as PID 1 unless the app installs a handler",
-                    "entrypoint: [\"safemig\", \"run\", \"--\"] (migrates, forwards signals, stops before the deadline), or init: true".into(),
-                );
-            }
-
-            let stop_timeout = entrypoint
-                .and_then(|e| supervisor_stop_timeout(&e.value))
-                .unwrap_or(DEFAULT_STOP_TIMEOUT);
-            let needed = stop_timeout + options.margin;
-            match spec.entry("stop_grace_period") {
-                None => found(
-                    RULE_GRACE,
-                    service.line,
-                    format!(
-                        "no stop_grace_period: the runtime SIGKILLs after {}s",
-                        COMPOSE_DEFAULT_GRACE.as_secs()
-                    ),
-                    "the app's shutdown (supervisor deadline plus margin) needs longer than the runtime waits; podman-compose before 1.0.6 and a plain `podman stop` use 10 s whatever this says",
-                    format!("stop_grace_period: {}s", needed.as_secs()),
+/// SM102: a shell or package manager between the runtime and the app.
+fn shell_forms(spec: &Yaml) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    for key in ["command", "entrypoint"] {
+        let Some(entry) = spec.entry(key) else {
+            continue;
+        };
+        if let Some(problem) = signal_swallowing(&entry.value) {
+            issues.push(Issue {
+                rule: RULE_SHELL,
+                line: entry.line,
+                message: format!("`{key}` {problem}"),
+                why: "a shell or package manager between the runtime and the app does not pass SIGTERM on: the app is SIGKILLed at the end of the grace period, mid-request and mid-migration",
+                fix: format!(
+                    "use the exec form and start the program itself: {key}: [\"node\", \"server.js\"]"
                 ),
-                Some(entry) => match entry.value.as_str().and_then(parse_duration) {
-                    Some(grace) if grace < needed => found(
-                        RULE_GRACE,
-                        entry.line,
-                        format!(
-                            "stop_grace_period {}s is shorter than the stop timeout ({}s) plus a {}s margin",
-                            grace.as_secs_f32(),
-                            stop_timeout.as_secs_f32(),
-                            options.margin.as_secs()
-                        ),
-                        "the runtime SIGKILLs the container before the app's own deadline",
-                        format!("stop_grace_period: {}s", needed.as_secs()),
-                    ),
-                    Some(_) => {}
-                    None => found(
-                        RULE_GRACE,
-                        entry.line,
-                        "stop_grace_period is not a duration compose understands".into(),
-                        "an unreadable value leaves the 10 s default in force",
-                        format!("stop_grace_period: {}s", needed.as_secs()),
-                    ),
-                },
-            }
-        }
-
-        if let Some(entry) = spec.entry("stop_signal") {
-            let sig = entry
-                .value
-                .as_str()
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            let sig = if sig.starts_with("SIG") {
-                sig
-            } else {
-                format!("SIG{sig}")
-            };
-            if !matches!(sig.as_str(), "SIGTERM" | "SIGINT") {
-                found(
-                    RULE_STOP_SIGNAL,
-                    entry.line,
-                    format!("stop_signal {sig} is not a signal apps treat as \"shut down\""),
-                    "Node, Prisma and most servers shut down gracefully on SIGTERM or SIGINT; with another signal the app either dies at once (SIGKILL) or ignores it until the runtime SIGKILLs it",
-                    "remove stop_signal (SIGTERM is the default), or set it to SIGINT".into(),
-                );
-            }
+            });
         }
     }
-    Ok(findings)
+    issues
+}
+
+/// SM103: an app with neither an init nor a supervisor as its entrypoint.
+fn missing_init(service: &yaml::Entry, spec: &Yaml) -> Option<Issue> {
+    let entrypoint = spec.entry("entrypoint");
+    let init = spec.get("init").and_then(Yaml::as_str) == Some("true");
+    let uses_init = init || entrypoint.is_some_and(|e| first_word(&e.value).is_some_and(is_init));
+    (!uses_init).then(|| Issue {
+        rule: RULE_INIT,
+        line: entrypoint.map_or(service.line, |e| e.line),
+        message: "the app does not run under an init or supervisor".into(),
+        why: "as PID 1 the app must reap zombies and handle SIGTERM itself; Node and most runtimes ignore SIGTERM as PID 1 unless the app installs a handler",
+        fix: "entrypoint: [\"safemig\", \"run\", \"--\"] (migrates, forwards signals, stops before the deadline), or init: true".into(),
+    })
+}
+
+/// SM104: a stop signal apps do not take as "shut down".
+fn stop_signal(spec: &Yaml) -> Option<Issue> {
+    let entry = spec.entry("stop_signal")?;
+    let sig = entry
+        .value
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let sig = if sig.starts_with("SIG") {
+        sig
+    } else {
+        format!("SIG{sig}")
+    };
+    (!matches!(sig.as_str(), "SIGTERM" | "SIGINT")).then(|| Issue {
+        rule: RULE_STOP_SIGNAL,
+        line: entry.line,
+        message: format!("stop_signal {sig} is not a signal apps treat as \"shut down\""),
+        why: "Node, Prisma and most servers shut down gracefully on SIGTERM or SIGINT; with another signal the app either dies at once (SIGKILL) or ignores it until the runtime SIGKILLs it",
+        fix: "remove stop_signal (SIGTERM is the default), or set it to SIGINT".into(),
+    })
 }
 
 /// Whether a service is the app, not infrastructure: it is built here, or its image is not
@@ -231,16 +208,20 @@ fn is_app(spec: &Yaml) -> bool {
     if spec.get("build").is_some() {
         return true;
     }
-    let Some(image) = spec.get("image").and_then(Yaml::as_str) else {
-        return true;
-    };
+    image_name(spec)
+        .is_none_or(|name| !DATABASES.contains(&name) && !INFRASTRUCTURE.contains(&name))
+}
+
+/// The name of a service's image without registry, owner, tag or digest:
+/// `docker.io/library/mariadb:10.11` → `mariadb`.
+pub(super) fn image_name(spec: &Yaml) -> Option<&str> {
+    let image = spec.get("image").and_then(Yaml::as_str)?;
     let name = image.rsplit('/').next().unwrap_or(image);
-    let name = name.split([':', '@']).next().unwrap_or(name);
-    !INFRASTRUCTURE.contains(&name)
+    Some(name.split([':', '@']).next().unwrap_or(name))
 }
 
 /// The words of a command in exec form, or the string of a shell-form one.
-fn words(value: &Yaml) -> Vec<String> {
+pub(super) fn words(value: &Yaml) -> Vec<String> {
     match value {
         Yaml::Seq { items, .. } => items
             .iter()
@@ -302,26 +283,6 @@ fn signal_swallowing(value: &Yaml) -> Option<String> {
         }
     }
     None
-}
-
-/// `--stop-timeout N` of a `safemig run` entrypoint.
-fn supervisor_stop_timeout(value: &Yaml) -> Option<Duration> {
-    let words = words(value);
-    if !words.first().is_some_and(|w| w.ends_with("safemig")) {
-        return None;
-    }
-    words.iter().enumerate().find_map(|(i, w)| {
-        let value = w.strip_prefix("--stop-timeout=").or_else(|| {
-            (w == "--stop-timeout")
-                .then(|| words.get(i + 1).map(String::as_str))
-                .flatten()
-        })?;
-        value
-            .trim_end_matches('s')
-            .parse::<f64>()
-            .ok()
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-    })
 }
 
 /// Compose durations: `30s`, `1m30s`, `1500ms`, `2h`, or plain seconds.

@@ -2,13 +2,15 @@
 //!
 //! What tini, dumb-init and catatonit do — reap zombies, forward signals, report a child's
 //! death by signal as 128+n — plus what they lack (ARCHITECTURE.md, "safemig run"): a stop deadline below the
-//! runtime's grace period, after which the child's whole process group is SIGKILLed; waiting
+//! runtime's grace period ([`StopBudget`]), after which the child's whole process group is SIGKILLed; waiting
 //! for the whole group, not only the main child, before exiting (when PID 1 exits, the kernel
 //! kills every other process of the container without grace); an optional drain delay; and a
 //! timeline of the shutdown. Linux only.
 
+mod budget;
 pub mod prestart;
 mod timeline;
+pub mod wait;
 
 use crate::error::{DeployError, SuperviseError};
 use std::ffi::OsString;
@@ -21,12 +23,10 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 
-pub use timeline::{Event, Timeline};
+pub use budget::{GracePeriod, GraceSource, StopBudget};
+pub use timeline::{Event, MigrationStep, Timeline};
 
 use crate::Error;
-
-/// The default stop deadline: below Kubernetes' 30 s, with room for the runtime.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// How the child is run and stopped.
 #[derive(Debug, Clone)]
@@ -34,7 +34,8 @@ pub struct Options {
     pub command: Vec<OsString>,
     /// Forward signals to the child's whole process group, not only the child.
     pub group: bool,
-    /// From the stop signal until the process group is SIGKILLed.
+    /// From the stop signal until the process group is SIGKILLed: the stop budget's
+    /// ([`StopBudget::stop_timeout`]).
     pub stop_timeout: Duration,
     /// After a stop signal, keep serving this long before forwarding it (load balancers
     /// remove the instance asynchronously).
@@ -54,41 +55,6 @@ const FORWARDED: [(Signal, bool); 6] = [
 /// How often the loop reaps, checks the deadline and reports progress.
 const TICK: Duration = Duration::from_millis(50);
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-
-/// The runtime's grace period and where it came from, if the operator gave one: the
-/// `--grace-period` flag, else `SAFEMIG_GRACE_PERIOD` (`env` reads the environment).
-pub fn grace_period(
-    flag: Option<Duration>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<(Duration, String)>, Error> {
-    if let Some(grace) = flag {
-        return Ok(Some((grace, "--grace-period".into())));
-    }
-    let Some(value) = env("SAFEMIG_GRACE_PERIOD") else {
-        return Ok(None);
-    };
-    let grace = crate::text::seconds(&value)
-        .map_err(|reason| Error::Supervise(SuperviseError::InvalidGracePeriod { value, reason }))?;
-    Ok(Some((grace, "SAFEMIG_GRACE_PERIOD".into())))
-}
-
-/// Refuses a stop deadline the runtime would cut short: the runtime SIGKILLs the whole
-/// container at its grace period, so the supervisor's own deadline must come first.
-pub fn check_deadline(
-    stop_timeout: Duration,
-    grace: Option<(Duration, String)>,
-) -> Result<(), Error> {
-    match grace {
-        Some((grace, origin)) if stop_timeout >= grace => {
-            Err(Error::Supervise(SuperviseError::StopTimeoutTooLong {
-                stop_timeout,
-                grace,
-                origin,
-            }))
-        }
-        _ => Ok(()),
-    }
-}
 
 /// A handler that cannot be registered is an internal error (exit 1), not a file that
 /// cannot be read (exit 2): the operator's arguments are not the cause.

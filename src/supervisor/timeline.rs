@@ -6,6 +6,34 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The stop budget in force, first: the grace period it assumes or was told, and what
+    /// a stop signal gets.
+    StopBudget {
+        #[serde(flatten)]
+        budget: super::StopBudget,
+        /// With a pre-start migration: when a statement running at the stop is cancelled.
+        migration_deadline_seconds: Option<f64>,
+    },
+    /// The database did not accept a connection; another attempt follows unless
+    /// `retry_in_seconds` is `None`.
+    DatabaseUnavailable {
+        database: String,
+        attempt: u32,
+        error: String,
+        retry_in_seconds: Option<f64>,
+        waited_seconds: f64,
+    },
+    /// The database answered after failed attempts.
+    DatabaseAvailable {
+        database: String,
+        attempts: u32,
+        waited_seconds: f64,
+    },
+    /// The pre-start step starts.
+    Migrating {
+        action: MigrationStep,
+        database: String,
+    },
     /// Pre-start migrations applied or checked.
     MigrationsVerified {
         detail: String,
@@ -61,6 +89,16 @@ pub enum Event {
         code: i32,
         after_seconds: f64,
     },
+}
+
+/// What `run` does with the migrations before the app starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationStep {
+    /// Applies the pending ones (`--migrate=deploy`).
+    Deploy,
+    /// Checks the database is up to date (`--migrate=check`).
+    Check,
 }
 
 /// Receives the supervisor's events as they happen.

@@ -32,6 +32,7 @@ pub(crate) fn settings() -> insta::Settings {
         (r"ready after [0-9.]+s".into(), "ready after [N]s"),
         (r"stopped in [0-9.]+s".into(), "stopped in [N]s"),
         (r"timed out after [0-9.]+s".into(), "timed out after [N]s"),
+        (r"safemig run \[ *[0-9.]+s\]".into(), "safemig run [[N]s]"),
         (r"process [0-9]+".into(), "process [PID]"),
         (r"session [0-9]+".into(), "session [PID]"),
     ] {
@@ -240,7 +241,7 @@ fn lint_findings() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("compose.yaml"),
-        "services:\n  app:\n    image: app\n    command: npm start\n    stop_grace_period: 5s\n    stop_signal: SIGKILL\n",
+        "services:\n  app:\n    image: app\n    command: npm start\n    stop_grace_period: 5s\n    stop_signal: SIGKILL\n  worker:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--stop-timeout\", \"25\", \"--\"]\n    command: [\"node\", \"worker.js\"]\n    stop_grace_period: 30s\n  cron:\n    build: .\n    entrypoint: [\"safemig\", \"run\", \"--migrate=off\", \"--\"]\n    command: [\"node\", \"cron.js\"]\n    depends_on: [db]\n  db:\n    image: mariadb:11\n",
     )
     .unwrap();
     snapshot!(
@@ -248,6 +249,9 @@ fn lint_findings() {
         safemig(tmp.path(), &["lint", "compose", "compose.yaml"]).expect(12)
     );
 }
+
+/// An app for the drill: it runs until SIGTERM and then exits 0.
+const STOPS_ON_SIGTERM: &str = "trap 'exit 0' TERM; while :; do sleep 0.05; done";
 
 #[test]
 fn drill_report() {
@@ -263,10 +267,31 @@ fn drill_report() {
             "--",
             "sh",
             "-c",
-            "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+            STOPS_ON_SIGTERM,
         ],
     );
     snapshot!("drill_report", run.expect(0));
+}
+
+#[test]
+fn drill_report_during_migration() {
+    let db = TestDb::new(Kind::Sqlite);
+    let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let run = project.safemig(
+        &db,
+        &[
+            "drill",
+            "--during-migration",
+            "--ready-delay",
+            "0.2",
+            "--",
+            "sh",
+            "-c",
+            STOPS_ON_SIGTERM,
+        ],
+    );
+    snapshot!("drill_report_during_migration", run.expect(0));
 }
 
 #[test]

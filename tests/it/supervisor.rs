@@ -1,15 +1,20 @@
 //! `safemig run` with real child processes: signal forwarding, exit codes, reaping, the stop
 //! deadline, and the pre-start migrations against real databases.
 
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::deploy::{FAILING_MIDWAY, INIT};
-use crate::harness::{Kind, Project, Run, TestDb, postgres, safemig_command, to_run};
+use crate::harness::{
+    Kind, PASSWORD, Project, Run, Server, TestDb, postgres, private_mariadb, private_postgres,
+    safemig_command, test_engine, to_run,
+};
 
 /// `safemig run --migrate=off --log-format=json [extra] -- sh -c SCRIPT`, started.
 fn spawn(dir: &Path, extra: &[&str], script: &str) -> Child {
@@ -42,6 +47,121 @@ fn wait_ready_n(dir: &Path, n: usize) {
         assert!(Instant::now() < deadline, "the child never became ready");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A started safemig whose output is read as it comes, to act on what it says.
+struct Watched {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Watched {
+    fn start(cmd: &mut std::process::Command) -> Watched {
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Watched::new(child)
+    }
+
+    /// A child started with its stdout and stderr piped.
+    fn new(mut child: Child) -> Watched {
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            let text = Arc::new(Mutex::new(String::new()));
+            let into = text.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                    into.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            });
+            text
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        Watched {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits until stderr holds the timeline event `name`.
+    fn wait_for_event(&mut self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let pattern = format!("\"event\":\"{name}\"");
+        while !self.stderr.lock().unwrap().contains(&pattern) {
+            let exited = self.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "no {name} event ({exited:?}):\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the exit, at most `limit`: one still running then is SIGKILLed, with the
+    /// app's process group, and fails the test.
+    fn finish(mut self, limit: Duration) -> Run {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                self.kill_all();
+                panic!(
+                    "still running after {limit:?}:\n{}",
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipes close with the process (the app here leaves nothing behind).
+        std::thread::sleep(Duration::from_millis(100));
+        to_run(std::process::Output {
+            status,
+            stdout: self.stdout.lock().unwrap().clone().into_bytes(),
+            stderr: self.stderr.lock().unwrap().clone().into_bytes(),
+        })
+    }
+
+    /// SIGKILL to safemig and to its children's process groups (the app leads one of its
+    /// own, which would outlive safemig).
+    fn kill_all(&mut self) {
+        let pid = self.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let _ = self.child.kill();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let _ = nix::sys::signal::killpg(Pid::from_raw(child), Signal::SIGKILL);
+        }
+    }
+}
+
+/// `safemig run --log-format=json --url URL --dir … -- sh -c APP` in `project`, watched.
+fn start_run(project: &Project, url: &str, app: &str) -> Watched {
+    let dir = project.migrations();
+    Watched::start(&mut safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--log-format=json",
+            "--url",
+            url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            app,
+        ],
+    ))
 }
 
 fn signal(child: &Child, sig: Signal) {
@@ -263,42 +383,138 @@ fn waits_for_the_whole_group() {
     assert!(exited < escalated, "{names:?}");
 }
 
+/// One rule, whatever declares the grace period: the stop timeout leaves a margin of 2 s
+/// before the runtime's SIGKILL; with nothing declared, the runtimes' default of 10 s.
 #[test]
-fn stop_timeout_must_be_below_the_grace_period() {
+fn stop_timeout_must_fit_the_grace_period() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = crate::harness::safemig(
-        tmp.path(),
-        &["run", "--migrate=off", "--grace-period", "10", "--", "true"],
-    )
-    .expect(2);
+    let run_with = |args: &[&str], grace_env: Option<&str>| {
+        let mut full = vec!["run", "--migrate=off"];
+        full.extend(args);
+        full.extend(["--", "true"]);
+        let mut cmd = safemig_command(tmp.path(), &full);
+        if let Some(grace) = grace_env {
+            cmd.env("SAFEMIG_GRACE_PERIOD", grace);
+        }
+        to_run(cmd.output().unwrap())
+    };
+    // The README's old `--stop-timeout 25`, with no grace period declared: the runtimes'
+    // 10 s default would SIGKILL everything 15 s before safemig's deadline.
+    let run = run_with(&["--stop-timeout", "25"], None).expect(2);
     assert!(
         run.stderr.contains(
-            "stop timeout (25s) is not below the grace period (10s, from --grace-period)"
+            "the stop timeout (25s) does not fit the grace period (10s, the runtimes' default: none was declared)"
         ),
         "{}",
         run.stderr
     );
-    let output = safemig_command(
-        tmp.path(),
-        &["run", "--migrate=off", "--stop-timeout", "25", "--", "true"],
-    )
-    .env("SAFEMIG_GRACE_PERIOD", "20")
-    .output()
-    .unwrap();
-    let run = to_run(output).expect(2);
+    assert!(
+        run.stderr.contains("--grace-period 27"),
+        "the hint names the grace period that would fit: {}",
+        run.stderr
+    );
+    let run = run_with(&["--grace-period", "30", "--stop-timeout", "29"], None).expect(2);
+    assert!(
+        run.stderr
+            .contains("does not fit the grace period (30s, from --grace-period)"),
+        "{}",
+        run.stderr
+    );
+    run_with(&["--grace-period", "30", "--stop-timeout", "28"], None).expect(0);
+    let run = run_with(&["--stop-timeout", "19"], Some("20")).expect(2);
     assert!(
         run.stderr.contains("from SAFEMIG_GRACE_PERIOD"),
         "{}",
         run.stderr
     );
-    let output = safemig_command(
+    run_with(&["--stop-timeout", "18"], Some("20")).expect(0);
+    let run = run_with(&[], Some("ten")).expect(2);
+    assert!(
+        run.stderr.contains("SAFEMIG_GRACE_PERIOD=ten is not valid"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Without any flag, an app that ignores SIGTERM is SIGKILLed inside the 10 s that Docker,
+/// Podman, compose and systemd give by default, not at 25 s.
+#[test]
+fn without_a_grace_period_the_stop_fits_the_runtimes_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn(
         tmp.path(),
-        &["run", "--migrate=off", "--stop-timeout", "15", "--", "true"],
-    )
-    .env("SAFEMIG_GRACE_PERIOD", "20")
-    .output()
-    .unwrap();
-    to_run(output).expect(0);
+        &[],
+        "trap '' TERM; echo ready >> \"$OUT\"; while :; do sleep 0.1; done",
+    );
+    wait_ready(tmp.path());
+    signal(&child, Signal::SIGTERM);
+    // The runtime would have SIGKILLed it at 10 s.
+    let run = Watched::new(child)
+        .finish(Duration::from_secs(15))
+        .expect(137);
+    let escalated = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "escalated")
+        .expect("an escalated event");
+    let after = escalated["after_seconds"].as_f64().unwrap();
+    assert!((7.0..10.0).contains(&after), "{escalated}");
+    let budget = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "stop_budget")
+        .unwrap_or_else(|| panic!("no stop_budget event: {}", run.stderr));
+    assert_eq!(budget["grace_seconds"], 10.0, "{budget}");
+    assert_eq!(budget["grace_source"], "runtime_default", "{budget}");
+    assert_eq!(budget["stop_timeout_seconds"], 8.0, "{budget}");
+}
+
+/// A stop while the pre-start migration runs a long statement: with no flag, the statement
+/// is cancelled after 3 s and safemig is gone inside the runtimes' 10 s, the migration left
+/// resumable; the old budget announced 20 s and took longer than the runtime waits.
+#[test]
+fn a_stop_during_the_prestart_migration_fits_the_runtimes_default() {
+    let kind = Kind::Mysql;
+    let db = TestDb::new(kind);
+    let slow = format!(
+        "CREATE TABLE before_the_slow_one (id INTEGER);\n{};\n",
+        test_engine(kind).endless_statement()
+    );
+    let project = Project::new(kind, &[("20240101000000_slow", &slow)]);
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+    let child = project
+        .command(&db, &["run", "--", "sh", "-c", &app])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first statement is recorded: the endless one runs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(db.has_table("_prisma_migrations") && db.history().iter().any(|row| row.steps >= 1)) {
+        assert!(Instant::now() < deadline, "the migration never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    // The runtime would have SIGKILLed it at 10 s.
+    let run = Watched::new(child)
+        .finish(Duration::from_secs(15))
+        .expect(11);
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(10), "stopped after {took:?}");
+    assert!(
+        run.stderr
+            .contains("a running statement is cancelled after 3s"),
+        "{}",
+        run.stderr
+    );
+    assert!(!marker.exists(), "the app must not start after a stop");
+    let history = db.history();
+    assert!(
+        history.len() == 1 && !history[0].finished && !history[0].rolled_back,
+        "{history:?}"
+    );
+    let status = project.safemig(&db, &["status"]).expect(8);
+    assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
 }
 
 /// The app checks the migrated table exists: it can only if deploy ran before it started.
@@ -453,4 +669,186 @@ fn drain_delay_holds_the_signal_back() {
     let held = at("forwarded") - at("signal_received");
     assert!(held >= 1.0, "forwarded {held:.3}s after the signal");
     assert!(has_event(&run, "draining"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Waiting for the database
+
+/// A server of the test's own, to stop and start.
+fn private_server(kind: Kind) -> &'static Server {
+    match kind {
+        Kind::Postgres => private_postgres(),
+        Kind::Mysql => private_mariadb(),
+        Kind::Sqlite => unreachable!("SQLite has no server"),
+    }
+}
+
+/// A first `compose up`: `run` starts while nothing listens on the database's port yet;
+/// it waits, one line per attempt, and once the server is up it migrates and starts the
+/// app.
+fn run_waits_for_a_database_that_starts_later(kind: Kind) {
+    let server = private_server(kind);
+    server.admin_exec("CREATE DATABASE waited");
+    let url = server.url("waited");
+    server.kill();
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+    let mut run = start_run(&project, &url, &app);
+    run.wait_for_event("database_unavailable");
+    server.restart();
+    let run = run.finish(Duration::from_secs(90)).expect(0);
+    assert!(marker.exists(), "the app did not start:\n{}", run.stderr);
+    let failed: Vec<serde_json::Value> = events(&run)
+        .into_iter()
+        .filter(|e| e["event"] == "database_unavailable")
+        .collect();
+    assert!(!failed.is_empty(), "{}", run.stderr);
+    for (n, event) in failed.iter().enumerate() {
+        assert_eq!(event["attempt"], n as u64 + 1, "{event}");
+        assert!(event["retry_in_seconds"].as_f64().is_some(), "{event}");
+        assert!(
+            event["database"].as_str().unwrap().contains("`waited`"),
+            "{event}"
+        );
+    }
+    let available = events(&run)
+        .into_iter()
+        .find(|e| e["event"] == "database_available")
+        .unwrap_or_else(|| panic!("no database_available event: {}", run.stderr));
+    assert_eq!(available["attempts"], failed.len() as u64 + 1);
+    assert!(
+        run.stdout.contains("Applied 20240101000000_init"),
+        "{}",
+        run.stdout
+    );
+    let status = safemig_command(
+        project.dir.path(),
+        &[
+            "status",
+            "--url",
+            &url,
+            "--dir",
+            project.migrations().to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    to_run(status).expect(0);
+}
+
+#[test]
+fn run_waits_for_a_postgresql_server_that_starts_later() {
+    run_waits_for_a_database_that_starts_later(Kind::Postgres);
+}
+
+#[test]
+fn run_waits_for_a_mariadb_server_that_starts_later() {
+    run_waits_for_a_database_that_starts_later(Kind::Mysql);
+}
+
+/// A port nothing listens on, with the test password in its URL.
+fn unreachable_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("postgresql://app:{PASSWORD}@127.0.0.1:{port}/app")
+}
+
+/// SIGTERM while `run` waits for its database: it exits 11 at once, the app not started.
+#[test]
+fn a_stop_while_waiting_for_the_database_exits_at_once() {
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let marker = project.dir.path().join("started");
+    let app = format!("touch {}", marker.display());
+    let mut run = start_run(&project, &unreachable_url(), &app);
+    run.wait_for_event("database_unavailable");
+    let sent = Instant::now();
+    signal(&run.child, Signal::SIGTERM);
+    let run = run.finish(Duration::from_secs(10)).expect(11);
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "exited {took:?} after SIGTERM"
+    );
+    assert!(
+        run.stderr.contains("stopped by a signal while waiting")
+            && run
+                .stderr
+                .contains("the app was not started and nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!marker.exists());
+}
+
+/// The wait is bounded: past `--wait-for-database` the last attempt's error ends the run
+/// (P1001, exit 3), and its text line says so.
+#[test]
+fn the_wait_for_the_database_is_bounded() {
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let dir = project.migrations();
+    let url = unreachable_url();
+    let started = Instant::now();
+    let output = safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--wait-for-database",
+            "2",
+            "--url",
+            &url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "true",
+        ],
+    )
+    .output()
+    .unwrap();
+    let run = to_run(output).expect(3);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        run.stderr.contains(
+            "waiting for the database (attempt 1): cannot connect to PostgreSQL database `app`"
+        ) && run
+            .stderr
+            .contains("gave up waiting for the database after")
+            && run.stderr.contains("error[P1001]"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A refused login is the server's answer, not a server still starting: not waited for.
+#[test]
+fn a_refused_login_is_not_waited_for() {
+    let db = TestDb::new(Kind::Postgres);
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    let wrong = db.url.replace(PASSWORD, "not-the-password");
+    let dir = project.migrations();
+    let output = safemig_command(
+        project.dir.path(),
+        &[
+            "run",
+            "--log-format=json",
+            "--url",
+            &wrong,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--",
+            "true",
+        ],
+    )
+    .output()
+    .unwrap();
+    let run = to_run(output).expect(3);
+    assert!(
+        run.stderr.contains("refused the credentials"),
+        "{}",
+        run.stderr
+    );
+    assert!(!has_event(&run, "database_unavailable"), "{}", run.stderr);
 }

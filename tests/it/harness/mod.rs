@@ -602,7 +602,7 @@ pub use mysql::mariadb_client;
 pub use postgres::postgres;
 // tests/kill.rs includes this harness too, and starts no private server.
 #[allow(unused_imports)]
-pub use postgres::private_postgres;
+pub use {mysql::private_mariadb, postgres::private_postgres};
 
 /// Every server this process started, for [`stop_servers`] at exit.
 static STARTED: Mutex<Vec<&'static Server>> = Mutex::new(Vec::new());

@@ -19,6 +19,14 @@ pub fn mariadb() -> &'static Server {
     started(&SERVER, start_mariadb)
 }
 
+/// A server of the calling test's own, for a test that stops it: the shared one stays up
+/// for the others. Stopped at exit like the shared ones.
+pub fn private_mariadb() -> &'static Server {
+    let server: &'static Server = Box::leak(Box::new(start_mariadb()));
+    super::STARTED.lock().unwrap().push(server);
+    server
+}
+
 /// The client tools' connection arguments.
 fn client_args(server: &Server) -> Vec<String> {
     vec![
