@@ -327,3 +327,79 @@ fn tenant_with_a_failed_row(kind: Kind) {
     tenants.assert_healthy(&journey, &steps);
     super::snapshot(kind, "tenant_with_a_failed_row", &steps);
 }
+
+/// A first `compose up`: the app's container starts `safemig run` before the database
+/// server listens. `run` waits for it, one line per attempt, migrates and starts the app;
+/// nothing is left to do. (A private server, killed and restarted: the health check uses
+/// safemig's own drift against the folder, since the engine's dump tools reach the
+/// shared test servers.)
+fn database_not_up_yet_at_run(kind: Kind) {
+    let mut journey = Journey::new(kind, &[(FIRST, INIT), (SECOND, FOUR)]);
+    let server = match kind {
+        Kind::Postgres => crate::harness::private_postgres(),
+        _ => crate::harness::private_mariadb(),
+    };
+    server.admin_exec("CREATE DATABASE waited");
+    journey.var("STAGING_URL", &server.url("waited"));
+    server.kill();
+    let marker = journey.dir.path().join("started");
+    let line = format!("safemig run --env staging -- touch {}", marker.display());
+    let mut child = journey
+        .command(&line)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&seen).contains("waiting for the database (attempt 1)") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            stderr.read(&mut byte).unwrap(),
+            1,
+            "run ended before waiting"
+        );
+        seen.push(byte[0]);
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "run never waited"
+        );
+    }
+    server.restart();
+    let mut output = child.wait_with_output().unwrap();
+    seen.extend(output.stderr);
+    output.stderr = seen;
+    let run = to_run(output).expect(0);
+    assert!(marker.exists(), "the app did not start:\n{}", run.stderr);
+    let steps = journey.follow_from(
+        Step {
+            command: line.clone(),
+            run,
+        },
+        4,
+        &first,
+    );
+    assert_eq!(steps.len(), 1, "{}", super::transcript(&steps));
+    for line in [
+        "safemig status --env staging",
+        "safemig check --env staging",
+        "safemig drift --env staging",
+    ] {
+        let after = journey.safemig(line);
+        assert_eq!(after.code, 0, "{line}:\n{}\n{}", after.stdout, after.stderr);
+    }
+    super::snapshot(kind, "database_not_up_yet_at_run", &steps);
+}
+
+mod servers {
+    #[test]
+    fn postgres_database_not_up_yet_at_run() {
+        super::database_not_up_yet_at_run(crate::harness::Kind::Postgres)
+    }
+
+    #[test]
+    fn mysql_database_not_up_yet_at_run() {
+        super::database_not_up_yet_at_run(crate::harness::Kind::Mysql)
+    }
+}
