@@ -10,7 +10,8 @@
 //! (ids and times aside), and so are the schemas; `prisma migrate status` agrees with
 //! `safemig status` (where it does not, as documented in the README); a failure under
 //! each tool and what the other then says; the lock excludes the other tool; checksums of
-//! awkward files agree; Prisma ≥ 6.6's folder order is the same. MySQL cannot run
+//! awkward files agree; Prisma ≥ 6.6's folder order is the same. With Prisma 7, the config
+//! files real projects write reach the same database under both tools. MySQL cannot run
 //! here with any Prisma (see the facts file); its contract is checked against Prisma's
 //! source in `rows.rs`.
 
@@ -19,7 +20,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::deploy::{INIT, POSTS, TAGS};
-use crate::harness::{Kind, Project, Run, TestDb, corpus_dir, lock_holders, to_run};
+use crate::harness::{
+    Kind, Project, Run, TestDb, corpus_dir, lock_holders, safemig_command, to_run,
+};
 
 /// A release of the Prisma CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -569,6 +572,158 @@ fn the_lock_excludes_the_other_tool(kind: Kind, version: Prisma) {
     );
 }
 
+/// safemig in the project as a user runs it: no flag, the URL from the project's config.
+fn safemig_in(project: &Project, database_url: Option<&str>, args: &[&str]) -> Run {
+    let mut cmd = safemig_command(project.dir.path(), args);
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    to_run(cmd.output().unwrap())
+}
+
+/// The Prisma CLI in the project with `DATABASE_URL` as given (unset for `None`).
+fn prisma_in(version: Prisma, project: &Project, database_url: Option<&str>, args: &[&str]) -> Run {
+    to_run(
+        version
+            .command(project.dir.path(), database_url, args)
+            .output()
+            .unwrap(),
+    )
+}
+
+/// Prisma 7 deploys the project's first migration with its config; safemig, given no flag,
+/// must find that database (one migration applied, one pending) and deploy the second;
+/// Prisma then finds it up to date. `database_url` is `DATABASE_URL` for both tools.
+fn both_reach_the_same_database(
+    project: &Project,
+    db: &TestDb,
+    database_url: Option<&str>,
+    prisma_args: &[&str],
+    what: &str,
+) {
+    let deploy = [&["migrate", "deploy"][..], prisma_args].concat();
+    let run = prisma_in(Prisma::V7, project, database_url, &deploy);
+    assert_eq!(run.code, 0, "{what}: {run:?}");
+    project.write("20240102000000_posts", POSTS);
+    let safemig_args = |command: &'static str| [&[command][..], prisma_args].concat();
+    let run = safemig_in(project, database_url, &safemig_args("status")).expect(8);
+    assert!(run.stdout.contains("1 pending."), "{what}: {}", run.stdout);
+    safemig_in(project, database_url, &safemig_args("deploy")).expect(0);
+    let status = [&["migrate", "status"][..], prisma_args].concat();
+    let run = prisma_in(Prisma::V7, project, database_url, &status);
+    assert_eq!(run.code, 0, "{what}: {run:?}");
+    assert_eq!(db.history().len(), 2, "{what}: {:?}", db.history());
+}
+
+/// The config files real Prisma 7 projects write (a non-null assertion, a `const` by
+/// shorthand, a default after `??` or `||`, a `.env` loaded by `import "dotenv/config"`):
+/// Prisma 7.10.1 and safemig reach the same database with each.
+fn config_forms_reach_the_same_database(kind: Kind) {
+    let elsewhere = match kind {
+        Kind::Postgres => "postgresql://nobody@127.0.0.1:1/elsewhere",
+        _ => "file:/nonexistent/elsewhere.db",
+    };
+    // (what, prelude, datasource, DATABASE_URL, ./.env): `{db}` is the database's URL.
+    let cases = [
+        (
+            "a non-null assertion",
+            "",
+            "url: process.env.DATABASE_URL!",
+            Some("{db}"),
+            None,
+        ),
+        (
+            "a const by shorthand",
+            "const url = env(\"DATABASE_URL\");",
+            "url",
+            Some("{db}"),
+            None,
+        ),
+        (
+            "?? with the variable unset",
+            "",
+            "url: process.env.DATABASE_URL ?? \"{db}\"",
+            None,
+            None,
+        ),
+        (
+            "?? with the variable set",
+            "",
+            "url: process.env.DATABASE_URL ?? \"{elsewhere}\"",
+            Some("{db}"),
+            None,
+        ),
+        (
+            "|| with the variable empty",
+            "",
+            "url: process.env.DATABASE_URL || \"{db}\"",
+            Some(""),
+            None,
+        ),
+        (
+            "dotenv/config loading ./.env",
+            "import \"dotenv/config\";",
+            "url: env(\"DATABASE_URL\")",
+            None,
+            Some("DATABASE_URL=\"{db}\"\n"),
+        ),
+    ];
+    for (what, prelude, datasource, database_url, env_file) in cases {
+        let project = prisma_project(kind, Prisma::V7, &[("20240101000000_init", INIT)]);
+        let db = TestDb::new(kind);
+        let fill = |text: &str| {
+            text.replace("{db}", &db.url)
+                .replace("{elsewhere}", elsewhere)
+        };
+        std::fs::write(
+            project.dir.path().join("prisma.config.ts"),
+            format!(
+                "{prelude}\nimport {{ defineConfig, env }} from \"prisma/config\";\n\
+                 export default defineConfig({{ schema: \"schema.prisma\", datasource: {{ {} }} }});\n",
+                fill(datasource)
+            ),
+        )
+        .unwrap();
+        if let Some(text) = env_file {
+            std::fs::write(project.dir.path().join(".env"), fill(text)).unwrap();
+        }
+        let database_url = database_url.map(fill);
+        both_reach_the_same_database(&project, &db, database_url.as_deref(), &[], what);
+    }
+}
+
+/// Where Prisma 7.10.1 opens a relative SQLite path (`file:./dev.db`) of a config in
+/// `.config/prisma.ts`, measured here: its CLI starts the schema engine in the `--config`
+/// file's folder, else in its own working directory (`cwd: baseDir`, with `baseDir` the
+/// `--config` file's folder or `process.cwd()`, in prisma/build/cli.js), and the engine
+/// opens the path from there. So a config it finds puts the database in the project
+/// folder, one `--config` names puts it beside the config. safemig opens it where Prisma
+/// does in both cases (its own test: `layouts::relative_sqlite_paths_of_a_config_in_dot_config`).
+fn relative_sqlite_path_of_a_config_in_dot_config(kind: Kind) {
+    assert_eq!(kind, Kind::Sqlite);
+    for (named, database) in [(false, "dev.db"), (true, ".config/dev.db")] {
+        let project = prisma_project(kind, Prisma::V7, &[("20240101000000_init", INIT)]);
+        let dir = project.dir.path();
+        std::fs::remove_file(dir.join("prisma.config.ts")).unwrap();
+        std::fs::create_dir(dir.join(".config")).unwrap();
+        std::fs::write(
+            dir.join(".config/prisma.ts"),
+            "import { defineConfig } from \"prisma/config\";\n\
+             export default defineConfig({ schema: \"../schema.prisma\", datasource: { url: \"file:./dev.db\" } });\n",
+        )
+        .unwrap();
+        let db = TestDb::sqlite_file(&dir.join(database));
+        let args: &[&str] = if named {
+            &["--config", ".config/prisma.ts"]
+        } else {
+            &[]
+        };
+        both_reach_the_same_database(&project, &db, None, args, database);
+        let other = if named { "dev.db" } else { ".config/dev.db" };
+        assert!(!dir.join(other).exists(), "{database}: {other} was created");
+    }
+}
+
 /// One test per engine Prisma runs here and per Prisma release.
 macro_rules! for_each_prisma {
     ($($name:ident),* $(,)?) => {
@@ -592,3 +747,15 @@ for_each_prisma!(
     a_failure_under_each_tool_and_what_the_other_says,
     the_lock_excludes_the_other_tool,
 );
+
+mod prisma7_config {
+    crate::for_each_engine_but_mysql!(config_forms_reach_the_same_database);
+    fn config_forms_reach_the_same_database(kind: crate::harness::Kind) {
+        super::config_forms_reach_the_same_database(kind)
+    }
+
+    #[test]
+    fn relative_sqlite_path_of_a_config_in_dot_config() {
+        super::relative_sqlite_path_of_a_config_in_dot_config(crate::harness::Kind::Sqlite)
+    }
+}

@@ -381,9 +381,10 @@ impl Tenants {
                 let schema = &self.names[i];
                 let statements = safemig::sql::executable_statements(sql, Kind::Postgres.dialect());
                 let prefix: Vec<&str> = statements[..k].iter().map(|s| s.sql).collect();
-                journey
-                    .staging
-                    .exec(&format!("SET search_path TO \"{schema}\"; {}", prefix.join(";\n")));
+                journey.staging.exec(&format!(
+                    "SET search_path TO \"{schema}\"; {}",
+                    prefix.join(";\n")
+                ));
                 journey.staging.exec(&format!(
                     "INSERT INTO \"{schema}\"._prisma_migrations (id, checksum, migration_name, logs, started_at) \
                      VALUES ('{}', '{}', '{name}', 'Database error:\nserver closed the connection unexpectedly\n', now())",
@@ -403,7 +404,11 @@ impl Tenants {
         assert_eq!(steps.last().unwrap().run.code, 0, "{all}");
         for line in ["safemig status --env fleet", "safemig check --env fleet"] {
             let run = journey.safemig(line);
-            assert_eq!(run.code, 0, "{line}:\n{all}\n--- {line}\n{}\n{}", run.stdout, run.stderr);
+            assert_eq!(
+                run.code, 0,
+                "{line}:\n{all}\n--- {line}\n{}\n{}",
+                run.stdout, run.stderr
+            );
         }
         assert_eq!(
             Fingerprint::of(&journey.dev),
