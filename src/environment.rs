@@ -94,6 +94,7 @@ fn prepare_named(
     let project = Project::locate(&Locations {
         dir: overrides.dir.clone().or(environment.dir.clone()),
         schema: overrides.schema.clone().or(environment.schema.clone()),
+        config: overrides.config.clone(),
     })?;
     // `env:` variables are read as Prisma reads DATABASE_URL: the environment, then the
     // project's `.env` files.

@@ -136,6 +136,34 @@ pub enum ConfigError {
         looked_in: Vec<PathBuf>,
     },
 
+    #[error(
+        "no database URL: --url was not given and {variable} is not set in the environment; {} defines it, but {} does not load it (with a config file, Prisma reads only the .env files the config loads through dotenv)",
+        display_paths(files),
+        crate::text::path(config)
+    )]
+    EnvFileNotLoaded {
+        variable: String,
+        config: PathBuf,
+        files: Vec<PathBuf>,
+    },
+
+    #[error(
+        "the datasource in {} sets `{field}`, and {} sets `datasource.url`: Prisma 7 refuses a URL in the schema",
+        crate::text::path(schema),
+        crate::text::path(config)
+    )]
+    UrlInSchemaAndConfig {
+        schema: PathBuf,
+        field: String,
+        config: PathBuf,
+    },
+
+    #[error(
+        "{} is a Prisma 8 config (definePrismaConfig), which does not use _prisma_migrations",
+        crate::text::path(path)
+    )]
+    PrismaNextConfig { path: PathBuf },
+
     #[error("the database URL from {origin} is not valid: {reason}")]
     InvalidUrl { origin: String, reason: String },
 
@@ -606,7 +634,7 @@ impl ConfigError {
             InEnvironment { source, .. } => source.prisma_code(),
             MigrationScriptMissing { .. } => Some("P3015"),
             ProviderMismatch { .. } => Some("P3019"),
-            DatasourceMismatch { .. } => Some("P1012"),
+            DatasourceMismatch { .. } | UrlInSchemaAndConfig { .. } => Some("P1012"),
             _ => None,
         }
     }

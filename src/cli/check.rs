@@ -1,7 +1,6 @@
 //! `safemig check`: [`safemig::check::run_all`] over the environments of safemig.toml,
 //! printed as a table or as JSON.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -10,6 +9,7 @@ use comfy_table::{Table, presets};
 
 use safemig::advice::Target;
 use safemig::check::{self, CheckOptions, CheckReport, Lock, State, TargetReport};
+use safemig::config::Locations;
 use safemig::config::environments::Environments;
 use safemig::diagnosis;
 use safemig::drift::Verdict;
@@ -19,7 +19,7 @@ use safemig::{Error, ExitCode};
 
 use super::ProjectArgs;
 use super::output::{self, Printer};
-use super::parse_seconds;
+use super::{ConfigArgs, parse_seconds};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -64,6 +64,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub(super) project: ProjectFlags,
+
+    #[command(flatten)]
+    pub(super) config: ConfigArgs,
 }
 
 /// The Prisma project to check when there is no safemig.toml (or instead of it): its
@@ -86,10 +89,11 @@ impl ProjectFlags {
     }
 
     /// The project's arguments, as the commands on one database take them.
-    fn project_args(&self) -> ProjectArgs {
+    fn project_args(&self, config: &ConfigArgs) -> ProjectArgs {
         let mut args = ProjectArgs::default();
         args.database.url = self.url.clone();
         args.folder = self.folder.clone();
+        args.config = config.clone();
         args
     }
 }
@@ -98,24 +102,29 @@ impl ProjectFlags {
 /// (all of them when `names` is empty), read and prepared once, with their warnings
 /// printed; or, when the project's own flags are given or there is no environments file,
 /// the Prisma project in the working directory (as `status` finds it). The second value
-/// says which: `true` for environments of the file, whose commands carry `--env`.
+/// says which: `true` for environments of the file, whose commands carry `--env`. A
+/// Prisma config `--config` names is the project's config either way.
 pub(super) fn prepare(
-    config: Option<&Path>,
+    config: &ConfigArgs,
     names: &[String],
     project: &ProjectFlags,
 ) -> Result<(Vec<Prepared>, bool), Error> {
-    let environments = match (project.given(), names.is_empty(), config) {
+    let environments = match (project.given(), names.is_empty(), config.environments()) {
         (true, _, _) => None,
         (false, true, None) => Environments::discover(None)?,
-        (false, _, config) => Some(Environments::require(config)?),
+        (false, _, file) => Some(Environments::require(file)?),
     };
     let Some(environments) = environments else {
-        let ctx = project.project_args().context()?;
+        let ctx = project.project_args(config).context()?;
         let prepared = environment::from_project(&ctx)?;
         output::not_utf8_warnings(&prepared.dir);
         return Ok((vec![prepared], false));
     };
     let lookup = |name: &str| std::env::var(name).ok();
+    let locations = Locations {
+        config: config.prisma(),
+        ..Locations::default()
+    };
     let names: Vec<String> = if names.is_empty() {
         environments.environments.keys().cloned().collect()
     } else {
@@ -126,7 +135,7 @@ pub(super) fn prepare(
         for warning in environments.get(name)?.warnings() {
             output::stderr_line(&format!("warning: {warning}"));
         }
-        let environment = environment::prepare(&environments, name, &lookup, &Default::default())?;
+        let environment = environment::prepare(&environments, name, &lookup, &locations)?;
         output::not_utf8_warnings(&environment.dir);
         prepared.push(environment);
     }
@@ -134,16 +143,12 @@ pub(super) fn prepare(
 }
 
 /// Exits with the worst state's code.
-pub async fn check(
-    args: CheckArgs,
-    config: Option<PathBuf>,
-    all: bool,
-    printer: &mut Printer,
-) -> Result<ExitCode, Error> {
-    let (mut prepared, named) = prepare(config.as_deref(), &args.env, &args.project)?;
-    let base = match &config {
-        Some(config) if named => Target::default().flag("--config", &config.to_string_lossy()),
-        _ => args.project.project_args().target(),
+pub async fn check(args: CheckArgs, all: bool, printer: &mut Printer) -> Result<ExitCode, Error> {
+    let (mut prepared, named) = prepare(&args.config, &args.env, &args.project)?;
+    let base = if named {
+        args.config.target()
+    } else {
+        args.project.project_args(&args.config).target()
     };
     for environment in &mut prepared {
         environment.tenant_filter = args.tenant.clone();

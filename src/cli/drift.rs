@@ -235,7 +235,7 @@ fn against(
     };
     match (args.against.as_deref(), keyword) {
         (_, Some(against)) => {
-            let environments = Environments::require(project.database.config.as_deref())?;
+            let environments = Environments::require(project.config.environments())?;
             let lookup = |name: &str| std::env::var(name).ok();
             let lookup = environment::with_dotenv(&ctx.project, &lookup);
             let (source, _) =

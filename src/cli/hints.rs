@@ -141,6 +141,14 @@ fn config(error: &ConfigError) -> Option<Advice> {
         MissingUrl { variable, .. } => format!(
             "pass --url, or set {variable} (for example {variable}=\"file:./dev.db\" or postgresql://USER@HOST:5432/DB)"
         ),
+        EnvFileNotLoaded { variable, config, .. } => format!(
+            "load it in {} as Prisma 7 needs too (`import \"dotenv/config\"` loads ./.env; `config({{ path: \"FILE\" }})` from \"dotenv\" another file), or set {variable}, or pass --url",
+            path(config)
+        ),
+        UrlInSchemaAndConfig { field, .. } => format!(
+            "remove `{field}` from the datasource block: the URL is read from the config's datasource.url"
+        ),
+        PrismaNextConfig { .. } => "name a Prisma 7 config (a project that keeps Prisma 7 migrations names it prisma7.config.*), or pass --schema and --dir".into(),
         InvalidUrl { .. } => "check the URL's form: postgresql://USER:PASSWORD@HOST:PORT/DB?schema=public, mysql://USER:PASSWORD@HOST:PORT/DB or file:./dev.db; percent-encode special characters in the password".into(),
         UnsupportedScheme { .. } | UnsupportedProvider { .. } => {
             "safemig supports PostgreSQL, MySQL/MariaDB and SQLite; for Prisma Accelerate use the direct database URL".into()
@@ -181,7 +189,7 @@ fn config(error: &ConfigError) -> Option<Advice> {
             "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"
         ),
         EnvironmentsFile { .. } => "fix the file: environments are [environments.NAME] tables with url, dir, schema, drift and tenants (README, \"safemig.toml\")".into(),
-        NoEnvironmentsFile { .. } => "write a safemig.toml in the working directory (README, \"safemig.toml\"), pass --config with its path, or pass --url instead of --env".into(),
+        NoEnvironmentsFile { .. } => "write a safemig.toml in the working directory (README, \"safemig.toml\"), pass --config with its path (a .toml file), or pass --url instead of --env".into(),
         UnknownEnvironment { .. } => "pass one of the environments the file defines, or add an [environments.NAME] table".into(),
         EnvironmentVariableUnset { variable, .. } => format!(
             "export {variable} with the environment's database URL, or correct the variable's name in the file"

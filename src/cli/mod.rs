@@ -20,7 +20,7 @@ mod snapshot;
 mod split;
 mod status;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -57,10 +57,6 @@ struct Cli {
     #[command(flatten)]
     before: ProjectArgs,
 
-    /// The environments file [default: safemig.toml in the working directory]
-    #[arg(long, global = true, value_name = "FILE", display_order = 899)]
-    config: Option<PathBuf>,
-
     /// Log more on stderr (-v: info, -vv: debug); SAFEMIG_LOG overrides
     // Listed after each command's own options, as before the options were per command.
     #[arg(short, long, global = true, action = ArgAction::Count, display_order = 900)]
@@ -76,6 +72,7 @@ impl Cli {
         let matches = Cli::command().get_matches();
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         cli.forget_default_lock_timeouts(&matches);
+        refuse_repeated_config_files(&matches);
         cli
     }
 
@@ -167,11 +164,6 @@ pub(crate) struct DatabaseArgs {
     /// work on every tenant it selects; the other commands need it to name exactly one
     #[arg(long, value_name = "PATTERN")]
     tenant: Option<String>,
-
-    /// `--config`, a global option, copied here by [`dispatch`] so that [`ProjectArgs::context`]
-    /// can read the environments.
-    #[arg(skip)]
-    config: Option<PathBuf>,
 }
 
 /// `--dir` and `--schema`: where the migrations are.
@@ -184,6 +176,133 @@ pub(crate) struct FolderArgs {
     /// Prisma schema file [default: prisma/schema.prisma when present]
     #[arg(long, value_name = "FILE")]
     schema: Option<PathBuf>,
+}
+
+/// A file `--config` names: Prisma's config file or safemig's environments file, told apart
+/// by the extension, so that a Prisma user's `safemig deploy --config prisma.config.ts`
+/// means what it means to Prisma and `--config safemig.toml` what it always meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConfigFile {
+    /// `.ts`, `.mts`, `.cts`, `.js`, `.mjs`, `.cjs`: read instead of the one Prisma would
+    /// find (and relative SQLite paths of its URL open from its folder, as with Prisma).
+    Prisma(PathBuf),
+    /// `.toml`: the environments, instead of `./safemig.toml`.
+    Environments(PathBuf),
+}
+
+impl ConfigFile {
+    fn parse(text: &str) -> Result<ConfigFile, String> {
+        let path = PathBuf::from(text);
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        if extension == "toml" {
+            Ok(ConfigFile::Environments(path))
+        } else if safemig::config::PRISMA_CONFIG_EXTENSIONS.contains(&extension) {
+            Ok(ConfigFile::Prisma(path))
+        } else {
+            Err(format!(
+                "{text} is neither a Prisma config file (.ts, .mts, .cts, .js, .mjs, .cjs) nor a safemig environments file (.toml)"
+            ))
+        }
+    }
+
+    /// The path as given.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            ConfigFile::Prisma(path) | ConfigFile::Environments(path) => path,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ConfigFile::Prisma(_) => "a Prisma config file",
+            ConfigFile::Environments(_) => "an environments file",
+        }
+    }
+}
+
+/// `--config FILE`, at most once for each kind of file, in the order given.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ConfigArgs {
+    /// Prisma config file (.ts .mts .cts .js .mjs .cjs), as Prisma's --config, or
+    /// environments file (.toml) [default: found as Prisma finds it; ./safemig.toml]
+    #[arg(
+        long = "config",
+        value_name = "FILE",
+        value_parser = ConfigFile::parse,
+        action = ArgAction::Append,
+        display_order = 899
+    )]
+    pub(crate) files: Vec<ConfigFile>,
+}
+
+impl ConfigArgs {
+    /// The Prisma config file named.
+    fn prisma(&self) -> Option<PathBuf> {
+        self.files.iter().find_map(|file| match file {
+            ConfigFile::Prisma(path) => Some(path.clone()),
+            ConfigFile::Environments(_) => None,
+        })
+    }
+
+    /// The environments file named.
+    fn environments(&self) -> Option<&Path> {
+        self.files.iter().find_map(|file| match file {
+            ConfigFile::Environments(path) => Some(path.as_path()),
+            ConfigFile::Prisma(_) => None,
+        })
+    }
+
+    /// These files, completed by those given before the command name: for each kind, the
+    /// one after the name wins.
+    fn or(self, before: ConfigArgs) -> ConfigArgs {
+        let mut files = self.files;
+        for file in before.files {
+            if !files.iter().any(|f| f.kind() == file.kind()) {
+                files.push(file);
+            }
+        }
+        ConfigArgs { files }
+    }
+
+    /// `--config FILE` for each file, as given, for the commands advice suggests.
+    pub(crate) fn target(&self) -> Target {
+        self.files.iter().fold(Target::default(), |target, file| {
+            target.flag("--config", &file.path().to_string_lossy())
+        })
+    }
+
+    /// The usage error for two files of one kind.
+    fn repeated(&self) -> Option<String> {
+        self.files.iter().enumerate().find_map(|(i, file)| {
+            let other = self.files[..i].iter().find(|f| f.kind() == file.kind())?;
+            Some(format!(
+                "--config names {} twice ({} and {}): give at most one of each kind",
+                file.kind(),
+                other.path().display(),
+                file.path().display()
+            ))
+        })
+    }
+}
+
+/// `--config` names at most one file of each kind, before the command name and after it
+/// alike (clap exits with a usage error, 2).
+fn refuse_repeated_config_files(matches: &ArgMatches) {
+    let levels = std::iter::once(matches).chain(matches.subcommand().map(|(_, sub)| sub));
+    for level in levels {
+        let files = match level.try_get_many::<ConfigFile>("files") {
+            Ok(Some(files)) => files.cloned().collect(),
+            _ => continue,
+        };
+        if let Some(message) = (ConfigArgs { files }).repeated() {
+            Cli::command()
+                .error(ErrorKind::ArgumentConflict, message)
+                .exit();
+        }
+    }
 }
 
 /// `--lock-timeout`: how long to wait for another process's migration lock.
@@ -206,6 +325,8 @@ pub(crate) struct ProjectArgs {
     folder: FolderArgs,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
 }
 
 impl ProjectArgs {
@@ -219,21 +340,12 @@ impl ProjectArgs {
                     .tenant
                     .clone()
                     .or(before.database.tenant.clone());
-                let config = self
-                    .database
-                    .config
-                    .clone()
-                    .or(before.database.config.clone());
                 let chosen = if self.database.url.is_some() || self.database.env.is_some() {
                     self.database
                 } else {
                     before.database
                 };
-                DatabaseArgs {
-                    config,
-                    tenant,
-                    ..chosen
-                }
+                DatabaseArgs { tenant, ..chosen }
             },
             folder: FolderArgs {
                 dir: self.folder.dir.or(before.folder.dir),
@@ -242,6 +354,7 @@ impl ProjectArgs {
             lock: LockArgs {
                 lock_timeout: self.lock.lock_timeout.or(before.lock.lock_timeout),
             },
+            config: self.config.or(before.config),
         }
     }
 
@@ -254,6 +367,7 @@ impl ProjectArgs {
             ("--dir", self.folder.dir.is_some()),
             ("--schema", self.folder.schema.is_some()),
             ("--lock-timeout", self.lock.lock_timeout.is_some()),
+            ("--config", !self.config.files.is_empty()),
         ]
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))
@@ -267,7 +381,7 @@ impl ProjectArgs {
         let Some(name) = &self.database.env else {
             return Ok(None);
         };
-        let environments = Environments::require(self.database.config.as_deref())?;
+        let environments = Environments::require(self.config.environments())?;
         let environment = environments.get(name)?;
         if environment.tenants.is_none() {
             return Ok(None);
@@ -276,15 +390,7 @@ impl ProjectArgs {
             output::stderr_line(&format!("warning: {warning}"));
         }
         let lookup = |name: &str| std::env::var(name).ok();
-        let mut prepared = check_lib::prepare(
-            &environments,
-            name,
-            &lookup,
-            &Locations {
-                dir: self.folder.dir.clone(),
-                schema: self.folder.schema.clone(),
-            },
-        )?;
+        let mut prepared = check_lib::prepare(&environments, name, &lookup, &self.locations())?;
         output::not_utf8_warnings(&prepared.dir);
         prepared.tenant_filter = self.database.tenant.clone();
         Ok(Some(prepared))
@@ -309,10 +415,7 @@ impl ProjectArgs {
     /// The flags besides the database: `--config`, `--dir`, `--schema`. Commands over an
     /// environment's tenants add `--env` and each tenant's `--tenant` to them.
     pub(crate) fn folder_target(&self) -> Target {
-        let mut target = Target::default();
-        if let Some(config) = &self.database.config {
-            target = target.flag("--config", &config.to_string_lossy());
-        }
+        let mut target = self.config.target();
         if let Some(dir) = &self.folder.dir {
             target = target.flag("--dir", &dir.to_string_lossy());
         }
@@ -330,25 +433,30 @@ impl ProjectArgs {
         let Some(name) = &self.database.env else {
             return Ok(None);
         };
-        let environments = Environments::require(self.database.config.as_deref())?;
+        let environments = Environments::require(self.config.environments())?;
         if environments.get(name)?.drift.is_none() {
             return Ok(None);
         }
         let lookup = |name: &str| std::env::var(name).ok();
-        let locations = Locations {
-            dir: self.folder.dir.clone(),
-            schema: self.folder.schema.clone(),
-        };
-        Ok(check_lib::prepare(&environments, name, &lookup, &locations)?.drift)
+        Ok(check_lib::prepare(&environments, name, &lookup, &self.locations())?.drift)
     }
 
     /// Whether `--env` names an environment with `strict = true`.
     pub(crate) fn environment_is_strict(&self) -> Result<bool, Error> {
         match &self.database.env {
             None => Ok(false),
-            Some(name) => Ok(Environments::require(self.database.config.as_deref())?
+            Some(name) => Ok(Environments::require(self.config.environments())?
                 .get(name)?
                 .strict),
+        }
+    }
+
+    /// Where `--dir`, `--schema` and a Prisma `--config` say the project is.
+    fn locations(&self) -> Locations {
+        Locations {
+            dir: self.folder.dir.clone(),
+            schema: self.folder.schema.clone(),
+            config: self.config.prisma(),
         }
     }
 
@@ -378,15 +486,9 @@ impl ProjectArgs {
         self.refuse_tenant_without_env()?;
         let lookup = |name: &str| std::env::var(name).ok();
         let (url, locations) = match &self.database.env {
-            None => (
-                self.database.url.clone(),
-                Locations {
-                    dir: self.folder.dir.clone(),
-                    schema: self.folder.schema.clone(),
-                },
-            ),
+            None => (self.database.url.clone(), self.locations()),
             Some(name) => {
-                let environments = Environments::require(self.database.config.as_deref())?;
+                let environments = Environments::require(self.config.environments())?;
                 let environment = environments.get(name)?;
                 for warning in environment.warnings() {
                     output::stderr_line(&format!("warning: {warning}"));
@@ -394,6 +496,7 @@ impl ProjectArgs {
                 let locations = Locations {
                     dir: self.folder.dir.clone().or(environment.dir.clone()),
                     schema: self.folder.schema.clone().or(environment.schema.clone()),
+                    config: self.config.prisma(),
                 };
                 if let Some(tenant) = &self.database.tenant {
                     let url = self.one_tenant(&environments, name, tenant)?;
@@ -413,7 +516,8 @@ impl ProjectArgs {
             }
         };
         let project = Project::locate(&locations)?;
-        for notice in &project.notices {
+        let url_notice = url.is_none().then(|| project.url_notice()).flatten();
+        for notice in project.notices.iter().chain(&url_notice) {
             output::stderr_line(&format!("note: {notice}"));
         }
         Context::new(project, url.as_deref(), self.lock_timeout(), &lookup)
@@ -520,10 +624,8 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
     let Cli {
         mut before,
         command,
-        config,
         verbose,
     } = cli;
-    before.database.config = config.clone();
     let code = match command {
         Command::Status(args) => {
             signals.set(Policy::Exit);
@@ -559,13 +661,15 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
             // `safemig --env prod check` selects the environment, as `check --env prod`.
             args.env.extend(before.database.env.take());
             args.tenant = args.tenant.or(before.database.tenant.take());
+            args.config = args.config.or(std::mem::take(&mut before.config));
             without_project(&before, "check", signals);
-            check::check(args, config, verbose > 0, printer).await?
+            check::check(args, verbose > 0, printer).await?
         }
         Command::Serve(mut args) => {
             args.env.extend(before.database.env.take());
+            args.config = args.config.or(std::mem::take(&mut before.config));
             without_project(&before, "serve", signals);
-            serve::serve(args, config, signals).await?
+            serve::serve(args, signals).await?
         }
     };
     Ok(code as u8)
@@ -577,12 +681,14 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
 fn without_project(before: &ProjectArgs, command: &str, signals: &StopSignals) {
     signals.set(Policy::Exit);
     if let Some(flag) = before.given().first() {
+        let commands = match *flag {
+            "--config" => "status, deploy, resolve, run, drift, repair, snapshot, check and serve",
+            _ => "status, deploy, resolve, run, drift, repair and snapshot",
+        };
         Cli::command()
             .error(
                 ErrorKind::ArgumentConflict,
-                format!(
-                    "`{flag}` is an option of status, deploy, resolve, run, drift, repair and snapshot, not of `{command}`"
-                ),
+                format!("`{flag}` is an option of {commands}, not of `{command}`"),
             )
             .exit();
     }

@@ -2,7 +2,6 @@
 //! [`safemig::serve`] until SIGTERM or SIGINT.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +14,8 @@ use safemig::serve::{Exporter, ServeOptions};
 use safemig::{Error, ExitCode};
 
 use super::output;
-use super::parse_seconds;
 use super::signals::{Policy, StopSignals};
+use super::{ConfigArgs, parse_seconds};
 
 /// The default `--listen` port. Prometheus's exporter range (9100-9999) is fully
 /// allocated; 9477 is none of the common exporters' (node 9100, mysqld 9104, blackbox
@@ -70,19 +69,18 @@ pub struct ServeArgs {
     /// Client connections served at once; more wait until one closes
     #[arg(long, value_name = "N", default_value = "512", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+
+    #[command(flatten)]
+    pub(super) config: ConfigArgs,
 }
 
 /// Serves until a stop signal; exits 0 after a clean stop.
-pub async fn serve(
-    args: ServeArgs,
-    config: Option<PathBuf>,
-    signals: &StopSignals,
-) -> Result<ExitCode, Error> {
+pub async fn serve(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode, Error> {
     // A stop signal ends the server gracefully: no new connections, the requests in
     // flight finish. The watchdog ends the process if that takes longer than 5 s (+ margin).
     let interrupt = Interrupt::new(Duration::from_secs(5));
     signals.set(Policy::Drain(interrupt.clone()));
-    let (prepared, _) = super::check::prepare(config.as_deref(), &args.env, &args.project)?;
+    let (prepared, _) = super::check::prepare(&args.config, &args.env, &args.project)?;
     let options = ServeOptions {
         min_interval: args.min_interval,
         pending_tolerance: args.pending_tolerance,

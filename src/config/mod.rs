@@ -1,27 +1,32 @@
 //! Finding the project and its database the way Prisma does.
 //!
-//! The schema: `--schema`, else the Prisma config file's `schema`, else `package.json`'s
-//! `"prisma": { "schema": … }`, else `prisma/schema.prisma`, `schema.prisma`, or a
-//! `prisma/schema/` folder (multi-file schemas). The migrations folder: `--dir`, else the
-//! config's `migrations.path`, else `migrations/` beside the schema. The URL: `--url`, else
-//! the config's `datasource.url` (Prisma 7), else the schema's `directUrl` (which Prisma
+//! The Prisma config file: `--config FILE`, else found as Prisma 7.10 finds it. The schema:
+//! `--schema`, else the config's `schema`, else `package.json`'s `"prisma": { "schema": … }`,
+//! else `prisma/schema.prisma`, `schema.prisma`, or a `prisma/schema/` folder (multi-file
+//! schemas), looked for in the `--config` file's folder if one was named (as Prisma does),
+//! else in the working directory. The migrations folder: `--dir`, else the config's
+//! `migrations.path`, else `migrations/` beside the schema. The URL: `--url`, else the
+//! config's `datasource.url` (Prisma 7), else the schema's `directUrl` (which Prisma
 //! Migrate uses when the app's `url` goes through a pooler or Accelerate), else its `url`;
-//! a variable comes from the environment, else a `.env` file.
+//! a variable comes from the environment, else a `.env` file ([`variables`] says which).
 
 pub mod environments;
+mod js;
 mod prisma_config;
 mod schema;
+mod variables;
 
 use crate::error::ConfigError;
 use std::path::{Path, PathBuf};
 
-pub use prisma_config::{Found, PrismaConfig, Value};
+pub use prisma_config::{EXTENSIONS as PRISMA_CONFIG_EXTENSIONS, Found, PrismaConfig, Value};
 pub use schema::{Datasource, Schema, UrlSource};
 
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 use crate::files;
 use crate::provider::Provider;
+use variables::Variables;
 
 const DEFAULT_URL_VARIABLE: &str = "DATABASE_URL";
 
@@ -30,6 +35,8 @@ const DEFAULT_URL_VARIABLE: &str = "DATABASE_URL";
 pub struct Locations {
     pub dir: Option<PathBuf>,
     pub schema: Option<PathBuf>,
+    /// The Prisma config file (`--config`), instead of the one Prisma would find.
+    pub config: Option<PathBuf>,
 }
 
 /// The project as safemig found it.
@@ -50,8 +57,15 @@ impl Project {
     /// Finds the schema and the migrations folder from the working directory.
     pub fn locate(locations: &Locations) -> Result<Self, Error> {
         let mut notices = Vec::new();
-        let config = match prisma_config::discover(Path::new("."))? {
+        let found = match &locations.config {
+            Some(path) => prisma_config::load(path)?,
+            None => prisma_config::discover(Path::new(""))?,
+        };
+        let config = match found {
             Found::Config(config) => Some(config),
+            Found::PrismaNext(path) if locations.config.is_some() => {
+                return Err(Error::Config(ConfigError::PrismaNextConfig { path }));
+            }
             Found::PrismaNext(path) => {
                 notices.push(format!(
                     "{} is a Prisma 8 config (definePrismaConfig), which does not use _prisma_migrations: it is not read; a project that keeps Prisma 7 migrations names their config prisma7.config.*",
@@ -60,6 +74,11 @@ impl Project {
                 None
             }
             Found::None => None,
+        };
+        // Prisma looks for the schema in the folder of the config `--config` names.
+        let base = match &config {
+            Some(config) if config.named => config.folder(),
+            _ => PathBuf::new(),
         };
         let schema_path = match (&locations.schema, &config) {
             (Some(path), _) => {
@@ -74,7 +93,7 @@ impl Project {
                 "schema",
                 "--schema PATH",
             )?),
-            _ => package_json_schema()?.or_else(default_schema),
+            _ => package_json_schema(&base)?.or_else(|| default_schema(&base)),
         };
         let schema = schema_path.map(|path| Schema::read(&path)).transpose()?;
         let migrations_dir = match (&locations.dir, &config, &schema) {
@@ -86,7 +105,7 @@ impl Project {
                 "--dir PATH",
             )?,
             (None, _, Some(schema)) => schema.folder().join("migrations"),
-            (None, _, None) => PathBuf::from("prisma/migrations"),
+            (None, _, None) => base.join("prisma/migrations"),
         };
         Ok(Project {
             config,
@@ -112,69 +131,99 @@ impl Project {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<DatabaseUrl, Error> {
         if let Some(url) = flag {
-            return DatabaseUrl::parse(url, &self.sqlite_base(false), "--url");
+            return DatabaseUrl::parse(url, &self.sqlite_base(), "--url");
+        }
+        let variables = self.variables(env);
+        match &self.config {
+            Some(config) if config.datasource_url.is_some() => self.config_url(config, &variables),
+            _ => self.schema_url(&variables),
+        }
+    }
+
+    /// The URL of the config's `datasource.url` (Prisma 7); relative SQLite paths open from
+    /// where Prisma runs its engine.
+    fn config_url(
+        &self,
+        config: &PrismaConfig,
+        variables: &Variables,
+    ) -> Result<DatabaseUrl, Error> {
+        self.refuse_schema_url(config)?;
+        let value = config.datasource_url.as_ref().expect("checked");
+        let read = variables.evaluate(value, config, "datasource.url")?;
+        match (read, value.variable()) {
+            (Some(read), Some(variable)) if read.text.is_empty() => {
+                Err(variables.missing(variable))
+            }
+            (Some(read), _) => {
+                DatabaseUrl::parse(&read.text, &config.engine_folder(), &read.origin)
+            }
+            (None, variable) => Err(variables.missing(variable.unwrap_or(DEFAULT_URL_VARIABLE))),
+        }
+    }
+
+    /// The URL the schema's datasource names: `directUrl`, else `url`, else `DATABASE_URL`.
+    fn schema_url(&self, variables: &Variables) -> Result<DatabaseUrl, Error> {
+        let datasource = self.datasource();
+        let (field, source) = match (datasource.direct_url, datasource.url) {
+            (Some(direct), _) => ("directUrl", direct),
+            (None, Some(url)) => ("url", url),
+            (None, None) => ("url", UrlSource::Env(DEFAULT_URL_VARIABLE.into())),
+        };
+        let base = self.sqlite_base();
+        match source {
+            UrlSource::Literal(url) => DatabaseUrl::parse(&url, &base, &self.schema_origin(field)),
+            UrlSource::Env(variable) => match variables.get(&variable)? {
+                Some(read) if !read.text.is_empty() => {
+                    DatabaseUrl::parse(&read.text, &base, &read.origin)
+                }
+                _ => Err(variables.missing(&variable)),
+            },
+        }
+    }
+
+    /// Where the URL comes from when it is worth a note: the schema's `url` or `directUrl`
+    /// with a config file, which Prisma 6 reads and Prisma 7 refuses. `None` otherwise.
+    pub fn url_notice(&self) -> Option<String> {
+        let config = self.config.as_ref()?;
+        if config.datasource_url.is_some() {
+            return None;
         }
         let datasource = self.datasource();
-        let from_config = self
-            .config
-            .as_ref()
-            .and_then(|c| c.datasource_url.clone().map(|url| (c, url)));
-        let (source, field, from_config) =
-            match (from_config, datasource.direct_url, datasource.url) {
-                (Some((config, value)), _, _) => {
-                    let source = match value {
-                        Value::Text(url) => UrlSource::Literal(url),
-                        Value::Env(variable) => UrlSource::Env(variable),
-                        Value::Computed(text) => {
-                            return Err(Error::Config(ConfigError::ComputedConfig {
-                                file: config.path.clone(),
-                                field: "datasource.url".into(),
-                                text,
-                                instead: "--url URL, or the variable DATABASE_URL".into(),
-                            }));
-                        }
-                    };
-                    (source, "datasource.url", true)
-                }
-                (None, Some(direct), _) => (direct, "directUrl", false),
-                (None, None, Some(url)) => (url, "url", false),
-                (None, None, None) => (UrlSource::Env(DEFAULT_URL_VARIABLE.into()), "url", false),
-            };
-        let base = self.sqlite_base(from_config);
-        let variable = match source {
-            UrlSource::Literal(url) => {
-                let origin = match (&self.config, from_config) {
-                    (Some(config), true) => crate::text::path(&config.path).to_string(),
-                    _ => self.schema_origin(field),
-                };
-                return DatabaseUrl::parse(&url, &base, &origin);
-            }
-            UrlSource::Env(variable) => variable,
+        let field = match (&datasource.direct_url, &datasource.url) {
+            (Some(_), _) => "directUrl",
+            (None, Some(_)) => "url",
+            (None, None) => return None,
         };
-        if let Some(url) = env(&variable).filter(|v| !v.is_empty()) {
-            return DatabaseUrl::parse(
-                &url,
-                &base,
-                &format!("the environment variable {variable}"),
-            );
-        }
-        let env_files = self.env_files();
-        for file in &env_files {
-            if let Some(url) = read_env_file(file, &variable)? {
-                let origin = format!("{variable} in {}", file.display());
-                return DatabaseUrl::parse(&url, &base, &origin);
-            }
-        }
-        Err(Error::Config(ConfigError::MissingUrl {
-            variable,
-            looked_in: env_files.into_iter().filter(|f| f.exists()).collect(),
+        let schema = self.datasource_file().unwrap_or(Path::new("the schema"));
+        Some(format!(
+            "the database URL comes from `{field}` in the datasource of {}, as Prisma 6 reads it; Prisma 7 reads it only from `datasource.url` in {} (and refuses a URL in the schema, P1012)",
+            crate::text::path(schema),
+            crate::text::path(&config.path)
+        ))
+    }
+
+    /// Prisma 7's P1012: with `datasource.url` in the config, the schema may hold no URL.
+    fn refuse_schema_url(&self, config: &PrismaConfig) -> Result<(), Error> {
+        let datasource = self.datasource();
+        let field = match (&datasource.url, &datasource.direct_url) {
+            (Some(_), _) => "url",
+            (None, Some(_)) => "directUrl",
+            (None, None) => return Ok(()),
+        };
+        Err(Error::Config(ConfigError::UrlInSchemaAndConfig {
+            schema: self
+                .datasource_file()
+                .unwrap_or(Path::new(""))
+                .to_path_buf(),
+            field: field.into(),
+            config: config.path.clone(),
         }))
     }
 
     /// A URL given for another purpose than the project's database (`drift --against`,
     /// `--shadow-url`), with relative SQLite paths resolved as for the project's.
     pub fn other_url(&self, raw: &str, origin: &str) -> Result<DatabaseUrl, Error> {
-        DatabaseUrl::parse(raw, &self.sqlite_base(false), origin)
+        DatabaseUrl::parse(raw, &self.sqlite_base(), origin)
     }
 
     /// Prisma's P1012 check, which needs no `migration_lock.toml`: the datasource's provider
@@ -206,56 +255,39 @@ impl Project {
         }
     }
 
+    /// The schema file that holds the datasource block.
+    fn datasource_file(&self) -> Option<&Path> {
+        self.schema.as_ref()?.datasource_file.as_deref()
+    }
+
     fn schema_origin(&self, field: &str) -> String {
-        match self
-            .schema
-            .as_ref()
-            .and_then(|s| s.datasource_file.as_ref())
-        {
+        match self.datasource_file() {
             Some(file) => format!("{field} in {}", crate::text::path(file)),
             None => field.to_string(),
         }
     }
 
-    /// The `.env` files read, in order: the working directory's, the schema's folder's,
-    /// the config file's folder's.
     /// The variable `name` as the project sees it: from the process's environment, else
-    /// from the `.env` files Prisma reads for it (see [`Project::database_url`]).
+    /// from the `.env` files Prisma reads for this project ([`variables`]); empty is unset.
     pub fn variable(
         &self,
         name: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<String>, Error> {
-        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
-            return Ok(Some(value));
-        }
-        for file in self.env_files() {
-            if let Some(value) = read_env_file(&file, name)? {
-                return Ok(Some(value));
-            }
-        }
-        Ok(None)
+        let read = self.variables(env).get(name)?;
+        Ok(read.map(|read| read.text).filter(|text| !text.is_empty()))
     }
 
-    fn env_files(&self) -> Vec<PathBuf> {
-        let mut env_files = vec![PathBuf::from(".env")];
-        if let Some(schema) = &self.schema {
-            env_files.push(schema.datasource_folder().join(".env"));
-        }
-        if let Some(config) = &self.config {
-            env_files.push(config.folder().join(".env"));
-        }
-        env_files.dedup();
-        env_files
+    /// Where this project's variables come from.
+    fn variables<'a>(&'a self, env: &'a dyn Fn(&str) -> Option<String>) -> Variables<'a> {
+        let schema_folder = self.schema.as_ref().map(Schema::datasource_folder);
+        Variables::new(env, self.config.as_ref(), schema_folder)
     }
 
-    /// The folder relative SQLite paths are resolved against: the config file's for a
-    /// URL from the config, else the folder of the schema file that holds the datasource
-    /// (as Prisma), else the folder holding the migrations folder.
-    fn sqlite_base(&self, from_config: bool) -> PathBuf {
-        if from_config && let Some(config) = &self.config {
-            return config.folder();
-        }
+    /// The folder relative SQLite paths are resolved against, for a URL not from the
+    /// config: the folder of the schema file that holds the datasource (as Prisma), else
+    /// the folder holding the migrations folder.
+    fn sqlite_base(&self) -> PathBuf {
         match &self.schema {
             Some(schema) => schema.datasource_folder(),
             None => self
@@ -277,62 +309,42 @@ fn config_path(
 ) -> Result<PathBuf, Error> {
     match value {
         Value::Text(path) => Ok(config.folder().join(path)),
-        Value::Env(variable) => Err(Error::Config(ConfigError::ComputedConfig {
+        _ => Err(Error::Config(ConfigError::ComputedConfig {
             file: config.path.clone(),
             field: field.into(),
-            text: format!("env(\"{variable}\")"),
-            instead: instead.into(),
-        })),
-        Value::Computed(text) => Err(Error::Config(ConfigError::ComputedConfig {
-            file: config.path.clone(),
-            field: field.into(),
-            text: text.clone(),
+            text: value.to_string(),
             instead: instead.into(),
         })),
     }
 }
 
-/// `package.json`'s `"prisma": { "schema": "…" }` (Prisma 6).
-fn package_json_schema() -> Result<Option<PathBuf>, Error> {
-    let path = Path::new("package.json");
-    let Some(bytes) = files::read(path, files::CONFIG_LIMIT)? else {
+/// `package.json`'s `"prisma": { "schema": "…" }` (Prisma 6), in `base`.
+fn package_json_schema(base: &Path) -> Result<Option<PathBuf>, Error> {
+    let path = base.join("package.json");
+    let Some(bytes) = files::read(&path, files::CONFIG_LIMIT)? else {
         return Ok(None);
     };
     let json: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(json) => json,
         Err(e) => {
             return Err(Error::Config(ConfigError::InvalidLockFile {
-                path: path.to_path_buf(),
+                path,
                 reason: format!("it is not valid JSON: {e}"),
             }));
         }
     };
-    Ok(json["prisma"]["schema"].as_str().map(PathBuf::from))
+    Ok(json["prisma"]["schema"]
+        .as_str()
+        .map(|schema| base.join(schema)))
 }
 
-/// Prisma's default schema locations.
-fn default_schema() -> Option<PathBuf> {
+/// Prisma's default schema locations in `base`.
+fn default_schema(base: &Path) -> Option<PathBuf> {
     ["prisma/schema.prisma", "schema.prisma"]
         .iter()
-        .map(PathBuf::from)
+        .map(|p| base.join(p))
         .find(|p| p.is_file())
-        .or_else(|| Some(PathBuf::from("prisma/schema")).filter(|p| p.is_dir()))
-}
-
-/// Reads one variable from a `.env` file without touching the process environment.
-fn read_env_file(path: &Path, variable: &str) -> Result<Option<String>, Error> {
-    let Some(bytes) = files::read(path, files::CONFIG_LIMIT)? else {
-        return Ok(None);
-    };
-    for entry in dotenvy::from_read_iter(bytes.as_slice()) {
-        // A malformed line elsewhere in the file is not this variable's problem.
-        if let Ok((key, value)) = entry
-            && key == variable
-        {
-            return Ok(Some(value).filter(|v| !v.is_empty()));
-        }
-    }
-    Ok(None)
+        .or_else(|| Some(base.join("prisma/schema")).filter(|p| p.is_dir()))
 }
 
 #[cfg(test)]

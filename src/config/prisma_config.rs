@@ -1,25 +1,27 @@
 //! The Prisma config file (`prisma.config.ts` and its variants), read without running Node.
 //!
 //! Prisma 6 made it optional and Prisma 7 required it: the database URL may no longer sit
-//! in the schema. safemig reads its common static forms:
+//! in the schema. safemig reads its common static forms ([`super::js`] says which):
 //!
 //! ```ts
-//! import "dotenv/config";
+//! import "dotenv/config";                    // loads ./.env (Prisma 7 loads none itself)
 //! import { defineConfig, env } from "prisma/config";
+//! const url = process.env.DATABASE_URL ?? "file:./dev.db";
 //! export default defineConfig({
 //!   schema: "prisma/schema.prisma",          // or path.join("prisma", "schema.prisma")
 //!   migrations: { path: "prisma/migrations" },
-//!   datasource: { url: env("DATABASE_URL") }, // or process.env.DATABASE_URL, or "…"
+//!   datasource: { url },                     // or env("DATABASE_URL"), process.env.X!, "…"
 //! });
 //! ```
 //!
-//! A value it cannot read without executing the file (a variable, a function call) is kept
-//! as [`Value::Computed`], and using it is an error that names the flag or variable to
-//! pass instead. A Prisma 8 config (`definePrismaConfig({ orm: … })`) describes a project
-//! that no longer uses `_prisma_migrations`: it is recognised and never read as Prisma 7's.
+//! A value it cannot read without executing the file (a function call) is kept as
+//! [`Value::Computed`], and using it is an error that names the flag or variable to pass
+//! instead. A Prisma 8 config (`definePrismaConfig({ orm: … })`) describes a project that no
+//! longer uses `_prisma_migrations`: it is recognised and never read as Prisma 7's.
 
 use std::path::{Path, PathBuf};
 
+use super::js::{self, Consts, Parsed, Parser};
 use crate::Error;
 use crate::files;
 
@@ -31,26 +33,85 @@ const NAMES: [&str; 4] = [
     "prisma.config",
     ".config/prisma",
 ];
-const EXTENSIONS: [&str; 6] = ["js", "ts", "mjs", "cjs", "mts", "cts"];
+/// The extensions Prisma loads a config file with (also what makes `--config FILE` name one).
+pub const EXTENSIONS: [&str; 6] = ["js", "ts", "mjs", "cjs", "mts", "cts"];
 
 /// A value of the config, as far as it can be read without running it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// A string literal (or a path built from string literals).
     Text(String),
-    /// `env("NAME")` or `process.env.NAME`: the variable's value.
+    /// `env("NAME")`, Prisma's, which fails when the variable is unset or empty.
     Env(String),
+    /// `process.env.NAME`: `undefined` when the variable is unset.
+    ProcessEnv(String),
+    /// `left ?? right`: `right` when `left` is undefined; with `||` (`when_empty`), also
+    /// when it is empty.
+    Or {
+        left: Box<Value>,
+        right: Box<Value>,
+        when_empty: bool,
+    },
     /// Something only Node could evaluate; the source text, for the message.
     Computed(String),
+}
+
+impl Value {
+    /// `left ?? right`, or `left || right` when `when_empty`.
+    pub fn or(left: Value, right: Value, when_empty: bool) -> Value {
+        Value::Or {
+            left: Box::new(left),
+            right: Box::new(right),
+            when_empty,
+        }
+    }
+
+    /// The first variable the value reads, for a message about a missing one.
+    pub fn variable(&self) -> Option<&str> {
+        match self {
+            Value::Env(name) | Value::ProcessEnv(name) => Some(name),
+            Value::Or { left, right, .. } => left.variable().or_else(|| right.variable()),
+            Value::Text(_) | Value::Computed(_) => None,
+        }
+    }
+}
+
+/// The value as it could be written in the file, for messages.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Text(text) => write!(f, "{text:?}"),
+            Value::Env(name) => write!(f, "env({name:?})"),
+            Value::ProcessEnv(name) => write!(f, "process.env.{name}"),
+            Value::Or {
+                left,
+                right,
+                when_empty,
+            } => write!(
+                f,
+                "{left} {} {right}",
+                if *when_empty { "||" } else { "??" }
+            ),
+            Value::Computed(text) => f.write_str(text),
+        }
+    }
 }
 
 /// What safemig reads of a Prisma 7 (or 6) config file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PrismaConfig {
     pub path: PathBuf,
+    /// Named by `--config` rather than found: Prisma then runs its schema engine, which
+    /// opens a relative SQLite path, in the file's folder instead of the working directory.
+    pub named: bool,
     pub schema: Option<Value>,
     pub migrations_path: Option<Value>,
     pub datasource_url: Option<Value>,
+    /// The `.env` files the config loads through dotenv, in the order it loads them, each a
+    /// path relative to the working directory: `import "dotenv/config"` loads
+    /// `DOTENV_CONFIG_PATH`, else `.env`; `config()` / `dotenv.config({ path })` its `path`,
+    /// else `.env`. Prisma 7 loads no `.env` itself, nor does Prisma 6 with a config file.
+    pub env_files: Vec<Value>,
 }
 
 impl PrismaConfig {
@@ -60,6 +121,17 @@ impl PrismaConfig {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default()
+    }
+
+    /// The folder a relative SQLite path of `datasource.url` opens from: the one Prisma 7
+    /// runs its schema engine in, the `--config` file's folder, else the working directory
+    /// (measured with Prisma 7.10.1: `tests/it/prisma.rs`).
+    pub fn engine_folder(&self) -> PathBuf {
+        if self.named {
+            self.folder()
+        } else {
+            PathBuf::from(".")
+        }
     }
 }
 
@@ -88,26 +160,35 @@ pub fn discover(cwd: &Path) -> Result<Found, Error> {
     Ok(Found::None)
 }
 
+/// Reads the config file `--config` names (it must exist).
+pub fn load(path: &Path) -> Result<Found, Error> {
+    let bytes = files::read_existing(path, files::CONFIG_LIMIT)?;
+    Ok(match read(path, &String::from_utf8_lossy(&bytes)) {
+        Found::Config(config) => Found::Config(PrismaConfig {
+            named: true,
+            ..config
+        }),
+        other => other,
+    })
+}
+
 /// Reads a config file's text.
 pub fn read(path: &Path, text: &str) -> Found {
-    let code = without_comments(text);
+    let code = js::without_comments(text);
     if code.contains("definePrismaConfig") || code.contains("ormConfig(") {
         return Found::PrismaNext(path.to_path_buf());
     }
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let consts = js::top_level_consts(&code, &folder);
     let mut config = PrismaConfig {
         path: path.to_path_buf(),
+        env_files: dotenv_files(&code, &folder, &consts),
         ..PrismaConfig::default()
     };
     let Some(start) = config_object_start(&code) else {
         return Found::Config(config);
     };
-    let mut parser = Parser {
-        src: code.as_bytes(),
-        pos: start,
-        folder: &folder,
-    };
-    for (key, value) in parser.object() {
+    for (key, value) in Parser::new(&code, start, &folder, &consts).object() {
         match (key.as_str(), value) {
             ("schema", Parsed::Value(v)) => config.schema = Some(v),
             ("migrations", Parsed::Object(fields)) => {
@@ -156,233 +237,48 @@ fn config_object_start(code: &str) -> Option<usize> {
     (code.as_bytes()[from + offset] == b'{').then_some(from + offset)
 }
 
-/// The code with `//` and `/* */` comments blanked out (strings kept).
-fn without_comments(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' | b'"' | b'`' => {
-                let end = string_end(bytes, i);
-                out.extend_from_slice(&bytes[i..end]);
-                i = end;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i = (i + 2).min(bytes.len());
-                out.push(b' ');
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+/// The `.env` files the code loads through dotenv (see [`PrismaConfig::env_files`]).
+fn dotenv_files(code: &str, folder: &Path, consts: &Consts) -> Vec<Value> {
+    let literals = js::string_literals(code);
+    let mut files = Vec::new();
+    if literals
+        .iter()
+        .any(|l| l == "dotenv/config" || l == "dotenv/config.js")
+    {
+        // An import runs before the code around it, whatever its place.
+        files.push(Value::or(
+            Value::ProcessEnv("DOTENV_CONFIG_PATH".into()),
+            Value::Text(".env".into()),
+            true,
+        ));
     }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The index just past the string literal starting at `start`.
-fn string_end(bytes: &[u8], start: usize) -> usize {
-    let quote = bytes[start];
-    let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b if b == quote => return i + 1,
-            _ => i += 1,
-        }
+    if !literals.iter().any(|l| l == "dotenv") {
+        return files;
     }
-    bytes.len()
-}
-
-enum Parsed {
-    Value(Value),
-    Object(Vec<(String, Parsed)>),
-}
-
-/// A reader of the subset of JavaScript object literals Prisma configs are written in.
-struct Parser<'a> {
-    src: &'a [u8],
-    pos: usize,
-    /// The config file's folder: what `__dirname` and `import.meta.dirname` are.
-    folder: &'a Path,
-}
-
-impl Parser<'_> {
-    fn skip_space(&mut self) {
-        while self.pos < self.src.len() && self.src[self.pos].is_ascii_whitespace() {
-            self.pos += 1;
+    // `config()` imported from "dotenv", `dotenv.config()`, `require("dotenv").config()`.
+    for (at, call) in code.match_indices("config(") {
+        let before = &code[..at];
+        let member = before.ends_with("dotenv.") || before.ends_with(").");
+        let bare = !before.ends_with(|c: char| c.is_ascii_alphanumeric() || "_$.".contains(c));
+        if !(member || bare) {
+            continue;
         }
-    }
-
-    fn peek(&mut self) -> Option<u8> {
-        self.skip_space();
-        self.src.get(self.pos).copied()
-    }
-
-    fn eat(&mut self, byte: u8) -> bool {
-        let found = self.peek() == Some(byte);
-        self.pos += found as usize;
-        found
-    }
-
-    fn identifier(&mut self) -> Option<String> {
-        self.skip_space();
-        let start = self.pos;
-        while self.pos < self.src.len()
-            && (self.src[self.pos].is_ascii_alphanumeric() || b"_$.".contains(&self.src[self.pos]))
-        {
-            self.pos += 1;
-        }
-        (self.pos > start).then(|| String::from_utf8_lossy(&self.src[start..self.pos]).into())
-    }
-
-    fn string(&mut self) -> Option<String> {
-        let quote = self.peek()?;
-        if !b"'\"`".contains(&quote) {
-            return None;
-        }
-        let start = self.pos;
-        self.pos = string_end(self.src, start);
-        let inner = &self.src[start + 1..self.pos.saturating_sub(1).max(start + 1)];
-        if quote == b'`' && inner.windows(2).any(|w| w == b"${") {
-            return None;
-        }
-        Some(String::from_utf8_lossy(inner).replace("\\\\", "\\"))
-    }
-
-    /// `{ key: value, … }`: the keys and what can be read of their values.
-    fn object(&mut self) -> Vec<(String, Parsed)> {
-        let mut fields = Vec::new();
-        if !self.eat(b'{') {
-            return fields;
-        }
-        loop {
-            if self.eat(b'}') || self.peek().is_none() {
-                return fields;
+        let arguments = at + call.len();
+        let mut parser = Parser::new(code, arguments, folder, consts);
+        let path = if parser.eat(b')') {
+            Some(Value::Text(".env".into()))
+        } else if code[arguments..].trim_start().starts_with('{') {
+            match parser.object().into_iter().find(|(key, _)| key == "path") {
+                None => Some(Value::Text(".env".into())),
+                Some((_, Parsed::Value(value))) => Some(value),
+                Some((_, Parsed::Object(_))) => None,
             }
-            if self.eat(b',') {
-                continue;
-            }
-            let key = match self.string() {
-                Some(key) => key,
-                None => match self.identifier() {
-                    Some(key) => key,
-                    None => {
-                        // Spread (`...base`) or something else: skip it.
-                        self.skip_value();
-                        continue;
-                    }
-                },
-            };
-            if !self.eat(b':') {
-                // Shorthand `{ schema }`: a variable's value.
-                fields.push((key.clone(), Parsed::Value(Value::Computed(key))));
-                continue;
-            }
-            let value = if self.peek() == Some(b'{') {
-                Parsed::Object(self.object())
-            } else {
-                Parsed::Value(self.value())
-            };
-            fields.push((key, value));
-        }
+        } else {
+            None
+        };
+        files.push(path.unwrap_or_else(|| Value::Computed(format!("{call}…)"))));
     }
-
-    /// A value other than an object.
-    fn value(&mut self) -> Value {
-        let start = self.pos;
-        let read = self.static_value();
-        // Anything after the static part (`"a" + b`) makes it computed.
-        let end_ok = matches!(self.peek(), Some(b',' | b'}') | None);
-        match read {
-            Some(value) if end_ok => value,
-            _ => {
-                self.pos = start;
-                self.skip_value();
-                let text = String::from_utf8_lossy(&self.src[start..self.pos]);
-                Value::Computed(text.trim().to_string())
-            }
-        }
-    }
-
-    fn static_value(&mut self) -> Option<Value> {
-        if let Some(text) = self.string() {
-            return Some(Value::Text(text));
-        }
-        let name = self.identifier()?;
-        match name.as_str() {
-            "env" => {
-                if !self.eat(b'(') {
-                    return None;
-                }
-                let variable = self.string()?;
-                self.eat(b')').then_some(Value::Env(variable))
-            }
-            "process.env" => {
-                // process.env["NAME"]
-                if !self.eat(b'[') {
-                    return None;
-                }
-                let variable = self.string()?;
-                self.eat(b']').then_some(Value::Env(variable))
-            }
-            _ if name.starts_with("process.env.") => {
-                Some(Value::Env(name["process.env.".len()..].to_string()))
-            }
-            "path.join" | "path.resolve" | "join" | "resolve" => {
-                if !self.eat(b'(') {
-                    return None;
-                }
-                let mut path = PathBuf::new();
-                loop {
-                    if self.eat(b')') {
-                        break;
-                    }
-                    if self.eat(b',') {
-                        continue;
-                    }
-                    match self.string() {
-                        Some(part) => path.push(part),
-                        None => match self.identifier()?.as_str() {
-                            "__dirname" | "import.meta.dirname" => path.push(self.folder),
-                            _ => return None,
-                        },
-                    }
-                }
-                Some(Value::Text(path.to_string_lossy().into_owned()))
-            }
-            _ => None,
-        }
-    }
-
-    /// Skips one value: up to the next `,` or `}` outside brackets and strings.
-    fn skip_value(&mut self) {
-        let mut depth = 0usize;
-        while self.pos < self.src.len() {
-            match self.src[self.pos] {
-                b'\'' | b'"' | b'`' => {
-                    self.pos = string_end(self.src, self.pos);
-                    continue;
-                }
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' if depth == 0 => return,
-                b')' | b']' | b'}' => depth -= 1,
-                b',' if depth == 0 => return,
-                _ => {}
-            }
-            self.pos += 1;
-        }
-    }
+    files
 }
 
 #[cfg(test)]
@@ -434,10 +330,13 @@ mod tests {
             } satisfies PrismaConfig;"#,
         );
         assert_eq!(found.schema, Some(Value::Text("/app/prisma/schema".into())));
-        assert_eq!(found.datasource_url, Some(Value::Env("DIRECT_URL".into())));
+        assert_eq!(
+            found.datasource_url,
+            Some(Value::ProcessEnv("DIRECT_URL".into()))
+        );
         let bracket =
             config(r#"export default defineConfig({ datasource: { url: process.env["DB"] } })"#);
-        assert_eq!(bracket.datasource_url, Some(Value::Env("DB".into())));
+        assert_eq!(bracket.datasource_url, Some(Value::ProcessEnv("DB".into())));
     }
 
     #[test]
@@ -462,6 +361,113 @@ mod tests {
             found.datasource_url,
             Some(Value::Computed("getUrl()".into()))
         );
+    }
+
+    /// The forms of issue 20, item 6, as real projects write them.
+    #[test]
+    fn forms_real_prisma_7_projects_write() {
+        let non_null = config(
+            r#"import "dotenv/config";
+            import { defineConfig } from "prisma/config";
+            export default defineConfig({
+              schema: "prisma/schema.prisma",
+              datasource: { url: process.env.DATABASE_URL! },
+            });"#,
+        );
+        assert_eq!(
+            non_null.datasource_url,
+            Some(Value::ProcessEnv("DATABASE_URL".into()))
+        );
+        let shorthand = config(
+            r#"import { defineConfig, env } from "prisma/config";
+            const url = env("DATABASE_URL");
+            export default defineConfig({ datasource: { url } });"#,
+        );
+        assert_eq!(
+            shorthand.datasource_url,
+            Some(Value::Env("DATABASE_URL".into()))
+        );
+        let default = config(
+            r#"export default defineConfig({
+              datasource: { url: process.env.DATABASE_URL ?? "file:./dev.db" },
+            });"#,
+        );
+        assert_eq!(
+            default.datasource_url,
+            Some(Value::or(
+                Value::ProcessEnv("DATABASE_URL".into()),
+                Value::Text("file:./dev.db".into()),
+                false
+            ))
+        );
+        assert_eq!(
+            default.datasource_url.unwrap().variable(),
+            Some("DATABASE_URL")
+        );
+    }
+
+    #[test]
+    fn the_env_files_dotenv_loads() {
+        let dotenv_config = |text: &str| config(text).env_files;
+        let default_path = Value::or(
+            Value::ProcessEnv("DOTENV_CONFIG_PATH".into()),
+            Value::Text(".env".into()),
+            true,
+        );
+        assert_eq!(
+            dotenv_config("import 'dotenv/config';\nexport default defineConfig({})"),
+            std::slice::from_ref(&default_path)
+        );
+        assert_eq!(
+            dotenv_config("require(\"dotenv/config\");\nmodule.exports = {}"),
+            [default_path]
+        );
+        assert_eq!(
+            dotenv_config(
+                "import { config } from \"dotenv\";\nconfig({ path: \".env.local\" });\nconfig();\nexport default defineConfig({})"
+            ),
+            [Value::Text(".env.local".into()), Value::Text(".env".into())]
+        );
+        assert_eq!(
+            dotenv_config(
+                "import dotenv from 'dotenv';\ndotenv.config({ path: path.resolve(__dirname, '.env.test'), quiet: true });"
+            ),
+            [Value::Text("/app/.env.test".into())]
+        );
+        assert!(matches!(
+            dotenv_config("import dotenv from 'dotenv';\ndotenv.config(options);").as_slice(),
+            [Value::Computed(_)]
+        ));
+        // No dotenv: nothing is loaded, whatever else is called `config`.
+        assert_eq!(
+            dotenv_config(
+                "// import 'dotenv/config'\nimport { defineConfig } from 'prisma/config';\nexport default defineConfig({ datasource: { url: env('DATABASE_URL') } })"
+            ),
+            []
+        );
+    }
+
+    #[test]
+    fn a_named_config_runs_the_engine_in_its_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join(".config")).unwrap();
+        let path = tmp.path().join(".config/prisma.ts");
+        std::fs::write(
+            &path,
+            "export default { datasource: { url: 'file:./dev.db' } }",
+        )
+        .unwrap();
+        let Found::Config(named) = load(&path).unwrap() else {
+            panic!("not read as a config")
+        };
+        assert!(named.named);
+        assert_eq!(named.engine_folder(), tmp.path().join(".config"));
+        let Found::Config(found) = discover(tmp.path()).unwrap() else {
+            panic!("not found")
+        };
+        assert!(!found.named);
+        assert_eq!(found.engine_folder(), Path::new("."));
+        assert!(load(&tmp.path().join("missing.ts")).is_err());
     }
 
     #[test]

@@ -97,6 +97,135 @@ fn url_from_dotenv_and_the_variable_schema_prisma_names() {
     assert!(tmp.path().join("prisma/app.db").is_file());
 }
 
+/// `--config FILE` as Prisma means it, the Prisma config file (a user of Prisma types
+/// `safemig deploy --config prisma.config.ts`), told from safemig's environments file by
+/// the extension; listed only on the commands it means something to. Before, `--config`
+/// always named the environments file, so a Prisma config it named was never read.
+#[test]
+fn config_names_a_prisma_config_file_or_the_environments_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prisma7-config/db");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&example)
+        .arg(project)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::create_dir(project.join("deploy")).unwrap();
+    std::fs::write(
+        project.join("deploy/prisma.config.ts"),
+        "import { defineConfig } from \"prisma/config\";\n\
+         export default defineConfig({\n  schema: \"../db/schema.prisma\",\n  \
+         migrations: { path: \"../db/migrations\" },\n  datasource: { url: \"file:./dev.db\" },\n});\n",
+    )
+    .unwrap();
+    // Not where Prisma looks for a config: without --config, no project.
+    safemig(project, &["status"]).expect(2);
+    let run = safemig(project, &["deploy", "--config", "deploy/prisma.config.ts"]).expect(0);
+    assert!(
+        run.stdout.contains("2 migrations applied"),
+        "{}",
+        run.stdout
+    );
+    // Its relative SQLite path opens from its folder, as Prisma 7 runs its engine there.
+    assert!(project.join("deploy/dev.db").is_file());
+    // Before the command name too.
+    safemig(project, &["--config", "deploy/prisma.config.ts", "status"]).expect(0);
+
+    // The environments file by its extension, alone or beside a Prisma config.
+    let other = project.join("other.db");
+    std::fs::write(
+        project.join("envs.toml"),
+        format!("[environments.other]\nurl = \"file:{}\"\n", other.display()),
+    )
+    .unwrap();
+    let both = [
+        "deploy",
+        "--env",
+        "other",
+        "--config",
+        "envs.toml",
+        "--config",
+        "deploy/prisma.config.ts",
+    ];
+    safemig(project, &both).expect(0);
+    assert!(other.is_file());
+    safemig(
+        project,
+        &["check"][..]
+            .iter()
+            .chain(&both[3..])
+            .copied()
+            .collect::<Vec<_>>(),
+    )
+    .expect(0);
+    safemig(
+        project,
+        &[
+            "--config",
+            "envs.toml",
+            "check",
+            "--config",
+            "deploy/prisma.config.ts",
+        ],
+    )
+    .expect(0);
+
+    // Anything else is refused, as is a second file of one kind.
+    let run = safemig(project, &["status", "--config", "safemig.yaml"]).expect(2);
+    assert!(
+        run.stderr.contains(
+            "safemig.yaml is neither a Prisma config file (.ts, .mts, .cts, .js, .mjs, .cjs) nor a safemig environments file (.toml)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = safemig(
+        project,
+        &[
+            "status", "--config", "a.ts", "--config", "a.toml", "--config", "b.mjs",
+        ],
+    )
+    .expect(2);
+    assert!(
+        run.stderr
+            .contains("--config names a Prisma config file twice (a.ts and b.mjs)"),
+        "{}",
+        run.stderr
+    );
+    // Where it means nothing, it is not an option.
+    for args in [
+        &["split", "x.sql", "--config", "a.ts"][..],
+        &["completions", "bash", "--config", "a.toml"],
+        &["man", "--config", "a.toml"],
+        &["lint", "compose", "compose.yaml", "--config", "a.toml"],
+    ] {
+        let run = safemig(project, args).expect(2);
+        assert!(
+            run.stderr.contains("unexpected argument '--config'"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // drill takes the project's options for --during-migration only.
+    let run = safemig(project, &["drill", "--config", "a.toml", "--", "true"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("`--config` names the database of `drill --during-migration`"),
+        "{}",
+        run.stderr
+    );
+    let run = safemig(project, &["--config", "a.toml", "split", "x.sql"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("`--config` is an option of status, deploy, resolve, run, drift, repair, snapshot, check and serve, not of `split`"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn missing_url_names_what_was_looked_for() {
     let project = Project::new(Kind::Sqlite, &[("20240101000000_init", INIT)]);

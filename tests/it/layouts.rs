@@ -165,3 +165,206 @@ fn the_datasource_provider_is_checked_without_a_lock_file() {
     );
     assert!(!project.path().join("database/dev.db").exists());
 }
+
+/// Writes the example's config with `datasource: { DATASOURCE }`, after `prelude` (imports,
+/// `const`s).
+fn write_config(project: &Path, prelude: &str, datasource: &str) {
+    std::fs::write(
+        project.join("prisma.config.ts"),
+        format!(
+            "import {{ defineConfig, env }} from \"prisma/config\";\n{prelude}\n\
+             export default defineConfig({{\n  schema: \"db/schema.prisma\",\n  \
+             migrations: {{ path: \"db/migrations\" }},\n  datasource: {{ {datasource} }},\n}});\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// safemig in `project` with `DATABASE_URL` set to `url`.
+fn safemig_with_url(project: &Path, url: &str, args: &[&str]) -> crate::harness::Run {
+    to_run(
+        safemig_command(project, args)
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap(),
+    )
+}
+
+/// The config forms real Prisma 7 projects write, which safemig refused (exit 2) before
+/// it read them: TypeScript's non-null assertion, a `const` given by shorthand, and a
+/// default for an unset variable (`??`; `||` also for an empty one). `prisma.rs` checks
+/// that the real Prisma 7 reaches the same database with each.
+#[test]
+fn prisma_7_config_forms_real_projects_write() {
+    let forms = [
+        ("", "url: process.env.DATABASE_URL!"),
+        ("const url = env(\"DATABASE_URL\");", "url"),
+        (
+            "",
+            "url: process.env.DATABASE_URL ?? \"file:./fallback.db\"",
+        ),
+        (
+            "",
+            "url: process.env.DATABASE_URL || \"file:./fallback.db\"",
+        ),
+    ];
+    for (prelude, datasource) in forms {
+        let project = example("prisma7-config");
+        std::fs::remove_file(project.path().join(".env")).unwrap();
+        write_config(project.path(), prelude, datasource);
+        safemig_with_url(project.path(), "file:./from-env.db", &["deploy"]).expect(0);
+        assert!(
+            project.path().join("from-env.db").is_file(),
+            "{prelude} {datasource}: the database is not where DATABASE_URL points"
+        );
+    }
+
+    // The variable unset: the default. Set but empty: the default after `||`, but an empty
+    // URL after `??` (Prisma 7: "Connection url is empty").
+    let project = example("prisma7-config");
+    std::fs::remove_file(project.path().join(".env")).unwrap();
+    write_config(project.path(), "", forms[2].1);
+    safemig(project.path(), &["deploy"]).expect(0);
+    assert!(project.path().join("fallback.db").is_file());
+    let run = safemig_with_url(project.path(), "", &["status"]).expect(2);
+    assert!(run.stderr.contains("DATABASE_URL"), "{}", run.stderr);
+    std::fs::remove_file(project.path().join("fallback.db")).unwrap();
+    write_config(project.path(), "", forms[3].1);
+    safemig_with_url(project.path(), "", &["deploy"]).expect(0);
+    assert!(project.path().join("fallback.db").is_file());
+
+    // `env("X") ?? …` fails when X is unset, as Prisma's `env` throws before `??` applies.
+    write_config(
+        project.path(),
+        "",
+        "url: env(\"DATABASE_URL\") ?? \"file:./fallback.db\"",
+    );
+    let run = safemig(project.path(), &["status"]).expect(2);
+    assert!(run.stderr.contains("DATABASE_URL"), "{}", run.stderr);
+}
+
+/// With a config file, Prisma 7 reads no `.env` file itself (nor does Prisma 6 with one):
+/// only what the config loads through dotenv (`import "dotenv/config"`: `./.env`). safemig
+/// used to read `.env` in three folders whatever the config said, so it could reach a
+/// database Prisma would not. Measured with Prisma 7.10.1 in `prisma.rs`.
+#[test]
+fn with_a_config_only_the_env_files_it_loads_are_read() {
+    let project = example("prisma7-config");
+    let config = project.path().join("prisma.config.ts");
+    let with_import = std::fs::read_to_string(&config).unwrap();
+    let without_import = with_import.replace("import \"dotenv/config\";\n", "");
+    assert_ne!(with_import, without_import);
+
+    std::fs::write(&config, &without_import).unwrap();
+    let run = safemig(project.path(), &["status"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("; .env defines it, but prisma.config.ts does not load it")
+            && run
+                .stderr
+                .contains("next: load it in prisma.config.ts as Prisma 7 needs too (`import \"dotenv/config\"` loads ./.env"),
+        "{}",
+        run.stderr
+    );
+    assert!(!project.path().join("dev.db").exists());
+
+    // A `.env` beside the schema is not read either, even with the import (which loads
+    // ./.env only); `config({ path })` from dotenv loads it.
+    std::fs::rename(project.path().join(".env"), project.path().join("db/.env")).unwrap();
+    std::fs::write(&config, &with_import).unwrap();
+    let run = safemig(project.path(), &["status"]).expect(2);
+    assert!(run.stderr.contains("db/.env defines it"), "{}", run.stderr);
+    std::fs::write(
+        &config,
+        with_import.replace(
+            "import \"dotenv/config\";",
+            "import { config } from \"dotenv\";\nconfig({ path: \"db/.env\" });",
+        ),
+    )
+    .unwrap();
+    safemig(project.path(), &["deploy"]).expect(0);
+    // The URL (file:./dev.db) opens from the working directory, where Prisma 7 runs its
+    // engine for a config it finds.
+    assert!(project.path().join("dev.db").is_file());
+}
+
+/// Writes `url = env("DATABASE_URL")` into the example's datasource block.
+fn add_url_to_the_schema(project: &Path) {
+    let schema = project.join("db/schema.prisma");
+    let text = std::fs::read_to_string(&schema).unwrap().replace(
+        "provider = \"sqlite\"",
+        "provider = \"sqlite\"\n  url      = env(\"DATABASE_URL\")",
+    );
+    std::fs::write(&schema, text).unwrap();
+}
+
+/// Prisma 7 refuses a URL in the schema when the config sets one (P1012); safemig used the
+/// config's and ignored the schema's.
+#[test]
+fn a_url_in_the_schema_beside_the_configs_is_refused() {
+    let project = example("prisma7-config");
+    add_url_to_the_schema(project.path());
+    let run = safemig(project.path(), &["status"]).expect(2);
+    assert!(
+        run.stderr.contains("error[P1012]")
+            && run.stderr.contains("Prisma 7 refuses a URL in the schema")
+            && run
+                .stderr
+                .contains("next: remove `url` from the datasource"),
+        "{}",
+        run.stderr
+    );
+    // An explicit --url is not ambiguous.
+    safemig(project.path(), &["status", "--url", "file:./dev.db"]).expect(8);
+}
+
+/// A Prisma 6 project with a config file and the URL in the schema: read as Prisma 6 reads
+/// it, with a note saying where the URL came from, since Prisma 7 would refuse it.
+#[test]
+fn a_schema_url_beside_a_config_is_noted() {
+    let project = example("prisma7-config");
+    std::fs::write(
+        project.path().join("prisma.config.ts"),
+        "import { defineConfig } from \"prisma/config\";\n\
+         export default defineConfig({ schema: \"db/schema.prisma\", migrations: { path: \"db/migrations\" } });\n",
+    )
+    .unwrap();
+    add_url_to_the_schema(project.path());
+    let run = safemig_with_url(project.path(), "file:./dev.db", &["deploy"]).expect(0);
+    assert!(
+        run.stderr.contains(
+            "note: the database URL comes from `url` in the datasource of db/schema.prisma, as Prisma 6 reads it"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Relative to the schema's folder, as Prisma 6 resolves a schema's URL.
+    assert!(project.path().join("db/dev.db").is_file());
+}
+
+/// Where Prisma 7.10.1 opens a relative SQLite path from a config in `.config/` (measured
+/// in `prisma.rs`): its schema engine runs in the working directory when Prisma finds the
+/// file, in the file's folder when `--config` names it. safemig used the file's folder in
+/// both cases.
+#[test]
+fn relative_sqlite_paths_of_a_config_in_dot_config() {
+    let project = example("prisma7-config");
+    std::fs::remove_file(project.path().join("prisma.config.ts")).unwrap();
+    std::fs::remove_file(project.path().join(".env")).unwrap();
+    std::fs::create_dir(project.path().join(".config")).unwrap();
+    std::fs::write(
+        project.path().join(".config/prisma.ts"),
+        "import { defineConfig } from \"prisma/config\";\n\
+         export default defineConfig({\n  schema: \"../db/schema.prisma\",\n  \
+         migrations: { path: \"../db/migrations\" },\n  datasource: { url: \"file:./dev.db\" },\n});\n",
+    )
+    .unwrap();
+    safemig(project.path(), &["deploy"]).expect(0);
+    assert!(project.path().join("dev.db").is_file());
+    assert!(!project.path().join(".config/dev.db").exists());
+
+    std::fs::remove_file(project.path().join("dev.db")).unwrap();
+    safemig(project.path(), &["deploy", "--config", ".config/prisma.ts"]).expect(0);
+    assert!(project.path().join(".config/dev.db").is_file());
+    assert!(!project.path().join("dev.db").exists());
+}
