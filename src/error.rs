@@ -10,45 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::provider::Provider;
 
-/// Process exit codes. They are part of the interface (README, "Exit codes"): scripts and
-/// orchestrators branch on them, so a value never changes meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ExitCode {
-    Success = 0,
-    /// A bug or an environment problem not covered below.
-    Internal = 1,
-    /// Bad arguments or configuration, an unreadable or malformed migrations folder.
-    Usage = 2,
-    /// The database cannot be reached, refused the credentials, or does not exist.
-    Unreachable = 3,
-    /// Another process held the migration lock for longer than the lock timeout.
-    LockTimeout = 4,
-    /// The history holds a failed migration (Prisma's P3009).
-    FailedInHistory = 5,
-    /// A migration failed during this run (Prisma's P3018).
-    MigrationFailed = 6,
-    /// `status`: the history disagrees with the folder (edited, missing, out of order).
-    Inconsistent = 7,
-    /// `status`: migrations are waiting to be applied; nothing is wrong otherwise.
-    Pending = 8,
-    /// The database has tables but no migration history (Prisma's P3005).
-    BaselineNeeded = 9,
-    /// `resolve` refused because the history does not allow it (P3008, P3011, P3012).
-    ResolveRefused = 10,
-    /// Stopped by SIGTERM/SIGINT; the history is consistent and the next deploy continues.
-    Interrupted = 11,
-    /// `lint` found problems.
-    LintFindings = 12,
-    /// `drill`: a stop did not finish cleanly inside the grace period.
-    DrillFailed = 13,
-    /// `drift`: the two sides differ in schema or in history.
-    Drift = 14,
-    /// `run`: the command is not executable (as shells report it).
-    CommandNotExecutable = 126,
-    /// `run`: the command does not exist (as shells report it).
-    CommandNotFound = 127,
-}
+pub use crate::exit_code::ExitCode;
 
 /// How much of a failed migration is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

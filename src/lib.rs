@@ -17,6 +17,7 @@ pub mod drill;
 pub mod engine;
 pub mod environment;
 pub mod error;
+pub mod exit_code;
 pub mod failpoint;
 pub mod files;
 pub mod fleet;

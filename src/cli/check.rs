@@ -36,7 +36,7 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "url")]
     all: bool,
 
-    /// Print the report as JSON (format documented in the README)
+    /// Print the report as JSON (format: docs/reference/json.md)
     #[arg(long)]
     json: bool,
 

@@ -3,12 +3,11 @@
 //! every way of installing safemig (npm, static binary, container image, cargo) gets them
 //! without extra files.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
 use safemig::ExitCode;
 
-use super::Cli;
 use super::output::Printer;
 
 #[derive(Debug, Args)]
@@ -20,7 +19,7 @@ pub struct CompletionsArgs {
 
 pub fn completions(args: CompletionsArgs, printer: &mut Printer) -> ExitCode {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "safemig", &mut script);
+    clap_complete::generate(args.shell, &mut super::command(), "safemig", &mut script);
     printer.line(String::from_utf8_lossy(&script).trim_end());
     ExitCode::Success
 }

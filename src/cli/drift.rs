@@ -38,7 +38,7 @@ pub struct DriftArgs {
     #[arg(long)]
     no_cache: bool,
 
-    /// Print the report as JSON (format documented in the README)
+    /// Print the report as JSON (format: docs/reference/json.md)
     #[arg(long)]
     json: bool,
 

@@ -188,15 +188,15 @@ fn config(error: &ConfigError) -> Option<Advice> {
         ProviderMismatch { locked, .. } => format!(
             "point --url / DATABASE_URL at a {locked} database, or use the migrations folder made for this provider"
         ),
-        EnvironmentsFile { .. } => "fix the file: environments are [environments.NAME] tables with url, dir, schema, drift and tenants (README, \"safemig.toml\")".into(),
-        NoEnvironmentsFile { .. } => "write a safemig.toml in the working directory (README, \"safemig.toml\"), pass --config with its path (a .toml file), or pass --url instead of --env".into(),
+        EnvironmentsFile { .. } => "fix the file: environments are [environments.NAME] tables with url, dir, schema, drift and tenants (docs/reference/safemig-toml.md)".into(),
+        NoEnvironmentsFile { .. } => "write a safemig.toml in the working directory (docs/reference/safemig-toml.md), pass --config with its path (a .toml file), or pass --url instead of --env".into(),
         UnknownEnvironment { .. } => "pass one of the environments the file defines, or add an [environments.NAME] table".into(),
         EnvironmentVariableUnset { variable, .. } => format!(
             "export {variable} with the environment's database URL, or correct the variable's name in the file"
         ),
         InvalidEnvironment { .. } => return None,
         FleetOption { .. } => {
-            "configure the tenants in safemig.toml and pass --env with the environment's name (README, \"Fleet deploys\")".into()
+            "configure the tenants in safemig.toml and pass --env with the environment's name (docs/commands/deploy.md)".into()
         }
         TenantWithoutEnvironment { .. } => {
             "name the environment too: --env with its name, then --tenant".into()

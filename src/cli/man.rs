@@ -19,7 +19,7 @@ pub struct ManArgs {
 
 /// An unknown command is a usage error, reported (exit 2) as clap reports its own.
 pub fn man(args: ManArgs, printer: &mut Printer) -> ExitCode {
-    let mut command = Cli::command();
+    let mut command = super::command();
     // Building propagates the global options into the subcommands and names them
     // `safemig-run` and so on, as man pages of subcommands are named.
     command.build();

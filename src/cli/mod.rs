@@ -48,7 +48,7 @@ use signals::{Policy, StopSignals};
     about = "Crash-safe Prisma migrations for PostgreSQL, MySQL/MariaDB and SQLite",
     long_about = "Crash-safe Prisma migrations for PostgreSQL, MySQL/MariaDB and SQLite.\n\n\
                   Reads prisma/migrations and _prisma_migrations exactly as Prisma does. \
-                  Exit codes are listed in the README."
+                  Every command's exit code is listed below and by `safemig exit-codes`."
 )]
 struct Cli {
     /// The project options written before the command (`safemig --url URL deploy`), as
@@ -69,7 +69,7 @@ struct Cli {
 impl Cli {
     /// Parses the command line; exits on a usage error, as clap does.
     fn parse_args() -> Cli {
-        let matches = Cli::command().get_matches();
+        let matches = command().get_matches();
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         cli.forget_default_lock_timeouts(&matches);
         refuse_repeated_config_files(&matches);
@@ -101,6 +101,15 @@ impl Cli {
             project.lock.lock_timeout = None;
         }
     }
+}
+
+/// The parser's definition with what only runs can add: the exit codes (one table, in
+/// [`ExitCode::table`]) under `--help`, in the man page and as `exit-codes`' own help.
+pub(crate) fn command() -> clap::Command {
+    let codes = format!("Exit codes:\n{}", ExitCode::table());
+    Cli::command()
+        .after_long_help(codes.clone())
+        .mut_subcommand("exit-codes", |sub| sub.after_long_help(codes))
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,8 +147,10 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print a manual page in roff: `safemig man | man -l -`
     Man(man::ManArgs),
+    /// Print every exit code and what it means (also under `safemig --help`)
+    ExitCodes,
     /// Check the environments of safemig.toml (and their tenants): status, lock holder and
-    /// drift, read only. Exit code: the worst state's (README, "Exit codes")
+    /// drift, read only. Exit code: the worst state's (`safemig exit-codes`)
     Check(check::CheckArgs),
     /// Serve Prometheus metrics of the environments of safemig.toml (/metrics, /probe),
     /// readiness for their apps (/readyz) and the check report (/status) until SIGTERM
@@ -656,6 +667,11 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
         Command::Man(args) => {
             without_project(&before, "man", signals);
             man::man(args, printer)
+        }
+        Command::ExitCodes => {
+            without_project(&before, "exit-codes", signals);
+            printer.line(&format!("Exit codes of safemig:\n{}", ExitCode::table()));
+            ExitCode::Success
         }
         Command::Check(mut args) => {
             // `safemig --env prod check` selects the environment, as `check --env prod`.

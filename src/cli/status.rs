@@ -14,7 +14,7 @@ use super::output::Printer;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print the report as JSON (format documented in the README)
+    /// Print the report as JSON (format: docs/reference/json.md)
     #[arg(long)]
     json: bool,
 

@@ -344,6 +344,7 @@ fn help_of_every_command() {
         &["split"],
         &["completions"],
         &["man"],
+        &["exit-codes"],
         &["check"],
         &["serve"],
     ];
@@ -362,4 +363,24 @@ fn help_of_every_command() {
         );
         settings().bind(|| insta::assert_snapshot!(name, run.stdout));
     }
+}
+
+/// The exit codes without the repository's docs (an npm install): `safemig exit-codes`,
+/// the same table under `safemig --help` and in the man page.
+#[test]
+fn exit_codes_offline() {
+    let run = safemig(Path::new("."), &["exit-codes"]).expect(0);
+    settings().bind(|| insta::assert_snapshot!("exit_codes", shown(&run)));
+    for code in safemig::ExitCode::ALL {
+        let line = format!("{:>3}  {}", code as u8, code.meaning());
+        assert!(run.stdout.contains(&line), "{line}");
+    }
+    let help = safemig(Path::new("."), &["--help"]).expect(0);
+    assert!(
+        help.stdout.contains(&safemig::ExitCode::table()),
+        "{}",
+        help.stdout
+    );
+    let man = safemig(Path::new("."), &["man"]).expect(0);
+    assert!(man.stdout.contains("127  run: the app"), "{}", man.stdout);
 }
