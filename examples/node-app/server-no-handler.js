@@ -4,10 +4,11 @@
 const http = require("node:http");
 
 const port = Number(process.env.PORT || 3000);
+const host = process.env.HOST || "0.0.0.0";
 
 http
   .createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/plain" });
     res.end(req.url === "/health" ? "ok\n" : "hello\n");
   })
-  .listen(port, "127.0.0.1", () => console.log(`listening on 127.0.0.1:${port}`));
+  .listen(port, host, () => console.log(`listening on ${host}:${port}`));

@@ -4,6 +4,9 @@
 const http = require("node:http");
 
 const port = Number(process.env.PORT || 3000);
+// Every interface by default: in a container, the runtime's port mapping reaches the app
+// on the container's own address, never on its loopback.
+const host = process.env.HOST || "0.0.0.0";
 const shutdownWorkMs = Number(process.env.SHUTDOWN_WORK_MS || 1000);
 
 const server = http.createServer((req, res) => {
@@ -16,8 +19,8 @@ const server = http.createServer((req, res) => {
   res.end("hello from the example app\n");
 });
 
-server.listen(port, "127.0.0.1", () => {
-  console.log(`listening on 127.0.0.1:${port}`);
+server.listen(port, host, () => {
+  console.log(`listening on ${host}:${port}`);
 });
 
 let stopping = false;

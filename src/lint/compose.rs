@@ -152,14 +152,25 @@ fn shell_forms(spec: &Yaml) -> Vec<Issue> {
             continue;
         };
         if let Some(problem) = signal_swallowing(&entry.value) {
+            // A shell line that migrates before it starts the app (`npx prisma migrate
+            // deploy && node server.js`): the fix must not drop the migration silently.
+            let migrates = words(&entry.value).join(" ").contains("migrate deploy");
+            let fix = if migrates {
+                format!(
+                    "let safemig run take over the migration (it deploys, crash-safe, before it starts the app) and start the program itself: entrypoint: [\"safemig\", \"run\", \"--\"] and {}: [\"node\", \"server.js\"]",
+                    if key == "entrypoint" { "command" } else { key }
+                )
+            } else {
+                format!(
+                    "use the exec form and start the program itself: {key}: [\"node\", \"server.js\"]"
+                )
+            };
             issues.push(Issue {
                 rule: RULE_SHELL,
                 line: entry.line,
                 message: format!("`{key}` {problem}"),
                 why: "a shell or package manager between the runtime and the app does not pass SIGTERM on: the app is SIGKILLed at the end of the grace period, mid-request and mid-migration",
-                fix: format!(
-                    "use the exec form and start the program itself: {key}: [\"node\", \"server.js\"]"
-                ),
+                fix,
             });
         }
     }
@@ -330,6 +341,24 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fix for a shell line that migrates and then starts the app says that
+    /// `safemig run` takes the migration over, rather than dropping it.
+    #[test]
+    fn a_shell_line_that_migrates_keeps_its_migration() {
+        let compose = "services:\n  app:\n    image: app\n    entrypoint: [\"safemig\", \"run\", \"--\"]\n    command: sh -c \"npx prisma migrate deploy && node server.js\"\n";
+        let findings = lint(Path::new("compose.yaml"), compose).unwrap();
+        let shell = findings.iter().find(|f| f.rule == RULE_SHELL).unwrap();
+        assert!(
+            shell.fix.contains("safemig run take over the migration"),
+            "{}",
+            shell.fix
+        );
+        let plain = "services:\n  app:\n    image: app\n    entrypoint: [\"safemig\", \"run\", \"--\"]\n    command: npm start\n";
+        let findings = lint(Path::new("compose.yaml"), plain).unwrap();
+        let shell = findings.iter().find(|f| f.rule == RULE_SHELL).unwrap();
+        assert!(shell.fix.starts_with("use the exec form"), "{}", shell.fix);
+    }
 
     #[test]
     fn compose_durations() {

@@ -39,7 +39,10 @@ fn drill(app: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     full.extend(["--".into(), node().into(), server.display().to_string()]);
     let full: Vec<&str> = full.iter().map(String::as_str).collect();
     let mut cmd = crate::harness::safemig_command(Path::new("."), &full);
-    cmd.env("PORT", &port).envs(env.iter().copied());
+    // Loopback only: the example listens on every interface by default, as in a container.
+    cmd.env("PORT", &port)
+        .env("HOST", "127.0.0.1")
+        .envs(env.iter().copied());
     crate::harness::to_run(cmd.output().unwrap())
 }
 
