@@ -859,3 +859,59 @@ fn environment_variables_from_dotenv_and_errors_named_by_environment() {
         run.stderr
     );
 }
+
+/// `check` in a copy of examples/blog, a plain Prisma project without safemig.toml: 8
+/// before the deploy, 0 after it, 8 with a merged but undeployed migration; with
+/// `drift = { against = "folder" }` configured, that pending migration is `pending`
+/// (exit 8), never drift.
+#[test]
+fn check_in_the_blog_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/blog");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", example.display()))
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let _ = std::fs::remove_file(tmp.path().join("prisma/dev.db"));
+    let run = |args: &[&str]| {
+        to_run(
+            safemig_command(tmp.path(), args)
+                .output()
+                .expect("running safemig"),
+        )
+    };
+    run(&["check"]).expect(8);
+    run(&["deploy"]).expect(0);
+    run(&["check"]).expect(0);
+    let next = tmp
+        .path()
+        .join("prisma/migrations/20240501000000_add_comments");
+    std::fs::create_dir(&next).unwrap();
+    std::fs::write(
+        next.join("migration.sql"),
+        "CREATE TABLE \"Comment\" (\"id\" INTEGER NOT NULL PRIMARY KEY, \"body\" TEXT NOT NULL);\n",
+    )
+    .unwrap();
+    let pending = run(&["check"]).expect(8);
+    assert!(
+        pending
+            .stdout
+            .contains("next: run `safemig deploy` to apply the pending migrations"),
+        "{}",
+        pending.stdout
+    );
+    std::fs::write(
+        tmp.path().join("safemig.toml"),
+        "[environments.dev]\nurl = \"env:DATABASE_URL\"\ndrift = { against = \"folder\" }\n",
+    )
+    .unwrap();
+    let report: Value = serde_json::from_str(&run(&["check", "--json"]).expect(8).stdout).unwrap();
+    let target = &report["environments"][0]["targets"][0];
+    assert_eq!(target["state"], "pending", "{target}");
+    assert_eq!(target["drift"]["verdict"], "same", "{target}");
+    run(&["deploy", "--env", "dev"]).expect(0);
+    run(&["check"]).expect(0);
+}
