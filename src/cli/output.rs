@@ -419,16 +419,19 @@ impl Printer {
         ));
     }
 
-    pub fn resolved(&mut self, name: &str, resolved: &Resolved) {
+    /// What resolve wrote, and where: a command that writes names the database.
+    pub fn resolved(&mut self, name: &str, resolved: &Resolved, database: &str) {
         let rolled = match resolved.rolled_back_rows {
             0 => String::new(),
             n => format!(" ({} marked rolled back)", text::count(n, "failed attempt")),
         };
         if resolved.recorded_applied {
-            self.line(&format!("Recorded {name} as applied{rolled}."));
+            self.line(&format!(
+                "Recorded {name} as applied{rolled} in {database}."
+            ));
         } else {
             self.line(&format!(
-                "Marked {name} rolled back{rolled}; the next deploy applies it again."
+                "Marked {name} rolled back{rolled} in {database}; the next deploy applies it again."
             ));
         }
     }

@@ -139,7 +139,7 @@ pub async fn repair(
             .expect("strings serialize");
         printer.json(&value);
     } else {
-        let mut text = render(&report, args.apply, repaired.as_ref());
+        let mut text = render(&report, args.apply, repaired.as_ref(), &ctx.url.describe());
         if let Some(status) = &after {
             text += &format!("{}\n", super::output::verdict_line(status));
         }
@@ -157,7 +157,12 @@ pub async fn repair(
 
 /// The human report: the row, the statements, the verdict with its evidence, and what
 /// `--apply` does or did.
-pub fn render(report: &Report, applied: bool, repaired: Option<&Repaired>) -> String {
+pub fn render(
+    report: &Report,
+    applied: bool,
+    repaired: Option<&Repaired>,
+    database: &str,
+) -> String {
     let started = report
         .started_at
         .map(|t| format!(" (started {})", t.format("%Y-%m-%d %H:%M:%S UTC")))
@@ -193,7 +198,7 @@ pub fn render(report: &Report, applied: bool, repaired: Option<&Repaired>) -> St
         out += &format!("Assumed (--assume-applied): statements 1..{k} ran, as you checked\n");
     }
     out += &match (repaired, applied, &report.plan) {
-        (Some(done), _, _) => format!("Applied: {}\n", done.log),
+        (Some(done), _, _) => format!("Applied to {database}: {}\n", done.log),
         (None, _, Plan::Agrees) => {
             "The schema is what the history says: nothing to repair.\n".to_string()
         }

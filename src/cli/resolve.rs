@@ -48,6 +48,6 @@ pub async fn resolve(
         Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
     })
     .await?;
-    printer.resolved(action.name(), &resolved);
+    printer.resolved(action.name(), &resolved, &ctx.url.describe());
     Ok(ExitCode::Success)
 }

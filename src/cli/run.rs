@@ -223,7 +223,12 @@ async fn heal(
             name,
             verdict,
         })) => {
-            output::stderr_line(&super::repair::render(&report, false, None));
+            output::stderr_line(&super::repair::render(
+                &report,
+                false,
+                None,
+                &ctx.url.describe(),
+            ));
             Err(Error::Repair(RepairError::NotHealable {
                 report,
                 name,

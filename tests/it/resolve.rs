@@ -53,6 +53,18 @@ fn applied_marks_a_failed_migration_done(kind: Kind) {
         "{}",
         run.stdout
     );
+    // A command that writes says where: the database, by name, never its password.
+    let database = match kind {
+        Kind::Sqlite => db.sqlite_path().display().to_string(),
+        _ => format!("`{}`", db.name),
+    };
+    assert!(
+        run.stdout
+            .contains(&format!(" in {} ", kind.database_noun()))
+            && run.stdout.contains(&database),
+        "{}",
+        run.stdout
+    );
     let history = db.history();
     assert_eq!(history.len(), 3);
     assert!(
