@@ -458,13 +458,15 @@ pub enum SuperviseError {
     #[error(
         "the stop timeout ({}s) does not fit the grace period ({}s, {}): the runtime would SIGKILL everything before safemig's own deadline; it allows at most {}s",
         stop_timeout.as_secs_f32(),
-        grace.duration.as_secs_f32(),
-        grace.source,
+        grace.as_secs_f32(),
+        grace_source,
         longest.as_secs_f32()
     )]
     StopTimeoutTooLong {
         stop_timeout: Duration,
-        grace: crate::supervisor::GracePeriod,
+        /// The grace period and where it was declared, as messages name it.
+        grace: Duration,
+        grace_source: String,
         /// The longest stop timeout the grace period allows.
         longest: Duration,
         /// The shortest grace period that allows `stop_timeout`.
@@ -498,7 +500,12 @@ pub enum SuperviseError {
 
     /// `run --migrate=check`: the status verdict, shown by the name `status --json` uses.
     #[error("the database is not up to date: {verdict}")]
-    NotUpToDate { verdict: crate::status::Verdict },
+    NotUpToDate {
+        /// As `status --json` names it (`baseline_needed`).
+        verdict: &'static str,
+        /// The verdict's own exit code (`status`'s).
+        code: ExitCode,
+    },
 
     /// The supervisor could not listen for the signals it forwards: the process is not
     /// allowed to (or cannot) register handlers. Nothing the operator passed is wrong.
@@ -690,7 +697,7 @@ impl SuperviseError {
                 ExitCode::CommandNotFound
             }
             Spawn { .. } => ExitCode::CommandNotExecutable,
-            NotUpToDate { verdict } => verdict.exit_code(),
+            NotUpToDate { code, .. } => *code,
             SignalHandlers { .. } => ExitCode::Internal,
         }
     }
@@ -875,12 +882,7 @@ pub enum RepairError {
         "failed migration `{}`: the verdict is `{verdict}`, which `--on-failed=repair` does not act on without a person",
         crate::text::escaped(name)
     )]
-    NotHealable {
-        name: String,
-        verdict: String,
-        /// The evidence, for the log.
-        report: Box<crate::repair::Report>,
-    },
+    NotHealable { name: String, verdict: String },
 
     #[error(
         "the history of `{}` changed while repair looked at it; nothing was written",

@@ -17,6 +17,10 @@ use crate::sql::{Dialect, Statement, Target, normalize};
 /// follows it is JSON.
 const MARKER: &str = "safemig journal";
 
+/// Deploys in a row that may resume at the same statement without getting past it or
+/// recording why, before the journal (and `status`) calls the migration stuck.
+pub const STUCK_AFTER: u32 = 3;
+
 /// The format written. Version 1 listed every statement's hash, which made the journal grow
 /// with the script: past about 3,400 statements it no longer fit MySQL's `TEXT` column, and
 /// every statement's journal write carried the whole list (quadratic in the statements).
@@ -232,9 +236,8 @@ impl Journal {
     /// Whether deploys resumed it at the same statement often enough, without getting
     /// past it or recording why, to call it stuck.
     pub fn stuck(&self) -> bool {
-        self.attempts.is_some_and(|a| {
-            a.statement == self.done && a.count >= crate::deploy::resume::STUCK_AFTER
-        })
+        self.attempts
+            .is_some_and(|a| a.statement == self.done && a.count >= STUCK_AFTER)
     }
 
     pub fn total(&self) -> usize {

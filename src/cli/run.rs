@@ -9,8 +9,9 @@ use clap::{Args, ValueEnum};
 
 use safemig::Error;
 use safemig::context::Context;
-use safemig::error::{DeployError, RepairError};
+use safemig::error::DeployError;
 use safemig::interrupt::Interrupt;
+use safemig::repair::Healed;
 use safemig::supervisor::prestart::{self, OnFailed, Prestart};
 use safemig::supervisor::{self, Event, GracePeriod, MigrationStep, StopBudget, Timeline, wait};
 
@@ -209,33 +210,24 @@ async fn heal(
             printer.lock_wait(&wait, timeout)
         })
         .await;
-    match healed {
-        Ok(Some(healed)) => {
+    match healed? {
+        Some(Healed::Repaired { report, repaired }) => {
             timeline.event(Event::MigrationRepaired {
-                migration: healed.report.migration.clone(),
-                decision: healed.repaired.log.clone(),
+                migration: report.migration.clone(),
+                decision: repaired.log.clone(),
             });
             Ok(())
         }
-        Ok(None) => Ok(()),
-        Err(Error::Repair(RepairError::NotHealable {
-            report,
-            name,
-            verdict,
-        })) => {
+        Some(Healed::NeedsPerson(report)) => {
             output::stderr_line(&super::repair::render(
                 &report,
                 false,
                 None,
                 &ctx.url.describe(),
             ));
-            Err(Error::Repair(RepairError::NotHealable {
-                report,
-                name,
-                verdict,
-            }))
+            Err(Healed::refusal(&report))
         }
-        Err(e) => Err(e),
+        None => Ok(()),
     }
 }
 

@@ -16,9 +16,7 @@ use crate::migrations::LocalMigration;
 use crate::sql::{self, Dialect, Statement, Target};
 use crate::text;
 
-/// Deploys in a row that may resume at the same statement without getting past it or
-/// recording why, before `status` calls the migration stuck.
-pub const STUCK_AFTER: u32 = 3;
+pub use crate::journal::STUCK_AFTER;
 
 /// Whether deploy would continue a migration safemig left unfinished, as `status` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,11 +16,33 @@ use crate::interrupt::Interrupt;
 use crate::lock;
 use crate::migrations::MigrationsDir;
 
-/// A failed migration healed, with the evidence.
+/// What `heal` did about the history's failed migration.
 #[derive(Debug)]
-pub struct Healed {
-    pub report: Report,
-    pub repaired: Repaired,
+pub enum Healed {
+    /// Repaired, with the evidence.
+    Repaired { report: Report, repaired: Repaired },
+    /// The verdict needs a person: nothing was written. The caller shows the report and
+    /// stops the start ([`RepairError::NotHealable`], from [`Healed::refusal`]).
+    NeedsPerson(Report),
+}
+
+impl Healed {
+    /// The error a start stops with when a person must decide.
+    pub fn refusal(report: &Report) -> Error {
+        Error::Repair(RepairError::NotHealable {
+            name: report.migration.clone(),
+            verdict: match report.plan {
+                Plan::Retry { from } => format!(
+                    "{} (statement {from} failed for real, applying nothing)",
+                    report.verdict_text()
+                ),
+                _ if !report.checksum_matches => {
+                    format!("{} (about an edited migration.sql)", report.verdict_text())
+                }
+                _ => report.verdict_text(),
+            },
+        })
+    }
 }
 
 /// Whether `report` lets repair act without a person.
@@ -35,8 +57,7 @@ pub fn unattended(report: &Report) -> bool {
 }
 
 /// Assesses the history's failed migration and, when [`unattended`] allows, repairs it
-/// (finishing a partial one). `Ok(None)`: there is no failed migration. A verdict that
-/// needs a person is `RepairError::NotHealable`, carrying the report.
+/// (finishing a partial one). `Ok(None)`: there is no failed migration.
 pub async fn heal(
     ctx: &Context,
     dir: &MigrationsDir,
@@ -56,23 +77,10 @@ pub async fn heal(
         return Ok(None);
     };
     if !unattended(&report) {
-        return Err(Error::Repair(RepairError::NotHealable {
-            name: report.migration.clone(),
-            verdict: match report.plan {
-                Plan::Retry { from } => format!(
-                    "{} (statement {from} failed for real, applying nothing)",
-                    report.verdict_text()
-                ),
-                _ if !report.checksum_matches => {
-                    format!("{} (about an edited migration.sql)", report.verdict_text())
-                }
-                _ => report.verdict_text(),
-            },
-            report: Box::new(report),
-        }));
+        return Ok(Some(Healed::NeedsPerson(report)));
     }
-    let repaired = apply(ctx, dir, &report, Partial::Finish, interrupt, on_wait)
-        .await?
-        .expect("a repairable verdict writes");
-    Ok(Some(Healed { report, repaired }))
+    match apply(ctx, dir, &report, Partial::Finish, interrupt, on_wait).await? {
+        Some(repaired) => Ok(Some(Healed::Repaired { report, repaired })),
+        None => Ok(Some(Healed::NeedsPerson(report))),
+    }
 }

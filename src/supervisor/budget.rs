@@ -154,7 +154,8 @@ impl StopBudget {
             }),
             Some(chosen) => Err(Error::Supervise(SuperviseError::StopTimeoutTooLong {
                 stop_timeout: chosen,
-                grace: self.grace,
+                grace: self.grace.duration,
+                grace_source: self.grace.source.to_string(),
                 longest: self.stop_timeout,
                 grace_needed: Self::grace_needed(chosen),
             })),

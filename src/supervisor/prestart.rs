@@ -45,7 +45,10 @@ pub fn after_deploy(
 pub fn after_check(report: &StatusReport, on_failed: OnFailed) -> Result<Prestart, Error> {
     let result = match report.verdict {
         Verdict::UpToDate => Ok("the database is up to date"),
-        verdict => Err(Error::Supervise(SuperviseError::NotUpToDate { verdict })),
+        verdict => Err(Error::Supervise(SuperviseError::NotUpToDate {
+            verdict: verdict.as_str(),
+            code: verdict.exit_code(),
+        })),
     };
     settle(result, on_failed)
 }
@@ -75,7 +78,8 @@ mod tests {
     fn warn_tolerates_unapplied_migrations_only() {
         let not_up_to_date = || {
             Err(Error::Supervise(SuperviseError::NotUpToDate {
-                verdict: Verdict::Pending,
+                verdict: Verdict::Pending.as_str(),
+                code: Verdict::Pending.exit_code(),
             }))
         };
         assert!(matches!(
@@ -94,7 +98,8 @@ mod tests {
     #[test]
     fn a_check_names_the_verdict_as_json_does() {
         let error = Error::Supervise(SuperviseError::NotUpToDate {
-            verdict: Verdict::BaselineNeeded,
+            verdict: Verdict::BaselineNeeded.as_str(),
+            code: Verdict::BaselineNeeded.exit_code(),
         });
         assert_eq!(
             error.to_string(),

@@ -17,6 +17,7 @@ mod errors;
 mod fleet;
 mod install;
 mod journeys;
+mod layers;
 mod layouts;
 mod locking;
 mod npm;
