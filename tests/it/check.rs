@@ -867,15 +867,7 @@ fn environment_variables_from_dotenv_and_errors_named_by_environment() {
 #[test]
 fn check_in_the_blog_example() {
     let tmp = tempfile::tempdir().unwrap();
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/blog");
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(format!("{}/.", example.display()))
-        .arg(tmp.path())
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    let _ = std::fs::remove_file(tmp.path().join("prisma/dev.db"));
+    crate::cli::copy_example(tmp.path());
     let run = |args: &[&str]| {
         to_run(
             safemig_command(tmp.path(), args)

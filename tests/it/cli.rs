@@ -5,7 +5,8 @@ use std::path::Path;
 use crate::deploy::INIT;
 use crate::harness::{Kind, PASSWORD, Project, TestDb, postgres, safemig};
 
-fn copy_example(to: &Path) {
+/// A copy of examples/blog in `to`, without its SQLite file.
+pub(crate) fn copy_example(to: &Path) {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/blog");
     let status = std::process::Command::new("cp")
         .arg("-r")

@@ -14,7 +14,7 @@ mod states;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::corpus::apply_with_engine_client;
+use crate::corpus::{apply_with_engine_client, migration_files};
 use crate::harness::{Kind, PASSWORD, Run, TestDb, to_run};
 
 pub(crate) const INIT: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100));\n";
@@ -234,14 +234,7 @@ impl Journey {
     /// The schema the engine's own client makes from the folder, on a new database.
     fn reference_schema(&self) -> String {
         let reference = TestDb::new(self.kind);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.migrations())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_type().unwrap().is_dir())
-            .map(|e| e.path().join("migration.sql"))
-            .collect();
-        files.sort();
-        apply_with_engine_client(&reference, &files);
+        apply_with_engine_client(&reference, &migration_files(&self.migrations()));
         reference.schema_dump()
     }
 }
