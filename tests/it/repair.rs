@@ -273,6 +273,28 @@ fn roll_back_of_empty_objects_needs_no_permission(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// `--roll-back` where every statement ran (`all`) undoes all of them and marks the row
+/// rolled back, as asked (it once recorded the migration applied instead).
+fn roll_back_of_a_wholly_applied_migration(kind: Kind) {
+    let (db, project) = failed_at(kind, 4);
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    assert_eq!(report["verdict"], "all", "{report:#}");
+    assert_eq!(report["repaired"]["action"], "roll_back", "{report:#}");
+    assert_eq!(report["repaired"]["undone"], 4, "{report:#}");
+    assert!(!db.has_table("a") && !db.has_table("c"));
+    assert!(
+        db.history()
+            .iter()
+            .filter(|h| h.name == FAILED)
+            .all(|h| h.rolled_back),
+        "{:?}",
+        db.history()
+    );
+    project.safemig(&db, &["status"]).expect(8);
+    project.safemig(&db, &["deploy"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
 /// A statement that changes nothing where it runs again (the table exists): the schema
 /// cannot show whether it ran, and need not.
 const WITH_NOOP: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
@@ -740,6 +762,7 @@ for_each_engine!(
     finish_runs_the_rest_of_a_partial_migration,
     roll_back_refuses_to_delete_data_unless_allowed,
     roll_back_of_empty_objects_needs_no_permission,
+    roll_back_of_a_wholly_applied_migration,
     assume_applied_settles_an_ambiguous_verdict,
     ddl_that_changed_nothing_runs_again,
     run_heals_a_provable_failure_and_starts_the_app,
