@@ -10,6 +10,7 @@ mod conformance;
 mod corpus;
 mod crash;
 mod deploy;
+mod docs;
 mod drift;
 mod drift_command;
 mod entrypoint;
