@@ -80,18 +80,11 @@ pub async fn apply(
             })
             .await?;
         }
+        Plan::RecordApplied if report.recorded == Recorded::Applied => {
+            record_as_it_is(engine, ctx, dir, report, &log, interrupt, on_wait).await?;
+        }
         Plan::RecordApplied => {
-            if report.recorded == Recorded::Applied {
-                // A finished row of an edited file: it stays, marked rolled back, and a
-                // new row records the file as it is now.
-                under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
-                    annotate(engine, report, &log).await?;
-                    mark_rolled_back(engine, report).await
-                })
-                .await?;
-            } else {
-                annotate(engine, report, &log).await?;
-            }
+            annotate(engine, report, &log).await?;
             resolve::mark_applied(
                 engine,
                 dir,
@@ -128,7 +121,16 @@ fn decide(report: &Report, partial: Partial) -> Result<Option<Plan>, Error> {
         (Plan::Finish { from, .. }, Partial::RollBack { .. }) => {
             Plan::RollBack { undone: from - 1 }
         }
-        // `--roll-back` of a migration whose every statement ran undoes all of them.
+        // `--roll-back` of a migration whose every statement ran undoes all of them, when
+        // its states are known (not for one compared only as part of the whole folder).
+        (Plan::RecordApplied, Partial::RollBack { .. }) if report.states.is_empty() => {
+            return Err(Error::Repair(RepairError::RollBackNotExpressible {
+                name: report.migration.clone(),
+                objects: vec![
+                    "its statements: migrations applied after it were built on them".into(),
+                ],
+            }));
+        }
         (Plan::RecordApplied, Partial::RollBack { .. }) => Plan::RollBack {
             undone: report.total(),
         },
@@ -220,6 +222,46 @@ pub(super) async fn unchanged(engine: &mut dyn Engine, report: &Report) -> Resul
             name: report.migration.clone(),
         }))
     }
+}
+
+/// A finished row of a file edited since: the row stays, marked rolled back, and a copy
+/// with the file's checksum as it is now takes its place. The copy keeps the old row's
+/// times, so the history's order (what `status` judges out-of-order by) is unchanged.
+#[allow(clippy::too_many_arguments)]
+async fn record_as_it_is(
+    engine: &mut dyn Engine,
+    ctx: &Context,
+    dir: &MigrationsDir,
+    report: &Report,
+    log: &str,
+    interrupt: &Interrupt,
+    on_wait: &mut dyn FnMut(lock::Wait<'_>),
+) -> Result<(), Error> {
+    let migration = dir
+        .find(&report.migration)
+        .ok_or_else(|| RepairError::NotInFolder {
+            name: report.migration.clone(),
+            dir: dir.path.clone(),
+        })?;
+    let finished = report
+        .rows
+        .iter()
+        .rev()
+        .find(|r| r.is_applied())
+        .ok_or_else(|| RepairError::RowChanged {
+            name: report.migration.clone(),
+        })?;
+    let copy = HistoryRow {
+        id: HistoryRow::started(&migration.name, &migration.checksum).id,
+        checksum: migration.checksum.clone(),
+        logs: Some(format!("{log}\n")),
+        ..finished.clone()
+    };
+    under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
+        mark_rolled_back(engine, report).await?;
+        engine.insert_row(&copy).await
+    })
+    .await
 }
 
 /// Leaves a safemig journal that says "`done` statements applied, interrupted" and lets

@@ -154,6 +154,19 @@ pub struct Facts {
     pub retry_from: Option<usize>,
 }
 
+impl Facts {
+    /// How many of the migration's `total` statements the history says ran, where it says:
+    /// all for a finished row, none for a rolled-back one (or none), the journal's count for
+    /// a failure it recorded exactly.
+    pub fn claims(&self, total: usize) -> Option<usize> {
+        match self.recorded {
+            Recorded::Applied => Some(total),
+            Recorded::NotApplied => Some(0),
+            Recorded::Failed => self.retry_from,
+        }
+    }
+}
+
 /// How many statements repair takes as run: what the verdict proves, or what the operator
 /// says with `--assume-applied` where the verdict leaves it open. An assumption the schema
 /// contradicts is refused: it may choose among matching states, never overrule the schema.
@@ -340,20 +353,31 @@ pub async fn assess(
         (None, None) if request.only_failed => return Ok(None),
         (None, None) => suspects(dir, &rows),
     };
+    // The first migration the schema contradicts; a `diverged` one only when no later
+    // suspect explains the schema better (a half-applied pending migration makes the last
+    // applied one look diverged).
+    let mut diverged = None;
     for name in candidates {
         let report = classify_migration(ctx, dir, request, &rows, &name, &live_schema).await?;
-        if report.plan != Plan::Agrees || request.migration.is_some() {
+        if request.migration.is_some() {
             return Ok(Some(report));
         }
+        match (&report.plan, &report.verdict) {
+            // The schema is the history's up to here, so what follows starts from it too.
+            (Plan::Agrees, _) => break,
+            (_, Verdict::Diverged { .. }) => {
+                diverged.get_or_insert(report);
+            }
+            _ => return Ok(Some(report)),
+        }
     }
-    Ok(None)
+    Ok(diverged)
 }
 
 /// The migrations whose row the schema may contradict when no row is failed: the last
 /// applied one in folder order (a row finished by hand over a half-applied migration),
 /// then the first pending one after it (a row marked rolled back, or none, over statements
-/// that took effect). When the first agrees, the schema is the folder's up to it, so the
-/// second agrees too and is not looked at.
+/// that took effect).
 fn suspects(dir: &MigrationsDir, rows: &[HistoryRow]) -> Vec<String> {
     let applied = |name: &str| {
         rows.iter()
@@ -387,10 +411,12 @@ async fn classify_migration(
             dir: dir.path.clone(),
         })?;
     let (recorded, row) = Recorded::of(rows, name);
-    if recorded == Recorded::Applied {
-        refuse_later_applied(dir, rows, index)?;
-    }
     let migration = &dir.migrations[index];
+    if recorded == Recorded::Applied
+        && let Err(later) = refuse_later_applied(dir, rows, index)
+    {
+        return edited_before_others(ctx, dir, request, rows, migration, later).await;
+    }
     let dialect = ctx.url.provider().dialect();
     let statements = sql::executable_statements(migration.sql(), dialect);
     let states = states::build(
@@ -417,7 +443,6 @@ async fn classify_migration(
         })
         .collect();
     let verdict = classify(live_schema, &states.schemas, &transparent);
-    let applied = applied(&verdict, statements.len(), request.assume_applied, name)?;
     let facts = Facts {
         recorded,
         checksum_matches: row
@@ -427,6 +452,21 @@ async fn classify_migration(
             .and_then(|r| r.logs.as_deref())
             .and_then(crate::journal::Journal::from_logs)
             .and_then(|j| j.retry_from),
+    };
+    let applied = match (
+        &verdict,
+        facts.claims(statements.len()),
+        request.assume_applied,
+    ) {
+        // Where the schema cannot tell between states and the history names one of them,
+        // the history is not contradicted: a finished row over a migration ending with a
+        // data statement is what it says.
+        (Verdict::Ambiguous { candidates, .. }, Some(claim), None)
+            if candidates.contains(&claim) =>
+        {
+            Some(claim)
+        }
+        _ => applied(&verdict, statements.len(), request.assume_applied, name)?,
     };
     let plan = Plan::of(&facts, applied, statements.len());
     Ok(Report {
@@ -440,17 +480,7 @@ async fn classify_migration(
             .and_then(history::log_summary)
             .map(str::to_string),
         checksum_matches: facts.checksum_matches,
-        statements: statements
-            .iter()
-            .enumerate()
-            .map(|(i, s)| StatementSummary {
-                number: i + 1,
-                line: s.line,
-                first_line: s.sql.lines().next().unwrap_or_default().trim().to_string(),
-                kind: s.kind.as_str(),
-                rerun_safe: transparent[i],
-            })
-            .collect(),
+        statements: summaries(&statements, &transparent),
         verdict,
         assumed_applied: request.assume_applied,
         plan,
@@ -458,12 +488,91 @@ async fn classify_migration(
         states: states.schemas,
         applied_steps_count: row.map_or(0, |r| r.applied_steps_count),
         logs: row.and_then(|r| r.logs.clone()),
-        rows: rows
-            .iter()
-            .filter(|r| r.migration_name == name && r.is_live())
-            .cloned()
-            .collect(),
+        rows: live_rows(rows, name),
     })
+}
+
+/// A finished migration with others applied after it cannot be compared with its own
+/// states. One thing can still be told: whether the whole schema is what the folder's
+/// applied migrations make, with its file as it is now. Then an edit to the file changed
+/// nothing the schema shows, and the file can be recorded as it is (`RecordApplied`);
+/// otherwise `later` (the refusal) stands.
+async fn edited_before_others(
+    ctx: &Context,
+    dir: &MigrationsDir,
+    request: &Request<'_>,
+    rows: &[HistoryRow],
+    migration: &crate::migrations::LocalMigration,
+    later: RepairError,
+) -> Result<Report, Error> {
+    let (_, Some(row)) = Recorded::of(rows, &migration.name) else {
+        return Err(later.into());
+    };
+    if crate::checksum::matches(&row.checksum, &migration.script) {
+        return Err(later.into());
+    }
+    let comparison = crate::drift::Request {
+        left: crate::drift::Source::Database(ctx.url.clone()),
+        right: crate::drift::Source::Folder,
+        folder: Some(dir),
+        shadow: None,
+        cache: request.cache.clone(),
+        wait: request.wait,
+        converge: false,
+        detail: Default::default(),
+        interrupt: request.interrupt.clone(),
+    };
+    if !crate::drift::compare(&comparison)
+        .await?
+        .differences
+        .is_empty()
+    {
+        return Err(later.into());
+    }
+    let dialect = ctx.url.provider().dialect();
+    let statements = sql::executable_statements(migration.sql(), dialect);
+    Ok(Report {
+        format_version: REPORT_FORMAT,
+        migration: migration.name.clone(),
+        recorded: Recorded::Applied,
+        row_id: Some(row.id.clone()),
+        started_at: Some(row.started_at),
+        failure: None,
+        checksum_matches: false,
+        statements: summaries(&statements, &vec![false; statements.len()]),
+        verdict: Verdict::All,
+        assumed_applied: None,
+        plan: Plan::RecordApplied,
+        states_cached: false,
+        states: Vec::new(),
+        applied_steps_count: row.applied_steps_count,
+        logs: row.logs.clone(),
+        rows: live_rows(rows, &migration.name),
+    })
+}
+
+/// The report's summary of each statement.
+fn summaries(statements: &[sql::Statement<'_>], transparent: &[bool]) -> Vec<StatementSummary> {
+    statements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StatementSummary {
+            number: i + 1,
+            line: s.line,
+            first_line: s.sql.lines().next().unwrap_or_default().trim().to_string(),
+            kind: s.kind.as_str(),
+            rerun_safe: transparent[i],
+        })
+        .collect()
+}
+
+/// The rows of migration `name` that count (not rolled back), as `apply` expects to find
+/// them unchanged.
+fn live_rows(rows: &[HistoryRow], name: &str) -> Vec<HistoryRow> {
+    rows.iter()
+        .filter(|r| r.migration_name == name && r.is_live())
+        .cloned()
+        .collect()
 }
 
 /// The states of a migration are the schema before it plus its statements: a migration

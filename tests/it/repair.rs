@@ -295,6 +295,23 @@ fn roll_back_of_a_wholly_applied_migration(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// On a healthy database whose last migration ends with a data statement, the schema
+/// cannot tell whether that statement ran, but the finished row says it did and nothing
+/// contradicts it: `repair` without a name finds nothing to repair.
+fn nothing_to_repair_after_a_data_statement(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT), (FAILED, WITH_DATA)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let run = project.safemig(&db, &["repair"]).expect(0);
+    assert!(
+        run.stdout.starts_with("Nothing to repair"),
+        "{}",
+        run.stdout
+    );
+    let named = repair_json(&project, &db, &[FAILED], 0);
+    assert_eq!(named["plan"]["action"], "agrees", "{named:#}");
+}
+
 /// A statement that changes nothing where it runs again (the table exists): the schema
 /// cannot show whether it ran, and need not.
 const WITH_NOOP: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
@@ -763,6 +780,7 @@ for_each_engine!(
     roll_back_refuses_to_delete_data_unless_allowed,
     roll_back_of_empty_objects_needs_no_permission,
     roll_back_of_a_wholly_applied_migration,
+    nothing_to_repair_after_a_data_statement,
     assume_applied_settles_an_ambiguous_verdict,
     ddl_that_changed_nothing_runs_again,
     run_heals_a_provable_failure_and_starts_the_app,

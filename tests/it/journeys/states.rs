@@ -245,6 +245,28 @@ fn edited_migration(kind: Kind) {
     assert!(!status.stdout.contains("modified"), "{}", status.stdout);
 }
 
+/// A migration edited after it was applied, with another applied after it (a comment
+/// added to the first migration): repair cannot replay it alone, but the whole schema is
+/// what the folder's applied migrations make, so the file is recorded as it is now.
+fn edited_migration_before_others(kind: Kind) {
+    let journey = Journey::new(kind, &[(FIRST, INIT), (SECOND, FOUR)]);
+    journey.safemig("safemig deploy --env staging").expect(0);
+    journey.write(FIRST, &format!("-- Reviewed.\n{INIT}"));
+    let steps = journey.follow("safemig status --env staging", 4, &first);
+    assert_eq!(
+        steps[1].command,
+        format!("safemig repair {FIRST} --env staging"),
+        "{}",
+        super::transcript(&steps)
+    );
+    journey.assert_healthy(&steps);
+    super::snapshot(kind, "edited_migration_before_others", &steps);
+    let status = journey
+        .safemig("safemig status --env staging --strict")
+        .expect(0);
+    assert!(!status.stdout.contains("modified"), "{}", status.stdout);
+}
+
 /// A migration folder without its migration.sql (P3015): the hint's deletion runs as
 /// printed, and the person looks again and deploys.
 fn migration_sql_missing(kind: Kind) {
@@ -296,6 +318,7 @@ for_each_engine!(
     branch_merge,
     sigterm_mid_migration,
     edited_migration,
+    edited_migration_before_others,
     migration_sql_missing,
     ambiguous_data_statement,
     tenant_with_a_failed_row,
