@@ -198,8 +198,8 @@ pub fn of_check_target(target: &crate::check::TargetReport) -> Option<Advice> {
         Check::BaselineNeeded => Some(baseline()),
         Check::Drift => {
             let drift = target.drift.as_ref()?;
-            Some(match (&drift.suspect, drift.against_folder) {
-                (Some(name), true) => suspect(name),
+            Some(match (&drift.suspect, &drift.comparison) {
+                (Some(name), crate::check::Comparison::Folder) => suspect(name),
                 _ => Advice::text("run ")
                     .run(&["drift"])
                     .then(" for the differences"),

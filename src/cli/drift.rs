@@ -184,6 +184,7 @@ async fn tenants(mut environment: Prepared, args: &DriftArgs) -> Result<CheckRep
         against,
         shadow,
         description,
+        environment: None,
         every: None,
     });
     let options = CheckOptions {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::check::{Environments, deploy_to};
-use crate::deploy::INIT;
+use crate::deploy::{INIT, POSTS};
 use crate::harness::{Kind, PASSWORD, Project, TestDb, private_postgres};
 use crate::repair::{FAILED, FIRST, FOUR, fail_after};
 
@@ -578,4 +578,143 @@ fn concurrent_scrapes_share_one_check() {
         };
         tokio::join!(server, scrapes);
     });
+}
+
+const INIT_NAME: &str = "20240101000000_init";
+const POSTS_NAME: &str = "20240102000000_posts";
+
+/// What a database needs to look like for each kind of drift: `production` one migration
+/// behind and compared with the folder (pending, not drift); `staging` ahead of it and
+/// compared with it; `reports` with the second migration run by hand, unrecorded, compared
+/// with the folder; `preview` with a table made since its snapshot, compared with it;
+/// `fleet`, two tenants compared with the folder, of which `tenant_b` has a table made by
+/// hand.
+struct Drifted {
+    project: Project,
+    production: TestDb,
+    _staging: TestDb,
+    reports: TestDb,
+    _preview: TestDb,
+    _fleet: TestDb,
+    envs: Environments,
+}
+
+impl Drifted {
+    fn new() -> Drifted {
+        let kind = Kind::Postgres;
+        let released = Project::new(kind, &[(INIT_NAME, INIT)]);
+        let project = Project::new(kind, &[(INIT_NAME, INIT), (POSTS_NAME, POSTS)]);
+        let production = TestDb::new(kind);
+        released.safemig(&production, &["deploy"]).expect(0);
+        let staging = TestDb::new(kind);
+        project.safemig(&staging, &["deploy"]).expect(0);
+        let reports = TestDb::new(kind);
+        released.safemig(&reports, &["deploy"]).expect(0);
+        reports.exec(POSTS);
+        let preview = TestDb::new(kind);
+        released.safemig(&preview, &["deploy"]).expect(0);
+        let snapshot = project.dir.path().join("preview.json");
+        released
+            .safemig(
+                &preview,
+                &["snapshot", "--output", snapshot.to_str().unwrap()],
+            )
+            .expect(0);
+        preview.exec("CREATE TABLE stray (id INTEGER PRIMARY KEY);");
+        let fleet = TestDb::new(kind);
+        for tenant in ["tenant_a", "tenant_b"] {
+            deploy_to(&project, &format!("{}?schema={tenant}", fleet.url), 0);
+        }
+        fleet.exec("CREATE TABLE tenant_b.stray (id INTEGER PRIMARY KEY);");
+        let mut envs = Environments::new();
+        let folder = "drift = { against = \"folder\" }";
+        envs.add("production", &production.url, &project, folder);
+        envs.add(
+            "staging",
+            &staging.url,
+            &project,
+            "drift = { against = \"environment:production\" }",
+        );
+        envs.add("reports", &reports.url, &project, folder);
+        envs.add(
+            "preview",
+            &preview.url,
+            &project,
+            &format!(
+                "drift = {{ against = \"snapshot:{}\" }}",
+                snapshot.display()
+            ),
+        );
+        envs.add(
+            "fleet",
+            &fleet.url,
+            &project,
+            &format!("{folder}\ntenants = {{ list = [\"tenant_a\", \"tenant_b\"] }}"),
+        );
+        Drifted {
+            project,
+            production,
+            _staging: staging,
+            reports,
+            _preview: preview,
+            _fleet: fleet,
+            envs,
+        }
+    }
+
+    /// The releases that end staging's and reports' drift: production deployed (staging
+    /// is compared with it), and the migration run by hand on reports recorded.
+    fn release(&self) {
+        self.project
+            .safemig(&self.production, &["deploy"])
+            .expect(0);
+        self.project
+            .safemig(&self.reports, &["resolve", "--applied", POSTS_NAME])
+            .expect(0);
+    }
+}
+
+/// The first scrape after a deploy (of the environment compared with) or a resolve shows
+/// the drift it ended gone: serve compares again when it sees a history change, instead
+/// of serving the old result until `drift.every` (an hour here), which is what it did
+/// before.
+#[test]
+fn the_first_scrape_after_a_release_compares_drift_again() {
+    let drifted = Drifted::new();
+    let serve = Serve::start(&drifted.envs, &[]);
+    let (_, page) = serve.get("/metrics");
+    for (env, against, drift) in [
+        ("production", "folder", 0.0),
+        ("staging", "environment", 1.0),
+        ("reports", "folder", 1.0),
+        ("preview", "snapshot", 1.0),
+        ("fleet\",tenant=\"tenant_a", "folder", 0.0),
+        ("fleet\",tenant=\"tenant_b", "folder", 1.0),
+    ] {
+        assert_eq!(
+            sample(
+                &page,
+                "safemig_drift",
+                &[&format!("env=\"{env}\""), &format!("against=\"{against}\"")]
+            ),
+            Some(drift),
+            "{env}: {page}"
+        );
+    }
+    assert!(
+        page.contains(
+            "safemig_drift{env=\"staging\",against=\"environment\",against_env=\"production\"} 1"
+        ),
+        "{page}"
+    );
+
+    drifted.release();
+    let (_, page) = serve.get("/metrics");
+    for (env, drift) in [("staging", 0.0), ("reports", 0.0), ("preview", 1.0)] {
+        assert_eq!(
+            sample(&page, "safemig_drift", &[&format!("env=\"{env}\"")]),
+            Some(drift),
+            "{env}: {page}"
+        );
+    }
 }
