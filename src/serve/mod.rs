@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::advice::Target;
 use crate::check::{self, CheckOptions, CheckReport, EnvironmentReport};
 use crate::environment::Prepared;
 use crate::status;
@@ -42,6 +43,12 @@ pub struct ServeOptions {
     pub default_drift_every: Duration,
     /// The idle timeout and the cap on client connections.
     pub connections: http::ConnectionLimits,
+    /// How the person selected what is served (`--config FILE`), for the `next` steps of
+    /// `/status`, which add each target's `--env` and `--tenant`.
+    pub base_target: Target,
+    /// Whether the environments are those of `safemig.toml` (their commands carry
+    /// `--env`), rather than the project's own database.
+    pub named: bool,
 }
 
 /// The last check of an environment.
@@ -269,9 +276,11 @@ impl Exporter {
         .await
     }
 
-    /// What `check --json` prints, from the same cache.
-    pub async fn status(&self) -> CheckReport {
-        CheckReport::new(self.reports().await.into_iter().map(|(r, _)| r).collect())
+    /// What `check --json` prints, from the same cache, each target with its `next` step
+    /// as `check` words it.
+    pub async fn status(&self) -> serde_json::Value {
+        let report = CheckReport::new(self.reports().await.into_iter().map(|(r, _)| r).collect());
+        crate::diagnosis::check_json(&report, &self.options.base_target, self.options.named)
     }
 
     /// Whether environment `index` compares drift and its last comparison (if any) saw

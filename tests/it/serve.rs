@@ -546,6 +546,8 @@ fn concurrent_scrapes_share_one_check() {
                 idle_timeout: Duration::from_secs(30),
                 max_connections: 512,
             },
+            base_target: Default::default(),
+            named: true,
         },
     ));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -717,4 +719,48 @@ fn the_first_scrape_after_a_release_compares_drift_again() {
             "{env}: {page}"
         );
     }
+}
+
+/// `/status` carries each target's `next` step exactly as `check --json` prints it, on
+/// that target (`--env`) with the `--config` serve was given, and the command in it runs
+/// as printed. (Before, `/status` had no `next`.)
+#[test]
+fn status_carries_each_targets_next_step_as_check_prints_it() {
+    let drifted = Drifted::new();
+    let config = drifted.envs.dir.path().join("safemig.toml");
+    let config = config.to_str().unwrap();
+    let serve = Serve::start(&drifted.envs, &["--config", config]);
+    let (code, status) = serve.get("/status");
+    assert_eq!(code, 200);
+    let status: Value = serde_json::from_str(&status).unwrap();
+    let check = drifted.envs.check_json(&["--config", config], 14);
+    let next = |report: &Value, env: &str| {
+        report["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == env)
+            .unwrap_or_else(|| panic!("no {env}: {report}"))["targets"][0]["next"]
+            .clone()
+    };
+    for env in ["production", "staging", "reports", "preview"] {
+        let served = next(&status, env);
+        assert_eq!(served, next(&check, env), "{env}");
+        let served = served
+            .as_str()
+            .unwrap_or_else(|| panic!("{env}: no next: {status}"));
+        assert!(
+            served.contains(&format!("--config {config} --env {env}`")),
+            "{env}: {served}"
+        );
+    }
+    let staging = next(&status, "staging");
+    assert_eq!(
+        staging,
+        format!("run `safemig drift --config {config} --env staging` for the differences").as_str()
+    );
+    let command = staging.as_str().unwrap().split('`').nth(1).unwrap();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let run = drifted.envs.run(&words[1..]).expect(14);
+    assert!(run.stdout.contains("posts"), "{}", run.stdout);
 }
