@@ -159,30 +159,16 @@ impl History {
 mod tests {
     use super::*;
     use crate::check::TargetReport;
-    use crate::status::{MigrationStatus, Verdict};
+    use crate::status::MigrationStatus;
 
     fn target(tenant: Option<&str>, applied: usize, pending: usize) -> TargetReport {
-        TargetReport {
-            environment: "prod".into(),
-            tenant: tenant.map(String::from),
-            database: "postgresql://app:****@db/app".into(),
-            target: "database `app`".into(),
-            state: State::UpToDate,
-            verdict: Some(Verdict::UpToDate),
-            history_table: None,
-            counts: [("applied", applied), ("pending", pending)]
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .collect(),
-            migrations: Vec::new(),
-            last_applied_at: DateTime::from_timestamp(1_700_000_000 + applied as i64, 0),
-            notes: Vec::new(),
-            lock: Some(Lock::Free),
-            drift: None,
-            error: None,
-            read: "single",
-            elapsed_ms: 1,
-        }
+        let counts: Vec<_> = [("applied", applied), ("pending", pending)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let mut target = super::super::tests::target(tenant, &counts);
+        target.last_applied_at = DateTime::from_timestamp(1_700_000_000 + applied as i64, 0);
+        target
     }
 
     fn report(targets: Vec<TargetReport>) -> EnvironmentReport {
@@ -272,19 +258,10 @@ mod tests {
 
     fn row(name: &str, state: status::State, rolled_back: Option<i64>) -> MigrationStatus {
         MigrationStatus {
-            name: name.into(),
-            state,
-            in_folder: true,
-            local_checksum: None,
-            database_checksum: None,
             started_at: DateTime::from_timestamp(1_700_000_000, 0),
-            finished_at: None,
             rolled_back_at: rolled_back.and_then(|s| DateTime::from_timestamp(s, 0)),
             applied_steps_count: Some(0),
-            logs: None,
-            progress: None,
-            note: None,
-            out_of_order: false,
+            ..super::super::tests::with_state(name, state)
         }
     }
 }

@@ -437,7 +437,7 @@ mod tests {
     use crate::check::{Lock, State, TargetReport};
     use crate::status::{MigrationStatus, Verdict};
 
-    fn target(tenant: Option<&str>, counts: &[(&'static str, usize)]) -> TargetReport {
+    pub(super) fn target(tenant: Option<&str>, counts: &[(&'static str, usize)]) -> TargetReport {
         TargetReport {
             environment: "prod".into(),
             tenant: tenant.map(String::from),
@@ -462,7 +462,7 @@ mod tests {
         with_state(name, status::State::Failed)
     }
 
-    fn with_state(name: &str, state: status::State) -> MigrationStatus {
+    pub(super) fn with_state(name: &str, state: status::State) -> MigrationStatus {
         MigrationStatus {
             name: name.into(),
             state,
