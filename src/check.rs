@@ -32,7 +32,9 @@ use crate::config::environments::Tenants;
 use crate::database_url::DatabaseUrl;
 use crate::drift;
 use crate::engine::{self, Access, Engine};
-use crate::environment::{Discovered, Prepared, discover, nothing_selected, tenant_files};
+use crate::environment::{
+    Discovered, Prepared, PreparedDrift, discover, nothing_selected, tenant_files,
+};
 use crate::error::{DatabaseError, ExitCode};
 use crate::history::HistoryRow;
 use crate::journal::Journal;
@@ -228,10 +230,39 @@ pub struct DriftSummary {
     /// The one migration every differing object was last named in, when there is one:
     /// where `repair` looks.
     pub suspect: Option<String>,
-    /// Whether the schema was compared with the migrations folder (the part the history
-    /// applied), rather than another database or a snapshot.
-    pub against_folder: bool,
+    /// What kind of thing the schema was compared with (`against` says it for people):
+    /// alerts and advice differ between drift from the migrations and a difference from
+    /// another environment or a snapshot.
+    pub comparison: Comparison,
     pub error: Option<String>,
+}
+
+/// What drift compared a schema with, as `serve`'s labels name it: bounded values, never
+/// a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Comparison {
+    /// The migrations folder: the replay of the migrations the history applied.
+    Folder,
+    /// Another environment of `safemig.toml`.
+    Environment { name: String },
+    /// A database given by its URL (`drift --against URL`).
+    Database,
+    /// A file from `safemig snapshot`.
+    Snapshot,
+}
+
+impl Comparison {
+    fn of(setting: &PreparedDrift) -> Comparison {
+        match (&setting.against, &setting.environment) {
+            (drift::Source::Folder, _) => Comparison::Folder,
+            (drift::Source::Snapshot(_), _) => Comparison::Snapshot,
+            (drift::Source::Database(_), Some(name)) => {
+                Comparison::Environment { name: name.clone() }
+            }
+            (drift::Source::Database(_), None) => Comparison::Database,
+        }
+    }
 }
 
 /// How many objects of one kind differ in one way.
@@ -621,7 +652,7 @@ async fn add_drift(
                 history_differences: report.history.as_ref().map(Vec::len),
                 objects: drift_counts(&report.differences),
                 suspect: report.suspect().map(str::to_string),
-                against_folder: matches!(setting.against, drift::Source::Folder),
+                comparison: Comparison::of(setting),
                 error: None,
             }
         }
@@ -634,7 +665,7 @@ async fn add_drift(
                 history_differences: None,
                 objects: Vec::new(),
                 suspect: None,
-                against_folder: matches!(setting.against, drift::Source::Folder),
+                comparison: Comparison::of(setting),
                 error: Some(e.to_string()),
             }
         }

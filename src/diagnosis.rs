@@ -198,8 +198,8 @@ pub fn of_check_target(target: &crate::check::TargetReport) -> Option<Advice> {
         Check::BaselineNeeded => Some(baseline()),
         Check::Drift => {
             let drift = target.drift.as_ref()?;
-            Some(match (&drift.suspect, drift.against_folder) {
-                (Some(name), true) => suspect(name),
+            Some(match (&drift.suspect, &drift.comparison) {
+                (Some(name), crate::check::Comparison::Folder) => suspect(name),
                 _ => Advice::text("run ")
                     .run(&["drift"])
                     .then(" for the differences"),
@@ -207,6 +207,32 @@ pub fn of_check_target(target: &crate::check::TargetReport) -> Option<Advice> {
         }
         Check::Unreachable | Check::Misconfigured | Check::Error => None,
     }
+}
+
+/// `check`'s report as JSON (what `check --json` prints and `serve`'s `/status`
+/// serves), each target with the `next:` step `check` prints for it (`null` when none),
+/// on the target as [`check_target_selection`] selects it.
+pub fn check_json(
+    report: &crate::check::CheckReport,
+    base: &crate::advice::Target,
+    named: bool,
+) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).expect("reports serialize");
+    let targets = report.environments.iter().flat_map(|e| &e.targets);
+    let slots = value["environments"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["targets"].as_array_mut().into_iter().flatten());
+    for (target, slot) in targets.zip(slots) {
+        slot["next"] = match of_check_target(target) {
+            Some(advice) => advice
+                .render(&check_target_selection(base, target, named))
+                .into(),
+            None => serde_json::Value::Null,
+        };
+    }
+    value
 }
 
 /// A migration edited after it was applied.

@@ -56,6 +56,8 @@ pub struct PreparedDrift {
     pub shadow: Option<DatabaseUrl>,
     /// How the report names what the schema is compared with.
     pub description: String,
+    /// The environment of `safemig.toml` compared with (`against = "environment:NAME"`).
+    pub environment: Option<String>,
     /// `every`: how often `serve` compares.
     pub every: Option<Duration>,
 }
@@ -135,6 +137,10 @@ fn prepare_named(
                 against,
                 shadow,
                 description,
+                environment: match &setting.against {
+                    DriftAgainst::Environment(other) => Some(other.clone()),
+                    DriftAgainst::Folder | DriftAgainst::Snapshot(_) => None,
+                },
                 every: setting.every,
             })
         }

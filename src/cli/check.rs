@@ -142,14 +142,21 @@ pub(super) fn prepare(
     Ok((prepared, true))
 }
 
+/// The flags every suggested command carries before each target's own `--env` and
+/// `--tenant` ([`diagnosis::check_target_selection`]): `--config FILE` for environments of
+/// the file; the project's `--url`, `--dir`, `--schema` and `--config` otherwise.
+pub(super) fn base_target(config: &ConfigArgs, project: &ProjectFlags, named: bool) -> Target {
+    if named {
+        config.target()
+    } else {
+        project.project_args(config).target()
+    }
+}
+
 /// Exits with the worst state's code.
 pub async fn check(args: CheckArgs, all: bool, printer: &mut Printer) -> Result<ExitCode, Error> {
     let (mut prepared, named) = prepare(&args.config, &args.env, &args.project)?;
-    let base = if named {
-        args.config.target()
-    } else {
-        args.project.project_args(&args.config).target()
-    };
+    let base = base_target(&args.config, &args.project, named);
     for environment in &mut prepared {
         environment.tenant_filter = args.tenant.clone();
         environment.strictness.strict |= args.strict;
@@ -162,7 +169,7 @@ pub async fn check(args: CheckArgs, all: bool, printer: &mut Printer) -> Result<
     };
     let report = check::run_all(&prepared, &options).await;
     if args.json {
-        printer.json(&json(&report, &base, named));
+        printer.json(&diagnosis::check_json(&report, &base, named));
     } else {
         printer.check(&report, &base, named, all);
     }
@@ -228,26 +235,6 @@ pub fn render(report: &CheckReport, base: &Target, named: bool, all: bool) -> St
         report.exit_code() as u8
     );
     out
-}
-
-/// The JSON report, each target with the `next:` line `render` would print for it.
-pub fn json(report: &CheckReport, base: &Target, named: bool) -> serde_json::Value {
-    let mut value = serde_json::to_value(report).expect("reports serialize");
-    let targets = report.environments.iter().flat_map(|e| &e.targets);
-    let slots = value["environments"]
-        .as_array_mut()
-        .into_iter()
-        .flatten()
-        .flat_map(|e| e["targets"].as_array_mut().into_iter().flatten());
-    for (target, slot) in targets.zip(slots) {
-        slot["next"] = match diagnosis::of_check_target(target) {
-            Some(advice) => advice
-                .render(&diagnosis::check_target_selection(base, target, named))
-                .into(),
-            None => serde_json::Value::Null,
-        };
-    }
-    value
 }
 
 fn table(targets: &[&TargetReport]) -> String {

@@ -107,7 +107,7 @@ pub async fn drift(
         let base = project.folder_target();
         return tenants(environment, &args).await.map(|report| {
             if args.json {
-                printer.json(&super::check::json(&report, &base, true));
+                printer.json(&safemig::diagnosis::check_json(&report, &base, true));
             } else {
                 printer.check(&report, &base, true, false);
             }
@@ -184,6 +184,7 @@ async fn tenants(mut environment: Prepared, args: &DriftArgs) -> Result<CheckRep
         against,
         shadow,
         description,
+        environment: None,
         every: None,
     });
     let options = CheckOptions {

@@ -80,7 +80,7 @@ pub async fn serve(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode, E
     // flight finish. The watchdog ends the process if that takes longer than 5 s (+ margin).
     let interrupt = Interrupt::new(Duration::from_secs(5));
     signals.set(Policy::Drain(interrupt.clone()));
-    let (prepared, _) = super::check::prepare(&args.config, &args.env, &args.project)?;
+    let (prepared, named) = super::check::prepare(&args.config, &args.env, &args.project)?;
     let options = ServeOptions {
         min_interval: args.min_interval,
         pending_tolerance: args.pending_tolerance,
@@ -95,6 +95,8 @@ pub async fn serve(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode, E
             idle_timeout: args.idle_timeout,
             max_connections: args.max_connections as usize,
         },
+        base_target: super::check::base_target(&args.config, &args.project, named),
+        named,
     };
     let listener = http::bind(args.listen).await?;
     let address = listener.local_addr().unwrap_or(args.listen);

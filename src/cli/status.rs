@@ -68,7 +68,7 @@ pub(super) async fn tenants(
     };
     let report = CheckReport::new(vec![check::run(environment, &options).await]);
     if json {
-        printer.json(&super::check::json(&report, base, true));
+        printer.json(&safemig::diagnosis::check_json(&report, base, true));
     } else {
         printer.check(&report, base, true, false);
     }

@@ -2,6 +2,9 @@
 //! here queries a database. Labels stay sparse: `env`, and `tenant` where the environment
 //! has tenants; per target about twenty series, plus one `safemig_migration_failed_info`
 //! per failed row and one `safemig_drift_objects` per kind and change that differ.
+//! `safemig_drift` is the one series per target an alert on drift needs: labels that
+//! differ between series of one target (as `kind` does) would make an alert fire once per
+//! series.
 
 use std::sync::atomic::AtomicU64;
 
@@ -10,7 +13,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::check::{EnvironmentReport, Lock, TargetReport};
+use crate::check::{Comparison, EnvironmentReport, Lock, TargetReport};
 use crate::status;
 
 /// What `Content-Type` the encoded text has.
@@ -54,6 +57,7 @@ struct Gauges {
     missing_locally: Series,
     last_applied: Series,
     lock_held: Series,
+    drift: Series,
     drift_objects: Series,
     drift_history: Series,
     drift_last_run: Series,
@@ -103,6 +107,10 @@ impl Gauges {
                 "When the last applied migration finished, Unix time",
             ),
             lock_held: gauge("lock_held", "1 while a process holds the migration lock"),
+            drift: gauge(
+                "drift",
+                "1 when the schema (or the history) differs from what drift compares it with, 0 when it is the same; `against` says with what: folder (the migrations the history applied), environment (`against_env`) or snapshot",
+            ),
             drift_objects: gauge(
                 "drift_objects",
                 "Schema objects that differ from what drift compares with, per kind and change",
@@ -138,6 +146,19 @@ fn labels(target: &TargetReport) -> Labels {
 fn with(mut labels: Labels, key: &str, value: &str) -> Labels {
     labels.push((key.to_string(), value.to_string()));
     labels
+}
+
+/// The labels saying what drift compared with: `against` (the kind) and, for another
+/// environment, `against_env` (its name in safemig.toml: bounded, never a URL).
+fn with_comparison(labels: Labels, comparison: &Comparison) -> Labels {
+    match comparison {
+        Comparison::Folder => with(labels, "against", "folder"),
+        Comparison::Environment { name } => {
+            with(with(labels, "against", "environment"), "against_env", name)
+        }
+        Comparison::Database => with(labels, "against", "database"),
+        Comparison::Snapshot => with(labels, "against", "snapshot"),
+    }
 }
 
 fn set(series: &Series, labels: &Labels, value: f64) {
@@ -185,8 +206,14 @@ fn add_target(gauges: &Gauges, target: &TargetReport) {
         }
     }
     if let Some(drift) = &target.drift
-        && drift.error.is_none()
+        && let Some(verdict) = drift.verdict
     {
+        let differs = verdict != crate::drift::Verdict::Same;
+        set(
+            &gauges.drift,
+            &with_comparison(labels.clone(), &drift.comparison),
+            if differs { 1.0 } else { 0.0 },
+        );
         for objects in &drift.objects {
             let series = with(
                 with(labels.clone(), "kind", objects.kind),

@@ -6,25 +6,29 @@
 //! while a check of the same environment runs waits for that check and takes its result
 //! (single-flight, by one lock per environment). Drift, which replays the migrations
 //! folder, runs on its own schedule (the environment's `drift.every`) in a background task
-//! and its last result is merged into every report. [`check::run`] never fails: a target
-//! that cannot be reached is a report with `up 0` and the reason, never a crashed exporter.
+//! and its last result is merged into every report; a check that finds the history
+//! changed since that result has drift compare again first ([`drift`]). [`check::run`]
+//! never fails: a target that cannot be reached is a report with `up 0` and the reason,
+//! never a crashed exporter.
 //!
 //! [`metrics`] maps the typed reports to Prometheus metrics; [`http`] serves them.
 
+mod drift;
 pub mod http;
 pub mod metrics;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::check::{self, CheckOptions, CheckReport, DriftSummary, EnvironmentReport, State};
+use crate::advice::Target;
+use crate::check::{self, CheckOptions, CheckReport, EnvironmentReport};
 use crate::environment::Prepared;
 use crate::status;
+
+use drift::{DriftRun, Histories};
 
 /// How `serve` checks.
 #[derive(Debug, Clone)]
@@ -39,6 +43,12 @@ pub struct ServeOptions {
     pub default_drift_every: Duration,
     /// The idle timeout and the cap on client connections.
     pub connections: http::ConnectionLimits,
+    /// How the person selected what is served (`--config FILE`), for the `next` steps of
+    /// `/status`, which add each target's `--env` and `--tenant`.
+    pub base_target: Target,
+    /// Whether the environments are those of `safemig.toml` (their commands carry
+    /// `--env`), rather than the project's own database.
+    pub named: bool,
 }
 
 /// The last check of an environment.
@@ -48,18 +58,18 @@ struct Checked {
     finished: Instant,
 }
 
-/// The last drift comparison of an environment.
-struct DriftRun {
-    at: DateTime<Utc>,
-    /// By tenant (`None`: the environment's database).
-    summaries: BTreeMap<Option<String>, DriftSummary>,
-}
-
 /// One environment served.
 struct Environment {
     prepared: Prepared,
     last: tokio::sync::Mutex<Option<Checked>>,
+    /// The histories its last check read (kept apart from `last`, which a running check
+    /// holds, for the environments that compare with this one).
+    histories: Mutex<Option<Histories>>,
     drift: Mutex<Option<DriftRun>>,
+    /// Held while drift compares: one comparison of an environment at a time.
+    comparing: tokio::sync::Mutex<()>,
+    /// The served environment drift compares with (`against = "environment:NAME"`).
+    compared_with: Option<usize>,
 }
 
 /// A check for the checker task to run: environment `index`, with or without drift.
@@ -85,13 +95,21 @@ pub struct Exporter {
 impl Exporter {
     pub fn new(environments: Vec<Prepared>, options: ServeOptions) -> Exporter {
         let (jobs, queue) = mpsc::unbounded_channel();
+        let names: Vec<String> = environments.iter().map(|p| p.name.clone()).collect();
         Exporter {
             environments: environments
                 .into_iter()
                 .map(|prepared| Environment {
+                    compared_with: prepared
+                        .drift
+                        .as_ref()
+                        .and_then(|d| d.environment.as_ref())
+                        .and_then(|other| names.iter().position(|n| n == other)),
                     prepared,
                     last: tokio::sync::Mutex::new(None),
+                    histories: Mutex::new(None),
                     drift: Mutex::new(None),
+                    comparing: tokio::sync::Mutex::new(()),
                 })
                 .collect(),
             options,
@@ -127,7 +145,8 @@ impl Exporter {
     }
 
     /// Runs the checks asked for, each as soon as it is asked (the callers keep them
-    /// single-flight per environment).
+    /// single-flight per environment). A comparison's result is kept here, so that it is
+    /// not lost when the scrape that asked for it goes away.
     async fn checker(self: Arc<Self>, mut queue: mpsc::UnboundedReceiver<Job>) {
         while let Some(job) = queue.recv().await {
             let exporter = self.clone();
@@ -136,8 +155,16 @@ impl Exporter {
                     drift: job.drift,
                     ..exporter.options.check.clone()
                 };
-                let prepared = &exporter.environments[job.index].prepared;
-                let report = check::run(prepared, &options).await;
+                let environment = &exporter.environments[job.index];
+                let started = Instant::now();
+                let compared = job
+                    .drift
+                    .then(|| exporter.compared_histories(job.index))
+                    .flatten();
+                let report = check::run(&environment.prepared, &options).await;
+                if job.drift {
+                    environment.keep_drift(DriftRun::new(started, report.clone(), compared));
+                }
                 let _ = job.reply.send(report);
             });
         }
@@ -174,14 +201,18 @@ impl Exporter {
     }
 
     /// `name`'s report, checked now unless a check started less than the minimum interval
-    /// ago; `None` for an unknown environment. With drift's last result merged in, and
-    /// when drift last ran (Unix seconds).
+    /// ago; `None` for an unknown environment. With drift's result merged in (compared
+    /// again first when the history changed since), and when drift last ran (Unix
+    /// seconds).
     pub async fn report(&self, name: &str) -> Option<(EnvironmentReport, Option<f64>)> {
         let index = self.find(name)?;
-        Some(self.report_of(index).await)
+        let (report, read) = self.history(index).await;
+        Some(self.with_drift(index, report, read).await)
     }
 
-    async fn report_of(&self, index: usize) -> (EnvironmentReport, Option<f64>) {
+    /// Environment `index`'s history report, from the cache when it is fresh, and when
+    /// the check that read it started.
+    async fn history(&self, index: usize) -> (EnvironmentReport, Instant) {
         let environment = &self.environments[index];
         let asked = Instant::now();
         // Held while the check runs: a scrape arriving meanwhile waits, then takes this
@@ -193,54 +224,98 @@ impl Exporter {
         if !fresh {
             let started = Instant::now();
             let report = self.check(index, false).await;
+            *lock(&environment.histories) = Some(Histories::of(&report));
             *last = Some(Checked {
                 report,
                 started,
                 finished: Instant::now(),
             });
         }
-        let mut report = last.as_ref().expect("checked above").report.clone();
-        drop(last);
-        let drift = environment.drift.lock().unwrap_or_else(|e| e.into_inner());
+        let checked = last.as_ref().expect("checked above");
+        (checked.report.clone(), checked.started)
+    }
+
+    /// `report` (read by a check started at `read`) with drift's last result merged in,
+    /// compared again first when `report` shows a history that result was not compared
+    /// at.
+    async fn with_drift(
+        &self,
+        index: usize,
+        mut report: EnvironmentReport,
+        read: Instant,
+    ) -> (EnvironmentReport, Option<f64>) {
+        let seen = Histories::of(&report);
+        if self.drift_outdated(index, &seen, read) {
+            self.compare(index, |exporter| {
+                exporter.drift_outdated(index, &seen, read)
+            })
+            .await;
+        }
+        let drift = lock(&self.environments[index].drift);
         let at = drift
             .as_ref()
             .map(|d| d.at.timestamp_millis() as f64 / 1000.0);
         if let Some(run) = drift.as_ref() {
-            merge_drift(&mut report, run);
+            run.merge_into(&mut report);
         }
         (report, at)
     }
 
-    /// Every environment's report, checked concurrently where not cached.
+    /// Every environment's report, checked concurrently where not cached; the histories
+    /// first, so that drift against another environment sees that one's latest.
     pub async fn reports(&self) -> Vec<(EnvironmentReport, Option<f64>)> {
-        futures_util::future::join_all((0..self.environments.len()).map(|i| self.report_of(i)))
-            .await
+        let histories =
+            futures_util::future::join_all((0..self.environments.len()).map(|i| self.history(i)))
+                .await;
+        futures_util::future::join_all(
+            histories
+                .into_iter()
+                .enumerate()
+                .map(|(i, (report, read))| self.with_drift(i, report, read)),
+        )
+        .await
     }
 
-    /// What `check --json` prints, from the same cache.
-    pub async fn status(&self) -> CheckReport {
-        CheckReport::new(self.reports().await.into_iter().map(|(r, _)| r).collect())
+    /// What `check --json` prints, from the same cache, each target with its `next` step
+    /// as `check` words it.
+    pub async fn status(&self) -> serde_json::Value {
+        let report = CheckReport::new(self.reports().await.into_iter().map(|(r, _)| r).collect());
+        crate::diagnosis::check_json(&report, &self.options.base_target, self.options.named)
     }
 
-    /// Compares environment `index`'s schema now and keeps the result for the reports.
-    async fn compare(&self, index: usize) {
-        let report = self.check(index, true).await;
-        let summaries = report
-            .targets
-            .into_iter()
-            .filter_map(|t| t.drift.map(|d| (t.tenant, d)))
-            .collect();
-        *self.environments[index]
-            .drift
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(DriftRun {
-            at: Utc::now(),
-            summaries,
-        });
+    /// Whether environment `index` compares drift and its last comparison (if any) saw
+    /// other histories than `seen` (its own, read by a check started at `read`) and the
+    /// compared environment's last.
+    fn drift_outdated(&self, index: usize, seen: &Histories, read: Instant) -> bool {
+        if !self.options.check.drift || self.environments[index].prepared.drift.is_none() {
+            return false;
+        }
+        let compared = self.compared_histories(index);
+        match lock(&self.environments[index].drift).as_ref() {
+            Some(run) => run.outdated(seen, read, compared.as_ref()),
+            None => true,
+        }
+    }
+
+    /// The histories last read of the served environment `index` compares with.
+    fn compared_histories(&self, index: usize) -> Option<Histories> {
+        let other = self.environments[index].compared_with?;
+        lock(&self.environments[other].histories).clone()
+    }
+
+    /// Compares environment `index`'s schema now (the checker keeps the result), unless
+    /// `still_needed` says a comparison that ran while this one waited for its turn
+    /// already did what was asked.
+    async fn compare(&self, index: usize, still_needed: impl Fn(&Self) -> bool) {
+        let _turn = self.environments[index].comparing.lock().await;
+        if still_needed(self) {
+            self.check(index, true).await;
+        }
     }
 
     /// Runs drift for every environment that configures it, each on its own schedule,
-    /// until the process ends. Returns at once when drift is turned off.
+    /// until the process ends: whenever its last comparison (scheduled, or asked for by
+    /// a changed history) is `every` old. Returns at once when drift is turned off.
     async fn drift_forever(self: Arc<Self>) {
         if !self.options.check.drift {
             return;
@@ -257,10 +332,15 @@ impl Exporter {
                     .every
                     .unwrap_or(self.options.default_drift_every);
                 let exporter = &self;
+                let due = move || {
+                    lock(&environment.drift)
+                        .as_ref()
+                        .map_or_else(Instant::now, |run| run.started + every)
+                };
                 Some(async move {
                     loop {
-                        exporter.compare(index).await;
-                        tokio::time::sleep(every).await;
+                        tokio::time::sleep_until(due().into()).await;
+                        exporter.compare(index, |_| due() <= Instant::now()).await;
                     }
                 })
             });
@@ -269,26 +349,28 @@ impl Exporter {
 
     /// Why `name` is not ready for its app (`Err`), or `Ok` when it is: every target
     /// read, no failed or interrupted migration, at most the tolerated pending ones.
+    /// From the history alone: an app waiting to start never waits for drift.
     pub async fn readiness(&self, name: &str) -> Option<Result<(), String>> {
-        let (report, _) = self.report(name).await?;
+        let (report, _) = self.history(self.find(name)?).await;
         Some(readiness(&report, self.options.pending_tolerance))
     }
 }
 
-/// Drift's last result in a fresh history report: the target's drift, and its state.
-fn merge_drift(report: &mut EnvironmentReport, run: &DriftRun) {
-    for target in &mut report.targets {
-        if let Some(summary) = run.summaries.get(&target.tenant) {
-            if summary
-                .verdict
-                .is_some_and(|v| v != crate::drift::Verdict::Same)
-            {
-                target.state = State::worst([target.state, State::Drift]);
-            }
-            target.drift = Some(summary.clone());
+impl Environment {
+    /// Keeps `run` unless a comparison that started later is already kept.
+    fn keep_drift(&self, run: DriftRun) {
+        let mut drift = lock(&self.drift);
+        if drift
+            .as_ref()
+            .is_none_or(|kept| kept.started <= run.started)
+        {
+            *drift = Some(run);
         }
     }
-    report.state = State::worst(report.targets.iter().map(|t| t.state));
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `/readyz`'s rule over one report.
@@ -352,10 +434,10 @@ pub fn readiness(report: &EnvironmentReport, pending_tolerance: usize) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Lock, TargetReport};
+    use crate::check::{Lock, State, TargetReport};
     use crate::status::{MigrationStatus, Verdict};
 
-    fn target(tenant: Option<&str>, counts: &[(&'static str, usize)]) -> TargetReport {
+    pub(super) fn target(tenant: Option<&str>, counts: &[(&'static str, usize)]) -> TargetReport {
         TargetReport {
             environment: "prod".into(),
             tenant: tenant.map(String::from),
@@ -380,7 +462,7 @@ mod tests {
         with_state(name, status::State::Failed)
     }
 
-    fn with_state(name: &str, state: status::State) -> MigrationStatus {
+    pub(super) fn with_state(name: &str, state: status::State) -> MigrationStatus {
         MigrationStatus {
             name: name.into(),
             state,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::check::{Environments, deploy_to};
-use crate::deploy::INIT;
+use crate::deploy::{INIT, POSTS};
 use crate::harness::{Kind, PASSWORD, Project, TestDb, private_postgres};
 use crate::repair::{FAILED, FIRST, FOUR, fail_after};
 
@@ -44,11 +44,31 @@ fn get(address: &str, path: &str, accept: Option<&str>) -> std::io::Result<(u16,
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     Ok((status, body))
+}
+
+/// A body sent with `Transfer-Encoding: chunked` (Prometheus's larger answers), joined.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16)
+            .unwrap_or_else(|_| panic!("not a chunk size: {size:?}"));
+        if size == 0 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].strip_prefix("\r\n").unwrap_or(&after[size..]);
+    }
+    body
 }
 
 /// Polls `what` until it returns `Some`, or fails after `limit` naming `description`.
@@ -135,13 +155,26 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(target: &str) -> Prometheus {
+        Prometheus::with_rules(target, None)
+    }
+
+    /// Also evaluating the alert rules `rules` (text of a rules file) every second.
+    fn with_rules(target: &str, rules: Option<&str>) -> Prometheus {
         let binary = which("prometheus");
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
+        let rule_files = match rules {
+            Some(rules) => {
+                let file = dir.path().join("rules.yml");
+                std::fs::write(&file, rules).unwrap();
+                format!("rule_files: [\"{}\"]\n", file.display())
+            }
+            None => String::new(),
+        };
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: safemig\n    static_configs:\n      - targets: [\"{target}\"]\n"
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n{rule_files}scrape_configs:\n  - job_name: safemig\n    static_configs:\n      - targets: [\"{target}\"]\n"
             ),
         )
         .unwrap();
@@ -194,6 +227,43 @@ impl Prometheus {
             .collect()
     }
 
+    /// The alerts pending or firing: each one's labels, annotations, state and since when
+    /// it is active (Unix seconds).
+    fn alerts(&self) -> Vec<Alert> {
+        let (code, body) = get(&self.address, "/api/v1/alerts", None).expect("prometheus answers");
+        assert_eq!(code, 200, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        json["data"]["alerts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{json}"))
+            .iter()
+            .map(|a| Alert {
+                labels: a["labels"].clone(),
+                annotations: a["annotations"].clone(),
+                firing: a["state"] == "firing",
+                active_at: chrono::DateTime::parse_from_rfc3339(a["activeAt"].as_str().unwrap())
+                    .unwrap()
+                    .timestamp_millis() as f64
+                    / 1000.0,
+            })
+            .collect()
+    }
+
+    /// The `for:` of the alerting rule `name` as loaded, in seconds.
+    fn rule_duration(&self, name: &str) -> f64 {
+        let (code, body) = get(&self.address, "/api/v1/rules", None).expect("prometheus answers");
+        assert_eq!(code, 200, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        json["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+            .find(|r| r["name"] == name)
+            .and_then(|r| r["duration"].as_f64())
+            .unwrap_or_else(|| panic!("no rule {name}: {json}"))
+    }
+
     /// Polls until `expression` has exactly one series, of value `expected`.
     fn wait_for(&self, expression: &str, expected: f64) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -208,6 +278,25 @@ impl Prometheus {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// An alert as Prometheus's `/api/v1/alerts` shows it.
+#[derive(Debug, Clone)]
+struct Alert {
+    labels: Value,
+    annotations: Value,
+    firing: bool,
+    active_at: f64,
+}
+
+impl Alert {
+    fn name(&self) -> &str {
+        self.labels["alertname"].as_str().unwrap()
+    }
+
+    fn env(&self) -> &str {
+        self.labels["env"].as_str().unwrap_or("")
     }
 }
 
@@ -397,23 +486,33 @@ fn a_killed_server_is_up_0_at_the_next_scrape_and_recovers() {
     prometheus.wait_for("safemig_up{env=\"other\"}", 1.0);
 }
 
+/// `promtool check rules` passes on the shipped rules, and `promtool test rules` on their
+/// unit tests (examples/prometheus/safemig-rules.test.yml): every rule fires once per
+/// environment or tenant with a target scraped twice, waits for its `for:`, and words
+/// each kind of drift comparison as what it is. (Before, the failed-row rule fired twice
+/// for a target scraped twice, and drift had no `for:`.)
 #[test]
-fn example_alert_rules_pass_promtool() {
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus/safemig-rules.yml");
-    let output = Command::new(which("promtool"))
-        .arg("check")
-        .arg("rules")
-        .arg(&rules)
-        .output()
-        .expect("running promtool");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Four groups of rules: failed, pending, drift, check failing.
-    assert!(stdout.contains("SUCCESS: 4 rules found"), "{stdout}");
+fn shipped_alert_rules_pass_promtool_check_and_their_unit_tests() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus");
+    let promtool = |args: &[&str], file: &str| {
+        let output = Command::new(which("promtool"))
+            .args(args)
+            .arg(examples.join(file))
+            .output()
+            .expect("running promtool");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let checked = promtool(&["check", "rules"], "safemig-rules.yml");
+    // Failed, pending, drift, check failing, exporter down.
+    assert!(checked.contains("SUCCESS: 5 rules found"), "{checked}");
+    let tested = promtool(&["test", "rules"], "safemig-rules.test.yml");
+    assert!(tested.contains("SUCCESS"), "{tested}");
 }
 
 #[test]
@@ -546,6 +645,8 @@ fn concurrent_scrapes_share_one_check() {
                 idle_timeout: Duration::from_secs(30),
                 max_connections: 512,
             },
+            base_target: Default::default(),
+            named: true,
         },
     ));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -578,4 +679,349 @@ fn concurrent_scrapes_share_one_check() {
         };
         tokio::join!(server, scrapes);
     });
+}
+
+const INIT_NAME: &str = "20240101000000_init";
+const POSTS_NAME: &str = "20240102000000_posts";
+
+/// What a database needs to look like for each kind of drift: `production` one migration
+/// behind and compared with the folder (pending, not drift); `staging` ahead of it and
+/// compared with it; `reports` with the second migration run by hand, unrecorded, compared
+/// with the folder; `preview` with a table made since its snapshot, compared with it;
+/// `fleet`, two tenants compared with the folder, of which `tenant_b` has a table made by
+/// hand.
+struct Drifted {
+    project: Project,
+    production: TestDb,
+    _staging: TestDb,
+    reports: TestDb,
+    _preview: TestDb,
+    _fleet: TestDb,
+    envs: Environments,
+}
+
+impl Drifted {
+    fn new() -> Drifted {
+        let kind = Kind::Postgres;
+        let released = Project::new(kind, &[(INIT_NAME, INIT)]);
+        let project = Project::new(kind, &[(INIT_NAME, INIT), (POSTS_NAME, POSTS)]);
+        let production = TestDb::new(kind);
+        released.safemig(&production, &["deploy"]).expect(0);
+        let staging = TestDb::new(kind);
+        project.safemig(&staging, &["deploy"]).expect(0);
+        let reports = TestDb::new(kind);
+        released.safemig(&reports, &["deploy"]).expect(0);
+        reports.exec(POSTS);
+        let preview = TestDb::new(kind);
+        released.safemig(&preview, &["deploy"]).expect(0);
+        let snapshot = project.dir.path().join("preview.json");
+        released
+            .safemig(
+                &preview,
+                &["snapshot", "--output", snapshot.to_str().unwrap()],
+            )
+            .expect(0);
+        preview.exec("CREATE TABLE stray (id INTEGER PRIMARY KEY);");
+        let fleet = TestDb::new(kind);
+        for tenant in ["tenant_a", "tenant_b"] {
+            deploy_to(&project, &format!("{}?schema={tenant}", fleet.url), 0);
+        }
+        fleet.exec("CREATE TABLE tenant_b.stray (id INTEGER PRIMARY KEY);");
+        let mut envs = Environments::new();
+        let folder = "drift = { against = \"folder\" }";
+        envs.add("production", &production.url, &project, folder);
+        envs.add(
+            "staging",
+            &staging.url,
+            &project,
+            "drift = { against = \"environment:production\" }",
+        );
+        envs.add("reports", &reports.url, &project, folder);
+        envs.add(
+            "preview",
+            &preview.url,
+            &project,
+            &format!(
+                "drift = {{ against = \"snapshot:{}\" }}",
+                snapshot.display()
+            ),
+        );
+        envs.add(
+            "fleet",
+            &fleet.url,
+            &project,
+            &format!("{folder}\ntenants = {{ list = [\"tenant_a\", \"tenant_b\"] }}"),
+        );
+        Drifted {
+            project,
+            production,
+            _staging: staging,
+            reports,
+            _preview: preview,
+            _fleet: fleet,
+            envs,
+        }
+    }
+
+    /// The releases that end staging's and reports' drift: production deployed (staging
+    /// is compared with it), and the migration run by hand on reports recorded.
+    fn release(&self) {
+        self.project
+            .safemig(&self.production, &["deploy"])
+            .expect(0);
+        self.project
+            .safemig(&self.reports, &["resolve", "--applied", POSTS_NAME])
+            .expect(0);
+    }
+}
+
+/// The first scrape after a deploy (of the environment compared with) or a resolve shows
+/// the drift it ended gone: serve compares again when it sees a history change, instead
+/// of serving the old result until `drift.every` (an hour here), which is what it did
+/// before.
+#[test]
+fn the_first_scrape_after_a_release_compares_drift_again() {
+    let drifted = Drifted::new();
+    let serve = Serve::start(&drifted.envs, &[]);
+    let (_, page) = serve.get("/metrics");
+    for (env, against, drift) in [
+        ("production", "folder", 0.0),
+        ("staging", "environment", 1.0),
+        ("reports", "folder", 1.0),
+        ("preview", "snapshot", 1.0),
+        ("fleet\",tenant=\"tenant_a", "folder", 0.0),
+        ("fleet\",tenant=\"tenant_b", "folder", 1.0),
+    ] {
+        assert_eq!(
+            sample(
+                &page,
+                "safemig_drift",
+                &[&format!("env=\"{env}\""), &format!("against=\"{against}\"")]
+            ),
+            Some(drift),
+            "{env}: {page}"
+        );
+    }
+    assert!(
+        page.contains(
+            "safemig_drift{env=\"staging\",against=\"environment\",against_env=\"production\"} 1"
+        ),
+        "{page}"
+    );
+
+    drifted.release();
+    let (_, page) = serve.get("/metrics");
+    for (env, drift) in [("staging", 0.0), ("reports", 0.0), ("preview", 1.0)] {
+        assert_eq!(
+            sample(&page, "safemig_drift", &[&format!("env=\"{env}\"")]),
+            Some(drift),
+            "{env}: {page}"
+        );
+    }
+}
+
+/// `/status` carries each target's `next` step exactly as `check --json` prints it, on
+/// that target (`--env`) with the `--config` serve was given, and the command in it runs
+/// as printed. (Before, `/status` had no `next`.)
+#[test]
+fn status_carries_each_targets_next_step_as_check_prints_it() {
+    let drifted = Drifted::new();
+    let config = drifted.envs.dir.path().join("safemig.toml");
+    let config = config.to_str().unwrap();
+    let serve = Serve::start(&drifted.envs, &["--config", config]);
+    let (code, status) = serve.get("/status");
+    assert_eq!(code, 200);
+    let status: Value = serde_json::from_str(&status).unwrap();
+    let check = drifted.envs.check_json(&["--config", config], 14);
+    let next = |report: &Value, env: &str| {
+        report["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == env)
+            .unwrap_or_else(|| panic!("no {env}: {report}"))["targets"][0]["next"]
+            .clone()
+    };
+    for env in ["production", "staging", "reports", "preview"] {
+        let served = next(&status, env);
+        assert_eq!(served, next(&check, env), "{env}");
+        let served = served
+            .as_str()
+            .unwrap_or_else(|| panic!("{env}: no next: {status}"));
+        assert!(
+            served.contains(&format!("--config {config} --env {env}`")),
+            "{env}: {served}"
+        );
+    }
+    let staging = next(&status, "staging");
+    assert_eq!(
+        staging,
+        format!("run `safemig drift --config {config} --env staging` for the differences").as_str()
+    );
+    let command = staging.as_str().unwrap().split('`').nth(1).unwrap();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let run = drifted.envs.run(&words[1..]).expect(14);
+    assert!(run.stdout.contains("posts"), "{}", run.stdout);
+}
+
+/// The shipped alert rules with every `for:` of N minutes made N seconds, so that a test
+/// sees alerts go from pending to firing; nothing else is changed.
+fn rules_with_short_for() -> String {
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus/safemig-rules.yml");
+    let text = std::fs::read_to_string(shipped).unwrap();
+    let mut changed = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let (indent, rest) = line.split_at(line.len() - line.trim_start().len());
+            match rest
+                .strip_prefix("for: ")
+                .and_then(|d| d.strip_suffix('m'))
+                .filter(|n| n.parse::<u32>().is_ok())
+            {
+                Some(minutes) => {
+                    changed += 1;
+                    format!("{indent}for: {minutes}s")
+                }
+                None => line.to_string(),
+            }
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        text.matches("alert: ").count(),
+        "every rule has a `for:` in minutes"
+    );
+    lines.join("\n") + "\n"
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// No alert is pending or firing twice for one database (`env`, `tenant`).
+fn assert_once_per_target(alerts: &[Alert]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for alert in alerts {
+        let key = (
+            alert.name().to_string(),
+            alert.env().to_string(),
+            alert.labels["tenant"].clone().to_string(),
+        );
+        assert!(
+            seen.insert(key),
+            "{} twice for {}: {alerts:#?}",
+            alert.name(),
+            alert.env()
+        );
+    }
+}
+
+/// With the shipped alert rules (only their `for:` shortened, see [`rules_with_short_for`])
+/// a real Prometheus fires exactly one `SafemigDrift` per drifted environment, whatever it
+/// is compared with, each pending for its `for:` first and worded for its kind of
+/// comparison; production, only behind on migrations, has none. After production's deploy
+/// and reports' resolve the drift of both clears without waiting for `drift.every` (an
+/// hour here). (Before: the rule had no `for:` and fired twice for a comparison with a
+/// history, its text called every difference drift from the migrations, and serve kept
+/// the old result until `every`.)
+#[test]
+fn drift_alerts_fire_once_per_environment_and_clear_after_a_release() {
+    let drifted = Drifted::new();
+    let serve = Serve::start(&drifted.envs, &[]);
+    let prometheus = Prometheus::with_rules(&serve.address, Some(&rules_with_short_for()));
+    let drift_for = prometheus.rule_duration("SafemigDrift");
+    assert!(drift_for >= 1.0, "SafemigDrift has a `for:` ({drift_for}s)");
+
+    let mut pending = std::collections::BTreeSet::new();
+    let firing = poll(
+        Duration::from_secs(120),
+        "four SafemigDrift alerts firing",
+        || {
+            let alerts = prometheus.alerts();
+            assert_once_per_target(&alerts);
+            let now = unix_now();
+            let drift: Vec<Alert> = alerts
+                .into_iter()
+                .filter(|a| a.name() == "SafemigDrift")
+                .collect();
+            for alert in &drift {
+                if !alert.firing {
+                    pending.insert(alert.env().to_string());
+                    continue;
+                }
+                assert!(
+                    pending.contains(alert.env()),
+                    "fired without being pending first: {alert:?}"
+                );
+                assert!(
+                    now - alert.active_at >= drift_for - 0.001,
+                    "fired {}s after it became active, before its `for:` of {drift_for}s: {alert:?}",
+                    now - alert.active_at
+                );
+            }
+            (drift.len() == 4 && drift.iter().all(|a| a.firing)).then_some(drift)
+        },
+    );
+    let summary = |env: &str| {
+        let alert = firing
+            .iter()
+            .find(|a| a.env() == env)
+            .unwrap_or_else(|| panic!("no SafemigDrift for {env}: {firing:#?}"));
+        (
+            alert.labels["against"].as_str().unwrap_or("").to_string(),
+            alert.annotations["summary"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        summary("staging"),
+        (
+            "environment".into(),
+            "The schema of staging differs from environment production".into()
+        )
+    );
+    assert_eq!(
+        summary("reports"),
+        (
+            "folder".into(),
+            "The schema of reports drifted from its migrations: it is not what the migrations its history applied make".into()
+        )
+    );
+    assert_eq!(
+        summary("preview"),
+        (
+            "snapshot".into(),
+            "The schema of preview differs from the snapshot safemig.toml compares it with".into()
+        )
+    );
+    // Per tenant: the drifted one only.
+    assert_eq!(
+        summary("fleet"),
+        (
+            "folder".into(),
+            "The schema of fleet tenant tenant_b drifted from its migrations: it is not what the migrations its history applied make".into()
+        )
+    );
+
+    drifted.release();
+    prometheus.wait_for("safemig_drift{env=\"staging\"}", 0.0);
+    prometheus.wait_for("safemig_drift{env=\"reports\"}", 0.0);
+    prometheus.wait_for("safemig_drift{env=\"preview\"}", 1.0);
+    poll(
+        Duration::from_secs(30),
+        "only preview's and fleet's SafemigDrift left",
+        || {
+            let alerts = prometheus.alerts();
+            let drift: Vec<&str> = alerts
+                .iter()
+                .filter(|a| a.name() == "SafemigDrift")
+                .map(Alert::env)
+                .collect();
+            (drift == ["preview", "fleet"] || drift == ["fleet", "preview"]).then_some(())
+        },
+    );
 }
