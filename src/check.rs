@@ -268,7 +268,8 @@ impl Comparison {
 /// How many objects of one kind differ in one way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DriftCount {
-    pub kind: &'static str,
+    /// The kind as drift's JSON names it (`primary_key`).
+    pub kind: String,
     pub change: &'static str,
     pub count: usize,
 }
@@ -287,7 +288,7 @@ fn drift_counts(findings: &[drift::Finding]) -> Vec<DriftCount> {
     counts
         .into_iter()
         .map(|((kind, change), count)| DriftCount {
-            kind,
+            kind: kind.replace(' ', "_"),
             change,
             count,
         })

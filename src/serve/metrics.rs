@@ -216,7 +216,7 @@ fn add_target(gauges: &Gauges, target: &TargetReport) {
         );
         for objects in &drift.objects {
             let series = with(
-                with(labels.clone(), "kind", objects.kind),
+                with(labels.clone(), "kind", &objects.kind),
                 "change",
                 objects.change,
             );
