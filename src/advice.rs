@@ -190,6 +190,11 @@ impl Target {
         self
     }
 
+    /// Whether `flag` is among the flags.
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
     /// Whether any flag selects the database (an empty target means the project's own,
     /// found from the working directory).
     pub fn is_empty(&self) -> bool {

@@ -354,7 +354,9 @@ fn attention_block(group: &[&TargetReport], base: &Target, named: bool) -> Strin
     if let Some(advice) = diagnosis::of_check_target(target) {
         let selection = diagnosis::check_target_selection(base, target, named);
         out += &format!("  next: {}", advice.render(&selection));
-        if group.len() > 1 {
+        // A step on one tenant (`--tenant`) is to be repeated for the others listed; one
+        // over the whole environment (deploy) already covers them.
+        if group.len() > 1 && selection.has_flag("--tenant") {
             out += ", then the same for each tenant listed";
         }
         out.push('\n');

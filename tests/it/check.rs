@@ -907,3 +907,46 @@ fn check_in_the_blog_example() {
     run(&["deploy", "--env", "dev"]).expect(0);
     run(&["check"]).expect(0);
 }
+
+/// Above 20 targets, `check` lists only those needing attention and groups alike tenants
+/// under one `next:` line (30 SQLite tenants, 3 with a migration pending); `-v` lists
+/// every target.
+#[test]
+fn many_targets_are_summarised() {
+    let project = crate::deploy::three(Kind::Sqlite);
+    let mut envs = Environments::new();
+    let folder = envs.dir.path().join("tenants");
+    std::fs::create_dir(&folder).unwrap();
+    envs.raw(&format!(
+        "[environments.fleet]\ndir = \"{}\"\ntenants = {{ files = \"tenants/*.db\" }}\n",
+        project.migrations().display()
+    ));
+    for i in 0..30 {
+        std::fs::write(folder.join(format!("t{i:02}.db")), b"").unwrap();
+    }
+    envs.run(&["deploy", "--env", "fleet"]).expect(0);
+    project.write(
+        "20240104000000_next",
+        "CREATE TABLE next_things (id INTEGER PRIMARY KEY);\n",
+    );
+    for i in 0..27 {
+        let url = format!("file:{}", folder.join(format!("t{i:02}.db")).display());
+        deploy_to(&project, &url, 0);
+    }
+    let run = envs.run(&["check"]).expect(8);
+    let out = &run.stdout;
+    assert!(
+        out.contains("(27 up to date not listed; -v lists every target.)")
+            && out.contains(
+                "fleet: 3 tenants pending (tenants/t27.db, tenants/t28.db, tenants/t29.db)"
+            )
+            && out.matches("next: ").count() == 1
+            && out.contains(
+                "next: run `safemig deploy --env fleet` to apply the pending migrations\n"
+            )
+            && !out.contains("tenants/t00.db"),
+        "{out}"
+    );
+    let all = envs.run(&["check", "-v"]).expect(8);
+    assert!(all.stdout.contains("tenants/t00.db"), "{}", all.stdout);
+}
