@@ -2,6 +2,7 @@
 //! it" (ARCHITECTURE.md) stays true, and every module can be understood and tested with
 //! only what is below it. A module's references are the `crate::name` paths in its code
 //! (its own file and every file of its folder), comments and test modules left out.
+//! And no file of `src/` grows past 800 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -155,4 +156,23 @@ fn a_module_file_and_its_folder_are_read_together() {
     // `error.rs` re-exports the exit codes; `error/deploy.rs` summarizes a failed row's logs.
     assert!(error.contains("exit_code"), "error names: {error:?}");
     assert!(error.contains("history"), "error names: {error:?}");
+}
+
+/// No file of `src/` is over 800 lines (issue 23): a file that long holds more than one
+/// job. Its functions' length is clippy's `too_many_lines` (clippy.toml).
+#[test]
+fn no_source_file_is_over_800_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            (lines > 800).then(|| format!("{} ({lines} lines)", file.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over 800 lines:\n{}",
+        long.join("\n")
+    );
 }
