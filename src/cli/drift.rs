@@ -283,6 +283,27 @@ fn invalid_against(text: &str, reason: String) -> Error {
 /// history, and the verdict.
 pub fn render(report: &Report, labels: &Labels) -> String {
     let (left, right) = (labels.left.as_str(), labels.right.as_str());
+    let mut out = render_sides(report, left, right);
+    out.push_str(&render_differences(report, left, right));
+    if let Some(history) = &report.history {
+        out.push('\n');
+        if history.is_empty() {
+            out.push_str("History: the same.\n");
+        } else {
+            out.push_str("History:\n");
+            for difference in history {
+                out.push_str(&format!("  {}\n", history_line(difference, left, right)));
+            }
+        }
+    }
+    out.push('\n');
+    out.push_str(&render_compared(report));
+    out.push_str(&render_verdict(report));
+    out
+}
+
+/// What is compared with what, and the pending migrations left out of the comparison.
+fn render_sides(report: &Report, left: &str, right: &str) -> String {
     let cached = match report.right.cached {
         Some(true) => " (replayed earlier, from the cache)",
         Some(false) => " (replayed into a scratch database)",
@@ -305,6 +326,12 @@ pub fn render(report: &Report, labels: &Labels) -> String {
             if report.pending.len() == 1 { "it" } else { "them" }
         ));
     }
+    out
+}
+
+/// Each differing object once, then each of its changed attributes with both sides' values.
+fn render_differences(report: &Report, left: &str, right: &str) -> String {
+    let mut out = String::new();
     let mut previous = None;
     for finding in &report.differences {
         let object = finding.difference.object();
@@ -334,19 +361,12 @@ pub fn render(report: &Report, labels: &Labels) -> String {
             ));
         }
     }
-    if let Some(history) = &report.history {
-        out.push('\n');
-        if history.is_empty() {
-            out.push_str("History: the same.\n");
-        } else {
-            out.push_str("History:\n");
-            for difference in history {
-                out.push_str(&format!("  {}\n", history_line(difference, left, right)));
-            }
-        }
-    }
-    out.push('\n');
-    out.push_str(&format!("Compared {} objects", report.compared));
+    out
+}
+
+/// How many objects were compared, and how many of them (by kind) by their whole text.
+fn render_compared(report: &Report) -> String {
+    let mut out = format!("Compared {} objects", report.compared);
     if !report.compared_by_text.is_empty() {
         let mut kinds: std::collections::BTreeMap<ObjectKind, usize> = Default::default();
         for key in &report.compared_by_text {
@@ -367,6 +387,11 @@ pub fn render(report: &Report, labels: &Labels) -> String {
         ));
     }
     out.push_str(".\n");
+    out
+}
+
+/// The verdict's line, counting differences and the objects they are in.
+fn render_verdict(report: &Report) -> String {
     let objects = {
         let mut keys: Vec<_> = report
             .differences
@@ -376,7 +401,7 @@ pub fn render(report: &Report, labels: &Labels) -> String {
         keys.dedup();
         keys.len()
     };
-    out.push_str(&match report.verdict {
+    match report.verdict {
         Verdict::Same => "No drift: the same schema and history.".to_string(),
         Verdict::SameSchemaDifferentHistory => {
             "Drift: the same schema, but another history.".to_string()
@@ -391,8 +416,7 @@ pub fn render(report: &Report, labels: &Labels) -> String {
                 _ => "",
             }
         ),
-    });
-    out
+    }
 }
 
 /// Whether `difference` is a column or constraint of a table that is itself only on one

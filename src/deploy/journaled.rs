@@ -127,6 +127,8 @@ impl Progress<'_> {
     }
 }
 
+/// Applies `step`'s migration statement by statement, each tied to its journal write as
+/// its category says (see above), and finishes the row.
 pub(super) async fn apply(
     engine: &mut dyn Engine,
     step: &Step<'_>,
@@ -136,46 +138,7 @@ pub(super) async fn apply(
     let dialect = engine.provider().dialect();
     let transactional_ddl = engine.capabilities().transactional_ddl;
     let statements = sql::executable_statements(migration.sql(), dialect);
-
-    let mut progress = match &step.resume {
-        Some(resume) => Progress {
-            row_id: resume.row_id.clone(),
-            journal: resume.journal.clone(),
-            migration,
-        },
-        None => {
-            let hashes = statements
-                .iter()
-                .map(|s| statement_hash(s, dialect))
-                .collect();
-            let journal = Journal {
-                updated_at: Some(history::now()),
-                ..Journal::new(hashes)
-            };
-            let row = HistoryRow {
-                logs: Some(journal.to_logs()),
-                ..HistoryRow::started(&migration.name, &migration.checksum)
-            };
-            engine.insert_row(&row).await?;
-            failpoint::hit("after_insert");
-            Progress {
-                row_id: row.id,
-                journal,
-                migration,
-            }
-        }
-    };
-
-    if let Some(resume) = &step.resume {
-        prepare_resume(
-            engine,
-            &statements,
-            &mut progress,
-            &resume.in_flight,
-            dialect,
-        )
-        .await?;
-    }
+    let mut progress = open_progress(engine, step, &statements, dialect).await?;
 
     let mut in_tx = false;
     // Where the script's own transaction began: a rollback returns the journal there.
@@ -191,37 +154,14 @@ pub(super) async fn apply(
         }
         let stmt = &statements[k];
         if let Some(refusal) = engine.refuse_statement(stmt.sql) {
-            // Never sent: the server would drop the connection, and every resume would
-            // fail the same way without saying why.
-            if in_tx {
-                if let Err(e) = engine.rollback().await {
-                    tracing::warn!("rolling back after the refusal failed: {e}");
-                }
-                progress.journal.done = tx_start;
-            }
-            progress.journal.refused = true;
-            let outcome = Outcome::NotRun;
-            let error = ScriptError::statement(refusal);
-            return Err(fail(engine, &mut progress, stmt, error, outcome).await);
+            let script_tx = in_tx.then_some(tx_start);
+            return Err(refused(engine, &mut progress, stmt, refusal, script_tx).await);
         }
         let category = categorize(stmt, dialect, transactional_ddl, in_tx);
         match category {
             Category::Atomic => engine.begin(&ScriptProfile::default()).await?,
             Category::InFlight | Category::Closes => {
-                let target = match category {
-                    Category::Closes => Target::Commit,
-                    _ => sql::target(stmt, dialect),
-                };
-                let before = match engine.snapshot(&target).await? {
-                    Some(snapshot) => state_hash(&snapshot.state),
-                    None => String::new(),
-                };
-                progress.journal.in_flight = Some(InFlight {
-                    statement: k,
-                    target,
-                    before,
-                });
-                progress.save(engine).await?;
+                record_in_flight(engine, &mut progress, stmt, category, dialect).await?;
             }
             Category::Opens => tx_start = k,
             Category::Session | Category::InScriptTransaction => {}
@@ -234,17 +174,8 @@ pub(super) async fn apply(
                 if in_tx {
                     progress.journal.done = tx_start;
                 }
-                if interrupt.abandoned() {
-                    // Nothing more is sent on the connection: its session ends with it,
-                    // rolling back what is open; the journal already says what to check.
-                    return Err(progress.interrupted("abandoned a statement of"));
-                }
-                if (category == Category::Atomic || in_tx)
-                    && let Err(e) = engine.rollback().await
-                {
-                    tracing::warn!("rolling back the cancelled statement failed: {e}");
-                }
-                return Err(stopped(engine, &mut progress, "cancelled a statement of").await);
+                let open = category == Category::Atomic || in_tx;
+                return Err(cancelled(engine, &mut progress, interrupt, open).await);
             }
             Run::Failed(error) if error.kind == ErrorKind::ConnectionLost => {
                 return Err(progress.connection_lost(engine, stmt, error));
@@ -256,13 +187,7 @@ pub(super) async fn apply(
         }
         failpoint::hit("after_statement");
 
-        match category {
-            Category::Opens => in_tx = true,
-            Category::Closes => in_tx = false,
-            // MySQL DDL ends any open transaction implicitly.
-            Category::InFlight if !transactional_ddl => in_tx = false,
-            _ => {}
-        }
+        in_tx = in_script_transaction_after(category, in_tx, transactional_ddl);
         progress.journal.in_flight = None;
         progress.journal.attempts = None;
         progress.journal.done = k + 1;
@@ -272,30 +197,189 @@ pub(super) async fn apply(
         if category == Category::Atomic
             && let Err(error) = engine.commit().await
         {
-            if error.kind == ErrorKind::ConnectionLost {
-                return Err(progress.connection_lost(engine, stmt, error));
-            }
-            // A check deferred to commit time failed: the statement failed.
-            progress.journal.done = k;
-            let outcome = Outcome::RolledBack { to: k };
-            return Err(fail(engine, &mut progress, stmt, error, outcome).await);
+            return Err(commit_failed(engine, &mut progress, stmt, k, error).await);
         }
     }
     if in_tx {
-        // A BEGIN without its COMMIT: the transaction would roll back when the connection
-        // closes, and every deploy would start it again.
-        engine.rollback().await?;
-        progress.journal.done = tx_start;
-        let error = ScriptError::statement(
-            "the script's transaction is never committed: add COMMIT at its end".into(),
-        );
-        let outcome = Outcome::RolledBack { to: tx_start };
-        return Err(fail(engine, &mut progress, &statements[tx_start], error, outcome).await);
+        return Err(never_committed(engine, &mut progress, &statements[tx_start], tx_start).await);
     }
     failpoint::hit("before_finish");
     engine
         .finish(&progress.row_id, &migration.checksum, history::now())
         .await
+}
+
+/// The journal this run continues: a resumed row's, prepared on this connection, or the
+/// one of a row inserted now.
+async fn open_progress<'a>(
+    engine: &mut dyn Engine,
+    step: &Step<'a>,
+    statements: &[Statement<'_>],
+    dialect: Dialect,
+) -> Result<Progress<'a>, Error> {
+    let migration = step.migration;
+    let Some(resume) = &step.resume else {
+        return insert_started(engine, migration, statements, dialect).await;
+    };
+    let mut progress = Progress {
+        row_id: resume.row_id.clone(),
+        journal: resume.journal.clone(),
+        migration,
+    };
+    prepare_resume(
+        engine,
+        statements,
+        &mut progress,
+        &resume.in_flight,
+        dialect,
+    )
+    .await?;
+    Ok(progress)
+}
+
+/// Inserts the migration's started row, its journal holding every statement's hash.
+async fn insert_started<'a>(
+    engine: &mut dyn Engine,
+    migration: &'a LocalMigration,
+    statements: &[Statement<'_>],
+    dialect: Dialect,
+) -> Result<Progress<'a>, Error> {
+    let hashes = statements
+        .iter()
+        .map(|s| statement_hash(s, dialect))
+        .collect();
+    let journal = Journal {
+        updated_at: Some(history::now()),
+        ..Journal::new(hashes)
+    };
+    let row = HistoryRow {
+        logs: Some(journal.to_logs()),
+        ..HistoryRow::started(&migration.name, &migration.checksum)
+    };
+    engine.insert_row(&row).await?;
+    failpoint::hit("after_insert");
+    Ok(Progress {
+        row_id: row.id,
+        journal,
+        migration,
+    })
+}
+
+/// A statement the engine refuses to send (`script_tx`: where the script's open
+/// transaction began, if one is open). Never sent: the server would drop the connection,
+/// and every resume would fail the same way without saying why.
+async fn refused(
+    engine: &mut dyn Engine,
+    progress: &mut Progress<'_>,
+    stmt: &Statement<'_>,
+    refusal: String,
+    script_tx: Option<usize>,
+) -> Error {
+    if let Some(tx_start) = script_tx {
+        if let Err(e) = engine.rollback().await {
+            tracing::warn!("rolling back after the refusal failed: {e}");
+        }
+        progress.journal.done = tx_start;
+    }
+    progress.journal.refused = true;
+    let error = ScriptError::statement(refusal);
+    fail(engine, progress, stmt, error, Outcome::NotRun).await
+}
+
+/// Records the statement about to run in flight, with the state of what it changes (or,
+/// for the script's `COMMIT`, of the commit), so a resume can tell whether it ran.
+async fn record_in_flight(
+    engine: &mut dyn Engine,
+    progress: &mut Progress<'_>,
+    stmt: &Statement<'_>,
+    category: Category,
+    dialect: Dialect,
+) -> Result<(), Error> {
+    let target = match category {
+        Category::Closes => Target::Commit,
+        _ => sql::target(stmt, dialect),
+    };
+    let before = match engine.snapshot(&target).await? {
+        Some(snapshot) => state_hash(&snapshot.state),
+        None => String::new(),
+    };
+    progress.journal.in_flight = Some(InFlight {
+        statement: progress.journal.done,
+        target,
+        before,
+    });
+    progress.save(engine).await
+}
+
+/// A statement cancelled by a stop, the journal already back at what is committed;
+/// `open`: whether a transaction (safemig's or the script's) is open around it.
+async fn cancelled(
+    engine: &mut dyn Engine,
+    progress: &mut Progress<'_>,
+    interrupt: &Interrupt,
+    open: bool,
+) -> Error {
+    if interrupt.abandoned() {
+        // Nothing more is sent on the connection: its session ends with it, rolling back
+        // what is open; the journal already says what to check.
+        return progress.interrupted("abandoned a statement of");
+    }
+    if open && let Err(e) = engine.rollback().await {
+        tracing::warn!("rolling back the cancelled statement failed: {e}");
+    }
+    stopped(engine, progress, "cancelled a statement of").await
+}
+
+/// Whether the script's own transaction is open after a statement of `category` ran.
+fn in_script_transaction_after(category: Category, in_tx: bool, transactional_ddl: bool) -> bool {
+    match category {
+        Category::Opens => true,
+        Category::Closes => false,
+        // MySQL DDL ends any open transaction implicitly.
+        Category::InFlight if !transactional_ddl => false,
+        _ => in_tx,
+    }
+}
+
+/// The commit of safemig's transaction around statement `k` failed: the connection died
+/// under it, or a check deferred to commit time failed, so the statement failed.
+async fn commit_failed(
+    engine: &mut dyn Engine,
+    progress: &mut Progress<'_>,
+    stmt: &Statement<'_>,
+    k: usize,
+    error: ScriptError,
+) -> Error {
+    if error.kind == ErrorKind::ConnectionLost {
+        return progress.connection_lost(engine, stmt, error);
+    }
+    progress.journal.done = k;
+    fail(engine, progress, stmt, error, Outcome::RolledBack { to: k }).await
+}
+
+/// The script's `BEGIN` (statement `tx_start`) without its `COMMIT`: the transaction would
+/// roll back when the connection closes, and every deploy would start it again.
+async fn never_committed(
+    engine: &mut dyn Engine,
+    progress: &mut Progress<'_>,
+    begin: &Statement<'_>,
+    tx_start: usize,
+) -> Error {
+    if let Err(e) = engine.rollback().await {
+        return e;
+    }
+    progress.journal.done = tx_start;
+    let error = ScriptError::statement(
+        "the script's transaction is never committed: add COMMIT at its end".into(),
+    );
+    fail(
+        engine,
+        progress,
+        begin,
+        error,
+        Outcome::RolledBack { to: tx_start },
+    )
+    .await
 }
 
 /// Records a stop by a signal: the journal is consistent as it is; what is written is

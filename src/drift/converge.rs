@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::schema::ddl::{Ddl, table_and_name};
-use crate::schema::{Difference, ObjectKey, ObjectKind, Schema};
+use crate::schema::{Difference, Object, ObjectKey, ObjectKind, Schema};
 
 /// One step of the script.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,13 +55,14 @@ pub fn steps(
     ddl: &dyn Ddl,
     tables: Tables,
 ) -> Vec<Step> {
-    let mut steps: Vec<(Phase, Step)> = Vec::new();
     let object =
         |schema: &Schema, key: &ObjectKey| schema.objects.get(key).cloned().unwrap_or_default();
     let dropped = dropped_tables(differences, tables);
+    let mut steps: Vec<(Phase, Step)> = Vec::new();
     for difference in differences {
         let key = difference.object();
-        if let Some(table) = owner(key, &object(left, key))
+        let l = object(left, key);
+        if let Some(table) = owner(key, &l)
             && dropped.contains(table.as_str())
             && key.kind != ObjectKind::ForeignKey
         {
@@ -69,102 +70,137 @@ pub fn steps(
             // dropped table may be referenced by it.
             continue;
         }
-        let sql = |phase: Phase, sql: String| {
-            (
-                phase,
-                Step::Sql {
-                    object: key.clone(),
-                    sql,
-                },
-            )
-        };
-        let manual = |reason: String| {
-            (
-                Phase::Manual,
-                Step::NotExpressed {
-                    object: key.clone(),
-                    reason,
-                },
-            )
-        };
-        let (l, r) = (object(left, key), object(right, key));
-        let (table, name) = table_and_name(&key.name);
-        match (key.kind, difference) {
-            (ObjectKind::Table, Difference::Missing { .. }) => {
-                steps.push(manual("create the table with its migration".into()));
-            }
-            (ObjectKind::Table, Difference::Extra { .. }) if tables == Tables::Drop => {
-                steps.push(match ddl.drop_table(&key.name) {
-                    Some(s) => sql(Phase::DropTable, s),
-                    None => manual("safemig does not write this drop here".into()),
-                });
-            }
-            (ObjectKind::Table, Difference::Extra { .. }) => {
-                steps.push(manual("dropping a table deletes its rows".into()));
-            }
-            (ObjectKind::Column, Difference::Extra { .. }) if tables == Tables::Drop => {
-                steps.push(match ddl.drop_column(table, name) {
-                    Some(s) => sql(Phase::Column, s),
-                    None => manual("safemig does not write this drop here".into()),
-                });
-            }
-            (ObjectKind::Column, Difference::Missing { .. }) => {
-                steps.push(match ddl.add_column(table, name, &r) {
-                    Some(s) => sql(Phase::Column, s),
-                    None => manual(format!("safemig does not write this {} here", key.kind)),
-                });
-            }
-            (ObjectKind::Column, Difference::Extra { .. }) => {
-                steps.push(manual("dropping a column deletes its data".into()));
-            }
-            (
-                ObjectKind::Column,
-                Difference::Changed {
-                    attribute, right, ..
-                },
-            ) => {
-                let written = match attribute.as_str() {
-                    "default" => ddl.set_default(table, name, right.as_deref()),
-                    "nullable" => ddl.set_nullable(table, name, right.as_deref() == Some("true")),
-                    _ => None,
-                };
-                steps.push(match written {
-                    Some(s) => sql(Phase::Column, s),
-                    None => manual(format!(
-                        "a change of a column's {attribute} is not written for this engine: it can rebuild the table or fail on its rows"
-                    )),
-                });
-            }
-            (kind, difference) => {
-                // Everything else is replaced whole: dropped as the left side has it,
-                // created as the right side has it.
-                let drop = !matches!(difference, Difference::Missing { .. });
-                let create = !matches!(difference, Difference::Extra { .. });
-                let dropped = drop.then(|| ddl.drop(kind, &key.name, &l));
-                let created = create.then(|| ddl.create(kind, &key.name, &r));
-                if dropped.as_ref().is_some_and(Option::is_none)
-                    || created.as_ref().is_some_and(Option::is_none)
-                {
-                    steps.push(manual(format!(
-                        "safemig does not write DDL for this {kind} on this engine{}",
-                        attribute_of(difference)
-                    )));
-                    continue;
-                }
-                let phase = match kind {
-                    ObjectKind::Enum
-                    | ObjectKind::Domain
-                    | ObjectKind::CompositeType
-                    | ObjectKind::Sequence => Phase::DropType,
-                    _ => Phase::Drop,
-                };
-                steps.extend(dropped.flatten().map(|s| sql(phase, s)));
-                steps.extend(created.flatten().map(|s| sql(Phase::Create, s)));
-            }
-        }
+        steps.extend(steps_for(difference, &l, &object(right, key), ddl, tables));
     }
     steps.sort_by(|a, b| a.0.cmp(&b.0));
     steps.into_iter().map(|(_, step)| step).collect()
+}
+
+/// The steps for one difference, its object as `left` and as `right` have it.
+fn steps_for(
+    difference: &Difference,
+    left: &Object,
+    right: &Object,
+    ddl: &dyn Ddl,
+    tables: Tables,
+) -> Vec<(Phase, Step)> {
+    let key = difference.object();
+    let (table, name) = table_and_name(&key.name);
+    let not_written_drop = || "safemig does not write this drop here".to_string();
+    let step = match (key.kind, difference) {
+        (ObjectKind::Table, Difference::Missing { .. }) => {
+            manual(key, "create the table with its migration".into())
+        }
+        (ObjectKind::Table, Difference::Extra { .. }) if tables == Tables::Drop => sql_or_manual(
+            key,
+            Phase::DropTable,
+            ddl.drop_table(&key.name),
+            not_written_drop(),
+        ),
+        (ObjectKind::Table, Difference::Extra { .. }) => {
+            manual(key, "dropping a table deletes its rows".into())
+        }
+        (ObjectKind::Column, Difference::Extra { .. }) if tables == Tables::Drop => sql_or_manual(
+            key,
+            Phase::Column,
+            ddl.drop_column(table, name),
+            not_written_drop(),
+        ),
+        (ObjectKind::Column, Difference::Missing { .. }) => sql_or_manual(
+            key,
+            Phase::Column,
+            ddl.add_column(table, name, right),
+            format!("safemig does not write this {} here", key.kind),
+        ),
+        (ObjectKind::Column, Difference::Extra { .. }) => {
+            manual(key, "dropping a column deletes its data".into())
+        }
+        (
+            ObjectKind::Column,
+            Difference::Changed {
+                attribute,
+                right: to,
+                ..
+            },
+        ) => {
+            let written = match attribute.as_str() {
+                "default" => ddl.set_default(table, name, to.as_deref()),
+                "nullable" => ddl.set_nullable(table, name, to.as_deref() == Some("true")),
+                _ => None,
+            };
+            sql_or_manual(
+                key,
+                Phase::Column,
+                written,
+                format!(
+                    "a change of a column's {attribute} is not written for this engine: it can rebuild the table or fail on its rows"
+                ),
+            )
+        }
+        _ => return replaced(difference, left, right, ddl),
+    };
+    vec![step]
+}
+
+/// Everything else is replaced whole: dropped as the left side has it, created as the
+/// right side has it.
+fn replaced(
+    difference: &Difference,
+    left: &Object,
+    right: &Object,
+    ddl: &dyn Ddl,
+) -> Vec<(Phase, Step)> {
+    let key = difference.object();
+    let kind = key.kind;
+    let drop = !matches!(difference, Difference::Missing { .. });
+    let create = !matches!(difference, Difference::Extra { .. });
+    let dropped = drop.then(|| ddl.drop(kind, &key.name, left));
+    let created = create.then(|| ddl.create(kind, &key.name, right));
+    if dropped.as_ref().is_some_and(Option::is_none)
+        || created.as_ref().is_some_and(Option::is_none)
+    {
+        return vec![manual(
+            key,
+            format!(
+                "safemig does not write DDL for this {kind} on this engine{}",
+                attribute_of(difference)
+            ),
+        )];
+    }
+    let phase = match kind {
+        ObjectKind::Enum
+        | ObjectKind::Domain
+        | ObjectKind::CompositeType
+        | ObjectKind::Sequence => Phase::DropType,
+        _ => Phase::Drop,
+    };
+    let drops = dropped.flatten().map(|s| sql_step(key, phase, s));
+    let creates = created.flatten().map(|s| sql_step(key, Phase::Create, s));
+    drops.into_iter().chain(creates).collect()
+}
+
+fn sql_step(key: &ObjectKey, phase: Phase, sql: String) -> (Phase, Step) {
+    let object = key.clone();
+    (phase, Step::Sql { object, sql })
+}
+
+fn manual(key: &ObjectKey, reason: String) -> (Phase, Step) {
+    let object = key.clone();
+    (Phase::Manual, Step::NotExpressed { object, reason })
+}
+
+/// The statement the engine writes, or, when it writes none, the difference left to a
+/// person with `reason`.
+fn sql_or_manual(
+    key: &ObjectKey,
+    phase: Phase,
+    sql: Option<String>,
+    reason: String,
+) -> (Phase, Step) {
+    match sql {
+        Some(sql) => sql_step(key, phase, sql),
+        None => manual(key, reason),
+    }
 }
 
 /// The tables the script drops.
@@ -186,7 +222,7 @@ fn dropped_tables(
 /// The table an object belongs to: its `table` attribute, else the part of its key before
 /// the dot (columns, constraints, triggers are keyed `table.name`). Tables, views and
 /// types belong to none.
-fn owner(key: &ObjectKey, object: &crate::schema::Object) -> Option<String> {
+fn owner(key: &ObjectKey, object: &Object) -> Option<String> {
     if let Some(table) = object.attributes.get("table") {
         return Some(table.clone());
     }

@@ -293,15 +293,33 @@ pub(super) async fn read(
     detail: Detail,
 ) -> Result<Schema, sqlx::Error> {
     let mut schema = Schema::default();
+    let mariadb = is_mariadb(conn).await?;
+    read_tables(conn, &mut schema).await?;
+    read_columns(conn, detail, &mut schema).await?;
+    read_indexes(conn, mariadb, &mut schema).await?;
+    read_foreign_keys(conn, &mut schema).await?;
+    read_checks(conn, mariadb, &mut schema).await?;
+    read_views(conn, database, &mut schema).await?;
+    read_triggers(conn, &mut schema).await?;
+    read_routines(conn, &mut schema).await?;
+    read_partitions(conn, &mut schema).await?;
+    read_events(conn, &mut schema).await?;
+    read_sequences(conn, database, &mut schema).await?;
+    json_columns(&mut schema);
 
-    let mariadb = text(
-        &sqlx::query("SELECT VERSION()")
-            .fetch_one(&mut *conn)
-            .await?,
-        0,
-    )?
-    .is_some_and(|v| v.contains("MariaDB"));
+    Ok(schema)
+}
 
+/// Whether the server is MariaDB (some catalog columns differ from MySQL 8's).
+async fn is_mariadb(conn: &mut MySqlConnection) -> Result<bool, sqlx::Error> {
+    let version = sqlx::query("SELECT VERSION()")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(text(&version, 0)?.is_some_and(|v| v.contains("MariaDB")))
+}
+
+/// Tables, with their engine, character set, collation, row format and comment.
+async fn read_tables(conn: &mut MySqlConnection, schema: &mut Schema) -> Result<(), sqlx::Error> {
     for row in rows(
         conn,
         format!(
@@ -338,7 +356,16 @@ pub(super) async fn read(
         }
         schema.insert(ObjectKind::Table, required(&row, 0)?, object);
     }
+    Ok(())
+}
 
+/// Columns, with their type, nullability, default, generation and comment (and their
+/// position when `detail` asks for it).
+async fn read_columns(
+    conn: &mut MySqlConnection,
+    detail: Detail,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
     for row in rows(
         conn,
         format!(
@@ -378,7 +405,15 @@ pub(super) async fn read(
         }
         schema.insert(ObjectKind::Column, format!("{table}.{column}"), object);
     }
+    Ok(())
+}
 
+/// Primary keys and indexes.
+async fn read_indexes(
+    conn: &mut MySqlConnection,
+    mariadb: bool,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
     // Indexes, one row per column: PRIMARY is the primary key. An ignored (MariaDB) or
     // invisible (MySQL) index is not visible; MySQL's functional key parts are expressions.
     let (visible, expression) = if mariadb {
@@ -447,7 +482,14 @@ pub(super) async fn read(
         }
         schema.insert(ObjectKind::Index, format!("{table}.{name}"), object);
     }
+    Ok(())
+}
 
+/// Foreign keys, with the columns they reference and their rules.
+async fn read_foreign_keys(
+    conn: &mut MySqlConnection,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
     let mut foreign_keys: BTreeMap<(String, String), [Vec<String>; 2]> = BTreeMap::new();
     let mut rules: BTreeMap<(String, String), (String, String, String)> = BTreeMap::new();
     for row in rows(
@@ -486,7 +528,15 @@ pub(super) async fn read(
                 .with("on_delete", on_delete),
         );
     }
+    Ok(())
+}
 
+/// Check constraints, by their clause.
+async fn read_checks(
+    conn: &mut MySqlConnection,
+    mariadb: bool,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
     // MariaDB names a check per table (a column's check takes the column's name) and says
     // which table it is on; MySQL names it per database and says so in TABLE_CONSTRAINTS.
     let checks = if mariadb {
@@ -508,7 +558,15 @@ pub(super) async fn read(
             Object::text(required(&row, 2)?),
         );
     }
+    Ok(())
+}
 
+/// Views, by their text without the database's name.
+async fn read_views(
+    conn: &mut MySqlConnection,
+    database: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
     // The server qualifies every name in a view's text with the database's.
     let qualifier = format!("`{}`.", database.replace('`', "``"));
     for row in rows(
@@ -528,7 +586,11 @@ pub(super) async fn read(
                 .with("security", required(&row, 3)?),
         );
     }
+    Ok(())
+}
 
+/// Triggers, by their statement.
+async fn read_triggers(conn: &mut MySqlConnection, schema: &mut Schema) -> Result<(), sqlx::Error> {
     for row in rows(
         conn,
         "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, \
@@ -548,7 +610,11 @@ pub(super) async fn read(
                 .with("order", required(&row, 5)?),
         );
     }
+    Ok(())
+}
 
+/// Procedures and functions, with their parameters.
+async fn read_routines(conn: &mut MySqlConnection, schema: &mut Schema) -> Result<(), sqlx::Error> {
     // Routines: procedures and functions, with their parameters from one more query.
     let mut parameters: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for row in rows(
@@ -603,13 +669,7 @@ pub(super) async fn read(
         }
         schema.insert(kind, name, object);
     }
-
-    read_partitions(conn, &mut schema).await?;
-    read_events(conn, &mut schema).await?;
-    read_sequences(conn, database, &mut schema).await?;
-    json_columns(&mut schema);
-
-    Ok(schema)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -53,18 +53,45 @@ fn flag(value: bool) -> &'static str {
     if value { "true" } else { "false" }
 }
 
+/// The schema `schema_name` as the catalog has it, with the database-wide schemas and
+/// extensions, and the opt-in attributes `detail` asks for.
 pub(super) async fn read(
     conn: &mut PgConnection,
     schema_name: &str,
     detail: Detail,
 ) -> Result<Schema, sqlx::Error> {
     let mut schema = Schema::default();
+    read_schemas(conn, schema_name, &mut schema).await?;
+    read_extensions(conn, schema_name, &mut schema).await?;
+    read_enums(conn, schema_name, &mut schema).await?;
+    read_domains(conn, schema_name, &mut schema).await?;
+    read_composite_types(conn, schema_name, &mut schema).await?;
+    read_sequences(conn, schema_name, &mut schema).await?;
+    read_tables(conn, schema_name, &mut schema).await?;
+    read_columns(conn, schema_name, &mut schema).await?;
+    read_constraints(conn, schema_name, &mut schema).await?;
+    read_foreign_keys(conn, schema_name, &mut schema).await?;
+    read_indexes(conn, schema_name, &mut schema).await?;
+    read_views(conn, schema_name, &mut schema).await?;
+    read_functions(conn, schema_name, &mut schema).await?;
+    read_aggregates(conn, schema_name, &mut schema).await?;
+    read_triggers(conn, schema_name, &mut schema).await?;
+    read_policies(conn, schema_name, &mut schema).await?;
+    // Last: it adds attributes to the objects read above.
+    read_detail(conn, schema_name, detail, &mut schema).await?;
+    Ok(schema)
+}
 
-    // Schemas belong to the database, as extensions do: a schema created or dropped beside
-    // the migrations is drift whichever schema the URL names. PostgreSQL's own and the
-    // ones extensions create are left out, and so is every other schema with a history
-    // of its own: it is another Prisma target (a tenant of a schema-per-tenant app), not
-    // part of this one.
+/// Schemas belong to the database, as extensions do: a schema created or dropped beside
+/// the migrations is drift whichever schema the URL names. PostgreSQL's own and the
+/// ones extensions create are left out, and so is every other schema with a history
+/// of its own: it is another Prisma target (a tenant of a schema-per-tenant app), not
+/// part of this one.
+async fn read_schemas(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
     for row in rows(
         conn,
         schema_name,
@@ -85,8 +112,15 @@ pub(super) async fn read(
             Object::default(),
         );
     }
+    Ok(())
+}
 
-    // Extensions belong to the database; each one's schema is an attribute.
+/// Extensions belong to the database; each one's schema is an attribute.
+async fn read_extensions(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
     for row in rows(
         conn,
         schema_name,
@@ -105,47 +139,52 @@ pub(super) async fn read(
                 .with("schema", row.try_get::<String, _>(2)?),
         );
     }
+    Ok(())
+}
 
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT t.typname::text, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) \
-             FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
-             WHERE {} GROUP BY t.typname",
-            own_object("t", "pg_type", "typnamespace")
-        ),
-    )
-    .await?
-    {
+/// Enums, with their labels in order.
+async fn read_enums(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT t.typname::text, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) \
+         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
+         WHERE {} GROUP BY t.typname",
+        own_object("t", "pg_type", "typnamespace")
+    );
+    for row in rows(conn, schema_name, sql).await? {
         schema.insert(
             ObjectKind::Enum,
             row.try_get::<String, _>(0)?,
             Object::default().with("labels", row.try_get::<String, _>(1)?),
         );
     }
+    Ok(())
+}
 
-    // Domains: the base type with its modifiers, NOT NULL, the default, a collation other
-    // than the base type's, and the CHECK constraints by name (`NOT VALID` is in their
-    // rendering).
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT t.typname::text, format_type(t.typbasetype, t.typtypmod), t.typnotnull, \
-                    t.typdefault, \
-                    CASE WHEN t.typcollation <> b.typcollation THEN co.collname::text END, \
-                    (SELECT string_agg(con.conname || ': ' || pg_get_constraintdef(con.oid), \
-                                       ', ' ORDER BY con.conname) \
-                     FROM pg_constraint con WHERE con.contypid = t.oid) \
-             FROM pg_type t JOIN pg_type b ON b.oid = t.typbasetype \
-             LEFT JOIN pg_collation co ON co.oid = t.typcollation \
-             WHERE t.typtype = 'd' AND {}",
-            own_object("t", "pg_type", "typnamespace")
-        ),
-    )
-    .await?
-    {
+/// Domains: the base type with its modifiers, NOT NULL, the default, a collation other
+/// than the base type's, and the CHECK constraints by name (`NOT VALID` is in their
+/// rendering).
+async fn read_domains(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT t.typname::text, format_type(t.typbasetype, t.typtypmod), t.typnotnull, \
+                t.typdefault, \
+                CASE WHEN t.typcollation <> b.typcollation THEN co.collname::text END, \
+                (SELECT string_agg(con.conname || ': ' || pg_get_constraintdef(con.oid), \
+                                   ', ' ORDER BY con.conname) \
+                 FROM pg_constraint con WHERE con.contypid = t.oid) \
+         FROM pg_type t JOIN pg_type b ON b.oid = t.typbasetype \
+         LEFT JOIN pg_collation co ON co.oid = t.typcollation \
+         WHERE t.typtype = 'd' AND {}",
+        own_object("t", "pg_type", "typnamespace")
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let mut object = Object::default()
             .with("type", row.try_get::<String, _>(1)?)
             .with("not_null", flag(row.try_get(2)?));
@@ -156,27 +195,29 @@ pub(super) async fn read(
         }
         schema.insert(ObjectKind::Domain, row.try_get::<String, _>(0)?, object);
     }
+    Ok(())
+}
 
-    // Composite types: their attributes in order, each with its type and a collation other
-    // than its type's.
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, \
-                    (SELECT string_agg(quote_ident(a.attname) || ' ' \
-                                       || format_type(a.atttypid, a.atttypmod) \
-                                       || CASE WHEN a.attcollation <> t.typcollation \
-                                          THEN ' COLLATE ' || quote_ident(co.collname) \
-                                          ELSE '' END, ', ' ORDER BY a.attnum) \
-                     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-                     LEFT JOIN pg_collation co ON co.oid = a.attcollation \
-                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) \
-             FROM pg_class c WHERE c.relkind = 'c' AND {OWN_RELATION}"
-        ),
-    )
-    .await?
-    {
+/// Composite types: their attributes in order, each with its type and a collation other
+/// than its type's.
+async fn read_composite_types(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, \
+                (SELECT string_agg(quote_ident(a.attname) || ' ' \
+                                   || format_type(a.atttypid, a.atttypmod) \
+                                   || CASE WHEN a.attcollation <> t.typcollation \
+                                      THEN ' COLLATE ' || quote_ident(co.collname) \
+                                      ELSE '' END, ', ' ORDER BY a.attnum) \
+                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+                 LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) \
+         FROM pg_class c WHERE c.relkind = 'c' AND {OWN_RELATION}"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let attributes: Option<String> = row.try_get(1)?;
         schema.insert(
             ObjectKind::CompositeType,
@@ -184,28 +225,30 @@ pub(super) async fn read(
             Object::default().with("attributes", attributes.unwrap_or_default()),
         );
     }
+    Ok(())
+}
 
-    // Sequences, but not the ones behind identity columns (the column says those); never
-    // the current value, which is data.
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, format_type(s.seqtypid, NULL), s.seqstart::text, \
-                    s.seqincrement::text, s.seqmin::text, s.seqmax::text, s.seqcache::text, \
-                    s.seqcycle, \
-                    (SELECT t.relname || '.' || a.attname FROM pg_depend d \
-                     JOIN pg_class t ON t.oid = d.refobjid \
-                     JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
-                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
-                       AND d.deptype = 'a' LIMIT 1) \
-             FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
-             WHERE {OWN_RELATION} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
-                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
-        ),
-    )
-    .await?
-    {
+/// Sequences, but not the ones behind identity columns (the column says those); never
+/// the current value, which is data.
+async fn read_sequences(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, format_type(s.seqtypid, NULL), s.seqstart::text, \
+                s.seqincrement::text, s.seqmin::text, s.seqmax::text, s.seqcache::text, \
+                s.seqcycle, \
+                (SELECT t.relname || '.' || a.attname FROM pg_depend d \
+                 JOIN pg_class t ON t.oid = d.refobjid \
+                 JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                   AND d.deptype = 'a' LIMIT 1) \
+         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+         WHERE {OWN_RELATION} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
+               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let mut object = Object::default();
         for (i, attribute) in ["type", "start", "increment", "min", "max", "cache"]
             .into_iter()
@@ -219,57 +262,68 @@ pub(super) async fn read(
         }
         schema.insert(ObjectKind::Sequence, row.try_get::<String, _>(0)?, object);
     }
+    Ok(())
+}
 
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, c.relpersistence = 'u', pg_get_partkeydef(c.oid), \
-                    pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, \
-                    (SELECT string_agg(p.relname::text, ', ' ORDER BY p.relname) FROM pg_inherits i \
-                     JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) \
-             FROM pg_class c WHERE c.relkind IN ('r', 'p') AND {OWN_RELATION}"
-        ),
-    )
-    .await?
-    {
+/// Tables: unlogged or not, row security, partitioning and inheritance.
+async fn read_tables(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, c.relpersistence = 'u', pg_get_partkeydef(c.oid), \
+                pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, \
+                (SELECT string_agg(p.relname::text, ', ' ORDER BY p.relname) FROM pg_inherits i \
+                 JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) \
+         FROM pg_class c WHERE c.relkind IN ('r', 'p') AND {OWN_RELATION}"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let mut object = Object::default()
             .with("unlogged", flag(row.try_get(1)?))
             .with("row_security", flag(row.try_get(4)?))
             .with("force_row_security", flag(row.try_get(5)?));
-        for (i, attribute) in [(2, "partition_key"), (3, "partition_bound"), (6, "inherits")] {
+        for (i, attribute) in [
+            (2, "partition_key"),
+            (3, "partition_bound"),
+            (6, "inherits"),
+        ] {
             if let Some(value) = row.try_get::<Option<String>, _>(i)? {
                 object = object.with(attribute, value);
             }
         }
         schema.insert(ObjectKind::Table, row.try_get::<String, _>(0)?, object);
     }
+    Ok(())
+}
 
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-                    a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
-                    a.attgenerated::text, \
-                    CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END, \
-                    (SELECT format('%s start %s increment %s min %s max %s cache %s%s', \
-                                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
-                                   s.seqmin, s.seqmax, s.seqcache, \
-                                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
-                     FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid \
-                     WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid \
-                       AND d.refobjsubid = a.attnum AND d.deptype = 'i') \
-             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-             JOIN pg_type t ON t.oid = a.atttypid \
-             LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
-             LEFT JOIN pg_collation co ON co.oid = a.attcollation \
-             WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
-               AND {OWN_RELATION}"
-        ),
-    )
-    .await?
-    {
+/// Columns: type, nullability, default or generation expression, identity, collation,
+/// and an identity column's sequence options.
+async fn read_columns(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
+                a.attgenerated::text, \
+                CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END, \
+                (SELECT format('%s start %s increment %s min %s max %s cache %s%s', \
+                               format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+                               s.seqmin, s.seqmax, s.seqcache, \
+                               CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
+                 FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid \
+                 WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid \
+                   AND d.refobjsubid = a.attnum AND d.deptype = 'i') \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND {OWN_RELATION}"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let (table, column): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         let generated: String = row.try_get(6)?;
         let identity: String = row.try_get(5)?;
@@ -300,19 +354,22 @@ pub(super) async fn read(
         }
         schema.insert(ObjectKind::Column, format!("{table}.{column}"), object);
     }
+    Ok(())
+}
 
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, con.conname::text, con.contype::text, \
-                    pg_get_constraintdef(con.oid), con.convalidated \
-             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-             WHERE con.contype IN ('p', 'u', 'x', 'c') AND {OWN_RELATION}"
-        ),
-    )
-    .await?
-    {
+/// Primary keys, unique, exclusion and check constraints, by their definition.
+async fn read_constraints(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, con.conname::text, con.contype::text, \
+                pg_get_constraintdef(con.oid), con.convalidated \
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+         WHERE con.contype IN ('p', 'u', 'x', 'c') AND {OWN_RELATION}"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let (table, name, kind): (String, String, String) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let kind = match kind.as_str() {
@@ -325,25 +382,25 @@ pub(super) async fn read(
             Object::text(row.try_get::<String, _>(3)?).with("validated", flag(row.try_get(4)?));
         schema.insert(kind, format!("{table}.{name}"), object);
     }
+    Ok(())
+}
 
-    read_foreign_keys(conn, schema_name, &mut schema).await?;
-
-    // Indexes that do not back a constraint (those are the constraint); an invalid one (a
-    // failed CONCURRENTLY build) is drift.
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT i.relname::text, c.relname::text, pg_get_indexdef(x.indexrelid), \
-                    x.indisvalid AND x.indisready \
-             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
-             JOIN pg_class c ON c.oid = x.indrelid \
-             WHERE {OWN_RELATION} AND NOT EXISTS (SELECT 1 FROM pg_constraint con \
-                   WHERE con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))"
-        ),
-    )
-    .await?
-    {
+/// Indexes that do not back a constraint (those are the constraint); an invalid one (a
+/// failed CONCURRENTLY build) is drift.
+async fn read_indexes(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT i.relname::text, c.relname::text, pg_get_indexdef(x.indexrelid), \
+                x.indisvalid AND x.indisready \
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_class c ON c.oid = x.indrelid \
+         WHERE {OWN_RELATION} AND NOT EXISTS (SELECT 1 FROM pg_constraint con \
+               WHERE con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         schema.insert(
             ObjectKind::Index,
             row.try_get::<String, _>(0)?,
@@ -352,20 +409,22 @@ pub(super) async fn read(
                 .with("valid", flag(row.try_get(3)?)),
         );
     }
+    Ok(())
+}
 
-    // Views, with their options (`security_barrier`, `check_option`, `security_invoker`),
-    // and materialized views, whose indexes are read with the tables'.
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid, true), \
-                    array_to_string(c.reloptions, ', ') \
-             FROM pg_class c WHERE c.relkind IN ('v', 'm') AND {OWN_RELATION}"
-        ),
-    )
-    .await?
-    {
+/// Views, with their options (`security_barrier`, `check_option`, `security_invoker`),
+/// and materialized views, whose indexes are read with the tables'.
+async fn read_views(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid, true), \
+                array_to_string(c.reloptions, ', ') \
+         FROM pg_class c WHERE c.relkind IN ('v', 'm') AND {OWN_RELATION}"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let kind = if row.try_get(1)? {
             ObjectKind::MaterializedView
         } else {
@@ -377,20 +436,22 @@ pub(super) async fn read(
         }
         schema.insert(kind, row.try_get::<String, _>(0)?, object);
     }
+    Ok(())
+}
 
-    // Functions (window functions among them) and procedures, by their whole definition.
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
-                    p.prokind = 'p', pg_get_functiondef(p.oid) \
-             FROM pg_proc p WHERE p.prokind IN ('f', 'w', 'p') AND {}",
-            own_object("p", "pg_proc", "pronamespace")
-        ),
-    )
-    .await?
-    {
+/// Functions (window functions among them) and procedures, by their whole definition.
+async fn read_functions(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+                p.prokind = 'p', pg_get_functiondef(p.oid) \
+         FROM pg_proc p WHERE p.prokind IN ('f', 'w', 'p') AND {}",
+        own_object("p", "pg_proc", "pronamespace")
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let kind = if row.try_get(1)? {
             ObjectKind::Procedure
         } else {
@@ -402,21 +463,22 @@ pub(super) async fn read(
             Object::text(row.try_get::<String, _>(2)?),
         );
     }
+    Ok(())
+}
 
-    read_aggregates(conn, schema_name, &mut schema).await?;
-
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid, true), \
-                    t.tgenabled::text \
-             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-             WHERE NOT t.tgisinternal AND {OWN_RELATION}"
-        ),
-    )
-    .await?
-    {
+/// Triggers, by their definition, and whether they are enabled.
+async fn read_triggers(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid, true), \
+                t.tgenabled::text \
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         WHERE NOT t.tgisinternal AND {OWN_RELATION}"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let (table, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         let enabled: String = row.try_get(3)?;
         schema.insert(
@@ -425,20 +487,23 @@ pub(super) async fn read(
             Object::text(row.try_get::<String, _>(2)?).with("enabled", enabled),
         );
     }
+    Ok(())
+}
 
-    for row in rows(
-        conn,
-        schema_name,
-        format!(
-            "SELECT c.relname::text, p.polname::text, p.polcmd::text, p.polpermissive, \
-                    pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), \
-                    (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END, \
-                                       ', ' ORDER BY 1) FROM unnest(p.polroles) r) \
-             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE {OWN_RELATION}"
-        ),
-    )
-    .await?
-    {
+/// Row-level security policies: command, roles and expressions.
+async fn read_policies(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    schema: &mut Schema,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT c.relname::text, p.polname::text, p.polcmd::text, p.polpermissive, \
+                pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), \
+                (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END, \
+                                   ', ' ORDER BY 1) FROM unnest(p.polroles) r) \
+         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE {OWN_RELATION}"
+    );
+    for row in rows(conn, schema_name, sql).await? {
         let (table, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         let mut object = Object::default()
             .with("command", row.try_get::<String, _>(2)?)
@@ -450,9 +515,7 @@ pub(super) async fn read(
         }
         schema.insert(ObjectKind::Policy, format!("{table}.{name}"), object);
     }
-
-    read_detail(conn, schema_name, detail, &mut schema).await?;
-    Ok(schema)
+    Ok(())
 }
 
 /// The letter `pg_constraint` stores for a foreign key's action, as SQL says it.

@@ -70,6 +70,18 @@ struct Shutdown {
     last_progress: Instant,
 }
 
+impl Shutdown {
+    /// A shutdown starting now, to be passed on to the child as `signal`.
+    fn new(signal: Signal) -> Self {
+        Shutdown {
+            since: Instant::now(),
+            signal,
+            forwarded: false,
+            last_progress: Instant::now(),
+        }
+    }
+}
+
 /// Runs the command until it and its process group are gone; returns the exit code to
 /// exit with: the child's own, or 128+n when a signal killed it.
 ///
@@ -88,15 +100,7 @@ pub async fn supervise(
         }
     }
     // Listen before spawning: a child that dies at once must not be missed.
-    let mut chld = signal(SignalKind::child()).map_err(signal_handlers)?;
-    let mut listeners = Vec::new();
-    for (sig, stops) in FORWARDED {
-        listeners.push((
-            sig,
-            stops,
-            signal(SignalKind::from_raw(sig as i32)).map_err(signal_handlers)?,
-        ));
-    }
+    let mut listeners = Listeners::install()?;
 
     let (program, args) = options
         .command
@@ -107,21 +111,15 @@ pub async fn supervise(
             detail: "a stop signal came before the app started, so it was not started".into(),
         }));
     }
-    let child = std::process::Command::new(program)
-        .args(args)
-        // Its own process group, so the whole group can be signalled and waited for.
-        .process_group(0)
-        .spawn()
-        .map_err(|source| {
-            Error::Supervise(SuperviseError::Spawn {
-                command: program.to_string_lossy().into_owned(),
-                source,
-            })
-        })?;
-    let pid = Pid::from_raw(child.id() as i32);
-    // Reaped below with waitpid(-1): dropping `Child` neither waits nor kills.
-    drop(child);
-    let started = Instant::now();
+    let pid = spawn(program, args)?;
+    let mut child = Supervised {
+        pid,
+        started: Instant::now(),
+        options,
+        exit_code: None,
+        shutdown: None,
+        escalated: false,
+    };
     timeline.event(Event::Started {
         pid: pid.as_raw(),
         command: options
@@ -132,70 +130,118 @@ pub async fn supervise(
             .join(" "),
     });
 
-    let mut exit_code: Option<i32> = None;
-    let mut shutdown: Option<Shutdown> = None;
-    let mut escalated = false;
     let mut tick = tokio::time::interval(TICK);
     loop {
-        // One future per forwarded signal, raced together with SIGCHLD and the tick.
-        let received = {
-            let signals = listeners.iter_mut().map(|(sig, stops, listener)| {
-                let (sig, stops) = (*sig, *stops);
-                Box::pin(async move {
-                    listener.recv().await;
-                    (sig, stops)
-                })
-            });
-            let any_signal = futures_select_all(signals.collect());
-            tokio::select! {
-                received = any_signal => Some(received),
-                _ = chld.recv() => None,
-                _ = tick.tick() => None,
-            }
-        };
-
-        if let Some((sig, stops)) = received {
-            timeline.event(Event::SignalReceived { signal: name(sig) });
-            if stops && shutdown.is_none() {
-                shutdown = Some(Shutdown {
-                    since: Instant::now(),
-                    signal: sig,
-                    forwarded: false,
-                    last_progress: Instant::now(),
-                });
-                if !options.drain_delay.is_zero() && exit_code.is_none() {
-                    timeline.event(Event::Draining {
-                        seconds: options.drain_delay.as_secs_f64(),
-                    });
-                }
-            } else {
-                forward(pid, sig, options.group, timeline);
-            }
+        if let Some((sig, stops)) = listeners.next(&mut tick).await {
+            child.on_signal(sig, stops, timeline);
         }
+        child.reap(timeline);
+        let group_alive = nix::sys::signal::killpg(pid, None).is_ok();
+        if child.exit_code.is_some() && !group_alive {
+            break;
+        }
+        child.advance_shutdown(timeline);
+    }
+    let code = child.exit_code.unwrap_or(1);
+    timeline.event(Event::Exiting {
+        code,
+        after_seconds: child.started.elapsed().as_secs_f64(),
+    });
+    Ok(code)
+}
 
-        // Reap every child that ended: ours, and orphans re-parented to us.
+/// Starts the command in a process group of its own, so the whole group can be signalled
+/// and waited for.
+fn spawn(program: &OsString, args: &[OsString]) -> Result<Pid, Error> {
+    let child = std::process::Command::new(program)
+        .args(args)
+        .process_group(0)
+        .spawn()
+        .map_err(|source| {
+            Error::Supervise(SuperviseError::Spawn {
+                command: program.to_string_lossy().into_owned(),
+                source,
+            })
+        })?;
+    // Reaped with waitpid(-1): dropping `Child` neither waits nor kills.
+    Ok(Pid::from_raw(child.id() as i32))
+}
+
+/// What the supervisor listens for: SIGCHLD, and each signal it forwards.
+struct Listeners {
+    chld: tokio::signal::unix::Signal,
+    /// Each forwarded signal, whether it starts the shutdown, and its listener.
+    forwarded: Vec<(Signal, bool, tokio::signal::unix::Signal)>,
+}
+
+impl Listeners {
+    fn install() -> Result<Self, Error> {
+        let chld = signal(SignalKind::child()).map_err(signal_handlers)?;
+        let mut forwarded = Vec::new();
+        for (sig, stops) in FORWARDED {
+            let listener = signal(SignalKind::from_raw(sig as i32)).map_err(signal_handlers)?;
+            forwarded.push((sig, stops, listener));
+        }
+        Ok(Listeners { chld, forwarded })
+    }
+
+    /// Waits for a forwarded signal (returned, with whether it stops), SIGCHLD or the
+    /// next tick (both `None`).
+    async fn next(&mut self, tick: &mut tokio::time::Interval) -> Option<(Signal, bool)> {
+        // One future per forwarded signal, raced together with SIGCHLD and the tick.
+        let signals = self.forwarded.iter_mut().map(|(sig, stops, listener)| {
+            let (sig, stops) = (*sig, *stops);
+            Box::pin(async move {
+                listener.recv().await;
+                (sig, stops)
+            })
+        });
+        let any_signal = futures_select_all(signals.collect());
+        tokio::select! {
+            received = any_signal => Some(received),
+            _ = self.chld.recv() => None,
+            _ = tick.tick() => None,
+        }
+    }
+}
+
+/// The main child and where its stop stands.
+struct Supervised<'a> {
+    pid: Pid,
+    started: Instant,
+    options: &'a Options,
+    /// The main child's, once it ended.
+    exit_code: Option<i32>,
+    shutdown: Option<Shutdown>,
+    /// Whether the process group was SIGKILLed.
+    escalated: bool,
+}
+
+impl Supervised<'_> {
+    /// A stop signal starts the shutdown (forwarded after the drain delay); any other, or
+    /// a second stop, is forwarded at once.
+    fn on_signal(&mut self, sig: Signal, stops: bool, timeline: &mut dyn Timeline) {
+        timeline.event(Event::SignalReceived { signal: name(sig) });
+        if stops && self.shutdown.is_none() {
+            self.shutdown = Some(Shutdown::new(sig));
+            if !self.options.drain_delay.is_zero() && self.exit_code.is_none() {
+                timeline.event(Event::Draining {
+                    seconds: self.options.drain_delay.as_secs_f64(),
+                });
+            }
+        } else {
+            forward(self.pid, sig, self.options.group, timeline);
+        }
+    }
+
+    /// Reaps every child that ended: ours, and orphans re-parented to us.
+    fn reap(&mut self, timeline: &mut dyn Timeline) {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(dead, code)) => on_exit(
-                    dead,
-                    pid,
-                    code,
-                    None,
-                    &mut exit_code,
-                    &shutdown,
-                    started,
-                    timeline,
-                ),
-                Ok(WaitStatus::Signaled(dead, sig, _)) => on_exit(
-                    dead,
-                    pid,
-                    128 + sig as i32,
-                    Some(sig),
-                    &mut exit_code,
-                    &shutdown,
-                    started,
-                    timeline,
-                ),
+                Ok(WaitStatus::Exited(dead, code)) => self.on_exit(dead, code, None, timeline),
+                Ok(WaitStatus::Signaled(dead, sig, _)) => {
+                    self.on_exit(dead, 128 + sig as i32, Some(sig), timeline);
+                }
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
                 Ok(_) => {}
                 Err(Errno::EINTR) => {}
@@ -205,81 +251,65 @@ pub async fn supervise(
                 }
             }
         }
+    }
 
-        let group_alive = nix::sys::signal::killpg(pid, None).is_ok();
-        if exit_code.is_some() && !group_alive {
-            break;
+    fn on_exit(&mut self, dead: Pid, code: i32, sig: Option<Signal>, timeline: &mut dyn Timeline) {
+        if dead != self.pid {
+            timeline.event(Event::OrphanReaped { pid: dead.as_raw() });
+            return;
         }
+        self.exit_code = Some(code);
+        timeline.event(Event::ChildExited {
+            code,
+            signal: sig.map(name),
+            ran_seconds: self.started.elapsed().as_secs_f64(),
+            after_stop_seconds: self
+                .shutdown
+                .as_ref()
+                .map(|s| s.since.elapsed().as_secs_f64()),
+        });
+    }
+
+    /// Moves the shutdown on: forwards the stop signal once the drain delay is over (or
+    /// the main child is gone), SIGKILLs the group at the stop timeout, and reports
+    /// progress while it waits.
+    fn advance_shutdown(&mut self, timeline: &mut dyn Timeline) {
+        let main_exited = self.exit_code.is_some();
         // The main child ended on its own while others of its group live on: stop them too.
-        if exit_code.is_some() && shutdown.is_none() {
-            shutdown = Some(Shutdown {
-                since: Instant::now(),
-                signal: Signal::SIGTERM,
-                forwarded: false,
-                last_progress: Instant::now(),
+        if main_exited && self.shutdown.is_none() {
+            self.shutdown = Some(Shutdown::new(Signal::SIGTERM));
+        }
+        let Some(stop) = &mut self.shutdown else {
+            return;
+        };
+        let options = self.options;
+        if !stop.forwarded && (stop.since.elapsed() >= options.drain_delay || main_exited) {
+            stop.forwarded = true;
+            // The rest of the group gets the signal once the main child is gone.
+            forward(
+                self.pid,
+                stop.signal,
+                options.group || main_exited,
+                timeline,
+            );
+        }
+        let elapsed = stop.since.elapsed();
+        if elapsed >= options.stop_timeout && !self.escalated {
+            self.escalated = true;
+            let _ = nix::sys::signal::killpg(self.pid, Signal::SIGKILL);
+            timeline.event(Event::Escalated {
+                process_group: self.pid.as_raw(),
+                after_seconds: elapsed.as_secs_f64(),
+            });
+        } else if stop.last_progress.elapsed() >= PROGRESS_EVERY && !self.escalated {
+            stop.last_progress = Instant::now();
+            timeline.event(Event::Waiting {
+                main_child_running: !main_exited,
+                elapsed_seconds: elapsed.as_secs_f64(),
+                seconds_left: (options.stop_timeout - elapsed).as_secs_f64(),
             });
         }
-        if let Some(stop) = &mut shutdown {
-            if !stop.forwarded
-                && (stop.since.elapsed() >= options.drain_delay || exit_code.is_some())
-            {
-                stop.forwarded = true;
-                // The rest of the group gets the signal once the main child is gone.
-                forward(
-                    pid,
-                    stop.signal,
-                    options.group || exit_code.is_some(),
-                    timeline,
-                );
-            }
-            let elapsed = stop.since.elapsed();
-            if elapsed >= options.stop_timeout && !escalated {
-                escalated = true;
-                let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
-                timeline.event(Event::Escalated {
-                    process_group: pid.as_raw(),
-                    after_seconds: elapsed.as_secs_f64(),
-                });
-            } else if stop.last_progress.elapsed() >= PROGRESS_EVERY && !escalated {
-                stop.last_progress = Instant::now();
-                timeline.event(Event::Waiting {
-                    main_child_running: exit_code.is_none(),
-                    elapsed_seconds: elapsed.as_secs_f64(),
-                    seconds_left: (options.stop_timeout - elapsed).as_secs_f64(),
-                });
-            }
-        }
     }
-    let code = exit_code.unwrap_or(1);
-    timeline.event(Event::Exiting {
-        code,
-        after_seconds: started.elapsed().as_secs_f64(),
-    });
-    Ok(code)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn on_exit(
-    dead: Pid,
-    main: Pid,
-    code: i32,
-    sig: Option<Signal>,
-    exit_code: &mut Option<i32>,
-    shutdown: &Option<Shutdown>,
-    started: Instant,
-    timeline: &mut dyn Timeline,
-) {
-    if dead != main {
-        timeline.event(Event::OrphanReaped { pid: dead.as_raw() });
-        return;
-    }
-    *exit_code = Some(code);
-    timeline.event(Event::ChildExited {
-        code,
-        signal: sig.map(name),
-        ran_seconds: started.elapsed().as_secs_f64(),
-        after_stop_seconds: shutdown.as_ref().map(|s| s.since.elapsed().as_secs_f64()),
-    });
 }
 
 fn forward(pid: Pid, sig: Signal, group: bool, timeline: &mut dyn Timeline) {

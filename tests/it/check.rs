@@ -142,98 +142,133 @@ fn closed_port_url(kind: Kind) -> String {
 /// Every status class, one environment each, checked together and one by one: the state,
 /// the per-class counts and the exit code of each, and the worst of all.
 fn every_status_class(kind: Kind) {
+    let (envs, _kept) = every_class_environments(kind);
+    every_class_at_once(&envs, kind);
+    every_class_one_by_one(&envs, kind);
+    // The human table names every environment and the worst state.
+    let human = envs.run(&["check"]).expect(5);
+    for name in ["ok", "pending", "failed", "rolled", "interrupted", "edited"] {
+        assert!(human.stdout.contains(name), "{}", human.stdout);
+    }
+    assert!(
+        human.stdout.contains("Worst: failed (exit code 5)."),
+        "{}",
+        human.stdout
+    );
+}
+
+/// One environment per status class, the edited and out-of-order ones also strict, and
+/// on a server one that is down; with the databases and folders they name, kept alive.
+fn every_class_environments(kind: Kind) -> (Environments, Vec<(TestDb, Project)>) {
+    let targets = [
+        ("ok", up_to_date(kind)),
+        ("pending", with_pending(kind)),
+        ("failed", with_failed(kind)),
+        ("rolled", with_rolled_back(kind)),
+        ("interrupted", interrupted(kind)),
+        ("edited", edited(kind)),
+        ("order", out_of_order(kind)),
+        ("baseline", needs_baseline(kind)),
+    ];
     let mut envs = Environments::new();
+    for (name, (db, project)) in &targets {
+        envs.add(name, &db.url, project, "");
+        if matches!(*name, "edited" | "order") {
+            envs.add(&format!("{name}_strict"), &db.url, project, "strict = true");
+        }
+    }
+    if kind != Kind::Sqlite {
+        let (_, (_, baseline_project)) = targets.last().unwrap();
+        envs.add("down", &closed_port_url(kind), baseline_project, "");
+    }
+    (envs, targets.into_iter().map(|(_, kept)| kept).collect())
+}
 
-    let ok = TestDb::new(kind);
-    let ok_project = crate::deploy::three(kind);
-    ok_project.safemig(&ok, &["deploy"]).expect(0);
-    envs.add("ok", &ok.url, &ok_project, "");
+fn up_to_date(kind: Kind) -> (TestDb, Project) {
+    let db = TestDb::new(kind);
+    let project = crate::deploy::three(kind);
+    project.safemig(&db, &["deploy"]).expect(0);
+    (db, project)
+}
 
-    let pending = TestDb::new(kind);
-    let pending_project = crate::deploy::three(kind);
-    pending_project.safemig(&pending, &["deploy"]).expect(0);
-    pending_project.write(
+fn with_pending(kind: Kind) -> (TestDb, Project) {
+    let (db, project) = up_to_date(kind);
+    project.write(
         "20240104000000_next",
         "CREATE TABLE next_things (id INTEGER PRIMARY KEY);\n",
     );
-    envs.add("pending", &pending.url, &pending_project, "");
+    (db, project)
+}
 
-    let failed = TestDb::new(kind);
-    let failed_project = Project::new(
+fn with_failed(kind: Kind) -> (TestDb, Project) {
+    let db = TestDb::new(kind);
+    let project = Project::new(
         kind,
         &[
             ("20240101000000_init", INIT),
             ("20240102000000_broken", FAILING_MIDWAY),
         ],
     );
-    failed_project.safemig(&failed, &["deploy"]).expect(6);
-    envs.add("failed", &failed.url, &failed_project, "");
+    project.safemig(&db, &["deploy"]).expect(6);
+    (db, project)
+}
 
-    let rolled = TestDb::new(kind);
-    let rolled_project = Project::new(
-        kind,
-        &[
-            ("20240101000000_init", INIT),
-            ("20240102000000_broken", FAILING_MIDWAY),
-        ],
-    );
-    rolled_project.safemig(&rolled, &["deploy"]).expect(6);
-    rolled_project
-        .safemig(
-            &rolled,
-            &["resolve", "--rolled-back", "20240102000000_broken"],
-        )
+fn with_rolled_back(kind: Kind) -> (TestDb, Project) {
+    let (db, project) = with_failed(kind);
+    project
+        .safemig(&db, &["resolve", "--rolled-back", "20240102000000_broken"])
         .expect(0);
-    envs.add("rolled", &rolled.url, &rolled_project, "");
+    (db, project)
+}
 
-    let interrupted = TestDb::new(kind);
-    let interrupted_project = Project::new(
+fn interrupted(kind: Kind) -> (TestDb, Project) {
+    let db = TestDb::new(kind);
+    let project = Project::new(
         kind,
         &[
             ("20240101000000_init", INIT),
             ("20240102000000_journaled", journaled_script(kind)),
         ],
     );
-    interrupted_project.deploy_killed_at(&interrupted, "after_statement:3");
-    envs.add("interrupted", &interrupted.url, &interrupted_project, "");
+    project.deploy_killed_at(&db, "after_statement:3");
+    (db, project)
+}
 
-    let edited = TestDb::new(kind);
-    let edited_project = crate::deploy::three(kind);
-    edited_project.safemig(&edited, &["deploy"]).expect(0);
-    edited_project.write(
+/// Deployed, then one migration edited and another removed.
+fn edited(kind: Kind) -> (TestDb, Project) {
+    let (db, project) = up_to_date(kind);
+    project.write(
         "20240102000000_posts",
         &format!("{POSTS}-- edited after deploy\n"),
     );
-    edited_project.remove("20240103000000_tags");
-    envs.add("edited", &edited.url, &edited_project, "");
-    envs.add(
-        "edited_strict",
-        &edited.url,
-        &edited_project,
-        "strict = true",
-    );
+    project.remove("20240103000000_tags");
+    (db, project)
+}
 
-    let order = TestDb::new(kind);
-    let order_project = Project::new(
+/// A migration added before the last one applied, and deployed.
+fn out_of_order(kind: Kind) -> (TestDb, Project) {
+    let db = TestDb::new(kind);
+    let project = Project::new(
         kind,
         &[("20240101000000_init", INIT), ("20240103000000_tags", TAGS)],
     );
-    order_project.safemig(&order, &["deploy"]).expect(0);
-    order_project.write("20240102000000_posts", POSTS);
-    order_project.safemig(&order, &["deploy"]).expect(0);
-    envs.add("order", &order.url, &order_project, "");
-    envs.add("order_strict", &order.url, &order_project, "strict = true");
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write("20240102000000_posts", POSTS);
+    project.safemig(&db, &["deploy"]).expect(0);
+    (db, project)
+}
 
-    let baseline = TestDb::new(kind);
-    baseline.exec("CREATE TABLE legacy (id INTEGER PRIMARY KEY)");
-    let baseline_project = crate::deploy::three(kind);
-    envs.add("baseline", &baseline.url, &baseline_project, "");
+/// A table and no history: deploy needs a baseline.
+fn needs_baseline(kind: Kind) -> (TestDb, Project) {
+    let db = TestDb::new(kind);
+    db.exec("CREATE TABLE legacy (id INTEGER PRIMARY KEY)");
+    (db, crate::deploy::three(kind))
+}
 
-    if kind != Kind::Sqlite {
-        envs.add("down", &closed_port_url(kind), &baseline_project, "");
-    }
-
-    // All at once: the worst is the failed row (5).
+/// All at once: each environment's state and counts, and the details of the failed,
+/// interrupted and unreachable ones.
+fn every_class_at_once(envs: &Environments, kind: Kind) {
+    // The worst is the failed row (5).
     let report = envs.check_json(&[], 5);
     assert_eq!(report["format_version"], 1);
     assert_eq!(report["state"], "failed");
@@ -293,8 +328,10 @@ fn every_status_class(kind: Kind) {
             "{down}"
         );
     }
+}
 
-    // One by one: each state's own exit code.
+/// One by one: each state's own exit code.
+fn every_class_one_by_one(envs: &Environments, kind: Kind) {
     for (name, code) in [
         ("ok", 0),
         ("pending", 8),
@@ -313,17 +350,6 @@ fn every_status_class(kind: Kind) {
         let report = envs.check_json(&["--env", "down", "--env", "pending"], 3);
         assert_eq!(report["state"], "unreachable");
     }
-
-    // The human table names every environment and the worst state.
-    let human = envs.run(&["check"]).expect(5);
-    for name in ["ok", "pending", "failed", "rolled", "interrupted", "edited"] {
-        assert!(human.stdout.contains(name), "{}", human.stdout);
-    }
-    assert!(
-        human.stdout.contains("Worst: failed (exit code 5)."),
-        "{}",
-        human.stdout
-    );
 }
 
 /// A dead server never holds the others back: its time is bounded by --timeout.

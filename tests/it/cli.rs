@@ -106,6 +106,26 @@ fn url_from_dotenv_and_the_variable_schema_prisma_names() {
 fn config_names_a_prisma_config_file_or_the_environments_file() {
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path();
+    example_with_a_config_elsewhere(project);
+    // Not where Prisma looks for a config: without --config, no project.
+    safemig(project, &["status"]).expect(2);
+    let run = safemig(project, &["deploy", "--config", "deploy/prisma.config.ts"]).expect(0);
+    assert!(
+        run.stdout.contains("2 migrations applied"),
+        "{}",
+        run.stdout
+    );
+    // Its relative SQLite path opens from its folder, as Prisma 7 runs its engine there.
+    assert!(project.join("deploy/dev.db").is_file());
+    // Before the command name too.
+    safemig(project, &["--config", "deploy/prisma.config.ts", "status"]).expect(0);
+    config_names_the_environments_file_by_its_extension(project);
+    config_names_nothing_else(project);
+}
+
+/// The prisma7-config example in `project`, and a Prisma config for it in `deploy/`,
+/// where Prisma does not look for one.
+fn example_with_a_config_elsewhere(project: &Path) {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prisma7-config/db");
     let status = std::process::Command::new("cp")
         .arg("-r")
@@ -122,20 +142,11 @@ fn config_names_a_prisma_config_file_or_the_environments_file() {
          migrations: { path: \"../db/migrations\" },\n  datasource: { url: \"file:./dev.db\" },\n});\n",
     )
     .unwrap();
-    // Not where Prisma looks for a config: without --config, no project.
-    safemig(project, &["status"]).expect(2);
-    let run = safemig(project, &["deploy", "--config", "deploy/prisma.config.ts"]).expect(0);
-    assert!(
-        run.stdout.contains("2 migrations applied"),
-        "{}",
-        run.stdout
-    );
-    // Its relative SQLite path opens from its folder, as Prisma 7 runs its engine there.
-    assert!(project.join("deploy/dev.db").is_file());
-    // Before the command name too.
-    safemig(project, &["--config", "deploy/prisma.config.ts", "status"]).expect(0);
+}
 
-    // The environments file by its extension, alone or beside a Prisma config.
+/// `--config` names the environments file by its extension, alone or beside a Prisma
+/// config, before or after the command name.
+fn config_names_the_environments_file_by_its_extension(project: &Path) {
     let other = project.join("other.db");
     std::fs::write(
         project.join("envs.toml"),
@@ -173,8 +184,11 @@ fn config_names_a_prisma_config_file_or_the_environments_file() {
         ],
     )
     .expect(0);
+}
 
-    // Anything else is refused, as is a second file of one kind.
+/// Any other file is refused, as is a second file of one kind, and the commands it means
+/// nothing to do not take `--config`.
+fn config_names_nothing_else(project: &Path) {
     let run = safemig(project, &["status", "--config", "safemig.yaml"]).expect(2);
     assert!(
         run.stderr.contains(

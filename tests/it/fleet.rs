@@ -229,73 +229,8 @@ fn fleet_outcomes(kind: Kind, tenants: usize) {
     let report = fleet.deploy(&[], 0);
     assert_eq!(count(&report, "current"), n, "{report}");
 
-    // A third migration; tenant 3 is broken, tenants 40.. (or the last few) are ahead.
-    fleet.project.write("20240103000000_tags", TAGS);
-    // As written for this engine.
-    let tags = std::fs::read_to_string(
-        fleet
-            .project
-            .migrations()
-            .join("20240103000000_tags/migration.sql"),
-    )
-    .unwrap();
-    fleet.exec(3, "CREATE TABLE tags (other_id INTEGER)");
-    let ahead: Vec<usize> = (tenants - 3..tenants).collect();
-    for &i in &ahead {
-        fleet.exec(i, &tags);
-        let table = if kind == Kind::Postgres {
-            format!("\"{}\"._prisma_migrations", fleet.names[i])
-        } else {
-            "_prisma_migrations".into()
-        };
-        let db = if kind == Kind::Postgres {
-            &fleet.dbs[0]
-        } else {
-            &fleet.dbs[i]
-        };
-        // Later than the other rows, whatever the server's time zone.
-        let now = if kind == Kind::Sqlite {
-            "1900000000000"
-        } else {
-            "'2030-01-01 00:00:00'"
-        };
-        let checksum = safemig::checksum::checksum(&tags);
-        db.exec(&format!(
-            "INSERT INTO {table} (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) \
-             VALUES ('ahead-{i}', '{checksum}', {now}, '20240103000000_tags', NULL, NULL, {now}, 1)"
-        ));
-    }
-
-    // Canaries: the first 5 tenants that need the migration, tenant 3 among them. It
-    // fails, the other canaries finish, nobody else is started. Tenant files have no
-    // shared catalog: one already ahead is only known current once opened.
-    let report = fleet.deploy(&["--canary", "5"], 6);
-    assert_eq!(report["stopped"], "canary", "{report}");
-    let got = outcomes(&report);
-    for (i, (tenant, outcome)) in got.iter().enumerate() {
-        let expected = match i {
-            3 => "failed",
-            0..5 => "applied",
-            _ if ahead.contains(&i) && kind != Kind::Sqlite => "current",
-            _ => "not_reached",
-        };
-        assert_eq!(outcome, expected, "{tenant}: {report}");
-        assert_eq!(report["tenants"][i]["canary"], i < 5, "{tenant}");
-    }
-    let broken = &report["tenants"][3];
-    assert_eq!(broken["exit_code"], 6);
-    assert!(
-        broken["error"]
-            .as_str()
-            .unwrap()
-            .contains("20240103000000_tags"),
-        "{broken}"
-    );
-    assert_eq!(
-        fleet.applied(10).len(),
-        2,
-        "a tenant not reached is untouched"
-    );
+    let ahead = a_third_migration_tenant_3_cannot_apply(&fleet, kind, tenants);
+    canaries_stop_at_the_failure(&fleet, kind, &ahead);
 
     // --on-error stop (the default) with one job: tenants after the broken one are not
     // reached. Tenants 0-2 and 4 are current now, tenant 3 fails first.
@@ -352,6 +287,87 @@ fn fleet_outcomes(kind: Kind, tenants: usize) {
     }
     fleet.run(&["status", "--env", "fleet"]).expect(0);
     fleet.run(&["check", "--tenant", &only]).expect(0);
+}
+
+/// Adds a third migration that tenant 3 cannot apply (a `tags` table of its own is in the
+/// way), and applies it by hand in the last three tenants, recorded later than the
+/// others: they are ahead. Returns them.
+fn a_third_migration_tenant_3_cannot_apply(
+    fleet: &Fleet,
+    kind: Kind,
+    tenants: usize,
+) -> Vec<usize> {
+    fleet.project.write("20240103000000_tags", TAGS);
+    // As written for this engine.
+    let tags = std::fs::read_to_string(
+        fleet
+            .project
+            .migrations()
+            .join("20240103000000_tags/migration.sql"),
+    )
+    .unwrap();
+    fleet.exec(3, "CREATE TABLE tags (other_id INTEGER)");
+    let ahead: Vec<usize> = (tenants - 3..tenants).collect();
+    for &i in &ahead {
+        fleet.exec(i, &tags);
+        let table = if kind == Kind::Postgres {
+            format!("\"{}\"._prisma_migrations", fleet.names[i])
+        } else {
+            "_prisma_migrations".into()
+        };
+        let db = if kind == Kind::Postgres {
+            &fleet.dbs[0]
+        } else {
+            &fleet.dbs[i]
+        };
+        // Later than the other rows, whatever the server's time zone.
+        let now = if kind == Kind::Sqlite {
+            "1900000000000"
+        } else {
+            "'2030-01-01 00:00:00'"
+        };
+        let checksum = safemig::checksum::checksum(&tags);
+        db.exec(&format!(
+            "INSERT INTO {table} (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) \
+             VALUES ('ahead-{i}', '{checksum}', {now}, '20240103000000_tags', NULL, NULL, {now}, 1)"
+        ));
+    }
+    ahead
+}
+
+/// With `--canary 5`, the failure of tenant 3 stops the deploy once the other canaries
+/// finish: tenants `ahead` are current, nobody else is reached.
+fn canaries_stop_at_the_failure(fleet: &Fleet, kind: Kind, ahead: &[usize]) {
+    // Canaries: the first 5 tenants that need the migration, tenant 3 among them. It
+    // fails, the other canaries finish, nobody else is started. Tenant files have no
+    // shared catalog: one already ahead is only known current once opened.
+    let report = fleet.deploy(&["--canary", "5"], 6);
+    assert_eq!(report["stopped"], "canary", "{report}");
+    let got = outcomes(&report);
+    for (i, (tenant, outcome)) in got.iter().enumerate() {
+        let expected = match i {
+            3 => "failed",
+            0..5 => "applied",
+            _ if ahead.contains(&i) && kind != Kind::Sqlite => "current",
+            _ => "not_reached",
+        };
+        assert_eq!(outcome, expected, "{tenant}: {report}");
+        assert_eq!(report["tenants"][i]["canary"], i < 5, "{tenant}");
+    }
+    let broken = &report["tenants"][3];
+    assert_eq!(broken["exit_code"], 6);
+    assert!(
+        broken["error"]
+            .as_str()
+            .unwrap()
+            .contains("20240103000000_tags"),
+        "{broken}"
+    );
+    assert_eq!(
+        fleet.applied(10).len(),
+        2,
+        "a tenant not reached is untouched"
+    );
 }
 
 #[test]

@@ -69,102 +69,113 @@ fn history_table_has_prismas_exact_ddl(kind: Kind) {
         .safemig(&db, &["deploy"])
         .expect(0);
     match kind {
-        Kind::Postgres => {
-            let columns = db.rows(
-                "SELECT column_name::text, data_type::text, CAST(character_maximum_length AS TEXT), \
-                        is_nullable::text, column_default::text \
-                 FROM information_schema.columns WHERE table_name = '_prisma_migrations' ORDER BY ordinal_position",
-            );
-            let expected = [
-                ("id", "character varying", Some("36"), "NO", None),
-                ("checksum", "character varying", Some("64"), "NO", None),
-                ("finished_at", "timestamp with time zone", None, "YES", None),
-                (
-                    "migration_name",
-                    "character varying",
-                    Some("255"),
-                    "NO",
-                    None,
-                ),
-                ("logs", "text", None, "YES", None),
-                (
-                    "rolled_back_at",
-                    "timestamp with time zone",
-                    None,
-                    "YES",
-                    None,
-                ),
-                (
-                    "started_at",
-                    "timestamp with time zone",
-                    None,
-                    "NO",
-                    Some("now()"),
-                ),
-                ("applied_steps_count", "integer", None, "NO", Some("0")),
-            ];
-            let expected: Vec<Vec<Option<String>>> = expected
-                .iter()
-                .map(|(n, t, l, null, d)| {
-                    vec![
-                        s(n),
-                        s(t),
-                        l.map(String::from),
-                        s(null),
-                        d.map(String::from),
-                    ]
-                })
-                .collect();
-            assert_eq!(columns, expected);
-            let pk = db.scalar(
-                "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
-                 AND a.attnum = ANY(i.indkey) WHERE i.indrelid = '_prisma_migrations'::regclass AND i.indisprimary",
-            );
-            assert_eq!(pk.as_deref(), Some("id"));
-        }
-        Kind::Mysql => {
-            let columns = db.rows(
-                "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
-                        CAST(COLUMN_DEFAULT AS CHAR), CAST(COLUMN_KEY AS CHAR) \
-                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-                 AND TABLE_NAME = '_prisma_migrations' ORDER BY ORDINAL_POSITION",
-            );
-            let expected = [
-                ("id", "varchar(36)", "NO", None, "PRI"),
-                ("checksum", "varchar(64)", "NO", None, ""),
-                ("finished_at", "datetime(3)", "YES", Some("NULL"), ""),
-                ("migration_name", "varchar(255)", "NO", None, ""),
-                ("logs", "text", "YES", Some("NULL"), ""),
-                ("rolled_back_at", "datetime(3)", "YES", Some("NULL"), ""),
-                (
-                    "started_at",
-                    "datetime(3)",
-                    "NO",
-                    Some("current_timestamp(3)"),
-                    "",
-                ),
-                (
-                    "applied_steps_count",
-                    "int(10) unsigned",
-                    "NO",
-                    Some("0"),
-                    "",
-                ),
-            ];
-            let expected: Vec<Vec<Option<String>>> = expected
-                .iter()
-                .map(|(n, t, null, d, k)| vec![s(n), s(t), s(null), d.map(String::from), s(k)])
-                .collect();
-            assert_eq!(columns, expected);
-            let collation = db.scalar(
-                "SELECT CAST(TABLE_COLLATION AS CHAR) FROM information_schema.TABLES \
-                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_prisma_migrations'",
-            );
-            assert_eq!(collation.as_deref(), Some("utf8mb4_unicode_ci"));
-        }
-        Kind::Sqlite => {
-            let ddl = db.scalar("SELECT sql FROM sqlite_master WHERE name = '_prisma_migrations'");
-            let expected = r#"CREATE TABLE "_prisma_migrations" (
+        Kind::Postgres => postgres_history_table_is_prismas(&db),
+        Kind::Mysql => mysql_history_table_is_prismas(&db),
+        Kind::Sqlite => sqlite_history_table_is_prismas(&db),
+    }
+}
+
+/// The columns (type, length, nullability, default) and the primary key Prisma creates.
+fn postgres_history_table_is_prismas(db: &TestDb) {
+    let columns = db.rows(
+        "SELECT column_name::text, data_type::text, CAST(character_maximum_length AS TEXT), \
+                is_nullable::text, column_default::text \
+         FROM information_schema.columns WHERE table_name = '_prisma_migrations' ORDER BY ordinal_position",
+    );
+    let expected = [
+        ("id", "character varying", Some("36"), "NO", None),
+        ("checksum", "character varying", Some("64"), "NO", None),
+        ("finished_at", "timestamp with time zone", None, "YES", None),
+        (
+            "migration_name",
+            "character varying",
+            Some("255"),
+            "NO",
+            None,
+        ),
+        ("logs", "text", None, "YES", None),
+        (
+            "rolled_back_at",
+            "timestamp with time zone",
+            None,
+            "YES",
+            None,
+        ),
+        (
+            "started_at",
+            "timestamp with time zone",
+            None,
+            "NO",
+            Some("now()"),
+        ),
+        ("applied_steps_count", "integer", None, "NO", Some("0")),
+    ];
+    let expected: Vec<Vec<Option<String>>> = expected
+        .iter()
+        .map(|(n, t, l, null, d)| {
+            vec![
+                s(n),
+                s(t),
+                l.map(String::from),
+                s(null),
+                d.map(String::from),
+            ]
+        })
+        .collect();
+    assert_eq!(columns, expected);
+    let pk = db.scalar(
+        "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
+         AND a.attnum = ANY(i.indkey) WHERE i.indrelid = '_prisma_migrations'::regclass AND i.indisprimary",
+    );
+    assert_eq!(pk.as_deref(), Some("id"));
+}
+
+/// The columns (type, nullability, default, key) and the collation Prisma creates.
+fn mysql_history_table_is_prismas(db: &TestDb) {
+    let columns = db.rows(
+        "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
+                CAST(COLUMN_DEFAULT AS CHAR), CAST(COLUMN_KEY AS CHAR) \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_NAME = '_prisma_migrations' ORDER BY ORDINAL_POSITION",
+    );
+    let expected = [
+        ("id", "varchar(36)", "NO", None, "PRI"),
+        ("checksum", "varchar(64)", "NO", None, ""),
+        ("finished_at", "datetime(3)", "YES", Some("NULL"), ""),
+        ("migration_name", "varchar(255)", "NO", None, ""),
+        ("logs", "text", "YES", Some("NULL"), ""),
+        ("rolled_back_at", "datetime(3)", "YES", Some("NULL"), ""),
+        (
+            "started_at",
+            "datetime(3)",
+            "NO",
+            Some("current_timestamp(3)"),
+            "",
+        ),
+        (
+            "applied_steps_count",
+            "int(10) unsigned",
+            "NO",
+            Some("0"),
+            "",
+        ),
+    ];
+    let expected: Vec<Vec<Option<String>>> = expected
+        .iter()
+        .map(|(n, t, null, d, k)| vec![s(n), s(t), s(null), d.map(String::from), s(k)])
+        .collect();
+    assert_eq!(columns, expected);
+    let collation = db.scalar(
+        "SELECT CAST(TABLE_COLLATION AS CHAR) FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_prisma_migrations'",
+    );
+    assert_eq!(collation.as_deref(), Some("utf8mb4_unicode_ci"));
+}
+
+/// Prisma's `CREATE TABLE`, as SQLite keeps it, to the character.
+fn sqlite_history_table_is_prismas(db: &TestDb) {
+    let ddl = db.scalar("SELECT sql FROM sqlite_master WHERE name = '_prisma_migrations'");
+    let expected = r#"CREATE TABLE "_prisma_migrations" (
     "id"                    TEXT PRIMARY KEY NOT NULL,
     "checksum"              TEXT NOT NULL,
     "finished_at"           DATETIME,
@@ -174,9 +185,7 @@ fn history_table_has_prismas_exact_ddl(kind: Kind) {
     "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
     "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
 )"#;
-            assert_eq!(ddl.as_deref(), Some(expected));
-        }
-    }
+    assert_eq!(ddl.as_deref(), Some(expected));
 }
 
 fn deployed_row_matches_prisma(kind: Kind) {
