@@ -25,7 +25,7 @@ fn node_arch() -> &'static str {
 }
 
 /// The platform package npm picks on this machine.
-fn platform_package() -> String {
+pub fn platform_package() -> String {
     format!("linux-{}-musl", node_arch())
 }
 
@@ -37,6 +37,11 @@ struct NodeProject {
 impl NodeProject {
     /// `packages` as `Dist::tarball` names them.
     fn install(packages: &[&str]) -> NodeProject {
+        let tarballs: Vec<_> = packages.iter().map(|p| dist().tarball(p)).collect();
+        NodeProject::install_tarballs(&tarballs)
+    }
+
+    fn install_tarballs(tarballs: &[std::path::PathBuf]) -> NodeProject {
         require_tool("npm", "--version");
         require_tool("unshare", "--version");
         let project = NodeProject {
@@ -52,9 +57,7 @@ impl NodeProject {
         }
         let mut install = project.offline("npm");
         install.args(["install", "--offline", "--no-audit", "--no-fund"]);
-        for package in packages {
-            install.arg(dist().tarball(package));
-        }
+        install.args(tarballs);
         run_tool(&mut install);
         project
     }
@@ -237,8 +240,45 @@ fn launcher_without_a_binary_says_what_to_install() {
         "{}",
         missing.stderr
     );
-    let install = format!("npm install {package}@{}", dist().version);
-    assert!(missing.stderr.contains(&install), "{}", missing.stderr);
+    // The advice names the platform's tarball beside safemig's own, and runs as printed.
+    let advice = "Install it from the tarball beside safemig's own: ";
+    let command = missing
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(advice))
+        .unwrap_or_else(|| panic!("no `{advice}` line:\n{}", missing.stderr));
+    let tarball = dist().tarball(&platform_package());
+    assert_eq!(
+        command,
+        format!("npm install --offline {}", tarball.display())
+    );
+    run_tool(project.offline("sh").args(["-c", command]));
+    let version = to_run(project.launcher().arg("--version").output().unwrap()).expect(0);
+    assert!(version.stdout.starts_with("safemig "), "{}", version.stdout);
+
+    // Installed from a copy of safemig's tarball alone: both ways, by name.
+    let alone = tempfile::tempdir().unwrap();
+    let copy = alone
+        .path()
+        .join(dist().tarball("safemig").file_name().unwrap());
+    std::fs::copy(dist().tarball("safemig"), &copy).unwrap();
+    let project = NodeProject::install_tarballs(&[copy]);
+    let missing = to_run(project.launcher().arg("--version").output().unwrap()).expect(127);
+    let version = &dist().version;
+    for advice in [
+        format!("Install it from a registry: npm install {package}@{version}"),
+        format!(
+            "or, offline, from the release's tarballs: npm install --offline \
+             ./safemig-{}-{version}.tgz ./safemig-{version}.tgz",
+            platform_package()
+        ),
+    ] {
+        assert!(
+            missing.stderr.contains(&advice),
+            "{advice}\n{}",
+            missing.stderr
+        );
+    }
 
     // A CPU no package is built for, as the launcher sees it when Node reports one.
     let preload = project.path().join("riscv64.js");
@@ -261,8 +301,7 @@ fn launcher_without_a_binary_says_what_to_install() {
         other
             .stderr
             .contains("no prebuilt safemig binary for this platform (linux riscv64")
-            && other.stderr.contains("linux-x64-musl")
-            && other.stderr.contains("linux-arm64-musl"),
+            && other.stderr.contains(&platform_package()),
         "{}",
         other.stderr
     );

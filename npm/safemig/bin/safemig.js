@@ -13,6 +13,7 @@
 'use strict';
 
 const { spawn } = require('child_process');
+const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
@@ -39,23 +40,69 @@ function describePlatform() {
   return `${process.platform} ${process.arch}${libc}`;
 }
 
+// The tarball the package `safemig` was installed from, when it was one on disk (an offline
+// or air-gapped install): npm records its `file:` source, relative to the project, in
+// node_modules/.package-lock.json. Undefined when npm got it from a registry.
+function sourceTarball() {
+  const packageDir = path.resolve(__dirname, '..');
+  const modules = path.dirname(packageDir);
+  try {
+    const lock = JSON.parse(fs.readFileSync(path.join(modules, '.package-lock.json'), 'utf8'));
+    const project = path.dirname(modules);
+    const key = path.relative(project, packageDir).split(path.sep).join('/');
+    const resolved = lock.packages[key].resolved;
+    return resolved.startsWith('file:') ? path.resolve(project, resolved.slice(5)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// How to install the platform package `name`. npm cannot fetch an optional dependency
+// offline and goes on without it, so an install from the release tarballs needs the
+// platform's tarball too: name it where it lies beside safemig's own (scripts/dist packs
+// them together), else say what it is called, beside the registry command.
+function installAdvice(name) {
+  // npm pack names @scope/name-V as scope-name-V.tgz.
+  const platformTarball = `${name.slice(1).replace('/', '-')}-${manifest.version}.tgz`;
+  const source = sourceTarball();
+  if (source) {
+    const beside = path.join(path.dirname(source), platformTarball);
+    if (fs.existsSync(beside)) {
+      return [`Install it from the tarball beside safemig's own: npm install --offline ${shellWord(beside)}`];
+    }
+  }
+  return [
+    `Install it from a registry: npm install ${name}@${manifest.version}`,
+    `or, offline, from the release's tarballs: npm install --offline ./${platformTarball} ` +
+      `./safemig-${manifest.version}.tgz`,
+  ];
+}
+
+// `word` as a shell reads it back unchanged, so that printed advice runs as printed.
+function shellWord(word) {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
 function noBinary(name) {
   const published = Object.keys(manifest.optionalDependencies || {});
   const fromSource =
-    'build safemig from source (see its README, "Install") and set SAFEMIG_BINARY_PATH to the binary';
+    'Or build safemig from source (see its README, "Install") and set SAFEMIG_BINARY_PATH to the binary.';
   const lines = published.includes(name)
     ? [
         `safemig: the package ${name}, which holds the safemig binary for this platform ` +
           `(${describePlatform()}), is not installed.`,
         'npm installs it as an optional dependency of safemig; it is missing when optional ' +
-          'dependencies were omitted (--omit=optional, --no-optional, yarn --ignore-optional) ' +
-          'or node_modules was copied from another platform.',
-        `Install it (npm install ${name}@${manifest.version}), or ${fromSource}.`,
+          'dependencies were omitted (--omit=optional, --no-optional, yarn --ignore-optional), ' +
+          'npm installed safemig offline from its tarball (npm cannot fetch an optional ' +
+          'dependency offline and goes on without it), or node_modules was copied from another ' +
+          'platform.',
+        ...installAdvice(name),
+        fromSource,
       ]
     : [
         `safemig: no prebuilt safemig binary for this platform (${describePlatform()}); ` +
           `the npm package has them for: ${published.map((p) => p.replace('@safemig/', '')).join(', ')}.`,
-        `Run safemig on one of those (a Linux container), or ${fromSource}.`,
+        `Run safemig on one of those (a Linux container). ${fromSource}`,
       ];
   console.error(lines.join('\n'));
   process.exit(NO_BINARY);
