@@ -402,6 +402,9 @@ fn render_verdict(report: &Report) -> String {
         keys.len()
     };
     match report.verdict {
+        Verdict::Same if report.history.is_none() => {
+            "No drift: the same schema (neither side has a migration history).".to_string()
+        }
         Verdict::Same => "No drift: the same schema and history.".to_string(),
         Verdict::SameSchemaDifferentHistory => {
             "Drift: the same schema, but another history.".to_string()

@@ -21,6 +21,7 @@ use crate::error::{DriftError, ExitCode};
 use crate::interrupt::Interrupt;
 use crate::migrations::MigrationsDir;
 use crate::schema::{Detail, Difference, ObjectKey, Schema, diff};
+use crate::sql::{Dialect, without_comments};
 
 pub use converge::{Script, Step, render as render_script};
 pub use history::HistoryDifference;
@@ -66,7 +67,7 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Same schema and, where both sides have one, same history.
+    /// Same schema and the same history, or no history on either side.
     Same,
     SameSchemaDifferentHistory,
     DifferentSchema,
@@ -112,8 +113,9 @@ pub struct Report {
     pub left: SideSummary,
     pub right: SideSummary,
     pub differences: Vec<Finding>,
-    /// `None` when a side has no history to compare (a database without
-    /// `_prisma_migrations`, a snapshot taken of one).
+    /// `None` when neither side has a history (databases without `_prisma_migrations`,
+    /// snapshots taken of them); a side without one against a side with one has applied
+    /// none of its migrations.
     pub history: Option<Vec<HistoryDifference>>,
     /// How many objects were compared (those on either side).
     pub compared: usize,
@@ -174,7 +176,7 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         .map(|difference| Finding {
             last_migration: request
                 .folder
-                .and_then(|dir| last_migration(dir, difference.object())),
+                .and_then(|dir| last_migration(dir, difference.object(), left.provider.dialect())),
             difference,
         })
         .collect();
@@ -191,7 +193,12 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
                 })
                 .collect(),
         ),
-        _ => None,
+        // A side without `_prisma_migrations` has applied nothing as far as Prisma can
+        // tell (`status`: every migration pending): its history differs from one that has
+        // applied migrations, however equal the schemas.
+        (None, Some(r)) => Some(history::compare(&[], r)),
+        (Some(l), None) => Some(history::compare(l, &[])),
+        (None, None) => None,
     };
     let verdict = if !differences.is_empty() {
         Verdict::DifferentSchema
@@ -362,13 +369,17 @@ pub(crate) async fn read_schema(engine: &mut dyn Engine, detail: Detail) -> Resu
 
 /// The last migration of the folder whose script names the object (and, for an object of
 /// a table, the table too): a hint of where to look, found by identifier, not by parsing.
-fn last_migration(dir: &MigrationsDir, object: &ObjectKey) -> Option<String> {
+fn last_migration(dir: &MigrationsDir, object: &ObjectKey, dialect: Dialect) -> Option<String> {
     let parts: Vec<&str> = object.name.split('.').collect();
     let (table, own) = (parts[0], parts[parts.len() - 1]);
     dir.migrations
         .iter()
         .rev()
-        .find(|m| names(&m.script, own) && names(&m.script, table))
+        // A name mentioned only in a comment is not a migration's doing.
+        .find(|m| {
+            let code = without_comments(&m.script, dialect);
+            names(&code, own) && names(&code, table)
+        })
         .map(|m| m.name.clone())
 }
 
@@ -385,6 +396,21 @@ fn names(script: &str, identifier: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_in_comments_are_not_a_migrations_doing() {
+        let script = "-- drop \"User\" later\n/* \"User\" */ CREATE TABLE \"Post\" (id INT);";
+        let code = without_comments(script, Dialect::Postgres);
+        assert!(!names(&code, "User"));
+        assert!(names(&code, "Post"));
+        let mysql = "# `User`\n/*!50003 CREATE TRIGGER t BEFORE INSERT ON `User` */";
+        let code = without_comments(mysql, Dialect::Mysql);
+        assert!(
+            names(&code, "User"),
+            "MySQL's conditional comments are code"
+        );
+        assert_eq!(code.matches("User").count(), 1);
+    }
 
     #[test]
     fn identifiers_are_found_as_whole_words() {

@@ -21,6 +21,19 @@ pub(crate) use lexer::{Lexer, Token, TokenKind};
 pub use split::{Statement, normalize, split, split_each};
 pub use target::{Target, table_effects, target};
 
+/// `script` with each comment replaced by a space, as the server reads it (quoting and
+/// nesting by the lexer that splits statements). MySQL's `/*! … */` is code, and stays.
+pub fn without_comments(script: &str, dialect: Dialect) -> String {
+    let mut code = String::with_capacity(script.len());
+    for token in Lexer::new(script, dialect) {
+        match token.kind {
+            TokenKind::LineComment | TokenKind::BlockComment => code.push(' '),
+            _ => code.push_str(&script[token.start..token.end]),
+        }
+    }
+    code
+}
+
 /// The SQL dialects safemig reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -306,7 +306,8 @@ fn scratch_is_dropped_on_sigterm_and_sigint(kind: Kind) {
 
 /// Every real-world history, deployed by safemig: no drift against its own folder (the
 /// scratch replay), against a dump-and-restore of itself (schema and history), or against
-/// the files replayed by the engine's own client (schema only: no history there).
+/// the files replayed by the engine's own client (the same schema; another history, as
+/// the replay has no `_prisma_migrations`).
 fn corpus_drifts_from_nothing(kind: Kind) {
     for (name, dir) in corpora(kind) {
         let (deployed, _) = deployed_by_safemig(kind, &dir);
@@ -314,10 +315,14 @@ fn corpus_drifts_from_nothing(kind: Kind) {
         let replayed = TestDb::new(kind);
         apply_with_engine_client(&replayed, &migration_files(&dir));
         let folder = dir.to_str().unwrap();
-        for (label, against) in [
-            ("its folder", None),
-            ("its dump, restored", Some(&restored.url)),
-            ("the client's replay", Some(&replayed.url)),
+        for (label, against, verdict) in [
+            ("its folder", None, "same"),
+            ("its dump, restored", Some(&restored.url), "same"),
+            (
+                "the client's replay",
+                Some(&replayed.url),
+                "same_schema_different_history",
+            ),
         ] {
             let mut args = vec!["--url", &deployed.url, "--dir", folder];
             args.extend(["drift", "--json", "--no-cache"]);
@@ -331,13 +336,15 @@ fn corpus_drifts_from_nothing(kind: Kind) {
                 .output()
                 .expect("running safemig drift");
             let run = to_run(run);
+            let code = if verdict == "same" { 0 } else { DRIFT };
             assert_eq!(
-                run.code, 0,
+                run.code, code,
                 "{name} against {label}:\n{}\n{}",
                 run.stdout, run.stderr
             );
             let report = json(&run);
-            assert_eq!(report["verdict"], "same", "{name}");
+            assert_eq!(report["verdict"], verdict, "{name} against {label}");
+            assert_eq!(report["differences"], serde_json::json!([]), "{name}");
             println!(
                 "{name} against {label}: {} objects compared, no drift",
                 report["compared"]
@@ -484,7 +491,46 @@ fn drift_of_an_environment_uses_its_comparison(kind: Kind) {
         .expect(2);
 }
 
+/// A database whose schema is the folder's but has no `_prisma_migrations` (built by the
+/// engine's own client, or a dump without it) has applied none of the migrations as Prisma
+/// sees it: another history than the folder's, never "the same schema and history".
+fn a_database_without_a_history_is_another_history(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_posts", POSTS),
+        ],
+    );
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec("DROP TABLE _prisma_migrations");
+
+    let run = drift(&project, &db, &[]).expect(DRIFT);
+    assert!(
+        run.stdout
+            .contains("Drift: the same schema, but another history."),
+        "{}",
+        run.stdout
+    );
+    for name in ["20240101000000_init", "20240102000000_posts"] {
+        assert!(
+            run.stdout
+                .contains(&format!("{name}: applied in the folder only")),
+            "{}",
+            run.stdout
+        );
+    }
+    let report = json(&drift(&project, &db, &["--json"]).expect(DRIFT));
+    assert_eq!(
+        report["verdict"], "same_schema_different_history",
+        "{report}"
+    );
+    assert_eq!(report["history"].as_array().unwrap().len(), 2, "{report}");
+}
+
 for_each_engine!(
+    a_database_without_a_history_is_another_history,
     drift_of_an_environment_uses_its_comparison,
     corpus_drifts_from_nothing,
     sql_converges_what_it_writes,
