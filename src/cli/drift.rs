@@ -115,8 +115,14 @@ pub async fn drift(
         });
     }
     let ctx = project.context()?;
-    let dir = super::migrations(&ctx)?;
     let (right, configured_shadow, labels) = against(&args, &project, &ctx)?;
+    // The folder is the right side, or else only names the migration each difference was
+    // last named in: two databases, or a database and a snapshot, compare without one.
+    let dir = if matches!(right, Source::Folder) || ctx.project.migrations_dir.exists() {
+        Some(super::migrations(&ctx)?)
+    } else {
+        None
+    };
     let shadow = match args.shadow_url.as_deref() {
         Some(raw) => Some(ctx.project.other_url(raw, "--shadow-url")?),
         None => configured_shadow,
@@ -125,7 +131,7 @@ pub async fn drift(
     let request = Request {
         left: Source::Database(ctx.url.clone()),
         right,
-        folder: Some(&dir),
+        folder: dir.as_ref(),
         shadow,
         cache,
         wait: ctx.lock.timeout,

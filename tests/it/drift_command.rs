@@ -529,7 +529,32 @@ fn a_database_without_a_history_is_another_history(kind: Kind) {
     assert_eq!(report["history"].as_array().unwrap().len(), 2, "{report}");
 }
 
+/// Two databases, or a database and a snapshot, compare without a migrations folder: only
+/// the comparison with the folder needs one.
+fn two_databases_compare_without_a_folder(kind: Kind) {
+    let (left, right) = (TestDb::new(kind), TestDb::new(kind));
+    left.exec("CREATE TABLE t (id INTEGER)");
+    right.exec("CREATE TABLE t (id INTEGER, x INTEGER)");
+    let nowhere = tempfile::tempdir().unwrap();
+    let snapshot = nowhere.path().join("left.json");
+    let snapshot = snapshot.to_str().unwrap();
+    let run = |args: &[&str]| to_run(safemig_command(nowhere.path(), args).output().unwrap());
+    run(&["--url", &left.url, "snapshot", "--output", snapshot]).expect(0);
+    for (url, against, line) in [
+        (
+            &left.url,
+            right.url.as_str(),
+            "column `t.x`: only in the other database",
+        ),
+        (&right.url, snapshot, "column `t.x`: only in the database"),
+    ] {
+        let compared = run(&["--url", url, "drift", "--against", against]).expect(DRIFT);
+        assert!(compared.stdout.contains(line), "{}", compared.stdout);
+    }
+}
+
 for_each_engine!(
+    two_databases_compare_without_a_folder,
     a_database_without_a_history_is_another_history,
     drift_of_an_environment_uses_its_comparison,
     corpus_drifts_from_nothing,
