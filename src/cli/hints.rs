@@ -55,10 +55,16 @@ fn repair(error: &RepairError) -> Option<Advice> {
         StatementFailsOnScratch { .. } => Advice::text(
             "the migration does not run on an empty copy of the schema: see which statement fails above, and resolve the row by hand",
         ),
-        Replay { source, .. } => {
-            return hint(source)
-                .map(|h| Advice::text("the migrations before it do not deploy: ").and(h));
-        }
+        Replay { source, .. } => match &**source {
+            Error::Deploy(DeployError::MigrationFailed { name, script, .. }) => {
+                Advice::text(format!(
+                    "`{}`, before the migration repaired, does not run on an empty database, so repair cannot build the migration's states: make {} run on one (or pass --shadow-url with a server that has what it needs), then run repair again",
+                    safemig::text::escaped(name),
+                    safemig::text::path(script)
+                ))
+            }
+            source => return hint(source),
+        },
         ScratchLeft { scratch, .. } => Advice::text(format!(
             "drop {scratch} by hand; repair names its scratch databases safemig_repair_* so they are easy to find"
         )),
@@ -123,13 +129,27 @@ fn drift(error: &DriftError) -> Option<Advice> {
             "compare databases of one provider: --url and --against must both be PostgreSQL, MySQL/MariaDB or SQLite",
         ),
         NoIntrospector { .. } => return None,
-        Replay { source, .. } => {
-            return hint(source)
-                .map(|h| Advice::text("the folder itself does not deploy: ").and(h));
-        }
+        // The replay's failure is about the folder on an empty database, not about the
+        // database compared: deploy's own advice ("fix it, then deploy") would send the
+        // person to deploy the live database.
+        Replay { source, .. } => match &**source {
+            Error::Deploy(DeployError::MigrationFailed { name, script, .. }) => Advice::text(
+                format!(
+                    "`{}` does not run on an empty database, so drift cannot build the folder's schema: make {} run on one (or pass --shadow-url with a server that has what it needs), then run ",
+                    safemig::text::escaped(name),
+                    safemig::text::path(script)
+                ),
+            )
+            .run(&["drift"])
+            .then(" again"),
+            source => return hint(source),
+        },
         ScratchLeft { scratch, .. } => Advice::text(format!(
             "drop {scratch} by hand; drift names its scratch databases safemig_drift_* so they are easy to find"
         )),
+        Stopped { .. } => Advice::text("nothing needs to be resolved; run ")
+            .run(&["drift"])
+            .then(" again to compare"),
     })
 }
 

@@ -58,7 +58,7 @@ pub async fn replay(
         });
     }
     if interrupt.stop_requested() {
-        return Err(stopped("before the replay"));
+        return Err(stopped("before drift's replay of the migrations folder"));
     }
 
     let name = format!(
@@ -76,7 +76,11 @@ pub async fn replay(
                 tracing::error!("{left}");
             }
             return Err(match e {
-                e @ Error::Deploy(DeployError::Interrupted { .. }) => e,
+                Error::Deploy(DeployError::Interrupted { .. }) => stopped(&format!(
+                    "while replaying the migrations folder into {}",
+                    scratch.describe()
+                )),
+                e @ Error::Drift(DriftError::Stopped { .. }) => e,
                 e => Error::Drift(DriftError::Replay {
                     scratch: scratch.describe(),
                     source: Box::new(e),
@@ -115,7 +119,7 @@ async fn replay_into(
 ) -> Result<crate::schema::Schema, Error> {
     let mut engine = deploy_into(scratch, dir, interrupt, wait).await?;
     if interrupt.stop_requested() {
-        return Err(stopped("after the replay"));
+        return Err(stopped("after drift's replay of the migrations folder"));
     }
     super::read_schema(&mut *engine, detail).await
 }
@@ -144,8 +148,8 @@ pub(crate) async fn deploy_into(
 }
 
 fn stopped(when: &str) -> Error {
-    Error::Deploy(DeployError::Interrupted {
-        detail: format!("drift stopped {when}; the scratch database is dropped"),
+    Error::Drift(DriftError::Stopped {
+        when: when.to_string(),
     })
 }
 

@@ -35,6 +35,14 @@ pub enum DriftError {
 
     #[error("the scratch database {scratch} could not be dropped: {message}")]
     ScratchLeft { scratch: String, message: String },
+
+    /// A stop signal during the folder's replay. The replay's own deploy reports a stop
+    /// as deploy does ("run safemig deploy again: it resumes"), which would be about the
+    /// scratch database, already dropped: this says what was stopped.
+    #[error(
+        "stopped by a signal {when}; its scratch database is dropped, and nothing was written to the database compared"
+    )]
+    Stopped { when: String },
 }
 
 impl DriftError {
@@ -49,6 +57,7 @@ impl DriftError {
             // The folder's own failure decides (a failing migration, a stop).
             Replay { source, .. } => source.exit_code(),
             ScratchLeft { .. } => ExitCode::Internal,
+            Stopped { .. } => ExitCode::Interrupted,
         }
     }
 }

@@ -251,6 +251,15 @@ fn scratch_is_dropped_after_a_failure(kind: Kind) {
         "{}",
         run.stderr
     );
+    // The advice is about the folder and drift, never to deploy the database compared.
+    let next = run.stderr.split("next: ").nth(1).unwrap_or_default();
+    assert!(
+        next.contains("does not run on an empty database")
+            && next.contains("safemig drift")
+            && !next.contains("deploy"),
+        "{}",
+        run.stderr
+    );
     assert!(!scratch_exists(&db, &scratch_of(&run.stderr)));
 }
 
@@ -297,6 +306,14 @@ fn scratch_is_dropped_on_sigterm_and_sigint(kind: Kind) {
         std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(11), "{signal}: {seen}{rest}");
+        // What was stopped is drift's replay, and what to run again is drift: deploy's
+        // "run safemig deploy again: it resumes" would be about the dropped scratch.
+        assert!(
+            rest.contains("stopped by a signal while replaying the migrations folder into")
+                && rest.contains("next: nothing needs to be resolved; run `safemig drift")
+                && !rest.contains("deploy"),
+            "{signal}: {rest}"
+        );
         assert!(
             !scratch_exists(&db, &scratch),
             "{signal}: {scratch} is left:\n{seen}{rest}"
