@@ -86,7 +86,10 @@ pub(super) async fn read(
 /// the migrations is drift whichever schema the URL names. PostgreSQL's own and the
 /// ones extensions create are left out, and so is every other schema with a history
 /// of its own: it is another Prisma target (a tenant of a schema-per-tenant app), not
-/// part of this one.
+/// part of this one. So is `public` unless the URL names it: every database is created
+/// with it, so drift's scratch database has it whatever the migrations do, while a live
+/// database's `public` is often another target (left out above) — comparing its
+/// existence would only ever report the template.
 async fn read_schemas(
     conn: &mut PgConnection,
     schema_name: &str,
@@ -100,8 +103,8 @@ async fn read_schemas(
            AND $1::text IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
                            AND d.objid = n.oid AND d.deptype = 'e') \
-           AND (n.nspname = $1 OR NOT EXISTS (SELECT 1 FROM pg_class c \
-                WHERE c.relnamespace = n.oid AND c.relname = $2 AND c.relkind IN ('r', 'p')))"
+           AND (n.nspname = $1 OR (n.nspname <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_class c \
+                WHERE c.relnamespace = n.oid AND c.relname = $2 AND c.relkind IN ('r', 'p'))))"
             .into(),
     )
     .await?
