@@ -295,7 +295,7 @@ pub(super) async fn read(
     let mut schema = Schema::default();
     let mariadb = is_mariadb(conn).await?;
     read_tables(conn, &mut schema).await?;
-    read_columns(conn, detail, &mut schema).await?;
+    read_columns(conn, mariadb, detail, &mut schema).await?;
     read_indexes(conn, mariadb, &mut schema).await?;
     read_foreign_keys(conn, &mut schema).await?;
     read_checks(conn, mariadb, &mut schema).await?;
@@ -363,6 +363,7 @@ async fn read_tables(conn: &mut MySqlConnection, schema: &mut Schema) -> Result<
 /// position when `detail` asks for it).
 async fn read_columns(
     conn: &mut MySqlConnection,
+    mariadb: bool,
     detail: Detail,
     schema: &mut Schema,
 ) -> Result<(), sqlx::Error> {
@@ -389,8 +390,15 @@ async fn read_columns(
         for (attribute, value) in extra(&required(&row, 5)?) {
             object = object.with(attribute, value);
         }
+        // MariaDB reports a nullable column without a default as `DEFAULT NULL` (its string
+        // defaults are quoted, so the bare word is the null), MySQL and PostgreSQL as no
+        // default: the same column, which `MODIFY … NULL` would otherwise turn into two
+        // differences (nullability and a default) where PostgreSQL's reads one.
+        let default = text(&row, 4)?.filter(|v| !(mariadb && v == "NULL"));
+        if let Some(value) = default.filter(|v| !v.is_empty()) {
+            object = object.with("default", value);
+        }
         for (i, attribute) in [
-            (4, "default"),
             (6, "charset"),
             (7, "collation"),
             (8, "generated"),

@@ -570,7 +570,36 @@ fn two_databases_compare_without_a_folder(kind: Kind) {
     }
 }
 
+/// A column made nullable is one difference on every engine: MariaDB reports such a column
+/// with `DEFAULT NULL`, which used to add a second one (a default) PostgreSQL never shows.
+fn a_column_made_nullable_is_one_difference(kind: Kind) {
+    let (left, right) = (TestDb::new(kind), TestDb::new(kind));
+    left.exec("CREATE TABLE t (id INTEGER, name VARCHAR(10) NOT NULL)");
+    right.exec("CREATE TABLE t (id INTEGER, name VARCHAR(10) NULL)");
+    let nowhere = tempfile::tempdir().unwrap();
+    let args = [
+        "--url",
+        &left.url,
+        "drift",
+        "--json",
+        "--against",
+        &right.url,
+    ];
+    let run = to_run(safemig_command(nowhere.path(), &args).output().unwrap());
+    let report = json(&run.expect(DRIFT));
+    assert_eq!(
+        differences(&report),
+        [d("changed", "column", "t.name")],
+        "{report}"
+    );
+    assert_eq!(
+        report["differences"][0]["attribute"], "nullable",
+        "{report}"
+    );
+}
+
 for_each_engine!(
+    a_column_made_nullable_is_one_difference,
     two_databases_compare_without_a_folder,
     a_database_without_a_history_is_another_history,
     drift_of_an_environment_uses_its_comparison,
