@@ -11,6 +11,32 @@ use sha2::{Digest, Sha256};
 use crate::engine::Engine;
 use crate::migrations::LocalMigration;
 
+/// How many entries of one kind (`drift`, `repair`) the cache keeps: each folder state a
+/// project has been compared at makes one, so without a bound it grows with every commit.
+/// The least recently used go first (reading an entry marks it used).
+pub const KEEP: usize = 64;
+
+/// A cache a command uses: where it is, and whether entries are read. `--no-cache` does
+/// not read (the replay runs), and writes the fresh result over the entry: what a person
+/// who suspects a cached schema wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cache {
+    pub dir: PathBuf,
+    pub read: bool,
+}
+
+/// The text of an entry, when reading is on and it is there; marks it recently used.
+pub fn read(cache: &Cache, file: &Path) -> Option<String> {
+    if !cache.read {
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    if let Ok(entry) = std::fs::File::options().append(true).open(file) {
+        let _ = entry.set_modified(std::time::SystemTime::now());
+    }
+    Some(text)
+}
+
 /// Where safemig caches unless told otherwise: `$SAFEMIG_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/safemig`, else `~/.cache/safemig` (the XDG convention uv and pip
 /// follow). `None` when none of them is set.
@@ -74,14 +100,34 @@ impl Key {
     }
 }
 
-/// Writes an entry atomically (a whole file or none). A cache that cannot be written
-/// costs a replay next time, nothing more: a warning, not an error.
+/// Writes an entry atomically (a whole file or none), then drops the least recently used
+/// entries of its kind beyond [`KEEP`]. A cache that cannot be written costs a replay
+/// next time, nothing more: a warning, not an error.
 pub fn write(file: &Path, json: &str) {
     let folder = file.parent().expect("a cache file has a folder");
     if let Err(e) = std::fs::create_dir_all(folder) {
         tracing::warn!("cannot write the cache {}: {e}", crate::text::path(folder));
     } else if let Err(e) = crate::files::write_whole(file, json) {
         tracing::warn!("cannot write the cache: {e}");
+    } else {
+        prune(folder, KEEP);
+    }
+}
+
+/// Removes all but the `keep` most recently used `*.json` entries of `folder`. Another
+/// process pruning at the same time only makes a removal fail, which is fine.
+fn prune(folder: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    entries.sort_by(|a, b| b.cmp(a));
+    for (_, path) in entries.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -109,6 +155,39 @@ mod tests {
         );
         assert_eq!(dir(&[("HOME", "/h")]), Some("/h/.cache/safemig".into()));
         assert_eq!(dir(&[("SAFEMIG_CACHE_DIR", "")]), None);
+    }
+
+    #[test]
+    fn the_least_recently_used_entries_beyond_the_bound_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("drift");
+        let cache = Cache {
+            dir: dir.path().to_path_buf(),
+            read: true,
+        };
+        let file = |i: usize| folder.join(format!("{i}.json"));
+        for i in 0..5 {
+            write(&file(i), "{}");
+            // Distinct times, oldest first, whatever the file system's resolution.
+            let at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(i as u64);
+            std::fs::File::options()
+                .append(true)
+                .open(file(i))
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        }
+        // Entry 0 is read, so it is the most recently used.
+        assert_eq!(read(&cache, &file(0)).as_deref(), Some("{}"));
+        prune(&folder, 3);
+        let left: Vec<bool> = (0..5).map(|i| file(i).exists()).collect();
+        assert_eq!(left, [true, false, false, true, true]);
+        // --no-cache reads nothing, and writes.
+        let refresh = Cache {
+            read: false,
+            ..cache
+        };
+        assert_eq!(read(&refresh, &file(0)), None);
     }
 
     #[test]

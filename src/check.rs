@@ -20,7 +20,6 @@
 //!   is reported `unreachable` when its time is up and never holds the others back.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -56,7 +55,7 @@ pub struct CheckOptions {
     /// Whether to compare schemas where the environment configures drift.
     pub drift: bool,
     /// Where drift caches replayed folders; `None`: always replay.
-    pub drift_cache: Option<PathBuf>,
+    pub drift_cache: Option<crate::cache::Cache>,
 }
 
 impl Default for CheckOptions {

@@ -58,7 +58,8 @@ pub struct CheckArgs {
     #[arg(long)]
     no_drift: bool,
 
-    /// Replay the migrations folder for drift even when a cached replay exists
+    /// Replay the migrations folder for drift even when a cached replay exists, and write
+    /// the fresh one over it
     #[arg(long)]
     no_cache: bool,
 
@@ -165,7 +166,7 @@ pub async fn check(args: CheckArgs, all: bool, printer: &mut Printer) -> Result<
         jobs: args.jobs.into(),
         timeout: args.timeout,
         drift: !args.no_drift,
-        drift_cache: super::cache_dir(args.no_cache),
+        drift_cache: super::cache(args.no_cache),
     };
     let report = check::run_all(&prepared, &options).await;
     if args.json {

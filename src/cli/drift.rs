@@ -34,7 +34,8 @@ pub struct DriftArgs {
     shadow_url: Option<String>,
 
     /// Replay the migrations folder even when a cached replay of the same migrations
-    /// exists (the cache is in $SAFEMIG_CACHE_DIR, else ~/.cache/safemig)
+    /// exists, and write the fresh one over it (the cache is in $SAFEMIG_CACHE_DIR, else
+    /// ~/.cache/safemig)
     #[arg(long)]
     no_cache: bool,
 
@@ -127,7 +128,7 @@ pub async fn drift(
         Some(raw) => Some(ctx.project.other_url(raw, "--shadow-url")?),
         None => configured_shadow,
     };
-    let cache = super::cache_dir(args.no_cache);
+    let cache = super::cache(args.no_cache);
     let request = Request {
         left: Source::Database(ctx.url.clone()),
         right,
@@ -194,7 +195,7 @@ async fn tenants(mut environment: Prepared, args: &DriftArgs) -> Result<CheckRep
         every: None,
     });
     let options = CheckOptions {
-        drift_cache: super::cache_dir(args.no_cache),
+        drift_cache: super::cache(args.no_cache),
         ..CheckOptions::default()
     };
     Ok(CheckReport::new(vec![

@@ -587,13 +587,20 @@ pub(crate) fn migrations(ctx: &Context) -> Result<MigrationsDir, Error> {
     Ok(dir)
 }
 
-/// Where drift and repair cache replayed schemas: none with `--no-cache`.
+/// Where drift and repair cache replayed schemas; with `--no-cache` nothing is read, and
+/// the fresh result is written over a suspect entry.
+fn cache(no_cache: bool) -> Option<safemig::cache::Cache> {
+    let dir = safemig::cache::default_dir(&|name| std::env::var(name).ok())?;
+    Some(safemig::cache::Cache {
+        dir,
+        read: !no_cache,
+    })
+}
+
+/// Where repair's states are cached: none with `--no-cache` (repair neither reads nor
+/// writes them then).
 fn cache_dir(no_cache: bool) -> Option<PathBuf> {
-    if no_cache {
-        None
-    } else {
-        safemig::cache::default_dir(&|name| std::env::var(name).ok())
-    }
+    cache(no_cache).filter(|c| c.read).map(|c| c.dir)
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

@@ -45,8 +45,8 @@ pub struct RepairArgs {
     #[arg(long, value_name = "STATEMENTS")]
     assume_applied: Option<String>,
 
-    /// Build the migration's states even when they are cached (the cache is in
-    /// $SAFEMIG_CACHE_DIR, else ~/.cache/safemig)
+    /// Build the migration's states without the cache: nothing is read from it or
+    /// written to it (the cache is in $SAFEMIG_CACHE_DIR, else ~/.cache/safemig)
     #[arg(long)]
     no_cache: bool,
 

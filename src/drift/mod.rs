@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::Error;
+use crate::cache::Cache;
 use crate::database_url::DatabaseUrl;
 use crate::engine::{self, Access, Engine};
 use crate::error::{DriftError, ExitCode};
@@ -52,8 +53,8 @@ pub struct Request<'a> {
     /// The server the scratch database is made on; by default the one of a
     /// [`Source::Database`] side.
     pub shadow: Option<DatabaseUrl>,
-    /// Where replayed schemas are cached; `None`: always replay.
-    pub cache: Option<PathBuf>,
+    /// Where replayed schemas are cached; `None`: always replay, and keep nothing.
+    pub cache: Option<Cache>,
     /// How long to wait for a SQLite file another process holds.
     pub wait: Duration,
     /// Whether to write the DDL that would converge the left side ([`Report::converge`]).
@@ -339,7 +340,7 @@ async fn read_side(
             let replayed = replay::replay(
                 server,
                 dir,
-                request.cache.as_deref(),
+                request.cache.as_ref(),
                 &request.interrupt,
                 request.wait,
                 request.detail,

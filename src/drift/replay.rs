@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::history;
 use super::snapshot::Snapshot;
 use crate::Error;
-use crate::cache::{self, Key};
+use crate::cache::{self, Cache, Key};
 use crate::database_url::DatabaseUrl;
 use crate::deploy::{self, Options};
 use crate::engine::{self, Access, Engine};
@@ -31,7 +31,7 @@ pub struct Replayed {
 pub async fn replay(
     server: &DatabaseUrl,
     dir: &MigrationsDir,
-    cache: Option<&Path>,
+    cache: Option<&Cache>,
     interrupt: &Interrupt,
     wait: Duration,
     detail: Detail,
@@ -47,11 +47,12 @@ pub async fn replay(
             )
             .await?;
             key.part(&format!("{detail:?}")).migrations(&dir.migrations);
-            Some(key.file(cache, "drift"))
+            Some(key.file(&cache.dir, "drift"))
         }
         None => None,
     };
-    if let Some(snapshot) = cached_file.as_deref().and_then(read_cache) {
+    let cached = cache.zip(cached_file.as_deref());
+    if let Some(snapshot) = cached.and_then(|(cache, file)| read_cache(cache, file)) {
         return Ok(Replayed {
             snapshot,
             cached: true,
@@ -154,11 +155,8 @@ fn stopped(when: &str) -> Error {
 }
 
 /// A cached schema, if one is there and readable; anything else means "replay".
-fn read_cache(file: &Path) -> Option<Snapshot> {
-    if !file.exists() {
-        return None;
-    }
-    match Snapshot::read(file) {
+fn read_cache(cache: &Cache, file: &Path) -> Option<Snapshot> {
+    match Snapshot::parse(&cache::read(cache, file)?, file) {
         Ok(snapshot) => Some(snapshot),
         Err(e) => {
             tracing::warn!("ignoring the drift cache: {e}");

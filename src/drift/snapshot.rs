@@ -54,15 +54,19 @@ impl Snapshot {
 
     /// Reads a snapshot file, refusing one of another format.
     pub fn read(path: &Path) -> Result<Snapshot, Error> {
+        Snapshot::parse(&crate::files::read_text(path, LIMIT)?, path)
+    }
+
+    /// A snapshot from the text of the file `path`, refusing one of another format.
+    pub fn parse(text: &str, path: &Path) -> Result<Snapshot, Error> {
         let unreadable = |message: String| {
             Error::Drift(DriftError::SnapshotUnreadable {
                 path: path.to_path_buf(),
                 message,
             })
         };
-        let text = crate::files::read_text(path, LIMIT)?;
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| unreadable(format!("not JSON: {e}")))?;
+            serde_json::from_str(text).map_err(|e| unreadable(format!("not JSON: {e}")))?;
         match value.get("format_version").and_then(|f| f.as_u64()) {
             Some(f) if f == u64::from(FORMAT) => {}
             Some(f) => {

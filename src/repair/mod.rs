@@ -516,7 +516,10 @@ async fn edited_before_others(
         right: crate::drift::Source::Folder,
         folder: Some(dir),
         shadow: None,
-        cache: request.cache.clone(),
+        cache: request
+            .cache
+            .clone()
+            .map(|dir| crate::cache::Cache { dir, read: true }),
         wait: request.wait,
         converge: false,
         detail: Default::default(),

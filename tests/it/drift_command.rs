@@ -546,6 +546,33 @@ fn a_database_without_a_history_is_another_history(kind: Kind) {
     assert_eq!(report["history"].as_array().unwrap().len(), 2, "{report}");
 }
 
+/// `--no-cache` replays and writes the fresh schema over a cached one: after it, a run that
+/// reads the cache no longer sees what a bad entry said.
+fn no_cache_refreshes_a_suspect_entry(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    drift(&project, &db, &[]).expect(0);
+    let entries = std::fs::read_dir(project.dir.path().join("cache/drift"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect::<Vec<_>>();
+    let [entry] = entries.as_slice() else {
+        panic!("one cache entry expected: {entries:?}");
+    };
+    // A suspect entry: the folder's schema as cached lacks an object.
+    let mut cached: Value = serde_json::from_str(&std::fs::read_to_string(entry).unwrap()).unwrap();
+    cached["schema"].as_array_mut().unwrap().pop();
+    std::fs::write(entry, cached.to_string()).unwrap();
+    let suspect = json(&drift(&project, &db, &["--json"]).expect(DRIFT));
+    assert_eq!(suspect["right"]["cached"], true, "{suspect}");
+
+    let refreshed = json(&drift(&project, &db, &["--json", "--no-cache"]).expect(0));
+    assert_eq!(refreshed["right"]["cached"], false, "{refreshed}");
+    let again = json(&drift(&project, &db, &["--json"]).expect(0));
+    assert_eq!(again["right"]["cached"], true, "{again}");
+}
+
 /// Two databases, or a database and a snapshot, compare without a migrations folder: only
 /// the comparison with the folder needs one.
 fn two_databases_compare_without_a_folder(kind: Kind) {
@@ -599,6 +626,7 @@ fn a_column_made_nullable_is_one_difference(kind: Kind) {
 }
 
 for_each_engine!(
+    no_cache_refreshes_a_suspect_entry,
     a_column_made_nullable_is_one_difference,
     two_databases_compare_without_a_folder,
     a_database_without_a_history_is_another_history,
