@@ -734,16 +734,18 @@ fn init_logging(verbose: u8) {
         .ok()
         .and_then(|directives| directives.parse::<Targets>().ok())
         .unwrap_or_else(|| default.parse().expect("the default filters parse"));
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org):
         // escape codes in a log file or a CI pipe are noise.
         .with_ansi(colour_on_stderr())
         // A log line that cannot be written (stderr closed) is dropped. By default the
-        // subscriber reports that with `eprintln!`, which panics on the same closed stderr.
-        .log_internal_errors(false)
-        .finish()
+        // layer reports that with `eprintln!`, which panics on the same closed stderr.
+        .log_internal_errors(false);
+    // The filter alone decides the levels (the `fmt()` builder would add a cap at INFO).
+    tracing_subscriber::registry()
+        .with(lines)
         .with(filter)
         .init();
 }
