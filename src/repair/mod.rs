@@ -210,6 +210,26 @@ pub fn applied(
     }
 }
 
+/// An assumption that a failure stopped inside the migration's own transaction: the server
+/// rolls such a transaction back, so what ran is the state before its `BEGIN` or after its
+/// `COMMIT`, never one between (those states are not even built).
+fn refuse_inside_transaction(
+    states: &[Option<Schema>],
+    k: usize,
+    name: &str,
+) -> Result<(), RepairError> {
+    match states.get(k) {
+        Some(None) => Err(RepairError::AssumptionContradicted {
+            name: name.to_string(),
+            assumed: k,
+            evidence: format!(
+                "cannot be left after statement {k}: it runs inside the migration's own transaction, which a failure rolls back as a whole"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `--assume-applied`'s value for `k` statements, as [`parse_assumed`] reads it.
 pub fn assumption(k: usize) -> String {
     if k == 0 {
@@ -276,9 +296,9 @@ pub struct Report {
     pub plan: Plan,
     /// Whether S₀…Sₙ came from the cache rather than a replay.
     pub states_cached: bool,
-    /// S₀…Sₙ, for `--roll-back`.
+    /// S₀…Sₙ, for `--roll-back` (`None` inside the script's own transaction).
     #[serde(skip)]
-    pub(crate) states: Vec<Schema>,
+    pub(crate) states: Vec<Option<Schema>>,
     /// The row's `applied_steps_count`, kept when repair annotates its `logs`.
     #[serde(skip)]
     pub(crate) applied_steps_count: u32,
@@ -433,8 +453,10 @@ async fn classify_migration(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let changed_nothing =
-                || crate::schema::diff(&states.schemas[i], &states.schemas[i + 1]).is_empty();
+            let changed_nothing = || match (&states.schemas[i], &states.schemas[i + 1]) {
+                (Some(before), Some(after)) => crate::schema::diff(before, after).is_empty(),
+                _ => false,
+            };
             matches!(
                 s.kind,
                 StatementKind::TransactionControl | StatementKind::ForeignKeysPragma
@@ -468,6 +490,9 @@ async fn classify_migration(
         }
         _ => applied(&verdict, statements.len(), request.assume_applied, name)?,
     };
+    if let Some(k) = request.assume_applied {
+        refuse_inside_transaction(&states.schemas, k, name)?;
+    }
     let plan = Plan::of(&facts, applied, statements.len());
     Ok(Report {
         format_version: REPORT_FORMAT,

@@ -41,7 +41,12 @@ pub(super) async fn run(
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<(), Error> {
-    let (before, after) = (&report.states[0], &report.states[options.applied]);
+    let state = |k: usize| {
+        report.states[k]
+            .as_ref()
+            .expect("a plan's states are ones a failure leaves, so they were read")
+    };
+    let (before, after) = (state(0), state(options.applied));
     let differences = diff(after, before);
     let statements = inverse(report, after, before, &differences, engine.provider())?;
 

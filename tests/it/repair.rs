@@ -425,6 +425,113 @@ fn assume_applied_settles_an_ambiguous_verdict(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// A migration that is its own transaction, as the last of a real 434-migration history
+/// is: `BEGIN; SET TRANSACTION ISOLATION LEVEL …; …; COMMIT`, then a statement after it.
+/// SQLite has no `SET TRANSACTION`; MySQL takes it only before the transaction starts.
+fn own_transaction(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Mysql => {
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n\
+             START TRANSACTION;\n\
+             CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE b (id INTEGER PRIMARY KEY);\n\
+             COMMIT;\n\
+             CREATE TABLE c (id INTEGER PRIMARY KEY);\n"
+        }
+        Kind::Sqlite => {
+            "BEGIN;
+             CREATE TABLE a (id INTEGER PRIMARY KEY);
+             CREATE TABLE b (id INTEGER PRIMARY KEY);
+             COMMIT;
+             CREATE TABLE c (id INTEGER PRIMARY KEY);
+"
+        }
+        _ => {
+            "BEGIN;
+             SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+             CREATE TABLE a (id INTEGER PRIMARY KEY);
+             CREATE TABLE b (id INTEGER PRIMARY KEY);
+             COMMIT;
+             CREATE TABLE c (id INTEGER PRIMARY KEY);
+"
+        }
+    }
+}
+
+/// The statements of a script's own transaction are one unit: a failure leaves the state
+/// before its `BEGIN` or after its `COMMIT`, and repair reads no schema between them (on
+/// PostgreSQL a read there made `SET TRANSACTION` fail on the scratch database: exit 6,
+/// "resolve the row by hand"). Each state a failure can leave gets its verdict, `run
+/// --on-failed=repair` heals the one after the `COMMIT`, and an assumption that stops
+/// inside the transaction is refused.
+fn own_transaction_is_one_unit(kind: Kind) {
+    let sql = own_transaction(kind);
+    let n = statements(kind, sql).len();
+    let failed = |k: usize| {
+        let db = TestDb::new(kind);
+        let project = Project::new(kind, &[(FIRST, INIT)]);
+        project.safemig(&db, &["deploy"]).expect(0);
+        project.write(FAILED, sql);
+        fail_after(&db, FAILED, sql, k);
+        (db, project)
+    };
+    // MySQL commits each DDL statement implicitly: the state before `COMMIT` is durable
+    // there, and the earliest matching state is taken (`COMMIT` runs again).
+    let after_commit = if kind == Kind::Mysql { n - 2 } else { n - 1 };
+    for (k, verdict) in [(0, "none"), (n - 1, "partial"), (n, "all")] {
+        let (db, project) = failed(k);
+        let apply: &[&str] = if verdict == "partial" {
+            &[]
+        } else {
+            &["--apply"]
+        };
+        let report = repair_json(&project, &db, apply, 0);
+        assert_eq!(report["verdict"], verdict, "k = {k}: {report:#}");
+        if verdict == "partial" {
+            assert_eq!(report["applied"], after_commit, "{report:#}");
+        } else {
+            project.safemig(&db, &["deploy"]).expect(0);
+            project.safemig(&db, &["status"]).expect(0);
+        }
+    }
+    if kind == Kind::Mysql {
+        let db = TestDb::new(kind);
+        let refused = db.try_exec("BEGIN; SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+        assert!(
+            refused.is_err(),
+            "MySQL takes SET TRANSACTION only before BEGIN"
+        );
+    }
+
+    let (db, project) = failed(n - 1);
+    let mut args = vec!["run", "--on-failed=repair", "--"];
+    args.extend(APP);
+    let run = project.safemig(&db, &args).expect(0);
+    let healed = format!(
+        "verdict partial {after_commit} of {n}; finished statements {}..{n}",
+        after_commit + 1
+    );
+    assert!(
+        run.stdout.contains("app started") && run.stderr.contains(&healed),
+        "{run:?}"
+    );
+    project.safemig(&db, &["status"]).expect(0);
+
+    if kind != Kind::Mysql {
+        let (db, project) = failed(0);
+        db.exec("CREATE TABLE unrelated (id INTEGER PRIMARY KEY)");
+        let run = project
+            .safemig(&db, &["repair", "--assume-applied", "1-3"])
+            .expect(10);
+        assert!(
+            run.stderr
+                .contains("runs inside the migration's own transaction"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
 /// `safemig run --on-failed=repair`: the app's command, which says it started.
 const APP: [&str; 3] = ["sh", "-c", "echo app started"];
 
@@ -524,18 +631,13 @@ fn transaction_edge(sql: &str) -> Option<bool> {
 
 /// The injected-failure suite: each corpus is deployed migration by migration into one
 /// database; each multi-statement migration in scope is failed after every k of its n
-/// statements (the live state is the first k statements applied, then the row Prisma
-/// leaves: checksum, `started_at`, an error in `logs`, steps 0), and `safemig repair`
-/// must answer `none`, `partial k`, `all`, or `ambiguous` with k among its candidates —
-/// never a wrong `all`. Inside a script's own transaction a kill leaves the state before
-/// it (the server rolls back), so only the points where statements are durable are
-/// failure points. The failed migration is then settled with `repair --apply
-/// --assume-applied 1-n` (exercising apply) and the next one deployed.
+/// statements (see [`inject`]) and then settled with `repair --apply --assume-applied 1-n`
+/// (exercising apply) and the next one deployed. Beside the corpus sample, the forms it may
+/// lack: a migration that is its own transaction with `SET TRANSACTION`.
 fn injected_failures(kind: Kind) {
     let scope = Scope::of(kind);
     let dialect = kind.dialect();
-    let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    let mut failures = Vec::new();
+    let mut tally = Tally::default();
     for (corpus, dir) in corpora(kind) {
         let project = Project::new(kind, &[]);
         let db = TestDb::new(kind);
@@ -546,77 +648,110 @@ fn injected_failures(kind: Kind) {
                 break;
             }
             let sql = std::fs::read_to_string(file).unwrap();
-            let split = executable_statements(&sql, dialect);
-            let n = split.len();
+            let n = executable_statements(&sql, dialect).len();
             if index == 0 || !(2..=scope.max_statements).contains(&n) {
                 // Deployed with the next failed one (one deploy for many migrations).
                 project.write(&name, &sql);
                 continue;
             }
-            project.safemig(&db, &["deploy"]).expect(0);
-            project.write(&name, &sql);
             failed_here += 1;
-            fail_after(&db, &name, &sql, 0);
-            let mut durable = 0;
-            let mut pending: Vec<&str> = Vec::new();
-            let mut session: Vec<&str> = Vec::new();
-            for k in 0..=n {
-                if k > 0 {
-                    let stmt = &split[k - 1];
-                    match transaction_edge(stmt.sql) {
-                        Some(true) => pending.push(stmt.sql),
-                        Some(false) if !pending.is_empty() => {
-                            pending.push(stmt.sql);
-                            let mut script = session.clone();
-                            script.append(&mut pending);
-                            db.exec(&script.join(";\n"));
-                        }
-                        _ if !pending.is_empty() => pending.push(stmt.sql),
-                        _ => {
-                            let mut script = session.clone();
-                            script.push(stmt.sql);
-                            db.exec(&script.join(";\n"));
-                        }
-                    }
-                    if stmt.is_session(dialect)
-                        || stmt.kind == safemig::sql::StatementKind::ForeignKeysPragma
-                    {
-                        session.push(stmt.sql);
-                    }
-                    if !pending.is_empty() {
-                        continue; // Not durable: a kill here leaves the state at the BEGIN.
-                    }
-                    durable = k;
-                }
-                let mut command = project.command(&db, &["repair", "--json"]);
-                command.env("SAFEMIG_CACHE_DIR", project.dir.path().join("cache"));
-                let run = crate::harness::to_run(command.output().unwrap());
-                let context = format!("{corpus} {name} k = {durable} of {n}");
-                match check_verdict(&run, durable, n) {
-                    Ok(verdict) => *counts.entry(verdict).or_default() += 1,
-                    Err(e) => {
-                        eprintln!("{context}: {e}");
-                        failures.push(format!("{context}: {e}"));
-                        *counts.entry("wrong".into()).or_default() += 1;
-                    }
-                }
-            }
-            project
-                .safemig(
-                    &db,
-                    &["repair", "--apply", "--assume-applied", &format!("1-{n}")],
-                )
-                .expect(0);
+            inject(&project, &db, &corpus, &name, &sql, &mut tally);
         }
         project.safemig(&db, &["deploy"]).expect(0);
         project.safemig(&db, &["status"]).expect(0);
     }
-    eprintln!("repair injected failures, {kind:?}: {counts:?}");
-    assert!(failures.is_empty(), "{failures:#?}");
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    let db = TestDb::new(kind);
+    inject(
+        &project,
+        &db,
+        "own transaction",
+        FAILED,
+        own_transaction(kind),
+        &mut tally,
+    );
+    project.safemig(&db, &["status"]).expect(0);
+    eprintln!("repair injected failures, {kind:?}: {:?}", tally.counts);
+    assert!(tally.failures.is_empty(), "{:#?}", tally.failures);
     assert!(
-        counts.values().sum::<usize>() > 0 || corpora(kind).is_empty(),
+        tally.counts.values().sum::<usize>() > 0,
         "no failure was injected"
     );
+}
+
+/// The suite's verdicts by kind, and what went wrong.
+#[derive(Default)]
+struct Tally {
+    counts: std::collections::BTreeMap<String, usize>,
+    failures: Vec<String>,
+}
+
+/// Deploys `project`'s folder, adds migration `name` and fails it after every k of its n
+/// statements: the live state is the first k statements applied, then the row Prisma
+/// leaves (checksum, `started_at`, an error in `logs`, steps 0), and `safemig repair` must
+/// answer `none`, `partial k`, `all`, or `ambiguous` with k among its candidates — never a
+/// wrong `all`. Inside a script's own transaction a kill leaves the state before it (the
+/// server rolls back), so only the points where statements are durable are failure points.
+/// The migration is then settled with `repair --apply --assume-applied 1-n`.
+fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, tally: &mut Tally) {
+    let dialect = db.kind.dialect();
+    let split = executable_statements(sql, dialect);
+    let n = split.len();
+    project.safemig(db, &["deploy"]).expect(0);
+    project.write(name, sql);
+    fail_after(db, name, sql, 0);
+    let mut durable = 0;
+    let mut pending: Vec<&str> = Vec::new();
+    let mut session: Vec<&str> = Vec::new();
+    for k in 0..=n {
+        if k > 0 {
+            let stmt = &split[k - 1];
+            match transaction_edge(stmt.sql) {
+                Some(true) => pending.push(stmt.sql),
+                Some(false) if !pending.is_empty() => {
+                    pending.push(stmt.sql);
+                    let mut script = session.clone();
+                    script.append(&mut pending);
+                    db.exec(&script.join(";\n"));
+                }
+                _ if !pending.is_empty() => pending.push(stmt.sql),
+                _ => {
+                    let mut script = session.clone();
+                    script.push(stmt.sql);
+                    db.exec(&script.join(";\n"));
+                }
+            }
+            // A session statement holds for the ones after it, unless it is inside a
+            // transaction (`SET TRANSACTION`, `SET LOCAL`): that one ends with it.
+            let session_wide = stmt.is_session(dialect)
+                || stmt.kind == safemig::sql::StatementKind::ForeignKeysPragma;
+            if session_wide && pending.is_empty() {
+                session.push(stmt.sql);
+            }
+            if !pending.is_empty() {
+                continue; // Not durable: a kill here leaves the state at the BEGIN.
+            }
+            durable = k;
+        }
+        let mut command = project.command(db, &["repair", "--json"]);
+        command.env("SAFEMIG_CACHE_DIR", project.dir.path().join("cache"));
+        let run = crate::harness::to_run(command.output().unwrap());
+        let context = format!("{corpus} {name} k = {durable} of {n}");
+        match check_verdict(&run, durable, n) {
+            Ok(verdict) => *tally.counts.entry(verdict).or_default() += 1,
+            Err(e) => {
+                eprintln!("{context}: {e}");
+                tally.failures.push(format!("{context}: {e}"));
+                *tally.counts.entry("wrong".into()).or_default() += 1;
+            }
+        }
+    }
+    project
+        .safemig(
+            db,
+            &["repair", "--apply", "--assume-applied", &format!("1-{n}")],
+        )
+        .expect(0);
 }
 
 /// Checks repair's answer for a live state of the first `k` of `n` statements: the verdict
@@ -785,5 +920,6 @@ for_each_engine!(
     ddl_that_changed_nothing_runs_again,
     run_heals_a_provable_failure_and_starts_the_app,
     run_stops_on_a_verdict_that_needs_a_person,
+    own_transaction_is_one_unit,
     injected_failures,
 );
