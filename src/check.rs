@@ -169,8 +169,9 @@ impl State {
     }
 
     /// The state a status report leaves a target in.
+    /// A status's state; invalid indexes are drift whatever the history says.
     fn of_status(report: &StatusReport) -> State {
-        match report.verdict {
+        let history = match report.verdict {
             Verdict::UpToDate => State::UpToDate,
             Verdict::Pending
                 if report
@@ -185,6 +186,11 @@ impl State {
             Verdict::Inconsistent => State::Inconsistent,
             Verdict::BaselineNeeded => State::BaselineNeeded,
             Verdict::HandedToPrismaNext => State::Misconfigured,
+        };
+        if report.invalid_indexes.is_empty() {
+            history
+        } else {
+            State::worst([history, State::Drift])
         }
     }
 }

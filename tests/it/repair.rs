@@ -532,6 +532,97 @@ fn own_transaction_is_one_unit(kind: Kind) {
     }
 }
 
+/// A unique index built without blocking writes, over a table that holds duplicates:
+/// PostgreSQL fails it and leaves the index INVALID, as an interrupted build does.
+pub(crate) const CONCURRENT: &str =
+    "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n";
+const CONCURRENT_NAME: &str = "20240102000000_concurrent";
+
+/// PostgreSQL: a `CREATE UNIQUE INDEX CONCURRENTLY` over duplicate rows fails and leaves
+/// the index INVALID, and the row Prisma leaves. Repair names it (it once said `diverged` without naming
+/// it), the verdict is the state without it (`none`), and `--apply` drops it before marking
+/// the row rolled back, so deploy builds it again; an assumption that keeps it is refused.
+/// Once recorded applied by hand, status notes it, check calls it drift (exit 14), drift
+/// names its `valid` attribute, and repair finds the row finished over it.
+#[test]
+fn an_invalid_index_is_named_and_rebuilt() {
+    let kind = Kind::Postgres;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec("INSERT INTO users (id, email) VALUES (1, 'a@x'), (2, 'a@x')");
+    project.write(CONCURRENT_NAME, CONCURRENT);
+    // Prisma runs it and fails (safemig's deploy drops what its own failed build leaves).
+    assert!(db.try_exec(CONCURRENT).is_err());
+    fail_after(&db, CONCURRENT_NAME, CONCURRENT, 0);
+    let invalid = "SELECT count(*)::text FROM pg_index WHERE NOT indisvalid";
+    assert_eq!(db.scalar(invalid).as_deref(), Some("1"), "left INVALID");
+
+    let report = repair_json(&project, &db, &[], 0);
+    assert_eq!(report["verdict"], "none", "{report:#}");
+    assert_eq!(report["plan"]["action"], "mark_rolled_back", "{report:#}");
+    assert_eq!(
+        report["invalid_indexes"][0]["name"], "users_email_key",
+        "{report:#}"
+    );
+    let human = project.safemig(&db, &["repair"]).expect(0);
+    assert!(
+        human.stdout.contains("index `users_email_key` is INVALID"),
+        "{}",
+        human.stdout
+    );
+    project
+        .safemig(&db, &["repair", "--apply", "--assume-applied", "1"])
+        .expect(10);
+
+    // Recorded applied by hand, as Prisma's `migrate resolve --applied` would: drift names
+    // the invalid index, and repair finds the row finished over it.
+    let copy = TestDb::copy_of(&db);
+    project
+        .safemig(&copy, &["resolve", "--applied", CONCURRENT_NAME])
+        .expect(0);
+    let run = drift(&project, &copy).expect(14);
+    assert!(
+        run.stdout.contains("users_email_key") && run.stdout.contains("valid"),
+        "{}",
+        run.stdout
+    );
+    let status = project.safemig(&copy, &["status"]).expect(0);
+    assert!(
+        status.stdout.contains("index `users_email_key` is INVALID"),
+        "{}",
+        status.stdout
+    );
+    let mut envs = crate::check::Environments::new();
+    envs.add("prod", &copy.url, &project, "");
+    let check = envs.check_json(&[], 14);
+    let target = &check["environments"][0]["targets"][0];
+    assert_eq!(target["state"], "drift", "{target:#}");
+    assert!(
+        target["notes"].to_string().contains("users_email_key"),
+        "{target:#}"
+    );
+    let report = repair_json(&project, &copy, &[], 0);
+    assert_eq!(report["migration"], CONCURRENT_NAME, "{report:#}");
+    assert_eq!(report["plan"]["action"], "mark_rolled_back", "{report:#}");
+
+    db.exec("DELETE FROM users WHERE id = 2");
+    let report = repair_json(&project, &db, &["--apply"], 0);
+    assert_eq!(
+        report["repaired"]["action"], "mark_rolled_back",
+        "{report:#}"
+    );
+    assert_eq!(db.scalar(invalid).as_deref(), Some("0"), "dropped");
+    project.safemig(&db, &["deploy"]).expect(0);
+    assert_eq!(
+        db.scalar(invalid).as_deref(),
+        Some("0"),
+        "built again, valid"
+    );
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
 /// `safemig run --on-failed=repair`: the app's command, which says it started.
 const APP: [&str; 3] = ["sh", "-c", "echo app started"];
 
@@ -633,7 +724,8 @@ fn transaction_edge(sql: &str) -> Option<bool> {
 /// database; each multi-statement migration in scope is failed after every k of its n
 /// statements (see [`inject`]) and then settled with `repair --apply --assume-applied 1-n`
 /// (exercising apply) and the next one deployed. Beside the corpus sample, the forms it may
-/// lack: a migration that is its own transaction with `SET TRANSACTION`.
+/// lack: a migration that is its own transaction with `SET TRANSACTION`, and on PostgreSQL
+/// a `CREATE INDEX CONCURRENTLY` that did not finish.
 fn injected_failures(kind: Kind) {
     let scope = Scope::of(kind);
     let dialect = kind.dialect();
@@ -670,6 +762,9 @@ fn injected_failures(kind: Kind) {
         own_transaction(kind),
         &mut tally,
     );
+    if kind == Kind::Postgres {
+        interrupt_concurrent_index(&project, &db, &mut tally);
+    }
     project.safemig(&db, &["status"]).expect(0);
     eprintln!("repair injected failures, {kind:?}: {:?}", tally.counts);
     assert!(tally.failures.is_empty(), "{:#?}", tally.failures);
@@ -751,6 +846,40 @@ fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, t
             db,
             &["repair", "--apply", "--assume-applied", &format!("1-{n}")],
         )
+        .expect(0);
+}
+
+/// A migration whose `CREATE UNIQUE INDEX CONCURRENTLY` fails after the statement before it
+/// (duplicate rows: PostgreSQL leaves the index INVALID, as a kill during the build does):
+/// repair must answer as for the state after statement 1 and name the invalid index; with
+/// the duplicates gone, `--apply --finish` drops it and builds it again.
+fn interrupt_concurrent_index(project: &Project, db: &TestDb, tally: &mut Tally) {
+    let name = "20240103000000_concurrent";
+    let sql = "CREATE TABLE d (id INTEGER PRIMARY KEY, n INTEGER);\n\
+               CREATE UNIQUE INDEX CONCURRENTLY d_n_key ON d (n);\n\
+               CREATE TABLE e (id INTEGER PRIMARY KEY);\n";
+    let split = statements(db.kind, sql);
+    project.safemig(db, &["deploy"]).expect(0);
+    project.write(name, sql);
+    db.exec(&split[0]);
+    db.exec("INSERT INTO d (id, n) VALUES (1, 7), (2, 7)");
+    assert!(db.try_exec(&split[1]).is_err(), "duplicates fail the build");
+    fail_after(db, name, sql, 0);
+    let run = project.safemig(db, &["repair", "--json"]);
+    let context = format!("invalid index {name} k = 1 of 3");
+    let named = json(&run)["invalid_indexes"][0]["name"] == "d_n_key";
+    match check_verdict(&run, 1, 3) {
+        Ok(verdict) if named => *tally.counts.entry(verdict).or_default() += 1,
+        result => {
+            tally.failures.push(format!(
+                "{context}: {result:?}, invalid index named: {named}"
+            ));
+            *tally.counts.entry("wrong".into()).or_default() += 1;
+        }
+    }
+    db.exec("DELETE FROM d WHERE id = 2");
+    project
+        .safemig(db, &["repair", "--apply", "--finish"])
         .expect(0);
 }
 
