@@ -273,6 +273,33 @@ fn roll_back_of_empty_objects_needs_no_permission(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// A rename, then two tables: the first two statements ran.
+const RENAMES: &str = "ALTER TABLE users RENAME COLUMN email TO mail;\n\
+                       CREATE TABLE c (id INTEGER PRIMARY KEY);\n\
+                       CREATE TABLE d (id INTEGER PRIMARY KEY);\n";
+
+/// `--roll-back` renames a renamed column back, keeping its values without
+/// `--allow-data-loss` (it once dropped it and added the old one: refused over its values,
+/// and with `--allow-data-loss` the values were lost).
+fn roll_back_renames_columns_back(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec("INSERT INTO users (id, email) VALUES (1, 'a@x')");
+    project.write(FAILED, RENAMES);
+    fail_after(&db, FAILED, RENAMES, 2);
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    assert_eq!(report["repaired"]["undone"], 2, "{report:#}");
+    assert_eq!(
+        db.scalar("SELECT email FROM users WHERE id = 1").as_deref(),
+        Some("a@x")
+    );
+    assert!(!db.has_table("c"));
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
 /// `--roll-back` where every statement ran (`all`) undoes all of them and marks the row
 /// rolled back, as asked (it once recorded the migration applied instead).
 fn roll_back_of_a_wholly_applied_migration(kind: Kind) {
@@ -1044,6 +1071,7 @@ for_each_engine!(
     roll_back_refuses_to_delete_data_unless_allowed,
     roll_back_of_empty_objects_needs_no_permission,
     roll_back_of_a_wholly_applied_migration,
+    roll_back_renames_columns_back,
     nothing_to_repair_after_a_data_statement,
     assume_applied_settles_an_ambiguous_verdict,
     ddl_that_changed_nothing_runs_again,
