@@ -168,8 +168,8 @@ impl State {
         }
     }
 
-    /// The state a status report leaves a target in.
-    /// A status's state; invalid indexes are drift whatever the history says.
+    /// The state a status report leaves a target in; invalid indexes are drift whatever
+    /// the history says.
     fn of_status(report: &StatusReport) -> State {
         let history = match report.verdict {
             Verdict::UpToDate => State::UpToDate,

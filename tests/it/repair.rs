@@ -63,11 +63,16 @@ pub(crate) fn fail_after(db: &TestDb, name: &str, sql: &str, k: usize) {
 /// A database with `FIRST` deployed by safemig and `FOUR` failed after `k` statements,
 /// and the project whose folder holds both.
 fn failed_at(kind: Kind, k: usize) -> (TestDb, Project) {
+    failed_with(kind, FOUR, k)
+}
+
+/// [`failed_at`] with `sql` as the failed migration.
+fn failed_with(kind: Kind, sql: &str, k: usize) -> (TestDb, Project) {
     let db = TestDb::new(kind);
     let project = Project::new(kind, &[(FIRST, INIT)]);
     project.safemig(&db, &["deploy"]).expect(0);
-    project.write(FAILED, FOUR);
-    fail_after(&db, FAILED, FOUR, k);
+    project.write(FAILED, sql);
+    fail_after(&db, FAILED, sql, k);
     (db, project)
 }
 
@@ -282,12 +287,8 @@ const RENAMES: &str = "ALTER TABLE users RENAME COLUMN email TO mail;\n\
 /// `--allow-data-loss` (it once dropped it and added the old one: refused over its values,
 /// and with `--allow-data-loss` the values were lost).
 fn roll_back_renames_columns_back(kind: Kind) {
-    let db = TestDb::new(kind);
-    let project = Project::new(kind, &[(FIRST, INIT)]);
-    project.safemig(&db, &["deploy"]).expect(0);
-    db.exec("INSERT INTO users (id, email) VALUES (1, 'a@x')");
-    project.write(FAILED, RENAMES);
-    fail_after(&db, FAILED, RENAMES, 2);
+    let (db, project) = failed_with(kind, RENAMES, 2);
+    db.exec("INSERT INTO users (id, mail) VALUES (1, 'a@x')");
     let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
     assert_eq!(report["repaired"]["undone"], 2, "{report:#}");
     assert_eq!(
@@ -494,14 +495,7 @@ fn own_transaction(kind: Kind) -> &'static str {
 fn own_transaction_is_one_unit(kind: Kind) {
     let sql = own_transaction(kind);
     let n = statements(kind, sql).len();
-    let failed = |k: usize| {
-        let db = TestDb::new(kind);
-        let project = Project::new(kind, &[(FIRST, INIT)]);
-        project.safemig(&db, &["deploy"]).expect(0);
-        project.write(FAILED, sql);
-        fail_after(&db, FAILED, sql, k);
-        (db, project)
-    };
+    let failed = |k: usize| failed_with(kind, sql, k);
     // MySQL commits each DDL statement implicitly: the state before `COMMIT` is durable
     // there, and the earliest matching state is taken (`COMMIT` runs again).
     let after_commit = if kind == Kind::Mysql { n - 2 } else { n - 1 };
@@ -561,8 +555,7 @@ fn own_transaction_is_one_unit(kind: Kind) {
 
 /// A unique index built without blocking writes, over a table that holds duplicates:
 /// PostgreSQL fails it and leaves the index INVALID, as an interrupted build does.
-pub(crate) const CONCURRENT: &str =
-    "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n";
+const CONCURRENT: &str = "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n";
 const CONCURRENT_NAME: &str = "20240102000000_concurrent";
 
 /// PostgreSQL: a `CREATE UNIQUE INDEX CONCURRENTLY` over duplicate rows fails and leaves
