@@ -643,6 +643,66 @@ fn an_invalid_index_is_named_and_rebuilt() {
     drift(&project, &db).expect(0);
 }
 
+/// A `CREATE INDEX CONCURRENTLY` still building is invalid too, but no leftover: while it
+/// waits for a transaction that was open when it started, status does not note it; once
+/// built it is valid and nothing is noted either.
+#[test]
+fn an_index_still_building_is_not_noted() {
+    use std::io::Write;
+    let kind = Kind::Postgres;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let mut holder = std::process::Command::new(crate::harness::postgres().bin_dir().join("psql"))
+        .args(["-X", "-q", "-d", &db.url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starting psql");
+    let mut input = holder.stdin.take().unwrap();
+    input
+        .write_all(b"BEGIN;\nINSERT INTO users (id, email) VALUES (1, 'a@x');\n")
+        .unwrap();
+    let count = |sql: &str| db.scalar(sql).unwrap_or_default();
+    crate::fleet::wait_until("the open transaction", || {
+        count(
+            "SELECT count(*)::text FROM pg_stat_activity \
+             WHERE state = 'idle in transaction' AND datname = current_database()",
+        ) != "0"
+    });
+    // The transaction ends before anything is asserted, so a failure never leaves the
+    // build waiting.
+    let building = std::thread::scope(|scope| {
+        scope.spawn(|| db.exec("CREATE INDEX CONCURRENTLY users_email_idx ON users (email)"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let invalid = || count("SELECT count(*)::text FROM pg_index WHERE NOT indisvalid");
+        while invalid() != "1" && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let seen = invalid() == "1";
+        let status = project.command(&db, &["status"]).output();
+        input.write_all(b"COMMIT;\n").unwrap();
+        drop(input);
+        (seen, crate::harness::to_run(status.unwrap()))
+    });
+    holder.wait().unwrap();
+    let (seen, building) = building;
+    assert!(seen, "the index was invalid while it was built");
+    assert_eq!(
+        building.stdout.matches("INVALID").count(),
+        0,
+        "{}",
+        building.stdout
+    );
+    assert_eq!(building.code, 0, "{building:?}");
+    assert_eq!(
+        count("SELECT count(*)::text FROM pg_index WHERE NOT indisvalid"),
+        "0"
+    );
+    let status = project.safemig(&db, &["status"]).expect(0);
+    assert!(!status.stdout.contains("INVALID"), "{}", status.stdout);
+}
+
 /// `safemig run --on-failed=repair`: the app's command, which says it started.
 const APP: [&str; 3] = ["sh", "-c", "echo app started"];
 
