@@ -187,11 +187,8 @@ impl State {
             Verdict::BaselineNeeded => State::BaselineNeeded,
             Verdict::HandedToPrismaNext => State::Misconfigured,
         };
-        if report.invalid_indexes.is_empty() {
-            history
-        } else {
-            State::worst([history, State::Drift])
-        }
+        let invalid = (!report.invalid_indexes.is_empty()).then_some(State::Drift);
+        State::worst(std::iter::once(history).chain(invalid))
     }
 }
 

@@ -216,26 +216,6 @@ pub fn applied(
     }
 }
 
-/// An assumption that a failure stopped inside the migration's own transaction: the server
-/// rolls such a transaction back, so what ran is the state before its `BEGIN` or after its
-/// `COMMIT`, never one between (those states are not even built).
-fn refuse_inside_transaction(
-    states: &[Option<Schema>],
-    k: usize,
-    name: &str,
-) -> Result<(), RepairError> {
-    match states.get(k) {
-        Some(None) => Err(RepairError::AssumptionContradicted {
-            name: name.to_string(),
-            assumed: k,
-            evidence: format!(
-                "cannot be left after statement {k}: it runs inside the migration's own transaction, which a failure rolls back as a whole"
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// `--assume-applied`'s value for `k` statements, as [`parse_assumed`] reads it.
 pub fn assumption(k: usize) -> String {
     if k == 0 {
@@ -503,7 +483,7 @@ async fn classify_migration(
         _ => applied(&verdict, statements.len(), request.assume_applied, name)?,
     };
     if let Some(k) = request.assume_applied {
-        refuse_inside_transaction(&states.schemas, k, name)?;
+        states::refuse_inside_transaction(&states.schemas, k, name)?;
     }
     let plan = Plan::of(&facts, applied, statements.len());
     Ok(Report {

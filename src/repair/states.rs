@@ -191,3 +191,23 @@ async fn build_into(
     }
     Ok(states)
 }
+
+/// An assumption that a failure stopped inside the migration's own transaction: the server
+/// rolls such a transaction back, so what ran is the state before its `BEGIN` or after its
+/// `COMMIT`, never one between (those states are not even built).
+pub fn refuse_inside_transaction(
+    states: &[Option<Schema>],
+    k: usize,
+    name: &str,
+) -> Result<(), RepairError> {
+    match states.get(k) {
+        Some(None) => Err(RepairError::AssumptionContradicted {
+            name: name.to_string(),
+            assumed: k,
+            evidence: format!(
+                "cannot be left after statement {k}: it runs inside the migration's own transaction, which a failure rolls back as a whole"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
