@@ -167,9 +167,10 @@ impl State {
         }
     }
 
-    /// The state a status report leaves a target in.
+    /// The state a status report leaves a target in; invalid indexes are drift whatever
+    /// the history says.
     fn of_status(report: &StatusReport) -> State {
-        match report.verdict {
+        let history = match report.verdict {
             Verdict::UpToDate => State::UpToDate,
             Verdict::Pending
                 if report
@@ -184,7 +185,9 @@ impl State {
             Verdict::Inconsistent => State::Inconsistent,
             Verdict::BaselineNeeded => State::BaselineNeeded,
             Verdict::HandedToPrismaNext => State::Misconfigured,
-        }
+        };
+        let invalid = (!report.invalid_indexes.is_empty()).then_some(State::Drift);
+        State::worst(std::iter::once(history).chain(invalid))
     }
 }
 

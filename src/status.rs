@@ -166,6 +166,10 @@ pub struct StatusReport {
     /// Sentences about the whole folder or history (such as an order that older Prisma
     /// versions applied differently).
     pub notes: Vec<String>,
+    /// Indexes the server keeps invalid (an interrupted `CREATE INDEX CONCURRENTLY`): the
+    /// history may say every migration ran while one of them did not finish.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_indexes: Vec<String>,
 }
 
 /// How strictly the history is judged against the folder.
@@ -218,7 +222,10 @@ pub async fn report_on(
             BTreeMap::new(),
         )
     };
-    Ok(from_history(url, dir, table, &rows, &resumability, marker).judged(strictness))
+    let report = from_history(url, dir, table, &rows, &resumability, marker);
+    Ok(report
+        .with_invalid_indexes(engine.invalid_indexes().await?)
+        .judged(strictness))
 }
 
 /// The report when connecting to `url` failed with `error`. Deploy creates a missing SQLite
@@ -287,10 +294,23 @@ pub fn from_history(
         counts: counts(&migrations),
         notes,
         migrations,
+        invalid_indexes: Vec::new(),
     }
 }
 
 impl StatusReport {
+    /// The report with the database's invalid indexes, each with a note.
+    fn with_invalid_indexes(mut self, indexes: Vec<String>) -> StatusReport {
+        for index in &indexes {
+            self.notes.push(format!(
+                "index `{}` is INVALID: a CREATE INDEX CONCURRENTLY of it did not finish, so the server does not use it (nor enforce it, if unique); `safemig repair` of the migration that creates it drops it and builds it again",
+                crate::text::escaped(index)
+            ));
+        }
+        self.invalid_indexes = indexes;
+        self
+    }
+
     /// The report judged with `strictness`: when strict, migrations edited after they
     /// were applied, gone from the folder or applied out of order make the history
     /// `inconsistent`, and out-of-order is their state.

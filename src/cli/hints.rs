@@ -106,7 +106,9 @@ fn repair(error: &RepairError) -> Option<Advice> {
                 "--roll-back",
                 "--allow-data-loss",
             ]),
-        RollBackIncomplete { name, .. } | RollBackFailed { name, .. } => Advice::text("run ")
+        RollBackIncomplete { name, .. }
+        | RollBackFailed { name, .. }
+        | InvalidIndexNotDropped { name, .. } => Advice::text("run ")
             .run(&["repair", name])
             .then(" to see where the schema is now"),
         NotHealable { name, .. } => Advice::text("run ")

@@ -723,6 +723,7 @@ mod tests {
             },
             migrations,
             notes: Vec::new(),
+            invalid_indexes: Vec::new(),
         };
         insta::assert_snapshot!(render_status(&report, &Target::default().env("staging")));
     }

@@ -194,6 +194,12 @@ pub fn render(
     }
     out += &format!("Verdict: {}\n", report.verdict_text());
     out += &evidence(report);
+    for index in &report.invalid_indexes {
+        out += &format!(
+            "  index `{}` is INVALID (a CREATE INDEX CONCURRENTLY that did not finish): the verdict is about the schema without it, and --apply drops it so that it is built again\n",
+            escaped(&index.name)
+        );
+    }
     if let Some(k) = report.assumed_applied {
         out += &format!("Assumed (--assume-applied): statements 1..{k} ran, as you checked\n");
     }

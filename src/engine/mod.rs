@@ -160,6 +160,13 @@ pub trait Inspect: Send {
     /// Whether `table` has a row (with `column`: a row where it is not NULL), asked before
     /// `repair --roll-back` drops what a migration created.
     async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error>;
+
+    /// The indexes the server keeps but does not use, because their build failed or was
+    /// interrupted (PostgreSQL's `CREATE INDEX CONCURRENTLY`), builds still running aside:
+    /// status and check show them. Only PostgreSQL has them.
+    async fn invalid_indexes(&mut self) -> Result<Vec<String>, Error> {
+        Ok(Vec::new())
+    }
 }
 
 /// The query behind [`Inspect::holds_data`], in `provider`'s quoting, for the table in

@@ -398,6 +398,33 @@ impl MigrationLock for Postgres {
 
 #[async_trait]
 impl Inspect for Postgres {
+    async fn invalid_indexes(&mut self) -> Result<Vec<String>, Error> {
+        // As the schema reader marks `valid`. A build in progress shows in
+        // pg_stat_progress_create_index (PostgreSQL 12+) and is no leftover; older servers
+        // have no such view, and every invalid index counts there.
+        let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(self.err("reading the server version"))?;
+        const INVALID: &str = "SELECT i.relname::text FROM pg_index x \
+             JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace \
+             WHERE n.nspname = $1 AND NOT (x.indisvalid AND x.indisready) ORDER BY 1";
+        const INVALID_NOT_BUILDING: &str = "SELECT i.relname::text FROM pg_index x \
+             JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace \
+             WHERE n.nspname = $1 AND NOT (x.indisvalid AND x.indisready) \
+               AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p \
+                               WHERE p.index_relid = x.indexrelid) ORDER BY 1";
+        sqlx::query_scalar(if version >= 120000 {
+            INVALID_NOT_BUILDING
+        } else {
+            INVALID
+        })
+        .bind(&self.schema)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("listing invalid indexes"))
+    }
+
     async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error> {
         let query = super::holds_data_query(self.provider(), Some(&self.schema), table, column);
         // Names quoted by the engine's DDL; the values come from the migration's schema.

@@ -131,6 +131,17 @@ pub enum RepairError {
         undone: bool,
     },
 
+    #[error(
+        "dropping the invalid index `{}` (left by `{}`) failed: {message}; nothing else was written",
+        crate::text::escaped(index),
+        crate::text::escaped(name)
+    )]
+    InvalidIndexNotDropped {
+        name: String,
+        index: String,
+        message: String,
+    },
+
     /// `run --on-failed=repair` met a verdict it does not act on alone.
     #[error(
         "failed migration `{}`: the verdict is `{verdict}`, which `--on-failed=repair` does not act on without a person",
@@ -159,9 +170,10 @@ impl RepairError {
             | AssumptionContradicted { .. }
             | RollBackNotExpressible { .. }
             | RollBackLosesData { .. } => ExitCode::ResolveRefused,
-            RollBackIncomplete { .. } | RollBackFailed { .. } | NotHealable { .. } => {
-                ExitCode::FailedInHistory
-            }
+            RollBackIncomplete { .. }
+            | RollBackFailed { .. }
+            | InvalidIndexNotDropped { .. }
+            | NotHealable { .. } => ExitCode::FailedInHistory,
             StatementFailsOnScratch { .. } => ExitCode::MigrationFailed,
             // The folder's own failure decides (a failing migration, a stop).
             Replay { source, .. } => source.exit_code(),

@@ -37,7 +37,8 @@ pub enum Partial {
     },
 }
 
-/// Acts on `report`, taken moments before: `none` marks the row rolled back, `all` records
+/// Acts on `report`, taken moments before, once the invalid indexes it names are dropped
+/// (so the statements that create them build them again): `none` marks the row rolled back, `all` records
 /// the migration applied as `prisma migrate resolve --applied` does, `partial k` runs the
 /// remaining statements through deploy's journaled mode (`Partial::Finish`) or the inverse
 /// of the applied ones (`Partial::RollBack`; also for `all`, where every statement is
@@ -57,6 +58,12 @@ pub async fn apply(
     let log = decision_log(report, &done);
     let mut engine = ctx.connect(Access::ReadWrite).await?;
     let engine = &mut *engine;
+    if !report.invalid_indexes.is_empty() {
+        under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
+            super::invalid::drop(engine, &report.migration, &report.invalid_indexes).await
+        })
+        .await?;
+    }
     match &done {
         Plan::MarkRolledBack => {
             under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
@@ -72,6 +79,7 @@ pub async fn apply(
                     == Partial::RollBack {
                         allow_data_loss: true,
                     },
+                renames: super::roll_back::column_renames(dir, report, *undone, ctx.url.provider()),
             };
             super::roll_back::run(engine, ctx, report, options, interrupt, on_wait).await?;
             under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {
@@ -140,7 +148,10 @@ fn decide(report: &Report, partial: Partial) -> Result<Option<Plan>, Error> {
 
 /// The line the decision leaves in the row's `logs`.
 fn decision_log(report: &Report, done: &Plan) -> String {
-    let grounds = report.grounds();
+    let mut grounds = report.grounds();
+    for index in &report.invalid_indexes {
+        grounds += &format!("; dropped invalid index {}", index.name);
+    }
     match done {
         Plan::MarkRolledBack => format!("safemig repair: {grounds}; marked rolled back"),
         Plan::RecordApplied => format!("safemig repair: {grounds}; recorded applied"),

@@ -15,6 +15,7 @@
 mod apply;
 mod explain;
 mod heal;
+mod invalid;
 mod roll_back;
 mod states;
 mod verdict;
@@ -38,6 +39,7 @@ use crate::sql::{self, StatementKind};
 pub use apply::{Partial, Repaired, apply};
 pub use explain::explain_failure;
 pub use heal::{Healed, heal};
+pub use invalid::InvalidIndex;
 pub use verdict::{Verdict, classify};
 
 /// The report format of `repair --json`; a change older readers could misread raises it.
@@ -125,6 +127,8 @@ impl Plan {
             return Plan::Nothing;
         };
         match facts.recorded {
+            // An invalid index is a statement that did not finish, whatever the row says.
+            _ if facts.invalid_indexes => {}
             Recorded::Applied if k >= total && facts.checksum_matches => return Plan::Agrees,
             Recorded::NotApplied if k == 0 => return Plan::Agrees,
             Recorded::Failed if facts.retry_from == Some(k) && k < total => {
@@ -152,6 +156,8 @@ pub struct Facts {
     /// A safemig journal whose failed statement applied nothing: the statements done
     /// before it (deploy retries from the next).
     pub retry_from: Option<usize>,
+    /// The live schema holds invalid indexes the migration creates.
+    pub invalid_indexes: bool,
 }
 
 impl Facts {
@@ -271,14 +277,18 @@ pub struct Report {
     pub statements: Vec<StatementSummary>,
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// Indexes the migration creates that the live schema holds invalid (a `CREATE INDEX
+    /// CONCURRENTLY` that did not finish): the verdict is about the schema without them,
+    /// and `--apply` drops them so that they are built again.
+    pub invalid_indexes: Vec<InvalidIndex>,
     /// `--assume-applied`: how many statements the operator says ran.
     pub assumed_applied: Option<usize>,
     pub plan: Plan,
     /// Whether S₀…Sₙ came from the cache rather than a replay.
     pub states_cached: bool,
-    /// S₀…Sₙ, for `--roll-back`.
+    /// S₀…Sₙ, for `--roll-back` (`None` inside the script's own transaction).
     #[serde(skip)]
-    pub(crate) states: Vec<Schema>,
+    pub(crate) states: Vec<Option<Schema>>,
     /// The row's `applied_steps_count`, kept when repair annotates its `logs`.
     #[serde(skip)]
     pub(crate) applied_steps_count: u32,
@@ -433,8 +443,10 @@ async fn classify_migration(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let changed_nothing =
-                || crate::schema::diff(&states.schemas[i], &states.schemas[i + 1]).is_empty();
+            let changed_nothing = || match (&states.schemas[i], &states.schemas[i + 1]) {
+                (Some(before), Some(after)) => crate::schema::diff(before, after).is_empty(),
+                _ => false,
+            };
             matches!(
                 s.kind,
                 StatementKind::TransactionControl | StatementKind::ForeignKeysPragma
@@ -442,7 +454,8 @@ async fn classify_migration(
                 || (s.kind == StatementKind::Ddl && changed_nothing() && rerunnable(s.sql))
         })
         .collect();
-    let verdict = classify(live_schema, &states.schemas, &transparent);
+    let (live_schema, invalid_indexes) = invalid::set_aside(live_schema, &states.schemas);
+    let verdict = classify(&live_schema, &states.schemas, &transparent);
     let facts = Facts {
         recorded,
         checksum_matches: row
@@ -452,6 +465,7 @@ async fn classify_migration(
             .and_then(|r| r.logs.as_deref())
             .and_then(crate::journal::Journal::from_logs)
             .and_then(|j| j.retry_from),
+        invalid_indexes: !invalid_indexes.is_empty(),
     };
     let applied = match (
         &verdict,
@@ -468,6 +482,9 @@ async fn classify_migration(
         }
         _ => applied(&verdict, statements.len(), request.assume_applied, name)?,
     };
+    if let Some(k) = request.assume_applied {
+        states::refuse_inside_transaction(&states.schemas, k, name)?;
+    }
     let plan = Plan::of(&facts, applied, statements.len());
     Ok(Report {
         format_version: REPORT_FORMAT,
@@ -482,6 +499,7 @@ async fn classify_migration(
         checksum_matches: facts.checksum_matches,
         statements: summaries(&statements, &transparent),
         verdict,
+        invalid_indexes,
         assumed_applied: request.assume_applied,
         plan,
         states_cached: states.cached,
@@ -544,6 +562,7 @@ async fn edited_before_others(
         checksum_matches: false,
         statements: summaries(&statements, &vec![false; statements.len()]),
         verdict: Verdict::All,
+        invalid_indexes: Vec::new(),
         assumed_applied: None,
         plan: Plan::RecordApplied,
         states_cached: false,
@@ -707,6 +726,7 @@ mod tests {
             recorded,
             checksum_matches,
             retry_from,
+            invalid_indexes: false,
         };
         let failed = facts(Recorded::Failed, true, None);
         assert_eq!(Plan::of(&failed, None, 3), Plan::Nothing);
@@ -735,6 +755,20 @@ mod tests {
         // ... of a file edited since: recorded again as it is now.
         let edited = facts(Recorded::Applied, false, None);
         assert_eq!(Plan::of(&edited, Some(3), 3), Plan::RecordApplied);
+        // An invalid index left: never "agrees" or "retry", it is dropped and built again.
+        let invalid = Facts {
+            invalid_indexes: true,
+            ..facts(Recorded::NotApplied, true, None)
+        };
+        assert_eq!(Plan::of(&invalid, Some(0), 3), Plan::MarkRolledBack);
+        let invalid = Facts {
+            invalid_indexes: true,
+            ..journaled
+        };
+        assert_eq!(
+            Plan::of(&invalid, Some(1), 3),
+            Plan::Finish { from: 2, to: 3 }
+        );
 
         // Rolled back or never run: none agrees, anything more took effect regardless.
         let not_applied = facts(Recorded::NotApplied, true, None);

@@ -1,6 +1,8 @@
 //! `repair --roll-back`: undoes the applied statements of a partly applied migration. The
 //! inverse is written from the schemas, not the SQL: the differences from state k back to
-//! state 0, as drift's `--sql` writes them, with tables and columns dropped. It is refused
+//! state 0, as drift's `--sql` writes them, with tables and columns dropped. Columns the
+//! statements renamed are renamed back first (and state k taken with their old names), so
+//! their values and places are kept where a drop and an add would lose them. It is refused
 //! when an object has no inverse safemig writes, or when a drop would delete rows or values
 //! (unless allowed); it runs in one transaction where DDL is transactional; and the schema
 //! is read again afterwards, so the row is marked rolled back only when the database is
@@ -17,10 +19,11 @@ use crate::engine::{self, Engine};
 use crate::error::RepairError;
 use crate::interrupt::Interrupt;
 use crate::lock;
+use crate::migrations::MigrationsDir;
 use crate::provider::Provider;
 use crate::schema::ddl::table_and_name;
-use crate::schema::{Detail, Difference, ObjectKind, Schema, diff};
-use crate::sql::ScriptProfile;
+use crate::schema::{Detail, Difference, ObjectKey, ObjectKind, Schema, diff};
+use crate::sql::{ColumnRename, ScriptProfile};
 use crate::text::escaped;
 
 /// What to roll back.
@@ -29,6 +32,54 @@ pub(super) struct Options {
     pub applied: usize,
     /// Drop tables and columns that hold data.
     pub allow_data_loss: bool,
+    /// The columns statements 1..`applied` renamed, in order ([`column_renames`]).
+    pub renames: Vec<ColumnRename>,
+}
+
+/// The columns statements 1..=`applied` of `report`'s migration rename, in order.
+pub(super) fn column_renames(
+    dir: &MigrationsDir,
+    report: &Report,
+    applied: usize,
+    provider: Provider,
+) -> Vec<ColumnRename> {
+    let dialect = provider.dialect();
+    let Some(migration) = dir.migrations.iter().find(|m| m.name == report.migration) else {
+        return Vec::new();
+    };
+    crate::sql::executable_statements(migration.sql(), dialect)
+        .iter()
+        .take(applied)
+        .flat_map(|s| crate::sql::column_renames(s, dialect))
+        .collect()
+}
+
+/// `after` with the renamed columns under their names before the renames, and the
+/// statements that rename them back, last rename first.
+fn renamed_back(
+    after: &Schema,
+    renames: &[ColumnRename],
+    provider: Provider,
+) -> (Schema, Vec<String>) {
+    let ddl = engine::ddl(provider);
+    let mut schema = after.clone();
+    let mut statements = Vec::new();
+    for r in renames.iter().rev() {
+        let key = |column: &str| ObjectKey {
+            kind: ObjectKind::Column,
+            name: format!("{}.{column}", r.table),
+        };
+        if let Some(object) = schema.objects.remove(&key(&r.to)) {
+            schema.objects.insert(key(&r.from), object);
+            statements.push(format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {};",
+                ddl.quote(&r.table),
+                ddl.quote(&r.to),
+                ddl.quote(&r.from)
+            ));
+        }
+    }
+    (schema, statements)
 }
 
 /// Runs the inverse of the first `applied` statements of `report`'s migration under the
@@ -41,9 +92,22 @@ pub(super) async fn run(
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(lock::Wait<'_>),
 ) -> Result<(), Error> {
-    let (before, after) = (&report.states[0], &report.states[options.applied]);
-    let differences = diff(after, before);
-    let statements = inverse(report, after, before, &differences, engine.provider())?;
+    let state = |k: usize| {
+        report.states[k]
+            .as_ref()
+            .expect("a plan's states are ones a failure leaves, so they were read")
+    };
+    let before = state(0);
+    let (after, mut statements) =
+        renamed_back(state(options.applied), &options.renames, engine.provider());
+    let differences = diff(&after, before);
+    statements.extend(inverse(
+        report,
+        &after,
+        before,
+        &differences,
+        engine.provider(),
+    )?);
 
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let ran = async {

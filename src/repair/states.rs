@@ -1,6 +1,12 @@
 //! S₀…Sₙ: the schema before the failed migration and after each of its statements, built
 //! in a scratch database (drift's machinery) that is dropped whatever happens, and cached
 //! under the names and checksums of the migrations up to the failed one.
+//!
+//! A script's own transaction (`BEGIN; …; COMMIT`) is one unit where DDL is transactional:
+//! a failure inside it rolls back to the state before its `BEGIN`, so the states between
+//! its `BEGIN` and `COMMIT` are never what a crash left. They are not read either: a read
+//! there would be a query inside the script's transaction, before statements that must come
+//! first (PostgreSQL's `SET TRANSACTION ISOLATION LEVEL`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,26 +22,29 @@ use crate::error::{DeployError, RepairError};
 use crate::interrupt::Interrupt;
 use crate::migrations::MigrationsDir;
 use crate::schema::{Detail, Schema};
-use crate::sql::Statement;
+use crate::sql::{Statement, TxEffect};
 
 /// The cache entry's format; a change older readers could misread raises it.
-const CACHE_FORMAT: u32 = 1;
+/// 2: a state inside the script's own transaction is `null`.
+const CACHE_FORMAT: u32 = 2;
 
-/// S₀…Sₙ, and whether they came from the cache.
+/// S₀…Sₙ, and whether they came from the cache. `None`: a state inside the script's own
+/// transaction, which no failure leaves (see the module's documentation).
 pub struct States {
-    pub schemas: Vec<Schema>,
+    pub schemas: Vec<Option<Schema>>,
     pub cached: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 struct CacheEntry {
     format_version: u32,
-    states: Vec<Schema>,
+    states: Vec<Option<Schema>>,
 }
 
 /// Replays the migrations before `index` of `dir` into a scratch database made on
 /// `server`'s server, then runs `statements` (the failed migration's) one at a time,
-/// reading the schema before the first and after each: `statements.len() + 1` schemas.
+/// reading the schema before the first and after each outside the script's own
+/// transaction: `statements.len() + 1` states.
 /// The scratch database is dropped after a failure and a stop request too. With `cache`,
 /// states built before for the same migrations on the same kind of server are read instead.
 pub async fn build(
@@ -125,7 +134,7 @@ pub async fn build(
 
 /// Cached states, if an entry of this format with one state per prefix is there;
 /// anything else means "build them".
-fn read_cache(file: &Path, count: usize) -> Option<Vec<Schema>> {
+fn read_cache(file: &Path, count: usize) -> Option<Vec<Option<Schema>>> {
     if !file.exists() {
         return None;
     }
@@ -150,9 +159,12 @@ async fn build_into(
     statements: &[Statement<'_>],
     interrupt: &Interrupt,
     wait: Duration,
-) -> Result<Vec<Schema>, Error> {
+) -> Result<Vec<Option<Schema>>, Error> {
     let mut engine: Box<dyn Engine> = replay::deploy_into(scratch, prefix, interrupt, wait).await?;
-    let mut states = vec![read_schema(&mut *engine, Detail::default()).await?];
+    let dialect = engine.provider().dialect();
+    let one_unit = engine.capabilities().transactional_ddl;
+    let mut in_transaction = false;
+    let mut states = vec![Some(read_schema(&mut *engine, Detail::default()).await?)];
     for (i, stmt) in statements.iter().enumerate() {
         if interrupt.stop_requested() {
             return Err(Error::Deploy(DeployError::Interrupted {
@@ -166,7 +178,36 @@ async fn build_into(
                 message: e.message,
             })
         })?;
-        states.push(read_schema(&mut *engine, Detail::default()).await?);
+        match stmt.tx_effect(dialect) {
+            TxEffect::Opens => in_transaction = true,
+            TxEffect::Closes => in_transaction = false,
+            TxEffect::None => {}
+        }
+        states.push(if in_transaction && one_unit {
+            None
+        } else {
+            Some(read_schema(&mut *engine, Detail::default()).await?)
+        });
     }
     Ok(states)
+}
+
+/// An assumption that a failure stopped inside the migration's own transaction: the server
+/// rolls such a transaction back, so what ran is the state before its `BEGIN` or after its
+/// `COMMIT`, never one between (those states are not even built).
+pub fn refuse_inside_transaction(
+    states: &[Option<Schema>],
+    k: usize,
+    name: &str,
+) -> Result<(), RepairError> {
+    match states.get(k) {
+        Some(None) => Err(RepairError::AssumptionContradicted {
+            name: name.to_string(),
+            assumed: k,
+            evidence: format!(
+                "cannot be left after statement {k}: it runs inside the migration's own transaction, which a failure rolls back as a whole"
+            ),
+        }),
+        _ => Ok(()),
+    }
 }

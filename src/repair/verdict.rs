@@ -51,27 +51,35 @@ impl Verdict {
     }
 }
 
-/// Classifies `live` against `states` (S₀…Sₙ, one more than there are statements).
+/// Classifies `live` against `states` (S₀…Sₙ, one more than there are statements; `None`
+/// for a state no failure leaves, inside the script's own transaction: never a candidate).
 /// `transparent[i]` says running statement i+1 again is harmless (transaction control,
 /// session settings, DDL that changed nothing in the scratch database), so states that
 /// differ only by such statements are one state, and the earliest is taken (its statements
 /// run again).
 /// Any other statement between two matching states makes the verdict ambiguous: never a
 /// guess, and above all never an `all` that skips a data statement.
-pub fn classify(live: &Schema, states: &[Schema], transparent: &[bool]) -> Verdict {
+pub fn classify(live: &Schema, states: &[Option<Schema>], transparent: &[bool]) -> Verdict {
     assert_eq!(states.len(), transparent.len() + 1, "one state per prefix");
     let total = transparent.len();
-    let differences: Vec<Vec<Difference>> = states.iter().map(|s| diff(live, s)).collect();
-    let candidates: Vec<usize> = (0..states.len())
-        .filter(|&k| differences[k].is_empty())
+    let differences: Vec<(usize, Vec<Difference>)> = states
+        .iter()
+        .enumerate()
+        .filter_map(|(k, s)| Some((k, diff(live, s.as_ref()?))))
+        .collect();
+    let candidates: Vec<usize> = differences
+        .iter()
+        .filter(|(_, d)| d.is_empty())
+        .map(|(k, _)| *k)
         .collect();
     let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
-        let nearest = (0..states.len())
-            .min_by_key(|&k| differences[k].len())
-            .expect("there is always state 0");
+        let (nearest, differences) = differences
+            .into_iter()
+            .min_by_key(|(_, d)| d.len())
+            .expect("state 0 is always read");
         return Verdict::Diverged {
             nearest,
-            differences: differences[nearest].clone(),
+            differences,
         };
     };
     let unseen: Vec<usize> = (first + 1..=last)
@@ -94,16 +102,20 @@ mod tests {
     use super::*;
     use crate::schema::{Object, ObjectKind};
 
-    fn schema(tables: &[&str]) -> Schema {
+    fn schema(tables: &[&str]) -> Option<Schema> {
         let mut s = Schema::default();
         for t in tables {
             s.insert(ObjectKind::Table, *t, Object::default());
         }
-        s
+        Some(s)
+    }
+
+    fn live(tables: &[&str]) -> Schema {
+        schema(tables).unwrap()
     }
 
     /// States of `CREATE a; CREATE b; CREATE c`.
-    fn three() -> Vec<Schema> {
+    fn three() -> Vec<Option<Schema>> {
         vec![
             schema(&[]),
             schema(&["a"]),
@@ -116,12 +128,18 @@ mod tests {
     fn each_prefix_is_recognised() {
         let states = three();
         let t = [false; 3];
-        assert_eq!(classify(&states[0], &states, &t), Verdict::None);
         assert_eq!(
-            classify(&states[2], &states, &t),
+            classify(states[0].as_ref().unwrap(), &states, &t),
+            Verdict::None
+        );
+        assert_eq!(
+            classify(states[2].as_ref().unwrap(), &states, &t),
             Verdict::Partial { applied: 2 }
         );
-        assert_eq!(classify(&states[3], &states, &t), Verdict::All);
+        assert_eq!(
+            classify(states[3].as_ref().unwrap(), &states, &t),
+            Verdict::All
+        );
     }
 
     #[test]
@@ -134,7 +152,7 @@ mod tests {
             schema(&["a", "b"]),
         ];
         assert_eq!(
-            classify(&states[3], &states, &[false; 3]),
+            classify(states[3].as_ref().unwrap(), &states, &[false; 3]),
             Verdict::Ambiguous {
                 candidates: vec![2, 3],
                 unseen: vec![3]
@@ -147,14 +165,43 @@ mod tests {
         // BEGIN; CREATE a; COMMIT
         let states = vec![schema(&[]), schema(&[]), schema(&["a"]), schema(&["a"])];
         let t = [true, false, true];
-        assert_eq!(classify(&states[0], &states, &t), Verdict::None);
-        assert_eq!(classify(&states[2], &states, &t), Verdict::All);
+        assert_eq!(
+            classify(states[0].as_ref().unwrap(), &states, &t),
+            Verdict::None
+        );
+        assert_eq!(
+            classify(states[2].as_ref().unwrap(), &states, &t),
+            Verdict::All
+        );
+    }
+
+    #[test]
+    fn no_state_inside_the_scripts_own_transaction_is_a_candidate() {
+        // CREATE x; BEGIN; CREATE a; CREATE b; COMMIT: states 2 to 4 are not read.
+        let states = vec![
+            schema(&[]),
+            schema(&["x"]),
+            None,
+            None,
+            None,
+            schema(&["x", "a", "b"]),
+        ];
+        let t = &[false, true, false, false, true];
+        assert_eq!(
+            classify(&live(&["x"]), &states, t),
+            Verdict::Partial { applied: 1 }
+        );
+        assert_eq!(classify(&live(&["x", "a", "b"]), &states, t), Verdict::All);
+        match classify(&live(&["x", "a"]), &states, t) {
+            Verdict::Diverged { nearest, .. } => assert_eq!(nearest, 1),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn an_unrelated_change_diverges_from_the_nearest_state() {
         let states = three();
-        let live = schema(&["a", "b", "x"]);
+        let live = live(&["a", "b", "x"]);
         match classify(&live, &states, &[false; 3]) {
             Verdict::Diverged {
                 nearest,

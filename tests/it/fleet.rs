@@ -135,7 +135,7 @@ impl Fleet {
 
 /// Waits (up to a minute) until `done` says yes: a spawned fleet deploy has reached the
 /// point a test acts at, however loaded the machine is.
-fn wait_until(what: &str, done: impl Fn() -> bool) {
+pub(crate) fn wait_until(what: &str, done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !done() {
         assert!(
