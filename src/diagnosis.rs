@@ -134,6 +134,15 @@ pub fn of_repair(report: &crate::repair::Report) -> Option<Advice> {
     })
 }
 
+/// How many of a migration's statements ran, in words: "statements 1..0" is no range.
+fn ran(k: usize) -> String {
+    match k {
+        0 => "none ran".to_string(),
+        1 => "only statement 1 ran".to_string(),
+        k => format!("statements 1..{k} ran"),
+    }
+}
+
 /// The decision a person makes where the schema cannot tell how far a migration ran: each
 /// possible answer as the command that acts on it.
 fn decide(name: &str, total: usize, verdict: &crate::repair::Verdict) -> Advice {
@@ -163,17 +172,17 @@ fn decide(name: &str, total: usize, verdict: &crate::repair::Verdict) -> Advice 
                 if i > 0 {
                     advice = advice.then("; ");
                 }
-                let ran = match k {
-                    0 => "none ran".to_string(),
-                    1 => "only statement 1 ran".to_string(),
-                    k => format!("statements 1..{k} ran"),
-                };
-                advice = advice.then(format!("{ran}: ")).run(&command(*k));
+                advice = advice.then(format!("{}: ", ran(*k))).run(&command(*k));
             }
             advice
         }
-        Verdict::Diverged { nearest, .. } => Advice::text(format!(
-            "no state of the migration matches: the differences above were made by something else; undo them by hand and run repair again, or, if you know statements 1..{nearest} ran and the rest of the differences are wanted, run "
+        Verdict::Diverged { nearest, .. } => Advice::text(
+            "no state of the migration matches: the differences above were made by something else; undo them by hand and run ",
+        )
+        .run(&["repair", name])
+        .then(format!(
+            " again, or, if you know {} and the rest of the differences are wanted, run ",
+            ran(*nearest)
         ))
         .run(&command(*nearest)),
         Verdict::None | Verdict::All | Verdict::Partial { .. } => Advice::text(
@@ -304,4 +313,29 @@ fn suspect(name: &str) -> Advice {
     ))
     .run(&["repair", name])
     .then(" to see how much of it the schema shows")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advice::Target;
+    use crate::repair::Verdict;
+
+    /// A diverged migration nearest to "nothing ran" is advised in words that read, with
+    /// both steps as commands on the migration.
+    #[test]
+    fn diverged_advice_names_the_statements_that_ran() {
+        let target = Target::default();
+        let diverged = |nearest| Verdict::Diverged {
+            nearest,
+            differences: Vec::new(),
+        };
+        let none = decide("m", 3, &diverged(0)).render(&target);
+        assert!(none.contains("if you know none ran"), "{none}");
+        assert!(!none.contains("1..0"), "{none}");
+        assert!(none.contains("`safemig repair m` again"), "{none}");
+        assert!(none.contains("--assume-applied none"), "{none}");
+        let two = decide("m", 3, &diverged(2)).render(&target);
+        assert!(two.contains("if you know statements 1..2 ran"), "{two}");
+    }
 }
