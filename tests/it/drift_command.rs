@@ -382,10 +382,17 @@ fn sql_converges_what_it_writes(kind: Kind) {
             "CREATE TABLE users (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, \
                email VARCHAR(100) NOT NULL, name VARCHAR(100));\n\
              CREATE INDEX users_name_idx ON users (name);\n\
-             CREATE VIEW user_names AS SELECT id, name FROM users;\n",
+             CREATE VIEW user_names AS SELECT id, name FROM users;\n\
+             CREATE TABLE posts (id INTEGER NOT NULL PRIMARY KEY, author INTEGER, editor INTEGER, \
+               CONSTRAINT posts_author_fkey FOREIGN KEY (author) REFERENCES users (id) ON DELETE CASCADE, \
+               CONSTRAINT `posts_Editor_fkey` FOREIGN KEY (editor) REFERENCES users (id));\n",
             "CREATE INDEX users_email_idx ON users (email); \
              ALTER TABLE users MODIFY name VARCHAR(100) NOT NULL; \
-             CREATE VIEW user_emails AS SELECT id, email FROM users",
+             CREATE VIEW user_emails AS SELECT id, email FROM users; \
+             ALTER TABLE posts DROP FOREIGN KEY posts_author_fkey; \
+             ALTER TABLE posts ADD CONSTRAINT posts_author_fkey FOREIGN KEY (author) REFERENCES users (id) \
+               ON DELETE SET NULL ON UPDATE CASCADE; \
+             ALTER TABLE posts DROP FOREIGN KEY `posts_Editor_fkey`",
             &["users.name"],
         ),
         Kind::Sqlite => (
