@@ -73,7 +73,14 @@ pub fn steps(
         steps.extend(steps_for(difference, &l, &object(right, key), ddl, tables));
     }
     steps.sort_by(|a, b| a.0.cmp(&b.0));
-    steps.into_iter().map(|(_, step)| step).collect()
+    // An object replaced whole is replaced once, however many of its attributes differ.
+    let mut written: Vec<Step> = Vec::new();
+    for (_, step) in steps {
+        if !written.contains(&step) {
+            written.push(step);
+        }
+    }
+    written
 }
 
 /// The steps for one difference, its object as `left` and as `right` have it.

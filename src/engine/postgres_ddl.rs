@@ -63,6 +63,9 @@ impl Ddl for PostgresDdl {
     }
 
     fn create(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
+        if kind == ObjectKind::ForeignKey {
+            return self.add_foreign_key(name, object);
+        }
         let definition = object.attributes.get("definition")?;
         Some(match kind {
             // `pg_get_indexdef`, `pg_get_functiondef` and `pg_get_triggerdef` render whole
@@ -145,5 +148,35 @@ impl Ddl for PostgresDdl {
             }
             _ => return None,
         })
+    }
+}
+
+impl PostgresDdl {
+    /// A foreign key from the attributes the reader keeps apart (so that a changed action
+    /// is named as such); its column lists are already quoted by the server. `MATCH
+    /// PARTIAL`, which PostgreSQL does not implement, is left to a person.
+    fn add_foreign_key(&self, name: &str, object: &Object) -> Option<String> {
+        let a = |name: &str| object.attributes.get(name).map(String::as_str);
+        let match_type = match a("match")? {
+            "partial" => return None,
+            other => other.to_uppercase(),
+        };
+        let (table, constraint) = table_and_name(name);
+        let not_valid = if a("validated") == Some("false") {
+            " NOT VALID"
+        } else {
+            ""
+        };
+        Some(format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} MATCH {match_type} \
+             ON UPDATE {} ON DELETE {} {}{not_valid};",
+            self.quote(table),
+            self.quote(constraint),
+            a("columns")?,
+            a("references")?,
+            a("on_update")?.to_uppercase(),
+            a("on_delete")?,
+            a("deferrable")?.to_uppercase(),
+        ))
     }
 }

@@ -382,7 +382,10 @@ fn sql_converges_what_it_writes(kind: Kind) {
              CREATE INDEX users_name_idx ON users (name);\n\
              CREATE VIEW user_names AS SELECT id, name FROM users;\n\
              CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
-             CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();\n",
+             CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();\n\
+             CREATE TABLE posts (id SERIAL PRIMARY KEY, \
+               author INTEGER CONSTRAINT posts_author_fkey REFERENCES users (id) ON DELETE CASCADE, \
+               editor INTEGER CONSTRAINT \"posts_Editor_fkey\" REFERENCES users (id) MATCH FULL DEFERRABLE);\n",
             "ALTER TABLE users ALTER COLUMN name DROP DEFAULT; \
              ALTER TABLE users ALTER COLUMN email DROP NOT NULL; \
              DROP INDEX users_name_idx; CREATE INDEX users_email_idx ON users (email); \
@@ -392,17 +395,28 @@ fn sql_converges_what_it_writes(kind: Kind) {
              DROP TRIGGER users_touch ON users; \
              CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$; \
              ALTER TABLE users DROP COLUMN nick; ALTER TABLE users ADD COLUMN extra INTEGER; \
-             ALTER TABLE users ALTER COLUMN score TYPE BIGINT",
+             ALTER TABLE users ALTER COLUMN score TYPE BIGINT; \
+             ALTER TABLE posts DROP CONSTRAINT posts_author_fkey; \
+             ALTER TABLE posts ADD CONSTRAINT posts_author_fkey FOREIGN KEY (author) REFERENCES users (id) \
+               ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED NOT VALID; \
+             ALTER TABLE posts DROP CONSTRAINT \"posts_Editor_fkey\"",
             &["users.extra", "users.score"],
         ),
         Kind::Mysql => (
             "CREATE TABLE users (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, \
                email VARCHAR(100) NOT NULL, name VARCHAR(100));\n\
              CREATE INDEX users_name_idx ON users (name);\n\
-             CREATE VIEW user_names AS SELECT id, name FROM users;\n",
+             CREATE VIEW user_names AS SELECT id, name FROM users;\n\
+             CREATE TABLE posts (id INTEGER NOT NULL PRIMARY KEY, author INTEGER, editor INTEGER, \
+               CONSTRAINT posts_author_fkey FOREIGN KEY (author) REFERENCES users (id) ON DELETE CASCADE, \
+               CONSTRAINT `posts_Editor_fkey` FOREIGN KEY (editor) REFERENCES users (id));\n",
             "CREATE INDEX users_email_idx ON users (email); \
              ALTER TABLE users MODIFY name VARCHAR(100) NOT NULL; \
-             CREATE VIEW user_emails AS SELECT id, email FROM users",
+             CREATE VIEW user_emails AS SELECT id, email FROM users; \
+             ALTER TABLE posts DROP FOREIGN KEY posts_author_fkey; \
+             ALTER TABLE posts ADD CONSTRAINT posts_author_fkey FOREIGN KEY (author) REFERENCES users (id) \
+               ON DELETE SET NULL ON UPDATE CASCADE; \
+             ALTER TABLE posts DROP FOREIGN KEY `posts_Editor_fkey`",
             &["users.name"],
         ),
         Kind::Sqlite => (
