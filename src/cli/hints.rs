@@ -58,8 +58,8 @@ fn repair(error: &RepairError) -> Option<Advice> {
         Replay { source, .. } => match &**source {
             Error::Deploy(DeployError::MigrationFailed { name, script, .. }) => {
                 Advice::text(format!(
-                    "`{}`, before the migration repaired, does not run on an empty database, so repair cannot build the migration's states: make {} run on one (or pass --shadow-url with a server that has what it needs), then run repair again",
-                    safemig::text::escaped(name),
+                    "{}, so repair cannot build the repaired migration's states: make {} run on one, then run repair again",
+                    fails_on_an_empty_database(name),
                     safemig::text::path(script)
                 ))
             }
@@ -137,8 +137,8 @@ fn drift(error: &DriftError) -> Option<Advice> {
         Replay { source, .. } => match &**source {
             Error::Deploy(DeployError::MigrationFailed { name, script, .. }) => Advice::text(
                 format!(
-                    "`{}` does not run on an empty database, so drift cannot build the folder's schema: make {} run on one (or pass --shadow-url with a server that has what it needs), then run ",
-                    safemig::text::escaped(name),
+                    "{}, so drift cannot build the folder's schema: make {} run on one (or pass --shadow-url with a server that has what it needs), then run ",
+                    fails_on_an_empty_database(name),
                     safemig::text::path(script)
                 ),
             )
@@ -153,6 +153,15 @@ fn drift(error: &DriftError) -> Option<Advice> {
             .run(&["drift"])
             .then(" again to compare"),
     })
+}
+
+/// A migration a replay into a scratch database could not apply: the folder's problem on an
+/// empty database, not the database being looked at.
+fn fails_on_an_empty_database(name: &str) -> String {
+    format!(
+        "`{}` does not run on an empty database",
+        safemig::text::escaped(name)
+    )
 }
 
 fn config(error: &ConfigError) -> Option<Advice> {
