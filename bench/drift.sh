@@ -16,59 +16,35 @@
 #
 #   bench/drift.sh                          # ../shared/corpus, or SAFEMIG_CORPUS
 set -euo pipefail
-cd "$(dirname "$0")/.."
-corpus=${SAFEMIG_CORPUS:-$PWD/../shared/corpus}
+. "$(dirname "$0")/lib.sh"
+bench_corpus trigger-dev-postgresql/migrations
 history=$corpus/trigger-dev-postgresql/migrations
-[ -d "$history" ] || { echo "bench/drift.sh needs the corpus at $corpus (SAFEMIG_CORPUS)" >&2; exit 1; }
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-for tool in hyperfine psql python3 "$pgbin/initdb"; do
-    command -v "$tool" >/dev/null || { echo "bench/drift.sh needs $tool" >&2; exit 1; }
-done
-cargo build --release --quiet
-safemig=$PWD/target/release/safemig
+bench_need hyperfine python3
+bench_need_postgresql
+bench_safemig
 
-work=$(mktemp -d)
-chmod 755 "$work"
-cleanup() {
-    [ -f "$work/pg/data/postmaster.pid" ] && run_pg "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_work
+bench_start_pg -c max_locks_per_transaction=1024
+bench_header
 
-# PostgreSQL refuses to run as root: as the `postgres` user when we are root.
-run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$work/pg"
-[ "$(id -u)" = 0 ] && chown postgres "$work/pg"
-echo pw >"$work/pw" && chmod 644 "$work/pw"
-run_pg "$pgbin/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 -E UTF8 --locale=C --no-sync --pwfile="$work/pw" >/dev/null
-run_pg "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-    -o "-p $port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_locks_per_transaction=1024" start >/dev/null
-export PGPASSWORD=pw
-url() { echo "postgresql://postgres:pw@127.0.0.1:$port/$1"; }
-sql() { psql -q -h 127.0.0.1 -p "$port" -U postgres -d "${2:-postgres}" -v ON_ERROR_STOP=1 -c "$1" >/dev/null; }
-
-echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), safemig $($safemig --version | head -1 | awk '{print $2}'), $(nproc) cores, $(date -u +%Y-%m-%d)"
-
-sql "CREATE DATABASE trigger"
-"$safemig" deploy --url "$(url trigger)" --dir "$history" >/dev/null
-sql "CREATE DATABASE trigger_copy TEMPLATE trigger"
+pg_sql "CREATE DATABASE trigger"
+"$safemig" deploy --url "$(pg_url trigger)" --dir "$history" >/dev/null
+pg_sql "CREATE DATABASE trigger_copy TEMPLATE trigger"
 export SAFEMIG_CACHE_DIR=$work/cache
 
 hyperfine --style basic --warmup 1 --runs 10 --export-json "$work/introspect.json" \
-    -n "snapshot (trigger.dev)" "$safemig snapshot --url '$(url trigger)' --output $work/s.json"
+    -n "snapshot (trigger.dev)" "$safemig snapshot --url '$(pg_url trigger)' --output $work/s.json"
 hyperfine --style basic --runs 3 --export-json "$work/cold.json" \
-    -n "drift, cold" "$safemig drift --no-cache --url '$(url trigger)' --dir $history"
-"$safemig" drift --url "$(url trigger)" --dir "$history" >/dev/null # fills the cache
+    -n "drift, cold" "$safemig drift --no-cache --url '$(pg_url trigger)' --dir $history"
+"$safemig" drift --url "$(pg_url trigger)" --dir "$history" >/dev/null # fills the cache
 hyperfine --style basic --warmup 1 --runs 10 --export-json "$work/warm.json" \
-    -n "drift, warm" "$safemig drift --url '$(url trigger)' --dir $history"
+    -n "drift, warm" "$safemig drift --url '$(pg_url trigger)' --dir $history"
 
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet migra 'psycopg[binary]' 'setuptools<81'
 hyperfine --style basic --warmup 1 --runs 5 --export-json "$work/peer.json" \
-    -n "safemig drift --against" "$safemig drift --url '$(url trigger)' --against '$(url trigger_copy)' --dir $history" \
-    -n "migra" "$work/venv/bin/migra --unsafe '$(url trigger)' '$(url trigger_copy)'"
+    -n "safemig drift --against" "$safemig drift --url '$(pg_url trigger)' --against '$(pg_url trigger_copy)' --dir $history" \
+    -n "migra" "$work/venv/bin/migra --unsafe '$(pg_url trigger)' '$(pg_url trigger_copy)'"
 
 # 10,000 tables in one schema, in batches of 500 per transaction.
 generate() {
@@ -86,22 +62,21 @@ for start in range(0, n, 500):
 EOF
 }
 for n in 10 10000; do
-    sql "CREATE DATABASE wide_$n"
-    generate "$n" | psql -q -h 127.0.0.1 -p "$port" -U postgres -d "wide_$n" -v ON_ERROR_STOP=1 >/dev/null
+    pg_sql "CREATE DATABASE wide_$n"
+    generate "$n" | pg_psql "wide_$n"
 done
 hyperfine --style basic --warmup 1 --runs 5 --export-json "$work/wide.json" \
-    -n "snapshot (10,000 tables)" "$safemig snapshot --url '$(url wide_10000)' --output $work/w.json"
+    -n "snapshot (10,000 tables)" "$safemig snapshot --url '$(pg_url wide_10000)' --output $work/w.json"
 queries() {
-    SAFEMIG_LOG=sqlx::query=debug "$safemig" snapshot --url "$(url "$1")" 2>&1 >/dev/null | grep -c 'rows_returned\|rows_affected' || true
+    SAFEMIG_LOG=sqlx::query=debug "$safemig" snapshot --url "$(pg_url "$1")" 2>&1 >/dev/null | grep -c 'rows_returned\|rows_affected' || true
 }
 objects() { python3 -c "import json; print(len(json.load(open('$1'))['schema']))"; }
 
-mean() { python3 -c "import json; r = json.load(open('$1'))['results']; print(' '.join(f'{x[\"mean\"]:.3f}' for x in r))"; }
-read -r introspect < <(mean "$work/introspect.json")
-read -r cold < <(mean "$work/cold.json")
-read -r warm < <(mean "$work/warm.json")
-read -r ours migra < <(mean "$work/peer.json")
-read -r wide < <(mean "$work/wide.json")
+read -r introspect < <(bench_means "$work/introspect.json")
+read -r cold < <(bench_means "$work/cold.json")
+read -r warm < <(bench_means "$work/warm.json")
+read -r ours migra < <(bench_means "$work/peer.json")
+read -r wide < <(bench_means "$work/wide.json")
 echo
 echo "| measurement | mean | goal |"
 echo "|---|---|---|"

@@ -21,60 +21,28 @@
 #   TENANTS=20 bench/fleet.sh          # a quick trial
 #   SAFEMIG_BIN=/path/to/safemig bench/fleet.sh   # that binary instead of building one
 set -euo pipefail
-[ -n "${SAFEMIG_BIN:-}" ] && SAFEMIG_BIN=$(realpath "$SAFEMIG_BIN")
-cd "$(dirname "$0")/.."
-pgbin=$(dirname "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
-for tool in hyperfine psql python3 "$pgbin/initdb"; do
-    command -v "$tool" >/dev/null || { echo "bench/fleet.sh needs $tool" >&2; exit 1; }
-done
-if [ -n "${SAFEMIG_BIN:-}" ]; then
-    safemig=$SAFEMIG_BIN
-else
-    cargo build --release --quiet
-    safemig=$PWD/target/release/safemig
-fi
-[ -x "$safemig" ] || { echo "bench/fleet.sh: $safemig is not an executable" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 tenants=${TENANTS:-1000}
-[ "$tenants" -ge 1 ] && [ "$tenants" -le 10000 ] || { echo "TENANTS must be 1..10000" >&2; exit 1; }
+[ "$tenants" -ge 1 ] && [ "$tenants" -le 10000 ] || bench_fail "TENANTS must be 1..10000"
 runs=${RUNS:-3}
+bench_need hyperfine python3
+bench_need_postgresql
+bench_safemig
 
-work=$(mktemp -d)
-chmod 755 "$work"
-cleanup() {
-    [ -f "$work/pg/data/postmaster.pid" ] && run_pg "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# PostgreSQL refuses to run as root: as the `postgres` user when we are root.
-run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$work/pg"
-[ "$(id -u)" = 0 ] && chown postgres "$work/pg"
-echo pw >"$work/pw" && chmod 644 "$work/pw"
-run_pg "$pgbin/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 -E UTF8 --locale=C --no-sync --pwfile="$work/pw" >/dev/null
+bench_work
 # Up to --jobs tenant connections, a lock holder and the catalog connection, plus the
 # benchmark's psql: the default max_connections (100) is plenty.
-run_pg "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-    -o "-p $port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-export PGPASSWORD=pw PGOPTIONS="-c client_min_messages=warning"
-url() { echo "postgresql://postgres:pw@127.0.0.1:$port/$1"; }
-psql_run() { psql -q -h 127.0.0.1 -p "$port" -U postgres -d bench -v ON_ERROR_STOP=1 "$@" >/dev/null; }
-psql -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE bench" >/dev/null
-
-echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), safemig $("$safemig" --version | head -1 | awk '{print $2}'), $(nproc) cores, $(date -u +%Y-%m-%d), $tenants tenants, $runs runs"
+bench_start_pg
+export PGOPTIONS="-c client_min_messages=warning"
+pg_sql "CREATE DATABASE bench"
+bench_header "$tenants tenants" "$runs runs"
 
 # Per engine: `NAME-base` holds the first three migrations (the setup deploys them), `NAME`
 # the same three plus the small one measured (`20240104000000_t4`).
 last=20240104000000_t4
 folder() {
     local base=$work/$1-base full=$work/$1
-    mkdir -p "$base/20240101000000_init" "$base/20240102000000_posts" "$base/20240103000000_tags"
-    echo "provider = \"$2\"" >"$base/migration_lock.toml"
-    echo 'CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100));' >"$base/20240101000000_init/migration.sql"
-    echo 'CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);' >"$base/20240102000000_posts/migration.sql"
-    echo 'CREATE TABLE tags (id INTEGER PRIMARY KEY, name VARCHAR(50));' >"$base/20240103000000_tags/migration.sql"
+    bench_three_migrations "$base" "$2"
     cp -r "$base" "$full"
     mkdir -p "$full/$last"
     printf '%s\n' 'CREATE TABLE t4 (id INTEGER PRIMARY KEY, name VARCHAR(50));' \
@@ -102,7 +70,7 @@ tenants = { files = "sqlite-template/*.db" }
 dir = "$work/sqlite-migrations"
 tenants = { files = "sqlite/*.db" }
 EOF
-export PG_URL=$(url bench)
+export PG_URL=$(pg_url bench)
 cd "$work"
 
 # `deploy --env ENV --json` once, outside hyperfine: it must exit 0 with every tenant
@@ -124,7 +92,7 @@ EOF
 
 # Setup (not measured). PostgreSQL: the schemas created empty (a pattern selects existing
 # schemas only), then the first three migrations deployed by the fleet deploy itself.
-python3 - "$tenants" <<'EOF' | psql_run
+python3 - "$tenants" <<'EOF' | pg_psql bench
 import sys
 print("BEGIN;")
 for i in range(int(sys.argv[1])):
@@ -145,13 +113,11 @@ for i in range(int(sys.argv[1])):
     print(f"DELETE FROM {s}._prisma_migrations WHERE migration_name = '{sys.argv[2]}';")
 print("COMMIT;")
 EOF
-revert_pg="psql -q -h 127.0.0.1 -p $port -U postgres -d bench -v ON_ERROR_STOP=1 -f $work/revert.sql"
+revert_pg="$(pg_psql_cmd) -d bench -f $work/revert.sql"
 
 # SQLite: the template files at three migrations: one deployed, the others copies of it,
 # then all checked by the fleet deploy (every one current).
-mkdir -p sqlite-template
-"$safemig" deploy --url "file:$work/sqlite-template/t0000.db" --dir "$work/sqlite-migrations-base" >/dev/null
-for i in $(seq 1 $((tenants - 1))); do cp sqlite-template/t0000.db "sqlite-template/t$(printf %04d "$i").db"; done
+bench_sqlite_tenants "$work/sqlite-template" "$work/sqlite-migrations-base" "$tenants"
 expect files-base current
 restore_sqlite="rm -rf $work/sqlite && cp -r $work/sqlite-template $work/sqlite"
 

@@ -18,35 +18,16 @@
 #
 #   bench/repair.sh                          # ../shared/corpus, or SAFEMIG_CORPUS
 set -euo pipefail
-cd "$(dirname "$0")/.."
-corpus=${SAFEMIG_CORPUS:-$PWD/../shared/corpus}
+. "$(dirname "$0")/lib.sh"
+bench_corpus trigger-dev-postgresql/migrations evolution-api-mysql/migrations
 pg_history=$corpus/trigger-dev-postgresql/migrations
 my_history=$corpus/evolution-api-mysql/migrations
-[ -d "$pg_history" ] && [ -d "$my_history" ] || {
-    echo "bench/repair.sh needs the corpus at $corpus (SAFEMIG_CORPUS)" >&2
-    exit 1
-}
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-for tool in hyperfine psql mariadb mariadb-install-db python3 "$pgbin/initdb"; do
-    command -v "$tool" >/dev/null || { echo "bench/repair.sh needs $tool" >&2; exit 1; }
-done
-mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-cargo build --release --quiet
-safemig=$PWD/target/release/safemig
+bench_need hyperfine python3
+bench_need_postgresql
+bench_need_mariadb
+bench_safemig
 
-work=$(mktemp -d)
-chmod 755 "$work"
-cleanup() {
-    [ -f "$work/pg/data/postmaster.pid" ] && run_as "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
-    [ -f "$work/my/pid" ] && kill "$(cat "$work/my/pid")" 2>/dev/null || true
-    sleep 1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# PostgreSQL refuses to run as root: as the `postgres` user when we are root.
-run_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+bench_work
 
 # A copy of `history` holding its migrations up to the last, whose first `k` statements
 # (0: half of them) are applied by `apply` (a command reading SQL on stdin), then the
@@ -69,39 +50,15 @@ EOF
     echo "$last: $(python3 -c "import json; print(len(json.load(open('$work/statements.json'))))") statements, failed after $(python3 -c "import json; print(len(json.load(open('$work/statements.json'))) // 2)")" >&2
 }
 
-# PostgreSQL.
-pg_port=$(free_port)
-mkdir -p "$work/pg"
-[ "$(id -u)" = 0 ] && chown postgres "$work/pg"
-echo pw >"$work/pw" && chmod 644 "$work/pw"
-run_as "$pgbin/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 -E UTF8 --locale=C --no-sync --pwfile="$work/pw" >/dev/null
-run_as "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-    -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_locks_per_transaction=1024" start >/dev/null
-export PGPASSWORD=pw
-pg_url="postgresql://postgres:pw@127.0.0.1:$pg_port/trigger"
-psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE trigger" >/dev/null
-pg_apply="psql -q -h 127.0.0.1 -p $pg_port -U postgres -d trigger -v ON_ERROR_STOP=1"
-
-# MariaDB, as this user (`--user` lets root run it).
-my_port=$(free_port)
-mkdir -p "$work/my"
-me=$(id -un)
-mariadb-install-db --no-defaults --datadir="$work/my/data" --user="$me" \
-    --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve >/dev/null
-"$mariadbd" --no-defaults --datadir="$work/my/data" --socket="$work/my/sock" --user="$me" \
-    --pid-file="$work/my/pid" --port="$my_port" --bind-address=127.0.0.1 --tmpdir="$work/my" \
-    --skip-name-resolve --innodb-flush-log-at-trx-commit=2 --skip-log-bin \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci >"$work/my/log" 2>&1 &
-for _ in $(seq 150); do mariadb --socket="$work/my/sock" -uroot -e "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
-mariadb --socket="$work/my/sock" -uroot -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY 'pw'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; CREATE DATABASE evolution"
-my_url="mysql://root:pw@127.0.0.1:$my_port/evolution"
-my_apply="mariadb -h 127.0.0.1 -P $my_port -uroot -ppw evolution"
-
-echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), MariaDB $("$mariadbd" --version | awk '{print $3}'), safemig $($safemig --version | head -1 | awk '{print $2}'), $(nproc) cores, $(date -u +%Y-%m-%d)"
+bench_start_pg -c max_locks_per_transaction=1024
+pg_sql "CREATE DATABASE trigger"
+bench_start_mariadb
+my_sql "CREATE DATABASE evolution"
+bench_header
 export SAFEMIG_CACHE_DIR=$work/cache
 
 for engine in pg my; do
-    if [ $engine = pg ]; then history=$pg_history apply=$pg_apply uuid="gen_random_uuid()::text" u=$pg_url; else history=$my_history apply=$my_apply uuid="UUID()" u=$my_url; fi
+    if [ $engine = pg ]; then history=$pg_history apply="pg_psql trigger" uuid="gen_random_uuid()::text" u=$(pg_url trigger); else history=$my_history apply="my_client evolution" uuid="UUID()" u=$(my_url evolution); fi
     copy=$work/$engine-migrations
     # All but the last, deployed; then the last failed half-way.
     cp -r "$history" "$work/$engine-before"
@@ -119,11 +76,10 @@ for engine in pg my; do
         -n "snapshot (floor)" "$safemig snapshot --url '$u' --output $work/s.json"
 done
 
-mean() { python3 -c "import json; r = json.load(open('$1'))['results']; print(' '.join(f'{x[\"mean\"]:.3f}' for x in r))"; }
-read -r pg_cold pg_drift < <(mean "$work/pg-cold.json")
-read -r pg_warm pg_snap < <(mean "$work/pg-warm.json")
-read -r my_cold my_drift < <(mean "$work/my-cold.json")
-read -r my_warm my_snap < <(mean "$work/my-warm.json")
+read -r pg_cold pg_drift < <(bench_means "$work/pg-cold.json")
+read -r pg_warm pg_snap < <(bench_means "$work/pg-warm.json")
+read -r my_cold my_drift < <(bench_means "$work/my-cold.json")
+read -r my_warm my_snap < <(bench_means "$work/my-warm.json")
 echo
 echo "| measurement | repair | floor | goal |"
 echo "|---|---|---|---|"

@@ -9,19 +9,15 @@
 #   bench/sqlite-data.sh            # sizes 1 2 4 8 16 50 (MB)
 #   bench/sqlite-data.sh 4 8        # chosen sizes
 #
-# Needs hyperfine, sqlite3 and GNU time (apt install hyperfine sqlite3 time).
+# Needs hyperfine, sqlite3, GNU time and python3 (apt install hyperfine sqlite3 time python3).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-for tool in hyperfine sqlite3 /usr/bin/time; do
-    command -v "$tool" >/dev/null || { echo "bench/sqlite-data.sh needs $tool" >&2; exit 1; }
-done
-cargo build --release --quiet
-safemig=$PWD/target/release/safemig
+. "$(dirname "$0")/lib.sh"
+bench_need hyperfine sqlite3 python3 /usr/bin/time
+bench_safemig
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1 2 4 8 16 50)
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_work
 
 # One migration: a table, then INSERT lines of about 100 bytes until the file has the size.
 make_migration() {
@@ -56,9 +52,7 @@ for mb in "${sizes[@]}"; do
         --prepare "rm -f $db $db-journal" \
         -n safemig "$safemig --url file:$db --dir $dir deploy" \
         -n sqlite3 "sh -c '{ echo BEGIN\;; cat $file; echo COMMIT\;; } | sqlite3 $db'" >/dev/null
-    read -r t_safemig t_sqlite < <(python3 -c "
-import json; r = json.load(open('$json'))['results']
-print(*(f'{x[\"mean\"]:.3f}' for x in r))")
+    read -r t_safemig t_sqlite < <(bench_means "$json")
     rm -f "$db"
     m_safemig=$(peak_kb "$safemig" --url "file:$db" --dir "$dir" deploy)
     rm -f "$db"

@@ -5,29 +5,26 @@
 # Needs hyperfine and tini (apt install hyperfine tini) and what scripts/dist-setup installs.
 #
 #   bench/supervisor.sh            # builds the static binary first
+#   SAFEMIG_BIN=dist/safemig-x86_64-unknown-linux-musl bench/supervisor.sh   # a built binary
 set -euo pipefail
-cd "$(dirname "$0")/.."
-for tool in hyperfine tini; do
-    command -v $tool >/dev/null || { echo "bench/supervisor.sh needs $tool (apt install $tool)" >&2; exit 1; }
-done
-target=$(uname -m)-unknown-linux-musl
-cargo build --locked --quiet --profile dist --target "$target"
-safemig=target/$target/dist/safemig
+. "$(dirname "$0")/lib.sh"
+bench_need hyperfine tini file
+bench_safemig dist
+safemig=$(realpath --relative-to=. "$safemig") # the names hyperfine prints stay short
 echo "== $safemig: $(stat -c %s "$safemig") bytes; $(file -b "$safemig" | cut -d, -f1-2)"
 echo
 
 # A migrated SQLite database with nothing pending, for the default --migrate=deploy.
-db_dir=$(mktemp -d)
-trap 'rm -rf "$db_dir"' EXIT
+bench_work
 migrations=examples/blog/prisma/migrations
-"$safemig" --url "file:$db_dir/app.db" --dir "$migrations" deploy >/dev/null
+"$safemig" --url "file:$work/app.db" --dir "$migrations" deploy >/dev/null
 
 echo "== start-up: time to run \`true\` (hyperfine, 1000 runs)"
 hyperfine --shell=none --warmup 50 --runs 1000 --style basic \
     "true" \
     "tini -s -- true" \
     "$safemig run --migrate=off -- true" \
-    "$safemig run --url file:$db_dir/app.db --dir $migrations -- true"
+    "$safemig run --url file:$work/app.db --dir $migrations -- true"
 
 echo
 echo "== resident memory while the app (sleep 5) runs (VmRSS)"
