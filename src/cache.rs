@@ -25,12 +25,29 @@ pub struct Cache {
     pub read: bool,
 }
 
-/// The text of an entry, when reading is on and it is there; marks it recently used.
-pub fn read(cache: &Cache, file: &Path) -> Option<String> {
-    if !cache.read {
+/// The largest entry read: a schema of 10,000 tables is tens of megabytes.
+const ENTRY_LIMIT: u64 = 1 << 30;
+
+impl Cache {
+    /// The text of the entry `file`, unless `--no-cache` turned reading off.
+    pub fn entry(&self, file: &Path) -> Option<String> {
+        if self.read { read(file) } else { None }
+    }
+}
+
+/// The text of the entry `file` if it is there and readable; marks it recently used, so
+/// that [`write`]'s pruning keeps it.
+pub fn read(file: &Path) -> Option<String> {
+    if !file.exists() {
         return None;
     }
-    let text = std::fs::read_to_string(file).ok()?;
+    let text = match crate::files::read_text(file, ENTRY_LIMIT) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!("ignoring the cache entry {}: {e}", crate::text::path(file));
+            return None;
+        }
+    };
     if let Ok(entry) = std::fs::File::options().append(true).open(file) {
         let _ = entry.set_modified(std::time::SystemTime::now());
     }
@@ -178,7 +195,7 @@ mod tests {
                 .unwrap();
         }
         // Entry 0 is read, so it is the most recently used.
-        assert_eq!(read(&cache, &file(0)).as_deref(), Some("{}"));
+        assert_eq!(cache.entry(&file(0)).as_deref(), Some("{}"));
         prune(&folder, 3);
         let left: Vec<bool> = (0..5).map(|i| file(i).exists()).collect();
         assert_eq!(left, [true, false, false, true, true]);
@@ -187,7 +204,7 @@ mod tests {
             read: false,
             ..cache
         };
-        assert_eq!(read(&refresh, &file(0)), None);
+        assert_eq!(refresh.entry(&file(0)), None);
     }
 
     #[test]

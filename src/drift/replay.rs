@@ -156,7 +156,7 @@ fn stopped(when: &str) -> Error {
 
 /// A cached schema, if one is there and readable; anything else means "replay".
 fn read_cache(cache: &Cache, file: &Path) -> Option<Snapshot> {
-    match Snapshot::parse(&cache::read(cache, file)?, file) {
+    match Snapshot::parse(&cache.entry(file)?, file) {
         Ok(snapshot) => Some(snapshot),
         Err(e) => {
             tracing::warn!("ignoring the drift cache: {e}");

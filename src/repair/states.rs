@@ -135,12 +135,8 @@ pub async fn build(
 /// Cached states, if an entry of this format with one state per prefix is there;
 /// anything else means "build them".
 fn read_cache(file: &Path, count: usize) -> Option<Vec<Option<Schema>>> {
-    if !file.exists() {
-        return None;
-    }
-    let entry = crate::files::read_text(file, 1 << 30)
-        .ok()
-        .and_then(|text| serde_json::from_str::<CacheEntry>(&text).ok());
+    let text = cache::read(file)?;
+    let entry = serde_json::from_str::<CacheEntry>(&text).ok();
     match entry {
         Some(e) if e.format_version == CACHE_FORMAT && e.states.len() == count => Some(e.states),
         _ => {
