@@ -22,7 +22,7 @@ use crate::error::{DriftError, ExitCode};
 use crate::interrupt::Interrupt;
 use crate::migrations::MigrationsDir;
 use crate::schema::{Detail, Difference, ObjectKey, Schema, diff};
-use crate::sql::{Dialect, without_comments};
+use crate::sql::without_comments;
 
 pub use converge::{Script, Step, render as render_script};
 pub use history::HistoryDifference;
@@ -172,15 +172,7 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
             ),
         }
     });
-    let differences: Vec<Finding> = schema_differences
-        .into_iter()
-        .map(|difference| Finding {
-            last_migration: request
-                .folder
-                .and_then(|dir| last_migration(dir, difference.object(), left.provider.dialect())),
-            difference,
-        })
-        .collect();
+    let differences = findings(schema_differences, request.folder, left.provider.dialect());
     let history = match (&left.history, &right.history) {
         (Some(l), Some(r)) => Some::<Vec<HistoryDifference>>(
             history::compare(l, r)
@@ -370,18 +362,40 @@ pub(crate) async fn read_schema(engine: &mut dyn Engine, detail: Detail) -> Resu
 
 /// The last migration of the folder whose script names the object (and, for an object of
 /// a table, the table too): a hint of where to look, found by identifier, not by parsing.
-fn last_migration(dir: &MigrationsDir, object: &ObjectKey, dialect: Dialect) -> Option<String> {
+/// Each difference with the migration that last names its object.
+fn findings(
+    differences: Vec<Difference>,
+    folder: Option<&MigrationsDir>,
+    dialect: crate::sql::Dialect,
+) -> Vec<Finding> {
+    // Each script without its comments, once: every difference searches all of them.
+    let scripts: Vec<(&str, String)> = match folder {
+        Some(dir) if !differences.is_empty() => dir
+            .migrations
+            .iter()
+            .map(|m| (m.name.as_str(), without_comments(&m.script, dialect)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    differences
+        .into_iter()
+        .map(|difference| Finding {
+            last_migration: last_migration(&scripts, difference.object()),
+            difference,
+        })
+        .collect()
+}
+
+/// `scripts` are the folder's migrations by name, without their comments: a name mentioned
+/// only in a comment is not a migration's doing.
+fn last_migration(scripts: &[(&str, String)], object: &ObjectKey) -> Option<String> {
     let parts: Vec<&str> = object.name.split('.').collect();
     let (table, own) = (parts[0], parts[parts.len() - 1]);
-    dir.migrations
+    scripts
         .iter()
         .rev()
-        // A name mentioned only in a comment is not a migration's doing.
-        .find(|m| {
-            let code = without_comments(&m.script, dialect);
-            names(&code, own) && names(&code, table)
-        })
-        .map(|m| m.name.clone())
+        .find(|(_, code)| names(code, own) && names(code, table))
+        .map(|(name, _)| name.to_string())
 }
 
 /// Whether `script` holds `identifier` as a whole word.
@@ -397,6 +411,7 @@ fn names(script: &str, identifier: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::Dialect;
 
     #[test]
     fn names_in_comments_are_not_a_migrations_doing() {
