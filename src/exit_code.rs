@@ -39,6 +39,10 @@ pub enum ExitCode {
     DrillFailed = 13,
     /// `drift`: the two sides differ in schema or in history.
     Drift = 14,
+    /// `forecast`: the pending migrations are estimated to outlast the budget.
+    ForecastExceeds = 16,
+    /// `forecast`: a statement whose effect the text does not tell touches a table with rows.
+    ForecastUnknown = 17,
     /// `run`: the command is not executable (as shells report it).
     CommandNotExecutable = 126,
     /// `run`: the command does not exist (as shells report it).
@@ -47,7 +51,7 @@ pub enum ExitCode {
 
 impl ExitCode {
     /// Every code, in numeric order.
-    pub const ALL: [ExitCode; 17] = [
+    pub const ALL: [ExitCode; 19] = [
         ExitCode::Success,
         ExitCode::Internal,
         ExitCode::Usage,
@@ -63,6 +67,8 @@ impl ExitCode {
         ExitCode::LintFindings,
         ExitCode::DrillFailed,
         ExitCode::Drift,
+        ExitCode::ForecastExceeds,
+        ExitCode::ForecastUnknown,
         ExitCode::CommandNotExecutable,
         ExitCode::CommandNotFound,
     ];
@@ -101,6 +107,12 @@ impl ExitCode {
             ExitCode::LintFindings => "lint found problems",
             ExitCode::DrillFailed => "drill: a stop did not end cleanly inside the grace period",
             ExitCode::Drift => "drift and check: the schema or the history differs",
+            ExitCode::ForecastExceeds => {
+                "forecast: the pending migrations are estimated to outlast the time budget"
+            }
+            ExitCode::ForecastUnknown => {
+                "forecast: a statement of unknown effect touches a table that holds rows"
+            }
             ExitCode::CommandNotExecutable => "run: the app's command is not executable",
             ExitCode::CommandNotFound => "run: the app's command does not exist",
         }

@@ -16,6 +16,7 @@ mod drift_command;
 mod entrypoint;
 mod errors;
 mod fleet;
+mod forecast;
 mod install;
 mod journeys;
 mod layers;
