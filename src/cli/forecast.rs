@@ -64,7 +64,7 @@ pub async fn forecast(
 }
 
 /// Milliseconds as people read them.
-fn duration(ms: u64) -> String {
+pub(super) fn duration(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 120_000 {
@@ -74,7 +74,7 @@ fn duration(ms: u64) -> String {
     }
 }
 
-fn range(estimate: Estimate) -> String {
+pub(super) fn range(estimate: Estimate) -> String {
     format!("{} – {}", duration(estimate.low), duration(estimate.high))
 }
 

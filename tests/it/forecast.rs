@@ -174,3 +174,84 @@ fn an_unknown_effect_matters_only_where_rows_are() {
         .expect(17);
     assert!(run.stdout.contains("UNKNOWN"), "{}", run.stdout);
 }
+
+/// The incident's case, at the runtimes' default grace period of 10 s (3 s for a migration
+/// once a stop comes): a pending rewrite of a table large enough to be forecast over that
+/// is refused at start-up — the app is not started and nothing is applied, so no stop can
+/// catch it mid-migration — and the printed advice, a `safemig deploy` job, applies it;
+/// then the app starts. `--forecast=warn` migrates anyway.
+#[test]
+fn run_refuses_a_migration_forecast_to_outlast_the_stop_budget() {
+    let kind = Kind::Postgres;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec(r#"INSERT INTO "t" SELECT g, g FROM generate_series(1, 2000000) g; ANALYZE "t";"#);
+    project.write("20240102000000_change", change(kind));
+    let marker = project.dir.path().join("app-started");
+    let app = format!("touch '{}'", marker.display());
+    let start = |policy: &str| {
+        project.safemig(
+            &db,
+            &[
+                "run",
+                "--grace-period",
+                "10",
+                policy,
+                "--",
+                "sh",
+                "-c",
+                &app,
+            ],
+        )
+    };
+
+    let refused = start("--forecast=refuse").expect(16);
+    for part in [
+        "statement 2 of 20240102000000_change (line 2, rewrite",
+        "over the 3.0 s a stop leaves a migration",
+        "The app was not started and nothing was applied",
+    ] {
+        assert!(refused.stderr.contains(part), "{part}:\n{}", refused.stderr);
+    }
+    assert!(!marker.exists(), "the app started");
+    assert_eq!(db.history().len(), 1, "nothing was applied");
+
+    let next = next_commands(&refused);
+    assert_eq!(next.len(), 1, "{}", refused.stderr);
+    assert!(next[0].starts_with("safemig deploy"), "{}", next[0]);
+    run_as_printed(&project, &db, &next[0]).expect(0);
+    start("--forecast=refuse").expect(0);
+    assert!(marker.exists(), "the app started once nothing was pending");
+}
+
+/// `--forecast=warn` says so and migrates at start-up anyway.
+#[test]
+fn run_with_forecast_warn_migrates_anyway() {
+    let kind = Kind::Sqlite;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    fill(&db, kind);
+    project.write("20240102000000_change", change(kind));
+    // A grace period of 7 s leaves a migration nothing once a stop comes.
+    let run = project
+        .safemig(
+            &db,
+            &[
+                "run",
+                "--grace-period",
+                "7",
+                "--forecast=warn",
+                "--",
+                "true",
+            ],
+        )
+        .expect(0);
+    assert!(
+        run.stderr.contains("migrating anyway (--forecast=warn)"),
+        "{}",
+        run.stderr
+    );
+    project.safemig(&db, &["status"]).expect(0);
+}
