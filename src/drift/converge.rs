@@ -26,13 +26,15 @@ pub enum Step {
     NotExpressed { object: ObjectKey, reason: String },
 }
 
-/// When a step runs: drops first (a changed view or index is dropped, then created), then
+/// When a step runs: foreign keys dropped first (MySQL refuses to drop an index one
+/// needs), then other drops (a changed view or index is dropped, then created), then
 /// sequences and tables created (columns' defaults use the sequences), then column changes,
 /// then tables dropped (once nothing refers to them), then types and sequences (once no
 /// column uses them), then what is created (an index may need a column added before it).
 /// Within the drops and the creations, by dependency ([`order`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
+    DropForeignKey,
     Drop,
     CreateSequence,
     CreateTable,
@@ -126,6 +128,7 @@ pub fn steps(
         planned.extend(steps_for(difference, (l, r), sides, ddl, tables, created));
     }
     rebuild_dependents(&mut planned, sides, ddl, &dropped);
+    defer_users_of_unwritten_columns(&mut planned, sides);
     planned.sort_by_key(|p| p.phase);
     let planned = by_dependency(planned, ddl);
     // An object replaced whole is replaced once, however many of its attributes differ.
@@ -215,9 +218,40 @@ fn steps_for<'a>(
                 ),
             )
         }
+        (ObjectKind::Trigger, Difference::Changed { attribute, .. })
+            if attribute == "order" && ordered_by_drops(key, right, sides, ddl) =>
+        {
+            return Vec::new();
+        }
         _ => return replaced(difference, (left, right), ddl),
     };
     vec![step]
+}
+
+/// Whether a trigger's `order` (MySQL's position among its table's triggers of the same
+/// timing and event) comes out as `right` has it once the script drops the triggers only
+/// the left side has: it differed only because of them.
+fn ordered_by_drops(key: &ObjectKey, right: &Object, sides: &Sides, ddl: &dyn Ddl) -> bool {
+    let left = object(sides.left, key);
+    let a = |o: &Object, name: &str| o.attributes.get(name).cloned();
+    let order = |o: &Object| a(o, "order").and_then(|n| n.parse::<u32>().ok());
+    let table = owner(key, left);
+    let mut kept: Vec<(u32, &ObjectKey)> = sides
+        .left
+        .objects
+        .iter()
+        .filter(|(k, o)| {
+            k.kind == ObjectKind::Trigger
+                && owner(k, o) == table
+                && a(o, "timing") == a(left, "timing")
+                && a(o, "event") == a(left, "event")
+                && (sides.right.objects.contains_key(*k) || ddl.drop(k.kind, &k.name, o).is_none())
+        })
+        .filter_map(|(k, o)| Some((order(o)?, k)))
+        .collect();
+    kept.sort();
+    let position = kept.iter().position(|(_, k)| *k == key);
+    position.map(|p| p as u32 + 1) == order(right)
 }
 
 /// A column only the right side has. A NOT NULL column without a default cannot be added
@@ -319,6 +353,8 @@ fn rebuilt<'a>(
         | ObjectKind::Domain
         | ObjectKind::CompositeType
         | ObjectKind::Sequence => Phase::DropType,
+        // MySQL refuses to drop an index a foreign key needs.
+        ObjectKind::ForeignKey => Phase::DropForeignKey,
         _ => Phase::Drop,
     };
     let mut steps = Vec::new();
@@ -381,6 +417,50 @@ fn rebuild_dependents<'a>(
             }
         }
     }
+}
+
+/// An object of a table created again by the script that uses a column whose change is
+/// not written (an index on a column whose type differs) would be created on the column
+/// as it is, and may fail (no operator class for the old type): it is left to a person
+/// with the column, drop and creation alike.
+fn defer_users_of_unwritten_columns(planned: &mut Vec<Planned>, sides: &Sides) {
+    let unwritten: Vec<(String, String)> = planned
+        .iter()
+        .filter(|p| {
+            p.phase == Phase::Manual
+                && p.key().kind == ObjectKind::Column
+                && sides.left.objects.contains_key(p.key())
+                && sides.right.objects.contains_key(p.key())
+        })
+        .map(|p| {
+            let (table, column) = table_and_name(&p.key().name);
+            (table.to_string(), column.to_string())
+        })
+        .collect();
+    let uses = |p: &Planned| {
+        unwritten.iter().find(|(table, column)| {
+            p.phase == Phase::Create
+                && owner(p.key(), p.object).as_deref() == Some(table.as_str())
+                && p.object
+                    .attributes
+                    .values()
+                    .any(|v| super::names(v, column))
+        })
+    };
+    let deferred: BTreeMap<ObjectKey, String> = planned
+        .iter()
+        .filter_map(|p| {
+            let (table, column) = uses(p)?;
+            let reason = format!("it uses column `{table}.{column}`, whose change is not written");
+            Some((p.key().clone(), reason))
+        })
+        .collect();
+    planned.retain(|p| !deferred.contains_key(p.key()));
+    planned.extend(
+        deferred
+            .iter()
+            .map(|(key, reason)| manual(key, reason.clone())),
+    );
 }
 
 /// The steps of each phase in dependency order: drops of dependents first, creations of
