@@ -124,8 +124,11 @@ pub fn steps(
                 _ => {}
             }
         }
-        let created = created.get(key.name.as_str()).and_then(Option::as_ref);
-        planned.extend(steps_for(difference, (l, r), sides, ddl, tables, created));
+        let new_table = match key.kind {
+            ObjectKind::Table => created.get(key.name.as_str()).and_then(Option::as_ref),
+            _ => None,
+        };
+        planned.extend(steps_for(difference, (l, r), sides, ddl, tables, new_table));
     }
     rebuild_dependents(&mut planned, sides, ddl, &dropped);
     defer_users_of_unwritten_columns(&mut planned, sides);

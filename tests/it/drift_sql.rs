@@ -102,16 +102,22 @@ fn position_of(script: &str, statement: &str) -> usize {
         .unwrap_or_else(|| panic!("no `{statement}` in:\n{script}"))
 }
 
-/// The script runs on the database as printed, and leaves exactly the differences it
-/// lists as not written.
-fn sql_scripts_run_and_leave_what_they_list(kind: Kind) {
-    let case = case(kind);
+/// A database deployed from `case.base` and changed by hand, its project, and the
+/// script `drift --sql` writes for it.
+fn changed(kind: Kind, case: &Case) -> (TestDb, Project, String) {
     let db = TestDb::new(kind);
     let project = Project::new(kind, &[("20240101000000_init", case.base)]);
     project.safemig(&db, &["deploy"]).expect(0);
     db.exec(case.changes);
-
     let script = drift(&project, &db, &["--sql"]).expect(DRIFT).stdout;
+    (db, project, script)
+}
+
+/// The script runs on the database as printed, and leaves exactly the differences it
+/// lists as not written.
+fn sql_scripts_run_and_leave_what_they_list(kind: Kind) {
+    let case = case(kind);
+    let (db, project, script) = changed(kind, &case);
     let listed = not_written(&script);
     for name in case.not_written {
         assert!(listed.contains(*name), "{name} not listed in:\n{script}");
@@ -133,12 +139,7 @@ fn sql_scripts_run_and_leave_what_they_list(kind: Kind) {
 /// Drops of dependents come before what they depend on, creations after; PostgreSQL's
 /// index creations say how to build them without blocking writes.
 fn sql_orders_by_dependency(kind: Kind) {
-    let case = case(kind);
-    let db = TestDb::new(kind);
-    let project = Project::new(kind, &[("20240101000000_init", case.base)]);
-    project.safemig(&db, &["deploy"]).expect(0);
-    db.exec(case.changes);
-    let script = drift(&project, &db, &["--sql"]).expect(DRIFT).stdout;
+    let (_db, _project, script) = changed(kind, &case(kind));
     let before = |a: &str, b: &str| {
         assert!(
             position_of(&script, a) < position_of(&script, b),
