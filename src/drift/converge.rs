@@ -422,10 +422,11 @@ fn rebuild_dependents<'a>(
     }
 }
 
-/// An object of a table created again by the script that uses a column whose change is
-/// not written (an index on a column whose type differs) would be created on the column
-/// as it is, and may fail (no operator class for the old type): it is left to a person
-/// with the column, drop and creation alike.
+/// An index (or exclusion constraint) the script creates on a column whose change is not
+/// written (its type) would be built for the column as it is, and may fail (no operator
+/// class of its method for that type): it is left to a person with the column, drop and
+/// creation alike. Constraints whose expressions hold for either type (a check on an
+/// integer made bigint) are still written.
 fn defer_users_of_unwritten_columns(planned: &mut Vec<Planned>, sides: &Sides) {
     let unwritten: Vec<(String, String)> = planned
         .iter()
@@ -443,6 +444,7 @@ fn defer_users_of_unwritten_columns(planned: &mut Vec<Planned>, sides: &Sides) {
     let uses = |p: &Planned| {
         unwritten.iter().find(|(table, column)| {
             p.phase == Phase::Create
+                && matches!(p.key().kind, ObjectKind::Index | ObjectKind::Exclusion)
                 && owner(p.key(), p.object).as_deref() == Some(table.as_str())
                 && p.object
                     .attributes

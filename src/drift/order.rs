@@ -40,10 +40,27 @@ fn referenced_name(key: &ObjectKey) -> &str {
     }
 }
 
+/// The kinds other objects' texts name: the rest (indexes, constraints, triggers) are
+/// never what another object is built on, and are not searched for (a script may create
+/// thousands of them).
+fn is_named_by_others(kind: ObjectKind) -> bool {
+    has_dependents(kind)
+        || matches!(
+            kind,
+            ObjectKind::Table
+                | ObjectKind::Sequence
+                | ObjectKind::Enum
+                | ObjectKind::Domain
+                | ObjectKind::CompositeType
+                | ObjectKind::Aggregate
+        )
+}
+
 /// Whether `dependent`'s definition names `dependency` as a whole word.
 pub(super) fn depends_on(dependent: (&ObjectKey, &Object), dependency: &ObjectKey) -> bool {
     let (key, object) = dependent;
     key != dependency
+        && is_named_by_others(dependency.kind)
         && object
             .attributes
             .get("definition")
