@@ -309,3 +309,28 @@ fn identity_options(sequence: &str) -> Option<String> {
         }
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_options_are_written_as_the_reader_renders_them() {
+        assert_eq!(
+            identity_options("bigint start 5 increment 2 min 1 max 100 cache 3 cycle").unwrap(),
+            " (START WITH 5 INCREMENT BY 2 MINVALUE 1 MAXVALUE 100 CACHE 3 CYCLE)"
+        );
+        assert_eq!(identity_options("bigint start 1"), None);
+    }
+
+    #[test]
+    fn a_plain_create_index_says_how_to_build_it_concurrently() {
+        let sql = "CREATE UNIQUE INDEX i ON public.t USING btree (a);";
+        let note = PostgresDdl.note(ObjectKind::Index, sql).unwrap();
+        assert!(
+            note.ends_with("as: CREATE UNIQUE INDEX CONCURRENTLY i ON public.t USING btree (a);"),
+            "{note}"
+        );
+        assert_eq!(PostgresDdl.note(ObjectKind::View, sql), None);
+    }
+}
