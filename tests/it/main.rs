@@ -13,6 +13,7 @@ mod deploy;
 mod docs;
 mod drift;
 mod drift_command;
+mod drift_sql;
 mod entrypoint;
 mod errors;
 mod fleet;
