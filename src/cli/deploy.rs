@@ -127,7 +127,16 @@ pub async fn deploy(
         signals.set(Policy::Exit);
         let ctx = project.context()?;
         let dir = super::migrations(&ctx)?;
-        printer.dry_run(&deploy::dry_run(&ctx, &dir).await?);
+        let plan = deploy::dry_run(&ctx, &dir).await?;
+        printer.dry_run(&plan);
+        if plan.pending() > 0 {
+            let budget = super::forecast::default_budget(None)?;
+            let forecast = safemig::forecast::forecast(&ctx, &dir, budget).await?;
+            printer.line(&format!(
+                "\nForecast:\n{}",
+                super::forecast::render(&forecast)
+            ));
+        }
     } else {
         let interrupt = Interrupt::new(args.deadline);
         signals.set(Policy::Stop(interrupt.clone()));
