@@ -56,9 +56,12 @@ pub async fn resumability(
             Err(e) => Err(e),
         };
         let standing = match checked {
-            Err(Error::Deploy(DeployError::CannotResume { reason, .. })) => {
-                Resumability::Refused(reason)
-            }
+            Err(Error::Deploy(
+                DeployError::CannotResume { reason, .. }
+                | DeployError::SchemaAheadOfJournal {
+                    evidence: reason, ..
+                },
+            )) => Resumability::Refused(reason),
             Err(e) => return Err(e),
             Ok(_) if journal.stuck() => {
                 let a = journal.attempts.expect("stuck journals count attempts");
@@ -181,10 +184,74 @@ pub async fn assess(
         .as_ref()
         .filter(|f| f.statement == journal.done && f.statement < statements.len());
     check_completed(engine, migration, &statements, journal, in_flight).await?;
-    let Some(in_flight) = in_flight else {
-        return Ok(InFlightVerdict::None);
+    let verdict = match in_flight {
+        Some(in_flight) => settle(engine, migration, &statements, journal, in_flight).await?,
+        None => InFlightVerdict::None,
     };
-    settle(engine, migration, &statements, journal, in_flight).await
+    let next = journal.done + usize::from(verdict == InFlightVerdict::Ran);
+    check_ahead(engine, migration, &statements, next).await?;
+    Ok(verdict)
+}
+
+/// The statements still to run, from `next`, must find their tables as the journal's
+/// position implies: a table one of them creates is not there yet, one it alters, indexes
+/// or drops is (or a remaining statement before it makes it so). A restored
+/// `mariadb-dump --single-transaction` fails this: it reads every table's rows from its
+/// snapshot, history rows included, but each table's definition when it reaches it, so
+/// its tables can be further on than its journal. Resuming would run again statements
+/// whose effect is there until one fails, and that failure would look like the file's.
+/// Checked only where the engine can show tables (where DDL is not atomic with the
+/// journal); `repair` then tells from the whole schema where the migration stands.
+async fn check_ahead(
+    engine: &mut dyn Engine,
+    migration: &LocalMigration,
+    statements: &[Statement<'_>],
+    next: usize,
+) -> Result<(), Error> {
+    let dialect = engine.provider().dialect();
+    // What the remaining statements before the one checked leave of each table.
+    let mut left: Vec<(String, bool)> = Vec::new();
+    for (i, stmt) in statements.iter().enumerate().skip(next) {
+        if !matches!(sql::target(stmt, dialect), Target::Tables(_)) {
+            continue;
+        }
+        for (table, needed) in sql::table_preconditions(stmt, dialect) {
+            let exists = match left.iter().find(|(t, _)| *t == table) {
+                Some((_, exists)) => *exists,
+                None => match engine
+                    .snapshot(&Target::Tables(vec![table.clone()]))
+                    .await?
+                {
+                    Some(now) => now.exists,
+                    None => return Ok(()),
+                },
+            };
+            if exists != needed {
+                return Err(Error::Deploy(DeployError::SchemaAheadOfJournal {
+                    name: migration.name.clone(),
+                    evidence: format!(
+                        "statement {} of {} (line {}: `{}`), still to run, needs `{}` {}, but it {}",
+                        i + 1,
+                        statements.len(),
+                        stmt.line,
+                        excerpt(stmt.sql),
+                        text::escaped(&table),
+                        if needed {
+                            "to exist"
+                        } else {
+                            "not to exist yet"
+                        },
+                        if exists { "exists" } else { "is missing" }
+                    ),
+                }));
+            }
+        }
+        for (table, exists) in final_states(sql::table_effects(stmt, dialect)) {
+            left.retain(|(t, _)| *t != table);
+            left.push((table, exists));
+        }
+    }
+    Ok(())
 }
 
 /// Another migration's row started after this journal was last written: a deploy went on

@@ -83,6 +83,15 @@ pub enum DeployError {
         /// What to look at in the database to decide by hand.
         inspect: String,
     },
+
+    /// The statements still to run find the schema further on than the journal says (a
+    /// restored `mariadb-dump --single-transaction`, whose tables are newer than its
+    /// history rows): resuming would run again statements whose effect is there.
+    #[error(
+        "migration `{}` was interrupted, but the schema is not where its journal says: {evidence}; resuming would run again statements whose effect is already there",
+        crate::text::escaped(name)
+    )]
+    SchemaAheadOfJournal { name: String, evidence: String },
 }
 
 impl DeployError {
@@ -90,7 +99,9 @@ impl DeployError {
         use DeployError::*;
         match self {
             NotEmpty { .. } => ExitCode::BaselineNeeded,
-            FailedMigrations { .. } | CannotResume { .. } => ExitCode::FailedInHistory,
+            FailedMigrations { .. } | CannotResume { .. } | SchemaAheadOfJournal { .. } => {
+                ExitCode::FailedInHistory
+            }
             MigrationFailed { .. } => ExitCode::MigrationFailed,
             PrismaNext { .. } => ExitCode::Usage,
             Interrupted { .. } => ExitCode::Interrupted,
@@ -103,7 +114,10 @@ impl DeployError {
             NotEmpty { .. } => Some("P3005"),
             FailedMigrations { .. } => Some("P3009"),
             MigrationFailed { .. } => Some("P3018"),
-            PrismaNext { .. } | Interrupted { .. } | CannotResume { .. } => None,
+            PrismaNext { .. }
+            | Interrupted { .. }
+            | CannotResume { .. }
+            | SchemaAheadOfJournal { .. } => None,
         }
     }
 }

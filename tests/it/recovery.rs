@@ -4,8 +4,13 @@
 //! a deploy can leave: continued when that is provably right, refused with the evidence
 //! and the next command otherwise, never "resumed" into a wrong schema.
 
+use crate::corpus::{migration_files, migration_name};
+use crate::fleet::wait_until;
 use crate::for_each_engine;
-use crate::harness::{Kind, Project, TestDb, mariadb};
+use crate::harness::{
+    Kind, Project, TestDb, block_on, corpus_dir, mariadb, mariadb_dump, mariadb_restore,
+};
+use crate::journeys::{Journey, preferring, transcript};
 use crate::status::status_json;
 
 fn stderr_has(run: &crate::harness::Run, needles: &[&str]) {
@@ -226,4 +231,95 @@ fn a_failed_statement_that_applied_nothing_is_retried_once_fixed(kind: Kind) {
     project.safemig(&db, &["status"]).expect(0);
 }
 
-for_each_engine!(a_failed_statement_that_applied_nothing_is_retried_once_fixed);
+/// Issue 22, item 12. `mariadb-dump --single-transaction` reads every table's rows from one
+/// snapshot, but each table's definition when it reaches it: taken while a deploy runs, its
+/// history rows say a migration is at statement 3 while the tables are further on (here, the
+/// whole folder applied). Deploy must not rerun statements whose effect is there until one
+/// fails and then advise editing a correct file: it continues from the state the schema
+/// shows, or stops with exit 5 naming `safemig repair`, and following the advice as printed
+/// heals the database (history and schema the folder's).
+#[test]
+fn mariadb_dump_with_tables_newer_than_its_history() {
+    let Some(corpus) = corpus_dir() else {
+        return;
+    };
+    let files = migration_files(&corpus.join("evolution-api-mysql/migrations"));
+    let migrations: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (migration_name(f), std::fs::read_to_string(f).unwrap()))
+        .collect();
+    let migrations: Vec<(&str, &str)> = migrations
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    let source = TestDb::new(Kind::Mysql);
+    Project::new(Kind::Mysql, &migrations[..1])
+        .safemig(&source, &["deploy"])
+        .expect(0);
+    let project = Project::new(Kind::Mysql, &migrations);
+    let (history, tables) = dump_during_statement(&project, &source, "Contact", migrations[1].0);
+
+    let journey = Journey::new(Kind::Mysql, &migrations);
+    mariadb_restore(&journey.staging, &tables);
+    mariadb_restore(&journey.staging, &history);
+    let steps = journey.follow("safemig deploy --env staging", 4, &preferring(&["--apply"]));
+    let all = transcript(&steps);
+    let first = &steps[0].run;
+    assert!(
+        first.code == 0 || (first.code == 5 && first.stderr.contains("next: run `safemig repair ")),
+        "deploy neither converged nor named `safemig repair`:\n{all}"
+    );
+    assert!(
+        !all.contains("migration.sql"),
+        "advice to edit a migration file:\n{all}"
+    );
+    journey.assert_healthy(&steps);
+}
+
+/// Deploys `project` to `db` while another session holds `LOCK TABLES table READ`, so that
+/// the deploy waits on its first statement altering `table` (in `migration`); dumps
+/// `_prisma_migrations` then, lets the deploy finish, and dumps the other tables: the dump
+/// `mariadb-dump --single-transaction` makes when it reaches the history table first.
+/// Returns (history, tables).
+fn dump_during_statement(
+    project: &Project,
+    db: &TestDb,
+    table: &str,
+    migration: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut locker = block_on(db.connect());
+    let lock = |sql: String, conn: &mut sqlx::AnyConnection| {
+        block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(conn))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    };
+    lock(format!("LOCK TABLES `{table}` READ"), &mut locker);
+    let deploy = project.spawn(db, &["deploy"]);
+    let waiting = format!(
+        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST \
+         WHERE DB = '{}' AND STATE = 'Waiting for table metadata lock' \
+         AND INFO LIKE '%ALTER TABLE `{table}`%'",
+        db.name
+    );
+    wait_until("deploy to wait on the locked table", || {
+        db.scalar(&waiting).as_deref() == Some("1")
+    });
+    let held = db.history();
+    let row = held.iter().find(|h| h.name == migration);
+    assert!(
+        row.is_some_and(|r| !r.finished && r.steps >= 1),
+        "{migration} is not in flight: {held:?}"
+    );
+    let history = mariadb_dump(db, &["_prisma_migrations"], &[]).unwrap();
+    lock("UNLOCK TABLES".into(), &mut locker);
+    drop(locker);
+    let output = deploy.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tables = mariadb_dump(db, &[], &["_prisma_migrations"]).unwrap();
+    (history, tables)
+}
+
+for_each_engine!(a_failed_statement_that_applied_nothing_is_retried_once_fixed,);
