@@ -15,8 +15,9 @@ use crate::migrations::MigrationsDir;
 
 /// `error`, or, when it is a statement failure that applied nothing and the schema shows
 /// more of the migration than the history records, [`RepairError::AheadOfHistory`] (exit
-/// 5: `safemig repair NAME` sees the evidence and heals). A classification that cannot be
-/// made leaves the deploy's own error as it is.
+/// 5: `safemig repair NAME` sees the evidence and heals); the failed row's claim that deploy
+/// may retry once the file is fixed is withdrawn, so later deploys and `status` name repair
+/// too. A classification that cannot be made leaves the deploy's own error as it is.
 pub async fn explain_failure(
     ctx: &Context,
     dir: &MigrationsDir,
@@ -51,7 +52,13 @@ pub async fn explain_failure(
     match report.plan {
         // The schema is where the failed run left it: the failure is the statement's.
         Plan::Agrees | Plan::Retry { .. } => error,
-        _ => ahead_of_history(name, &error, &report),
+        _ => {
+            if let Err(e) = super::apply::withdraw_retry(ctx, &report, interrupt, &mut |_| {}).await
+            {
+                tracing::warn!("the failed row still says its statement applied nothing: {e}");
+            }
+            ahead_of_history(name, &error, &report)
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::for_each_engine;
 use crate::harness::{
     Kind, Project, TestDb, block_on, corpus_dir, mariadb, mariadb_dump, mariadb_restore,
 };
-use crate::journeys::{Journey, preferring, transcript};
+use crate::journeys::{FIRST, INIT, Journey, SECOND, Step, preferring, transcript};
 use crate::status::status_json;
 
 fn stderr_has(run: &crate::harness::Run, needles: &[&str]) {
@@ -322,4 +322,66 @@ fn dump_during_statement(
     (history, tables)
 }
 
-for_each_engine!(a_failed_statement_that_applied_nothing_is_retried_once_fixed,);
+/// The same on every engine, the schema built directly: a journaled migration interrupted
+/// after statement 2 of 4, then statement 3's table created by hand. Deploy continues from
+/// the state the schema shows, or stops naming `safemig repair` (and so does the next
+/// deploy: the failed row no longer claims a fixed file would let it retry); following
+/// the advice heals, and nothing ever says to edit `migration.sql`.
+fn schema_ahead_of_an_interrupted_journal(kind: Kind) {
+    // Journaled everywhere: CONCURRENTLY and VACUUM refuse a transaction.
+    let journaled = match kind {
+        Kind::Postgres => "CREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n",
+        Kind::Mysql => "CREATE INDEX a_id_idx ON a (id);\n",
+        Kind::Sqlite => "VACUUM;\n",
+    };
+    let second = format!(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\n{journaled}\
+         CREATE TABLE b (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE c (id INTEGER PRIMARY KEY);\n"
+    );
+    let journey = Journey::new(kind, &[(FIRST, INIT), (SECOND, &second)]);
+    // One statement boundary in the first migration, two in the second.
+    let killed = journey
+        .command("safemig deploy --env staging")
+        .env("SAFEMIG_FAILPOINT", "after_statement:3")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "{killed:?}");
+    journey
+        .staging
+        .exec("CREATE TABLE b (id INTEGER PRIMARY KEY)");
+
+    let first = journey.safemig("safemig deploy --env staging");
+    let mut runs = vec![first];
+    if runs[0].code != 0 {
+        runs.push(journey.safemig("safemig deploy --env staging"));
+        runs.push(journey.safemig("safemig status --env staging"));
+    }
+    for run in &runs {
+        let output = format!("{}{}", run.stdout, run.stderr);
+        assert!(!output.contains("migration.sql"), "{output}");
+    }
+    for run in &runs[..runs.len().min(2)] {
+        assert!(
+            run.code == 0
+                || (run.code == 5
+                    && run
+                        .stderr
+                        .contains(&format!("next: run `safemig repair {SECOND}"))),
+            "{run:?}"
+        );
+    }
+    let step = Step {
+        command: "safemig deploy --env staging".into(),
+        run: runs.swap_remove(0),
+    };
+    let steps = journey.follow_from(step, 4, &preferring(&["--finish", "--apply"]));
+    let all = transcript(&steps);
+    assert!(!all.contains("migration.sql"), "{all}");
+    journey.assert_healthy(&steps);
+}
+
+for_each_engine!(
+    a_failed_statement_that_applied_nothing_is_retried_once_fixed,
+    schema_ahead_of_an_interrupted_journal,
+);
