@@ -139,8 +139,8 @@ pub async fn deploy(
 }
 
 /// Deploys, printing each step and the summary; also `run`'s pre-start deploy. A schema
-/// further on than an interrupted migration's journal is settled from the schema, as repair
-/// settles it, and deploy runs again from where it stands.
+/// that contradicts an interrupted migration's journal is settled from the schema, as
+/// repair settles it, and deploy runs again from where it stands.
 pub async fn apply(
     ctx: &Context,
     interrupt: &Interrupt,
@@ -149,8 +149,8 @@ pub async fn apply(
     let dir = super::migrations(ctx)?;
     let cache = || super::cache_dir(false);
     let outcome = match run(ctx, &dir, interrupt, printer).await {
-        Err(error @ Error::Deploy(DeployError::SchemaAheadOfJournal { .. })) => {
-            printer.line(&error.to_string());
+        Err(error @ Error::Deploy(DeployError::SchemaContradictsJournal { .. })) => {
+            let found = error.to_string();
             let timeout = ctx.lock.timeout;
             let ahead = safemig::repair::continue_ahead(
                 ctx,
@@ -161,6 +161,7 @@ pub async fn apply(
                 &mut |wait| printer.lock_wait(&wait, timeout),
             )
             .await?;
+            printer.line(&found);
             printer.ahead(&ahead);
             run(ctx, &dir, interrupt, printer).await
         }

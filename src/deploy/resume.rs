@@ -58,7 +58,7 @@ pub async fn resumability(
         let standing = match checked {
             Err(Error::Deploy(
                 DeployError::CannotResume { reason, .. }
-                | DeployError::SchemaAheadOfJournal {
+                | DeployError::SchemaContradictsJournal {
                     evidence: reason, ..
                 },
             )) => Resumability::Refused(reason),
@@ -227,9 +227,9 @@ async fn check_ahead(
                 },
             };
             if exists != needed {
-                return Err(Error::Deploy(DeployError::SchemaAheadOfJournal {
-                    name: migration.name.clone(),
-                    evidence: format!(
+                return Err(contradicted(
+                    migration,
+                    format!(
                         "statement {} of {} (line {}: `{}`), still to run, needs `{}` {}, but it {}",
                         i + 1,
                         statements.len(),
@@ -242,8 +242,8 @@ async fn check_ahead(
                             "not to exist yet"
                         },
                         if exists { "exists" } else { "is missing" }
-                    ),
-                }));
+                    ) + ": resuming would run again statements whose effect is already there",
+                ));
             }
         }
         for (table, exists) in final_states(sql::table_effects(stmt, dialect)) {
@@ -334,7 +334,7 @@ async fn check_completed(
         };
         if now.exists != exists {
             let stmt = &statements[i];
-            return Err(cannot_resume(
+            return Err(contradicted(
                 migration,
                 format!(
                     "statement {} (line {}: `{}`) completed before deploy stopped, so `{}` should {}, but it {}: the database looks restored from a backup taken during the migration, or changed by hand",
@@ -344,11 +344,6 @@ async fn check_completed(
                     text::escaped(&table),
                     if exists { "exist" } else { "be gone" },
                     if now.exists { "exists" } else { "is missing" }
-                ),
-                format!(
-                    "compare the database with the first {} statements of {}",
-                    journal.done,
-                    text::path(&migration.script_path)
                 ),
             ));
         }
@@ -365,22 +360,25 @@ async fn settle(
     in_flight: &InFlight,
 ) -> Result<InFlightVerdict, Error> {
     let stmt = &statements[in_flight.statement];
+    let running = format!(
+        "statement {} of {} (line {}: `{}`) was running when deploy stopped, and",
+        in_flight.statement + 1,
+        journal.total(),
+        stmt.line,
+        excerpt(stmt.sql)
+    );
     let undecidable = |why: &str| {
         cannot_resume(
             migration,
-            format!(
-                "statement {} of {} (line {}: `{}`) was running when deploy stopped, and {why}",
-                in_flight.statement + 1,
-                journal.total(),
-                stmt.line,
-                excerpt(stmt.sql)
-            ),
+            format!("{running} {why}"),
             format!(
                 "check in the database whether `{}` took effect",
                 excerpt(stmt.sql)
             ),
         )
     };
+    // What the schema shows, but no statement of the journal's position produces.
+    let impossible = |why: String| contradicted(migration, format!("{running} {why}"));
     let target = &in_flight.target;
     match target {
         // Written inside the script's transaction: visible only if that COMMIT happened.
@@ -405,7 +403,7 @@ async fn settle(
     if let Target::Index { create, .. } = target
         && now.exists != *create
     {
-        return Err(undecidable(&format!(
+        return Err(impossible(format!(
             "its index changed, but is {} now, which the statement cannot have produced",
             if now.exists { "present" } else { "gone" }
         )));
@@ -420,7 +418,7 @@ async fn settle(
             continue;
         };
         if table_now.exists != exists {
-            return Err(undecidable(&format!(
+            return Err(impossible(format!(
                 "its target changed, but not into a state it produces: `{}` {} now, and the statement leaves it {}; the database looks restored from a backup taken during the migration, or changed by hand",
                 text::escaped(&table),
                 if table_now.exists {
@@ -452,6 +450,15 @@ pub fn state_hash(state: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The schema contradicts the journal: repair's classification decides
+/// (`repair::continue_ahead`), never a retry.
+fn contradicted(migration: &LocalMigration, evidence: String) -> Error {
+    Error::Deploy(DeployError::SchemaContradictsJournal {
+        name: migration.name.clone(),
+        evidence,
+    })
 }
 
 fn cannot_resume(migration: &LocalMigration, reason: String, inspect: String) -> Error {

@@ -84,14 +84,16 @@ pub enum DeployError {
         inspect: String,
     },
 
-    /// The statements still to run find the schema further on than the journal says (a
+    /// The live schema contradicts the journal of an interrupted migration: a table a
+    /// completed statement made is gone, the statement in flight left its target in a
+    /// state it cannot produce, or the statements still to run find their effect there (a
     /// restored `mariadb-dump --single-transaction`, whose tables are newer than its
-    /// history rows): resuming would run again statements whose effect is there.
+    /// history rows). Repair's classification of the whole schema decides.
     #[error(
-        "migration `{}` was interrupted, but the schema is not where its journal says: {evidence}; resuming would run again statements whose effect is already there",
+        "migration `{}` was interrupted, but the schema is not where its journal says: {evidence}",
         crate::text::escaped(name)
     )]
-    SchemaAheadOfJournal { name: String, evidence: String },
+    SchemaContradictsJournal { name: String, evidence: String },
 }
 
 impl DeployError {
@@ -99,7 +101,7 @@ impl DeployError {
         use DeployError::*;
         match self {
             NotEmpty { .. } => ExitCode::BaselineNeeded,
-            FailedMigrations { .. } | CannotResume { .. } | SchemaAheadOfJournal { .. } => {
+            FailedMigrations { .. } | CannotResume { .. } | SchemaContradictsJournal { .. } => {
                 ExitCode::FailedInHistory
             }
             MigrationFailed { .. } => ExitCode::MigrationFailed,
@@ -117,7 +119,7 @@ impl DeployError {
             PrismaNext { .. }
             | Interrupted { .. }
             | CannotResume { .. }
-            | SchemaAheadOfJournal { .. } => None,
+            | SchemaContradictsJournal { .. } => None,
         }
     }
 }

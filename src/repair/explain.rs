@@ -82,7 +82,7 @@ fn evidence(verdict: &Verdict, total: usize) -> String {
     }
 }
 
-/// How deploy went on from a schema further on than an interrupted migration's journal.
+/// How deploy went on from a schema that contradicts an interrupted migration's journal.
 #[derive(Debug, Clone)]
 pub enum Ahead {
     /// Repair's verdict on the migration proves a state and lets it act without a person
@@ -97,8 +97,9 @@ pub enum Ahead {
     RecordedApplied { names: Vec<String> },
 }
 
-/// Deploy found the schema further on than the journal of an interrupted migration
-/// ([`DeployError::SchemaAheadOfJournal`]): decides from the schema, as repair does, where
+/// Deploy found the schema elsewhere than the journal of an interrupted migration says
+/// ([`DeployError::SchemaContradictsJournal`]: further on, as a restored mid-deploy
+/// `mariadb-dump` is, or changed by hand): decides from the schema, as repair does, where
 /// the history stands and corrects it, so that deploy continues from the state found. The
 /// migration's own states first (S₀…Sₙ: a `partial k` finishes it, an `all` records it);
 /// a schema past its last state is compared with the whole folder's. Anything else is
@@ -111,7 +112,7 @@ pub async fn continue_ahead(
     interrupt: &Interrupt,
     on_wait: &mut dyn FnMut(crate::lock::Wait<'_>),
 ) -> Result<Ahead, Error> {
-    let Error::Deploy(DeployError::SchemaAheadOfJournal { name, .. }) = &error else {
+    let Error::Deploy(DeployError::SchemaContradictsJournal { name, .. }) = &error else {
         return Err(error);
     };
     let name = name.clone();

@@ -85,7 +85,8 @@ fn mariadb_statement_over_max_allowed_packet() {
 
 /// The incident's restored dump: taken while an `ALTER TABLE Session` ran, it has no
 /// `Session` at all. The ALTER's target changed, but not into anything an ALTER produces:
-/// deploy refuses with the evidence, writes nothing, and status agrees.
+/// deploy refuses with the evidence, writes nothing, names `safemig repair` (which tells
+/// from the whole schema where the migration stands), and status agrees.
 #[test]
 fn mariadb_restored_during_an_alter_is_not_resumed() {
     for point in ["after_statement:2", "during_statement:2"] {
@@ -115,10 +116,10 @@ fn mariadb_restored_during_an_alter_is_not_resumed() {
         stderr_has(
             &run,
             &[
-                "`20240102000000_expiry` was interrupted and cannot be resumed",
+                "`20240102000000_expiry` was interrupted, but the schema is not where its journal says",
                 "`Session` is missing now",
                 "restored from a backup",
-                "safemig resolve --applied 20240102000000_expiry",
+                "next: run `safemig repair 20240102000000_expiry",
             ],
         );
         assert_eq!(db.history(), before, "{point}: nothing written");
