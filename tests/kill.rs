@@ -279,8 +279,9 @@ impl Scenario {
         Ok(killed)
     }
 
-    /// Kills the database server mid-deploy, restarts it, and re-runs deploy.
-    fn server_kill_once(&self, rng: &mut Rng, label: &mut String) -> Result<bool, String> {
+    /// A copy of the template with a deploy started on it, at a random instant of its
+    /// uninterrupted duration: `what` happens then, as `label` says.
+    fn mid_deploy(&self, rng: &mut Rng, label: &mut String, what: &str) -> (TestDb, Child) {
         let db = TestDb::copy_of(&self.template);
         let child = self
             .full
@@ -290,8 +291,14 @@ impl Scenario {
             .spawn()
             .unwrap();
         let delay = rng.between(0, self.uninterrupted.as_millis() as u64);
-        *label = format!("server SIGKILL at {delay} ms");
+        *label = format!("{what} at {delay} ms");
         std::thread::sleep(Duration::from_millis(delay));
+        (db, child)
+    }
+
+    /// Kills the database server mid-deploy, restarts it, and re-runs deploy.
+    fn server_kill_once(&self, rng: &mut Rng, label: &mut String) -> Result<bool, String> {
+        let (db, child) = self.mid_deploy(rng, label, "server SIGKILL");
         let server = match self.kind {
             Kind::Postgres => harness::postgres(),
             _ => harness::mariadb(),
@@ -318,17 +325,7 @@ impl Scenario {
     /// the user to edit a migration file. `Ok(None)`: the dump did not land mid-deploy (or
     /// could not be taken); `Ok(Some(converged))` otherwise.
     fn dump_once(&self, rng: &mut Rng, label: &mut String) -> Result<Option<bool>, String> {
-        let db = TestDb::copy_of(&self.template);
-        let child = self
-            .full
-            .command(&db, &["deploy", "--lock-timeout", "60"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let delay = rng.between(0, self.uninterrupted.as_millis() as u64);
-        *label = format!("mariadb-dump at {delay} ms");
-        std::thread::sleep(Duration::from_millis(delay));
+        let (db, child) = self.mid_deploy(rng, label, "mariadb-dump");
         let dump = harness::mariadb_dump(&db, &[], &[]);
         let run = to_run(child.wait_with_output().unwrap());
         if run.code != 0 {

@@ -242,7 +242,7 @@ async fn check_ahead(
                             "not to exist yet"
                         },
                         if exists { "exists" } else { "is missing" }
-                    ) + ": resuming would run again statements whose effect is already there",
+                    ),
                 ));
             }
         }
