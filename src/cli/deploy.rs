@@ -9,9 +9,10 @@ use clap::Args;
 
 use safemig::context::Context;
 use safemig::deploy::{self, Event, Outcome};
-use safemig::error::ConfigError;
+use safemig::error::{ConfigError, DeployError};
 use safemig::fleet::{self, FleetOptions, OnError};
 use safemig::interrupt::Interrupt;
+use safemig::migrations::MigrationsDir;
 use safemig::{Error, ExitCode};
 
 use super::output::Printer;
@@ -146,16 +147,57 @@ pub async fn deploy(
     Ok(ExitCode::Success)
 }
 
-/// Deploys, printing each step and the summary; also `run`'s pre-start deploy.
+/// Deploys, printing each step and the summary; also `run`'s pre-start deploy. A schema
+/// that contradicts an interrupted migration's journal is settled from the schema, as
+/// repair settles it, and deploy runs again from where it stands.
 pub async fn apply(
     ctx: &Context,
     interrupt: &Interrupt,
     printer: &mut Printer,
 ) -> Result<Outcome, Error> {
     let dir = super::migrations(ctx)?;
+    let cache = || super::cache_dir(false);
+    let outcome = match run(ctx, &dir, interrupt, printer).await {
+        Err(error @ Error::Deploy(DeployError::SchemaContradictsJournal { .. })) => {
+            let found = error.to_string();
+            let timeout = ctx.lock.timeout;
+            let ahead = safemig::repair::continue_ahead(
+                ctx,
+                &dir,
+                error,
+                cache(),
+                interrupt,
+                &mut |wait| printer.lock_wait(&wait, timeout),
+            )
+            .await?;
+            printer.line(&found);
+            printer.ahead(&ahead);
+            run(ctx, &dir, interrupt, printer).await
+        }
+        outcome => outcome,
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            return Err(
+                safemig::repair::explain_failure(ctx, &dir, error, cache(), interrupt).await,
+            );
+        }
+    };
+    printer.deploy_summary(&outcome);
+    Ok(outcome)
+}
+
+/// One deploy, its progress printed.
+async fn run(
+    ctx: &Context,
+    dir: &MigrationsDir,
+    interrupt: &Interrupt,
+    printer: &mut Printer,
+) -> Result<Outcome, Error> {
     let timeout = ctx.lock.timeout;
-    let outcome = deploy::run(ctx, &dir, interrupt, &mut |event| match event {
-        Event::Connected { target } => printer.deploy_header(&dir, target),
+    deploy::run(ctx, dir, interrupt, &mut |event| match event {
+        Event::Connected { target } => printer.deploy_header(dir, target),
         Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
         Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
         Event::Resuming { name, done, total } => printer.resuming(name, done, total),
@@ -165,14 +207,5 @@ pub async fn apply(
             elapsed,
         } => printer.applied(name, mode, elapsed),
     })
-    .await;
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            let cache = super::cache_dir(false);
-            return Err(safemig::repair::explain_failure(ctx, &dir, error, cache, interrupt).await);
-        }
-    };
-    printer.deploy_summary(&outcome);
-    Ok(outcome)
+    .await
 }

@@ -291,6 +291,7 @@ fn deploy(error: &DeployError) -> Option<Advice> {
         )),
         MigrationFailed { name, applied: Applied::Unknown, .. } => diagnosis::failed(name),
         Interrupted { .. } => diagnosis::interrupted(),
+        SchemaContradictsJournal { name, .. } => diagnosis::failed(name),
         CannotResume { name, inspect, .. } => Advice::text(format!("{inspect}; then run "))
             .run(&["resolve", "--applied", name])
             .then(" if the migration's changes are all there, or undo them and run ")

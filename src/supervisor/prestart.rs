@@ -64,6 +64,7 @@ fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Pr
             e @ (Error::Deploy(DeployError::FailedMigrations { .. })
             | Error::Deploy(DeployError::MigrationFailed { .. })
             | Error::Deploy(DeployError::CannotResume { .. })
+            | Error::Deploy(DeployError::SchemaContradictsJournal { .. })
             | Error::Supervise(SuperviseError::NotUpToDate { .. })),
         ) if on_failed == OnFailed::Warn => Ok(Prestart::NotVerified(e)),
         Err(e) => Err(e),
