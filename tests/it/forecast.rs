@@ -54,6 +54,14 @@ fn fill(db: &TestDb, kind: Kind) {
     db.exec(&sql);
 }
 
+/// A database with `t` deployed (empty), and its project.
+fn deployed(kind: Kind) -> (TestDb, Project) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    (db, project)
+}
+
 /// Runs a command line as printed, `safemig` being the binary under test. Advice never
 /// prints a password: a `--url` that holds one is printed as `"$DATABASE_URL"`, which the
 /// person's shell holds (the advice says so).
@@ -70,9 +78,7 @@ fn run_as_printed(project: &Project, db: &TestDb, line: &str) -> crate::harness:
 }
 
 fn a_copy_of_a_large_table_exceeds_the_budget(kind: Kind) {
-    let db = TestDb::new(kind);
-    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
-    project.safemig(&db, &["deploy"]).expect(0);
+    let (db, project) = deployed(kind);
     fill(&db, kind);
     project.write("20240102000000_change", change(kind));
 
@@ -158,9 +164,7 @@ for_each_engine!(
 #[test]
 fn an_unknown_effect_matters_only_where_rows_are() {
     let kind = Kind::Postgres;
-    let db = TestDb::new(kind);
-    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
-    project.safemig(&db, &["deploy"]).expect(0);
+    let (db, project) = deployed(kind);
     project.write(
         "20240102000000_backfill",
         r#"DO $$ BEGIN UPDATE "t" SET "y" = 0; END $$;"#,
@@ -183,9 +187,7 @@ fn an_unknown_effect_matters_only_where_rows_are() {
 #[test]
 fn run_refuses_a_migration_forecast_to_outlast_the_stop_budget() {
     let kind = Kind::Postgres;
-    let db = TestDb::new(kind);
-    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
-    project.safemig(&db, &["deploy"]).expect(0);
+    let (db, project) = deployed(kind);
     db.exec(r#"INSERT INTO "t" SELECT g, g FROM generate_series(1, 2000000) g; ANALYZE "t";"#);
     project.write("20240102000000_change", change(kind));
     let marker = project.dir.path().join("app-started");
@@ -229,9 +231,7 @@ fn run_refuses_a_migration_forecast_to_outlast_the_stop_budget() {
 #[test]
 fn run_with_forecast_warn_migrates_anyway() {
     let kind = Kind::Sqlite;
-    let db = TestDb::new(kind);
-    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
-    project.safemig(&db, &["deploy"]).expect(0);
+    let (db, project) = deployed(kind);
     fill(&db, kind);
     project.write("20240102000000_change", change(kind));
     // A grace period of 7 s leaves a migration nothing once a stop comes.
