@@ -3,7 +3,9 @@
 # started here (temp dir, free loopback ports):
 #
 #  1. speed: the forecast of trigger.dev's 820 migrations, all pending on an empty
-#     database (goal: at most 5 s cold);
+#     database (goal: at most 5 s cold); and beside squawk (PyPI squawk-cli, the static
+#     PostgreSQL linter): for each rule squawk reports on those migrations, how the
+#     forecast classified the statements it flagged;
 #  2. accuracy: a table of ROWS rows (default 100000 and 1000000; add 10000000 for the
 #     issue's full run) and the statement kinds the corpora use; each statement is run in a
 #     transaction that is rolled back, timed, with the locks it holds read from pg_locks and
@@ -45,7 +47,28 @@ hyperfine --style basic --warmup 1 --runs 5 --export-json "$work/speed.json" \
 read -r speed < <(bench_means "$work/speed.json")
 
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet 'psycopg[binary]' pymysql
+"$work/venv/bin/pip" install --quiet 'psycopg[binary]' pymysql squawk-cli
+
+"$safemig" forecast --url "$(pg_url empty)" --dir "$history" --budget 3600 --json >"$work/trigger.json"
+"$work/venv/bin/squawk" --reporter json "$history"/*/migration.sql >"$work/squawk.json" || true
+squawk_version=$("$work/venv/bin/squawk" --version)
+"$work/venv/bin/python" - "$work/trigger.json" "$work/squawk.json" >"$work/squawk.md" <<'EOF'
+import collections, json, os, sys
+forecast = json.load(open(sys.argv[1]))
+findings = json.load(open(sys.argv[2]))
+# The statement of each finding: the last one of its migration starting at or before it.
+by_migration = {m["name"]: m["statements"] for m in forecast["migrations"]}
+table = collections.defaultdict(collections.Counter)
+for f in findings:
+    name = os.path.basename(os.path.dirname(f["file"]))
+    # squawk counts lines from 0; findings about a whole file (timeouts) are on line 0.
+    statements = [s for s in by_migration.get(name, []) if s["line"] <= f["line"] + 1]
+    key = f"{statements[-1]['effect']} ({statements[-1]['lock']['blocks'].replace('_', ' ')})" if statements else "the whole file"
+    table[f["rule_name"]][key] += 1
+for rule, counts in sorted(table.items(), key=lambda r: -sum(r[1].values())):
+    shown = ", ".join(f"{k}: {v}" for k, v in counts.most_common())
+    print(f"| `{rule}` | {sum(counts.values())} | {shown} |")
+EOF
 
 # The statements measured, one per line, on `t` (id, a, b, c) and `p` (id).
 statements=(
@@ -208,6 +231,13 @@ results=$work/results.md
     echo "| measurement | mean | goal |"
     echo "|---|---|---|"
     echo "| forecast of trigger.dev's 820 migrations, all pending, empty database | ${speed} s | ≤ 5 s |"
+    echo
+    echo "$squawk_version on the same 820 migrations: per rule, its findings and the forecast's"
+    echo "effect (and what the lock blocks) for the statements flagged:"
+    echo
+    echo "| squawk rule | findings | forecast of the statements flagged |"
+    echo "|---|---|---|"
+    cat "$work/squawk.md"
     echo
     echo "| server, rows | statement | forecast effect | observed (PostgreSQL: rewrite / index; MariaDB: the algorithm accepted) | forecast lock | lock held (MariaDB: the LOCK= accepted) | estimate (mid) | measured | within 2x (≥ 1 s) |"
     echo "|---|---|---|---|---|---|---|---|---|"
