@@ -400,14 +400,16 @@ impl MigrationLock for Postgres {
 #[async_trait]
 impl Inspect for Postgres {
     async fn table_sizes(&mut self) -> Result<BTreeMap<String, TableSize>, Error> {
-        // reltuples is -1 until the table is first vacuumed or analysed (PostgreSQL 14+;
-        // 0 before): then an empty heap is 0 rows and anything else unknown. The size
-        // comes from the files, so it is exact either way.
+        // From the catalog only, as the planner sees the tables (VACUUM and ANALYZE keep
+        // it current): pg_total_relation_size would take a lock on each table, and queue
+        // behind a migration waiting for its own — the outage a forecast must not cause.
+        // reltuples is -1 until the table is first vacuumed or analysed (PostgreSQL 14+).
         let rows: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
             "SELECT c.relname::text, \
-                    CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint \
-                         WHEN pg_relation_size(c.oid) = 0 THEN 0 END, \
-                    pg_total_relation_size(c.oid) \
+                    CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END, \
+                    (c.relpages::bigint + COALESCE((SELECT sum(i.relpages) FROM pg_index x \
+                        JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), 0)::bigint) \
+                    * current_setting('block_size')::bigint \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'm')",
         )

@@ -166,6 +166,20 @@ pub async fn of_report(
     ))
 }
 
+/// For `check`'s metric: the estimate of what `report` finds pending; `None` when
+/// nothing is pending or the statistics cannot be read (a check does not fail on that).
+pub async fn estimate_of_pending(
+    engine: &mut dyn Engine,
+    dir: &MigrationsDir,
+    report: &StatusReport,
+) -> Option<Estimate> {
+    if report.verdict != status::Verdict::Pending {
+        return None;
+    }
+    let forecast = of_report(engine, dir, report, Duration::MAX).await;
+    forecast.ok().map(|f| f.estimate_ms)
+}
+
 /// The forecast of `pending`, in order, on tables of `sizes`: the part without a database.
 pub fn of_migrations(
     target: &str,

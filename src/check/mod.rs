@@ -19,6 +19,8 @@
 //!   [`CheckOptions::jobs`] at once, each within [`CheckOptions::timeout`]: a dead target
 //!   is reported `unreachable` when its time is up and never holds the others back.
 
+mod drift;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -29,16 +31,15 @@ use tokio::sync::Semaphore;
 use crate::Error;
 use crate::config::environments::Tenants;
 use crate::database_url::DatabaseUrl;
-use crate::drift;
 use crate::engine::{self, Access, Engine};
-use crate::environment::{
-    Discovered, Prepared, PreparedDrift, discover, nothing_selected, tenant_files,
-};
+use crate::environment::{Discovered, Prepared, discover, nothing_selected, tenant_files};
 use crate::error::{DatabaseError, ExitCode};
 use crate::history::HistoryRow;
 use crate::journal::Journal;
-use crate::migrations::MigrationsDir;
 use crate::status::{self, HistoryTable, MigrationStatus, StatusReport, Verdict};
+
+use drift::add_drift;
+pub use drift::{Comparison, DriftCount, DriftSummary};
 
 /// The `check --json` format; a change older readers could misread raises it.
 pub const FORMAT_VERSION: u32 = 1;
@@ -217,87 +218,6 @@ pub enum Lock {
     },
 }
 
-/// What drift found, when the environment configures it.
-#[derive(Debug, Clone, Serialize)]
-pub struct DriftSummary {
-    /// What the schema was compared with.
-    pub against: String,
-    pub verdict: Option<drift::Verdict>,
-    /// Objects that differ.
-    pub differences: usize,
-    /// Differences between the two histories, where both sides have one.
-    pub history_differences: Option<usize>,
-    /// The differing objects per kind and change (`missing`, `extra`, `changed`), for
-    /// `serve`'s `safemig_drift_objects`.
-    pub objects: Vec<DriftCount>,
-    /// The one migration every differing object was last named in, when there is one:
-    /// where `repair` looks.
-    pub suspect: Option<String>,
-    /// What kind of thing the schema was compared with (`against` says it for people):
-    /// alerts and advice differ between drift from the migrations and a difference from
-    /// another environment or a snapshot.
-    pub comparison: Comparison,
-    pub error: Option<String>,
-}
-
-/// What drift compared a schema with, as `serve`'s labels name it: bounded values, never
-/// a URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Comparison {
-    /// The migrations folder: the replay of the migrations the history applied.
-    Folder,
-    /// Another environment of `safemig.toml`.
-    Environment { name: String },
-    /// A database given by its URL (`drift --against URL`).
-    Database,
-    /// A file from `safemig snapshot`.
-    Snapshot,
-}
-
-impl Comparison {
-    fn of(setting: &PreparedDrift) -> Comparison {
-        match (&setting.against, &setting.environment) {
-            (drift::Source::Folder, _) => Comparison::Folder,
-            (drift::Source::Snapshot(_), _) => Comparison::Snapshot,
-            (drift::Source::Database(_), Some(name)) => {
-                Comparison::Environment { name: name.clone() }
-            }
-            (drift::Source::Database(_), None) => Comparison::Database,
-        }
-    }
-}
-
-/// How many objects of one kind differ in one way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DriftCount {
-    /// The kind as drift's JSON names it (`primary_key`).
-    pub kind: String,
-    pub change: &'static str,
-    pub count: usize,
-}
-
-fn drift_counts(findings: &[drift::Finding]) -> Vec<DriftCount> {
-    use crate::schema::Difference;
-    let mut counts: BTreeMap<(&'static str, &'static str), usize> = BTreeMap::new();
-    for finding in findings {
-        let (object, change) = match &finding.difference {
-            Difference::Missing { object } => (object, "missing"),
-            Difference::Extra { object } => (object, "extra"),
-            Difference::Changed { object, .. } => (object, "changed"),
-        };
-        *counts.entry((object.kind.as_str(), change)).or_insert(0) += 1;
-    }
-    counts
-        .into_iter()
-        .map(|((kind, change), count)| DriftCount {
-            kind: kind.replace(' ', "_"),
-            change,
-            count,
-        })
-        .collect()
-}
-
 /// One database (or one tenant in it) checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetReport {
@@ -457,7 +377,9 @@ async fn check_single(
                     status::report_on(&mut *engine, &url, &environment.dir, environment.strictness)
                         .await?;
                 let lock = lock_of(&mut *engine).await;
-                let forecast = forecast_of(&mut *engine, &environment.dir, &report).await;
+                let forecast =
+                    crate::forecast::estimate_of_pending(&mut *engine, &environment.dir, &report)
+                        .await;
                 Ok((report, Some(lock), forecast))
             }
             Err(e) => Ok((
@@ -616,20 +538,6 @@ fn has_journal_in_flight(rows: &[HistoryRow]) -> bool {
         .any(|r| r.is_failed() && r.logs.as_deref().and_then(Journal::from_logs).is_some())
 }
 
-/// The estimate of what `report` finds pending, for the metric; `None` when nothing is
-/// pending or the statistics cannot be read (the check itself does not fail on that).
-async fn forecast_of(
-    engine: &mut dyn Engine,
-    dir: &MigrationsDir,
-    report: &StatusReport,
-) -> Option<crate::forecast::Estimate> {
-    if report.verdict != Verdict::Pending {
-        return None;
-    }
-    let forecast = crate::forecast::of_report(engine, dir, report, Duration::MAX).await;
-    forecast.ok().map(|f| f.estimate_ms)
-}
-
 async fn lock_of(engine: &mut dyn Engine) -> Lock {
     match engine.lock_holder().await {
         Ok(None) => Lock::Free,
@@ -642,63 +550,6 @@ async fn lock_of(engine: &mut dyn Engine) -> Lock {
             reason: e.to_string(),
         },
     }
-}
-
-async fn add_drift(
-    environment: &Prepared,
-    url: &DatabaseUrl,
-    target: &mut TargetReport,
-    options: &CheckOptions,
-) {
-    let Some(setting) = environment.drift.as_ref().filter(|_| options.drift) else {
-        return;
-    };
-    // Drift reads the database's schema: only where the database exists and was read.
-    if target.verdict.is_none() || target.history_table == Some(HistoryTable::NoDatabase) {
-        return;
-    }
-    let request = drift::Request {
-        left: drift::Source::Database(url.clone()),
-        right: setting.against.clone(),
-        folder: Some(&environment.dir),
-        shadow: setting.shadow.clone(),
-        cache: options.drift_cache.clone(),
-        wait: options.timeout,
-        converge: false,
-        detail: Default::default(),
-        interrupt: Default::default(),
-    };
-    let summary = match drift::compare(&request).await {
-        Ok(report) => {
-            if report.verdict != drift::Verdict::Same {
-                target.state = State::worst([target.state, State::Drift]);
-            }
-            DriftSummary {
-                against: setting.description.clone(),
-                verdict: Some(report.verdict),
-                differences: report.differences.len(),
-                history_differences: report.history.as_ref().map(Vec::len),
-                objects: drift_counts(&report.differences),
-                suspect: report.suspect().map(str::to_string),
-                comparison: Comparison::of(setting),
-                error: None,
-            }
-        }
-        Err(e) => {
-            target.state = State::worst([target.state, State::of_error(&e)]);
-            DriftSummary {
-                against: setting.description.clone(),
-                verdict: None,
-                differences: 0,
-                history_differences: None,
-                objects: Vec::new(),
-                suspect: None,
-                comparison: Comparison::of(setting),
-                error: Some(e.to_string()),
-            }
-        }
-    };
-    target.drift = Some(summary);
 }
 
 fn from_status(
