@@ -39,6 +39,9 @@ pub enum ExitCode {
     DrillFailed = 13,
     /// `drift`: the two sides differ in schema or in history.
     Drift = 14,
+    /// `deploy`/`run`: a migration could not get a table lock within its retries
+    /// (`--table-lock-retry-for`); nothing half-done, the next deploy continues.
+    TableLocked = 15,
     /// `run`: the command is not executable (as shells report it).
     CommandNotExecutable = 126,
     /// `run`: the command does not exist (as shells report it).
@@ -47,7 +50,7 @@ pub enum ExitCode {
 
 impl ExitCode {
     /// Every code, in numeric order.
-    pub const ALL: [ExitCode; 17] = [
+    pub const ALL: [ExitCode; 18] = [
         ExitCode::Success,
         ExitCode::Internal,
         ExitCode::Usage,
@@ -63,6 +66,7 @@ impl ExitCode {
         ExitCode::LintFindings,
         ExitCode::DrillFailed,
         ExitCode::Drift,
+        ExitCode::TableLocked,
         ExitCode::CommandNotExecutable,
         ExitCode::CommandNotFound,
     ];
@@ -101,6 +105,9 @@ impl ExitCode {
             ExitCode::LintFindings => "lint found problems",
             ExitCode::DrillFailed => "drill: a stop did not end cleanly inside the grace period",
             ExitCode::Drift => "drift and check: the schema or the history differs",
+            ExitCode::TableLocked => {
+                "deploy and run: another session held a table a migration needs for longer than --table-lock-retry-for; nothing half-done, the next deploy continues"
+            }
             ExitCode::CommandNotExecutable => "run: the app's command is not executable",
             ExitCode::CommandNotFound => "run: the app's command does not exist",
         }

@@ -54,8 +54,8 @@ pub fn after_check(report: &StatusReport, on_failed: OnFailed) -> Result<Prestar
 }
 
 /// `--on-failed=warn` tolerates only what says the migrations are not (all) applied: a
-/// failed migration in the history or now, one that cannot be resumed, a database that is
-/// not up to date. A database that cannot be reached, a bad URL or folder stop the start
+/// failed migration in the history or now, one that cannot be resumed or could not get its
+/// table locks, a database that is not up to date. A database that cannot be reached, a bad URL or folder stop the start
 /// whatever `--on-failed` says: the app would fail on them too.
 fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Prestart, Error> {
     match result {
@@ -64,6 +64,7 @@ fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Pr
             e @ (Error::Deploy(DeployError::FailedMigrations { .. })
             | Error::Deploy(DeployError::MigrationFailed { .. })
             | Error::Deploy(DeployError::CannotResume { .. })
+            | Error::Deploy(DeployError::TableLocked { .. })
             | Error::Supervise(SuperviseError::NotUpToDate { .. })),
         ) if on_failed == OnFailed::Warn => Ok(Prestart::NotVerified(e)),
         Err(e) => Err(e),

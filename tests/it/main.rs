@@ -20,6 +20,7 @@ mod install;
 mod journeys;
 mod layers;
 mod layouts;
+mod lock_safety;
 mod locking;
 mod npm;
 mod output;
