@@ -31,7 +31,7 @@ echo "== resident memory while the app (sleep 5) runs (VmRSS)"
 rss() {
     "$@" &
     local pid=$!
-    sleep 1
+    sleep 2 # after the supervisor has settled (src/supervisor/footprint.rs)
     awk '/^VmRSS/ {print $2 " " $3}' "/proc/$pid/status"
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true

@@ -42,6 +42,10 @@ pub enum ExitCode {
     /// `deploy`/`run`: a migration could not get a table lock within its retries
     /// (`--table-lock-retry-for`); nothing half-done, the next deploy continues.
     TableLocked = 15,
+    /// `forecast`: the pending migrations are estimated to outlast the budget.
+    ForecastExceeds = 16,
+    /// `forecast`: a statement whose effect the text does not tell touches a table with rows.
+    ForecastUnknown = 17,
     /// `run`: the command is not executable (as shells report it).
     CommandNotExecutable = 126,
     /// `run`: the command does not exist (as shells report it).
@@ -50,7 +54,7 @@ pub enum ExitCode {
 
 impl ExitCode {
     /// Every code, in numeric order.
-    pub const ALL: [ExitCode; 18] = [
+    pub const ALL: [ExitCode; 20] = [
         ExitCode::Success,
         ExitCode::Internal,
         ExitCode::Usage,
@@ -67,6 +71,8 @@ impl ExitCode {
         ExitCode::DrillFailed,
         ExitCode::Drift,
         ExitCode::TableLocked,
+        ExitCode::ForecastExceeds,
+        ExitCode::ForecastUnknown,
         ExitCode::CommandNotExecutable,
         ExitCode::CommandNotFound,
     ];
@@ -107,6 +113,12 @@ impl ExitCode {
             ExitCode::Drift => "drift and check: the schema or the history differs",
             ExitCode::TableLocked => {
                 "deploy and run: another session held a table a migration needs for longer than --table-lock-retry-for; nothing half-done, the next deploy continues"
+            }
+            ExitCode::ForecastExceeds => {
+                "forecast: the pending migrations are estimated to outlast the time budget"
+            }
+            ExitCode::ForecastUnknown => {
+                "forecast: a statement of unknown effect touches a table that holds rows"
             }
             ExitCode::CommandNotExecutable => "run: the app's command is not executable",
             ExitCode::CommandNotFound => "run: the app's command does not exist",

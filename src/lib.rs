@@ -21,6 +21,7 @@ pub mod exit_code;
 pub mod failpoint;
 pub mod files;
 pub mod fleet;
+pub mod forecast;
 pub mod history;
 pub mod interrupt;
 pub mod journal;

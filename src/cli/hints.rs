@@ -345,6 +345,13 @@ fn supervise(error: &SuperviseError) -> Option<Advice> {
                 " to see why; with --migrate=deploy safemig applies pending migrations itself",
             ));
         }
+        ForecastExceeds { .. } => {
+            return Some(
+                Advice::text("run ")
+                    .run(&["deploy"])
+                    .then(" as a one-off job before starting the app (no stop deadline cuts it short there); or start with --forecast=warn to migrate at start-up anyway"),
+            );
+        }
         ScratchLeft { scratch, .. } => format!(
             "drop {scratch} by hand; the drill names its scratch databases safemig_drill_* so they are easy to find"
         ),

@@ -7,6 +7,7 @@ mod completions;
 mod deploy;
 mod drift;
 mod drill;
+mod forecast;
 mod hints;
 mod lint;
 mod man;
@@ -95,6 +96,7 @@ impl Cli {
             Command::Repair(args) => &mut args.project,
             Command::Snapshot(args) => &mut args.project,
             Command::Drill(args) => &mut args.project,
+            Command::Forecast(args) => &mut args.project,
             _ => return,
         };
         if !matches.subcommand().is_some_and(|(_, sub)| typed(sub)) {
@@ -135,6 +137,9 @@ enum Command {
     Repair(repair::RepairArgs),
     /// Print the database's schema and history as JSON, for `safemig drift --against FILE`
     Snapshot(snapshot::SnapshotArgs),
+    /// Estimate, before they run, what the pending migrations lock and for how long on the
+    /// live tables. Exit code 0: within the budget; 16: over it; 17: an unknown effect
+    Forecast(forecast::ForecastArgs),
     /// Start the app under `safemig run` N times, stop it with SIGTERM, and check that every
     /// stop is clean and inside the grace period
     Drill(drill::DrillArgs),
@@ -659,6 +664,10 @@ async fn dispatch(cli: Cli, printer: &mut Printer, signals: &StopSignals) -> Res
             snapshot::snapshot(args, before, printer).await?
         }
         Command::Drill(args) => drill::drill(args, before, printer, signals).await?,
+        Command::Forecast(args) => {
+            signals.set(Policy::Exit);
+            forecast::forecast(args, before, printer).await?
+        }
         Command::Lint(command) => {
             without_project(&before, "lint", signals);
             lint::lint(command, printer)?

@@ -9,12 +9,15 @@ use clap::{Args, ValueEnum};
 
 use safemig::Error;
 use safemig::context::Context;
-use safemig::error::DeployError;
+use safemig::error::{DeployError, SuperviseError};
+use safemig::forecast::Verdict;
 use safemig::interrupt::Interrupt;
 use safemig::repair::Healed;
+use safemig::sql::Effect;
 use safemig::supervisor::prestart::{self, OnFailed, Prestart};
 use safemig::supervisor::{self, Event, GracePeriod, MigrationStep, StopBudget, Timeline, wait};
 
+use super::forecast;
 use super::output::{self, Printer};
 use super::signals::{Policy, StopSignals};
 use super::{ProjectArgs, parse_seconds};
@@ -26,6 +29,17 @@ pub enum Migrate {
     /// Only check that the database is up to date
     Check,
     /// Start the app without looking at the database
+    Off,
+}
+
+/// What `run` does with a pending migration forecast to outlast the stop budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForecastPolicy {
+    /// Do not migrate nor start the app; exit 16 (run `safemig deploy` as a job instead)
+    Refuse,
+    /// Say so on stderr and migrate anyway
+    Warn,
+    /// Do not forecast
     Off,
 }
 
@@ -45,6 +59,11 @@ pub struct RunArgs {
     /// with --migrate=check a database that is not up to date)
     #[arg(long, value_enum, default_value = "fail")]
     on_failed: OnFailed,
+
+    /// With --migrate=deploy: what to do when the pending migrations are forecast to take
+    /// longer than a stop leaves them (`safemig forecast`)
+    #[arg(long, value_enum, default_value = "refuse")]
+    forecast: ForecastPolicy,
 
     /// The runtime's grace period: it SIGKILLs everything this long after its stop signal
     /// [env: SAFEMIG_GRACE_PERIOD] [default: 10, the default of Docker, Podman, compose and
@@ -122,6 +141,7 @@ pub async fn run(
                 .lock_wait()
                 .within(budget.migration_deadline(), budget.stop_timeout());
             await_database(&ctx, args.wait_for_database, &interrupt, &mut timeline).await?;
+            check_forecast(&ctx, budget, args.forecast).await?;
             timeline.event(Event::Migrating {
                 action: MigrationStep::Deploy,
                 database: ctx.url.describe(),
@@ -174,6 +194,50 @@ pub async fn run(
     let stopped = || interrupt.stop_requested() || signals.received() > 0;
     let code = supervisor::supervise(&options, &mut timeline, &stopped).await?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// Before the pre-start deploy: pending migrations forecast to outlast what a stop leaves
+/// a migration under `budget` are refused (exit 16; they belong in a `safemig deploy` job),
+/// or with `warn` reported and migrated anyway.
+async fn check_forecast(
+    ctx: &Context,
+    budget: StopBudget,
+    policy: ForecastPolicy,
+) -> Result<(), Error> {
+    if policy == ForecastPolicy::Off {
+        return Ok(());
+    }
+    let dir = super::migrations(ctx)?;
+    let forecast = safemig::forecast::forecast(ctx, &dir, budget.migration_deadline()).await?;
+    let Some((migration, statement)) = forecast.longest() else {
+        return Ok(());
+    };
+    // Catalog changes take as long on a large table as on an empty one: under a grace
+    // period that leaves a migration no time at all, they are not what to move out.
+    if forecast.verdict != Verdict::Exceeds || statement.effect == Effect::Metadata {
+        return Ok(());
+    }
+    let error = SuperviseError::ForecastExceeds {
+        total: forecast::range(forecast.estimate_ms),
+        budget: forecast::duration(forecast.budget_ms),
+        longest: format!(
+            "statement {} of {} (line {}, {}: {})",
+            statement.index,
+            migration.name,
+            statement.line,
+            statement.effect.as_str(),
+            forecast::range(statement.estimate_ms)
+        ),
+    };
+    if policy == ForecastPolicy::Refuse {
+        return Err(Error::Supervise(error));
+    }
+    output::stderr_line(&format!(
+        "warning: the pending migrations are estimated at {} ({} budget); migrating anyway (--forecast=warn)",
+        forecast::range(forecast.estimate_ms),
+        forecast::duration(forecast.budget_ms)
+    ));
+    Ok(())
 }
 
 /// Waits for the database to accept connections (`--wait-for-database`), one timeline

@@ -6,6 +6,7 @@
 
 pub(crate) mod converge;
 pub mod history;
+mod order;
 pub(crate) mod replay;
 mod snapshot;
 
@@ -155,23 +156,11 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         }));
     }
     let schema_differences = diff(&left.schema, &right.schema);
-    let converge = request.converge.then(|| {
-        let ddl = engine::ddl(left.provider);
-        let schema = match &request.left {
-            Source::Database(url) => url.schema(),
-            _ => None,
-        };
-        Script {
-            preamble: ddl.preamble(schema.as_deref()),
-            steps: converge::steps(
-                &schema_differences,
-                &left.schema,
-                &right.schema,
-                ddl,
-                converge::Tables::Keep,
-            ),
-        }
-    });
+    let converge = if request.converge {
+        Some(script(request, &left, &right, &schema_differences).await?)
+    } else {
+        None
+    };
     let differences = findings(schema_differences, request.folder, left.provider.dialect());
     let history = match (&left.history, &right.history) {
         (Some(l), Some(r)) => Some::<Vec<HistoryDifference>>(
@@ -224,6 +213,40 @@ pub async fn compare(request: &Request<'_>) -> Result<Report, Error> {
         compared_by_text,
         pending,
         converge,
+    })
+}
+
+/// `drift --sql`'s script from the left side to the right. The left database is asked
+/// which tables hold rows where the script would add a NOT NULL column without a default.
+async fn script(
+    request: &Request<'_>,
+    left: &Snapshot,
+    right: &Snapshot,
+    differences: &[Difference],
+) -> Result<Script, Error> {
+    let ddl = engine::ddl(left.provider);
+    let url = match &request.left {
+        Source::Database(url) => Some(url),
+        _ => None,
+    };
+    let mut occupied = std::collections::BTreeSet::new();
+    let probe = converge::tables_to_probe(differences, &left.schema, &right.schema);
+    if let (Some(url), false) = (url, probe.is_empty()) {
+        let mut engine = engine::connect(url, Access::ReadOnly, request.wait).await?;
+        for table in probe {
+            if engine.holds_data(&table, None).await? {
+                occupied.insert(table);
+            }
+        }
+    }
+    let sides = converge::Sides {
+        left: &left.schema,
+        right: &right.schema,
+        occupied: &occupied,
+    };
+    Ok(Script {
+        preamble: ddl.preamble(url.and_then(|u| u.schema()).as_deref()),
+        steps: converge::steps(differences, &sides, ddl, converge::Tables::Keep),
     })
 }
 

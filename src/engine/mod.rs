@@ -16,6 +16,7 @@ mod sqlite_schema;
 mod sqlite_script;
 
 use crate::error::DatabaseError;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -172,6 +173,11 @@ pub trait Inspect: Send {
     /// `repair --roll-back` drops what a migration created.
     async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error>;
 
+    /// The size of each table of the URL's schema, from the server's statistics (cheap
+    /// to read, never a scan of a server's table), for `forecast`. History table
+    /// included; views left out.
+    async fn table_sizes(&mut self) -> Result<BTreeMap<String, TableSize>, Error>;
+
     /// The indexes the server keeps but does not use, because their build failed or was
     /// interrupted (PostgreSQL's `CREATE INDEX CONCURRENTLY`), builds still running aside:
     /// status and check show them. Only PostgreSQL has them.
@@ -199,6 +205,19 @@ fn holds_data_query(
     format!("SELECT COUNT(*) FROM (SELECT 1 AS one FROM {table}{filter} LIMIT 1) AS probe")
 }
 
+/// [`Inspect::table_sizes`] from its query's rows: name, rows, bytes.
+fn table_sizes(rows: Vec<(String, Option<i64>, i64)>) -> BTreeMap<String, TableSize> {
+    rows.into_iter()
+        .map(|(name, rows, bytes)| {
+            let size = TableSize {
+                rows: rows.and_then(|r| u64::try_from(r).ok()),
+                bytes: u64::try_from(bytes).unwrap_or(0),
+            };
+            (name, size)
+        })
+        .collect()
+}
+
 /// Throwaway databases beside this one, where drift replays the migrations folder: on the
 /// same server, with the same login and defaults (character set, collation), so that what
 /// the replay creates is rendered as the live database renders it.
@@ -215,6 +234,16 @@ pub trait ScratchDatabases: Send {
     /// database defaults. A schema replayed once is reused (drift's cache) only where this
     /// is the same, since renderings change between versions.
     async fn scratch_fingerprint(&mut self) -> Result<String, Error>;
+}
+
+/// How big a table is now, as its server's statistics tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableSize {
+    /// Rows: PostgreSQL's and InnoDB's estimate (`None` where the table was never
+    /// analysed), SQLite's count.
+    pub rows: Option<u64>,
+    /// Bytes on disk with its indexes.
+    pub bytes: u64,
 }
 
 /// A schema (PostgreSQL) or database (MySQL) on a server, where a tenant's history may be.

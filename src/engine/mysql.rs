@@ -2,6 +2,7 @@
 //! DDL that commits implicitly, so a migration can never run inside a transaction here.
 
 use crate::error::ConfigError;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
     Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, Namespace, ScratchDatabases,
-    ScriptError, Session, Snapshot, connect_error, connect_with_timeout, history_store,
+    ScriptError, Session, Snapshot, TableSize, connect_error, connect_with_timeout, history_store,
     query_error,
 };
 use crate::Error;
@@ -463,6 +464,20 @@ impl MigrationLock for Mysql {
 
 #[async_trait]
 impl Inspect for Mysql {
+    async fn table_sizes(&mut self) -> Result<BTreeMap<String, TableSize>, Error> {
+        // InnoDB's statistics: TABLE_ROWS is an estimate, the lengths are pages in use.
+        let rows: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(TABLE_ROWS AS SIGNED), \
+                    CAST(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS SIGNED) \
+             FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("reading table sizes"))?;
+        Ok(super::table_sizes(rows))
+    }
+
     async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error> {
         let query = super::holds_data_query(self.provider(), None, table, column);
         // Names quoted by the engine's DDL; the values come from the migration's schema.

@@ -42,13 +42,14 @@ impl Ddl for MysqlDdl {
 }
 
 impl MysqlDdl {
-    /// A foreign key from the reader's attributes: its columns joined by `, ` and its
-    /// target as `parent(columns)`, each name quoted here; the rules as
+    /// A foreign key from the reader's attributes: its columns as [`name_list`] writes
+    /// them and its target as `parent(columns)`, each name quoted here; the rules as
     /// `REFERENTIAL_CONSTRAINTS` spells them (`CASCADE`, `SET NULL`, …).
     fn add_foreign_key(&self, name: &str, object: &Object) -> Option<String> {
         let a = |name: &str| object.attributes.get(name).map(String::as_str);
         let columns = |list: &str| {
-            list.split(", ")
+            names_of(list)
+                .iter()
                 .map(|c| self.quote(c))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -66,5 +67,100 @@ impl MysqlDdl {
             a("on_update")?,
             a("on_delete")?,
         ))
+    }
+}
+
+/// Column names as the model lists them: joined by `, `, a name that could be misread
+/// (one holding `,`, a backtick or parentheses, or starting or ending with a space) in
+/// backticks, so that the list reads back as the names it was made of. Plain names are
+/// written as they are, as they always were.
+pub(super) fn name_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| {
+            let plain =
+                !name.is_empty() && name.trim() == name && !name.contains([',', '`', '(', ')']);
+            if plain {
+                name.clone()
+            } else {
+                super::mysql::quote_name(name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The names of a [`name_list`].
+fn names_of(list: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = list;
+    while !rest.is_empty() {
+        let (name, after) = match rest.strip_prefix('`') {
+            Some(quoted) => {
+                let mut name = String::new();
+                let mut chars = quoted.char_indices().peekable();
+                let mut end = quoted.len();
+                while let Some((i, c)) = chars.next() {
+                    if c == '`' {
+                        if chars.peek().map(|(_, c)| *c) == Some('`') {
+                            chars.next();
+                        } else {
+                            end = i + 1;
+                            break;
+                        }
+                    }
+                    name.push(c);
+                }
+                (name, &quoted[end..])
+            }
+            None => {
+                let end = rest.find(", ").unwrap_or(rest.len());
+                (rest[..end].to_string(), &rest[end..])
+            }
+        };
+        names.push(name);
+        rest = after.strip_prefix(", ").unwrap_or(after);
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_lists_read_back_as_their_names() {
+        let cases: [&[&str]; 4] = [
+            &["a"],
+            &["authorId", "title"],
+            &["a, b", "c`d", " e"],
+            &["x(y)", "z"],
+        ];
+        for names in cases {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            assert_eq!(names_of(&name_list(&names)), names, "{}", name_list(&names));
+        }
+        assert_eq!(
+            name_list(&["a".into(), "b".into()]),
+            "a, b",
+            "plain names as before"
+        );
+    }
+
+    #[test]
+    fn foreign_keys_quote_each_of_their_columns() {
+        let key = Object::default()
+            .with("columns", name_list(&["a, b".into(), "c".into()]))
+            .with(
+                "references",
+                format!("P({})", name_list(&["x, y".into(), "z".into()])),
+            )
+            .with("on_update", "CASCADE")
+            .with("on_delete", "SET NULL");
+        assert_eq!(
+            MysqlDdl.add_foreign_key("T.fk", &key).unwrap(),
+            "ALTER TABLE `T` ADD CONSTRAINT `fk` FOREIGN KEY (`a, b`, `c`) REFERENCES `P` \
+             (`x, y`, `z`) ON UPDATE CASCADE ON DELETE SET NULL;"
+        );
     }
 }

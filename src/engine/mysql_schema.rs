@@ -530,8 +530,11 @@ async fn read_foreign_keys(
             ObjectKind::ForeignKey,
             format!("{}.{}", key.0, key.1),
             Object::default()
-                .with("columns", from.join(", "))
-                .with("references", format!("{parent}({})", to.join(", ")))
+                .with("columns", super::mysql_ddl::name_list(&from))
+                .with(
+                    "references",
+                    format!("{parent}({})", super::mysql_ddl::name_list(&to)),
+                )
                 .with("on_update", on_update)
                 .with("on_delete", on_delete),
         );

@@ -1,6 +1,7 @@
 //! PostgreSQL: history in the URL's `?schema=`, a session-scoped advisory lock, and DDL that
 //! rolls back, so a whole migration can run in one transaction with its history row.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
     Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, Namespace, ScratchDatabases,
-    ScriptError, Session, Snapshot, connect_error, connect_with_timeout, history_store,
+    ScriptError, Session, Snapshot, TableSize, connect_error, connect_with_timeout, history_store,
     query_error, quote_ident, session_label,
 };
 use crate::Error;
@@ -438,6 +439,25 @@ impl MigrationLock for Postgres {
 
 #[async_trait]
 impl Inspect for Postgres {
+    async fn table_sizes(&mut self) -> Result<BTreeMap<String, TableSize>, Error> {
+        // reltuples is -1 until the table is first vacuumed or analysed (PostgreSQL 14+;
+        // 0 before): then an empty heap is 0 rows and anything else unknown. The size
+        // comes from the files, so it is exact either way.
+        let rows: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT c.relname::text, \
+                    CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint \
+                         WHEN pg_relation_size(c.oid) = 0 THEN 0 END, \
+                    pg_total_relation_size(c.oid) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'm')",
+        )
+        .bind(&self.schema)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("reading table sizes"))?;
+        Ok(super::table_sizes(rows))
+    }
+
     async fn invalid_indexes(&mut self) -> Result<Vec<String>, Error> {
         // As the schema reader marks `valid`. A build in progress shows in
         // pg_stat_progress_create_index (PostgreSQL 12+) and is no leftover; older servers

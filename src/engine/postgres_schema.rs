@@ -301,7 +301,10 @@ async fn read_tables(
 }
 
 /// Columns: type, nullability, default or generation expression, identity, collation,
-/// and an identity column's sequence options.
+/// and an identity column's sequence options. The sequence is looked up only for identity
+/// columns, and by `refclassid` first: that is the leading column of `pg_depend`'s
+/// reference index, and without it every column scanned all of `pg_depend` (10,000 tables
+/// took ten minutes instead of two seconds).
 async fn read_columns(
     conn: &mut PgConnection,
     schema_name: &str,
@@ -312,13 +315,15 @@ async fn read_columns(
                 a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
                 a.attgenerated::text, \
                 CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END, \
+                CASE WHEN a.attidentity <> '' THEN \
                 (SELECT format('%s start %s increment %s min %s max %s cache %s%s', \
                                format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
                                s.seqmin, s.seqmax, s.seqcache, \
                                CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
                  FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid \
-                 WHERE d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid \
-                   AND d.refobjsubid = a.attnum AND d.deptype = 'i') \
+                 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = a.attrelid \
+                   AND d.refobjsubid = a.attnum AND d.classid = 'pg_class'::regclass \
+                   AND d.deptype = 'i') END \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \

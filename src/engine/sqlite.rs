@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
     Access, Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, ScratchDatabases,
-    ScriptError, Session, Snapshot, connect_error, history_store, query_error,
+    ScriptError, Session, Snapshot, TableSize, connect_error, history_store, query_error,
 };
 use crate::Error;
 use crate::database_url::DatabaseUrl;
@@ -396,6 +396,33 @@ impl MigrationLock for Sqlite {
 
 #[async_trait]
 impl Inspect for Sqlite {
+    async fn table_sizes(&mut self) -> Result<BTreeMap<String, TableSize>, Error> {
+        // SQLite keeps no row statistics: rows are counted (a walk of each table's b-tree,
+        // fast at SQLite's sizes); bytes are the pages of the table and its indexes
+        // (the dbstat table, compiled into the bundled SQLite).
+        let sizes: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT m.tbl_name, CAST(SUM(d.pgsize) AS INTEGER) \
+             FROM sqlite_master m JOIN dbstat d ON d.name = m.name AND d.aggregate = TRUE \
+             WHERE m.type IN ('table', 'index') AND m.tbl_name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             GROUP BY m.tbl_name",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(self.err("reading table sizes"))?;
+        let mut rows = Vec::new();
+        for (table, bytes) in sizes {
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM {}",
+                super::quote_ident(&table)
+            )))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(self.err("counting a table's rows"))?;
+            rows.push((table, Some(count), bytes));
+        }
+        Ok(super::table_sizes(rows))
+    }
+
     async fn holds_data(&mut self, table: &str, column: Option<&str>) -> Result<bool, Error> {
         let query = super::holds_data_query(self.provider(), None, table, column);
         // Names quoted by the engine's DDL; the values come from the migration's schema.

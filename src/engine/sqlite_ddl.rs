@@ -2,8 +2,8 @@
 //! and columns added as `ALTER TABLE … ADD COLUMN` allows. Everything else (a changed
 //! default, nullability, type) needs a table rebuild, which is a migration, not a fix.
 
-use crate::schema::ddl::{Ddl, statement};
-use crate::schema::{Object, ObjectKind};
+use crate::schema::ddl::{Ddl, NewTable, columns_of, objects_of, statement, table_and_name};
+use crate::schema::{Object, ObjectKey, ObjectKind, Schema};
 
 pub struct SqliteDdl;
 
@@ -12,31 +12,89 @@ impl Ddl for SqliteDdl {
         super::quote_ident(name)
     }
 
-    /// SQLite refuses what it cannot add (a NOT NULL column without a default, a stored
-    /// generated column): the statement fails rather than doing something else.
+    /// Not what SQLite refuses to add: a generated column, or a NOT NULL column without a
+    /// default (even to an empty table).
     fn add_column(&self, table: &str, column: &str, object: &Object) -> Option<String> {
         let a = |name: &str| object.attributes.get(name);
-        if a("generated").is_some() {
+        let not_null = a("nullable").map(String::as_str) == Some("false");
+        if a("generated").is_some() || (not_null && a("default").is_none()) {
             return None;
         }
-        let mut sql = format!(
-            "ALTER TABLE {} ADD COLUMN {}",
+        Some(format!(
+            "ALTER TABLE {} ADD COLUMN {};",
             self.quote(table),
-            self.quote(column)
+            self.column(column, object)
+        ))
+    }
+
+    /// The whole table in one statement, since SQLite adds no key or constraint to an
+    /// existing table: columns, primary key, unique constraints, checks and foreign keys;
+    /// its other indexes follow as statements of their own.
+    fn create_table(&self, table: &str, schema: &Schema) -> Option<NewTable> {
+        let key = |kind: ObjectKind, name: &str| ObjectKey {
+            kind,
+            name: name.to_string(),
+        };
+        let object = schema.objects.get(&key(ObjectKind::Table, table))?;
+        let flag = |name: &str| object.attributes.get(name).map(String::as_str) == Some("true");
+        let mut covers = Vec::new();
+        let mut items = Vec::new();
+        let primary_key = key(ObjectKind::PrimaryKey, table);
+        let pk_columns = schema
+            .objects
+            .get(&primary_key)
+            .and_then(|pk| pk.attributes.get("columns"));
+        for (key, column) in columns_of(schema, table) {
+            let name = table_and_name(&key.name).1;
+            let mut item = self.column(name, column);
+            if flag("autoincrement") && pk_columns.map(String::as_str) == Some(name) {
+                item.push_str(" PRIMARY KEY AUTOINCREMENT");
+            }
+            items.push(item);
+            covers.push(key.clone());
+        }
+        if let Some(columns) = pk_columns {
+            if !flag("autoincrement") {
+                items.push(format!("PRIMARY KEY ({})", self.column_list(columns)));
+            }
+            covers.push(primary_key);
+        }
+        for (key, index) in objects_of(schema, table, ObjectKind::Index) {
+            if index.attributes.contains_key("constraint") {
+                items.push(format!(
+                    "UNIQUE ({})",
+                    self.column_list(index.attributes.get("columns")?)
+                ));
+                covers.push(key.clone());
+            }
+        }
+        for (key, _) in objects_of(schema, table, ObjectKind::Check) {
+            let check = key.name.strip_prefix(table)?.strip_prefix(": ")?;
+            items.push(format!("CHECK {check}"));
+            covers.push(key.clone());
+        }
+        for (key, foreign_key) in objects_of(schema, table, ObjectKind::ForeignKey) {
+            items.push(self.foreign_key(table, &key.name, foreign_key)?);
+            covers.push(key.clone());
+        }
+        let mut options = Vec::new();
+        if flag("strict") {
+            options.push("STRICT");
+        }
+        if flag("without_rowid") {
+            options.push("WITHOUT ROWID");
+        }
+        let sql = format!(
+            "CREATE TABLE {} (\n    {}\n){};",
+            self.quote(table),
+            items.join(",\n    "),
+            if options.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", options.join(", "))
+            }
         );
-        if let Some(kind) = a("type").filter(|t| !t.is_empty()) {
-            sql.push_str(&format!(" {kind}"));
-        }
-        if a("nullable").map(String::as_str) == Some("false") {
-            sql.push_str(" NOT NULL");
-        }
-        if let Some(default) = a("default") {
-            sql.push_str(&format!(" DEFAULT {default}"));
-        }
-        if let Some(collation) = a("collation") {
-            sql.push_str(&format!(" COLLATE {collation}"));
-        }
-        Some(format!("{sql};"))
+        Some(NewTable { sql, covers })
     }
 
     fn create(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
@@ -77,6 +135,71 @@ impl Ddl for SqliteDdl {
             _ => return None,
         };
         Some(format!("DROP {what} {};", self.quote(name)))
+    }
+}
+
+impl SqliteDdl {
+    /// A column's definition: name, declared type, NOT NULL, default, collation, and a
+    /// generated column's expression.
+    fn column(&self, name: &str, object: &Object) -> String {
+        let a = |name: &str| object.attributes.get(name);
+        let mut sql = self.quote(name);
+        if let Some(kind) = a("type").filter(|t| !t.is_empty()) {
+            sql.push_str(&format!(" {kind}"));
+        }
+        if a("nullable").map(String::as_str) == Some("false") {
+            sql.push_str(" NOT NULL");
+        }
+        if let Some(default) = a("default") {
+            sql.push_str(&format!(" DEFAULT {default}"));
+        }
+        if let Some(collation) = a("collation") {
+            sql.push_str(&format!(" COLLATE {collation}"));
+        }
+        if let (Some(kind), Some(expression)) = (a("generated"), a("expression")) {
+            sql.push_str(&format!(" AS {expression} {}", kind.to_uppercase()));
+        }
+        sql
+    }
+
+    /// A list of names as the model joins them (`a, b`), each quoted.
+    fn column_list(&self, columns: &str) -> String {
+        columns
+            .split(", ")
+            .map(|part| quote_column(self, part))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A foreign key as a table constraint, from its key (`T(a, b) -> P`) and attributes.
+    fn foreign_key(&self, table: &str, name: &str, object: &Object) -> Option<String> {
+        let a = |name: &str| object.attributes.get(name).map(String::as_str);
+        let columns = name
+            .strip_prefix(table)?
+            .strip_prefix('(')?
+            .split_once(") -> ")?
+            .0;
+        let (parent, parent_columns) = a("references")?.strip_suffix(')')?.split_once('(')?;
+        let parent_columns = if parent_columns.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.column_list(parent_columns))
+        };
+        let mut sql = format!(
+            "FOREIGN KEY ({}) REFERENCES {}{parent_columns} ON UPDATE {} ON DELETE {}",
+            self.column_list(columns),
+            self.quote(parent),
+            a("on_update")?,
+            a("on_delete")?,
+        );
+        if let Some(match_type) = a("match").filter(|m| *m != "NONE") {
+            sql.push_str(&format!(" MATCH {match_type}"));
+        }
+        match a("deferrable")? {
+            "not deferrable" => {}
+            deferral => sql.push_str(&format!(" {}", deferral.to_uppercase())),
+        }
+        Some(sql)
     }
 }
 

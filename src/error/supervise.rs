@@ -69,6 +69,18 @@ pub enum SuperviseError {
         code: ExitCode,
     },
 
+    /// `run`: a pending migration is forecast to outlast what a stop leaves it.
+    #[error(
+        "the pending migrations are estimated at {total}, over the {budget} a stop leaves a migration under the grace period; the longest is {longest}. The app was not started and nothing was applied"
+    )]
+    ForecastExceeds {
+        /// The estimates and the budget, as people read them; `longest` names the
+        /// statement: `statement 2 of NAME (line 2, rewrite: 1.2 s – 4.8 s)`.
+        total: String,
+        budget: String,
+        longest: String,
+    },
+
     /// The supervisor could not listen for the signals it forwards: the process is not
     /// allowed to (or cannot) register handlers. Nothing the operator passed is wrong.
     #[error("cannot install the signal handlers the supervisor needs: {source}")]
@@ -93,6 +105,7 @@ impl SuperviseError {
             }
             Spawn { .. } => ExitCode::CommandNotExecutable,
             NotUpToDate { code, .. } => *code,
+            ForecastExceeds { .. } => ExitCode::ForecastExceeds,
             SignalHandlers { .. } => ExitCode::Internal,
         }
     }

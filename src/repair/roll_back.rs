@@ -101,17 +101,22 @@ pub(super) async fn run(
     let (after, mut statements) =
         renamed_back(state(options.applied), &options.renames, engine.provider());
     let differences = diff(&after, before);
-    statements.extend(inverse(
-        report,
-        &after,
-        before,
-        &differences,
-        engine.provider(),
-    )?);
 
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let ran = async {
         unchanged(engine, report).await?;
+        let mut occupied = BTreeSet::new();
+        for table in converge::tables_to_probe(&differences, &after, before) {
+            if engine.holds_data(&table, None).await? {
+                occupied.insert(table);
+            }
+        }
+        let sides = converge::Sides {
+            left: &after,
+            right: before,
+            occupied: &occupied,
+        };
+        statements.extend(inverse(report, &sides, &differences, engine.provider())?);
         if !options.allow_data_loss {
             refuse_data_loss(engine, report, &differences).await?;
         }
@@ -138,18 +143,11 @@ pub(super) async fn run(
 /// The inverse statements (from `after` back to `before`), or the objects that have none.
 fn inverse(
     report: &Report,
-    after: &Schema,
-    before: &Schema,
+    sides: &converge::Sides,
     differences: &[Difference],
     provider: Provider,
 ) -> Result<Vec<String>, Error> {
-    let steps = converge::steps(
-        differences,
-        after,
-        before,
-        engine::ddl(provider),
-        Tables::Drop,
-    );
+    let steps = converge::steps(differences, sides, engine::ddl(provider), Tables::Drop);
     let mut statements = Vec::new();
     let mut missing = Vec::new();
     for step in steps {

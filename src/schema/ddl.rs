@@ -2,7 +2,15 @@
 //! side on the other. Each engine says only what it can write safely; everything else is
 //! `None`, and the caller lists it as not expressed rather than guessing.
 
-use super::{Object, ObjectKind};
+use super::{Object, ObjectKey, ObjectKind, Schema};
+
+/// A `CREATE TABLE` and the objects it creates with the table, which the script then does
+/// not write again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTable {
+    pub sql: String,
+    pub covers: Vec<ObjectKey>,
+}
 
 /// One engine's DDL, in its quoting and syntax. Names are as the model keys them: a
 /// column or constraint as `table.name`, a routine as `name(arguments)`.
@@ -16,6 +24,26 @@ pub trait Ddl: Sync {
 
     /// `ALTER TABLE … ADD COLUMN` for a column as `column` describes it.
     fn add_column(&self, _table: &str, _column: &str, _object: &Object) -> Option<String> {
+        None
+    }
+
+    /// `CREATE TABLE` for `table` as `schema` has it: its columns, and whatever of its keys
+    /// and constraints this engine cannot add to an existing table; the rest (indexes,
+    /// constraints it can add) are written as their own statements after it.
+    fn create_table(&self, _table: &str, _schema: &Schema) -> Option<NewTable> {
+        None
+    }
+
+    /// A sequence created from its model, and the statement that makes a column own it
+    /// (run once the table exists). Only for a missing sequence: a changed one is used by
+    /// column defaults, so dropping it is left to a person.
+    fn create_sequence(&self, _name: &str, _object: &Object) -> Option<(String, Option<String>)> {
+        None
+    }
+
+    /// What a person should know before running `sql`, which creates an object of `kind`
+    /// (PostgreSQL: a plain `CREATE INDEX` blocks writes while it builds).
+    fn note(&self, _kind: ObjectKind, _sql: &str) -> Option<String> {
         None
     }
 
@@ -51,6 +79,62 @@ pub trait Ddl: Sync {
     fn drop(&self, _kind: ObjectKind, _name: &str, _object: &Object) -> Option<String> {
         None
     }
+}
+
+/// The table an object belongs to: its `table` attribute, else the part of its key before
+/// the dot (columns, constraints, triggers are keyed `table.name`), or before the
+/// parenthesis for SQLite's foreign keys (`Post(authorId) -> User`). Tables, views and
+/// types belong to none.
+pub fn owner(key: &ObjectKey, object: &Object) -> Option<String> {
+    if let Some(table) = object.attributes.get("table") {
+        return Some(table.clone());
+    }
+    let name = key.name.as_str();
+    match key.kind {
+        ObjectKind::ForeignKey => {
+            let end = match (name.find('.'), name.find('(')) {
+                (Some(dot), Some(paren)) => dot.min(paren),
+                (dot, paren) => dot.or(paren).unwrap_or(name.len()),
+            };
+            Some(name[..end].to_string())
+        }
+        ObjectKind::Column
+        | ObjectKind::PrimaryKey
+        | ObjectKind::Unique
+        | ObjectKind::Exclusion
+        | ObjectKind::Index
+        | ObjectKind::Check
+        | ObjectKind::Trigger
+        | ObjectKind::Policy => {
+            // MySQL and SQLite key a primary key by its table alone.
+            Some(table_and_name(name).0.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The objects of `schema` that belong to `table`, of `kind`.
+pub fn objects_of<'a>(
+    schema: &'a Schema,
+    table: &'a str,
+    kind: ObjectKind,
+) -> impl Iterator<Item = (&'a ObjectKey, &'a Object)> {
+    schema
+        .objects
+        .iter()
+        .filter(move |(k, o)| k.kind == kind && owner(k, o).as_deref() == Some(table))
+}
+
+/// A table's columns in their order where the model has it (`--include column-order`),
+/// else by name.
+pub fn columns_of<'a>(schema: &'a Schema, table: &'a str) -> Vec<(&'a ObjectKey, &'a Object)> {
+    let mut columns: Vec<_> = objects_of(schema, table, ObjectKind::Column).collect();
+    columns.sort_by_key(|(_, o)| {
+        o.attributes
+            .get("position")
+            .and_then(|p| p.parse::<u32>().ok())
+    });
+    columns
 }
 
 /// `table.name` split at its first dot (table names with dots are not split further).

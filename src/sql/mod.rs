@@ -9,15 +9,18 @@ mod corpus_examples;
 #[path = "../../tests/it/corpus_location.rs"]
 mod corpus_location;
 mod lexer;
+mod locks;
 #[cfg(test)]
 mod properties;
 mod split;
 mod target;
+mod words;
 
 use serde::Serialize;
 
 pub use classify::{StatementKind, TxEffect};
 pub(crate) use lexer::{Lexer, Token, TokenKind};
+pub use locks::{Blocks, Effect, LockEffect, lock_effect};
 pub use split::{Statement, normalize, split, split_each};
 pub use target::{ColumnRename, Target, column_renames, table_effects, target};
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::lexer::{Lexer, TokenKind};
+use super::words::Words;
 use super::{Dialect, Statement, StatementKind};
 
 /// The schema object(s) a statement changes, as far as resuming needs to know.
@@ -23,88 +23,6 @@ pub enum Target {
     Commit,
     /// Nothing safemig can inspect: a crash here needs a human.
     Unknown,
-}
-
-/// The identifiers and keywords of a statement, with quotes removed, as a cursor.
-struct Words {
-    words: Vec<String>,
-    pos: usize,
-}
-
-impl Words {
-    fn new(sql: &str, dialect: Dialect) -> Self {
-        let mut words = Vec::new();
-        for tok in Lexer::new(sql, dialect) {
-            let text = &sql[tok.start..tok.end];
-            match tok.kind {
-                TokenKind::Word => words.push(text.to_string()),
-                TokenKind::QuotedIdentifier => {
-                    let quote = text.chars().next().unwrap_or('"');
-                    let close = if quote == '[' { ']' } else { quote };
-                    let inner = text
-                        .strip_prefix(quote)
-                        .and_then(|t| t.strip_suffix(close))
-                        .unwrap_or(text);
-                    words.push(inner.replace(&format!("{close}{close}"), &close.to_string()));
-                }
-                TokenKind::String if dialect == Dialect::Mysql => {}
-                kind if kind.is_trivia() => {}
-                _ => words.push(text.to_string()),
-            }
-        }
-        Words { words, pos: 0 }
-    }
-
-    fn peek(&self) -> Option<&str> {
-        self.words.get(self.pos).map(String::as_str)
-    }
-
-    fn is(&self, keyword: &str) -> bool {
-        self.peek().is_some_and(|w| w.eq_ignore_ascii_case(keyword))
-    }
-
-    /// Consumes `keyword` if it is next.
-    fn eat(&mut self, keyword: &str) -> bool {
-        let found = self.is(keyword);
-        self.pos += found as usize;
-        found
-    }
-
-    fn eat_all(&mut self, keywords: &[&str]) {
-        while keywords.iter().any(|k| self.eat(k)) {}
-    }
-
-    /// Consumes `IF [NOT] EXISTS`.
-    fn eat_if_exists(&mut self) {
-        if self.eat("IF") {
-            self.eat("NOT");
-            self.eat("EXISTS");
-        }
-    }
-
-    /// A possibly schema-qualified name; returns its last part.
-    fn name(&mut self) -> Option<String> {
-        let mut name = self.words.get(self.pos)?.clone();
-        self.pos += 1;
-        while self.peek() == Some(".") {
-            self.pos += 1;
-            name = self.words.get(self.pos)?.clone();
-            self.pos += 1;
-        }
-        Some(name)
-    }
-
-    /// Names separated by commas (`DROP TABLE a, b`).
-    fn names(&mut self) -> Vec<String> {
-        let mut names = Vec::new();
-        while let Some(name) = self.name() {
-            names.push(name);
-            if !self.eat(",") {
-                break;
-            }
-        }
-        names
-    }
 }
 
 /// What `stmt` changes. Only meaningful for statements that are not atomic with the journal:

@@ -8,6 +8,7 @@
 //! timeline of the shutdown. Linux only.
 
 mod budget;
+mod footprint;
 pub mod prestart;
 mod timeline;
 pub mod wait;
@@ -131,10 +132,12 @@ pub async fn supervise(
     });
 
     let mut tick = tokio::time::interval(TICK);
+    let mut start_up_pages = footprint::StartUpPages::default();
     loop {
         if let Some((sig, stops)) = listeners.next(&mut tick).await {
             child.on_signal(sig, stops, timeline);
         }
+        start_up_pages.release_once_settled(child.started);
         child.reap(timeline);
         let group_alive = nix::sys::signal::killpg(pid, None).is_ok();
         if child.exit_code.is_some() && !group_alive {

@@ -3,7 +3,14 @@
 //! replayed by the engine's own client, dumped and restored), and every deliberate change
 //! found with the right object and attribute.
 
-use safemig::schema::{Detail, Difference, ObjectKind, ObjectKind as K, Schema, diff};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use safemig::database_url::DatabaseUrl;
+use safemig::drift::{Request, Source, Step};
+use safemig::interrupt::Interrupt;
+use safemig::schema::{Detail, Difference, ObjectKey, ObjectKind, ObjectKind as K, Schema, diff};
 
 use crate::corpus::{apply_with_engine_client, corpora, deployed_by_safemig, migration_files};
 use crate::harness::{Kind, TestDb, block_on, engine_for};
@@ -96,6 +103,7 @@ CREATE TABLE "Post" (
 CREATE INDEX "Post_title_lower_idx" ON "Post"(lower("title"));
 CREATE TABLE "Tag" ("name" TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
 CREATE VIEW "UserEmails" AS SELECT "id", "email" FROM "User";
+CREATE VIEW "UserEmailIds" AS SELECT "id" FROM "UserEmails";
 CREATE TRIGGER "User_touch" AFTER UPDATE ON "User" BEGIN UPDATE "User" SET "score" = "score" WHERE "id" = NEW."id"; END;
 "#;
 
@@ -479,6 +487,23 @@ const MUTATIONS: &[Mutation] = &[
         K::View,
         "UserEmails",
     ),
+    // A table with its keys, foreign keys and indexes dropped: `--sql` creates it.
+    m_exists(
+        r#"CREATE TABLE "Post" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "authorId" INTEGER NOT NULL,
+    "editorId" INTEGER REFERENCES "User" ("id") ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,
+    "title" TEXT NOT NULL,
+    "slug" TEXT UNIQUE,
+    UNIQUE ("authorId", "title"),
+    CONSTRAINT "Post_title_check" CHECK (length("title") < 200),
+    CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User" ("id") ON DELETE RESTRICT ON UPDATE CASCADE
+) STRICT;
+CREATE INDEX "Post_title_lower_idx" ON "Post"(lower("title"));"#,
+        "",
+        K::Table,
+        "Post",
+    ),
     m_exists(
         "CREATE TRIGGER",
         "CREATE VIEW \"PostTitles\" AS SELECT \"title\" FROM \"Post\";\nCREATE TRIGGER",
@@ -529,28 +554,72 @@ const MUTATIONS: &[Mutation] = &[
     ),
 ];
 
+/// `drift --sql` of `live` against `reference`, run on `live`: an error when the script
+/// fails, or when what differs afterwards is not exactly what it lists as not written.
+fn sql_converges(live: &TestDb, reference: &TestDb) -> Result<(), String> {
+    let url = |db: &TestDb| {
+        DatabaseUrl::parse(&db.url, Path::new("."), "the test").unwrap_or_else(|e| panic!("{e}"))
+    };
+    let request = Request {
+        left: Source::Database(url(live)),
+        right: Source::Database(url(reference)),
+        folder: None,
+        shadow: None,
+        cache: None,
+        wait: Duration::from_secs(10),
+        converge: true,
+        detail: Detail::default(),
+        interrupt: Interrupt::new(Duration::from_secs(10)),
+    };
+    let report = block_on(safemig::drift::compare(&request)).map_err(|e| e.to_string())?;
+    let script = report.converge.expect("drift --sql writes a script");
+    let text = safemig::drift::render_script(&script, "the mutation's convergence");
+    let listed: BTreeSet<ObjectKey> = script
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::NotExpressed { object, .. } => Some(object.clone()),
+            Step::Sql { .. } => None,
+        })
+        .collect();
+    live.try_exec(&text)
+        .map_err(|e| format!("its --sql fails: {e}\n{text}"))?;
+    let left: BTreeSet<ObjectKey> = diff(&introspect(live), &introspect(reference))
+        .iter()
+        .map(|d| d.object().clone())
+        .collect();
+    if left == listed {
+        Ok(())
+    } else {
+        Err(format!(
+            "after its --sql, these differ: {left:?}; it listed as not written: {listed:?}\n{text}"
+        ))
+    }
+}
+
 fn database_with(sql: &str) -> TestDb {
     let db = TestDb::new(Kind::Sqlite);
     db.exec(sql);
     db
 }
 
-/// Every mutation of [`BASE`] shows as a difference naming its object and attribute.
+/// Every mutation of [`BASE`] shows as a difference naming its object and attribute, and
+/// its `drift --sql` runs on the mutated database and leaves exactly what it lists as not
+/// written.
 #[test]
 fn sqlite_changes_are_found_with_their_object_and_attribute() {
-    let reference = introspect(&database_with(BASE));
+    let reference_db = database_with(BASE);
+    let reference = introspect(&reference_db);
     assert_eq!(diff(&introspect(&database_with(BASE)), &reference), vec![]);
+    let mut scripts_failing = Vec::new();
     for mutation in MUTATIONS {
         assert!(
             BASE.contains(mutation.from),
             "{} is not in BASE",
             mutation.from
         );
-        let live = introspect(&database_with(&BASE.replacen(
-            mutation.from,
-            mutation.to,
-            1,
-        )));
+        let live_db = database_with(&BASE.replacen(mutation.from, mutation.to, 1));
+        let live = introspect(&live_db);
         let differences = diff(&live, &reference);
         assert!(
             found(
@@ -566,8 +635,16 @@ fn sqlite_changes_are_found_with_their_object_and_attribute() {
             mutation.name,
             mutation.attribute
         );
+        if let Err(e) = sql_converges(&live_db, &reference_db) {
+            scripts_failing.push(format!("`{}` -> `{}`: {e}", mutation.from, mutation.to));
+        }
     }
-    eprintln!("SQLite: {} mutations found", MUTATIONS.len());
+    assert!(
+        scripts_failing.is_empty(),
+        "{}",
+        scripts_failing.join("\n\n")
+    );
+    eprintln!("SQLite: {} mutations found and converged", MUTATIONS.len());
 }
 const POSTGRES_BASE: &str = r#"
 CREATE SCHEMA "audit";
@@ -624,6 +701,7 @@ CREATE TABLE "Event_2024" PARTITION OF "Event" FOR VALUES FROM ('2024-01-01') TO
 CREATE TABLE "Animal" ("id" INTEGER PRIMARY KEY, "name" TEXT);
 CREATE TABLE "Dog" ("breed" TEXT) INHERITS ("Animal");
 CREATE VIEW "UserEmails" AS SELECT "id", "email" FROM "User";
+CREATE VIEW "UserEmailIds" AS SELECT "id" FROM "UserEmails";
 CREATE VIEW "ActiveUsers" WITH (security_barrier) AS SELECT "id", "score" FROM "User" WHERE "score" > 0
     WITH CASCADED CHECK OPTION;
 CREATE MATERIALIZED VIEW "UserStats" AS SELECT "role", count(*) AS "n" FROM "User" GROUP BY "role";
@@ -915,6 +993,14 @@ const POSTGRES_ALTERATIONS: &[Alteration] = &[
         "force_row_security",
     ),
     a_exists(r#"DROP TABLE "Cache""#, K::Table, "Cache"),
+    // A table with foreign keys, constraints and policies dropped, and a NOT NULL column
+    // dropped from a table with rows: `--sql` creates the one and lists the other.
+    a_exists(r#"DROP TABLE "Post""#, K::Table, "Post"),
+    a_exists(
+        r#"ALTER TABLE "Booking" DROP COLUMN "room";; INSERT INTO "Booking" ("id", "during") VALUES (1, '[2024-01-01,2024-01-02)')"#,
+        K::Column,
+        "Booking.room",
+    ),
     // Columns: type (modifiers, arrays), collation, nullability, default, identity,
     // generated.
     a(
@@ -1217,7 +1303,11 @@ const POSTGRES_ALTERATIONS: &[Alteration] = &[
         "ActiveUsers",
         "options",
     ),
-    a_exists(r#"DROP VIEW "UserEmails""#, K::View, "UserEmails"),
+    a_exists(
+        r#"DROP VIEW "UserEmailIds";; DROP VIEW "UserEmails""#,
+        K::View,
+        "UserEmails",
+    ),
     a(
         r#"DROP MATERIALIZED VIEW "UserStats";; CREATE MATERIALIZED VIEW "UserStats" AS SELECT "role", count(*) AS "n" FROM "User" WHERE "score" > 0 GROUP BY "role""#,
         K::MaterializedView,
@@ -1562,6 +1652,21 @@ const MYSQL_ALTERATIONS: &[Alteration] = &[
         "Extra",
     ),
     a_exists("DROP TABLE `Setting`", K::Table, "Setting"),
+    // A table with a foreign key dropped, a view on a view, a NOT NULL column dropped
+    // from a table with rows.
+    a_exists("DROP TABLE `Post`", K::Table, "Post"),
+    a_exists(
+        "CREATE VIEW `a_v` AS SELECT `id` FROM `User`;; CREATE VIEW `b_v` AS SELECT `id` FROM `a_v`",
+        K::View,
+        "b_v",
+    ),
+    a_exists(
+        "ALTER TABLE `Post` DROP COLUMN `title`;; \
+         INSERT INTO `User` (`email`, `location`) VALUES ('a@b', POINT(0, 0));; \
+         INSERT INTO `Post` (`id`, `authorId`) SELECT 'p', `id` FROM `User`",
+        K::Column,
+        "Post.title",
+    ),
     // Columns: type, unsigned, charset and collation, nullability, default, ON UPDATE,
     // generated, invisible, comment, AUTO_INCREMENT; JSON as MySQL's.
     a(
@@ -2078,6 +2183,15 @@ fn alterations_are_found(kind: Kind, base: &str, alterations: &[Alteration]) {
     let template = TestDb::new(kind);
     template.exec(base);
     let reference = introspect(&template);
+    // Drift connects to it: a template must have no sessions while it is copied.
+    let reference_db = match kind {
+        Kind::Postgres => TestDb::copy_of(&template),
+        _ => {
+            let db = TestDb::new(kind);
+            db.exec(base);
+            db
+        }
+    };
     let check =
         |alteration: &Alteration| -> Option<String> {
             let live = match kind {
@@ -2099,12 +2213,15 @@ fn alterations_are_found(kind: Kind, base: &str, alterations: &[Alteration]) {
             }
             let differences = diff(&introspect(&live), &reference);
             let attribute = alteration.attribute;
-            (!found(&differences, alteration.kind, alteration.name, attribute)).then(|| {
-                format!(
+            if !found(&differences, alteration.kind, alteration.name, attribute) {
+                return Some(format!(
                     "`{}`: expected {} `{}` {attribute:?}, got {differences:#?}",
                     alteration.sql, alteration.kind, alteration.name
-                )
-            })
+                ));
+            }
+            sql_converges(&live, &reference_db)
+                .err()
+                .map(|e| format!("`{}`: {e}", alteration.sql))
         };
     let failures: Vec<String> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..AT_ONCE)
@@ -2122,7 +2239,10 @@ fn alterations_are_found(kind: Kind, base: &str, alterations: &[Alteration]) {
             .collect()
     });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    eprintln!("{kind:?}: {} alterations found", alterations.len());
+    eprintln!(
+        "{kind:?}: {} alterations found and converged",
+        alterations.len()
+    );
 }
 
 /// The opt-in attributes: privileges, owners, comments and column order are found when

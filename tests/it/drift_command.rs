@@ -18,10 +18,10 @@ use crate::for_each_engine;
 use crate::harness::{Kind, PASSWORD, Project, Run, TestDb, safemig_command, to_run};
 
 /// Exit code of drift found.
-const DRIFT: i32 = 14;
+pub(crate) const DRIFT: i32 = 14;
 
 /// `safemig drift -v ARGS` with the project's own replay cache.
-fn drift(project: &Project, db: &TestDb, args: &[&str]) -> Run {
+pub(crate) fn drift(project: &Project, db: &TestDb, args: &[&str]) -> Run {
     let output = drift_command(project, db, args)
         .output()
         .expect("running safemig drift");
@@ -36,7 +36,7 @@ fn drift_command(project: &Project, db: &TestDb, args: &[&str]) -> std::process:
     command
 }
 
-fn json(run: &Run) -> Value {
+pub(crate) fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
@@ -67,7 +67,7 @@ fn scratch_exists(db: &TestDb, name: &str) -> bool {
 }
 
 /// `(change, kind, name)` of every schema difference in a JSON report.
-fn differences(report: &Value) -> Vec<(String, String, String)> {
+pub(crate) fn differences(report: &Value) -> Vec<(String, String, String)> {
     report["differences"]
         .as_array()
         .unwrap()

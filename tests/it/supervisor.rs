@@ -383,6 +383,61 @@ fn waits_for_the_whole_group() {
     assert!(exited < escalated, "{names:?}");
 }
 
+/// `RssFile` of a process, in kB: its resident pages of files, mostly its own code.
+fn resident_file_pages(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("RssFile:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Once the app has run a moment, the supervisor hands the code start-up mapped back to the
+/// kernel (src/supervisor/footprint.rs): its resident file pages fall to a fraction of
+/// their peak, and it still forwards a stop and exits with the app's code. It runs a copy
+/// of the binary: the kernel leaves pages that other processes map too (the other tests'
+/// safemig) where they are.
+#[test]
+fn start_up_pages_are_released_while_the_app_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let binary = tmp.path().join("safemig");
+    std::fs::copy(env!("CARGO_BIN_EXE_safemig"), &binary).unwrap();
+    let script = "trap 'exit 7' TERM; echo ready >> \"$OUT\"; while :; do sleep 0.05; done";
+    let child = std::process::Command::new(&binary)
+        .args(["run", "--migrate=off", "--", "sh", "-c", script])
+        .current_dir(tmp.path())
+        .env("OUT", tmp.path().join("out"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stopped whatever the assertions say: a supervisor left behind keeps its app looping.
+    struct Stop(Option<Child>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if let Some(child) = &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let mut child = Stop(Some(child));
+    let pid = child.0.as_ref().unwrap().id();
+    wait_ready(tmp.path());
+    let at_start = resident_file_pages(pid);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut now = at_start;
+    while now * 2 > at_start {
+        assert!(
+            Instant::now() < deadline,
+            "RssFile {at_start} kB when the app started, still {now} kB"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        now = resident_file_pages(pid);
+    }
+    let child = child.0.take().unwrap();
+    signal(&child, Signal::SIGTERM);
+    to_run(child.wait_with_output().unwrap()).expect(7);
+}
+
 /// One rule, whatever declares the grace period: the stop timeout leaves a margin of 2 s
 /// before the runtime's SIGKILL; with nothing declared, the runtimes' default of 10 s.
 #[test]

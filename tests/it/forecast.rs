@@ -1,0 +1,257 @@
+//! `safemig forecast` on live tables: each pending statement's effect, lock and size from
+//! the real server's statistics, the verdict against the budget, and advice that runs.
+
+use std::process::Command;
+
+use crate::for_each_engine;
+use crate::harness::{Kind, Project, TestDb, to_run};
+use crate::journeys::next_commands;
+
+/// Rows in the table the pending migration changes.
+const ROWS: u64 = 200_000;
+
+fn create(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Mysql => {
+            "CREATE TABLE `t` (`id` INTEGER NOT NULL, `y` INTEGER NOT NULL, PRIMARY KEY (`id`));"
+        }
+        _ => r#"CREATE TABLE "t" ("id" INTEGER NOT NULL PRIMARY KEY, "y" INTEGER NOT NULL);"#,
+    }
+}
+
+/// A column added (catalog only on every engine), then the table copied: a type change on
+/// the servers, a dropped column on SQLite.
+fn change(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Postgres => {
+            r#"ALTER TABLE "t" ADD COLUMN "z" INTEGER;
+ALTER TABLE "t" ALTER COLUMN "y" SET DATA TYPE BIGINT;"#
+        }
+        Kind::Mysql => {
+            "ALTER TABLE `t` ADD COLUMN `z` INTEGER NULL;\nALTER TABLE `t` MODIFY `y` BIGINT NOT NULL;"
+        }
+        Kind::Sqlite => {
+            r#"ALTER TABLE "t" ADD COLUMN "z" INTEGER;
+ALTER TABLE "t" DROP COLUMN "y";"#
+        }
+    }
+}
+
+/// Fills `t` with [`ROWS`] rows and refreshes the server's statistics, as a live table's are.
+fn fill(db: &TestDb, kind: Kind) {
+    let sql = match kind {
+        Kind::Postgres => format!(
+            r#"INSERT INTO "t" SELECT g, g FROM generate_series(1, {ROWS}) g; ANALYZE "t";"#
+        ),
+        Kind::Mysql => {
+            format!("INSERT INTO `t` SELECT seq, seq FROM seq_1_to_{ROWS}; ANALYZE TABLE `t`;")
+        }
+        Kind::Sqlite => format!(
+            r#"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {ROWS})
+               INSERT INTO "t" SELECT x, x FROM c;"#
+        ),
+    };
+    db.exec(&sql);
+}
+
+/// Runs a command line as printed, `safemig` being the binary under test. Advice never
+/// prints a password: a `--url` that holds one is printed as `"$DATABASE_URL"`, which the
+/// person's shell holds (the advice says so).
+fn run_as_printed(project: &Project, db: &TestDb, line: &str) -> crate::harness::Run {
+    let rest = line.strip_prefix("safemig ").expect("a safemig command");
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec '{}' {rest}", env!("CARGO_BIN_EXE_safemig")))
+        .current_dir(project.dir.path())
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    to_run(output)
+}
+
+fn a_copy_of_a_large_table_exceeds_the_budget(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    fill(&db, kind);
+    project.write("20240102000000_change", change(kind));
+
+    let run = project
+        .safemig(&db, &["forecast", "--json", "--budget", "0.05"])
+        .expect(16);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["verdict"], "exceeds", "{json:#}");
+    assert_eq!(json["budget_ms"], 50);
+    let migrations = json["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 1, "only the pending one: {json:#}");
+    assert_eq!(migrations[0]["name"], "20240102000000_change");
+    let statements = migrations[0]["statements"].as_array().unwrap();
+    let (add, copy) = (&statements[0], &statements[1]);
+    assert_eq!(
+        (&add["effect"], &add["line"], &copy["effect"], &copy["line"]),
+        (&"metadata".into(), &1.into(), &"rewrite".into(), &2.into()),
+        "{json:#}"
+    );
+    assert_eq!(copy["lock"]["tables"], serde_json::json!(["t"]));
+    // The server's own statistics: estimates on PostgreSQL and InnoDB, a count on SQLite.
+    let rows = copy["rows"].as_u64().unwrap();
+    assert!((ROWS / 2..=ROWS * 2).contains(&rows), "rows {rows}");
+    let bytes = copy["bytes"].as_u64().unwrap();
+    assert!(bytes > ROWS * 8, "bytes {bytes}");
+    assert!(
+        copy["estimate_ms"]["high"].as_u64() > add["estimate_ms"]["high"].as_u64(),
+        "{json:#}"
+    );
+
+    // The same forecast fits an hour.
+    let fits = project
+        .safemig(&db, &["forecast", "--budget", "3600"])
+        .expect(0);
+    assert!(fits.stdout.contains("fits the budget"), "{}", fits.stdout);
+
+    // Over budget, the advice names the statement and runs as printed, to the same database.
+    let over = project
+        .safemig(&db, &["forecast", "--budget", "0.05"])
+        .expect(16);
+    assert!(
+        over.stdout
+            .contains("statement 2 of 20240102000000_change (line 2)"),
+        "{}",
+        over.stdout
+    );
+    let next = next_commands(&over);
+    assert_eq!(next.len(), 1, "{}", over.stdout);
+    run_as_printed(&project, &db, &next[0]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    let after = project.safemig(&db, &["forecast"]).expect(0);
+    assert!(
+        after.stdout.contains("No pending migrations"),
+        "{}",
+        after.stdout
+    );
+}
+
+fn nothing_pending_on_a_new_database_fits(kind: Kind) {
+    let db = TestDb::new(kind);
+    let project = Project::new(
+        kind,
+        &[
+            ("20240101000000_init", create(kind)),
+            ("20240102000000_change", change(kind)),
+        ],
+    );
+    // Before the first deploy every migration is pending and every table empty.
+    let run = project.safemig(&db, &["forecast", "--json"]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["verdict"], "fits", "{json:#}");
+    assert_eq!(json["migrations"].as_array().unwrap().len(), 2);
+    assert_eq!(json["throughput"]["source"], "default");
+}
+
+for_each_engine!(
+    a_copy_of_a_large_table_exceeds_the_budget,
+    nothing_pending_on_a_new_database_fits,
+);
+
+/// A statement whose effect the text does not tell (a `DO` block) matters once its
+/// database holds rows: exit 17, not a guess.
+#[test]
+fn an_unknown_effect_matters_only_where_rows_are() {
+    let kind = Kind::Postgres;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write(
+        "20240102000000_backfill",
+        r#"DO $$ BEGIN UPDATE "t" SET "y" = 0; END $$;"#,
+    );
+    project
+        .safemig(&db, &["forecast", "--budget", "3600"])
+        .expect(0);
+    fill(&db, kind);
+    let run = project
+        .safemig(&db, &["forecast", "--budget", "3600"])
+        .expect(17);
+    assert!(run.stdout.contains("UNKNOWN"), "{}", run.stdout);
+}
+
+/// The incident's case, at the runtimes' default grace period of 10 s (3 s for a migration
+/// once a stop comes): a pending rewrite of a table large enough to be forecast over that
+/// is refused at start-up — the app is not started and nothing is applied, so no stop can
+/// catch it mid-migration — and the printed advice, a `safemig deploy` job, applies it;
+/// then the app starts. `--forecast=warn` migrates anyway.
+#[test]
+fn run_refuses_a_migration_forecast_to_outlast_the_stop_budget() {
+    let kind = Kind::Postgres;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec(r#"INSERT INTO "t" SELECT g, g FROM generate_series(1, 2000000) g; ANALYZE "t";"#);
+    project.write("20240102000000_change", change(kind));
+    let marker = project.dir.path().join("app-started");
+    let app = format!("touch '{}'", marker.display());
+    let start = |policy: &str| {
+        project.safemig(
+            &db,
+            &[
+                "run",
+                "--grace-period",
+                "10",
+                policy,
+                "--",
+                "sh",
+                "-c",
+                &app,
+            ],
+        )
+    };
+
+    let refused = start("--forecast=refuse").expect(16);
+    for part in [
+        "statement 2 of 20240102000000_change (line 2, rewrite",
+        "over the 3.0 s a stop leaves a migration",
+        "The app was not started and nothing was applied",
+    ] {
+        assert!(refused.stderr.contains(part), "{part}:\n{}", refused.stderr);
+    }
+    assert!(!marker.exists(), "the app started");
+    assert_eq!(db.history().len(), 1, "nothing was applied");
+
+    let next = next_commands(&refused);
+    assert_eq!(next.len(), 1, "{}", refused.stderr);
+    assert!(next[0].starts_with("safemig deploy"), "{}", next[0]);
+    run_as_printed(&project, &db, &next[0]).expect(0);
+    start("--forecast=refuse").expect(0);
+    assert!(marker.exists(), "the app started once nothing was pending");
+}
+
+/// `--forecast=warn` says so and migrates at start-up anyway.
+#[test]
+fn run_with_forecast_warn_migrates_anyway() {
+    let kind = Kind::Sqlite;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[("20240101000000_init", create(kind))]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    fill(&db, kind);
+    project.write("20240102000000_change", change(kind));
+    // A grace period of 7 s leaves a migration nothing once a stop comes.
+    let run = project
+        .safemig(
+            &db,
+            &[
+                "run",
+                "--grace-period",
+                "7",
+                "--forecast=warn",
+                "--",
+                "true",
+            ],
+        )
+        .expect(0);
+    assert!(
+        run.stderr.contains("migrating anyway (--forecast=warn)"),
+        "{}",
+        run.stderr
+    );
+    project.safemig(&db, &["status"]).expect(0);
+}
