@@ -55,8 +55,9 @@ pub fn after_check(report: &StatusReport, on_failed: OnFailed) -> Result<Prestar
 
 /// `--on-failed=warn` tolerates only what says the migrations are not (all) applied: a
 /// failed migration in the history or now, one that cannot be resumed or could not get its
-/// table locks, a database that is not up to date. A database that cannot be reached, a bad URL or folder stop the start
-/// whatever `--on-failed` says: the app would fail on them too.
+/// table locks, a database that is not up to date. A database that cannot be reached, a
+/// bad URL or folder stop the start whatever `--on-failed` says: the app would fail on
+/// them too.
 fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Prestart, Error> {
     match result {
         Ok(detail) => Ok(Prestart::Verified { detail }),
