@@ -37,6 +37,7 @@ use crate::environment::{
 use crate::error::{DatabaseError, ExitCode};
 use crate::history::HistoryRow;
 use crate::journal::Journal;
+use crate::migrations::MigrationsDir;
 use crate::status::{self, HistoryTable, MigrationStatus, StatusReport, Verdict};
 
 /// The `check --json` format; a change older readers could misread raises it.
@@ -323,6 +324,10 @@ pub struct TargetReport {
     /// `None` when the target was not reached.
     pub lock: Option<Lock>,
     pub drift: Option<DriftSummary>,
+    /// The forecast of the pending migrations on the live tables (`safemig forecast`),
+    /// when some are pending and the target was checked on a connection of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_ms: Option<crate::forecast::Estimate>,
     /// Why the target could not be checked, credentials masked by the printer.
     pub error: Option<String>,
     /// How the history was read: `batch` (with other tenants of the server) or `single`.
@@ -452,9 +457,14 @@ async fn check_single(
                     status::report_on(&mut *engine, &url, &environment.dir, environment.strictness)
                         .await?;
                 let lock = lock_of(&mut *engine).await;
-                Ok((report, Some(lock)))
+                let forecast = forecast_of(&mut *engine, &environment.dir, &report).await;
+                Ok((report, Some(lock), forecast))
             }
-            Err(e) => Ok((status::without_database(&url, &environment.dir, e)?, None)),
+            Err(e) => Ok((
+                status::without_database(&url, &environment.dir, e)?,
+                None,
+                None,
+            )),
         }
     };
     let result = match tokio::time::timeout(options.timeout, read).await {
@@ -462,8 +472,9 @@ async fn check_single(
         Err(_) => Err(timed_out(&url, options.timeout)),
     };
     match result {
-        Ok((report, lock)) => {
+        Ok((report, lock, forecast_ms)) => {
             let mut target = from_status(environment, tenant, report, lock, "single");
+            target.forecast_ms = forecast_ms;
             add_drift(environment, &url, &mut target, options).await;
             target.elapsed_ms = millis(started);
             target
@@ -605,6 +616,20 @@ fn has_journal_in_flight(rows: &[HistoryRow]) -> bool {
         .any(|r| r.is_failed() && r.logs.as_deref().and_then(Journal::from_logs).is_some())
 }
 
+/// The estimate of what `report` finds pending, for the metric; `None` when nothing is
+/// pending or the statistics cannot be read (the check itself does not fail on that).
+async fn forecast_of(
+    engine: &mut dyn Engine,
+    dir: &MigrationsDir,
+    report: &StatusReport,
+) -> Option<crate::forecast::Estimate> {
+    if report.verdict != Verdict::Pending {
+        return None;
+    }
+    let forecast = crate::forecast::of_report(engine, dir, report, Duration::MAX).await;
+    forecast.ok().map(|f| f.estimate_ms)
+}
+
 async fn lock_of(engine: &mut dyn Engine) -> Lock {
     match engine.lock_holder().await {
         Ok(None) => Lock::Free,
@@ -708,6 +733,7 @@ fn from_status(
         notes: report.notes,
         lock,
         drift: None,
+        forecast_ms: None,
         error: None,
         read,
         elapsed_ms: 0,
@@ -735,6 +761,7 @@ fn failed_target(
         notes: Vec::new(),
         lock: None,
         drift: None,
+        forecast_ms: None,
         error: Some(error.to_string()),
         read: "single",
         elapsed_ms,

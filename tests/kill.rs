@@ -4,6 +4,10 @@
 //! seeded rows (inserted before the deploy, referenced by a foreign key, in a table the
 //! migrations rebuild or alter) all still there.
 //!
+//! On MariaDB, restores of `mariadb-dump --single-transaction` dumps taken mid-deploy
+//! (`--dumps N`, 4 by default): each converges, or stops with exit 5 naming `safemig
+//! repair`.
+//!
 //! Then the same for fleets ([`fleet`]): a fan-out over 200 tenants of one server killed at
 //! random instants, on PostgreSQL and MariaDB.
 //!
@@ -46,6 +50,8 @@ struct Args {
     server_kills: usize,
     fleet_kills: usize,
     fleet_tenants: usize,
+    /// Restores of `mariadb-dump --single-transaction` dumps taken mid-deploy (MariaDB).
+    dumps: usize,
     engines: Vec<Kind>,
     seed: u64,
 }
@@ -56,6 +62,7 @@ fn parse_args() -> Args {
         server_kills: 5,
         fleet_kills: 15,
         fleet_tenants: 200,
+        dumps: 4,
         engines: Vec::new(),
         seed: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -71,6 +78,7 @@ fn parse_args() -> Args {
             "--fleet-kills" => args.fleet_kills = value().parse().expect("--fleet-kills N"),
             "--fleet-tenants" => args.fleet_tenants = value().parse().expect("--fleet-tenants N"),
             "--seed" => args.seed = value().parse().expect("--seed N"),
+            "--dumps" => args.dumps = value().parse().expect("--dumps N"),
             "--engine" => args.engines.push(match value().as_str() {
                 "postgresql" | "postgres" => Kind::Postgres,
                 "mysql" | "mariadb" => Kind::Mysql,
@@ -271,8 +279,9 @@ impl Scenario {
         Ok(killed)
     }
 
-    /// Kills the database server mid-deploy, restarts it, and re-runs deploy.
-    fn server_kill_once(&self, rng: &mut Rng, label: &mut String) -> Result<bool, String> {
+    /// A copy of the template with a deploy started on it, at a random instant of its
+    /// uninterrupted duration: `what` happens then, as `label` says.
+    fn mid_deploy(&self, rng: &mut Rng, label: &mut String, what: &str) -> (TestDb, Child) {
         let db = TestDb::copy_of(&self.template);
         let child = self
             .full
@@ -282,8 +291,14 @@ impl Scenario {
             .spawn()
             .unwrap();
         let delay = rng.between(0, self.uninterrupted.as_millis() as u64);
-        *label = format!("server SIGKILL at {delay} ms");
+        *label = format!("{what} at {delay} ms");
         std::thread::sleep(Duration::from_millis(delay));
+        (db, child)
+    }
+
+    /// Kills the database server mid-deploy, restarts it, and re-runs deploy.
+    fn server_kill_once(&self, rng: &mut Rng, label: &mut String) -> Result<bool, String> {
+        let (db, child) = self.mid_deploy(rng, label, "server SIGKILL");
         let server = match self.kind {
             Kind::Postgres => harness::postgres(),
             _ => harness::mariadb(),
@@ -300,6 +315,62 @@ impl Scenario {
         }
         self.converge(&db, label)?;
         Ok(run.code != 0)
+    }
+
+    /// A `mariadb-dump --single-transaction` taken at a random instant of a deploy, restored
+    /// into a new database once that deploy finished, then deployed (issue 22, item 12): the
+    /// dump's rows, history included, come from its snapshot, but each table's definition
+    /// from when the dump reached it, so its tables can be further on than its history. The
+    /// restore must converge, or stop with exit 5 naming `safemig repair`; no run may tell
+    /// the user to edit a migration file. `Ok(None)`: the dump did not land mid-deploy (or
+    /// could not be taken); `Ok(Some(converged))` otherwise.
+    fn dump_once(&self, rng: &mut Rng, label: &mut String) -> Result<Option<bool>, String> {
+        let (db, child) = self.mid_deploy(rng, label, "mariadb-dump");
+        let dump = harness::mariadb_dump(&db, &[], &[]);
+        let run = to_run(child.wait_with_output().unwrap());
+        if run.code != 0 {
+            return Err(format!(
+                "{label}: the dumped deploy exited {}:\n{}",
+                run.code, run.stderr
+            ));
+        }
+        // A table altered after the dump's snapshot may refuse its rows: no dump, no restore.
+        let Ok(dump) = dump else {
+            return Ok(None);
+        };
+        let restored = TestDb::new(Kind::Mysql);
+        harness::mariadb_restore(&restored, &dump);
+        let finished = restored.history().iter().filter(|h| h.finished).count();
+        if finished == self.migrations {
+            return Ok(None);
+        }
+        let run = deploy(&self.full, &restored);
+        if run.code == 0 {
+            return self.converge(&restored, label).map(|()| Some(true));
+        }
+        // Stopped: so must a second deploy, naming repair; status must not send the user
+        // to the file either (it may say pending: deploy then names repair).
+        let again = deploy(&self.full, &restored);
+        let status = self.full.safemig(&restored, &["status"]);
+        for (what, run) in [
+            ("deploy", &run),
+            ("deploy again", &again),
+            ("status", &status),
+        ] {
+            let output = format!("{}\n{}", run.stdout, run.stderr);
+            let names_repair = what == "status" || output.contains("next: run `safemig repair ");
+            if run.code == 0
+                || (what != "status" && run.code != 5)
+                || !names_repair
+                || output.contains("migration.sql")
+            {
+                return Err(format!(
+                    "{label}: on the restore, {what} exited {} without naming `safemig repair`, or advising to edit a migration file:\n{output}",
+                    run.code
+                ));
+            }
+        }
+        Ok(Some(false))
     }
 
     /// Re-runs deploy until it succeeds, then compares with the uninterrupted end state.
@@ -585,6 +656,10 @@ struct Tally {
     finished_first: usize,
     server_kills: usize,
     server_converged: usize,
+    /// Restores of dumps taken mid-deploy, and how many stopped for `safemig repair`
+    /// rather than converging.
+    dumps: usize,
+    dumps_converged: usize,
     fleet: fleet::FleetTally,
     failures: Vec<String>,
 }
@@ -595,7 +670,8 @@ fn run_engine(kind: Kind, args: &Args, seed: u64) -> Tally {
     if kind != Kind::Sqlite && args.fleet_kills > 0 {
         tally.fleet = fleet::run(kind, args.fleet_tenants, args.fleet_kills, &mut rng);
     }
-    if args.kills == 0 && args.server_kills == 0 {
+    let dumps = if kind == Kind::Mysql { args.dumps } else { 0 };
+    if args.kills == 0 && args.server_kills == 0 && dumps == 0 {
         return tally;
     }
     let scenario = Scenario::prepare(kind);
@@ -628,6 +704,22 @@ fn run_engine(kind: Kind, args: &Args, seed: u64) -> Tally {
             match scenario.server_kill_once(&mut rng, &mut label) {
                 Ok(_) => tally.server_converged += 1,
                 Err(e) => tally.failures.push(e),
+            }
+        }
+    }
+    let mut attempts = 0;
+    while tally.dumps < dumps && attempts < dumps * 3 {
+        attempts += 1;
+        let mut label = String::new();
+        match scenario.dump_once(&mut rng, &mut label) {
+            Ok(Some(converged)) => {
+                tally.dumps += 1;
+                tally.dumps_converged += usize::from(converged);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tally.dumps += 1;
+                tally.failures.push(e);
             }
         }
     }
@@ -672,6 +764,13 @@ fn main() {
             tally.server_kills,
             tally.server_converged
         );
+        if *kind == Kind::Mysql && args.dumps > 0 {
+            println!(
+                "{kind:?}: {} restores of dumps taken mid-deploy, {} converged, the rest stopped naming `safemig repair` or failed (below)",
+                tally.dumps, tally.dumps_converged
+            );
+            failed |= tally.dumps < args.dumps;
+        }
         if *kind != Kind::Sqlite && args.fleet_kills > 0 {
             let fleet = &tally.fleet;
             println!(

@@ -9,11 +9,12 @@ use clap::Args;
 
 use safemig::context::Context;
 use safemig::deploy::{self, Event, Outcome};
-use safemig::error::ConfigError;
+use safemig::error::{ConfigError, DeployError};
 use safemig::fleet::{self, FleetOptions, OnError};
 use safemig::interrupt::Interrupt;
 use safemig::lock::Wait;
 use safemig::lock_wait::LockWait;
+use safemig::migrations::MigrationsDir;
 use safemig::{Error, ExitCode};
 use serde_json::json;
 
@@ -159,7 +160,16 @@ pub async fn deploy(
         signals.set(Policy::Exit);
         let ctx = project.context()?;
         let dir = super::migrations(&ctx)?;
-        printer.dry_run(&deploy::dry_run(&ctx, &dir).await?);
+        let plan = deploy::dry_run(&ctx, &dir).await?;
+        printer.dry_run(&plan);
+        if plan.pending() > 0 {
+            let budget = super::forecast::default_budget(None)?;
+            let forecast = safemig::forecast::forecast(&ctx, &dir, budget).await?;
+            printer.line(&format!(
+                "\nForecast:\n{}",
+                super::forecast::render(&forecast)
+            ));
+        }
     } else {
         let interrupt = Interrupt::new(args.deadline);
         signals.set(Policy::Stop(interrupt.clone()));
@@ -184,7 +194,9 @@ pub enum Format {
     Json,
 }
 
-/// Deploys, printing each step and the summary; also `run`'s pre-start deploy.
+/// Deploys, printing each step and the summary; also `run`'s pre-start deploy. A schema
+/// that contradicts an interrupted migration's journal is settled from the schema, as
+/// repair settles it, and deploy runs again from where it stands.
 pub async fn apply(
     ctx: &Context,
     interrupt: &Interrupt,
@@ -192,28 +204,41 @@ pub async fn apply(
     format: Format,
 ) -> Result<Outcome, Error> {
     let dir = super::migrations(ctx)?;
-    let timeout = ctx.lock.timeout;
-    let outcome = deploy::run(ctx, &dir, interrupt, &mut |event| match format {
-        Format::Json => printer.json_line(event_json(&event)),
-        Format::Text => match event {
-            Event::Connected { target } => printer.deploy_header(&dir, target),
-            Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
-            Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
-            Event::Resuming { name, done, total } => printer.resuming(name, done, total),
-            Event::Applied {
-                name,
-                mode,
-                elapsed,
-            } => printer.applied(name, mode, elapsed),
-            Event::RetryingLockWait(retrying) => printer.lock_wait_retry(&retrying),
-        },
-    })
-    .await;
+    let cache = || super::cache_dir(false);
+    let outcome = match run(ctx, &dir, interrupt, printer, format).await {
+        Err(error @ Error::Deploy(DeployError::SchemaContradictsJournal { .. })) => {
+            let found = error.to_string();
+            let timeout = ctx.lock.timeout;
+            let ahead = safemig::repair::continue_ahead(
+                ctx,
+                &dir,
+                error,
+                cache(),
+                interrupt,
+                &mut |wait| printer.lock_wait(&wait, timeout),
+            )
+            .await?;
+            match format {
+                Format::Json => printer.json_line(json!({
+                    "format_version": 1,
+                    "event": "settled_from_schema",
+                    "found": found,
+                })),
+                Format::Text => {
+                    printer.line(&found);
+                    printer.ahead(&ahead);
+                }
+            }
+            run(ctx, &dir, interrupt, printer, format).await
+        }
+        outcome => outcome,
+    };
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
-            let cache = super::cache_dir(false);
-            return Err(safemig::repair::explain_failure(ctx, &dir, error, cache, interrupt).await);
+            return Err(
+                safemig::repair::explain_failure(ctx, &dir, error, cache(), interrupt).await,
+            );
         }
     };
     match format {
@@ -226,6 +251,33 @@ pub async fn apply(
         Format::Text => printer.deploy_summary(&outcome),
     }
     Ok(outcome)
+}
+
+/// One deploy, its progress printed.
+async fn run(
+    ctx: &Context,
+    dir: &MigrationsDir,
+    interrupt: &Interrupt,
+    printer: &mut Printer,
+    format: Format,
+) -> Result<Outcome, Error> {
+    let timeout = ctx.lock.timeout;
+    deploy::run(ctx, dir, interrupt, &mut |event| match format {
+        Format::Json => printer.json_line(event_json(&event)),
+        Format::Text => match event {
+            Event::Connected { target } => printer.deploy_header(dir, target),
+            Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
+            Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
+            Event::Resuming { name, done, total } => printer.resuming(name, done, total),
+            Event::Applied {
+                name,
+                mode,
+                elapsed,
+            } => printer.applied(name, mode, elapsed),
+            Event::RetryingLockWait(retrying) => printer.lock_wait_retry(&retrying),
+        },
+    })
+    .await
 }
 
 /// An event of `deploy --json` (docs/reference/json.md, "deploy").

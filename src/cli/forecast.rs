@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use comfy_table::Table;
+use comfy_table::{Table, presets};
 
 use safemig::advice::Advice;
 use safemig::forecast::{Estimate, Forecast, Verdict};
@@ -44,10 +44,7 @@ pub async fn forecast(
     printer.set_target(project.target());
     let budget = match args.budget {
         Some(budget) => budget,
-        None => {
-            let grace = GracePeriod::declared(args.grace_period, &|name| std::env::var(name).ok())?;
-            StopBudget::new(grace).migration_deadline()
-        }
+        None => default_budget(args.grace_period)?,
     };
     let ctx = project.context()?;
     let dir = super::migrations(&ctx)?;
@@ -61,6 +58,13 @@ pub async fn forecast(
         }
     }
     Ok(forecast.verdict.exit_code())
+}
+
+/// What a stop leaves a migration under the grace period `flag` declares (else
+/// `SAFEMIG_GRACE_PERIOD`, else the runtimes' default), as `run` computes it.
+pub(super) fn default_budget(flag: Option<Duration>) -> Result<Duration, Error> {
+    let grace = GracePeriod::declared(flag, &|name| std::env::var(name).ok())?;
+    Ok(StopBudget::new(grace).migration_deadline())
 }
 
 /// Milliseconds as people read them.
@@ -95,12 +99,13 @@ fn blocks(blocks: Blocks) -> &'static str {
 }
 
 /// The forecast as a table of statements with the verdict under it.
-fn render(forecast: &Forecast) -> String {
+pub(super) fn render(forecast: &Forecast) -> String {
     let pending = forecast.migrations.len();
     if pending == 0 {
         return format!("No pending migrations on {}.", forecast.target);
     }
     let mut table = Table::new();
+    table.load_style(presets::NOTHING);
     table.set_header([
         "migration",
         "#",

@@ -296,6 +296,7 @@ fn deploy(error: &DeployError) -> Option<Advice> {
         )
         .run(&["deploy"])
         .then("; to wait longer, add --table-lock-retry-for with more seconds"),
+        SchemaContradictsJournal { name, .. } => diagnosis::failed(name),
         CannotResume { name, inspect, .. } => Advice::text(format!("{inspect}; then run "))
             .run(&["resolve", "--applied", name])
             .then(" if the migration's changes are all there, or undo them and run ")

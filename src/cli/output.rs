@@ -54,6 +54,31 @@ impl Printer {
         advice.render(&self.target)
     }
 
+    /// How deploy settled a schema further on than an interrupted migration's journal.
+    pub fn ahead(&mut self, ahead: &safemig::repair::Ahead) {
+        use safemig::repair::Ahead;
+        let text = match ahead {
+            Ahead::Repaired {
+                migration,
+                verdict,
+                log,
+            } => format!(
+                "The schema shows where `{}` stands (verdict {verdict}): {log}; deploying again.",
+                safemig::text::escaped(migration)
+            ),
+            Ahead::RecordedApplied { names } => format!(
+                "The schema is the whole folder's: recorded {} applied ({}); deploying again.",
+                safemig::text::count(names.len(), "migration"),
+                names
+                    .iter()
+                    .map(|n| format!("`{}`", safemig::text::escaped(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.line(&text);
+    }
+
     pub fn line(&mut self, text: &str) {
         let _ = writeln!(self.out, "{}", for_people(text));
     }

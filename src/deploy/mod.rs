@@ -129,6 +129,16 @@ pub enum DryRun<'a> {
     },
 }
 
+impl DryRun<'_> {
+    /// How many migrations deploy would apply.
+    pub fn pending(&self) -> usize {
+        match self {
+            DryRun::NoDatabase { migrations, .. } => *migrations,
+            DryRun::Plan { plan, .. } => plan.steps.len(),
+        }
+    }
+}
+
 /// Progress, reported as it happens.
 #[derive(Debug)]
 pub enum Event<'a> {

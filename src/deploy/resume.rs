@@ -56,9 +56,12 @@ pub async fn resumability(
             Err(e) => Err(e),
         };
         let standing = match checked {
-            Err(Error::Deploy(DeployError::CannotResume { reason, .. })) => {
-                Resumability::Refused(reason)
-            }
+            Err(Error::Deploy(
+                DeployError::CannotResume { reason, .. }
+                | DeployError::SchemaContradictsJournal {
+                    evidence: reason, ..
+                },
+            )) => Resumability::Refused(reason),
             Err(e) => return Err(e),
             Ok(_) if journal.stuck() => {
                 let a = journal.attempts.expect("stuck journals count attempts");
@@ -181,10 +184,74 @@ pub async fn assess(
         .as_ref()
         .filter(|f| f.statement == journal.done && f.statement < statements.len());
     check_completed(engine, migration, &statements, journal, in_flight).await?;
-    let Some(in_flight) = in_flight else {
-        return Ok(InFlightVerdict::None);
+    let verdict = match in_flight {
+        Some(in_flight) => settle(engine, migration, &statements, journal, in_flight).await?,
+        None => InFlightVerdict::None,
     };
-    settle(engine, migration, &statements, journal, in_flight).await
+    let next = journal.done + usize::from(verdict == InFlightVerdict::Ran);
+    check_ahead(engine, migration, &statements, next).await?;
+    Ok(verdict)
+}
+
+/// The statements still to run, from `next`, must find their tables as the journal's
+/// position implies: a table one of them creates is not there yet, one it alters, indexes
+/// or drops is (or a remaining statement before it makes it so). A restored
+/// `mariadb-dump --single-transaction` fails this: it reads every table's rows from its
+/// snapshot, history rows included, but each table's definition when it reaches it, so
+/// its tables can be further on than its journal. Resuming would run again statements
+/// whose effect is there until one fails, and that failure would look like the file's.
+/// Checked only where the engine can show tables (where DDL is not atomic with the
+/// journal); `repair` then tells from the whole schema where the migration stands.
+async fn check_ahead(
+    engine: &mut dyn Engine,
+    migration: &LocalMigration,
+    statements: &[Statement<'_>],
+    next: usize,
+) -> Result<(), Error> {
+    let dialect = engine.provider().dialect();
+    // What the remaining statements before the one checked leave of each table.
+    let mut left: Vec<(String, bool)> = Vec::new();
+    for (i, stmt) in statements.iter().enumerate().skip(next) {
+        if !matches!(sql::target(stmt, dialect), Target::Tables(_)) {
+            continue;
+        }
+        for (table, needed) in sql::table_preconditions(stmt, dialect) {
+            let exists = match left.iter().find(|(t, _)| *t == table) {
+                Some((_, exists)) => *exists,
+                None => match engine
+                    .snapshot(&Target::Tables(vec![table.clone()]))
+                    .await?
+                {
+                    Some(now) => now.exists,
+                    None => return Ok(()),
+                },
+            };
+            if exists != needed {
+                return Err(contradicted(
+                    migration,
+                    format!(
+                        "statement {} of {} (line {}: `{}`), still to run, needs `{}` {}, but it {}",
+                        i + 1,
+                        statements.len(),
+                        stmt.line,
+                        excerpt(stmt.sql),
+                        text::escaped(&table),
+                        if needed {
+                            "to exist"
+                        } else {
+                            "not to exist yet"
+                        },
+                        if exists { "exists" } else { "is missing" }
+                    ),
+                ));
+            }
+        }
+        for (table, exists) in final_states(sql::table_effects(stmt, dialect)) {
+            left.retain(|(t, _)| *t != table);
+            left.push((table, exists));
+        }
+    }
+    Ok(())
 }
 
 /// Another migration's row started after this journal was last written: a deploy went on
@@ -267,7 +334,7 @@ async fn check_completed(
         };
         if now.exists != exists {
             let stmt = &statements[i];
-            return Err(cannot_resume(
+            return Err(contradicted(
                 migration,
                 format!(
                     "statement {} (line {}: `{}`) completed before deploy stopped, so `{}` should {}, but it {}: the database looks restored from a backup taken during the migration, or changed by hand",
@@ -277,11 +344,6 @@ async fn check_completed(
                     text::escaped(&table),
                     if exists { "exist" } else { "be gone" },
                     if now.exists { "exists" } else { "is missing" }
-                ),
-                format!(
-                    "compare the database with the first {} statements of {}",
-                    journal.done,
-                    text::path(&migration.script_path)
                 ),
             ));
         }
@@ -298,22 +360,25 @@ async fn settle(
     in_flight: &InFlight,
 ) -> Result<InFlightVerdict, Error> {
     let stmt = &statements[in_flight.statement];
+    let running = format!(
+        "statement {} of {} (line {}: `{}`) was running when deploy stopped, and",
+        in_flight.statement + 1,
+        journal.total(),
+        stmt.line,
+        excerpt(stmt.sql)
+    );
     let undecidable = |why: &str| {
         cannot_resume(
             migration,
-            format!(
-                "statement {} of {} (line {}: `{}`) was running when deploy stopped, and {why}",
-                in_flight.statement + 1,
-                journal.total(),
-                stmt.line,
-                excerpt(stmt.sql)
-            ),
+            format!("{running} {why}"),
             format!(
                 "check in the database whether `{}` took effect",
                 excerpt(stmt.sql)
             ),
         )
     };
+    // What the schema shows, but no statement of the journal's position produces.
+    let impossible = |why: String| contradicted(migration, format!("{running} {why}"));
     let target = &in_flight.target;
     match target {
         // Written inside the script's transaction: visible only if that COMMIT happened.
@@ -338,7 +403,7 @@ async fn settle(
     if let Target::Index { create, .. } = target
         && now.exists != *create
     {
-        return Err(undecidable(&format!(
+        return Err(impossible(format!(
             "its index changed, but is {} now, which the statement cannot have produced",
             if now.exists { "present" } else { "gone" }
         )));
@@ -353,7 +418,7 @@ async fn settle(
             continue;
         };
         if table_now.exists != exists {
-            return Err(undecidable(&format!(
+            return Err(impossible(format!(
                 "its target changed, but not into a state it produces: `{}` {} now, and the statement leaves it {}; the database looks restored from a backup taken during the migration, or changed by hand",
                 text::escaped(&table),
                 if table_now.exists {
@@ -385,6 +450,15 @@ pub fn state_hash(state: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The schema contradicts the journal: repair's classification decides
+/// (`repair::continue_ahead`), never a retry.
+fn contradicted(migration: &LocalMigration, evidence: String) -> Error {
+    Error::Deploy(DeployError::SchemaContradictsJournal {
+        name: migration.name.clone(),
+        evidence,
+    })
 }
 
 fn cannot_resume(migration: &LocalMigration, reason: String, inspect: String) -> Error {

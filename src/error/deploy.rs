@@ -111,6 +111,17 @@ pub enum DeployError {
         /// What to look at in the database to decide by hand.
         inspect: String,
     },
+
+    /// The live schema contradicts the journal of an interrupted migration: a table a
+    /// completed statement made is gone, the statement in flight left its target in a
+    /// state it cannot produce, or the statements still to run find their effect there (a
+    /// restored `mariadb-dump --single-transaction`, whose tables are newer than its
+    /// history rows). Repair's classification of the whole schema decides.
+    #[error(
+        "migration `{}` was interrupted, but the schema is not where its journal says: {evidence}",
+        crate::text::escaped(name)
+    )]
+    SchemaContradictsJournal { name: String, evidence: String },
 }
 
 impl DeployError {
@@ -118,7 +129,9 @@ impl DeployError {
         use DeployError::*;
         match self {
             NotEmpty { .. } => ExitCode::BaselineNeeded,
-            FailedMigrations { .. } | CannotResume { .. } => ExitCode::FailedInHistory,
+            FailedMigrations { .. } | CannotResume { .. } | SchemaContradictsJournal { .. } => {
+                ExitCode::FailedInHistory
+            }
             MigrationFailed { .. } => ExitCode::MigrationFailed,
             PrismaNext { .. } => ExitCode::Usage,
             Interrupted { .. } => ExitCode::Interrupted,
@@ -132,9 +145,11 @@ impl DeployError {
             NotEmpty { .. } => Some("P3005"),
             FailedMigrations { .. } => Some("P3009"),
             MigrationFailed { .. } => Some("P3018"),
-            PrismaNext { .. } | Interrupted { .. } | CannotResume { .. } | TableLocked { .. } => {
-                None
-            }
+            PrismaNext { .. }
+            | Interrupted { .. }
+            | CannotResume { .. }
+            | SchemaContradictsJournal { .. }
+            | TableLocked { .. } => None,
         }
     }
 }

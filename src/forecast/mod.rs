@@ -20,13 +20,13 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::context::Context;
-use crate::engine::{Access, TableSize};
+use crate::engine::{Access, Engine, TableSize};
 use crate::error::DatabaseError;
 use crate::exit_code::ExitCode;
 use crate::history;
 use crate::migrations::{LocalMigration, MigrationsDir};
 use crate::sql::{self, Blocks, Dialect, Effect};
-use crate::status::{self, State, Strictness};
+use crate::status::{self, State, StatusReport, Strictness};
 
 pub use estimate::{Estimate, Throughput};
 
@@ -138,6 +138,17 @@ pub async fn forecast(
         Err(e) => return Err(e),
     };
     let report = status::report_on(&mut *engine, &ctx.url, dir, Strictness::default()).await?;
+    of_report(&mut *engine, dir, &report, budget).await
+}
+
+/// The forecast of what `report` (status over `engine`'s database) finds pending, sized
+/// with `engine`'s table statistics: `check` asks it on its own connection.
+pub async fn of_report(
+    engine: &mut dyn Engine,
+    dir: &MigrationsDir,
+    report: &StatusReport,
+    budget: Duration,
+) -> Result<Forecast, Error> {
     let pending: Vec<&LocalMigration> = report
         .migrations
         .iter()
@@ -145,6 +156,7 @@ pub async fn forecast(
         .filter_map(|m| dir.find(&m.name))
         .collect();
     let sizes = engine.table_sizes().await?;
+    let dialect = engine.provider().dialect();
     Ok(of_migrations(
         engine.target(),
         &pending,

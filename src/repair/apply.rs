@@ -185,6 +185,42 @@ async fn under_lock(
     written
 }
 
+/// Withdraws a failed row's claim that its failed statement applied nothing (its
+/// journal's `retry_from`) once the schema shows the migration elsewhere than the journal
+/// says: deploy would otherwise wait for the file to change and `status` advise fixing
+/// `migration.sql`, over a correct file. The row stays failed, for `safemig repair`.
+pub async fn withdraw_retry(
+    ctx: &Context,
+    report: &Report,
+    interrupt: &Interrupt,
+    on_wait: &mut dyn FnMut(lock::Wait<'_>),
+) -> Result<(), Error> {
+    let journal = report.logs.as_deref().and_then(Journal::from_logs);
+    let (Some(row_id), Some(mut journal)) = (&report.row_id, journal) else {
+        return Ok(());
+    };
+    if report.recorded != Recorded::Failed || journal.retry_from.take().is_none() {
+        return Ok(());
+    }
+    journal.error = journal.error.map(|e| {
+        format!("{e}; the schema shows more of the migration than this journal: `safemig repair` settles it")
+    });
+    let mut engine = ctx.connect(Access::ReadWrite).await?;
+    under_lock(
+        &mut *engine,
+        ctx,
+        report,
+        interrupt,
+        on_wait,
+        async |engine| {
+            engine
+                .update_journal(row_id, report.applied_steps_count, &journal.to_logs())
+                .await
+        },
+    )
+    .await
+}
+
 /// Marks the report's row rolled back: a failed row as `resolve --rolled-back` does, a
 /// finished one (a row finished by hand) the same way, so deploy applies the migration
 /// again. A migration without a live row has nothing to mark.

@@ -37,7 +37,7 @@ use crate::schema::Schema;
 use crate::sql::{self, StatementKind};
 
 pub use apply::{Partial, Repaired, apply};
-pub use explain::explain_failure;
+pub use explain::{Ahead, continue_ahead, explain_failure};
 pub use heal::{Healed, heal};
 pub use invalid::InvalidIndex;
 pub use verdict::{Verdict, classify};

@@ -63,6 +63,7 @@ struct Gauges {
     drift_last_run: Series,
     duration: Series,
     failed_info: Series,
+    forecast: Series,
 }
 
 impl Gauges {
@@ -131,6 +132,10 @@ impl Gauges {
                 "migration_failed_info",
                 "1 per failed migration row, named by the label `migration`",
             ),
+            forecast: gauge(
+                "pending_forecast_seconds",
+                "How long the pending migrations are estimated to take on the live tables (safemig forecast), the range's `bound` low and high; 0 when none is pending; absent for tenants read in a batch",
+            ),
         }
     }
 }
@@ -195,6 +200,21 @@ fn add_target(gauges: &Gauges, target: &TargetReport) {
     if let Some(lock) = &target.lock {
         let held = matches!(lock, Lock::Held { .. });
         set(&gauges.lock_held, &labels, if held { 1.0 } else { 0.0 });
+    }
+    // Nothing pending takes no time; tenants read in a batch are not forecast (absent).
+    let forecast = match target.forecast_ms {
+        Some(forecast) => Some(forecast),
+        None => (count("pending") == 0.0).then(Default::default),
+    };
+    for (bound, ms) in forecast
+        .iter()
+        .flat_map(|f| [("low", f.low), ("high", f.high)])
+    {
+        set(
+            &gauges.forecast,
+            &with(labels.clone(), "bound", bound),
+            ms as f64 / 1000.0,
+        );
     }
     for migration in &target.migrations {
         if migration.state == status::State::Failed {

@@ -452,6 +452,7 @@ mod tests {
             notes: Vec::new(),
             lock: Some(Lock::Free),
             drift: None,
+            forecast_ms: None,
             error: None,
             read: "single",
             elapsed_ms: 1500,

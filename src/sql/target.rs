@@ -121,6 +121,41 @@ pub fn table_effects(stmt: &Statement<'_>, dialect: Dialect) -> Vec<(String, boo
     Vec::new()
 }
 
+/// What a table-level DDL statement needs of its tables before it runs, in order: each
+/// table that must exist (`true`: altered, indexed, dropped, renamed away) or must not yet
+/// (`false`: created, renamed to). Empty where the statement asks nothing (`IF [NOT]
+/// EXISTS`, `OR REPLACE`) or touches no table. A resume checks the statements still to run
+/// against the live schema with it: a table one of them creates that already exists, or
+/// one it alters that is gone, is a schema that is not where the journal says.
+pub fn table_preconditions(stmt: &Statement<'_>, dialect: Dialect) -> Vec<(String, bool)> {
+    let w = Words::new(stmt.sql, dialect);
+    let head: Vec<&str> = w.words.iter().take(6).map(String::as_str).collect();
+    let word =
+        |i: usize, keyword: &str| head.get(i).is_some_and(|w| w.eq_ignore_ascii_case(keyword));
+    if (0..head.len()).any(|i| word(i, "IF") || word(i, "REPLACE")) {
+        return Vec::new();
+    }
+    let creates_table = word(0, "CREATE") && word(1, "TABLE");
+    let effects = table_effects(stmt, dialect);
+    let needed: Vec<(String, bool)> = match effects.as_slice() {
+        // Changed in place: an ALTER without a rename, an index built or dropped on it.
+        [(table, true)] if !creates_table => vec![(table.clone(), true)],
+        _ => effects
+            .into_iter()
+            .map(|(t, exists)| (t, !exists))
+            .collect(),
+    };
+    // A table's first mention is what the statement needs of it (`RENAME TABLE a TO t, b
+    // TO a` needs `a` present; that it is absent again midway is its own doing).
+    let mut first: Vec<(String, bool)> = Vec::new();
+    for (table, exists) in needed {
+        if !first.iter().any(|(t, _)| *t == table) {
+            first.push((table, exists));
+        }
+    }
+    first
+}
+
 /// A column renamed by `ALTER TABLE t RENAME [COLUMN] a TO b` (every engine's form; MySQL
 /// may list several clauses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,6 +413,40 @@ mod tests {
         assert_eq!(effects("CREATE INDEX i ON t (a)"), e(&[("t", true)]));
         assert!(effects("CREATE TEMPORARY TABLE x (a int)").is_empty());
         assert!(effects("INSERT INTO t VALUES (1)").is_empty());
+    }
+
+    #[test]
+    fn table_preconditions_say_what_must_exist_before() {
+        let m = Dialect::Mysql;
+        let needs = |sql: &str| {
+            let stmts = split(sql, m);
+            table_preconditions(&stmts[0], m)
+        };
+        let e = |pairs: &[(&str, bool)]| -> Vec<(String, bool)> {
+            pairs.iter().map(|(t, x)| (t.to_string(), *x)).collect()
+        };
+        assert_eq!(needs("CREATE TABLE `a` (id int)"), e(&[("a", false)]));
+        assert!(needs("CREATE TABLE IF NOT EXISTS `a` (id int)").is_empty());
+        assert!(needs("CREATE OR REPLACE TABLE `a` (id int)").is_empty());
+        assert!(needs("DROP TABLE IF EXISTS a").is_empty());
+        assert_eq!(
+            needs("-- AlterTable\nALTER TABLE `Chat` ADD COLUMN `name` VARCHAR(100) NULL"),
+            e(&[("Chat", true)])
+        );
+        assert_eq!(
+            needs("CREATE UNIQUE INDEX `i` ON `Contact` (`a`)"),
+            e(&[("Contact", true)])
+        );
+        assert_eq!(needs("DROP TABLE a, `b`"), e(&[("a", true), ("b", true)]));
+        assert_eq!(
+            needs("ALTER TABLE a RENAME TO b"),
+            e(&[("a", true), ("b", false)])
+        );
+        assert_eq!(
+            needs("RENAME TABLE a TO t, b TO a"),
+            e(&[("a", true), ("t", false), ("b", true)])
+        );
+        assert!(needs("INSERT INTO t VALUES (1)").is_empty());
     }
 
     #[test]

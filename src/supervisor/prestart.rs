@@ -66,6 +66,7 @@ fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Pr
             | Error::Deploy(DeployError::MigrationFailed { .. })
             | Error::Deploy(DeployError::CannotResume { .. })
             | Error::Deploy(DeployError::TableLocked { .. })
+            | Error::Deploy(DeployError::SchemaContradictsJournal { .. })
             | Error::Supervise(SuperviseError::NotUpToDate { .. })),
         ) if on_failed == OnFailed::Warn => Ok(Prestart::NotVerified(e)),
         Err(e) => Err(e),

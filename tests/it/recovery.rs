@@ -4,8 +4,13 @@
 //! a deploy can leave: continued when that is provably right, refused with the evidence
 //! and the next command otherwise, never "resumed" into a wrong schema.
 
+use crate::corpus::{migration_files, migration_name};
+use crate::fleet::wait_until;
 use crate::for_each_engine;
-use crate::harness::{Kind, Project, TestDb, mariadb};
+use crate::harness::{
+    Kind, Project, TestDb, block_on, corpus_dir, mariadb, mariadb_dump, mariadb_restore,
+};
+use crate::journeys::{FIRST, INIT, Journey, SECOND, Step, preferring, transcript};
 use crate::status::status_json;
 
 fn stderr_has(run: &crate::harness::Run, needles: &[&str]) {
@@ -80,7 +85,8 @@ fn mariadb_statement_over_max_allowed_packet() {
 
 /// The incident's restored dump: taken while an `ALTER TABLE Session` ran, it has no
 /// `Session` at all. The ALTER's target changed, but not into anything an ALTER produces:
-/// deploy refuses with the evidence, writes nothing, and status agrees.
+/// deploy refuses with the evidence, writes nothing, names `safemig repair` (which tells
+/// from the whole schema where the migration stands), and status agrees.
 #[test]
 fn mariadb_restored_during_an_alter_is_not_resumed() {
     for point in ["after_statement:2", "during_statement:2"] {
@@ -110,10 +116,10 @@ fn mariadb_restored_during_an_alter_is_not_resumed() {
         stderr_has(
             &run,
             &[
-                "`20240102000000_expiry` was interrupted and cannot be resumed",
+                "`20240102000000_expiry` was interrupted, but the schema is not where its journal says",
                 "`Session` is missing now",
                 "restored from a backup",
-                "safemig resolve --applied 20240102000000_expiry",
+                "next: run `safemig repair 20240102000000_expiry",
             ],
         );
         assert_eq!(db.history(), before, "{point}: nothing written");
@@ -226,4 +232,157 @@ fn a_failed_statement_that_applied_nothing_is_retried_once_fixed(kind: Kind) {
     project.safemig(&db, &["status"]).expect(0);
 }
 
-for_each_engine!(a_failed_statement_that_applied_nothing_is_retried_once_fixed);
+/// Issue 22, item 12. `mariadb-dump --single-transaction` reads every table's rows from one
+/// snapshot, but each table's definition when it reaches it: taken while a deploy runs, its
+/// history rows say a migration is at statement 3 while the tables are further on (here, the
+/// whole folder applied). Deploy must not rerun statements whose effect is there until one
+/// fails and then advise editing a correct file: it continues from the state the schema
+/// shows, or stops with exit 5 naming `safemig repair`, and following the advice as printed
+/// heals the database (history and schema the folder's).
+#[test]
+fn mariadb_dump_with_tables_newer_than_its_history() {
+    let Some(corpus) = corpus_dir() else {
+        return;
+    };
+    let files = migration_files(&corpus.join("evolution-api-mysql/migrations"));
+    let migrations: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (migration_name(f), std::fs::read_to_string(f).unwrap()))
+        .collect();
+    let migrations: Vec<(&str, &str)> = migrations
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    let source = TestDb::new(Kind::Mysql);
+    Project::new(Kind::Mysql, &migrations[..1])
+        .safemig(&source, &["deploy"])
+        .expect(0);
+    let project = Project::new(Kind::Mysql, &migrations);
+    let (history, tables) = dump_during_statement(&project, &source, "Contact", migrations[1].0);
+
+    let journey = Journey::new(Kind::Mysql, &migrations);
+    mariadb_restore(&journey.staging, &tables);
+    mariadb_restore(&journey.staging, &history);
+    let steps = journey.follow("safemig deploy --env staging", 4, &preferring(&["--apply"]));
+    let all = transcript(&steps);
+    let first = &steps[0].run;
+    assert!(
+        first.code == 0 || (first.code == 5 && first.stderr.contains("next: run `safemig repair ")),
+        "deploy neither converged nor named `safemig repair`:\n{all}"
+    );
+    assert!(
+        !all.contains("migration.sql"),
+        "advice to edit a migration file:\n{all}"
+    );
+    journey.assert_healthy(&steps);
+}
+
+/// Deploys `project` to `db` while another session holds `LOCK TABLES table READ`, so that
+/// the deploy waits on its first statement altering `table` (in `migration`); dumps
+/// `_prisma_migrations` then, lets the deploy finish, and dumps the other tables: the dump
+/// `mariadb-dump --single-transaction` makes when it reaches the history table first.
+/// Returns (history, tables).
+fn dump_during_statement(
+    project: &Project,
+    db: &TestDb,
+    table: &str,
+    migration: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut locker = block_on(db.connect());
+    let lock = |sql: String, conn: &mut sqlx::AnyConnection| {
+        block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(conn))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    };
+    lock(format!("LOCK TABLES `{table}` READ"), &mut locker);
+    let deploy = project.spawn(db, &["deploy"]);
+    let waiting = format!(
+        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST \
+         WHERE DB = '{}' AND STATE = 'Waiting for table metadata lock' \
+         AND INFO LIKE '%ALTER TABLE `{table}`%'",
+        db.name
+    );
+    wait_until("deploy to wait on the locked table", || {
+        db.scalar(&waiting).as_deref() == Some("1")
+    });
+    let held = db.history();
+    let row = held.iter().find(|h| h.name == migration);
+    assert!(
+        row.is_some_and(|r| !r.finished && r.steps >= 1),
+        "{migration} is not in flight: {held:?}"
+    );
+    let history = mariadb_dump(db, &["_prisma_migrations"], &[]).unwrap();
+    lock("UNLOCK TABLES".into(), &mut locker);
+    drop(locker);
+    let output = deploy.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tables = mariadb_dump(db, &[], &["_prisma_migrations"]).unwrap();
+    (history, tables)
+}
+
+/// The same on every engine, the schema built directly: a journaled migration interrupted
+/// after statement 2 of 4, then statement 3's table created by hand. Deploy continues from
+/// the state the schema shows, or stops naming `safemig repair` (and so does the next
+/// deploy: the failed row no longer claims a fixed file would let it retry); following
+/// the advice heals, and nothing ever says to edit `migration.sql`.
+fn schema_ahead_of_an_interrupted_journal(kind: Kind) {
+    // Journaled everywhere: CONCURRENTLY and VACUUM refuse a transaction.
+    let journaled = match kind {
+        Kind::Postgres => "CREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n",
+        Kind::Mysql => "CREATE INDEX a_id_idx ON a (id);\n",
+        Kind::Sqlite => "VACUUM;\n",
+    };
+    let second = format!(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\n{journaled}\
+         CREATE TABLE b (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE c (id INTEGER PRIMARY KEY);\n"
+    );
+    let journey = Journey::new(kind, &[(FIRST, INIT), (SECOND, &second)]);
+    // One statement boundary in the first migration, two in the second.
+    let killed = journey
+        .command("safemig deploy --env staging")
+        .env("SAFEMIG_FAILPOINT", "after_statement:3")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "{killed:?}");
+    journey
+        .staging
+        .exec("CREATE TABLE b (id INTEGER PRIMARY KEY)");
+
+    let first = journey.safemig("safemig deploy --env staging");
+    let mut runs = vec![first];
+    if runs[0].code != 0 {
+        runs.push(journey.safemig("safemig deploy --env staging"));
+        runs.push(journey.safemig("safemig status --env staging"));
+    }
+    for run in &runs {
+        let output = format!("{}{}", run.stdout, run.stderr);
+        assert!(!output.contains("migration.sql"), "{output}");
+    }
+    for run in &runs[..runs.len().min(2)] {
+        assert!(
+            run.code == 0
+                || (run.code == 5
+                    && run
+                        .stderr
+                        .contains(&format!("next: run `safemig repair {SECOND}"))),
+            "{run:?}"
+        );
+    }
+    let step = Step {
+        command: "safemig deploy --env staging".into(),
+        run: runs.swap_remove(0),
+    };
+    let steps = journey.follow_from(step, 4, &preferring(&["--finish", "--apply"]));
+    let all = transcript(&steps);
+    assert!(!all.contains("migration.sql"), "{all}");
+    journey.assert_healthy(&steps);
+}
+
+for_each_engine!(
+    a_failed_statement_that_applied_nothing_is_retried_once_fixed,
+    schema_ahead_of_an_interrupted_journal,
+);

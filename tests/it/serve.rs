@@ -1025,3 +1025,55 @@ fn drift_alerts_fire_once_per_environment_and_clear_after_a_release() {
         },
     );
 }
+
+/// The forecast of pending migrations on the live tables (`safemig forecast`) is a metric
+/// per target, low and high, and is in `check --json`; once deployed, it is 0.
+#[test]
+fn the_forecast_of_pending_migrations_is_a_metric() {
+    let kind = Kind::Postgres;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec(
+        "INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 100000) g; ANALYZE users;",
+    );
+    project.write(
+        "20240601000000_email_index",
+        "CREATE INDEX \"users_email_idx\" ON users(email);",
+    );
+    let mut envs = Environments::new();
+    envs.add("prod", &db.url, &project, "");
+
+    let check = envs.command(&["check", "--json"]).output().unwrap();
+    let json: Value = serde_json::from_slice(&check.stdout).unwrap();
+    let target = &json["environments"][0]["targets"][0];
+    let high = target["forecast_ms"]["high"].as_u64().unwrap();
+    assert!(high > 50, "an index build over 100,000 rows: {target:#}");
+
+    let serve = Serve::start(&envs, &[]);
+    let (_, metrics) = serve.get("/metrics");
+    let bound = |bound: &str| {
+        let label = format!("bound=\"{bound}\"");
+        sample(
+            &metrics,
+            "safemig_pending_forecast_seconds",
+            &["env=\"prod\"", &label],
+        )
+    };
+    assert_eq!(bound("high"), Some(high as f64 / 1000.0), "{metrics}");
+    assert!(bound("low").unwrap() < bound("high").unwrap(), "{metrics}");
+    drop(serve);
+
+    project.safemig(&db, &["deploy"]).expect(0);
+    let serve = Serve::start(&envs, &[]);
+    let (_, metrics) = serve.get("/metrics");
+    assert_eq!(
+        sample(
+            &metrics,
+            "safemig_pending_forecast_seconds",
+            &["env=\"prod\"", "bound=\"high\""]
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
+}

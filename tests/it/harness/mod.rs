@@ -599,6 +599,9 @@ pub use mysql::mariadb;
 // tests/kill.rs includes this harness too, and applies no file with the client.
 #[allow(unused_imports)]
 pub use mysql::mariadb_client;
+// tests/it and the kill test's restores of dumps taken mid-deploy.
+#[allow(unused_imports)]
+pub use mysql::{mariadb_dump, mariadb_restore};
 pub use postgres::postgres;
 // tests/kill.rs includes this harness too, and starts no private server.
 #[allow(unused_imports)]

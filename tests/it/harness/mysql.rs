@@ -56,6 +56,46 @@ pub fn mariadb_client(db: &TestDb) -> Command {
     command
 }
 
+/// `mariadb-dump --single-transaction` of `db`'s `tables` (all of them when empty) but
+/// the `ignored` ones: the rows of every table from one snapshot, but each table's
+/// definition as it is when the dump reaches it, as a backup taken during a deploy is.
+/// `Err`: the tool's complaint (a table altered after the snapshot may refuse its rows).
+pub fn mariadb_dump(db: &TestDb, tables: &[&str], ignored: &[&str]) -> Result<Vec<u8>, String> {
+    let output = Command::new("mariadb-dump")
+        .args(client_args(mariadb()))
+        .args([
+            "--single-transaction",
+            "--routines",
+            "--triggers",
+            "--events",
+        ])
+        .args(
+            ignored
+                .iter()
+                .map(|t| format!("--ignore-table={}.{t}", db.name)),
+        )
+        .arg(&db.name)
+        .args(tables)
+        .output()
+        .unwrap_or_else(|e| panic!("running mariadb-dump: {e}"));
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// Restores a `mariadb-dump` into `db` with the `mariadb` client.
+pub fn mariadb_restore(db: &TestDb, dump: &[u8]) {
+    feed_tool(
+        Command::new("mariadb")
+            .args(client_args(mariadb()))
+            .arg(&db.name),
+        dump,
+        "restoring a MariaDB dump",
+    );
+}
+
 impl TestEngine for Mysql {
     fn create_database(&self, name: &str) -> TestDb {
         let server = mariadb();
