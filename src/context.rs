@@ -10,13 +10,16 @@ use crate::config::Project;
 use crate::database_url::DatabaseUrl;
 use crate::engine::{self, Access, Engine};
 use crate::lock::LockOptions;
+use crate::lock_wait::LockWait;
 use crate::migrations::MigrationsDir;
 
-/// The project, its database and the lock.
+/// The project, its database, the lock, and how long statements wait for table locks.
 pub struct Context {
     pub project: Project,
     pub url: DatabaseUrl,
     pub lock: LockOptions,
+    /// Deploy's lock waits: the defaults unless the command line set them.
+    pub lock_wait: LockWait,
 }
 
 impl Context {
@@ -46,6 +49,7 @@ impl Context {
             project,
             url,
             lock: LockOptions::from_environment(lock_timeout),
+            lock_wait: LockWait::default(),
         })
     }
 

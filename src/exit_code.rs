@@ -39,6 +39,9 @@ pub enum ExitCode {
     DrillFailed = 13,
     /// `drift`: the two sides differ in schema or in history.
     Drift = 14,
+    /// `deploy`/`run`: a migration could not get a table lock within its retries
+    /// (`--table-lock-retry-for`); nothing half-done, the next deploy continues.
+    TableLocked = 15,
     /// `forecast`: the pending migrations are estimated to outlast the budget.
     ForecastExceeds = 16,
     /// `forecast`: a statement whose effect the text does not tell touches a table with rows.
@@ -51,7 +54,7 @@ pub enum ExitCode {
 
 impl ExitCode {
     /// Every code, in numeric order.
-    pub const ALL: [ExitCode; 19] = [
+    pub const ALL: [ExitCode; 20] = [
         ExitCode::Success,
         ExitCode::Internal,
         ExitCode::Usage,
@@ -67,6 +70,7 @@ impl ExitCode {
         ExitCode::LintFindings,
         ExitCode::DrillFailed,
         ExitCode::Drift,
+        ExitCode::TableLocked,
         ExitCode::ForecastExceeds,
         ExitCode::ForecastUnknown,
         ExitCode::CommandNotExecutable,
@@ -107,6 +111,9 @@ impl ExitCode {
             ExitCode::LintFindings => "lint found problems",
             ExitCode::DrillFailed => "drill: a stop did not end cleanly inside the grace period",
             ExitCode::Drift => "drift and check: the schema or the history differs",
+            ExitCode::TableLocked => {
+                "deploy and run: another session held a table a migration needs for longer than --table-lock-retry-for; nothing half-done, the next deploy continues"
+            }
             ExitCode::ForecastExceeds => {
                 "forecast: the pending migrations are estimated to outlast the time budget"
             }

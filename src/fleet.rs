@@ -41,6 +41,7 @@ use crate::environment::{self, Prepared};
 use crate::error::{ConfigError, ExitCode};
 use crate::interrupt::Interrupt;
 use crate::lock::{self, LockOptions};
+use crate::lock_wait::LockWait;
 use crate::status::{self, HistoryTable, Verdict};
 
 /// The `deploy --json` format of a fleet; a change older readers could misread raises it.
@@ -69,6 +70,8 @@ pub struct FleetOptions {
     /// The lock as `--lock-timeout` and `PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK` set it; its
     /// timeout also bounds each connection attempt.
     pub lock: LockOptions,
+    /// Each tenant's deploy: how long its statements wait for table locks, and retry.
+    pub lock_wait: LockWait,
 }
 
 /// What happened to one tenant.
@@ -431,6 +434,7 @@ async fn fan_out(
     let rest: Vec<Target> = targets.collect();
     let deploy_options = deploy::Options {
         lock,
+        lock_wait: options.lock_wait,
         interrupt: interrupt.clone(),
     };
     let mut stopped = None;

@@ -27,6 +27,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod lint;
 pub mod lock;
+pub mod lock_wait;
 pub mod migrations;
 pub mod provider;
 pub mod redact;

@@ -12,8 +12,11 @@ use safemig::deploy::{self, Event, Outcome};
 use safemig::error::{ConfigError, DeployError};
 use safemig::fleet::{self, FleetOptions, OnError};
 use safemig::interrupt::Interrupt;
+use safemig::lock::Wait;
+use safemig::lock_wait::LockWait;
 use safemig::migrations::MigrationsDir;
 use safemig::{Error, ExitCode};
+use serde_json::json;
 
 use super::output::Printer;
 use super::signals::{Policy, StopSignals};
@@ -29,6 +32,14 @@ pub struct DeployArgs {
     /// server-side (keep it below the container's stop grace period)
     #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_seconds)]
     deadline: Duration,
+
+    /// Print JSON: each event as a line (one database), or the per-tenant summary (an
+    /// environment with tenants)
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    pub(super) table_locks: TableLockArgs,
 
     #[command(flatten)]
     fleet: FleetArgs,
@@ -53,10 +64,31 @@ struct FleetArgs {
     /// [default: stop] (an environment with tenants)
     #[arg(long, value_name = "POLICY", value_enum)]
     on_error: Option<OnErrorArg>,
+}
 
-    /// Print the per-tenant summary as JSON (an environment with tenants)
-    #[arg(long)]
-    json: bool,
+/// How long a migration's statements wait for table locks (deploy, and run's pre-start
+/// deploy): `--lock-timeout` is another thing, the wait for Prisma's migration lock.
+#[derive(Debug, Args)]
+pub(super) struct TableLockArgs {
+    /// Seconds a migration's statement may wait for a table lock another session holds
+    /// (PostgreSQL lock_timeout, MySQL lock_wait_timeout) before it gives up, having
+    /// applied nothing, and is tried again; the app's queries never queue behind it longer
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+    table_lock_wait: Duration,
+
+    /// Seconds to keep trying a migration that cannot get its table locks before giving
+    /// up (exit 15); in run, at most its stop timeout
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
+    table_lock_retry_for: Duration,
+}
+
+impl TableLockArgs {
+    pub(super) fn lock_wait(&self) -> LockWait {
+        LockWait {
+            attempt: self.table_lock_wait,
+            retry_for: self.table_lock_retry_for,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -72,7 +104,6 @@ impl FleetArgs {
             ("--jobs", self.jobs.is_some()),
             ("--canary", self.canary.is_some()),
             ("--on-error", self.on_error.is_some()),
-            ("--json", self.json),
         ]
         .into_iter()
         .find_map(|(flag, given)| given.then_some(flag))
@@ -92,7 +123,7 @@ pub async fn deploy(
             // What deploy would do to each tenant is what status says of it.
             signals.set(Policy::Exit);
             let base = project.folder_target();
-            return Ok(super::status::tenants(&environment, args.fleet.json, &base, printer).await);
+            return Ok(super::status::tenants(&environment, args.json, &base, printer).await);
         }
         let interrupt = Interrupt::new(args.deadline);
         signals.set(Policy::Stop(interrupt.clone()));
@@ -104,8 +135,9 @@ pub async fn deploy(
                 Some(OnErrorArg::Stop) | None => OnError::Stop,
             },
             lock: project.lock_options(),
+            lock_wait: args.table_locks.lock_wait(),
         };
-        let json = args.fleet.json;
+        let json = args.json;
         let timeout = options.lock.timeout;
         let report = fleet::deploy(&environment, &options, &interrupt, &mut |event| {
             if !json {
@@ -141,10 +173,25 @@ pub async fn deploy(
     } else {
         let interrupt = Interrupt::new(args.deadline);
         signals.set(Policy::Stop(interrupt.clone()));
-        let ctx = project.context()?;
-        apply(&ctx, &interrupt, printer).await?;
+        let mut ctx = project.context()?;
+        ctx.lock_wait = args.table_locks.lock_wait();
+        let format = if args.json {
+            Format::Json
+        } else {
+            Format::Text
+        };
+        apply(&ctx, &interrupt, printer, format).await?;
     }
     Ok(ExitCode::Success)
+}
+
+/// How deploy's progress is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// A JSON object per event on stdout (`deploy --json`).
+    Json,
 }
 
 /// Deploys, printing each step and the summary; also `run`'s pre-start deploy. A schema
@@ -154,10 +201,11 @@ pub async fn apply(
     ctx: &Context,
     interrupt: &Interrupt,
     printer: &mut Printer,
+    format: Format,
 ) -> Result<Outcome, Error> {
     let dir = super::migrations(ctx)?;
     let cache = || super::cache_dir(false);
-    let outcome = match run(ctx, &dir, interrupt, printer).await {
+    let outcome = match run(ctx, &dir, interrupt, printer, format).await {
         Err(error @ Error::Deploy(DeployError::SchemaContradictsJournal { .. })) => {
             let found = error.to_string();
             let timeout = ctx.lock.timeout;
@@ -170,9 +218,18 @@ pub async fn apply(
                 &mut |wait| printer.lock_wait(&wait, timeout),
             )
             .await?;
-            printer.line(&found);
-            printer.ahead(&ahead);
-            run(ctx, &dir, interrupt, printer).await
+            match format {
+                Format::Json => printer.json_line(json!({
+                    "format_version": 1,
+                    "event": "settled_from_schema",
+                    "found": found,
+                })),
+                Format::Text => {
+                    printer.line(&found);
+                    printer.ahead(&ahead);
+                }
+            }
+            run(ctx, &dir, interrupt, printer, format).await
         }
         outcome => outcome,
     };
@@ -184,7 +241,15 @@ pub async fn apply(
             );
         }
     };
-    printer.deploy_summary(&outcome);
+    match format {
+        Format::Json => printer.json_line(json!({
+            "format_version": 1,
+            "event": "finished",
+            "applied": outcome.applied,
+            "already_applied": outcome.already_applied,
+        })),
+        Format::Text => printer.deploy_summary(&outcome),
+    }
     Ok(outcome)
 }
 
@@ -194,18 +259,66 @@ async fn run(
     dir: &MigrationsDir,
     interrupt: &Interrupt,
     printer: &mut Printer,
+    format: Format,
 ) -> Result<Outcome, Error> {
     let timeout = ctx.lock.timeout;
-    deploy::run(ctx, dir, interrupt, &mut |event| match event {
-        Event::Connected { target } => printer.deploy_header(dir, target),
-        Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
-        Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
-        Event::Resuming { name, done, total } => printer.resuming(name, done, total),
+    deploy::run(ctx, dir, interrupt, &mut |event| match format {
+        Format::Json => printer.json_line(event_json(&event)),
+        Format::Text => match event {
+            Event::Connected { target } => printer.deploy_header(dir, target),
+            Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
+            Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
+            Event::Resuming { name, done, total } => printer.resuming(name, done, total),
+            Event::Applied {
+                name,
+                mode,
+                elapsed,
+            } => printer.applied(name, mode, elapsed),
+            Event::RetryingLockWait(retrying) => printer.lock_wait_retry(&retrying),
+        },
+    })
+    .await
+}
+
+/// An event of `deploy --json` (docs/reference/json.md, "deploy").
+fn event_json(event: &Event<'_>) -> serde_json::Value {
+    let seconds = |d: Duration| d.as_secs_f64();
+    let mut value = match event {
+        Event::Connected { target } => json!({"event": "connected", "target": target}),
+        Event::WaitingForLock(Wait::Busy { holder }) => {
+            json!({"event": "waiting_for_migration_lock", "holder": holder})
+        }
+        Event::WaitingForLock(Wait::HolderWorking { holder, waited }) => json!({
+            "event": "waiting_for_migration_lock",
+            "holder": holder,
+            "waited_seconds": seconds(*waited),
+        }),
+        Event::CreatedHistoryTable => json!({"event": "created_history_table"}),
+        Event::Resuming { name, done, total } => {
+            json!({"event": "resuming", "migration": name, "done": done, "total": total})
+        }
         Event::Applied {
             name,
             mode,
             elapsed,
-        } => printer.applied(name, mode, elapsed),
-    })
-    .await
+        } => json!({
+            "event": "applied",
+            "migration": name,
+            "mode": mode,
+            "elapsed_seconds": seconds(*elapsed),
+        }),
+        Event::RetryingLockWait(r) => json!({
+            "event": "lock_wait_retry",
+            "migration": r.migration,
+            "statement": r.statement.map(|s| json!({"number": s.number, "total": s.total, "line": s.line})),
+            "attempts": r.attempts,
+            "lock_wait_seconds": seconds(r.lock_wait),
+            "waiting_for": r.waiting_for,
+            "spent_seconds": seconds(r.spent),
+            "retry_in_seconds": seconds(r.pause),
+            "retry_for_seconds": seconds(r.retry_for),
+        }),
+    };
+    value["format_version"] = json!(1);
+    value
 }

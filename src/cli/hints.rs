@@ -291,6 +291,11 @@ fn deploy(error: &DeployError) -> Option<Advice> {
         )),
         MigrationFailed { name, applied: Applied::Unknown, .. } => diagnosis::failed(name),
         Interrupted { .. } => diagnosis::interrupted(),
+        TableLocked { .. } => Advice::text(
+            "end the session that holds the table (or wait until it commits), then run ",
+        )
+        .run(&["deploy"])
+        .then("; to wait longer, add --table-lock-retry-for with more seconds"),
         SchemaContradictsJournal { name, .. } => diagnosis::failed(name),
         CannotResume { name, inspect, .. } => Advice::text(format!("{inspect}; then run "))
             .run(&["resolve", "--applied", name])

@@ -13,7 +13,7 @@ use comfy_table::{Table, presets};
 use safemig::Error;
 use safemig::advice::{Advice, Target};
 use safemig::check::CheckReport;
-use safemig::deploy::{DryRun, Mode, Outcome};
+use safemig::deploy::{DryRun, Mode, Outcome, Retrying};
 use safemig::drill::{Attempt, Phase, Report as DrillReport};
 use safemig::fleet::{Event as FleetEvent, FleetReport, Outcome as FleetOutcome, Stopped};
 use safemig::lint::compose::Finding;
@@ -91,6 +91,12 @@ impl Printer {
         let _ = writeln!(self.out, "{text}");
     }
 
+    /// One JSON value on a line of its own (event streams), credentials masked.
+    pub fn json_line(&mut self, mut value: serde_json::Value) {
+        redact_strings(&mut value);
+        let _ = writeln!(self.out, "{value}");
+    }
+
     pub fn error(&mut self, error: &Error) {
         let code = error
             .prisma_code()
@@ -116,6 +122,28 @@ impl Printer {
                 waited.as_secs_f32()
             ),
         });
+    }
+
+    /// A lock-wait retry, on stderr: which migration (and statement) gave up waiting,
+    /// what it waited for, and when it runs again.
+    pub fn lock_wait_retry(&self, retrying: &Retrying<'_>) {
+        let statement = retrying
+            .statement
+            .map(|s| format!(" statement {} of {} (line {})", s.number, s.total, s.line))
+            .unwrap_or_default();
+        let waiting = retrying
+            .waiting_for
+            .map(|w| format!("; {w}"))
+            .unwrap_or_default();
+        stderr_line(&format!(
+            "Lock wait: {}{statement} gave up waiting for a lock after {}s (attempt {}{waiting}); trying again in {:.1}s ({:.0}s of {}s spent)",
+            escaped(retrying.migration),
+            retrying.lock_wait.as_secs_f64(),
+            retrying.attempts,
+            retrying.pause.as_secs_f64(),
+            retrying.spent.as_secs_f64(),
+            retrying.retry_for.as_secs_f64(),
+        ));
     }
 
     pub fn resuming(&mut self, name: &str, done: usize, total: usize) {

@@ -94,6 +94,9 @@ pub struct RunArgs {
     log_format: LogFormat,
 
     #[command(flatten)]
+    table_locks: super::deploy::TableLockArgs,
+
+    #[command(flatten)]
     pub(super) project: ProjectArgs,
 
     /// The app's command
@@ -130,14 +133,21 @@ pub async fn run(
         Migrate::Off => None,
         // A stop signal during the deploy is handled as in `deploy`, within the budget.
         Migrate::Deploy => {
-            let ctx = project.context()?;
+            let mut ctx = project.context()?;
+            // Within the stop budget: an attempt gives up its lock wait before a stop
+            // would cancel it, and the attempts end within a stop's time.
+            ctx.lock_wait = args
+                .table_locks
+                .lock_wait()
+                .within(budget.migration_deadline(), budget.stop_timeout());
             await_database(&ctx, args.wait_for_database, &interrupt, &mut timeline).await?;
             check_forecast(&ctx, budget, args.forecast).await?;
             timeline.event(Event::Migrating {
                 action: MigrationStep::Deploy,
                 database: ctx.url.describe(),
             });
-            let mut result = super::deploy::apply(&ctx, &interrupt, printer).await;
+            let text = super::deploy::Format::Text;
+            let mut result = super::deploy::apply(&ctx, &interrupt, printer, text).await;
             if args.on_failed == OnFailed::Repair
                 && matches!(
                     result,
@@ -145,7 +155,7 @@ pub async fn run(
                 )
             {
                 heal(&ctx, &interrupt, printer, &mut timeline).await?;
-                result = super::deploy::apply(&ctx, &interrupt, printer).await;
+                result = super::deploy::apply(&ctx, &interrupt, printer, text).await;
             }
             Some(prestart::after_deploy(result, args.on_failed)?)
         }

@@ -23,7 +23,8 @@
 //!   schema, tells whether it ran.
 
 use super::resume::{InFlightVerdict, excerpt, state_hash};
-use super::{Run, Step, run_cancellable};
+use super::retry::{LockRetry, Next, Place, StatementAt};
+use super::{Run, Step};
 use crate::Error;
 use crate::engine::{Engine, ErrorKind, ScriptError};
 use crate::error::Applied;
@@ -128,11 +129,13 @@ impl Progress<'_> {
 }
 
 /// Applies `step`'s migration statement by statement, each tied to its journal write as
-/// its category says (see above), and finishes the row.
+/// its category says (see above), and finishes the row. A statement that gave up waiting
+/// for a lock runs again after a pause, as `retry` allows ([`lock_wait_ran_out`]).
 pub(super) async fn apply(
     engine: &mut dyn Engine,
     step: &Step<'_>,
     interrupt: &Interrupt,
+    retry: &mut LockRetry<'_>,
 ) -> Result<(), Error> {
     let migration = step.migration;
     let dialect = engine.provider().dialect();
@@ -168,7 +171,10 @@ pub(super) async fn apply(
         }
 
         failpoint::hit("during_statement");
-        match run_cancellable(engine, stmt.sql, interrupt.cancel_due(), interrupt).await {
+        match retry
+            .attempt(engine, stmt.sql, interrupt.cancel_due(), interrupt)
+            .await
+        {
             Run::Done => {}
             Run::Cancelled => {
                 if in_tx {
@@ -179,6 +185,25 @@ pub(super) async fn apply(
             }
             Run::Failed(error) if error.kind == ErrorKind::ConnectionLost => {
                 return Err(progress.connection_lost(engine, stmt, error));
+            }
+            Run::Failed(error) if error.kind == ErrorKind::LockWaitTimeout => {
+                let script_tx = in_tx.then_some(tx_start);
+                let at = StatementAt {
+                    number: k + 1,
+                    total: statements.len(),
+                    line: stmt.line,
+                };
+                let ran_out = LockWaitRanOut {
+                    stmt,
+                    at,
+                    category,
+                    script_tx,
+                    error,
+                };
+                lock_wait_ran_out(engine, &mut progress, ran_out, retry, interrupt).await?;
+                // Run again from where the journal now stands.
+                in_tx = false;
+                continue;
             }
             Run::Failed(error) => {
                 let outcome = outcome_of(category, in_tx, tx_start, k);
@@ -207,6 +232,80 @@ pub(super) async fn apply(
     engine
         .finish(&progress.row_id, &migration.checksum, history::now())
         .await
+}
+
+/// A statement that gave up waiting for its lock, and where it was.
+struct LockWaitRanOut<'a, 's> {
+    stmt: &'a Statement<'s>,
+    at: StatementAt,
+    category: Category,
+    /// Where the script's open transaction began, if one was open.
+    script_tx: Option<usize>,
+    error: ScriptError,
+}
+
+/// A statement gave up waiting for its lock: rolls back what is open, sets the journal
+/// back to what runs again (the statement, or the script's `BEGIN` when it was inside the
+/// script's transaction, which rolled back whole) and pauses for the next attempt; `Ok`
+/// means run again. The journal records no failure while retries remain: on a stop or
+/// once the bound has run out, it stays as consistent as after an interruption, and the
+/// next deploy continues. A statement that ran outside any transaction and may have left
+/// something behind (PostgreSQL's `CREATE INDEX CONCURRENTLY`) is retried only once its
+/// target is proven unchanged; otherwise it is a failure like any other.
+async fn lock_wait_ran_out(
+    engine: &mut dyn Engine,
+    progress: &mut Progress<'_>,
+    ran_out: LockWaitRanOut<'_, '_>,
+    retry: &mut LockRetry<'_>,
+    interrupt: &Interrupt,
+) -> Result<(), Error> {
+    let transactional_ddl = engine.capabilities().transactional_ddl;
+    let LockWaitRanOut {
+        stmt,
+        at,
+        category,
+        script_tx,
+        error,
+    } = ran_out;
+    let k = progress.journal.done;
+    let again = if category == Category::InFlight {
+        // MySQL DDL (which committed the script's transaction before it ran): error 1205
+        // means it was rolled back.
+        !transactional_ddl
+            || (script_tx.is_none()
+                && applied_nothing(engine, progress.journal.in_flight.as_ref()).await)
+    } else if let Some(tx_start) = script_tx {
+        engine.rollback().await?;
+        progress.journal.done = tx_start;
+        true
+    } else if category == Category::Atomic {
+        engine.rollback().await?;
+        true
+    } else {
+        false
+    };
+    if !again {
+        let outcome = outcome_of(category, script_tx.is_some(), script_tx.unwrap_or(k), k);
+        return Err(fail(engine, progress, stmt, error, outcome).await);
+    }
+    let migration = progress.migration;
+    let shown = excerpt(stmt.sql);
+    let place = Place {
+        migration: &migration.name,
+        statement: Some((at, &shown)),
+    };
+    let next = retry.after_lock_wait(&place, interrupt).await;
+    if matches!(next, Next::Again) {
+        return Ok(());
+    }
+    // Nothing of the statement was applied: nothing is in flight.
+    progress.journal.in_flight = None;
+    progress.journal.attempts = None;
+    progress.save(engine).await?;
+    Err(match next {
+        Next::GiveUp => retry.gave_up(&place, progress.journal.done),
+        _ => progress.interrupted("stopped waiting for a table lock in"),
+    })
 }
 
 /// The journal this run continues: a resumed row's, prepared on this connection, or the

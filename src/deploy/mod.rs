@@ -14,6 +14,7 @@
 
 mod journaled;
 pub mod resume;
+mod retry;
 mod transactional;
 
 use crate::error::{DatabaseError, DeployError};
@@ -29,9 +30,12 @@ use crate::history::HistoryRow;
 use crate::interrupt::{CANCEL_GRACE, Interrupt, TERMINATE_GRACE};
 use crate::journal::Journal;
 use crate::lock::{self, LockOptions};
+use crate::lock_wait::LockWait;
 use crate::migrations::{LocalMigration, MigrationsDir};
 use crate::provider::Provider;
 use crate::sql::ScriptProfile;
+
+pub use retry::{Retrying, StatementAt};
 
 /// How a migration is executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,6 +160,9 @@ pub enum Event<'a> {
         mode: Mode,
         elapsed: Duration,
     },
+    /// A migration (or a statement of one) gave up waiting for a table lock, applying
+    /// nothing; it runs again after a pause.
+    RetryingLockWait(Retrying<'a>),
 }
 
 /// What a deploy did.
@@ -169,6 +176,8 @@ pub struct Outcome {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub lock: LockOptions,
+    /// How long the migrations' statements wait for table locks, and retry.
+    pub lock_wait: LockWait,
     pub interrupt: Interrupt,
 }
 
@@ -217,6 +226,7 @@ pub async fn run(
     });
     let options = Options {
         lock: ctx.lock,
+        lock_wait: ctx.lock_wait,
         interrupt: interrupt.clone(),
     };
     deploy(&mut *engine, dir, &options, on_event).await
@@ -358,7 +368,7 @@ pub async fn deploy(
         on_event(Event::WaitingForLock(wait))
     })
     .await?;
-    let result = deploy_locked(engine, dir, &options.interrupt, on_event).await;
+    let result = deploy_locked(engine, dir, options, on_event).await;
     // A connection that was let go may still be busy on the server: nothing more is sent
     // on it. The lock ends with its session.
     if !options.interrupt.abandoned() {
@@ -370,9 +380,10 @@ pub async fn deploy(
 async fn deploy_locked(
     engine: &mut dyn Engine,
     dir: &MigrationsDir,
-    interrupt: &Interrupt,
+    options: &Options,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Outcome, Error> {
+    let interrupt = &options.interrupt;
     // Planned only now, under the lock: another deployer may have just finished.
     let plan = plan(engine, dir).await?;
     if !plan.history_exists {
@@ -401,10 +412,17 @@ async fn deploy_locked(
             });
         }
         let started = Instant::now();
+        // Set again for each migration: the last one's session was reset.
+        engine
+            .set_lock_wait(options.lock_wait.per_attempt())
+            .await?;
+        let mut retry = retry::LockRetry::new(options.lock_wait, &mut *on_event);
         let mode = match step.mode {
-            Mode::Transactional => transactional::apply(engine, step, interrupt).await?,
+            Mode::Transactional => {
+                transactional::apply(engine, step, interrupt, &mut retry).await?
+            }
             Mode::Journaled => {
-                journaled::apply(engine, step, interrupt).await?;
+                journaled::apply(engine, step, interrupt, &mut retry).await?;
                 Mode::Journaled
             }
         };

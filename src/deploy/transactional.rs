@@ -1,6 +1,7 @@
 //! A whole migration and its history row in one transaction.
 
-use super::{Mode, Run, Step, journaled, run_cancellable};
+use super::retry::{LockRetry, Next, Place};
+use super::{Mode, Run, Step, journaled};
 use crate::Error;
 use crate::engine::{Engine, ErrorKind, ScriptError};
 use crate::error::Applied;
@@ -20,19 +21,56 @@ enum Stop {
 }
 
 /// Applies the step in one transaction; returns the mode that finally applied it (journaled
-/// when the transaction failed only because it was one).
+/// when the transaction failed only because it was one). A transaction that gave up
+/// waiting for a lock was rolled back whole: it runs again after a pause, as `retry` allows.
 pub(super) async fn apply(
     engine: &mut dyn Engine,
     step: &Step<'_>,
     interrupt: &Interrupt,
+    retry: &mut LockRetry<'_>,
 ) -> Result<Mode, Error> {
+    let place = Place {
+        migration: &step.migration.name,
+        statement: None,
+    };
+    loop {
+        if let Some(mode) = attempt(engine, step, interrupt, retry).await? {
+            return Ok(mode);
+        }
+        match retry.after_lock_wait(&place, interrupt).await {
+            Next::Again => {}
+            Next::Stopped => {
+                return Err(Error::Deploy(DeployError::Interrupted {
+                    detail: format!(
+                        "`{}` was rolled back while it waited for a table lock",
+                        crate::text::escaped(&step.migration.name)
+                    ),
+                }));
+            }
+            Next::GiveUp => return Err(retry.gave_up(&place, 0)),
+        }
+    }
+}
+
+/// One attempt at the transaction: the mode that applied it, or `None` when it gave up
+/// waiting for a lock and was rolled back.
+async fn attempt(
+    engine: &mut dyn Engine,
+    step: &Step<'_>,
+    interrupt: &Interrupt,
+    retry: &mut LockRetry<'_>,
+) -> Result<Option<Mode>, Error> {
     let migration = step.migration;
     let row = HistoryRow::started(&migration.name, &migration.checksum);
     engine.begin(&step.profile).await?;
-    let attempt = async {
+    let outcome = async {
         failpoint::hit("during_statement");
         // Rolling back is the quickest clean stop: cancel at once.
-        match run_cancellable(engine, migration.sql(), interrupt.stopped(), interrupt).await {
+        let sql = migration.sql();
+        match retry
+            .attempt(engine, sql, interrupt.stopped(), interrupt)
+            .await
+        {
             Run::Done => {}
             Run::Failed(e) => return Err(Stop::Script(e)),
             Run::Cancelled => return Err(Stop::Interrupted),
@@ -56,8 +94,8 @@ pub(super) async fn apply(
         engine.commit().await.map_err(Stop::Script)
     }
     .await;
-    let Err(stop) = attempt else {
-        return Ok(Mode::Transactional);
+    let Err(stop) = outcome else {
+        return Ok(Some(Mode::Transactional));
     };
     if let Stop::Script(error) = &stop
         && error.kind == ErrorKind::ConnectionLost
@@ -87,6 +125,8 @@ pub(super) async fn apply(
         Stop::Interrupted => Err(Error::Deploy(DeployError::Interrupted {
             detail: format!("`{}` was rolled back before it finished", migration.name),
         })),
+        // Rolled back: nothing was applied, nothing is recorded while retries remain.
+        Stop::Script(error) if error.kind == ErrorKind::LockWaitTimeout => Ok(None),
         Stop::Script(error) if error.kind == ErrorKind::NeedsNoTransaction => {
             // The rollback proves nothing was applied: run it statement by statement.
             tracing::info!(
@@ -94,8 +134,8 @@ pub(super) async fn apply(
                 migration.name,
                 error.message
             );
-            journaled::apply(engine, step, interrupt).await?;
-            Ok(Mode::Journaled)
+            journaled::apply(engine, step, interrupt, retry).await?;
+            Ok(Some(Mode::Journaled))
         }
         Stop::Script(error) => {
             // Nothing of the migration was applied. Keep a record of the attempt that no

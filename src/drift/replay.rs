@@ -142,6 +142,8 @@ pub(crate) async fn deploy_into(
             timeout: wait,
             enabled: false,
         },
+        // Nothing else uses the scratch database: no lock to wait for.
+        lock_wait: Default::default(),
         interrupt: interrupt.clone(),
     };
     deploy::deploy(&mut *engine, dir, &options, &mut |_| {}).await?;

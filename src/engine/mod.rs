@@ -76,6 +76,17 @@ pub trait Session: Send {
         None
     }
 
+    /// Bounds how long each statement from now on waits for a lock another session holds
+    /// (PostgreSQL's `lock_timeout`, MySQL's `lock_wait_timeout`), so that a statement
+    /// queued for a table lock does not hold up the application's queries queued behind it
+    /// for longer than `wait`; one that waits longer fails with
+    /// [`ErrorKind::LockWaitTimeout`], having applied nothing. SQLite has no such queue
+    /// (its busy timeout, the `--lock-timeout`, bounds the wait for the file, and the
+    /// migration lock holds the file exclusively meanwhile): nothing to set there.
+    async fn set_lock_wait(&mut self, _wait: std::time::Duration) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Undoes what a migration changed in the session (settings, the current schema or
     /// database), keeping the migration lock: the next migration starts as on a fresh
     /// connection.
@@ -304,7 +315,8 @@ impl Snapshot {
     }
 }
 
-/// Cancels the statement a connection is running, server-side, through another connection.
+/// Cancels the statement a connection is running, server-side, through another
+/// connection; and, through that same way in, says what the statement waits for.
 #[async_trait]
 pub trait Canceller: Send + Sync {
     /// Asks the server to cancel the running statement.
@@ -312,6 +324,15 @@ pub trait Canceller: Send + Sync {
 
     /// Ends the whole session server-side: for a statement that ignores its cancel.
     async fn terminate(&self) -> Result<(), Error>;
+
+    /// What the running statement waits for right now, when it waits on a lock another
+    /// session holds, and who holds it if the server can tell ("waiting for a relation
+    /// lock on t, held by PostgreSQL session 4242"): asked while a statement waits, since
+    /// once its lock wait has run out the server no longer knows. `None` when it does not
+    /// wait, or the engine cannot tell.
+    async fn waiting_for(&self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
 }
 
 /// What a database error means for safemig, whatever the engine: each engine maps its
@@ -336,6 +357,9 @@ pub enum ErrorKind {
     /// block (PostgreSQL: `CONCURRENTLY` inside a `DO` block, an enum value added and used
     /// in one transaction): it can run outside one.
     NeedsNoTransaction,
+    /// The statement gave up waiting for a lock another session holds (its lock wait,
+    /// [`Session::set_lock_wait`], ran out), having applied nothing: it may run again.
+    LockWaitTimeout,
     /// Anything else: the statement itself failed.
     Statement,
 }
@@ -460,7 +484,7 @@ fn query_error(
                 waited: std::time::Duration::ZERO,
                 holder: None,
             }),
-            ErrorKind::NeedsNoTransaction | ErrorKind::Statement => {
+            ErrorKind::NeedsNoTransaction | ErrorKind::LockWaitTimeout | ErrorKind::Statement => {
                 Error::Database(DatabaseError::Query {
                     action,
                     target,

@@ -54,6 +54,42 @@ impl Canceller for MysqlCanceller {
     async fn terminate(&self) -> Result<(), Error> {
         self.kill("CONNECTION", "terminating the session").await
     }
+
+    /// The connection's state when it waits for a lock ("Waiting for table metadata
+    /// lock"), with the other connections in an open transaction: MySQL and MariaDB do not
+    /// say who holds a metadata lock without performance_schema's instruments (off by
+    /// default), and an application's open transaction is the usual holder.
+    async fn waiting_for(&self) -> Result<Option<String>, Error> {
+        let mut conn = MySqlConnection::connect_with(&self.options)
+            .await
+            .map_err(connect_error(&self.target, classify))?;
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT CAST(p.STATE AS CHAR), \
+                    (SELECT CAST(GROUP_CONCAT(t.trx_mysql_thread_id ORDER BY t.trx_started) AS CHAR) \
+                       FROM information_schema.INNODB_TRX t WHERE t.trx_mysql_thread_id <> p.ID) \
+             FROM information_schema.PROCESSLIST p \
+             WHERE p.ID = ? AND p.STATE LIKE 'Waiting for%lock'",
+        )
+        .bind(self.connection_id)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(query_error(
+            "looking at what the statement waits for",
+            &self.target,
+            classify,
+        ))?;
+        Ok(row.map(|(state, open)| {
+            let mut text = state.unwrap_or_default().to_lowercase();
+            if let Some(open) = open.filter(|o| !o.is_empty()) {
+                let plural = if open.contains(',') { "s" } else { "" };
+                text.push_str(&format!(
+                    "; open transactions, the likely holders: MySQL connection{plural} {}",
+                    open.replace(',', ", ")
+                ));
+            }
+            text
+        }))
+    }
 }
 
 impl MysqlCanceller {
@@ -148,6 +184,9 @@ fn classify(e: &sqlx::Error) -> ErrorKind {
         1053 | 1927 | 2006 | 2013 => ErrorKind::ConnectionLost,
         // ER_BAD_DB_ERROR (its SQLSTATE, 42000, is shared with syntax errors).
         1049 => ErrorKind::DatabaseMissing,
+        // ER_LOCK_WAIT_TIMEOUT: `lock_wait_timeout` (metadata locks) or InnoDB's row lock
+        // wait ran out; the statement was rolled back.
+        1205 => ErrorKind::LockWaitTimeout,
         _ => ErrorKind::Statement,
     }
 }
@@ -307,6 +346,18 @@ impl Session for Mysql {
                 size.next_power_of_two().min(1 << 30)
             )
         })
+    }
+
+    async fn set_lock_wait(&mut self, wait: std::time::Duration) -> Result<(), Error> {
+        // Whole seconds, at least 1 (the variable's unit and minimum): rounded up, so a
+        // wait is never shorter than asked.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let set = format!("SET SESSION lock_wait_timeout = {}", seconds.max(1));
+        sqlx::raw_sql(AssertSqlSafe(set))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("setting the lock wait"))?;
+        Ok(())
     }
 
     async fn reset_session(&mut self) -> Result<(), Error> {

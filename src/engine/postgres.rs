@@ -63,6 +63,34 @@ impl Canceller for PgCanceller {
         )
         .await
     }
+
+    async fn waiting_for(&self) -> Result<Option<String>, Error> {
+        let mut conn = PgConnection::connect_with(&self.options)
+            .await
+            .map_err(connect_error(&self.target, classify))?;
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT a.wait_event, \
+                    (SELECT w.relation::regclass::text FROM pg_locks w \
+                      WHERE w.pid = a.pid AND NOT w.granted AND w.relation IS NOT NULL LIMIT 1), \
+                    array_to_string(pg_blocking_pids(a.pid), ', ') \
+             FROM pg_stat_activity a WHERE a.pid = $1 AND a.wait_event_type = 'Lock'",
+        )
+        .bind(self.pid)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(query_error(
+            "looking at what the statement waits for",
+            &self.target,
+            classify,
+        ))?;
+        Ok(row.map(|(lock, relation, blockers)| {
+            lock_wait(
+                lock.as_deref().unwrap_or("heavyweight"),
+                relation,
+                blockers.as_deref(),
+            )
+        }))
+    }
 }
 
 /// How long `pg_terminate_backend` waits for the backend to exit; below
@@ -114,6 +142,8 @@ fn classify(e: &sqlx::Error) -> ErrorKind {
         // active_sql_transaction (e.g. CONCURRENTLY inside a DO block the splitter cannot
         // see into), unsafe_new_enum_value_usage (an enum value added and used at once).
         "25001" | "55P04" => ErrorKind::NeedsNoTransaction,
+        // lock_not_available: `lock_timeout` ran out (or NOWAIT found the lock taken).
+        "55P03" => ErrorKind::LockWaitTimeout,
         _ => ErrorKind::Statement,
     }
 }
@@ -234,6 +264,16 @@ impl Session for Postgres {
             .execute(&mut self.conn)
             .await
             .map_err(self.err("rolling back"))?;
+        Ok(())
+    }
+
+    async fn set_lock_wait(&mut self, wait: std::time::Duration) -> Result<(), Error> {
+        // Whole milliseconds, at least 1: 0 would mean no limit.
+        let set = format!("SET lock_timeout = {}", wait.as_millis().max(1));
+        sqlx::raw_sql(AssertSqlSafe(set))
+            .execute(&mut self.conn)
+            .await
+            .map_err(self.err("setting the lock wait"))?;
         Ok(())
     }
 

@@ -74,6 +74,34 @@ pub enum DeployError {
     Interrupted { detail: String },
 
     #[error(
+        "migration `{}` could not get the lock it needs: {} waited {}s for it {} over {}s, and gave up{}; {}",
+        crate::text::escaped(name),
+        statement.as_deref().unwrap_or("the migration's transaction"),
+        lock_wait.as_secs_f64(),
+        crate::text::count(*attempts as usize, "time"),
+        spent.as_secs(),
+        waiting_for.as_deref().map(|w| format!(" (last {w})")).unwrap_or_default(),
+        match applied_before {
+            0 => "nothing of it was applied".to_string(),
+            n => format!("the {} before it are applied, and the next deploy continues from it", crate::text::count(*n, "statement")),
+        }
+    )]
+    TableLocked {
+        name: String,
+        /// The statement of a journaled migration, with its line and an excerpt.
+        statement: Option<String>,
+        attempts: u32,
+        /// Each attempt's lock wait.
+        lock_wait: std::time::Duration,
+        /// From the first attempt to the last one's end.
+        spent: std::time::Duration,
+        /// What the last attempt waited for (the table, its holder), if the server said.
+        waiting_for: Option<String>,
+        /// Statements of a journaled migration applied before this one.
+        applied_before: usize,
+    },
+
+    #[error(
         "migration `{}` was interrupted and cannot be resumed: {reason}",
         crate::text::escaped(name)
     )]
@@ -107,6 +135,7 @@ impl DeployError {
             MigrationFailed { .. } => ExitCode::MigrationFailed,
             PrismaNext { .. } => ExitCode::Usage,
             Interrupted { .. } => ExitCode::Interrupted,
+            TableLocked { .. } => ExitCode::TableLocked,
         }
     }
 
@@ -119,7 +148,8 @@ impl DeployError {
             PrismaNext { .. }
             | Interrupted { .. }
             | CannotResume { .. }
-            | SchemaContradictsJournal { .. } => None,
+            | SchemaContradictsJournal { .. }
+            | TableLocked { .. } => None,
         }
     }
 }

@@ -369,6 +369,7 @@ async fn finish_rest(
     };
     let options = Options {
         lock: ctx.lock,
+        lock_wait: ctx.lock_wait,
         interrupt: interrupt.clone(),
     };
     deploy::deploy(engine, &only, &options, &mut |event| {

@@ -54,9 +54,10 @@ pub fn after_check(report: &StatusReport, on_failed: OnFailed) -> Result<Prestar
 }
 
 /// `--on-failed=warn` tolerates only what says the migrations are not (all) applied: a
-/// failed migration in the history or now, one that cannot be resumed, a database that is
-/// not up to date. A database that cannot be reached, a bad URL or folder stop the start
-/// whatever `--on-failed` says: the app would fail on them too.
+/// failed migration in the history or now, one that cannot be resumed or could not get its
+/// table locks, a database that is not up to date. A database that cannot be reached, a
+/// bad URL or folder stop the start whatever `--on-failed` says: the app would fail on
+/// them too.
 fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Prestart, Error> {
     match result {
         Ok(detail) => Ok(Prestart::Verified { detail }),
@@ -64,6 +65,7 @@ fn settle(result: Result<&'static str, Error>, on_failed: OnFailed) -> Result<Pr
             e @ (Error::Deploy(DeployError::FailedMigrations { .. })
             | Error::Deploy(DeployError::MigrationFailed { .. })
             | Error::Deploy(DeployError::CannotResume { .. })
+            | Error::Deploy(DeployError::TableLocked { .. })
             | Error::Deploy(DeployError::SchemaContradictsJournal { .. })
             | Error::Supervise(SuperviseError::NotUpToDate { .. })),
         ) if on_failed == OnFailed::Warn => Ok(Prestart::NotVerified(e)),

@@ -242,6 +242,61 @@ fn scratch_databases_are_made_and_dropped(kind: Kind) {
     });
 }
 
+/// A statement blocked by another session's lock gives up after the lock wait
+/// (`set_lock_wait`) as `ErrorKind::LockWaitTimeout`, and while it waits the canceller
+/// says on what. Servers only: SQLite sets no lock wait (its migration lock holds the file).
+fn lock_wait_bounds_a_blocked_statement(kind: Kind) {
+    let db = TestDb::new(kind);
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+    let holder = crate::lock_safety::hold_table(&db, "t");
+    block_on(async {
+        let mut engine = engine_for(&db).await;
+        engine.set_lock_wait(Duration::from_secs(1)).await.unwrap();
+        let canceller = engine.canceller();
+        let mut seen = None;
+        let started = std::time::Instant::now();
+        let blocked = async {
+            let run = engine.run_script("ALTER TABLE t ADD COLUMN y INTEGER");
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    result = &mut run => break result,
+                    _ = tokio::time::sleep(Duration::from_millis(200)), if seen.is_none() => {
+                        seen = canceller.waiting_for().await.unwrap();
+                    }
+                }
+            }
+        };
+        // Without a lock wait it would wait as long as the holder lives.
+        let result = tokio::time::timeout(Duration::from_secs(30), blocked)
+            .await
+            .expect("the blocked statement gave up within 30 s");
+        let error = result.expect_err("the blocked statement gives up");
+        assert_eq!(error.kind, ErrorKind::LockWaitTimeout, "{error:?}");
+        // Bounded with slack on a loaded machine.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let seen = seen.expect("the canceller saw the statement wait");
+        assert!(seen.contains("lock"), "{seen}");
+    });
+    crate::lock_safety::end(holder);
+}
+
+mod servers {
+    #[test]
+    fn postgres_lock_wait_bounds_a_blocked_statement() {
+        super::lock_wait_bounds_a_blocked_statement(crate::harness::Kind::Postgres)
+    }
+
+    #[test]
+    fn mysql_lock_wait_bounds_a_blocked_statement() {
+        super::lock_wait_bounds_a_blocked_statement(crate::harness::Kind::Mysql)
+    }
+}
+
 for_each_engine!(
     scratch_databases_are_made_and_dropped,
     lock_excludes_other_sessions_until_released,

@@ -213,7 +213,9 @@ fn a_holder_waiting_on_a_table_lock_is_not_progress(kind: Kind) {
             .unwrap();
         conn
     });
-    let holder = project.spawn(&db, &["deploy"]);
+    // A lock wait longer than the test: the holder waits on the table as long as the
+    // blocker lives, instead of retrying (lock_safety.rs tests the retries).
+    let holder = project.spawn(&db, &["deploy", "--table-lock-wait", "600"]);
     let waiting = match kind {
         Kind::Postgres => {
             "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_activity \

@@ -22,6 +22,7 @@ mod install;
 mod journeys;
 mod layers;
 mod layouts;
+mod lock_safety;
 mod locking;
 mod npm;
 mod output;

@@ -217,6 +217,30 @@ fn error_lock_timeout() {
     snapshot!("error_lock_timeout", run.expect(4));
 }
 
+/// Exit 15: a table another session holds outlasts the lock-wait retries (here one
+/// attempt: a second would not end within the bound).
+#[test]
+fn error_table_locked() {
+    let db = TestDb::new(Kind::Postgres);
+    let project = Project::new(Kind::Postgres, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.write(
+        "20240102000000_note",
+        "ALTER TABLE users ADD COLUMN note TEXT;\n",
+    );
+    let holder = crate::lock_safety::hold_table(&db, "users");
+    let args = [
+        "deploy",
+        "--table-lock-wait",
+        "1",
+        "--table-lock-retry-for",
+        "1.5",
+    ];
+    let run = project.safemig(&db, &args);
+    crate::lock_safety::end(holder);
+    snapshot!("error_table_locked", run.expect(15));
+}
+
 /// `run --migrate=check` names the verdict as `status --json` does (`baseline_needed`),
 /// never by its Rust name (`baselineneeded`).
 #[test]
