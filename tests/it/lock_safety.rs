@@ -8,14 +8,16 @@
 use std::io::BufRead;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
-use crate::harness::{Kind, Project, TestDb, block_on, run_within, to_run};
+use crate::harness::{
+    Kind, Project, Server, TestDb, block_on, private_mariadb, run_within, to_run,
+};
 
 const INIT: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY);\n\
                     INSERT INTO t (id) VALUES (1), (2), (3);\n";
@@ -28,9 +30,22 @@ const LOCK_WAIT: f64 = 1.0;
 /// What a measured wait may exceed its bound by on a shared, loaded machine.
 const SLACK: Duration = Duration::from_millis(1500);
 
+/// A new database. MySQL's migration lock is server-wide and these tests hold it for
+/// seconds while their deploys wait for a table: on a MariaDB server of their own, the
+/// other tests' deploys and lock checks never see it.
+fn database(kind: Kind) -> TestDb {
+    match kind {
+        Kind::Mysql => {
+            static SERVER: OnceLock<&'static Server> = OnceLock::new();
+            TestDb::new_on(kind, SERVER.get_or_init(private_mariadb))
+        }
+        _ => TestDb::new(kind),
+    }
+}
+
 /// A project whose first migration made `t` (deployed), the second adding a column.
 fn deployed(kind: Kind) -> (TestDb, Project) {
-    let db = TestDb::new(kind);
+    let db = database(kind);
     let project = Project::new(kind, &[("20240101000000_init", INIT)]);
     project.safemig(&db, &["deploy"]).expect(0);
     project.write(SECOND, ADD_COLUMN);

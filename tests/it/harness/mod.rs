@@ -149,6 +149,13 @@ impl TestDb {
         test_engine(template.kind).copy_database(template, &next_database_name())
     }
 
+    /// A new database on `server` (a private one: [`private_mariadb`], [`private_postgres`]).
+    pub fn new_on(kind: Kind, server: &Server) -> TestDb {
+        let name = next_database_name();
+        server.admin_exec(&format!("CREATE DATABASE {name}"));
+        TestDb::on_server(kind, server, &name)
+    }
+
     /// The database `name` on a server.
     fn on_server(kind: Kind, server: &Server, name: &str) -> TestDb {
         TestDb {
