@@ -301,6 +301,107 @@ fn roll_back_renames_columns_back(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// `users` with an index, the state before [`renames_of`]'s migration.
+const INDEXED: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);\n\
+                       CREATE INDEX users_email_idx ON users (email);\n";
+
+/// A migration renaming `users` to `people` and its index (and on PostgreSQL its primary
+/// key) in each engine's own form, then creating `c` and `d`; how many of its statements
+/// the failure leaves applied (all but `d`).
+fn renames_of(kind: Kind) -> (&'static str, usize) {
+    match kind {
+        Kind::Postgres => (
+            "ALTER TABLE \"users\" RENAME TO \"people\";\n\
+             ALTER INDEX \"users_email_idx\" RENAME TO \"people_email_idx\";\n\
+             ALTER TABLE \"people\" RENAME CONSTRAINT \"users_pkey\" TO \"people_pkey\";\n\
+             CREATE TABLE c (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE d (id INTEGER PRIMARY KEY);\n",
+            4,
+        ),
+        Kind::Mysql => (
+            "RENAME TABLE `users` TO `people`;\n\
+             ALTER TABLE `people` RENAME INDEX `users_email_idx` TO `people_email_idx`;\n\
+             CREATE TABLE c (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE d (id INTEGER PRIMARY KEY);\n",
+            3,
+        ),
+        // SQLite renames no index: Prisma drops and creates it.
+        Kind::Sqlite => (
+            "ALTER TABLE \"users\" RENAME TO \"people\";\n\
+             DROP INDEX \"users_email_idx\";\n\
+             CREATE INDEX \"people_email_idx\" ON \"people\"(\"email\");\n\
+             CREATE TABLE c (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE d (id INTEGER PRIMARY KEY);\n",
+            4,
+        ),
+    }
+}
+
+/// What identifies the table, its index and its primary key apart from their names:
+/// PostgreSQL's OIDs and MariaDB's InnoDB index ids survive a rename, not a drop and a
+/// create. SQLite has none to compare: its rows say it.
+fn identities(db: &TestDb) -> Vec<Option<String>> {
+    let queries: &[&str] = match db.kind {
+        Kind::Postgres => &[
+            "SELECT c.oid::text FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid \
+             JOIN pg_class x ON x.oid = i.indexrelid WHERE x.relname LIKE '%email_idx'",
+            "SELECT oid::text FROM pg_class WHERE relname LIKE '%email_idx'",
+            "SELECT oid::text FROM pg_constraint WHERE conname LIKE '%_pkey' \
+             AND conrelid::regclass::text IN ('users', 'people')",
+        ],
+        Kind::Mysql => &[
+            "SELECT CAST(INDEX_ID AS CHAR) FROM information_schema.INNODB_SYS_INDEXES \
+             WHERE NAME LIKE '%email_idx'",
+        ],
+        Kind::Sqlite => &[],
+    };
+    queries.iter().map(|q| db.scalar(q)).collect()
+}
+
+/// `--roll-back` renames a renamed table, index and constraint back: the table keeps its
+/// rows without `--allow-data-loss`, and the objects are the same ones (it once dropped
+/// `people`, refused over its row, and would have dropped and created the index and key).
+fn roll_back_renames_tables_indexes_and_constraints_back(kind: Kind) {
+    let (sql, k) = renames_of(kind);
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INDEXED)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let before = identities(&db);
+    assert!(before.iter().all(Option::is_some), "{before:?}");
+    project.write(FAILED, sql);
+    fail_after(&db, FAILED, sql, k);
+    db.exec("INSERT INTO people (id, email) VALUES (1, 'a@x')");
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    assert_eq!(report["repaired"]["undone"], k, "{report:#}");
+    assert_eq!(
+        db.scalar("SELECT email FROM users WHERE id = 1").as_deref(),
+        Some("a@x")
+    );
+    assert!(!db.has_table("people") && !db.has_table("c"));
+    assert_eq!(identities(&db), before, "renamed back, not made again");
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
+/// A roll-back refused after its renames back ran (MySQL commits each, the others roll
+/// them back) leaves the database as the failure left it.
+fn a_refused_roll_back_keeps_the_renames(kind: Kind) {
+    let (db, project) = failed_with(kind, RENAMES, 2);
+    db.exec("INSERT INTO c (id) VALUES (1)");
+    let before = db.history();
+    let run = project
+        .safemig(&db, &["repair", "--apply", "--roll-back"])
+        .expect(10);
+    assert!(run.stderr.contains("table `c` has rows"), "{}", run.stderr);
+    assert_eq!(db.history(), before, "nothing is written");
+    assert!(
+        db.try_exec("SELECT mail FROM users").is_ok(),
+        "still renamed"
+    );
+    assert!(db.has_table("c"));
+}
+
 /// `--roll-back` where every statement ran (`all`) undoes all of them and marks the row
 /// rolled back, as asked (it once recorded the migration applied instead).
 fn roll_back_of_a_wholly_applied_migration(kind: Kind) {
@@ -1125,6 +1226,8 @@ for_each_engine!(
     roll_back_of_empty_objects_needs_no_permission,
     roll_back_of_a_wholly_applied_migration,
     roll_back_renames_columns_back,
+    roll_back_renames_tables_indexes_and_constraints_back,
+    a_refused_roll_back_keeps_the_renames,
     nothing_to_repair_after_a_data_statement,
     assume_applied_settles_an_ambiguous_verdict,
     ddl_that_changed_nothing_runs_again,
