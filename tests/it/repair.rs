@@ -946,8 +946,22 @@ fn injected_failures(kind: Kind) {
     if kind == Kind::Postgres {
         interrupt_concurrent_index(&project, &db, &mut tally);
     }
+    inject(
+        &project,
+        &db,
+        "renames and foreign keys",
+        "20240104000000_renames_and_keys",
+        renames_and_foreign_keys(kind),
+        &mut tally,
+    );
     project.safemig(&db, &["status"]).expect(0);
     eprintln!("repair injected failures, {kind:?}: {:?}", tally.counts);
+    let refused = tally.counts.get("roll-back refused").copied().unwrap_or(0);
+    let tried = refused + tally.counts.get("roll-back").copied().unwrap_or(0);
+    eprintln!(
+        "repair roll-backs, {kind:?}: {refused} of {tried} refused:\n{}",
+        tally.refusals.join("\n")
+    );
     assert!(tally.failures.is_empty(), "{:#?}", tally.failures);
     assert!(
         tally.counts.values().sum::<usize>() > 0,
@@ -955,11 +969,78 @@ fn injected_failures(kind: Kind) {
     );
 }
 
-/// The suite's verdicts by kind, and what went wrong.
+/// The suite's verdicts by kind, what went wrong, and why roll-backs were refused.
 #[derive(Default)]
 struct Tally {
     counts: std::collections::BTreeMap<String, usize>,
     failures: Vec<String>,
+    refusals: Vec<String>,
+}
+
+/// A migration that renames (a column, a table, its primary key, an index) and adds a
+/// foreign key to a table that was there before it: what a roll-back must rename back and
+/// drop, beside the corpus's forms. SQLite adds the key with its column (it adds none to
+/// an existing table otherwise).
+fn renames_and_foreign_keys(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Postgres => {
+            "ALTER TABLE \"users\" RENAME COLUMN \"email\" TO \"mail\";
+             ALTER TABLE \"users\" RENAME TO \"people\";
+             ALTER TABLE \"people\" RENAME CONSTRAINT \"users_pkey\" TO \"people_pkey\";
+             ALTER TABLE \"people\" ADD COLUMN \"manager_id\" INTEGER;
+             ALTER TABLE \"people\" ADD CONSTRAINT \"people_manager_id_fkey\" FOREIGN KEY (\"manager_id\") REFERENCES \"people\"(\"id\") ON DELETE SET NULL ON UPDATE CASCADE;
+             CREATE INDEX \"people_manager_idx\" ON \"people\"(\"manager_id\");
+             ALTER INDEX \"people_manager_idx\" RENAME TO \"people_manager_id_idx\";
+"
+        }
+        Kind::Mysql => {
+            "ALTER TABLE `users` RENAME COLUMN `email` TO `mail`;
+             RENAME TABLE `users` TO `people`;
+             ALTER TABLE `people` ADD COLUMN `manager_id` INTEGER NULL;
+             CREATE INDEX `people_manager_idx` ON `people`(`manager_id`);
+             ALTER TABLE `people` ADD CONSTRAINT `people_manager_id_fkey` FOREIGN KEY (`manager_id`) REFERENCES `people`(`id`) ON DELETE SET NULL ON UPDATE CASCADE;
+             ALTER TABLE `people` RENAME INDEX `people_manager_idx` TO `people_manager_id_idx`;
+"
+        }
+        Kind::Sqlite => {
+            "ALTER TABLE \"users\" RENAME COLUMN \"email\" TO \"mail\";
+             ALTER TABLE \"users\" RENAME TO \"people\";
+             ALTER TABLE \"people\" ADD COLUMN \"manager_id\" INTEGER REFERENCES \"people\"(\"id\") ON DELETE SET NULL ON UPDATE CASCADE;
+             CREATE INDEX \"people_manager_id_idx\" ON \"people\"(\"manager_id\");
+"
+        }
+    }
+}
+
+/// Rolls back a migration whose every statement ran (`repair --apply --roll-back`, no
+/// `--allow-data-loss`), counting it done (then deployed again, which must succeed) or
+/// refused (exit 10, with the reason); any other answer is a failure. Whether it was
+/// rolled back.
+fn roll_back_whole(project: &Project, db: &TestDb, context: &str, tally: &mut Tally) -> bool {
+    let mut command = project.command(db, &["repair", "--apply", "--roll-back"]);
+    command.env("SAFEMIG_CACHE_DIR", project.dir.path().join("cache"));
+    let run = crate::harness::to_run(command.output().unwrap());
+    let outcome = match run.code {
+        0 => "roll-back",
+        10 => {
+            let reason = run.stderr.lines().find(|l| l.starts_with("error"));
+            tally
+                .refusals
+                .push(format!("{context}: {}", reason.unwrap_or(&run.stderr)));
+            "roll-back refused"
+        }
+        code => {
+            tally
+                .failures
+                .push(format!("{context}: roll-back exit {code}: {}", run.stderr));
+            "roll-back wrong"
+        }
+    };
+    *tally.counts.entry(outcome.into()).or_default() += 1;
+    if run.code == 0 {
+        project.safemig(db, &["deploy"]).expect(0);
+    }
+    run.code == 0
 }
 
 /// Deploys `project`'s folder, adds migration `name` and fails it after every k of its n
@@ -968,7 +1049,9 @@ struct Tally {
 /// answer `none`, `partial k`, `all`, or `ambiguous` with k among its candidates — never a
 /// wrong `all`. Inside a script's own transaction a kill leaves the state before it (the
 /// server rolls back), so only the points where statements are durable are failure points.
-/// The migration is then settled with `repair --apply --assume-applied 1-n`.
+/// Once every statement ran (verdict `all`), it is rolled back whole ([`roll_back_whole`]);
+/// otherwise, or when that is refused, it is settled with `repair --apply --assume-applied
+/// 1-n`.
 fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, tally: &mut Tally) {
     let dialect = db.kind.dialect();
     let split = executable_statements(sql, dialect);
@@ -979,6 +1062,7 @@ fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, t
     let mut durable = 0;
     let mut pending: Vec<&str> = Vec::new();
     let mut session: Vec<&str> = Vec::new();
+    let mut last = String::new();
     for k in 0..=n {
         if k > 0 {
             let stmt = &split[k - 1];
@@ -1014,13 +1098,19 @@ fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, t
         let run = crate::harness::to_run(command.output().unwrap());
         let context = format!("{corpus} {name} k = {durable} of {n}");
         match check_verdict(&run, durable, n) {
-            Ok(verdict) => *tally.counts.entry(verdict).or_default() += 1,
+            Ok(verdict) => {
+                last = verdict.clone();
+                *tally.counts.entry(verdict).or_default() += 1;
+            }
             Err(e) => {
                 eprintln!("{context}: {e}");
                 tally.failures.push(format!("{context}: {e}"));
                 *tally.counts.entry("wrong".into()).or_default() += 1;
             }
         }
+    }
+    if last == "all" && roll_back_whole(project, db, &format!("{corpus} {name}"), tally) {
+        return;
     }
     project
         .safemig(
