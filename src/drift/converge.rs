@@ -109,9 +109,12 @@ pub fn steps(
             },
         );
         if let Some(table) = &table {
-            if dropped.contains(table.as_str()) && key.kind != ObjectKind::ForeignKey {
-                // Goes with its table. A foreign key is dropped first all the same: another
-                // dropped table may be referenced by it.
+            // Goes with its table. A foreign key is dropped first all the same where the
+            // engine can (another dropped table may be referenced by it); SQLite cannot,
+            // and drops it with its table.
+            let own_drop =
+                key.kind == ObjectKind::ForeignKey && ddl.drop(key.kind, &key.name, l).is_some();
+            if dropped.contains(table.as_str()) && !own_drop {
                 continue;
             }
             match created.get(table.as_str()) {

@@ -402,6 +402,24 @@ fn a_refused_roll_back_keeps_the_renames(kind: Kind) {
     assert!(db.has_table("c"));
 }
 
+/// Two tables, the second referencing the first: both ran, the last did not.
+const LINKED: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
+                      CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id));\n\
+                      CREATE TABLE c (id INTEGER PRIMARY KEY);\n";
+
+/// `--roll-back` drops tables created with a foreign key, the key with them (on SQLite,
+/// which drops no key by itself, it was once refused: "does not write DDL for this
+/// foreign key").
+fn roll_back_drops_tables_with_their_foreign_keys(kind: Kind) {
+    let (db, project) = failed_with(kind, LINKED, 2);
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    assert_eq!(report["repaired"]["undone"], 2, "{report:#}");
+    assert!(!db.has_table("a") && !db.has_table("b"));
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
 /// `--roll-back` where every statement ran (`all`) undoes all of them and marks the row
 /// rolled back, as asked (it once recorded the migration applied instead).
 fn roll_back_of_a_wholly_applied_migration(kind: Kind) {
@@ -1318,6 +1336,7 @@ for_each_engine!(
     roll_back_renames_columns_back,
     roll_back_renames_tables_indexes_and_constraints_back,
     a_refused_roll_back_keeps_the_renames,
+    roll_back_drops_tables_with_their_foreign_keys,
     nothing_to_repair_after_a_data_statement,
     assume_applied_settles_an_ambiguous_verdict,
     ddl_that_changed_nothing_runs_again,
