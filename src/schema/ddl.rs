@@ -69,6 +69,12 @@ pub trait Ddl: Sync {
         alter_table_rename(&|name| self.quote(name), rename)
     }
 
+    /// Why this engine writes no DDL for a change of an object of `kind`, where there is
+    /// more to say than that it does not (listed as not written, with this reason).
+    fn not_written(&self, _kind: ObjectKind) -> Option<&'static str> {
+        None
+    }
+
     /// Drops a table (`repair --roll-back`, after checking it holds no rows).
     fn drop_table(&self, table: &str) -> Option<String> {
         Some(format!("DROP TABLE {};", self.quote(table)))
