@@ -109,9 +109,12 @@ pub fn steps(
             },
         );
         if let Some(table) = &table {
-            if dropped.contains(table.as_str()) && key.kind != ObjectKind::ForeignKey {
-                // Goes with its table. A foreign key is dropped first all the same: another
-                // dropped table may be referenced by it.
+            // Goes with its table. A foreign key is dropped first all the same where the
+            // engine can (another dropped table may be referenced by it); SQLite cannot,
+            // and drops it with its table.
+            let own_drop =
+                key.kind == ObjectKind::ForeignKey && ddl.drop(key.kind, &key.name, l).is_some();
+            if dropped.contains(table.as_str()) && !own_drop {
                 continue;
             }
             match created.get(table.as_str()) {
@@ -333,11 +336,14 @@ fn replaced<'a>(
         Some(steps) => steps,
         None => vec![manual(
             key,
-            format!(
-                "safemig does not write DDL for this {} on this engine{}",
-                key.kind,
-                attribute_of(difference)
-            ),
+            match ddl.not_written(key.kind) {
+                Some(reason) => format!("{reason}{}", attribute_of(difference)),
+                None => format!(
+                    "safemig does not write DDL for this {} on this engine{}",
+                    key.kind,
+                    attribute_of(difference)
+                ),
+            },
         )],
     }
 }
@@ -718,6 +724,38 @@ mod tests {
                 "CREATE z_v",
             ]
         );
+    }
+
+    /// A foreign key added to a SQLite table that stays is listed with why it is not
+    /// written (it once said only "safemig does not write DDL for this foreign key").
+    #[test]
+    fn a_sqlite_foreign_key_on_a_kept_table_says_why_it_is_not_written() {
+        let mut left = Schema::default();
+        left.insert(ObjectKind::Table, "t", Object::default());
+        let mut right = left.clone();
+        right.insert(
+            ObjectKind::ForeignKey,
+            "t(p_id) -> p",
+            Object::default().with("references", "p(id)"),
+        );
+        let sides = Sides {
+            left: &left,
+            right: &right,
+            occupied: &BTreeSet::new(),
+        };
+        let ddl = crate::engine::ddl(crate::provider::Provider::Sqlite);
+        let differences = crate::schema::diff(&left, &right);
+        for tables in [Tables::Keep, Tables::Drop] {
+            let steps = steps(&differences, &sides, ddl, tables);
+            let [Step::NotExpressed { reason, .. }] = steps.as_slice() else {
+                panic!("{steps:?}");
+            };
+            assert!(
+                reason
+                    .starts_with("SQLite adds or drops a foreign key only by redefining its table"),
+                "{reason}"
+            );
+        }
     }
 
     #[test]

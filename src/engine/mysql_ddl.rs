@@ -3,8 +3,9 @@
 //! Column changes need the whole column definition (`MODIFY`), and the catalogs render
 //! defaults differently on MySQL and MariaDB, so those are left to a person.
 
-use crate::schema::ddl::{Ddl, table_and_name};
+use crate::schema::ddl::{Ddl, alter_table_rename, table_and_name};
 use crate::schema::{Object, ObjectKind};
+use crate::sql::{Rename, Renamed};
 
 pub struct MysqlDdl;
 
@@ -17,6 +18,20 @@ impl Ddl for MysqlDdl {
         match kind {
             ObjectKind::ForeignKey => self.add_foreign_key(name, object),
             _ => None,
+        }
+    }
+
+    /// Tables and columns as every engine, indexes by `RENAME INDEX` (MySQL 5.7, MariaDB
+    /// 10.5.2); MySQL renames no constraint.
+    fn rename(&self, rename: &Rename) -> Option<String> {
+        match rename.renamed {
+            Renamed::Index => Some(format!(
+                "ALTER TABLE {} RENAME INDEX {} TO {};",
+                self.quote(rename.table.as_deref()?),
+                self.quote(&rename.from),
+                self.quote(&rename.to)
+            )),
+            _ => alter_table_rename(&|name| self.quote(name), rename),
         }
     }
 

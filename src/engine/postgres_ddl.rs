@@ -3,8 +3,11 @@
 //! default and nullability changed in place. Unqualified names resolve in the session's
 //! `search_path`, which the script sets first.
 
-use crate::schema::ddl::{Ddl, NewTable, columns_of, statement, table_and_name};
+use crate::schema::ddl::{
+    Ddl, NewTable, alter_table_rename, columns_of, statement, table_and_name,
+};
 use crate::schema::{Object, ObjectKey, ObjectKind, Schema};
+use crate::sql::{Rename, Renamed};
 
 pub struct PostgresDdl;
 
@@ -184,6 +187,22 @@ impl Ddl for PostgresDdl {
             ),
             _ => return None,
         })
+    }
+
+    /// Every rename: `ALTER INDEX` names no table, `RENAME CONSTRAINT` also renames a
+    /// key's index.
+    fn rename(&self, rename: &Rename) -> Option<String> {
+        let (from, to) = (self.quote(&rename.from), self.quote(&rename.to));
+        match rename.renamed {
+            Renamed::Index => Some(format!("ALTER INDEX {from} RENAME TO {to};")),
+            Renamed::Constraint => Some(format!(
+                "ALTER TABLE {} RENAME CONSTRAINT {from} TO {to};",
+                self.quote(rename.table.as_deref()?)
+            )),
+            Renamed::Table | Renamed::Column => {
+                alter_table_rename(&|name| self.quote(name), rename)
+            }
+        }
     }
 
     fn drop(&self, kind: ObjectKind, name: &str, _object: &Object) -> Option<String> {

@@ -127,6 +127,14 @@ impl Ddl for SqliteDdl {
         }
     }
 
+    fn not_written(&self, kind: ObjectKind) -> Option<&'static str> {
+        (kind == ObjectKind::ForeignKey).then_some(
+            "SQLite adds or drops a foreign key only by redefining its table (Prisma's \
+             `new_` copy, rows copied, old table dropped), which safemig does not write: \
+             change it with a migration",
+        )
+    }
+
     fn drop(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
         let what = match kind {
             ObjectKind::Index if !object.attributes.contains_key("constraint") => "INDEX",

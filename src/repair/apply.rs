@@ -79,7 +79,7 @@ pub async fn apply(
                     == Partial::RollBack {
                         allow_data_loss: true,
                     },
-                renames: super::roll_back::column_renames(dir, report, *undone, ctx.url.provider()),
+                renames: super::roll_back::renames(dir, report, *undone, ctx.url.provider()),
             };
             super::roll_back::run(engine, ctx, report, options, interrupt, on_wait).await?;
             under_lock(engine, ctx, report, interrupt, on_wait, async |engine| {

@@ -1,12 +1,13 @@
-//! `repair --roll-back`: undoes the applied statements of a partly applied migration. The
-//! inverse is written from the schemas, not the SQL: the differences from state k back to
-//! state 0, as drift's `--sql` writes them, with tables and columns dropped. Columns the
-//! statements renamed are renamed back first (and state k taken with their old names), so
-//! their values and places are kept where a drop and an add would lose them. It is refused
-//! when an object has no inverse safemig writes, or when a drop would delete rows or values
-//! (unless allowed); it runs in one transaction where DDL is transactional; and the schema
-//! is read again afterwards, so the row is marked rolled back only when the database is
-//! back at state 0.
+//! `repair --roll-back`: undoes the applied statements of a partly applied migration. What
+//! the statements renamed (tables, columns, indexes, constraints) is renamed back first, so
+//! values, rows and places are kept where a drop and an add would lose them; the rest of the
+//! inverse is written from the schemas, not the SQL: the differences from the schema then
+//! read back to state 0, as drift's `--sql` writes them, with tables and columns dropped. It
+//! is refused when an object has no inverse safemig writes, or when a drop would delete rows
+//! or values (unless allowed), and then leaves nothing changed (renames are undone where DDL
+//! is not transactional); it runs in one transaction where DDL is transactional; and the
+//! schema is read again afterwards, so the row is marked rolled back only when the database
+//! is back at state 0.
 
 use std::collections::BTreeSet;
 
@@ -22,8 +23,8 @@ use crate::lock;
 use crate::migrations::MigrationsDir;
 use crate::provider::Provider;
 use crate::schema::ddl::table_and_name;
-use crate::schema::{Detail, Difference, ObjectKey, ObjectKind, Schema, diff};
-use crate::sql::{ColumnRename, ScriptProfile};
+use crate::schema::{Detail, Difference, ObjectKind, Schema, diff};
+use crate::sql::{Rename, Renamed, ScriptProfile};
 use crate::text::escaped;
 
 /// What to roll back.
@@ -32,17 +33,17 @@ pub(super) struct Options {
     pub applied: usize,
     /// Drop tables and columns that hold data.
     pub allow_data_loss: bool,
-    /// The columns statements 1..`applied` renamed, in order ([`column_renames`]).
-    pub renames: Vec<ColumnRename>,
+    /// What statements 1..`applied` renamed, in order ([`renames`]).
+    pub renames: Vec<Rename>,
 }
 
-/// The columns statements 1..=`applied` of `report`'s migration rename, in order.
-pub(super) fn column_renames(
+/// What statements 1..=`applied` of `report`'s migration rename, in order.
+pub(super) fn renames(
     dir: &MigrationsDir,
     report: &Report,
     applied: usize,
     provider: Provider,
-) -> Vec<ColumnRename> {
+) -> Vec<Rename> {
     let dialect = provider.dialect();
     let Some(migration) = dir.migrations.iter().find(|m| m.name == report.migration) else {
         return Vec::new();
@@ -50,36 +51,50 @@ pub(super) fn column_renames(
     crate::sql::executable_statements(migration.sql(), dialect)
         .iter()
         .take(applied)
-        .flat_map(|s| crate::sql::column_renames(s, dialect))
+        .flat_map(|s| crate::sql::renames(s, dialect))
         .collect()
 }
 
-/// `after` with the renamed columns under their names before the renames, and the
-/// statements that rename them back, last rename first.
-fn renamed_back(
-    after: &Schema,
-    renames: &[ColumnRename],
-    provider: Provider,
-) -> (Schema, Vec<String>) {
-    let ddl = engine::ddl(provider);
-    let mut schema = after.clone();
-    let mut statements = Vec::new();
-    for r in renames.iter().rev() {
-        let key = |column: &str| ObjectKey {
-            kind: ObjectKind::Column,
-            name: format!("{}.{column}", r.table),
+/// The renames that undo `renames`, last first, leaving out those whose object state k
+/// (`after`) no longer has under its new name (a table or column renamed, then dropped).
+/// Indexes and constraints are not looked up: their keys differ per engine, and renaming
+/// back one that is gone fails the roll-back, which then changes nothing.
+fn renames_back(after: &Schema, renames: &[Rename]) -> Vec<Rename> {
+    let mut names: BTreeSet<String> = after
+        .objects
+        .keys()
+        .filter(|k| matches!(k.kind, ObjectKind::Table | ObjectKind::Column))
+        .map(|k| k.name.clone())
+        .collect();
+    let mut back = Vec::new();
+    for rename in renames.iter().rev().map(Rename::back) {
+        let table = rename.table.clone().unwrap_or_default();
+        let key = |name: &str| match rename.renamed {
+            Renamed::Table => Some(name.to_string()),
+            Renamed::Column => Some(format!("{table}.{name}")),
+            Renamed::Index | Renamed::Constraint => None,
         };
-        if let Some(object) = schema.objects.remove(&key(&r.to)) {
-            schema.objects.insert(key(&r.from), object);
-            statements.push(format!(
-                "ALTER TABLE {} RENAME COLUMN {} TO {};",
-                ddl.quote(&r.table),
-                ddl.quote(&r.to),
-                ddl.quote(&r.from)
-            ));
+        if let (Some(from), Some(to)) = (key(&rename.from), key(&rename.to)) {
+            if !names.remove(&from) {
+                continue;
+            }
+            names.insert(to);
         }
+        if rename.renamed == Renamed::Table {
+            let prefix = format!("{}.", rename.from);
+            let columns: Vec<String> = names
+                .iter()
+                .filter(|n| n.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for column in columns {
+                names.remove(&column);
+                names.insert(format!("{}.{}", rename.to, &column[prefix.len()..]));
+            }
+        }
+        back.push(rename);
     }
-    (schema, statements)
+    back
 }
 
 /// Runs the inverse of the first `applied` statements of `report`'s migration under the
@@ -98,29 +113,21 @@ pub(super) async fn run(
             .expect("a plan's states are ones a failure leaves, so they were read")
     };
     let before = state(0);
-    let (after, mut statements) =
-        renamed_back(state(options.applied), &options.renames, engine.provider());
-    let differences = diff(&after, before);
-
+    let back = renames_back(state(options.applied), &options.renames);
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let ran = async {
         unchanged(engine, report).await?;
-        let mut occupied = BTreeSet::new();
-        for table in converge::tables_to_probe(&differences, &after, before) {
-            if engine.holds_data(&table, None).await? {
-                occupied.insert(table);
-            }
+        let atomic = engine.capabilities().transactional_ddl;
+        if atomic {
+            engine.begin(&ScriptProfile::default()).await?;
         }
-        let sides = converge::Sides {
-            left: &after,
-            right: before,
-            occupied: &occupied,
-        };
-        statements.extend(inverse(report, &sides, &differences, engine.provider())?);
-        if !options.allow_data_loss {
-            refuse_data_loss(engine, report, &differences).await?;
+        let undone = undo(engine, report, &options, &back, before).await;
+        match (&undone, atomic) {
+            (Ok(()), true) => commit(engine, report).await?,
+            (Err(_), true) => engine.rollback().await?,
+            _ => {}
         }
-        execute(engine, report, &statements).await?;
+        undone?;
         let now = crate::drift::read_schema(engine, Detail::default()).await?;
         let left: Vec<String> = diff(&now, before)
             .iter()
@@ -138,6 +145,66 @@ pub(super) async fn run(
     .await;
     lock::release(engine, &ctx.lock).await;
     ran
+}
+
+/// Renames back, then reads the schema and runs the rest of the inverse, inside the
+/// caller's transaction where there is one. Refused without one (MySQL): the renames are
+/// made again, so a refusal leaves the database as it was.
+async fn undo(
+    engine: &mut dyn Engine,
+    report: &Report,
+    options: &Options,
+    back: &[Rename],
+    before: &Schema,
+) -> Result<(), Error> {
+    let ddl = engine::ddl(engine.provider());
+    let renames: Vec<String> = back.iter().filter_map(|r| ddl.rename(r)).collect();
+    execute(engine, report, &renames).await?;
+    let planned = plan(engine, report, options, before).await;
+    let statements = match planned {
+        Ok(statements) => statements,
+        Err(refused) => {
+            if !engine.capabilities().transactional_ddl {
+                let again: Vec<String> = back
+                    .iter()
+                    .rev()
+                    .filter_map(|r| ddl.rename(&r.back()))
+                    .collect();
+                execute(engine, report, &again).await?;
+            }
+            return Err(refused);
+        }
+    };
+    execute(engine, report, &statements).await
+}
+
+/// The inverse of what is left once the renames are undone: the differences from the
+/// schema as it is now back to `before`, refused when one has no inverse or a drop would
+/// lose data that is not allowed to go.
+async fn plan(
+    engine: &mut dyn Engine,
+    report: &Report,
+    options: &Options,
+    before: &Schema,
+) -> Result<Vec<String>, Error> {
+    let after = crate::drift::read_schema(engine, Detail::default()).await?;
+    let differences = diff(&after, before);
+    let mut occupied = BTreeSet::new();
+    for table in converge::tables_to_probe(&differences, &after, before) {
+        if engine.holds_data(&table, None).await? {
+            occupied.insert(table);
+        }
+    }
+    let sides = converge::Sides {
+        left: &after,
+        right: before,
+        occupied: &occupied,
+    };
+    let statements = inverse(report, &sides, &differences, engine.provider())?;
+    if !options.allow_data_loss {
+        refuse_data_loss(engine, report, &differences).await?;
+    }
+    Ok(statements)
 }
 
 /// The inverse statements (from `after` back to `before`), or the objects that have none.
@@ -201,39 +268,34 @@ async fn refuse_data_loss(
     }
 }
 
-/// Runs the statements, in one transaction where DDL is transactional (a failure then
-/// leaves nothing), one by one elsewhere.
+/// Runs the statements one by one, inside the caller's transaction where there is one.
 async fn execute(
     engine: &mut dyn Engine,
     report: &Report,
     statements: &[String],
 ) -> Result<(), Error> {
-    let atomic = engine.capabilities().transactional_ddl;
-    if atomic {
-        engine.begin(&ScriptProfile::default()).await?;
-    }
+    let undone = engine.capabilities().transactional_ddl;
     for statement in statements {
         if let Err(e) = engine.run_script(statement).await {
-            if atomic {
-                engine.rollback().await?;
-            }
             return Err(Error::Repair(RepairError::RollBackFailed {
                 name: report.migration.clone(),
                 statement: statement.clone(),
                 message: e.message,
-                undone: atomic,
+                undone,
             }));
         }
     }
-    if atomic {
-        engine.commit().await.map_err(|e| {
-            Error::Repair(RepairError::RollBackFailed {
-                name: report.migration.clone(),
-                statement: "COMMIT".into(),
-                message: e.message,
-                undone: true,
-            })
-        })?;
-    }
     Ok(())
+}
+
+/// Commits the roll-back's transaction.
+async fn commit(engine: &mut dyn Engine, report: &Report) -> Result<(), Error> {
+    engine.commit().await.map_err(|e| {
+        Error::Repair(RepairError::RollBackFailed {
+            name: report.migration.clone(),
+            statement: "COMMIT".into(),
+            message: e.message,
+            undone: true,
+        })
+    })
 }

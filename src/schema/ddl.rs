@@ -3,6 +3,7 @@
 //! `None`, and the caller lists it as not expressed rather than guessing.
 
 use super::{Object, ObjectKey, ObjectKind, Schema};
+use crate::sql::{Rename, Renamed};
 
 /// A `CREATE TABLE` and the objects it creates with the table, which the script then does
 /// not write again.
@@ -61,6 +62,19 @@ pub trait Ddl: Sync {
         None
     }
 
+    /// The statement that makes `rename` (`repair --roll-back` renames back what a
+    /// migration renamed). `None` where the engine has no rename for the object: the
+    /// roll-back then drops and creates it, which only an object without data allows.
+    fn rename(&self, rename: &Rename) -> Option<String> {
+        alter_table_rename(&|name| self.quote(name), rename)
+    }
+
+    /// Why this engine writes no DDL for a change of an object of `kind`, where there is
+    /// more to say than that it does not (listed as not written, with this reason).
+    fn not_written(&self, _kind: ObjectKind) -> Option<&'static str> {
+        None
+    }
+
     /// Drops a table (`repair --roll-back`, after checking it holds no rows).
     fn drop_table(&self, table: &str) -> Option<String> {
         Some(format!("DROP TABLE {};", self.quote(table)))
@@ -78,6 +92,18 @@ pub trait Ddl: Sync {
     /// Drops an object that holds no data (an index, a view, a constraint, a routine).
     fn drop(&self, _kind: ObjectKind, _name: &str, _object: &Object) -> Option<String> {
         None
+    }
+}
+
+/// A table or column rename as every engine writes it (`ALTER TABLE … RENAME TO`, `ALTER
+/// TABLE … RENAME COLUMN`); `None` for the others, whose syntax differs.
+pub fn alter_table_rename(quote: &dyn Fn(&str) -> String, rename: &Rename) -> Option<String> {
+    let table = quote(rename.table.as_deref()?);
+    let (from, to) = (quote(&rename.from), quote(&rename.to));
+    match rename.renamed {
+        Renamed::Table => Some(format!("ALTER TABLE {table} RENAME TO {to};")),
+        Renamed::Column => Some(format!("ALTER TABLE {table} RENAME COLUMN {from} TO {to};")),
+        Renamed::Index | Renamed::Constraint => None,
     }
 }
 

@@ -12,6 +12,7 @@ mod lexer;
 mod locks;
 #[cfg(test)]
 mod properties;
+mod rename;
 mod split;
 mod target;
 mod words;
@@ -21,10 +22,9 @@ use serde::Serialize;
 pub use classify::{StatementKind, TxEffect};
 pub(crate) use lexer::{Lexer, Token, TokenKind};
 pub use locks::{Blocks, Effect, LockEffect, lock_effect};
+pub use rename::{Rename, Renamed, renames};
 pub use split::{Statement, normalize, split, split_each};
-pub use target::{
-    ColumnRename, Target, column_renames, table_effects, table_preconditions, target,
-};
+pub use target::{Target, table_effects, table_preconditions, target};
 
 /// `script` with each comment replaced by a space, as the server reads it (quoting and
 /// nesting by the lexer that splits statements). MySQL's `/*! … */` is code, and stays.

@@ -156,50 +156,6 @@ pub fn table_preconditions(stmt: &Statement<'_>, dialect: Dialect) -> Vec<(Strin
     first
 }
 
-/// A column renamed by `ALTER TABLE t RENAME [COLUMN] a TO b` (every engine's form; MySQL
-/// may list several clauses).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ColumnRename {
-    pub table: String,
-    pub from: String,
-    pub to: String,
-}
-
-/// The columns `stmt` renames, in order: what `repair --roll-back` renames back rather than
-/// dropping and adding them again.
-pub fn column_renames(stmt: &Statement<'_>, dialect: Dialect) -> Vec<ColumnRename> {
-    let mut w = Words::new(stmt.sql, dialect);
-    if !(w.eat("ALTER") && w.eat("TABLE")) {
-        return Vec::new();
-    }
-    w.eat_if_exists();
-    w.eat("ONLY");
-    let Some(table) = w.name() else {
-        return Vec::new();
-    };
-    let mut renames = Vec::new();
-    while w.peek().is_some() {
-        if !w.eat("RENAME") {
-            w.pos += 1;
-            continue;
-        }
-        let keyword = ["TO", "AS", "INDEX", "KEY", "CONSTRAINT"];
-        if keyword.iter().any(|k| w.is(k)) {
-            continue;
-        }
-        w.eat("COLUMN");
-        let (Some(from), true, Some(to)) = (w.name(), w.eat("TO"), w.name()) else {
-            break;
-        };
-        renames.push(ColumnRename {
-            table: table.clone(),
-            from,
-            to,
-        });
-    }
-    renames
-}
-
 fn mysql_target(w: &mut Words) -> Target {
     let tables = |names: Vec<String>| {
         if names.is_empty() {
@@ -297,49 +253,6 @@ mod tests {
         let stmts = split(sql, dialect);
         assert_eq!(stmts.len(), 1, "{sql}");
         target(&stmts[0], dialect)
-    }
-
-    #[test]
-    fn column_renames_of_every_engine() {
-        let renames = |sql: &str, dialect: Dialect| -> Vec<(String, String, String)> {
-            split(sql, dialect)
-                .iter()
-                .flat_map(|s| column_renames(s, dialect))
-                .map(|r| (r.table, r.from, r.to))
-                .collect()
-        };
-        let one = |t: &str, a: &str, b: &str| vec![(t.into(), a.into(), b.into())];
-        assert_eq!(
-            renames(
-                "-- RenameColumn\nALTER TABLE \"public\".\"User\" RENAME COLUMN \"email\" TO \"mail\";",
-                Dialect::Postgres
-            ),
-            one("User", "email", "mail")
-        );
-        assert_eq!(
-            renames("ALTER TABLE ONLY u RENAME a TO b", Dialect::Postgres),
-            one("u", "a", "b")
-        );
-        assert_eq!(
-            renames(
-                "ALTER TABLE `u` ADD COLUMN x int, RENAME COLUMN `a` TO `b`, RENAME COLUMN c TO d",
-                Dialect::Mysql
-            ),
-            [one("u", "a", "b"), one("u", "c", "d")].concat()
-        );
-        for not_a_column in [
-            "ALTER TABLE u RENAME TO v",
-            "ALTER TABLE u RENAME INDEX a TO b",
-            "ALTER TABLE u RENAME CONSTRAINT a TO b",
-            "ALTER INDEX a RENAME TO b",
-            "CREATE TABLE u (a int)",
-        ] {
-            assert_eq!(
-                renames(not_a_column, Dialect::Postgres),
-                [],
-                "{not_a_column}"
-            );
-        }
     }
 
     fn tables(names: &[&str]) -> Target {

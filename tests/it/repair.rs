@@ -301,6 +301,125 @@ fn roll_back_renames_columns_back(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// `users` with an index, the state before [`renames_of`]'s migration.
+const INDEXED: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);\n\
+                       CREATE INDEX users_email_idx ON users (email);\n";
+
+/// A migration renaming `users` to `people` and its index (and on PostgreSQL its primary
+/// key) in each engine's own form, then creating `c` and `d`; how many of its statements
+/// the failure leaves applied (all but `d`).
+fn renames_of(kind: Kind) -> (&'static str, usize) {
+    match kind {
+        Kind::Postgres => (
+            "ALTER TABLE \"users\" RENAME TO \"people\";\n\
+             ALTER INDEX \"users_email_idx\" RENAME TO \"people_email_idx\";\n\
+             ALTER TABLE \"people\" RENAME CONSTRAINT \"users_pkey\" TO \"people_pkey\";\n\
+             CREATE TABLE c (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE d (id INTEGER PRIMARY KEY);\n",
+            4,
+        ),
+        Kind::Mysql => (
+            "RENAME TABLE `users` TO `people`;\n\
+             ALTER TABLE `people` RENAME INDEX `users_email_idx` TO `people_email_idx`;\n\
+             CREATE TABLE c (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE d (id INTEGER PRIMARY KEY);\n",
+            3,
+        ),
+        // SQLite renames no index: Prisma drops and creates it.
+        Kind::Sqlite => (
+            "ALTER TABLE \"users\" RENAME TO \"people\";\n\
+             DROP INDEX \"users_email_idx\";\n\
+             CREATE INDEX \"people_email_idx\" ON \"people\"(\"email\");\n\
+             CREATE TABLE c (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE d (id INTEGER PRIMARY KEY);\n",
+            4,
+        ),
+    }
+}
+
+/// What identifies the table, its index and its primary key apart from their names:
+/// PostgreSQL's OIDs and MariaDB's InnoDB index ids survive a rename, not a drop and a
+/// create. SQLite has none to compare: its rows say it.
+fn identities(db: &TestDb) -> Vec<Option<String>> {
+    let queries: &[&str] = match db.kind {
+        Kind::Postgres => &[
+            "SELECT c.oid::text FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid \
+             JOIN pg_class x ON x.oid = i.indexrelid WHERE x.relname LIKE '%email_idx'",
+            "SELECT oid::text FROM pg_class WHERE relname LIKE '%email_idx'",
+            "SELECT oid::text FROM pg_constraint WHERE conname LIKE '%_pkey' \
+             AND conrelid::regclass::text IN ('users', 'people')",
+        ],
+        Kind::Mysql => &[
+            "SELECT CAST(INDEX_ID AS CHAR) FROM information_schema.INNODB_SYS_INDEXES \
+             WHERE NAME LIKE '%email_idx'",
+        ],
+        Kind::Sqlite => &[],
+    };
+    queries.iter().map(|q| db.scalar(q)).collect()
+}
+
+/// `--roll-back` renames a renamed table, index and constraint back: the table keeps its
+/// rows without `--allow-data-loss`, and the objects are the same ones (it once dropped
+/// `people`, refused over its row, and would have dropped and created the index and key).
+fn roll_back_renames_tables_indexes_and_constraints_back(kind: Kind) {
+    let (sql, k) = renames_of(kind);
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, INDEXED)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let before = identities(&db);
+    assert!(before.iter().all(Option::is_some), "{before:?}");
+    project.write(FAILED, sql);
+    fail_after(&db, FAILED, sql, k);
+    db.exec("INSERT INTO people (id, email) VALUES (1, 'a@x')");
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    assert_eq!(report["repaired"]["undone"], k, "{report:#}");
+    assert_eq!(
+        db.scalar("SELECT email FROM users WHERE id = 1").as_deref(),
+        Some("a@x")
+    );
+    assert!(!db.has_table("people") && !db.has_table("c"));
+    assert_eq!(identities(&db), before, "renamed back, not made again");
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
+/// A roll-back refused after its renames back ran (MySQL commits each, the others roll
+/// them back) leaves the database as the failure left it.
+fn a_refused_roll_back_keeps_the_renames(kind: Kind) {
+    let (db, project) = failed_with(kind, RENAMES, 2);
+    db.exec("INSERT INTO c (id) VALUES (1)");
+    let before = db.history();
+    let run = project
+        .safemig(&db, &["repair", "--apply", "--roll-back"])
+        .expect(10);
+    assert!(run.stderr.contains("table `c` has rows"), "{}", run.stderr);
+    assert_eq!(db.history(), before, "nothing is written");
+    assert!(
+        db.try_exec("SELECT mail FROM users").is_ok(),
+        "still renamed"
+    );
+    assert!(db.has_table("c"));
+}
+
+/// Two tables, the second referencing the first: both ran, the last did not.
+const LINKED: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\
+                      CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id));\n\
+                      CREATE TABLE c (id INTEGER PRIMARY KEY);\n";
+
+/// `--roll-back` drops tables created with a foreign key, the key with them (on SQLite,
+/// which drops no key by itself, it was once refused: "does not write DDL for this
+/// foreign key").
+fn roll_back_drops_tables_with_their_foreign_keys(kind: Kind) {
+    let (db, project) = failed_with(kind, LINKED, 2);
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    assert_eq!(report["repaired"]["undone"], 2, "{report:#}");
+    assert!(!db.has_table("a") && !db.has_table("b"));
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+}
+
 /// `--roll-back` where every statement ran (`all`) undoes all of them and marks the row
 /// rolled back, as asked (it once recorded the migration applied instead).
 fn roll_back_of_a_wholly_applied_migration(kind: Kind) {
@@ -845,8 +964,22 @@ fn injected_failures(kind: Kind) {
     if kind == Kind::Postgres {
         interrupt_concurrent_index(&project, &db, &mut tally);
     }
+    inject(
+        &project,
+        &db,
+        "renames and foreign keys",
+        "20240104000000_renames_and_keys",
+        renames_and_foreign_keys(kind),
+        &mut tally,
+    );
     project.safemig(&db, &["status"]).expect(0);
     eprintln!("repair injected failures, {kind:?}: {:?}", tally.counts);
+    let refused = tally.counts.get("roll-back refused").copied().unwrap_or(0);
+    let tried = refused + tally.counts.get("roll-back").copied().unwrap_or(0);
+    eprintln!(
+        "repair roll-backs, {kind:?}: {refused} of {tried} refused:\n{}",
+        tally.refusals.join("\n")
+    );
     assert!(tally.failures.is_empty(), "{:#?}", tally.failures);
     assert!(
         tally.counts.values().sum::<usize>() > 0,
@@ -854,11 +987,78 @@ fn injected_failures(kind: Kind) {
     );
 }
 
-/// The suite's verdicts by kind, and what went wrong.
+/// The suite's verdicts by kind, what went wrong, and why roll-backs were refused.
 #[derive(Default)]
 struct Tally {
     counts: std::collections::BTreeMap<String, usize>,
     failures: Vec<String>,
+    refusals: Vec<String>,
+}
+
+/// A migration that renames (a column, a table, its primary key, an index) and adds a
+/// foreign key to a table that was there before it: what a roll-back must rename back and
+/// drop, beside the corpus's forms. SQLite adds the key with its column (it adds none to
+/// an existing table otherwise).
+fn renames_and_foreign_keys(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Postgres => {
+            "ALTER TABLE \"users\" RENAME COLUMN \"email\" TO \"mail\";
+             ALTER TABLE \"users\" RENAME TO \"people\";
+             ALTER TABLE \"people\" RENAME CONSTRAINT \"users_pkey\" TO \"people_pkey\";
+             ALTER TABLE \"people\" ADD COLUMN \"manager_id\" INTEGER;
+             ALTER TABLE \"people\" ADD CONSTRAINT \"people_manager_id_fkey\" FOREIGN KEY (\"manager_id\") REFERENCES \"people\"(\"id\") ON DELETE SET NULL ON UPDATE CASCADE;
+             CREATE INDEX \"people_manager_idx\" ON \"people\"(\"manager_id\");
+             ALTER INDEX \"people_manager_idx\" RENAME TO \"people_manager_id_idx\";
+"
+        }
+        Kind::Mysql => {
+            "ALTER TABLE `users` RENAME COLUMN `email` TO `mail`;
+             RENAME TABLE `users` TO `people`;
+             ALTER TABLE `people` ADD COLUMN `manager_id` INTEGER NULL;
+             CREATE INDEX `people_manager_idx` ON `people`(`manager_id`);
+             ALTER TABLE `people` ADD CONSTRAINT `people_manager_id_fkey` FOREIGN KEY (`manager_id`) REFERENCES `people`(`id`) ON DELETE SET NULL ON UPDATE CASCADE;
+             ALTER TABLE `people` RENAME INDEX `people_manager_idx` TO `people_manager_id_idx`;
+"
+        }
+        Kind::Sqlite => {
+            "ALTER TABLE \"users\" RENAME COLUMN \"email\" TO \"mail\";
+             ALTER TABLE \"users\" RENAME TO \"people\";
+             ALTER TABLE \"people\" ADD COLUMN \"manager_id\" INTEGER REFERENCES \"people\"(\"id\") ON DELETE SET NULL ON UPDATE CASCADE;
+             CREATE INDEX \"people_manager_id_idx\" ON \"people\"(\"manager_id\");
+"
+        }
+    }
+}
+
+/// Rolls back a migration whose every statement ran (`repair --apply --roll-back`, no
+/// `--allow-data-loss`), counting it done (then deployed again, which must succeed) or
+/// refused (exit 10, with the reason); any other answer is a failure. Whether it was
+/// rolled back.
+fn roll_back_whole(project: &Project, db: &TestDb, context: &str, tally: &mut Tally) -> bool {
+    let mut command = project.command(db, &["repair", "--apply", "--roll-back"]);
+    command.env("SAFEMIG_CACHE_DIR", project.dir.path().join("cache"));
+    let run = crate::harness::to_run(command.output().unwrap());
+    let outcome = match run.code {
+        0 => "roll-back",
+        10 => {
+            let reason = run.stderr.lines().find(|l| l.starts_with("error"));
+            tally
+                .refusals
+                .push(format!("{context}: {}", reason.unwrap_or(&run.stderr)));
+            "roll-back refused"
+        }
+        code => {
+            tally
+                .failures
+                .push(format!("{context}: roll-back exit {code}: {}", run.stderr));
+            "roll-back wrong"
+        }
+    };
+    *tally.counts.entry(outcome.into()).or_default() += 1;
+    if run.code == 0 {
+        project.safemig(db, &["deploy"]).expect(0);
+    }
+    run.code == 0
 }
 
 /// Deploys `project`'s folder, adds migration `name` and fails it after every k of its n
@@ -867,7 +1067,9 @@ struct Tally {
 /// answer `none`, `partial k`, `all`, or `ambiguous` with k among its candidates — never a
 /// wrong `all`. Inside a script's own transaction a kill leaves the state before it (the
 /// server rolls back), so only the points where statements are durable are failure points.
-/// The migration is then settled with `repair --apply --assume-applied 1-n`.
+/// Once every statement ran (verdict `all`), it is rolled back whole ([`roll_back_whole`]);
+/// otherwise, or when that is refused, it is settled with `repair --apply --assume-applied
+/// 1-n`.
 fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, tally: &mut Tally) {
     let dialect = db.kind.dialect();
     let split = executable_statements(sql, dialect);
@@ -878,6 +1080,7 @@ fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, t
     let mut durable = 0;
     let mut pending: Vec<&str> = Vec::new();
     let mut session: Vec<&str> = Vec::new();
+    let mut last = String::new();
     for k in 0..=n {
         if k > 0 {
             let stmt = &split[k - 1];
@@ -913,13 +1116,19 @@ fn inject(project: &Project, db: &TestDb, corpus: &str, name: &str, sql: &str, t
         let run = crate::harness::to_run(command.output().unwrap());
         let context = format!("{corpus} {name} k = {durable} of {n}");
         match check_verdict(&run, durable, n) {
-            Ok(verdict) => *tally.counts.entry(verdict).or_default() += 1,
+            Ok(verdict) => {
+                last = verdict.clone();
+                *tally.counts.entry(verdict).or_default() += 1;
+            }
             Err(e) => {
                 eprintln!("{context}: {e}");
                 tally.failures.push(format!("{context}: {e}"));
                 *tally.counts.entry("wrong".into()).or_default() += 1;
             }
         }
+    }
+    if last == "all" && roll_back_whole(project, db, &format!("{corpus} {name}"), tally) {
+        return;
     }
     project
         .safemig(
@@ -1125,6 +1334,9 @@ for_each_engine!(
     roll_back_of_empty_objects_needs_no_permission,
     roll_back_of_a_wholly_applied_migration,
     roll_back_renames_columns_back,
+    roll_back_renames_tables_indexes_and_constraints_back,
+    a_refused_roll_back_keeps_the_renames,
+    roll_back_drops_tables_with_their_foreign_keys,
     nothing_to_repair_after_a_data_statement,
     assume_applied_settles_an_ambiguous_verdict,
     ddl_that_changed_nothing_runs_again,
