@@ -208,7 +208,17 @@ async fn check_forecast(
         return Ok(());
     }
     let dir = super::migrations(ctx)?;
-    let forecast = safemig::forecast::forecast(ctx, &dir, budget.migration_deadline()).await?;
+    // A forecast that cannot be made (statistics not readable) is no reason not to start:
+    // the deploy after it finds out what is really wrong, if anything.
+    let forecast = match safemig::forecast::forecast(ctx, &dir, budget.migration_deadline()).await {
+        Ok(forecast) => forecast,
+        Err(e) => {
+            output::stderr_line(&format!(
+                "warning: no forecast of the pending migrations: {e}"
+            ));
+            return Ok(());
+        }
+    };
     let Some((migration, statement)) = forecast.longest() else {
         return Ok(());
     };
