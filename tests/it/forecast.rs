@@ -1,10 +1,8 @@
 //! `safemig forecast` on live tables: each pending statement's effect, lock and size from
 //! the real server's statistics, the verdict against the budget, and advice that runs.
 
-use std::process::Command;
-
 use crate::for_each_engine;
-use crate::harness::{Kind, Project, TestDb, to_run};
+use crate::harness::{Kind, Project, TestDb, run_as_printed};
 use crate::journeys::next_commands;
 
 /// Rows in the table the pending migration changes.
@@ -62,21 +60,6 @@ fn deployed(kind: Kind) -> (TestDb, Project) {
     (db, project)
 }
 
-/// Runs a command line as printed, `safemig` being the binary under test. Advice never
-/// prints a password: a `--url` that holds one is printed as `"$DATABASE_URL"`, which the
-/// person's shell holds (the advice says so).
-fn run_as_printed(project: &Project, db: &TestDb, line: &str) -> crate::harness::Run {
-    let rest = line.strip_prefix("safemig ").expect("a safemig command");
-    let output = Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec '{}' {rest}", env!("CARGO_BIN_EXE_safemig")))
-        .current_dir(project.dir.path())
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    to_run(output)
-}
-
 fn a_copy_of_a_large_table_exceeds_the_budget(kind: Kind) {
     let (db, project) = deployed(kind);
     fill(&db, kind);
@@ -127,7 +110,7 @@ fn a_copy_of_a_large_table_exceeds_the_budget(kind: Kind) {
     );
     let next = next_commands(&over);
     assert_eq!(next.len(), 1, "{}", over.stdout);
-    run_as_printed(&project, &db, &next[0]).expect(0);
+    run_as_printed(project.dir.path(), &next[0], &[("DATABASE_URL", &db.url)]).expect(0);
     project.safemig(&db, &["status"]).expect(0);
     let after = project.safemig(&db, &["forecast"]).expect(0);
     assert!(
@@ -225,7 +208,7 @@ fn run_refuses_a_migration_forecast_to_outlast_the_stop_budget() {
     let next = next_commands(&refused);
     assert_eq!(next.len(), 1, "{}", refused.stderr);
     assert!(next[0].starts_with("safemig deploy"), "{}", next[0]);
-    run_as_printed(&project, &db, &next[0]).expect(0);
+    run_as_printed(project.dir.path(), &next[0], &[("DATABASE_URL", &db.url)]).expect(0);
     start("--forecast=refuse").expect(0);
     assert!(marker.exists(), "the app started once nothing was pending");
 }

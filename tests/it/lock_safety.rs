@@ -6,7 +6,7 @@
 //! holds the whole file).
 
 use std::io::BufRead;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 use crate::harness::{
-    Kind, Project, Server, TestDb, block_on, private_mariadb, run_within, to_run,
+    Kind, Project, Server, TestDb, block_on, private_mariadb, run_as_printed, run_within, to_run,
 };
 
 const INIT: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY);\n\
@@ -364,18 +364,7 @@ fn retries_run_out(kind: Kind) {
         .iter()
         .find(|c| c.starts_with("safemig deploy"))
         .unwrap_or_else(|| panic!("{}", run.stderr));
-    let binary = env!("CARGO_BIN_EXE_safemig");
-    let line = format!("exec '{binary}' {}", &printed["safemig ".len()..]);
-    let rerun = Command::new("sh")
-        .arg("-c")
-        .arg(&line)
-        .current_dir(project.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    to_run(rerun).expect(0);
+    run_as_printed(project.dir.path(), printed, &[("DATABASE_URL", &db.url)]).expect(0);
     assert!(has_column(&db));
 }
 

@@ -498,6 +498,26 @@ pub fn assert_settled(args: &[&str], run: &Run, command: impl Fn(&[&str]) -> Com
     }
 }
 
+/// Runs a command line as a `next:` line prints it (`safemig …`, the binary under test
+/// standing for `safemig`), through `sh` in `cwd`, with only `PATH` and `vars` set: what
+/// a person pastes, with what their shell holds. Advice never prints a password, so a
+/// `--url` that holds one is printed as `"$DATABASE_URL"`, which `vars` then gives.
+pub fn run_as_printed(cwd: &Path, line: &str, vars: &[(&str, &str)]) -> Run {
+    let rest = line.strip_prefix("safemig ").expect("a safemig command");
+    let binary = env!("CARGO_BIN_EXE_safemig");
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("exec '{binary}' {rest}"))
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    to_run(command.output().expect("running sh"))
+}
+
 pub fn safemig_command(cwd: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_safemig"));
     cmd.args(args)
