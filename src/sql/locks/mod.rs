@@ -152,31 +152,32 @@ fn data(w: &mut Words, dialect: Dialect) -> LockEffect {
     // `INSERT … SELECT … FROM t`: the work is t's rows (SQLite's table redefinitions).
     let read = after(w, "FROM");
     let (tables, reason) = match read {
-        Some(read) if w.words.iter().any(|x| x.eq_ignore_ascii_case("SELECT")) => {
+        Some(read) if has(&w.words, "SELECT") => {
             (vec![read], "copies the rows of the table it selects from")
         }
-        _ if w.words.iter().any(|x| x.eq_ignore_ascii_case("VALUES")) => {
-            (Vec::new(), "inserts the rows listed in the statement")
-        }
+        _ if has(&w.words, "VALUES") => (Vec::new(), "inserts the rows listed in the statement"),
         _ => (written.into_iter().collect(), "writes rows of the table"),
     };
     LockEffect::new(Effect::Data, mode, blocks, reason).on(tables)
 }
 
-/// The name after the first `keyword` at parenthesis depth 0 or below, from the cursor on.
-fn after(w: &Words, keyword: &str) -> Option<String> {
-    let at = w.words[w.pos..]
-        .iter()
-        .position(|x| x.eq_ignore_ascii_case(keyword))?;
+/// The (possibly qualified) name after the first `keyword` in `words`.
+fn name_after(words: &[String], keyword: &str) -> Option<String> {
+    let at = words.iter().position(|x| x.eq_ignore_ascii_case(keyword))?;
     let mut rest = Words {
-        words: w.words[w.pos + at + 1..].to_vec(),
+        words: words[at + 1..].to_vec(),
         pos: 0,
     };
-    rest.name().filter(|name| name != "(")
+    rest.name()
+}
+
+/// The name after the first `keyword` from the cursor on, unless a parenthesis follows it.
+fn after(w: &Words, keyword: &str) -> Option<String> {
+    name_after(&w.words[w.pos..], keyword).filter(|name| name != "(")
 }
 
 /// The clauses of an `ALTER TABLE` after its name, split at the commas outside
-/// parentheses, each upper-cased for matching (names keep their case).
+/// parentheses.
 fn clauses(w: &Words) -> Vec<Vec<String>> {
     let mut clauses = vec![Vec::new()];
     let mut depth = 0usize;
@@ -211,14 +212,7 @@ fn starts(clause: &[String], keywords: &[&str]) -> bool {
 
 /// The table named after `REFERENCES` in `clause`.
 fn referenced(clause: &[String]) -> Option<String> {
-    let at = clause
-        .iter()
-        .position(|w| w.eq_ignore_ascii_case("REFERENCES"))?;
-    let mut rest = Words {
-        words: clause[at + 1..].to_vec(),
-        pos: 0,
-    };
-    rest.name()
+    name_after(clause, "REFERENCES")
 }
 
 /// `CREATE TABLE|VIEW|TYPE|…`: a new object; a table's foreign keys lock the tables they
