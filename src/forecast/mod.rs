@@ -155,7 +155,12 @@ pub async fn of_report(
         .filter(|m| m.in_folder && matches!(m.state, State::Pending | State::RolledBack))
         .filter_map(|m| dir.find(&m.name))
         .collect();
-    let sizes = engine.table_sizes().await?;
+    // Nothing pending (every restart of an up-to-date app under `run`): no sizes to read.
+    let sizes = if pending.is_empty() {
+        BTreeMap::new()
+    } else {
+        engine.table_sizes().await?
+    };
     let dialect = engine.provider().dialect();
     Ok(of_migrations(
         engine.target(),
