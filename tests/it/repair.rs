@@ -1228,6 +1228,10 @@ fn check_verdict(run: &Run, k: usize, n: usize) -> Result<String, String> {
 #[test]
 fn mariadb_incident_heals_at_container_start() {
     let kind = Kind::Mysql;
+    // Its incidents are corpus migrations: missing outside CI, a notice (CI fails).
+    if crate::harness::corpus_dir().is_none() {
+        return;
+    }
     let first_code = |sql: &str| {
         sql.lines()
             .map(str::trim)
