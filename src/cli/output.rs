@@ -499,7 +499,16 @@ pub fn for_people(text: &str) -> String {
 
 /// A line on stderr; a closed stderr is ignored (`eprintln!` would panic).
 pub fn stderr_line(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{}", for_people(text));
+    write_stderr_line(for_people(text));
+}
+
+/// Writes `line` and its newline to stderr in one `write`. Stderr is unbuffered, so
+/// `writeln!` would issue a write per formatted piece (about 40 for a JSON event), and
+/// under `run` the app writes to the same pipe: its lines would land inside ours. One
+/// write of at most `PIPE_BUF` (4 KiB) bytes to a pipe is never interleaved.
+fn write_stderr_line(mut line: String) {
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// The warning for each script of `dir` that is not valid UTF-8, on stderr.
@@ -516,7 +525,7 @@ pub fn not_utf8_warnings(dir: &MigrationsDir) {
 /// A JSON line on stderr, credentials masked inside its strings.
 pub fn stderr_json_line(mut value: serde_json::Value) {
     redact_strings(&mut value);
-    let _ = writeln!(std::io::stderr(), "{value}");
+    write_stderr_line(value.to_string());
 }
 
 fn redact_strings(value: &mut serde_json::Value) {

@@ -217,6 +217,43 @@ fn every_signal_is_forwarded() {
     }
 }
 
+/// The app writes to the stderr the supervisor logs to: each of the supervisor's lines
+/// must reach the log whole, never with the app's output inside it (a log collector would
+/// drop a broken JSON line, or worse, the event in it).
+#[test]
+fn the_app_s_output_never_lands_inside_a_log_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app_line = "app: a line of the app's own log";
+    let script =
+        format!(r#"trap '' HUP; echo ready >> "$OUT"; while :; do echo "{app_line}" >&2; done"#);
+    let child = spawn(tmp.path(), &[], &script);
+    wait_ready(tmp.path());
+    let signals = 50;
+    for _ in 0..signals {
+        signal(&child, Signal::SIGHUP);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(&child, Signal::SIGTERM);
+    let run = to_run(child.wait_with_output().unwrap()).expect(143);
+    let mixed: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| *l != app_line && serde_json::from_str::<serde_json::Value>(l).is_err())
+        .collect();
+    assert!(
+        mixed.is_empty(),
+        "{} mixed lines, first: {:?}",
+        mixed.len(),
+        &mixed[..mixed.len().min(3)]
+    );
+    let forwarded = events(&run)
+        .iter()
+        .filter(|e| e["event"] == "forwarded")
+        .count();
+    // Signals sent close together may arrive as one; the stop is forwarded too.
+    assert!(forwarded > 1, "{forwarded} forwarded events");
+}
+
 #[test]
 fn group_forwarding_reaches_the_whole_process_group() {
     let tmp = tempfile::tempdir().unwrap();
@@ -236,10 +273,9 @@ while :; do sleep 0.05; done
         "{out}\n{}",
         run.stderr
     );
-    let to = events(&run)
-        .into_iter()
-        .find(|e| e["event"] == "forwarded")
-        .unwrap();
+    let Some(to) = events(&run).into_iter().find(|e| e["event"] == "forwarded") else {
+        panic!("no forwarded event:\n{}", run.stderr)
+    };
     assert!(
         to["to"].as_str().unwrap().starts_with("process group"),
         "{to}"
