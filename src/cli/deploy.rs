@@ -18,6 +18,7 @@ use safemig::migrations::MigrationsDir;
 use safemig::{Error, ExitCode};
 use serde_json::json;
 
+use super::long_statement::LongStatement;
 use super::output::Printer;
 use super::signals::{Policy, StopSignals};
 use super::{ProjectArgs, parse_seconds};
@@ -262,22 +263,32 @@ async fn run(
     format: Format,
 ) -> Result<Outcome, Error> {
     let timeout = ctx.lock.timeout;
-    deploy::run(ctx, dir, interrupt, &mut |event| match format {
+    let mut long_statement = LongStatement::default();
+    let outcome = deploy::run(ctx, dir, interrupt, &mut |event| match format {
         Format::Json => printer.json_line(event_json(&event)),
-        Format::Text => match event {
-            Event::Connected { target } => printer.deploy_header(dir, target),
-            Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
-            Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
-            Event::Resuming { name, done, total } => printer.resuming(name, done, total),
-            Event::Applied {
-                name,
-                mode,
-                elapsed,
-            } => printer.applied(name, mode, elapsed),
-            Event::RetryingLockWait(retrying) => printer.lock_wait_retry(&retrying),
-        },
+        Format::Text => {
+            // The bar goes before any other line is printed.
+            if !matches!(event, Event::StillRunning(_)) {
+                long_statement.clear();
+            }
+            match event {
+                Event::Connected { target } => printer.deploy_header(dir, target),
+                Event::WaitingForLock(wait) => printer.lock_wait(&wait, timeout),
+                Event::CreatedHistoryTable => printer.line("Created the _prisma_migrations table."),
+                Event::Resuming { name, done, total } => printer.resuming(name, done, total),
+                Event::Applied {
+                    name,
+                    mode,
+                    elapsed,
+                } => printer.applied(name, mode, elapsed),
+                Event::RetryingLockWait(retrying) => printer.lock_wait_retry(&retrying),
+                Event::StillRunning(running) => long_statement.show(&running),
+            }
+        }
     })
-    .await
+    .await;
+    long_statement.clear();
+    outcome
 }
 
 /// An event of `deploy --json` (docs/reference/json.md, "deploy").
@@ -306,6 +317,15 @@ fn event_json(event: &Event<'_>) -> serde_json::Value {
             "migration": name,
             "mode": mode,
             "elapsed_seconds": seconds(*elapsed),
+        }),
+        Event::StillRunning(r) => json!({
+            "event": "still_running",
+            "migration": r.migration,
+            "statement": r.statement.map(|s| json!({"number": s.number, "total": s.total, "line": s.line})),
+            "elapsed_seconds": seconds(r.elapsed),
+            "phase": r.progress.as_ref().map(|p| &p.phase),
+            "percent": r.progress.as_ref().and_then(|p| p.percent),
+            "left_seconds": r.left.map(seconds),
         }),
         Event::RetryingLockWait(r) => json!({
             "event": "lock_wait_retry",

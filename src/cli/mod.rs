@@ -10,6 +10,7 @@ mod drill;
 mod forecast;
 mod hints;
 mod lint;
+mod long_statement;
 mod man;
 mod output;
 mod repair;

@@ -171,8 +171,18 @@ pub(super) async fn apply(
         }
 
         failpoint::hit("during_statement");
+        let at = StatementAt {
+            number: k + 1,
+            total: statements.len(),
+            line: stmt.line,
+        };
+        let shown = excerpt(stmt.sql);
+        let place = Place {
+            migration: &migration.name,
+            statement: Some((at, &shown)),
+        };
         match retry
-            .attempt(engine, stmt.sql, interrupt.cancel_due(), interrupt)
+            .attempt(engine, stmt.sql, &place, interrupt.cancel_due(), interrupt)
             .await
         {
             Run::Done => {}
@@ -188,11 +198,6 @@ pub(super) async fn apply(
             }
             Run::Failed(error) if error.kind == ErrorKind::LockWaitTimeout => {
                 let script_tx = in_tx.then_some(tx_start);
-                let at = StatementAt {
-                    number: k + 1,
-                    total: statements.len(),
-                    line: stmt.line,
-                };
                 let ran_out = LockWaitRanOut {
                     stmt,
                     at,

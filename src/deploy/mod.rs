@@ -13,6 +13,7 @@
 //!   kill stopped it.
 
 mod journaled;
+mod long_statement;
 pub mod resume;
 mod retry;
 mod transactional;
@@ -35,6 +36,7 @@ use crate::migrations::{LocalMigration, MigrationsDir};
 use crate::provider::Provider;
 use crate::sql::ScriptProfile;
 
+pub use long_statement::StillRunning;
 pub use retry::{Retrying, StatementAt};
 
 /// How a migration is executed.
@@ -163,6 +165,8 @@ pub enum Event<'a> {
     /// A migration (or a statement of one) gave up waiting for a table lock, applying
     /// nothing; it runs again after a pause.
     RetryingLockWait(Retrying<'a>),
+    /// A statement has run for a while and runs on: every few seconds.
+    StillRunning(StillRunning<'a>),
 }
 
 /// What a deploy did.

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::long_statement::{self, Pace, StillRunning};
 use super::{Event, Run, run_cancellable};
 use crate::Error;
 use crate::engine::{Engine, ErrorKind};
@@ -83,17 +84,29 @@ impl<'f> LockRetry<'f> {
         }
     }
 
-    /// Runs `sql` as [`run_cancellable`] does. Once the attempt has used most of its lock
-    /// wait, asks the server (on another connection) what it waits for: after the wait
-    /// has run out, the server no longer knows.
+    /// Runs `sql` (what `place` names) as [`run_cancellable`] does. Once the attempt has
+    /// used most of its lock wait, asks the server (on another connection) what it waits
+    /// for: after the wait has run out, the server no longer knows. A statement that runs
+    /// long is reported every few seconds ([`Event::StillRunning`]).
     pub async fn attempt(
         &mut self,
         engine: &mut dyn Engine,
         sql: &str,
+        place: &Place<'_>,
         cancel_when: impl std::future::Future<Output = ()>,
         interrupt: &Interrupt,
     ) -> Run {
         self.first.get_or_insert_with(Instant::now);
+        let started = Instant::now();
+        let mut word = tokio::time::interval_at(
+            (started + long_statement::FIRST_AFTER).into(),
+            long_statement::EVERY,
+        );
+        word.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pace = Pace::default();
+        // Asked in a task of its own: the statement's end and a stop request are seen
+        // while the server answers.
+        let mut asking = None;
         let canceller = engine.canceller();
         let look_after = self.wait.per_attempt().mul_f64(0.6);
         let look = async {
@@ -114,8 +127,26 @@ impl<'f> LockRetry<'f> {
                         Err(e) => tracing::debug!("asking what the statement waits for: {e}"),
                     }
                 }
+                _ = word.tick(), if asking.is_none() => {
+                    asking = Some(tokio::spawn(long_statement::ask(canceller.clone())));
+                }
+                progress = async { asking.as_mut().expect("asked").await }, if asking.is_some() => {
+                    asking = None;
+                    let progress = progress.unwrap_or(None);
+                    let left = pace.left(progress.as_ref(), Instant::now());
+                    (self.on_event)(Event::StillRunning(StillRunning {
+                        migration: place.migration,
+                        statement: place.statement.map(|(at, _)| at),
+                        elapsed: started.elapsed(),
+                        progress,
+                        left,
+                    }));
+                }
             }
         };
+        if let Some(asking) = asking {
+            asking.abort();
+        }
         if !matches!(&result, Run::Failed(e) if e.kind == ErrorKind::LockWaitTimeout) {
             // Done, or failed otherwise: what comes next starts its own count.
             self.first = None;

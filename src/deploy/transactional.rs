@@ -67,8 +67,12 @@ async fn attempt(
         failpoint::hit("during_statement");
         // Rolling back is the quickest clean stop: cancel at once.
         let sql = migration.sql();
+        let place = Place {
+            migration: &migration.name,
+            statement: None,
+        };
         match retry
-            .attempt(engine, sql, interrupt.stopped(), interrupt)
+            .attempt(engine, sql, &place, interrupt.stopped(), interrupt)
             .await
         {
             Run::Done => {}

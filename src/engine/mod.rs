@@ -333,6 +333,22 @@ pub trait Canceller: Send + Sync {
     async fn waiting_for(&self) -> Result<Option<String>, Error> {
         Ok(None)
     }
+
+    /// How far the running statement has got, where the server reports it (PostgreSQL's
+    /// `pg_stat_progress_*` views, MariaDB's `PROCESSLIST.PROGRESS`). `None` when the
+    /// statement reports nothing, or the engine has no such report.
+    async fn progress(&self) -> Result<Option<StatementProgress>, Error> {
+        Ok(None)
+    }
+}
+
+/// How far a long statement has got, in the server's own words.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StatementProgress {
+    /// What it is doing ("CREATE INDEX: building index: scanning table").
+    pub phase: String,
+    /// Of the whole statement, 0 to 100, when the server counts its work.
+    pub percent: Option<f64>,
 }
 
 /// What a database error means for safemig, whatever the engine: each engine maps its

@@ -10,8 +10,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::{
     Canceller, ErrorKind, Inspect, LockHolder, MigrationLock, Namespace, ScratchDatabases,
-    ScriptError, Session, Snapshot, TableSize, connect_error, connect_with_timeout, history_store,
-    query_error, quote_ident, session_label,
+    ScriptError, Session, Snapshot, StatementProgress, TableSize, connect_error,
+    connect_with_timeout, history_store, query_error, quote_ident, session_label,
 };
 use crate::Error;
 use crate::database_url::{DatabaseUrl, percent_decode};
@@ -64,6 +64,10 @@ impl Canceller for PgCanceller {
         .await
     }
 
+    async fn progress(&self) -> Result<Option<StatementProgress>, Error> {
+        self.progress_report().await
+    }
+
     async fn waiting_for(&self) -> Result<Option<String>, Error> {
         let mut conn = PgConnection::connect_with(&self.options)
             .await
@@ -90,6 +94,39 @@ impl Canceller for PgCanceller {
                 blockers.as_deref(),
             )
         }))
+    }
+}
+
+impl PgCanceller {
+    /// From the progress views of PostgreSQL 12 and later (index builds, and the table
+    /// copies of `CLUSTER` and `VACUUM FULL`; an `ALTER TABLE` rewrite reports nothing).
+    /// An index build counts blocks while it scans the table, then tuples while it sorts
+    /// and loads: the current phase's count is what moves.
+    async fn progress_report(&self) -> Result<Option<StatementProgress>, Error> {
+        let mut conn = PgConnection::connect_with(&self.options)
+            .await
+            .map_err(connect_error(&self.target, classify))?;
+        let row: Option<(String, Option<f64>)> = sqlx::query_as(
+            "SELECT command || ': ' || phase, \
+                    (CASE WHEN blocks_total > 0 THEN 100.0 * blocks_done / blocks_total \
+                          WHEN tuples_total > 0 THEN 100.0 * tuples_done / tuples_total END)::float8 \
+               FROM pg_stat_progress_create_index WHERE pid = $1 \
+             UNION ALL \
+             SELECT command || ': ' || phase, \
+                    (CASE WHEN heap_blks_total > 0 \
+                          THEN 100.0 * heap_blks_scanned / heap_blks_total END)::float8 \
+               FROM pg_stat_progress_cluster WHERE pid = $1 \
+             LIMIT 1",
+        )
+        .bind(self.pid)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(query_error(
+            "reading the statement's progress",
+            &self.target,
+            classify,
+        ))?;
+        Ok(row.map(|(phase, percent)| StatementProgress { phase, percent }))
     }
 }
 

@@ -24,6 +24,7 @@ mod layers;
 mod layouts;
 mod lock_safety;
 mod locking;
+mod long_statement;
 mod npm;
 mod output;
 mod parity;
