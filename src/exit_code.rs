@@ -112,7 +112,7 @@ impl ExitCode {
             ExitCode::DrillFailed => "drill: a stop did not end cleanly inside the grace period",
             ExitCode::Drift => "drift and check: the schema or the history differs",
             ExitCode::TableLocked => {
-                "deploy and run: another session held a table a migration needs for longer than --table-lock-retry-for; nothing half-done, the next deploy continues"
+                "deploy, run and repair: another session held a table a migration (or a roll-back) needs for longer than --table-lock-retry-for; nothing half-done, the next deploy continues"
             }
             ExitCode::ForecastExceeds => {
                 "forecast: the pending migrations are estimated to outlast the time budget"

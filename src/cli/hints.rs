@@ -111,6 +111,11 @@ fn repair(error: &RepairError) -> Option<Advice> {
         | InvalidIndexNotDropped { name, .. } => Advice::text("run ")
             .run(&["repair", name])
             .then(" to see where the schema is now"),
+        RollBackTableLocked { name, .. } => {
+            Advice::text("end the session that holds the table (or wait for it), then run ")
+                .run(&["repair", name])
+                .then(" again")
+        }
         NotHealable { name, .. } => Advice::text("run ")
             .run(&["repair", name])
             .then(" to see the evidence and decide; nothing was written"),

@@ -60,6 +60,9 @@ pub struct RepairArgs {
     deadline: Duration,
 
     #[command(flatten)]
+    table_locks: super::deploy::TableLockArgs,
+
+    #[command(flatten)]
     pub(super) project: ProjectArgs,
 }
 
@@ -75,7 +78,10 @@ pub async fn repair(
     signals.set(Policy::Stop(interrupt.clone()));
     let project = args.project.or(before);
     printer.set_target(project.target());
-    let ctx = project.context()?;
+    let mut ctx = project.context()?;
+    // A roll-back's statements and the statements `--finish` runs wait for table locks
+    // as deploy's do.
+    ctx.lock_wait = args.table_locks.lock_wait();
     let dir = super::migrations(&ctx)?;
     let assume_applied = args
         .assume_applied

@@ -131,6 +131,25 @@ pub enum RepairError {
         undone: bool,
     },
 
+    /// A roll-back statement kept giving up waiting for a table lock another session
+    /// holds, until the bound on retries ran out.
+    #[error(
+        "rolling back `{}`: `{}` gave up waiting for a table lock {attempts} times ({:.0?} each, over {:.0?}); {}",
+        crate::text::escaped(name),
+        crate::text::escaped(statement),
+        lock_wait,
+        spent,
+        if *undone { "nothing of the roll-back was kept" } else { "the statements before it ran (this engine has no transactional DDL)" }
+    )]
+    RollBackTableLocked {
+        name: String,
+        statement: String,
+        attempts: u32,
+        lock_wait: std::time::Duration,
+        spent: std::time::Duration,
+        undone: bool,
+    },
+
     #[error(
         "dropping the invalid index `{}` (left by `{}`) failed: {message}; nothing else was written",
         crate::text::escaped(index),
@@ -174,6 +193,7 @@ impl RepairError {
             | RollBackFailed { .. }
             | InvalidIndexNotDropped { .. }
             | NotHealable { .. } => ExitCode::FailedInHistory,
+            RollBackTableLocked { .. } => ExitCode::TableLocked,
             StatementFailsOnScratch { .. } => ExitCode::MigrationFailed,
             // The folder's own failure decides (a failing migration, a stop).
             Replay { source, .. } => source.exit_code(),

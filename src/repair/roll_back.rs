@@ -10,16 +10,18 @@
 //! is back at state 0.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use super::Report;
 use super::apply::unchanged;
 use crate::Error;
 use crate::context::Context;
 use crate::drift::converge::{self, Step, Tables};
-use crate::engine::{self, Engine};
+use crate::engine::{self, Engine, ErrorKind};
 use crate::error::RepairError;
 use crate::interrupt::Interrupt;
 use crate::lock;
+use crate::lock_wait::LockWait;
 use crate::migrations::MigrationsDir;
 use crate::provider::Provider;
 use crate::schema::ddl::table_and_name;
@@ -117,17 +119,28 @@ pub(super) async fn run(
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let ran = async {
         unchanged(engine, report).await?;
+        engine.set_lock_wait(ctx.lock_wait.per_attempt()).await?;
+        let mut retries = Retries::new(ctx.lock_wait, interrupt);
         let atomic = engine.capabilities().transactional_ddl;
-        if atomic {
-            engine.begin(&ScriptProfile::default()).await?;
-        }
-        let undone = undo(engine, report, &options, &back, before).await;
-        match (&undone, atomic) {
-            (Ok(()), true) => commit(engine, report).await?,
-            (Err(_), true) => engine.rollback().await?,
-            _ => {}
-        }
-        undone?;
+        loop {
+            if atomic {
+                engine.begin(&ScriptProfile::default()).await?;
+            }
+            let undone = undo(engine, report, &options, &back, before, &mut retries).await;
+            match (&undone, atomic) {
+                (Ok(()), true) => commit(engine, report).await?,
+                (Err(_), true) => engine.rollback().await?,
+                _ => {}
+            }
+            // Rolled back whole: all of it runs again.
+            let locked = matches!(
+                &undone,
+                Err(Error::Repair(RepairError::RollBackTableLocked { .. }))
+            );
+            if !(atomic && locked && retries.again(&report.migration).await) {
+                break undone;
+            }
+        }?;
         let now = crate::drift::read_schema(engine, Detail::default()).await?;
         let left: Vec<String> = diff(&now, before)
             .iter()
@@ -156,10 +169,11 @@ async fn undo(
     options: &Options,
     back: &[Rename],
     before: &Schema,
+    retries: &mut Retries<'_>,
 ) -> Result<(), Error> {
     let ddl = engine::ddl(engine.provider());
     let renames: Vec<String> = back.iter().filter_map(|r| ddl.rename(r)).collect();
-    execute(engine, report, &renames).await?;
+    execute(engine, report, &renames, retries).await?;
     let planned = plan(engine, report, options, before).await;
     let statements = match planned {
         Ok(statements) => statements,
@@ -170,12 +184,12 @@ async fn undo(
                     .rev()
                     .filter_map(|r| ddl.rename(&r.back()))
                     .collect();
-                execute(engine, report, &again).await?;
+                execute(engine, report, &again, retries).await?;
             }
             return Err(refused);
         }
     };
-    execute(engine, report, &statements).await
+    execute(engine, report, &statements, retries).await
 }
 
 /// The inverse of what is left once the renames are undone: the differences from the
@@ -269,23 +283,93 @@ async fn refuse_data_loss(
 }
 
 /// Runs the statements one by one, inside the caller's transaction where there is one.
+/// Each waits at most the lock wait for its table locks, as deploy's statements do, so the
+/// app's queries never queue behind a waiting roll-back for longer. One that gave up
+/// applied nothing: without a transaction it runs again after a pause; in one, the
+/// transaction is aborted and the caller runs it all again.
 async fn execute(
     engine: &mut dyn Engine,
     report: &Report,
     statements: &[String],
+    retries: &mut Retries<'_>,
 ) -> Result<(), Error> {
     let undone = engine.capabilities().transactional_ddl;
     for statement in statements {
-        if let Err(e) = engine.run_script(statement).await {
-            return Err(Error::Repair(RepairError::RollBackFailed {
-                name: report.migration.clone(),
-                statement: statement.clone(),
-                message: e.message,
-                undone,
-            }));
+        loop {
+            let Err(e) = engine.run_script(statement).await else {
+                break;
+            };
+            if e.kind != ErrorKind::LockWaitTimeout {
+                return Err(Error::Repair(RepairError::RollBackFailed {
+                    name: report.migration.clone(),
+                    statement: statement.clone(),
+                    message: e.message,
+                    undone,
+                }));
+            }
+            retries.failed += 1;
+            if undone || !retries.again(&report.migration).await {
+                return Err(retries.gave_up(report, statement, undone));
+            }
         }
     }
     Ok(())
+}
+
+/// The attempts of roll-back statements that gave up waiting for a table lock, within
+/// the bounds deploy's retries have (`--table-lock-wait`, `--table-lock-retry-for`).
+struct Retries<'a> {
+    wait: LockWait,
+    interrupt: &'a Interrupt,
+    first: Instant,
+    /// The attempts that gave up so far.
+    failed: u32,
+}
+
+impl<'a> Retries<'a> {
+    fn new(wait: LockWait, interrupt: &'a Interrupt) -> Self {
+        Retries {
+            wait,
+            interrupt,
+            first: Instant::now(),
+            failed: 0,
+        }
+    }
+
+    /// After the [`Retries::failed`]-th attempt gave up: pauses (a line on stderr says
+    /// so) and says whether to try again: not once the bound would be passed, nor on a
+    /// stop request.
+    async fn again(&mut self, migration: &str) -> bool {
+        let pause = self.wait.pause(self.failed);
+        let spent = self.first.elapsed();
+        if self.interrupt.stop_requested() || !self.wait.allows_another(spent, pause) {
+            return false;
+        }
+        tracing::warn!(
+            "rolling back `{}`: a statement gave up waiting for a table lock after {:.0?} (attempt {}); trying again in {:.1?} ({:.0?} of {:.0?} spent)",
+            escaped(migration),
+            self.wait.per_attempt(),
+            self.failed,
+            pause,
+            spent,
+            self.wait.retry_for
+        );
+        tokio::select! {
+            () = tokio::time::sleep(pause) => true,
+            () = self.interrupt.stopped() => false,
+        }
+    }
+
+    fn gave_up(&self, report: &Report, statement: &str, undone: bool) -> Error {
+        Error::Repair(RepairError::RollBackTableLocked {
+            name: report.migration.clone(),
+            statement: statement.to_string(),
+            attempts: self.failed,
+            lock_wait: self.wait.per_attempt(),
+            spent: self.first.elapsed(),
+            undone,
+        })
+    }
 }
 
 /// Commits the roll-back's transaction.

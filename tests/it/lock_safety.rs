@@ -18,6 +18,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 use crate::harness::{
     Kind, Project, Server, TestDb, block_on, private_mariadb, run_as_printed, run_within, to_run,
 };
+use crate::journeys::next_commands;
 
 const INIT: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY);\n\
                     INSERT INTO t (id) VALUES (1), (2), (3);\n";
@@ -419,6 +420,123 @@ fn run_gives_up_within_its_stop_timeout() {
     assert!(!has_column(&db));
 }
 
+/// A database where the second migration failed after adding `t.y`, as Prisma leaves
+/// it when it dies there.
+fn failed_after_adding_y(kind: Kind) -> (TestDb, Project) {
+    let db = database(kind);
+    let project = Project::new(kind, &[("20240101000000_init", INIT)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    let failed = format!("{ADD_COLUMN}CREATE TABLE u (id INTEGER PRIMARY KEY);\n");
+    project.write(SECOND, &failed);
+    crate::repair::fail_after(&db, SECOND, &failed, 1);
+    assert!(has_column(&db));
+    (db, project)
+}
+
+/// When the holder outlives `--table-lock-retry-for`, the roll-back gives up with exit 15
+/// and nothing of it kept; its `next:` line, run as printed once the holder is gone, shows
+/// the same verdict, whose roll-back (of the two ways it offers) then heals.
+fn roll_back_retries_run_out(kind: Kind) {
+    let (db, project) = failed_after_adding_y(kind);
+    let holder = hold_table(&db, "t");
+    let wait = LOCK_WAIT.to_string();
+    let args = [
+        "repair",
+        SECOND,
+        "--apply",
+        "--roll-back",
+        "--table-lock-wait",
+        &wait,
+        "--table-lock-retry-for",
+        "3",
+    ];
+    let run = run_within(&mut project.command(&db, &args), Duration::from_secs(60)).expect(15);
+    assert!(
+        run.stderr.contains("gave up waiting for a table lock"),
+        "{}",
+        run.stderr
+    );
+    assert!(has_column(&db), "{}", run.stderr);
+    end(holder);
+    let vars = [("DATABASE_URL", db.url.as_str())];
+    let next = next_commands(&run);
+    assert_eq!(next.len(), 1, "{}", run.stderr);
+    let report = run_as_printed(project.dir.path(), &next[0], &vars);
+    let next = next_commands(&report);
+    let roll_back = next
+        .iter()
+        .find(|n| n.contains("--roll-back"))
+        .unwrap_or_else(|| panic!("{next:?}"));
+    run_as_printed(project.dir.path(), roll_back, &vars).expect(0);
+    assert!(!has_column(&db));
+    project.safemig(&db, &["deploy"]).expect(0);
+}
+
+/// Repair's roll-back waits for table locks as deploy does: while the app's transaction
+/// holds `t`, from which the roll-back must drop the column the failed migration added,
+/// each attempt waits at most the lock wait and is retried, the app's reads never queue
+/// longer, and the roll-back completes once the transaction ends. Before: its DROP
+/// COLUMN waited in the lock queue for as long as the holder lived, the reads behind it.
+fn roll_back_never_queues_the_app(kind: Kind) {
+    let (db, project) = failed_after_adding_y(kind);
+    let holder = hold_table(&db, "t");
+    let stop = AtomicBool::new(false);
+    let wait = LOCK_WAIT.to_string();
+    let (longest, run, retried) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| app_reads(&db, &stop));
+        let stopping = StopOnDrop(&stop);
+        let args = [
+            "repair",
+            SECOND,
+            "--apply",
+            "--roll-back",
+            "--table-lock-wait",
+            &wait,
+        ];
+        let mut child = project.spawn(&db, &args);
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        scope.spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut lines = Vec::new();
+        let retry = |l: &String| l.contains("gave up waiting for a table lock");
+        while lines.iter().filter(|l| retry(l)).count() < 2 {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => lines.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("the roll-back did not retry twice: {lines:?}");
+                }
+            }
+        }
+        end(holder);
+        let status = child.wait().unwrap();
+        lines.extend(rx.iter());
+        drop(stopping);
+        let retried = lines.iter().filter(|l| retry(l)).count();
+        (reader.join().unwrap(), (status, lines.join("\n")), retried)
+    });
+    let (status, stderr) = run;
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(retried >= 2, "{stderr}");
+    assert!(!has_column(&db), "the column is still there:\n{stderr}");
+    assert!(db.try_exec("SELECT id FROM u").is_err(), "{stderr}");
+    let bound = Duration::from_secs_f64(LOCK_WAIT) + SLACK;
+    assert!(
+        longest <= bound,
+        "an application read waited {longest:?} (bound {bound:?})\n{stderr}"
+    );
+    // Rolled back: the next deploy applies the migration whole.
+    project.safemig(&db, &["deploy"]).expect(0);
+    assert!(has_column(&db));
+}
+
 mod postgres {
     use crate::harness::Kind;
 
@@ -446,6 +564,16 @@ mod postgres {
     fn retries_run_out() {
         super::retries_run_out(Kind::Postgres)
     }
+
+    #[test]
+    fn roll_back_never_queues_the_app() {
+        super::roll_back_never_queues_the_app(Kind::Postgres)
+    }
+
+    #[test]
+    fn roll_back_retries_run_out() {
+        super::roll_back_retries_run_out(Kind::Postgres)
+    }
 }
 
 mod mysql {
@@ -464,5 +592,10 @@ mod mysql {
     #[test]
     fn retries_run_out() {
         super::retries_run_out(Kind::Mysql)
+    }
+
+    #[test]
+    fn roll_back_never_queues_the_app() {
+        super::roll_back_never_queues_the_app(Kind::Mysql)
     }
 }
