@@ -219,12 +219,27 @@ pub enum Event<'a> {
     },
     /// A tenant finished (or was found current on its own connection).
     Finished(&'a TenantReport),
+    /// What a tenant's deploy reports while it runs: a lock-wait retry
+    /// ([`deploy::Event::RetryingLockWait`]) or a long statement
+    /// ([`deploy::Event::StillRunning`]); the rest is in its report.
+    Tenant {
+        tenant: &'a str,
+        event: deploy::Event<'a>,
+    },
 }
 
 /// A tenant to deploy.
 struct Target {
     name: String,
     url: DatabaseUrl,
+}
+
+/// A tenant as one deploy of the fan-out sees it: where it is, whether it is a canary,
+/// and where its events go.
+struct Tenant<'t> {
+    target: &'t Target,
+    canary: bool,
+    report_event: &'t dyn Fn(Event<'_>),
 }
 
 /// Deploys every selected tenant of `environment` (an environment with tenants).
@@ -423,7 +438,11 @@ async fn fan_out(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Option<Stopped> {
     let canaries = options.canary.min(targets.len());
-    on_event(Event::Planned {
+    // Shared by the tenants' deploys, which run as futures of this one task: each call
+    // ends before the next await.
+    let on_event = RefCell::new(on_event);
+    let report_event = |event: Event<'_>| (on_event.borrow_mut())(event);
+    report_event(Event::Planned {
         tenants: reports.len() + targets.len(),
         current: reports.len(),
         to_deploy: targets.len(),
@@ -456,11 +475,17 @@ async fn fan_out(
                 let halt = &halt;
                 let deploy_options = &deploy_options;
                 let idle = &idle;
+                let report_event = &report_event;
                 async move {
                     if halt.get() || lock_lost.get() || interrupt.stop_requested() {
                         return not_reached(&target, is_canary);
                     }
-                    deploy_one(environment, &target, deploy_options, is_canary, idle).await
+                    let tenant = Tenant {
+                        target: &target,
+                        canary: is_canary,
+                        report_event,
+                    };
+                    deploy_one(environment, tenant, deploy_options, idle).await
                 }
             })
             .buffer_unordered(options.jobs.max(1));
@@ -475,7 +500,7 @@ async fn fan_out(
                 });
             }
             if report.outcome != Outcome::NotReached {
-                on_event(Event::Finished(&report));
+                report_event(Event::Finished(&report));
             }
             reports.push(report);
         }
@@ -503,11 +528,15 @@ fn early_stop(interrupt: &Interrupt, lock_lost: &Cell<bool>) -> Option<Stopped> 
 /// new one. The connection goes back to `idle` only after a successful deploy.
 async fn deploy_one(
     environment: &Prepared,
-    target: &Target,
+    tenant: Tenant<'_>,
     options: &deploy::Options,
-    canary: bool,
     idle: &RefCell<Vec<Box<dyn Engine>>>,
 ) -> TenantReport {
+    let Tenant {
+        target,
+        canary,
+        report_event,
+    } = tenant;
     let started = Instant::now();
     let result = async {
         let reused = idle.borrow_mut().pop();
@@ -523,7 +552,18 @@ async fn deploy_one(
             Some(engine) => engine,
             None => engine::connect(&target.url, Access::ReadWrite, options.lock.timeout).await?,
         };
-        let outcome = deploy::deploy(&mut *engine, &environment.dir, options, &mut |_| {}).await?;
+        let outcome = deploy::deploy(&mut *engine, &environment.dir, options, &mut |event| {
+            if matches!(
+                event,
+                deploy::Event::RetryingLockWait(_) | deploy::Event::StillRunning(_)
+            ) {
+                report_event(Event::Tenant {
+                    tenant: &target.name,
+                    event,
+                });
+            }
+        })
+        .await?;
         idle.borrow_mut().push(engine);
         Ok::<_, Error>(outcome)
     }

@@ -8,18 +8,19 @@ use std::time::Duration;
 use clap::Args;
 
 use safemig::context::Context;
-use safemig::deploy::{self, Event, Outcome};
+use safemig::deploy::{self, Event, Outcome, Retrying};
 use safemig::error::{ConfigError, DeployError};
-use safemig::fleet::{self, FleetOptions, OnError};
+use safemig::fleet::{self, Event as FleetEvent, FleetOptions, OnError};
 use safemig::interrupt::Interrupt;
 use safemig::lock::Wait;
 use safemig::lock_wait::LockWait;
 use safemig::migrations::MigrationsDir;
+use safemig::text::escaped;
 use safemig::{Error, ExitCode};
 use serde_json::json;
 
 use super::long_statement::LongStatement;
-use super::output::Printer;
+use super::output::{Printer, stderr_line};
 use super::signals::{Policy, StopSignals};
 use super::{ProjectArgs, parse_seconds};
 
@@ -141,8 +142,11 @@ pub async fn deploy(
         let json = args.json;
         let timeout = options.lock.timeout;
         let report = fleet::deploy(&environment, &options, &interrupt, &mut |event| {
-            if !json {
-                printer.fleet_event(&environment.name, &event, timeout);
+            match &event {
+                // On stderr, with --json too.
+                FleetEvent::Tenant { tenant, event } => tenant_event(tenant, event),
+                _ if !json => printer.fleet_event(&environment.name, &event, timeout),
+                _ => {}
             }
         })
         .await?;
@@ -281,7 +285,7 @@ async fn run(
                     mode,
                     elapsed,
                 } => printer.applied(name, mode, elapsed),
-                Event::RetryingLockWait(retrying) => printer.lock_wait_retry(&retrying),
+                Event::RetryingLockWait(retrying) => stderr_line(&lock_wait_retry(&retrying)),
                 Event::StillRunning(running) => long_statement.show(&running),
             }
         }
@@ -289,6 +293,39 @@ async fn run(
     .await;
     long_statement.clear();
     outcome
+}
+
+/// "Lock wait: `m` statement 1 of 2 (line 1) gave up waiting for a lock after 2s
+/// (attempt 1; waiting for …); trying again in 0.4s (2s of 300s spent)".
+fn lock_wait_retry(retrying: &Retrying<'_>) -> String {
+    let statement = retrying
+        .statement
+        .map(|s| format!(" statement {} of {} (line {})", s.number, s.total, s.line))
+        .unwrap_or_default();
+    let waiting = retrying
+        .waiting_for
+        .map(|w| format!("; {w}"))
+        .unwrap_or_default();
+    format!(
+        "Lock wait: {}{statement} gave up waiting for a lock after {}s (attempt {}{waiting}); trying again in {:.1}s ({:.0}s of {}s spent)",
+        escaped(retrying.migration),
+        retrying.lock_wait.as_secs_f64(),
+        retrying.attempts,
+        retrying.pause.as_secs_f64(),
+        retrying.spent.as_secs_f64(),
+        retrying.retry_for.as_secs_f64(),
+    )
+}
+
+/// A tenant's lock-wait retry or long statement during a fleet deploy, on stderr with
+/// the tenant's name.
+pub(super) fn tenant_event(tenant: &str, event: &Event<'_>) {
+    let line = match event {
+        Event::RetryingLockWait(retrying) => lock_wait_retry(retrying),
+        Event::StillRunning(running) => super::long_statement::line(running),
+        _ => return,
+    };
+    stderr_line(&format!("Tenant `{}`: {line}", escaped(tenant)));
 }
 
 /// An event of `deploy --json` (docs/reference/json.md, "deploy").

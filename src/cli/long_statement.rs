@@ -79,7 +79,7 @@ fn what(running: &StillRunning<'_>, with_percent: bool) -> String {
 }
 
 /// The line for a pipe.
-fn line(running: &StillRunning<'_>) -> String {
+pub fn line(running: &StillRunning<'_>) -> String {
     format!(
         "Still running after {} s: {}",
         running.elapsed.as_secs(),

@@ -13,7 +13,7 @@ use comfy_table::{Table, presets};
 use safemig::Error;
 use safemig::advice::{Advice, Target};
 use safemig::check::CheckReport;
-use safemig::deploy::{DryRun, Mode, Outcome, Retrying};
+use safemig::deploy::{DryRun, Mode, Outcome};
 use safemig::drill::{Attempt, Phase, Report as DrillReport};
 use safemig::fleet::{Event as FleetEvent, FleetReport, Outcome as FleetOutcome, Stopped};
 use safemig::lint::compose::Finding;
@@ -126,26 +126,6 @@ impl Printer {
 
     /// A lock-wait retry, on stderr: which migration (and statement) gave up waiting,
     /// what it waited for, and when it runs again.
-    pub fn lock_wait_retry(&self, retrying: &Retrying<'_>) {
-        let statement = retrying
-            .statement
-            .map(|s| format!(" statement {} of {} (line {})", s.number, s.total, s.line))
-            .unwrap_or_default();
-        let waiting = retrying
-            .waiting_for
-            .map(|w| format!("; {w}"))
-            .unwrap_or_default();
-        stderr_line(&format!(
-            "Lock wait: {}{statement} gave up waiting for a lock after {}s (attempt {}{waiting}); trying again in {:.1}s ({:.0}s of {}s spent)",
-            escaped(retrying.migration),
-            retrying.lock_wait.as_secs_f64(),
-            retrying.attempts,
-            retrying.pause.as_secs_f64(),
-            retrying.spent.as_secs_f64(),
-            retrying.retry_for.as_secs_f64(),
-        ));
-    }
-
     pub fn resuming(&mut self, name: &str, done: usize, total: usize) {
         self.line(&format!(
             "Resuming {}: {done} of {} were done before it was interrupted",
@@ -183,6 +163,7 @@ impl Printer {
     pub fn fleet_event(&mut self, environment: &str, event: &FleetEvent<'_>, timeout: Duration) {
         match event {
             FleetEvent::WaitingForLock(wait) => self.lock_wait(wait, timeout),
+            FleetEvent::Tenant { tenant, event } => super::deploy::tenant_event(tenant, event),
             FleetEvent::Planned {
                 tenants,
                 current,

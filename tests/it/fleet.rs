@@ -572,3 +572,53 @@ fn postgres_lost_lock_stops_new_tenants() {
         assert_eq!(fleet.applied(i).len(), 3);
     }
 }
+
+/// A tenant whose table the app holds: its deploy retries its lock wait, each retry a line
+/// on stderr naming the tenant, while the other tenants deploy; it completes once the
+/// app's transaction ends.
+#[test]
+fn postgres_tenant_lock_wait_retries_are_reported() {
+    use std::io::BufRead;
+    let fleet = Fleet::new(Kind::Postgres, 3);
+    fleet.deploy(&[], 0);
+    fleet.project.write(
+        "20240103000000_y",
+        "ALTER TABLE posts ADD COLUMN y INTEGER;\n",
+    );
+    let held = &fleet.names[1];
+    let holder = crate::lock_safety::hold_table(&fleet.dbs[0], &format!("\"{held}\".posts"));
+    let mut child = fleet
+        .envs
+        // Bounded: without a retry line, the test fails when the retries run out.
+        .command(&[
+            "deploy",
+            "--env",
+            "fleet",
+            "--json",
+            "--table-lock-wait",
+            "1",
+            "--table-lock-retry-for",
+            "30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    let retry = format!("Tenant `{held}`: Lock wait: 20240103000000_y");
+    for line in stderr.lines().map_while(Result::ok) {
+        let seen = line.starts_with(&retry);
+        lines.push(line);
+        if seen {
+            break;
+        }
+    }
+    crate::lock_safety::end(holder);
+    let output = child.wait_with_output().unwrap();
+    assert!(lines.iter().any(|l| l.starts_with(&retry)), "{lines:?}");
+    assert_eq!(output.status.code(), Some(0), "{lines:?}");
+    for i in 0..3 {
+        assert_eq!(fleet.applied(i).len(), 3, "tenant {i}");
+    }
+}
