@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::order;
+
+mod redefine;
 use crate::schema::ddl::{Ddl, NewTable, owner, table_and_name};
 use crate::schema::{Difference, Object, ObjectKey, ObjectKind, Schema};
 
@@ -96,9 +98,14 @@ pub fn steps(
             )
         })
         .collect();
+    let redefined = redefine::tables(differences, sides, ddl, tables, &dropped);
     let mut planned: Vec<Planned> = Vec::new();
     for difference in differences {
         let key = difference.object();
+        if let Some(done) = redefine::covered(&redefined, difference, sides) {
+            planned.extend(done);
+            continue;
+        }
         let (l, r) = (object(left, key), object(right, key));
         let table = owner(
             key,
@@ -133,6 +140,7 @@ pub fn steps(
         };
         planned.extend(steps_for(difference, (l, r), sides, ddl, tables, new_table));
     }
+    planned.extend(redefined.into_values().flat_map(Result::unwrap_or_default));
     rebuild_dependents(&mut planned, sides, ddl, &dropped);
     defer_users_of_unwritten_columns(&mut planned, sides);
     planned.sort_by_key(|p| p.phase);
@@ -300,7 +308,8 @@ fn needs_a_value(column: &Object) -> bool {
 }
 
 /// The tables of the left side the script would add a NOT NULL column without a default
-/// to: the caller asks the database whether they hold rows (`Inspect::holds_data`).
+/// to, or make a column NOT NULL in (which a table redefinition fails on with NULLs in
+/// it): the caller asks the database whether they hold rows (`Inspect::holds_data`).
 pub fn tables_to_probe(
     differences: &[Difference],
     left: &Schema,
@@ -308,10 +317,14 @@ pub fn tables_to_probe(
 ) -> BTreeSet<String> {
     differences
         .iter()
-        .filter(|d| {
-            matches!(d, Difference::Missing { .. }) && d.object().kind == ObjectKind::Column
+        .filter(|d| d.object().kind == ObjectKind::Column)
+        .filter(|d| match d {
+            Difference::Missing { object: key } => needs_a_value(object(right, key)),
+            Difference::Changed {
+                attribute, right, ..
+            } => attribute == "nullable" && right.as_deref() == Some("false"),
+            Difference::Extra { .. } => false,
         })
-        .filter(|d| needs_a_value(object(right, d.object())))
         .map(|d| table_and_name(&d.object().name).0.to_string())
         .filter(|table| {
             left.objects.contains_key(&ObjectKey {
@@ -336,14 +349,11 @@ fn replaced<'a>(
         Some(steps) => steps,
         None => vec![manual(
             key,
-            match ddl.not_written(key.kind) {
-                Some(reason) => format!("{reason}{}", attribute_of(difference)),
-                None => format!(
-                    "safemig does not write DDL for this {} on this engine{}",
-                    key.kind,
-                    attribute_of(difference)
-                ),
-            },
+            format!(
+                "safemig does not write DDL for this {} on this engine{}",
+                key.kind,
+                attribute_of(difference)
+            ),
         )],
     }
 }
@@ -726,36 +736,156 @@ mod tests {
         );
     }
 
-    /// A foreign key added to a SQLite table that stays is listed with why it is not
-    /// written (it once said only "safemig does not write DDL for this foreign key").
-    #[test]
-    fn a_sqlite_foreign_key_on_a_kept_table_says_why_it_is_not_written() {
-        let mut left = Schema::default();
-        left.insert(ObjectKind::Table, "t", Object::default());
-        let mut right = left.clone();
-        right.insert(
-            ObjectKind::ForeignKey,
-            "t(p_id) -> p",
-            Object::default().with("references", "p(id)"),
+    /// SQLite's table `t` (id, p_id, x) with an index and a trigger, as a kept table.
+    fn sqlite_table() -> Schema {
+        let mut schema = Schema::default();
+        schema.insert(
+            ObjectKind::Table,
+            "t",
+            Object::default().with("autoincrement", "false"),
         );
+        for (position, column) in ["id", "p_id", "x"].iter().enumerate() {
+            let object = Object::default()
+                .with("type", if *column == "x" { "TEXT" } else { "INTEGER" })
+                .with("nullable", if *column == "id" { "false" } else { "true" })
+                .with("position", (position + 1).to_string());
+            schema.insert(ObjectKind::Column, format!("t.{column}"), object);
+        }
+        schema.insert(
+            ObjectKind::PrimaryKey,
+            "t",
+            Object::default().with("columns", "id"),
+        );
+        let index = Object::default()
+            .with("table", "t")
+            .with("unique", "false")
+            .with("columns", "x")
+            .with("definition", r#"CREATE INDEX "t_x" ON "t"("x")"#);
+        schema.insert(ObjectKind::Index, "t_x", index);
+        let trigger = r#"CREATE TRIGGER "t_touch" AFTER UPDATE ON "t" BEGIN SELECT 1; END"#;
+        schema.insert(
+            ObjectKind::Trigger,
+            "t_touch",
+            Object::text(trigger).with("table", "t"),
+        );
+        schema
+    }
+
+    fn sqlite_script(
+        left: &Schema,
+        right: &Schema,
+        occupied: &[&str],
+        tables: Tables,
+    ) -> Vec<String> {
+        let occupied = occupied.iter().map(|t| t.to_string()).collect();
         let sides = Sides {
-            left: &left,
-            right: &right,
-            occupied: &BTreeSet::new(),
+            left,
+            right,
+            occupied: &occupied,
         };
         let ddl = crate::engine::ddl(crate::provider::Provider::Sqlite);
-        let differences = crate::schema::diff(&left, &right);
+        let steps = steps(&crate::schema::diff(left, right), &sides, ddl, tables);
+        let text = render(
+            &Script {
+                preamble: None,
+                steps,
+            },
+            "test",
+        );
+        text.lines().skip(2).map(String::from).collect()
+    }
+
+    fn with_foreign_key(schema: &Schema) -> Schema {
+        let mut schema = schema.clone();
+        let key = Object::default()
+            .with("references", "p(id)")
+            .with("on_update", "CASCADE")
+            .with("on_delete", "SET NULL")
+            .with("match", "NONE")
+            .with("deferrable", "not deferrable");
+        schema.insert(ObjectKind::ForeignKey, "t(p_id) -> p", key);
+        schema
+    }
+
+    /// A foreign key added to a SQLite table that stays is written as Prisma's table
+    /// redefinition, which carries the table's other changes (a column added) and is
+    /// followed by its index and trigger; nothing is written for them apart (it was listed
+    /// as not written, "SQLite adds or drops a foreign key only by redefining its table").
+    #[test]
+    fn a_sqlite_foreign_key_on_a_kept_table_is_written_as_a_redefinition() {
+        let left = sqlite_table();
+        let mut right = with_foreign_key(&left);
+        right.insert(
+            ObjectKind::Column,
+            "t.y",
+            Object::default()
+                .with("type", "TEXT")
+                .with("nullable", "true")
+                .with("position", "4"),
+        );
+        let redefinition = [
+            "PRAGMA defer_foreign_keys=ON;",
+            "PRAGMA foreign_keys=OFF;",
+            r#"CREATE TABLE "new_t" ("#,
+            r#"    "id" INTEGER NOT NULL,"#,
+            r#"    "p_id" INTEGER,"#,
+            r#"    "x" TEXT,"#,
+            r#"    "y" TEXT,"#,
+            r#"    PRIMARY KEY ("id"),"#,
+            r#"    FOREIGN KEY ("p_id") REFERENCES "p" ("id") ON UPDATE CASCADE ON DELETE SET NULL"#,
+            ");",
+            r#"INSERT INTO "new_t" ("id", "p_id", "x") SELECT "id", "p_id", "x" FROM "t";"#,
+            r#"DROP TABLE "t";"#,
+            "PRAGMA legacy_alter_table=ON;",
+            r#"ALTER TABLE "new_t" RENAME TO "t";"#,
+            "PRAGMA legacy_alter_table=OFF;",
+            "PRAGMA foreign_keys=ON;",
+            "PRAGMA defer_foreign_keys=OFF;",
+            r#"CREATE INDEX "t_x" ON "t"("x");"#,
+            r#"CREATE TRIGGER "t_touch" AFTER UPDATE ON "t" BEGIN SELECT 1; END;"#,
+        ];
         for tables in [Tables::Keep, Tables::Drop] {
-            let steps = steps(&differences, &sides, ddl, tables);
-            let [Step::NotExpressed { reason, .. }] = steps.as_slice() else {
-                panic!("{steps:?}");
-            };
-            assert!(
-                reason
-                    .starts_with("SQLite adds or drops a foreign key only by redefining its table"),
-                "{reason}"
-            );
+            assert_eq!(sqlite_script(&left, &right, &["t"], tables), redefinition);
         }
+        // Dropped the other way round: the same redefinition, without the column `y`
+        // where the roll-back drops it (and checks it holds no values first).
+        let dropped = sqlite_script(&right, &left, &[], Tables::Drop);
+        assert!(
+            dropped.contains(&r#"    "x" TEXT,"#.to_string()),
+            "{dropped:#?}"
+        );
+        assert!(
+            !dropped
+                .iter()
+                .any(|l| l.contains("FOREIGN KEY") || l.contains(r#""y""#))
+        );
+    }
+
+    /// A redefinition that would lose values or fail on rows is listed with why.
+    #[test]
+    fn a_sqlite_redefinition_that_loses_data_is_not_written() {
+        let left = sqlite_table();
+        let right = with_foreign_key(&left);
+        let mut extra = left.clone();
+        extra.insert(ObjectKind::Column, "t.old", Object::default());
+        assert_eq!(
+            sqlite_script(&extra, &right, &[], Tables::Keep),
+            [
+                "-- not written: column `t.old`: dropping a column deletes its data",
+                "-- not written: foreign key `t(p_id) -> p`: SQLite changes a foreign key only by redefining its table, and redefining `t` would drop column `old` and its data: change it with a migration",
+            ]
+        );
+        let mut needs_value = right.clone();
+        needs_value.insert(
+            ObjectKind::Column,
+            "t.n",
+            Object::default().with("nullable", "false"),
+        );
+        let script = sqlite_script(&left, &needs_value, &["t"], Tables::Keep);
+        assert!(
+            script.contains(&"-- not written: foreign key `t(p_id) -> p`: SQLite changes a foreign key only by redefining its table, and redefining `t` needs a value in each of its rows for NOT NULL column `n` (a default or a backfill): change it with a migration".to_string()),
+            "{script:#?}"
+        );
     }
 
     #[test]

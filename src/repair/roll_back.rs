@@ -122,9 +122,15 @@ pub(super) async fn run(
         engine.set_lock_wait(ctx.lock_wait.per_attempt()).await?;
         let mut retries = Retries::new(ctx.lock_wait, interrupt);
         let atomic = engine.capabilities().transactional_ddl;
+        // The inverse may redefine a table (SQLite, for its foreign keys): enforcement
+        // off for the transaction, and no new violation allowed at its commit.
+        let profile = ScriptProfile {
+            foreign_keys_pragma: true,
+            ..ScriptProfile::default()
+        };
         loop {
             if atomic {
-                engine.begin(&ScriptProfile::default()).await?;
+                engine.begin(&profile).await?;
             }
             let undone = undo(engine, report, &options, &back, before, &mut retries).await;
             match (&undone, atomic) {

@@ -1,0 +1,192 @@
+//! Tables redefined whole: where an engine changes a kept table's foreign keys only by
+//! creating the table anew and copying its rows (SQLite, as Prisma's migrations do), that
+//! one redefinition carries every difference of the table (columns, keys, checks, foreign
+//! keys, its own options), and its indexes and triggers, which the old table takes with
+//! it, are created again. A redefinition that would lose rows or values, or fail on them,
+//! is not written: the table's foreign keys are then listed with why.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    NONE, Phase, Planned, Sides, Tables, manual, needs_a_value, object, rebuilt, sql_step,
+};
+use crate::schema::ddl::{Ddl, owner, table_and_name};
+use crate::schema::{Difference, Object, ObjectKey, ObjectKind, Schema};
+
+/// Per table to redefine: its steps, or why it is not redefined.
+pub(super) type Redefined<'a> = BTreeMap<String, Result<Vec<Planned<'a>>, String>>;
+
+/// The kept tables with a foreign key the engine cannot add or drop on its own, and their
+/// redefinitions. `dropped`: the tables the script drops (not kept).
+pub(super) fn tables<'a>(
+    differences: &[Difference],
+    sides: &Sides<'a>,
+    ddl: &dyn Ddl,
+    tables: Tables,
+    dropped: &BTreeSet<String>,
+) -> Redefined<'a> {
+    let is_table = |schema: &Schema, name: &str| {
+        schema.objects.contains_key(&ObjectKey {
+            kind: ObjectKind::Table,
+            name: name.to_string(),
+        })
+    };
+    let mut names = BTreeSet::new();
+    for difference in differences {
+        let key = difference.object();
+        if key.kind != ObjectKind::ForeignKey {
+            continue;
+        }
+        let (left, right) = (object(sides.left, key), object(sides.right, key));
+        let create = !matches!(difference, Difference::Extra { .. });
+        let drop = !matches!(difference, Difference::Missing { .. });
+        let in_place = rebuilt(key, (drop, create), (left, right), ddl).is_some();
+        let table = owner(key, if drop { left } else { right });
+        if let Some(table) = table.filter(|t| {
+            !in_place && !dropped.contains(t) && is_table(sides.left, t) && is_table(sides.right, t)
+        }) {
+            names.insert(table);
+        }
+    }
+    names
+        .into_iter()
+        .map(|table| {
+            let steps = redefinition(&table, differences, sides, ddl, tables);
+            (table, steps)
+        })
+        .collect()
+}
+
+/// What `redefined` makes of `difference`: nothing more to write when its table is
+/// redefined (`Some` of no steps), a foreign key listed with why when the table is not,
+/// `None` when its table is not one of them.
+pub(super) fn covered<'a>(
+    redefined: &Redefined<'a>,
+    difference: &Difference,
+    sides: &Sides<'a>,
+) -> Option<Vec<Planned<'a>>> {
+    let key = difference.object();
+    let table = match key.kind {
+        ObjectKind::Table => Some(key.name.clone()),
+        _ => {
+            let side = match difference {
+                Difference::Missing { .. } => sides.right,
+                _ => sides.left,
+            };
+            owner(key, object(side, key))
+        }
+    };
+    match redefined.get(table.as_deref()?)? {
+        Ok(_) => Some(Vec::new()),
+        Err(reason) if key.kind == ObjectKind::ForeignKey => {
+            Some(vec![manual(key, reason.clone())])
+        }
+        Err(_) => None,
+    }
+}
+
+/// The redefinition of `table` (in the column changes' phase: after the tables its foreign
+/// keys may name are created, before those they no longer name are dropped), then its
+/// indexes and triggers as the right side has them; or why it is not written.
+fn redefinition<'a>(
+    table: &str,
+    differences: &[Difference],
+    sides: &Sides<'a>,
+    ddl: &dyn Ddl,
+    tables: Tables,
+) -> Result<Vec<Planned<'a>>, String> {
+    if let Some(loss) = loses_data(table, differences, sides, tables) {
+        return Err(format!(
+            "SQLite changes a foreign key only by redefining its table, and redefining `{table}` {loss}: change it with a migration"
+        ));
+    }
+    let not_written = || format!("safemig does not write the redefinition of table `{table}`");
+    let copied = copied_columns(table, sides);
+    let new = ddl
+        .redefine_table(table, sides.right, &copied)
+        .ok_or_else(not_written)?;
+    let key = ObjectKey {
+        kind: ObjectKind::Table,
+        name: table.to_string(),
+    };
+    let mut steps = vec![sql_step(&key, Phase::Column, new.sql, &NONE)];
+    for kind in [ObjectKind::Index, ObjectKind::Trigger] {
+        for (key, object) in owned(sides.right, table, kind) {
+            if new.covers.contains(key) {
+                continue;
+            }
+            let sql = ddl
+                .create(kind, &key.name, object)
+                .ok_or_else(not_written)?;
+            steps.push(sql_step(key, Phase::Create, sql, object));
+        }
+    }
+    Ok(steps)
+}
+
+/// The columns both sides have, which the redefinition copies (a generated column is
+/// computed, not copied).
+fn copied_columns<'a>(table: &str, sides: &Sides<'a>) -> Vec<&'a str> {
+    owned(sides.right, table, ObjectKind::Column)
+        .into_iter()
+        .filter(|(key, right)| {
+            let left = sides.left.objects.get(*key);
+            left.is_some_and(|l| !l.attributes.contains_key("generated"))
+                && !right.attributes.contains_key("generated")
+        })
+        .map(|(key, _)| table_and_name(&key.name).1)
+        .collect()
+}
+
+/// What redefining `table` would lose or fail on, if anything: a column the right side
+/// does not have (its values; `repair --roll-back` drops it, after checking it holds
+/// none), or, on a table with rows, a NOT NULL column added without a default or a
+/// column made NOT NULL.
+fn loses_data(
+    table: &str,
+    differences: &[Difference],
+    sides: &Sides,
+    tables: Tables,
+) -> Option<String> {
+    let occupied = sides.occupied.contains(table);
+    differences.iter().find_map(|difference| {
+        let key = difference.object();
+        let (owned, column) = table_and_name(&key.name);
+        if key.kind != ObjectKind::Column || owned != table {
+            return None;
+        }
+        match difference {
+            Difference::Extra { .. } if tables == Tables::Keep => Some(format!(
+                "would drop column `{column}` and its data"
+            )),
+            Difference::Missing { .. }
+                if occupied && needs_a_value(object(sides.right, key)) =>
+            {
+                Some(format!(
+                    "needs a value in each of its rows for NOT NULL column `{column}` (a default or a backfill)"
+                ))
+            }
+            Difference::Changed {
+                attribute, right, ..
+            } if occupied && attribute == "nullable" && right.as_deref() == Some("false") => {
+                Some(format!(
+                    "would fail on its rows where column `{column}`, made NOT NULL, is NULL"
+                ))
+            }
+            _ => None,
+        }
+    })
+}
+
+/// The objects of `schema` of `kind` that belong to `table`.
+fn owned<'a>(
+    schema: &'a Schema,
+    table: &str,
+    kind: ObjectKind,
+) -> Vec<(&'a ObjectKey, &'a Object)> {
+    schema
+        .objects
+        .iter()
+        .filter(|(k, o)| k.kind == kind && owner(k, o).as_deref() == Some(table))
+        .collect()
+}
