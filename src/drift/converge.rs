@@ -824,6 +824,7 @@ mod tests {
                 .with("position", "4"),
         );
         let redefinition = [
+            "-- note: this redefines the table, copying its rows: run the script so that it stops at the first error (`sqlite3 -bail DATABASE < script.sql`), or a failed copy is followed by the DROP TABLE of the old table",
             "PRAGMA defer_foreign_keys=ON;",
             "PRAGMA foreign_keys=OFF;",
             r#"CREATE TABLE "new_t" ("#,

@@ -67,6 +67,18 @@ impl Ddl for SqliteDdl {
         })
     }
 
+    /// A table created by a script is either new (nothing to lose) or a redefinition,
+    /// whose `DROP TABLE` must not run once the copy of its rows has failed: the `sqlite3`
+    /// shell goes on after an error unless told to stop.
+    fn note(&self, kind: ObjectKind, _sql: &str) -> Option<String> {
+        (kind == ObjectKind::Table).then(|| {
+            "this redefines the table, copying its rows: run the script so that it stops at \
+             the first error (`sqlite3 -bail DATABASE < script.sql`), or a failed copy is \
+             followed by the DROP TABLE of the old table"
+                .to_string()
+        })
+    }
+
     fn create(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
         let a = |name: &str| object.attributes.get(name);
         match kind {

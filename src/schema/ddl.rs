@@ -52,7 +52,8 @@ pub trait Ddl: Sync {
     }
 
     /// What a person should know before running `sql`, which creates an object of `kind`
-    /// (PostgreSQL: a plain `CREATE INDEX` blocks writes while it builds).
+    /// (PostgreSQL: a plain `CREATE INDEX` blocks writes while it builds; SQLite: a table
+    /// redefinition must stop at its first error).
     fn note(&self, _kind: ObjectKind, _sql: &str) -> Option<String> {
         None
     }

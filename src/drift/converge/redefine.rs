@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    NONE, Phase, Planned, Sides, Tables, manual, needs_a_value, object, rebuilt, sql_step,
+    NONE, Phase, Planned, Sides, Step, Tables, manual, needs_a_value, object, rebuilt, sql_step,
 };
 use crate::schema::ddl::{Ddl, owner, table_and_name};
 use crate::schema::{Difference, Object, ObjectKey, ObjectKind, Schema};
@@ -109,7 +109,11 @@ fn redefinition<'a>(
         kind: ObjectKind::Table,
         name: table.to_string(),
     };
-    let mut steps = vec![sql_step(&key, Phase::Column, new.sql, &NONE)];
+    let mut redefined = sql_step(&key, Phase::Column, new.sql, &NONE);
+    if let Step::Sql { sql, note, .. } = &mut redefined.step {
+        *note = ddl.note(ObjectKind::Table, sql);
+    }
+    let mut steps = vec![redefined];
     for kind in [ObjectKind::Index, ObjectKind::Trigger] {
         for (key, object) in owned(sides.right, table, kind) {
             if new.covers.contains(key) {
