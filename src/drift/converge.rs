@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::order;
-
-mod redefine;
 use crate::schema::ddl::{Ddl, NewTable, owner, table_and_name};
 use crate::schema::{Difference, Object, ObjectKey, ObjectKind, Schema};
+
+mod redefine;
 
 /// One step of the script.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -733,159 +733,6 @@ mod tests {
                 "CREATE b_v",
                 "CREATE z_v",
             ]
-        );
-    }
-
-    /// SQLite's table `t` (id, p_id, x) with an index and a trigger, as a kept table.
-    fn sqlite_table() -> Schema {
-        let mut schema = Schema::default();
-        schema.insert(
-            ObjectKind::Table,
-            "t",
-            Object::default().with("autoincrement", "false"),
-        );
-        for (position, column) in ["id", "p_id", "x"].iter().enumerate() {
-            let object = Object::default()
-                .with("type", if *column == "x" { "TEXT" } else { "INTEGER" })
-                .with("nullable", if *column == "id" { "false" } else { "true" })
-                .with("position", (position + 1).to_string());
-            schema.insert(ObjectKind::Column, format!("t.{column}"), object);
-        }
-        schema.insert(
-            ObjectKind::PrimaryKey,
-            "t",
-            Object::default().with("columns", "id"),
-        );
-        let index = Object::default()
-            .with("table", "t")
-            .with("unique", "false")
-            .with("columns", "x")
-            .with("definition", r#"CREATE INDEX "t_x" ON "t"("x")"#);
-        schema.insert(ObjectKind::Index, "t_x", index);
-        let trigger = r#"CREATE TRIGGER "t_touch" AFTER UPDATE ON "t" BEGIN SELECT 1; END"#;
-        schema.insert(
-            ObjectKind::Trigger,
-            "t_touch",
-            Object::text(trigger).with("table", "t"),
-        );
-        schema
-    }
-
-    fn sqlite_script(
-        left: &Schema,
-        right: &Schema,
-        occupied: &[&str],
-        tables: Tables,
-    ) -> Vec<String> {
-        let occupied = occupied.iter().map(|t| t.to_string()).collect();
-        let sides = Sides {
-            left,
-            right,
-            occupied: &occupied,
-        };
-        let ddl = crate::engine::ddl(crate::provider::Provider::Sqlite);
-        let steps = steps(&crate::schema::diff(left, right), &sides, ddl, tables);
-        let text = render(
-            &Script {
-                preamble: None,
-                steps,
-            },
-            "test",
-        );
-        text.lines().skip(2).map(String::from).collect()
-    }
-
-    fn with_foreign_key(schema: &Schema) -> Schema {
-        let mut schema = schema.clone();
-        let key = Object::default()
-            .with("references", "p(id)")
-            .with("on_update", "CASCADE")
-            .with("on_delete", "SET NULL")
-            .with("match", "NONE")
-            .with("deferrable", "not deferrable");
-        schema.insert(ObjectKind::ForeignKey, "t(p_id) -> p", key);
-        schema
-    }
-
-    /// A foreign key added to a SQLite table that stays is written as Prisma's table
-    /// redefinition, which carries the table's other changes (a column added) and is
-    /// followed by its index and trigger; nothing is written for them apart (it was listed
-    /// as not written, "SQLite adds or drops a foreign key only by redefining its table").
-    #[test]
-    fn a_sqlite_foreign_key_on_a_kept_table_is_written_as_a_redefinition() {
-        let left = sqlite_table();
-        let mut right = with_foreign_key(&left);
-        right.insert(
-            ObjectKind::Column,
-            "t.y",
-            Object::default()
-                .with("type", "TEXT")
-                .with("nullable", "true")
-                .with("position", "4"),
-        );
-        let redefinition = [
-            "-- note: this redefines the table, copying its rows: run the script so that it stops at the first error (`sqlite3 -bail DATABASE < script.sql`), or a failed copy is followed by the DROP TABLE of the old table",
-            "PRAGMA defer_foreign_keys=ON;",
-            "PRAGMA foreign_keys=OFF;",
-            r#"CREATE TABLE "new_t" ("#,
-            r#"    "id" INTEGER NOT NULL,"#,
-            r#"    "p_id" INTEGER,"#,
-            r#"    "x" TEXT,"#,
-            r#"    "y" TEXT,"#,
-            r#"    PRIMARY KEY ("id"),"#,
-            r#"    FOREIGN KEY ("p_id") REFERENCES "p" ("id") ON UPDATE CASCADE ON DELETE SET NULL"#,
-            ");",
-            r#"INSERT INTO "new_t" ("id", "p_id", "x") SELECT "id", "p_id", "x" FROM "t";"#,
-            r#"DROP TABLE "t";"#,
-            "PRAGMA legacy_alter_table=ON;",
-            r#"ALTER TABLE "new_t" RENAME TO "t";"#,
-            "PRAGMA legacy_alter_table=OFF;",
-            "PRAGMA foreign_keys=ON;",
-            "PRAGMA defer_foreign_keys=OFF;",
-            r#"CREATE INDEX "t_x" ON "t"("x");"#,
-            r#"CREATE TRIGGER "t_touch" AFTER UPDATE ON "t" BEGIN SELECT 1; END;"#,
-        ];
-        for tables in [Tables::Keep, Tables::Drop] {
-            assert_eq!(sqlite_script(&left, &right, &["t"], tables), redefinition);
-        }
-        // Dropped the other way round: the same redefinition, without the column `y`
-        // where the roll-back drops it (and checks it holds no values first).
-        let dropped = sqlite_script(&right, &left, &[], Tables::Drop);
-        assert!(
-            dropped.contains(&r#"    "x" TEXT,"#.to_string()),
-            "{dropped:#?}"
-        );
-        assert!(
-            !dropped
-                .iter()
-                .any(|l| l.contains("FOREIGN KEY") || l.contains(r#""y""#))
-        );
-    }
-
-    /// A redefinition that would lose values or fail on rows is listed with why.
-    #[test]
-    fn a_sqlite_redefinition_that_loses_data_is_not_written() {
-        let left = sqlite_table();
-        let right = with_foreign_key(&left);
-        let mut extra = left.clone();
-        extra.insert(ObjectKind::Column, "t.old", Object::default());
-        assert_eq!(
-            sqlite_script(&extra, &right, &[], Tables::Keep),
-            [
-                "-- not written: column `t.old`: dropping a column deletes its data",
-                "-- not written: foreign key `t(p_id) -> p`: SQLite changes a foreign key only by redefining its table, and redefining `t` would drop column `old` and its data: change it with a migration",
-            ]
-        );
-        let mut needs_value = right.clone();
-        needs_value.insert(
-            ObjectKind::Column,
-            "t.n",
-            Object::default().with("nullable", "false"),
-        );
-        let script = sqlite_script(&left, &needs_value, &["t"], Tables::Keep);
-        assert!(
-            script.contains(&"-- not written: foreign key `t(p_id) -> p`: SQLite changes a foreign key only by redefining its table, and redefining `t` needs a value in each of its rows for NOT NULL column `n` (a default or a backfill): change it with a migration".to_string()),
-            "{script:#?}"
         );
     }
 
