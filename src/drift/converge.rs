@@ -680,18 +680,25 @@ mod tests {
     }
 
     fn script(left: &Schema, right: &Schema, occupied: &[&str]) -> Vec<String> {
+        script_of(left, right, occupied, &Plain, Tables::Keep)
+    }
+
+    /// The script's lines (without its header) from `left` to `right`, where the
+    /// `occupied` tables hold rows.
+    pub(super) fn script_of(
+        left: &Schema,
+        right: &Schema,
+        occupied: &[&str],
+        ddl: &dyn Ddl,
+        tables: Tables,
+    ) -> Vec<String> {
         let occupied = occupied.iter().map(|t| t.to_string()).collect();
         let sides = Sides {
             left,
             right,
             occupied: &occupied,
         };
-        let steps = steps(
-            &crate::schema::diff(left, right),
-            &sides,
-            &Plain,
-            Tables::Keep,
-        );
+        let steps = steps(&crate::schema::diff(left, right), &sides, ddl, tables);
         let text = render(
             &Script {
                 preamble: None,

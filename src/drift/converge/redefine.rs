@@ -197,7 +197,9 @@ fn owned<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Script, Sides, Tables, render, steps};
+    use std::collections::BTreeSet;
+
+    use super::super::Tables;
     use crate::schema::{Object, ObjectKind, Schema};
 
     /// SQLite's table `t` (id, p_id, x) with an index and a trigger, as a kept table.
@@ -241,22 +243,8 @@ mod tests {
         occupied: &[&str],
         tables: Tables,
     ) -> Vec<String> {
-        let occupied = occupied.iter().map(|t| t.to_string()).collect();
-        let sides = Sides {
-            left,
-            right,
-            occupied: &occupied,
-        };
         let ddl = crate::engine::ddl(crate::provider::Provider::Sqlite);
-        let steps = steps(&crate::schema::diff(left, right), &sides, ddl, tables);
-        let text = render(
-            &Script {
-                preamble: None,
-                steps,
-            },
-            "test",
-        );
-        text.lines().skip(2).map(String::from).collect()
+        super::super::tests::script_of(left, right, occupied, ddl, tables)
     }
 
     fn with_foreign_key(schema: &Schema) -> Schema {
@@ -350,6 +338,33 @@ mod tests {
         assert!(
             script.contains(&"-- not written: foreign key `t(p_id) -> p`: SQLite changes a foreign key only by redefining its table, and redefining `t` needs a value in each of its rows for NOT NULL column `n` (a default or a backfill): change it with a migration".to_string()),
             "{script:#?}"
+        );
+        // A column made NOT NULL: the table is probed for rows, and with rows the copy
+        // could fail on a NULL, so it is listed (with foreign keys off, the DROP TABLE
+        // after a failed copy would lose them).
+        let mut not_null = right.clone();
+        not_null.insert(
+            ObjectKind::Column,
+            "t.x",
+            Object::default()
+                .with("type", "TEXT")
+                .with("nullable", "false")
+                .with("position", "3"),
+        );
+        let differences = crate::schema::diff(&left, &not_null);
+        assert_eq!(
+            super::super::tables_to_probe(&differences, &left, &not_null),
+            BTreeSet::from(["t".to_string()])
+        );
+        let script = sqlite_script(&left, &not_null, &["t"], Tables::Drop);
+        assert!(
+            script.contains(&"-- not written: foreign key `t(p_id) -> p`: SQLite changes a foreign key only by redefining its table, and redefining `t` would fail on its rows where column `x`, made NOT NULL, is NULL: change it with a migration".to_string()),
+            "{script:#?}"
+        );
+        let empty = sqlite_script(&left, &not_null, &[], Tables::Drop);
+        assert!(
+            empty.contains(&r#"    "x" TEXT NOT NULL,"#.to_string()),
+            "{empty:#?}"
         );
     }
 }
