@@ -693,6 +693,15 @@ fn sqlite_foreign_key_changes_keep_rows() {
         ),
         // Its action changed by hand.
         (fk, fk.replace("ON DELETE SET NULL", "ON DELETE CASCADE")),
+        // The key dropped, the index and a column's default changed: one redefinition
+        // carries all three, and the index is not created twice.
+        (
+            LINKED_ROWS,
+            LINKED_ROWS
+                .replacen(fk, "", 1)
+                .replacen(r#"ON "T"("x")"#, r#"ON "T"("x", "id")"#, 1)
+                .replacen("DEFAULT ''", "DEFAULT 'none'", 1),
+        ),
     ];
     let reference = database_with(LINKED_ROWS);
     let rows = |db: &TestDb| {
