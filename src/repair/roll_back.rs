@@ -157,10 +157,13 @@ pub(super) async fn run(
         engine.set_lock_wait(ctx.lock_wait.per_attempt()).await?;
         let mut retries = Retries::new(ctx.lock_wait, interrupt);
         let atomic = engine.capabilities().transactional_ddl;
-        // The inverse may redefine a table (SQLite, for its foreign keys): enforcement
-        // off for the transaction, and no new violation allowed at its commit.
+        // Where foreign keys differ, the inverse may redefine a table (SQLite):
+        // enforcement off for the transaction, and no new violation allowed at its commit
+        // (a check of every key, so only then).
         let profile = ScriptProfile {
-            foreign_keys_pragma: true,
+            foreign_keys_pragma: diff(state(options.applied), before)
+                .iter()
+                .any(|d| d.object().kind == ObjectKind::ForeignKey),
             ..ScriptProfile::default()
         };
         loop {
