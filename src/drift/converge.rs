@@ -10,6 +10,8 @@ use super::order;
 use crate::schema::ddl::{Ddl, NewTable, owner, table_and_name};
 use crate::schema::{Difference, Object, ObjectKey, ObjectKind, Schema};
 
+mod redefine;
+
 /// One step of the script.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -96,9 +98,14 @@ pub fn steps(
             )
         })
         .collect();
+    let redefined = redefine::tables(differences, sides, ddl, tables, &dropped);
     let mut planned: Vec<Planned> = Vec::new();
     for difference in differences {
         let key = difference.object();
+        if let Some(done) = redefine::covered(&redefined, difference, sides) {
+            planned.extend(done);
+            continue;
+        }
         let (l, r) = (object(left, key), object(right, key));
         let table = owner(
             key,
@@ -133,6 +140,7 @@ pub fn steps(
         };
         planned.extend(steps_for(difference, (l, r), sides, ddl, tables, new_table));
     }
+    planned.extend(redefined.into_values().flat_map(Result::unwrap_or_default));
     rebuild_dependents(&mut planned, sides, ddl, &dropped);
     defer_users_of_unwritten_columns(&mut planned, sides);
     planned.sort_by_key(|p| p.phase);
@@ -300,7 +308,8 @@ fn needs_a_value(column: &Object) -> bool {
 }
 
 /// The tables of the left side the script would add a NOT NULL column without a default
-/// to: the caller asks the database whether they hold rows (`Inspect::holds_data`).
+/// to, or make a column NOT NULL in (which a table redefinition fails on with NULLs in
+/// it): the caller asks the database whether they hold rows (`Inspect::holds_data`).
 pub fn tables_to_probe(
     differences: &[Difference],
     left: &Schema,
@@ -308,10 +317,14 @@ pub fn tables_to_probe(
 ) -> BTreeSet<String> {
     differences
         .iter()
-        .filter(|d| {
-            matches!(d, Difference::Missing { .. }) && d.object().kind == ObjectKind::Column
+        .filter(|d| d.object().kind == ObjectKind::Column)
+        .filter(|d| match d {
+            Difference::Missing { object: key } => needs_a_value(object(right, key)),
+            Difference::Changed {
+                attribute, right, ..
+            } => attribute == "nullable" && right.as_deref() == Some("false"),
+            Difference::Extra { .. } => false,
         })
-        .filter(|d| needs_a_value(object(right, d.object())))
         .map(|d| table_and_name(&d.object().name).0.to_string())
         .filter(|table| {
             left.objects.contains_key(&ObjectKey {
@@ -336,14 +349,11 @@ fn replaced<'a>(
         Some(steps) => steps,
         None => vec![manual(
             key,
-            match ddl.not_written(key.kind) {
-                Some(reason) => format!("{reason}{}", attribute_of(difference)),
-                None => format!(
-                    "safemig does not write DDL for this {} on this engine{}",
-                    key.kind,
-                    attribute_of(difference)
-                ),
-            },
+            format!(
+                "safemig does not write DDL for this {} on this engine{}",
+                key.kind,
+                attribute_of(difference)
+            ),
         )],
     }
 }
@@ -670,18 +680,25 @@ mod tests {
     }
 
     fn script(left: &Schema, right: &Schema, occupied: &[&str]) -> Vec<String> {
+        script_of(left, right, occupied, &Plain, Tables::Keep)
+    }
+
+    /// The script's lines (without its header) from `left` to `right`, where the
+    /// `occupied` tables hold rows.
+    pub(super) fn script_of(
+        left: &Schema,
+        right: &Schema,
+        occupied: &[&str],
+        ddl: &dyn Ddl,
+        tables: Tables,
+    ) -> Vec<String> {
         let occupied = occupied.iter().map(|t| t.to_string()).collect();
         let sides = Sides {
             left,
             right,
             occupied: &occupied,
         };
-        let steps = steps(
-            &crate::schema::diff(left, right),
-            &sides,
-            &Plain,
-            Tables::Keep,
-        );
+        let steps = steps(&crate::schema::diff(left, right), &sides, ddl, tables);
         let text = render(
             &Script {
                 preamble: None,
@@ -724,38 +741,6 @@ mod tests {
                 "CREATE z_v",
             ]
         );
-    }
-
-    /// A foreign key added to a SQLite table that stays is listed with why it is not
-    /// written (it once said only "safemig does not write DDL for this foreign key").
-    #[test]
-    fn a_sqlite_foreign_key_on_a_kept_table_says_why_it_is_not_written() {
-        let mut left = Schema::default();
-        left.insert(ObjectKind::Table, "t", Object::default());
-        let mut right = left.clone();
-        right.insert(
-            ObjectKind::ForeignKey,
-            "t(p_id) -> p",
-            Object::default().with("references", "p(id)"),
-        );
-        let sides = Sides {
-            left: &left,
-            right: &right,
-            occupied: &BTreeSet::new(),
-        };
-        let ddl = crate::engine::ddl(crate::provider::Provider::Sqlite);
-        let differences = crate::schema::diff(&left, &right);
-        for tables in [Tables::Keep, Tables::Drop] {
-            let steps = steps(&differences, &sides, ddl, tables);
-            let [Step::NotExpressed { reason, .. }] = steps.as_slice() else {
-                panic!("{steps:?}");
-            };
-            assert!(
-                reason
-                    .starts_with("SQLite adds or drops a foreign key only by redefining its table"),
-                "{reason}"
-            );
-        }
     }
 
     #[test]

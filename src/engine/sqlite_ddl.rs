@@ -31,6 +31,99 @@ impl Ddl for SqliteDdl {
     /// existing table: columns, primary key, unique constraints, checks and foreign keys;
     /// its other indexes follow as statements of their own.
     fn create_table(&self, table: &str, schema: &Schema) -> Option<NewTable> {
+        self.table_named(table, table, schema)
+    }
+
+    /// Prisma's redefinition: foreign keys off (deferred where they cannot be switched,
+    /// inside a transaction), the table created as `new_T`, the rows of the shared columns
+    /// copied, the old table dropped and the new one renamed. `legacy_alter_table` keeps
+    /// the rename from checking views and triggers that name the table: they name the old
+    /// one, gone at that moment, and would fail it ("error in view").
+    fn redefine_table(&self, table: &str, schema: &Schema, copied: &[&str]) -> Option<NewTable> {
+        let new_name = format!("new_{table}");
+        let created = self.table_named(table, &new_name, schema)?;
+        let columns = copied
+            .iter()
+            .map(|c| self.quote(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (table, new_name) = (self.quote(table), self.quote(&new_name));
+        let sql = [
+            "PRAGMA defer_foreign_keys=ON;",
+            "PRAGMA foreign_keys=OFF;",
+            &created.sql,
+            &format!("INSERT INTO {new_name} ({columns}) SELECT {columns} FROM {table};"),
+            &format!("DROP TABLE {table};"),
+            "PRAGMA legacy_alter_table=ON;",
+            &format!("ALTER TABLE {new_name} RENAME TO {table};"),
+            "PRAGMA legacy_alter_table=OFF;",
+            "PRAGMA foreign_keys=ON;",
+            "PRAGMA defer_foreign_keys=OFF;",
+        ]
+        .join("\n");
+        Some(NewTable {
+            sql,
+            covers: created.covers,
+        })
+    }
+
+    /// A table created by a script is either new (nothing to lose) or a redefinition,
+    /// whose `DROP TABLE` must not run once the copy of its rows has failed: the `sqlite3`
+    /// shell goes on after an error unless told to stop.
+    fn note(&self, kind: ObjectKind, _sql: &str) -> Option<String> {
+        (kind == ObjectKind::Table).then(|| {
+            "this redefines the table, copying its rows: run the script so that it stops at \
+             the first error (`sqlite3 -bail DATABASE < script.sql`), or a failed copy is \
+             followed by the DROP TABLE of the old table"
+                .to_string()
+        })
+    }
+
+    fn create(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
+        let a = |name: &str| object.attributes.get(name);
+        match kind {
+            ObjectKind::View | ObjectKind::Trigger => a("definition").map(|d| statement(d)),
+            // An index of a UNIQUE constraint is part of its table.
+            ObjectKind::Index if a("constraint").is_some() => None,
+            ObjectKind::Index => match a("definition") {
+                Some(definition) => Some(statement(definition)),
+                None => {
+                    let columns: Vec<String> = a("columns")?
+                        .split(", ")
+                        .map(|part| quote_column(self, part))
+                        .collect();
+                    Some(format!(
+                        "CREATE {}INDEX {} ON {} ({});",
+                        if a("unique")?.as_str() == "true" {
+                            "UNIQUE "
+                        } else {
+                            ""
+                        },
+                        self.quote(name),
+                        self.quote(a("table")?),
+                        columns.join(", ")
+                    ))
+                }
+            },
+            _ => None,
+        }
+    }
+
+    fn drop(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
+        let what = match kind {
+            ObjectKind::Index if !object.attributes.contains_key("constraint") => "INDEX",
+            ObjectKind::View => "VIEW",
+            ObjectKind::Trigger => "TRIGGER",
+            _ => return None,
+        };
+        Some(format!("DROP {what} {};", self.quote(name)))
+    }
+}
+
+impl SqliteDdl {
+    /// `CREATE TABLE name` for `table` as `schema` has it: columns, primary key, unique
+    /// constraints, checks and foreign keys.
+    fn table_named(&self, table: &str, name: &str, schema: &Schema) -> Option<NewTable> {
         let key = |kind: ObjectKind, name: &str| ObjectKey {
             kind,
             name: name.to_string(),
@@ -86,7 +179,7 @@ impl Ddl for SqliteDdl {
         }
         let sql = format!(
             "CREATE TABLE {} (\n    {}\n){};",
-            self.quote(table),
+            self.quote(name),
             items.join(",\n    "),
             if options.is_empty() {
                 String::new()
@@ -97,56 +190,6 @@ impl Ddl for SqliteDdl {
         Some(NewTable { sql, covers })
     }
 
-    fn create(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
-        let a = |name: &str| object.attributes.get(name);
-        match kind {
-            ObjectKind::View | ObjectKind::Trigger => a("definition").map(|d| statement(d)),
-            // An index of a UNIQUE constraint is part of its table.
-            ObjectKind::Index if a("constraint").is_some() => None,
-            ObjectKind::Index => match a("definition") {
-                Some(definition) => Some(statement(definition)),
-                None => {
-                    let columns: Vec<String> = a("columns")?
-                        .split(", ")
-                        .map(|part| quote_column(self, part))
-                        .collect();
-                    Some(format!(
-                        "CREATE {}INDEX {} ON {} ({});",
-                        if a("unique")?.as_str() == "true" {
-                            "UNIQUE "
-                        } else {
-                            ""
-                        },
-                        self.quote(name),
-                        self.quote(a("table")?),
-                        columns.join(", ")
-                    ))
-                }
-            },
-            _ => None,
-        }
-    }
-
-    fn not_written(&self, kind: ObjectKind) -> Option<&'static str> {
-        (kind == ObjectKind::ForeignKey).then_some(
-            "SQLite adds or drops a foreign key only by redefining its table (Prisma's \
-             `new_` copy, rows copied, old table dropped), which safemig does not write: \
-             change it with a migration",
-        )
-    }
-
-    fn drop(&self, kind: ObjectKind, name: &str, object: &Object) -> Option<String> {
-        let what = match kind {
-            ObjectKind::Index if !object.attributes.contains_key("constraint") => "INDEX",
-            ObjectKind::View => "VIEW",
-            ObjectKind::Trigger => "TRIGGER",
-            _ => return None,
-        };
-        Some(format!("DROP {what} {};", self.quote(name)))
-    }
-}
-
-impl SqliteDdl {
     /// A column's definition: name, declared type, NOT NULL, default, collation, and a
     /// generated column's expression.
     fn column(&self, name: &str, object: &Object) -> String {

@@ -57,26 +57,60 @@ pub(super) fn renames(
         .collect()
 }
 
+/// The table and column names of `schema`, as [`rename_key`] writes them.
+fn table_and_column_names(schema: &Schema) -> BTreeSet<String> {
+    schema
+        .objects
+        .keys()
+        .filter(|k| matches!(k.kind, ObjectKind::Table | ObjectKind::Column))
+        .map(|k| k.name.clone())
+        .collect()
+}
+
+/// A renamed table's or column's key (`table`, `table.column`) under `name`; `None` for
+/// indexes and constraints.
+fn rename_key(rename: &Rename, name: &str) -> Option<String> {
+    let table = rename.table.as_deref().unwrap_or_default();
+    match rename.renamed {
+        Renamed::Table => Some(name.to_string()),
+        Renamed::Column => Some(format!("{table}.{name}")),
+        Renamed::Index | Renamed::Constraint => None,
+    }
+}
+
+/// The renames of tables and columns state 0 (`before`) had, or that an earlier rename
+/// made: one of an object the migration created is not undone by renaming (Prisma's
+/// SQLite redefinition creates `new_T`, drops `T` and renames `new_T` to `T`: renamed
+/// back, `T` would be gone and `new_T` full of rows).
+fn renames_of_old_objects(before: &Schema, renames: &[Rename]) -> Vec<Rename> {
+    let mut known = table_and_column_names(before);
+    renames
+        .iter()
+        .filter(|rename| {
+            let (Some(from), Some(to)) = (
+                rename_key(rename, &rename.from),
+                rename_key(rename, &rename.to),
+            ) else {
+                return true;
+            };
+            known.contains(&from) && known.insert(to)
+        })
+        .cloned()
+        .collect()
+}
+
 /// The renames that undo `renames`, last first, leaving out those whose object state k
 /// (`after`) no longer has under its new name (a table or column renamed, then dropped).
 /// Indexes and constraints are not looked up: their keys differ per engine, and renaming
 /// back one that is gone fails the roll-back, which then changes nothing.
 fn renames_back(after: &Schema, renames: &[Rename]) -> Vec<Rename> {
-    let mut names: BTreeSet<String> = after
-        .objects
-        .keys()
-        .filter(|k| matches!(k.kind, ObjectKind::Table | ObjectKind::Column))
-        .map(|k| k.name.clone())
-        .collect();
+    let mut names = table_and_column_names(after);
     let mut back = Vec::new();
     for rename in renames.iter().rev().map(Rename::back) {
-        let table = rename.table.clone().unwrap_or_default();
-        let key = |name: &str| match rename.renamed {
-            Renamed::Table => Some(name.to_string()),
-            Renamed::Column => Some(format!("{table}.{name}")),
-            Renamed::Index | Renamed::Constraint => None,
-        };
-        if let (Some(from), Some(to)) = (key(&rename.from), key(&rename.to)) {
+        if let (Some(from), Some(to)) = (
+            rename_key(&rename, &rename.from),
+            rename_key(&rename, &rename.to),
+        ) {
             if !names.remove(&from) {
                 continue;
             }
@@ -115,16 +149,26 @@ pub(super) async fn run(
             .expect("a plan's states are ones a failure leaves, so they were read")
     };
     let before = state(0);
-    let back = renames_back(state(options.applied), &options.renames);
+    let renamed = renames_of_old_objects(before, &options.renames);
+    let back = renames_back(state(options.applied), &renamed);
     lock::acquire(engine, &ctx.lock, interrupt, on_wait).await?;
     let ran = async {
         unchanged(engine, report).await?;
         engine.set_lock_wait(ctx.lock_wait.per_attempt()).await?;
         let mut retries = Retries::new(ctx.lock_wait, interrupt);
         let atomic = engine.capabilities().transactional_ddl;
+        // Where foreign keys differ, the inverse may redefine a table (SQLite):
+        // enforcement off for the transaction, and no new violation allowed at its commit
+        // (a check of every key, so only then).
+        let profile = ScriptProfile {
+            foreign_keys_pragma: diff(state(options.applied), before)
+                .iter()
+                .any(|d| d.object().kind == ObjectKind::ForeignKey),
+            ..ScriptProfile::default()
+        };
         loop {
             if atomic {
-                engine.begin(&ScriptProfile::default()).await?;
+                engine.begin(&profile).await?;
             }
             let undone = undo(engine, report, &options, &back, before, &mut retries).await;
             match (&undone, atomic) {

@@ -35,6 +35,15 @@ pub trait Ddl: Sync {
         None
     }
 
+    /// Redefines `table`, which both sides have, as `schema` has it, where the engine
+    /// changes foreign keys only so (SQLite): the statements that create it anew, copy the
+    /// rows of the `copied` columns and put it in the old one's place, and what of `schema`
+    /// they create. Its indexes and triggers are gone with the old table: the caller
+    /// creates them again.
+    fn redefine_table(&self, _table: &str, _schema: &Schema, _copied: &[&str]) -> Option<NewTable> {
+        None
+    }
+
     /// A sequence created from its model, and the statement that makes a column own it
     /// (run once the table exists). Only for a missing sequence: a changed one is used by
     /// column defaults, so dropping it is left to a person.
@@ -43,7 +52,8 @@ pub trait Ddl: Sync {
     }
 
     /// What a person should know before running `sql`, which creates an object of `kind`
-    /// (PostgreSQL: a plain `CREATE INDEX` blocks writes while it builds).
+    /// (PostgreSQL: a plain `CREATE INDEX` blocks writes while it builds; SQLite: a table
+    /// redefinition must stop at its first error).
     fn note(&self, _kind: ObjectKind, _sql: &str) -> Option<String> {
         None
     }
@@ -67,12 +77,6 @@ pub trait Ddl: Sync {
     /// roll-back then drops and creates it, which only an object without data allows.
     fn rename(&self, rename: &Rename) -> Option<String> {
         alter_table_rename(&|name| self.quote(name), rename)
-    }
-
-    /// Why this engine writes no DDL for a change of an object of `kind`, where there is
-    /// more to say than that it does not (listed as not written, with this reason).
-    fn not_written(&self, _kind: ObjectKind) -> Option<&'static str> {
-        None
     }
 
     /// Drops a table (`repair --roll-back`, after checking it holds no rows).

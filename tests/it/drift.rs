@@ -646,6 +646,117 @@ fn sqlite_changes_are_found_with_their_object_and_attribute() {
     );
     eprintln!("SQLite: {} mutations found and converged", MUTATIONS.len());
 }
+
+/// A SQLite table with rows, an index, a trigger, a view on it and a child table whose
+/// foreign key cascades deletes, for [`sqlite_foreign_key_changes_keep_rows`].
+const LINKED_ROWS: &str = r#"
+CREATE TABLE "P" ("id" INTEGER NOT NULL PRIMARY KEY, "name" TEXT);
+CREATE TABLE "T" (
+    "id" INTEGER NOT NULL PRIMARY KEY,
+    "pId" INTEGER,
+    "qId" INTEGER,
+    "x" TEXT NOT NULL DEFAULT '',
+    CONSTRAINT "T_pId_fkey" FOREIGN KEY ("pId") REFERENCES "P" ("id") ON DELETE SET NULL ON UPDATE CASCADE
+);
+CREATE INDEX "T_x_idx" ON "T"("x");
+CREATE VIEW "TV" AS SELECT "id", "x" FROM "T";
+CREATE TABLE "C" ("id" INTEGER NOT NULL PRIMARY KEY, "tId" INTEGER NOT NULL REFERENCES "T" ("id") ON DELETE CASCADE);
+CREATE TRIGGER "T_touch" AFTER UPDATE ON "T" BEGIN UPDATE "P" SET "name" = "name" WHERE "id" = NEW."pId"; END;
+"#;
+
+const LINKED_ROWS_DATA: &str = r#"
+INSERT INTO "P" VALUES (1, 'a'), (2, 'b');
+INSERT INTO "T" ("id", "pId", "qId", "x") VALUES (1, 1, 1, 'one'), (2, NULL, NULL, 'two'), (3, 2, 1, 'three');
+INSERT INTO "C" VALUES (1, 1), (2, 3);
+"#;
+
+/// `drift --sql` on a SQLite table that stays, with a foreign key dropped, added or
+/// changed by hand, writes Prisma's table redefinition: the script runs on the table with
+/// rows, drift then finds nothing, and the rows of the table and of the child table whose
+/// key cascades deletes are all there, the view and the index work. (The key was listed
+/// as not written before: "SQLite adds or drops a foreign key only by redefining its
+/// table".)
+#[test]
+fn sqlite_foreign_key_changes_keep_rows() {
+    let fk = r#",
+    CONSTRAINT "T_pId_fkey" FOREIGN KEY ("pId") REFERENCES "P" ("id") ON DELETE SET NULL ON UPDATE CASCADE"#;
+    let changes = [
+        // The key dropped by hand: the script adds it.
+        (fk, String::new()),
+        // A key added by hand: the script drops it.
+        (
+            fk,
+            format!(
+                r#"{fk},{}"#,
+                "\n    FOREIGN KEY (\"qId\") REFERENCES \"P\" (\"id\")"
+            ),
+        ),
+        // Its action changed by hand.
+        (fk, fk.replace("ON DELETE SET NULL", "ON DELETE CASCADE")),
+        // The key dropped, the index and a column's default changed: one redefinition
+        // carries all three, and the index is not created twice.
+        (
+            LINKED_ROWS,
+            LINKED_ROWS
+                .replacen(fk, "", 1)
+                .replacen(r#"ON "T"("x")"#, r#"ON "T"("x", "id")"#, 1)
+                .replacen("DEFAULT ''", "DEFAULT 'none'", 1),
+        ),
+    ];
+    let reference = database_with(LINKED_ROWS);
+    let rows = |db: &TestDb| {
+        [
+            r#"SELECT concat_ws('|', "id", "pId", "qId", "x") FROM "T" ORDER BY "id""#,
+            r#"SELECT concat_ws('|', "id", "tId") FROM "C" ORDER BY "id""#,
+            r#"SELECT concat_ws('|', "id", "x") FROM "TV" ORDER BY "id""#,
+            r#"SELECT CAST("id" AS TEXT) FROM "T" INDEXED BY "T_x_idx" WHERE "x" = 'two'"#,
+        ]
+        .map(|q| db.rows(q))
+    };
+    for (from, to) in &changes {
+        let live = database_with(&LINKED_ROWS.replacen(from, to, 1));
+        assert_ne!(diff(&introspect(&live), &introspect(&reference)), vec![]);
+        live.exec(LINKED_ROWS_DATA);
+        let before = rows(&live);
+        assert_eq!(before[0].len(), 3);
+        sql_converges(&live, &reference).unwrap_or_else(|e| panic!("`{to}`: {e}"));
+        assert_eq!(
+            diff(&introspect(&live), &introspect(&reference)),
+            vec![],
+            "`{to}`"
+        );
+        assert_eq!(rows(&live), before, "`{to}`: the rows are kept");
+        assert_eq!(
+            live.rows("PRAGMA foreign_key_check"),
+            Vec::<Vec<Option<String>>>::new()
+        );
+    }
+}
+
+/// A redefinition that would drop a column holding values is not written: the foreign
+/// key is listed with why, and the script (which writes nothing else for the table) runs
+/// and keeps the column.
+#[test]
+fn sqlite_foreign_key_change_that_drops_a_column_is_listed() {
+    let reference = database_with(LINKED_ROWS);
+    let live = database_with(
+        &LINKED_ROWS
+            .replacen(r#" ON DELETE SET NULL"#, r#" ON DELETE CASCADE"#, 1)
+            .replacen(
+                r#""x" TEXT NOT NULL DEFAULT '',"#,
+                r#""x" TEXT NOT NULL DEFAULT '', "old" TEXT,"#,
+                1,
+            ),
+    );
+    live.exec(LINKED_ROWS_DATA);
+    live.exec(r#"UPDATE "T" SET "old" = 'kept'"#);
+    sql_converges(&live, &reference).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        live.scalar(r#"SELECT CAST(count(*) AS TEXT) FROM "T" WHERE "old" = 'kept'"#)
+            .as_deref(),
+        Some("3")
+    );
+}
 const POSTGRES_BASE: &str = r#"
 CREATE SCHEMA "audit";
 CREATE EXTENSION citext VERSION '1.5';

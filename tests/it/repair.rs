@@ -420,6 +420,71 @@ fn roll_back_drops_tables_with_their_foreign_keys(kind: Kind) {
     drift(&project, &db).expect(0);
 }
 
+/// SQLite tables with rows: `t` with an index, a child `c` whose key cascades deletes.
+const SQLITE_LINKED: &str = "CREATE TABLE p (id INTEGER NOT NULL PRIMARY KEY);\n\
+                             CREATE TABLE t (id INTEGER NOT NULL PRIMARY KEY, p_id INTEGER, x TEXT);\n\
+                             CREATE INDEX t_x_idx ON t (x);\n\
+                             CREATE TABLE c (id INTEGER NOT NULL PRIMARY KEY, \
+                               t_id INTEGER NOT NULL REFERENCES t (id) ON DELETE CASCADE);\n";
+
+/// Prisma's redefinition of `t` adding a foreign key and a column, then a table: all but
+/// the table ran.
+const SQLITE_REDEFINED: &str = "PRAGMA defer_foreign_keys=ON;\n\
+    PRAGMA foreign_keys=OFF;\n\
+    CREATE TABLE \"new_t\" (id INTEGER NOT NULL PRIMARY KEY, p_id INTEGER, x TEXT, y TEXT, \
+      CONSTRAINT t_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id) ON DELETE SET NULL ON UPDATE CASCADE);\n\
+    INSERT INTO \"new_t\" (id, p_id, x) SELECT id, p_id, x FROM t;\n\
+    DROP TABLE t;\n\
+    ALTER TABLE \"new_t\" RENAME TO t;\n\
+    CREATE INDEX t_x_idx ON t (x);\n\
+    PRAGMA foreign_keys=ON;\n\
+    PRAGMA defer_foreign_keys=OFF;\n\
+    CREATE TABLE d (id INTEGER PRIMARY KEY);\n";
+
+/// `--roll-back` of a SQLite migration whose applied part redefined a table for a
+/// foreign key: the table is redefined back, its rows, its index and the child rows whose
+/// key cascades deletes kept; deploy then applies the migration whole. (It was refused
+/// before: "SQLite adds or drops a foreign key only by redefining its table".)
+#[test]
+fn sqlite_roll_back_redefines_a_table_for_its_foreign_key() {
+    let kind = Kind::Sqlite;
+    let db = TestDb::new(kind);
+    let project = Project::new(kind, &[(FIRST, SQLITE_LINKED)]);
+    project.safemig(&db, &["deploy"]).expect(0);
+    db.exec(
+        "INSERT INTO p VALUES (1), (2); INSERT INTO t VALUES (1, 1, 'one'), (2, NULL, 'two'), (3, 2, 'three'); \
+         INSERT INTO c VALUES (1, 1), (2, 3);",
+    );
+    project.write(FAILED, SQLITE_REDEFINED);
+    fail_after(&db, FAILED, SQLITE_REDEFINED, 9);
+    let rows = |db: &TestDb| {
+        [
+            "SELECT concat_ws('|', id, p_id, x) FROM t ORDER BY id",
+            "SELECT concat_ws('|', id, t_id) FROM c ORDER BY id",
+        ]
+        .map(|q| db.rows(q))
+    };
+    let before = rows(&db);
+    assert_eq!(before[0].len(), 3);
+    let report = repair_json(&project, &db, &["--apply", "--roll-back"], 0);
+    // The two pragmas after the index change no schema: the verdict is 7 of 10.
+    assert_eq!(report["repaired"]["undone"], 7, "{report:#}");
+    assert_eq!(rows(&db), before, "the rows are kept");
+    assert!(
+        db.try_exec("SELECT y FROM t").is_err(),
+        "the column is gone"
+    );
+    assert!(!db.has_table("new_t") && !db.has_table("d"));
+    project.safemig(&db, &["deploy"]).expect(0);
+    project.safemig(&db, &["status"]).expect(0);
+    drift(&project, &db).expect(0);
+    assert_eq!(
+        rows(&db),
+        before,
+        "deployed whole, the rows are still there"
+    );
+}
+
 /// `--roll-back` where every statement ran (`all`) undoes all of them and marks the row
 /// rolled back, as asked (it once recorded the migration applied instead).
 fn roll_back_of_a_wholly_applied_migration(kind: Kind) {
