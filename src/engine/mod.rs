@@ -347,7 +347,7 @@ pub trait Canceller: Send + Sync {
 pub struct StatementProgress {
     /// What it is doing ("CREATE INDEX: building index: scanning table").
     pub phase: String,
-    /// Of the whole statement, 0 to 100, when the server counts its work.
+    /// Of the phase, 0 to 100, when the server counts its work (each phase counts anew).
     pub percent: Option<f64>,
 }
 

@@ -55,8 +55,35 @@ impl Canceller for MysqlCanceller {
         self.kill("CONNECTION", "terminating the session").await
     }
 
+    /// MariaDB's `PROCESSLIST.PROGRESS`, the percentage of the current stage (a 12-million
+    /// row copy showed 87 % in stage 1 of 2, then 0 % in stage 2), reported by `ALTER
+    /// TABLE` copies, index builds and `LOAD DATA`; a
+    /// statement that reports nothing has `MAX_STAGE` 0. MySQL has no such columns: the
+    /// query fails there, and the caller goes on without a report.
     async fn progress(&self) -> Result<Option<StatementProgress>, Error> {
-        self.progress_report().await
+        let mut conn = self.connection().await?;
+        let row: Option<(Option<String>, u64, u64, f64)> = sqlx::query_as(
+            "SELECT CAST(STATE AS CHAR), CAST(STAGE AS UNSIGNED), CAST(MAX_STAGE AS UNSIGNED), \
+                    CAST(PROGRESS AS DOUBLE) \
+               FROM information_schema.PROCESSLIST WHERE ID = ? AND MAX_STAGE > 0",
+        )
+        .bind(self.connection_id)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(query_error(
+            "reading the statement's progress",
+            &self.target,
+            classify,
+        ))?;
+        Ok(
+            row.map(|(state, stage, max_stage, percent)| StatementProgress {
+                phase: format!(
+                    "{} (stage {stage} of {max_stage})",
+                    state.unwrap_or_default().to_lowercase()
+                ),
+                percent: Some(percent),
+            }),
+        )
     }
 
     /// The connection's state when it waits for a lock ("Waiting for table metadata
@@ -64,9 +91,7 @@ impl Canceller for MysqlCanceller {
     /// say who holds a metadata lock without performance_schema's instruments (off by
     /// default), and an application's open transaction is the usual holder.
     async fn waiting_for(&self) -> Result<Option<String>, Error> {
-        let mut conn = MySqlConnection::connect_with(&self.options)
-            .await
-            .map_err(connect_error(&self.target, classify))?;
+        let mut conn = self.connection().await?;
         let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT CAST(p.STATE AS CHAR), \
                     (SELECT CAST(GROUP_CONCAT(t.trx_mysql_thread_id ORDER BY t.trx_started) AS CHAR) \
@@ -97,43 +122,17 @@ impl Canceller for MysqlCanceller {
 }
 
 impl MysqlCanceller {
-    /// MariaDB's `PROCESSLIST.PROGRESS` (the percentage of the whole statement, over
-    /// its stages), reported by `ALTER TABLE` copies, index builds and `LOAD DATA`; a
-    /// statement that reports nothing has `MAX_STAGE` 0. MySQL has no such columns: the
-    /// query fails there, and the caller goes on without a report.
-    async fn progress_report(&self) -> Result<Option<StatementProgress>, Error> {
-        let mut conn = MySqlConnection::connect_with(&self.options)
+    /// A second connection to the server: what a canceller asks or does goes through it,
+    /// since the first is busy with the statement.
+    async fn connection(&self) -> Result<MySqlConnection, Error> {
+        MySqlConnection::connect_with(&self.options)
             .await
-            .map_err(connect_error(&self.target, classify))?;
-        let row: Option<(Option<String>, u64, u64, f64)> = sqlx::query_as(
-            "SELECT CAST(STATE AS CHAR), CAST(STAGE AS UNSIGNED), CAST(MAX_STAGE AS UNSIGNED), \
-                    CAST(PROGRESS AS DOUBLE) \
-               FROM information_schema.PROCESSLIST WHERE ID = ? AND MAX_STAGE > 0",
-        )
-        .bind(self.connection_id)
-        .fetch_optional(&mut conn)
-        .await
-        .map_err(query_error(
-            "reading the statement's progress",
-            &self.target,
-            classify,
-        ))?;
-        Ok(
-            row.map(|(state, stage, max_stage, percent)| StatementProgress {
-                phase: format!(
-                    "{} (stage {stage} of {max_stage})",
-                    state.unwrap_or_default().to_lowercase()
-                ),
-                percent: Some(percent),
-            }),
-        )
+            .map_err(connect_error(&self.target, classify))
     }
 
     /// `KILL QUERY|CONNECTION id` on a second connection.
     async fn kill(&self, what: &str, action: &str) -> Result<(), Error> {
-        let mut conn = MySqlConnection::connect_with(&self.options)
-            .await
-            .map_err(connect_error(&self.target, classify))?;
+        let mut conn = self.connection().await?;
         sqlx::raw_sql(AssertSqlSafe(format!("KILL {what} {}", self.connection_id)))
             .execute(&mut conn)
             .await

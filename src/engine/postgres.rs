@@ -64,14 +64,37 @@ impl Canceller for PgCanceller {
         .await
     }
 
+    /// From the progress views of PostgreSQL 12 and later (index builds, and the table
+    /// copies of `CLUSTER` and `VACUUM FULL`; an `ALTER TABLE` rewrite reports nothing).
+    /// An index build counts blocks while it scans the table, then tuples while it sorts
+    /// and loads: the current phase's count is what moves.
     async fn progress(&self) -> Result<Option<StatementProgress>, Error> {
-        self.progress_report().await
+        let mut conn = self.connection().await?;
+        let row: Option<(String, Option<f64>)> = sqlx::query_as(
+            "SELECT command || ': ' || phase, \
+                    (CASE WHEN blocks_total > 0 THEN 100.0 * blocks_done / blocks_total \
+                          WHEN tuples_total > 0 THEN 100.0 * tuples_done / tuples_total END)::float8 \
+               FROM pg_stat_progress_create_index WHERE pid = $1 \
+             UNION ALL \
+             SELECT command || ': ' || phase, \
+                    (CASE WHEN heap_blks_total > 0 \
+                          THEN 100.0 * heap_blks_scanned / heap_blks_total END)::float8 \
+               FROM pg_stat_progress_cluster WHERE pid = $1 \
+             LIMIT 1",
+        )
+        .bind(self.pid)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(query_error(
+            "reading the statement's progress",
+            &self.target,
+            classify,
+        ))?;
+        Ok(row.map(|(phase, percent)| StatementProgress { phase, percent }))
     }
 
     async fn waiting_for(&self) -> Result<Option<String>, Error> {
-        let mut conn = PgConnection::connect_with(&self.options)
-            .await
-            .map_err(connect_error(&self.target, classify))?;
+        let mut conn = self.connection().await?;
         let row: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT a.wait_event, \
                     (SELECT w.relation::regclass::text FROM pg_locks w \
@@ -97,50 +120,23 @@ impl Canceller for PgCanceller {
     }
 }
 
-impl PgCanceller {
-    /// From the progress views of PostgreSQL 12 and later (index builds, and the table
-    /// copies of `CLUSTER` and `VACUUM FULL`; an `ALTER TABLE` rewrite reports nothing).
-    /// An index build counts blocks while it scans the table, then tuples while it sorts
-    /// and loads: the current phase's count is what moves.
-    async fn progress_report(&self) -> Result<Option<StatementProgress>, Error> {
-        let mut conn = PgConnection::connect_with(&self.options)
-            .await
-            .map_err(connect_error(&self.target, classify))?;
-        let row: Option<(String, Option<f64>)> = sqlx::query_as(
-            "SELECT command || ': ' || phase, \
-                    (CASE WHEN blocks_total > 0 THEN 100.0 * blocks_done / blocks_total \
-                          WHEN tuples_total > 0 THEN 100.0 * tuples_done / tuples_total END)::float8 \
-               FROM pg_stat_progress_create_index WHERE pid = $1 \
-             UNION ALL \
-             SELECT command || ': ' || phase, \
-                    (CASE WHEN heap_blks_total > 0 \
-                          THEN 100.0 * heap_blks_scanned / heap_blks_total END)::float8 \
-               FROM pg_stat_progress_cluster WHERE pid = $1 \
-             LIMIT 1",
-        )
-        .bind(self.pid)
-        .fetch_optional(&mut conn)
-        .await
-        .map_err(query_error(
-            "reading the statement's progress",
-            &self.target,
-            classify,
-        ))?;
-        Ok(row.map(|(phase, percent)| StatementProgress { phase, percent }))
-    }
-}
-
 /// How long `pg_terminate_backend` waits for the backend to exit; below
 /// [`crate::interrupt::TERMINATE_GRACE`], which bounds the whole request.
 const TERMINATE_WAIT_MS: u64 = 1500;
 
 impl PgCanceller {
+    /// A second connection to the server: what a canceller asks or does goes through it,
+    /// since the first is busy with the statement.
+    async fn connection(&self) -> Result<PgConnection, Error> {
+        PgConnection::connect_with(&self.options)
+            .await
+            .map_err(connect_error(&self.target, classify))
+    }
+
     /// Calls the first of `calls` (functions of the backend's pid, `$1`) that the server
     /// has, on a second connection.
     async fn signal(&self, calls: &[&str], action: &str) -> Result<(), Error> {
-        let mut conn = PgConnection::connect_with(&self.options)
-            .await
-            .map_err(connect_error(&self.target, classify))?;
+        let mut conn = self.connection().await?;
         let mut result = Ok(());
         for call in calls {
             result = sqlx::query(AssertSqlSafe(format!("SELECT {call}")))
