@@ -13,6 +13,27 @@
 
 use std::time::Duration;
 
+use crate::interrupt::Interrupt;
+
+/// What follows an attempt that gave up its lock wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterGiveUp {
+    /// Pause this long, then try again ([`paused`]).
+    Pause(Duration),
+    /// A stop was requested.
+    Stopped,
+    /// Another attempt would not end within the bound.
+    GiveUp,
+}
+
+/// Sleeps `pause`, or less when a stop is requested: whether to try again.
+pub async fn paused(pause: Duration, interrupt: &Interrupt) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(pause) => true,
+        () = interrupt.stopped() => false,
+    }
+}
+
 /// The bounds on waiting for table locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockWait {
@@ -83,6 +104,24 @@ impl LockWait {
         half + half.mul_f64(fastrand::f64())
     }
 
+    /// After the `failed`-th attempt gave up, `spent` since the first: what follows (the
+    /// one rule deploy's retries and repair's roll-back retries share).
+    pub fn after_give_up(
+        &self,
+        failed: u32,
+        spent: Duration,
+        interrupt: &Interrupt,
+    ) -> AfterGiveUp {
+        let pause = self.pause(failed);
+        if interrupt.stop_requested() {
+            AfterGiveUp::Stopped
+        } else if !self.allows_another(spent, pause) {
+            AfterGiveUp::GiveUp
+        } else {
+            AfterGiveUp::Pause(pause)
+        }
+    }
+
     /// Whether another attempt, after `pause`, still ends within the bound when `spent`
     /// has gone since the first attempt.
     pub fn allows_another(&self, spent: Duration, pause: Duration) -> bool {
@@ -93,6 +132,30 @@ impl LockWait {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_a_give_up_a_stop_comes_first_then_the_bound() {
+        let wait = LockWait {
+            attempt: Duration::from_secs(2),
+            retry_for: Duration::from_secs(10),
+        };
+        let interrupt = Interrupt::new(Duration::from_secs(20));
+        // The first pause is 0.25 s to 0.5 s: 1 s spent leaves room for 2 s more.
+        let AfterGiveUp::Pause(pause) = wait.after_give_up(1, Duration::from_secs(1), &interrupt)
+        else {
+            panic!("a pause");
+        };
+        assert!(pause <= Duration::from_millis(500), "{pause:?}");
+        assert_eq!(
+            wait.after_give_up(1, Duration::from_secs(8), &interrupt),
+            AfterGiveUp::GiveUp
+        );
+        interrupt.request_stop();
+        assert_eq!(
+            wait.after_give_up(1, Duration::from_secs(1), &interrupt),
+            AfterGiveUp::Stopped
+        );
+    }
 
     #[test]
     fn pauses_grow_exponentially_with_jitter_up_to_the_cap() {

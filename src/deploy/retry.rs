@@ -13,7 +13,7 @@ use crate::Error;
 use crate::engine::{Engine, ErrorKind};
 use crate::error::DeployError;
 use crate::interrupt::Interrupt;
-use crate::lock_wait::LockWait;
+use crate::lock_wait::{self, AfterGiveUp, LockWait};
 
 /// Which statement of a journaled migration gave up its lock wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,13 +162,11 @@ impl<'f> LockRetry<'f> {
     pub async fn after_lock_wait(&mut self, place: &Place<'_>, interrupt: &Interrupt) -> Next {
         self.failed += 1;
         let spent = self.first.map_or(Duration::ZERO, |first| first.elapsed());
-        let pause = self.wait.pause(self.failed);
-        if interrupt.stop_requested() {
-            return Next::Stopped;
-        }
-        if !self.wait.allows_another(spent, pause) {
-            return Next::GiveUp;
-        }
+        let pause = match self.wait.after_give_up(self.failed, spent, interrupt) {
+            AfterGiveUp::Pause(pause) => pause,
+            AfterGiveUp::Stopped => return Next::Stopped,
+            AfterGiveUp::GiveUp => return Next::GiveUp,
+        };
         (self.on_event)(Event::RetryingLockWait(Retrying {
             migration: place.migration,
             statement: place.statement.map(|(at, _)| at),
@@ -179,9 +177,10 @@ impl<'f> LockRetry<'f> {
             pause,
             retry_for: self.wait.retry_for,
         }));
-        tokio::select! {
-            () = tokio::time::sleep(pause) => Next::Again,
-            () = interrupt.stopped() => Next::Stopped,
+        if lock_wait::paused(pause, interrupt).await {
+            Next::Again
+        } else {
+            Next::Stopped
         }
     }
 

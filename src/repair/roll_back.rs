@@ -21,7 +21,7 @@ use crate::engine::{self, Engine, ErrorKind};
 use crate::error::RepairError;
 use crate::interrupt::Interrupt;
 use crate::lock;
-use crate::lock_wait::LockWait;
+use crate::lock_wait::{self, AfterGiveUp, LockWait};
 use crate::migrations::MigrationsDir;
 use crate::provider::Provider;
 use crate::schema::ddl::table_and_name;
@@ -383,12 +383,12 @@ impl<'a> Retries<'a> {
     /// After the [`Retries::failed`]-th attempt gave up: pauses (a line on stderr says
     /// so) and says whether to try again: not once the bound would be passed, nor on a
     /// stop request.
-    async fn again(&mut self, migration: &str) -> bool {
-        let pause = self.wait.pause(self.failed);
+    async fn again(&self, migration: &str) -> bool {
         let spent = self.first.elapsed();
-        if self.interrupt.stop_requested() || !self.wait.allows_another(spent, pause) {
+        let AfterGiveUp::Pause(pause) = self.wait.after_give_up(self.failed, spent, self.interrupt)
+        else {
             return false;
-        }
+        };
         tracing::warn!(
             "rolling back `{}`: a statement gave up waiting for a table lock after {:.0?} (attempt {}); trying again in {:.1?} ({:.0?} of {:.0?} spent)",
             escaped(migration),
@@ -398,10 +398,7 @@ impl<'a> Retries<'a> {
             spent,
             self.wait.retry_for
         );
-        tokio::select! {
-            () = tokio::time::sleep(pause) => true,
-            () = self.interrupt.stopped() => false,
-        }
+        lock_wait::paused(pause, self.interrupt).await
     }
 
     fn gave_up(&self, report: &Report, statement: &str, undone: bool) -> Error {
