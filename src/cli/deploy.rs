@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use safemig::context::Context;
-use safemig::deploy::{self, Event, Outcome, Retrying};
+use safemig::deploy::{self, Event, Outcome, Retrying, StatementAt};
 use safemig::error::{ConfigError, DeployError};
 use safemig::fleet::{self, Event as FleetEvent, FleetOptions, OnError};
 use safemig::interrupt::Interrupt;
@@ -328,6 +328,11 @@ pub(super) fn tenant_event(tenant: &str, event: &Event<'_>) {
     stderr_line(&format!("Tenant `{}`: {line}", escaped(tenant)));
 }
 
+/// A journaled migration's statement in `deploy --json`'s events.
+fn statement_json(at: StatementAt) -> serde_json::Value {
+    json!({"number": at.number, "total": at.total, "line": at.line})
+}
+
 /// An event of `deploy --json` (docs/reference/json.md, "deploy").
 fn event_json(event: &Event<'_>) -> serde_json::Value {
     let seconds = |d: Duration| d.as_secs_f64();
@@ -358,7 +363,7 @@ fn event_json(event: &Event<'_>) -> serde_json::Value {
         Event::StillRunning(r) => json!({
             "event": "still_running",
             "migration": r.migration,
-            "statement": r.statement.map(|s| json!({"number": s.number, "total": s.total, "line": s.line})),
+            "statement": r.statement.map(statement_json),
             "elapsed_seconds": seconds(r.elapsed),
             "phase": r.progress.as_ref().map(|p| &p.phase),
             "percent": r.progress.as_ref().and_then(|p| p.percent),
@@ -367,7 +372,7 @@ fn event_json(event: &Event<'_>) -> serde_json::Value {
         Event::RetryingLockWait(r) => json!({
             "event": "lock_wait_retry",
             "migration": r.migration,
-            "statement": r.statement.map(|s| json!({"number": s.number, "total": s.total, "line": s.line})),
+            "statement": r.statement.map(statement_json),
             "attempts": r.attempts,
             "lock_wait_seconds": seconds(r.lock_wait),
             "waiting_for": r.waiting_for,
