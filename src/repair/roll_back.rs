@@ -18,7 +18,7 @@ use crate::Error;
 use crate::context::Context;
 use crate::drift::converge::{self, Step, Tables};
 use crate::engine::{self, Engine, ErrorKind};
-use crate::error::RepairError;
+use crate::error::{DeployError, RepairError};
 use crate::interrupt::Interrupt;
 use crate::lock;
 use crate::lock_wait::{self, AfterGiveUp, LockWait};
@@ -176,13 +176,14 @@ pub(super) async fn run(
                 (Err(_), true) => engine.rollback().await?,
                 _ => {}
             }
-            // Rolled back whole: all of it runs again.
-            let locked = matches!(
-                &undone,
-                Err(Error::Repair(RepairError::RollBackTableLocked { .. }))
-            );
-            if !(atomic && locked && retries.again(&report.migration).await) {
-                break undone;
+            // Rolled back whole: all of it runs again after the pause.
+            match &undone {
+                Err(Error::Repair(RepairError::RollBackTableLocked { statement, .. }))
+                    if atomic =>
+                {
+                    retries.again(report, statement, true).await?;
+                }
+                _ => break undone,
             }
         }?;
         let now = crate::drift::read_schema(engine, Detail::default()).await?;
@@ -352,9 +353,11 @@ async fn execute(
                 }));
             }
             retries.failed += 1;
-            if undone || !retries.again(&report.migration).await {
+            if undone {
+                // The transaction is aborted: the caller runs it all again.
                 return Err(retries.gave_up(report, statement, undone));
             }
+            retries.again(report, statement, undone).await?;
         }
     }
     Ok(())
@@ -380,25 +383,31 @@ impl<'a> Retries<'a> {
         }
     }
 
-    /// After the [`Retries::failed`]-th attempt gave up: pauses (a line on stderr says
-    /// so) and says whether to try again: not once the bound would be passed, nor on a
-    /// stop request.
-    async fn again(&self, migration: &str) -> bool {
+    /// After the [`Retries::failed`]-th attempt at `statement` gave up: pauses (a line on
+    /// stderr says so) before the next, or ends the roll-back: stopped on a stop request
+    /// (exit 11), given up once another attempt would pass the bound (exit 15). `undone`:
+    /// whether what ran before it was rolled back.
+    async fn again(&self, report: &Report, statement: &str, undone: bool) -> Result<(), Error> {
         let spent = self.first.elapsed();
-        let AfterGiveUp::Pause(pause) = self.wait.after_give_up(self.failed, spent, self.interrupt)
-        else {
-            return false;
+        let pause = match self.wait.after_give_up(self.failed, spent, self.interrupt) {
+            AfterGiveUp::Pause(pause) => pause,
+            AfterGiveUp::GiveUp => return Err(self.gave_up(report, statement, undone)),
+            AfterGiveUp::Stopped => return Err(stopped(report, undone)),
         };
         tracing::warn!(
             "rolling back `{}`: a statement gave up waiting for a table lock after {:.0?} (attempt {}); trying again in {:.1?} ({:.0?} of {:.0?} spent)",
-            escaped(migration),
+            escaped(&report.migration),
             self.wait.per_attempt(),
             self.failed,
             pause,
             spent,
             self.wait.retry_for
         );
-        lock_wait::paused(pause, self.interrupt).await
+        if lock_wait::paused(pause, self.interrupt).await {
+            Ok(())
+        } else {
+            Err(stopped(report, undone))
+        }
     }
 
     fn gave_up(&self, report: &Report, statement: &str, undone: bool) -> Error {
@@ -411,6 +420,21 @@ impl<'a> Retries<'a> {
             undone,
         })
     }
+}
+
+/// A stop that came while a roll-back statement waited to try again for its lock.
+fn stopped(report: &Report, undone: bool) -> Error {
+    Error::Deploy(DeployError::Interrupted {
+        detail: format!(
+            "the roll-back of `{}` stopped while it waited for a table lock; {}",
+            escaped(&report.migration),
+            if undone {
+                "nothing of it was kept"
+            } else {
+                "the statements before it ran (this engine has no transactional DDL)"
+            }
+        ),
+    })
 }
 
 /// Commits the roll-back's transaction.

@@ -472,6 +472,41 @@ fn roll_back_retries_run_out(kind: Kind) {
     project.safemig(&db, &["deploy"]).expect(0);
 }
 
+/// SIGTERM while the roll-back waits to try again: exit 11 at once, nothing of the
+/// roll-back kept, and the roll-back run again once the holder is gone heals.
+fn sigterm_during_the_roll_back_retries(kind: Kind) {
+    let (db, project) = failed_after_adding_y(kind);
+    let holder = hold_table(&db, "t");
+    let wait = LOCK_WAIT.to_string();
+    let args = [
+        "repair",
+        SECOND,
+        "--apply",
+        "--roll-back",
+        "--table-lock-wait",
+        &wait,
+    ];
+    let mut child = project.spawn(&db, &args);
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        let retried = line.contains("gave up waiting for a table lock");
+        lines.push(line);
+        if retried {
+            break;
+        }
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(11), "{lines:?}");
+    assert!(has_column(&db), "nothing of the roll-back is kept");
+    end(holder);
+    project
+        .safemig(&db, &["repair", SECOND, "--apply", "--roll-back"])
+        .expect(0);
+    assert!(!has_column(&db));
+}
+
 /// Repair's roll-back waits for table locks as deploy does: while the app's transaction
 /// holds `t`, from which the roll-back must drop the column the failed migration added,
 /// each attempt waits at most the lock wait and is retried, the app's reads never queue
@@ -573,6 +608,11 @@ mod postgres {
     #[test]
     fn roll_back_retries_run_out() {
         super::roll_back_retries_run_out(Kind::Postgres)
+    }
+
+    #[test]
+    fn sigterm_during_the_roll_back_retries() {
+        super::sigterm_during_the_roll_back_retries(Kind::Postgres)
     }
 }
 
