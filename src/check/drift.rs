@@ -111,7 +111,7 @@ pub(super) async fn add_drift(
         right: setting.against.clone(),
         folder: Some(&environment.dir),
         shadow: setting.shadow.clone(),
-        cache: options.drift_cache.clone(),
+        cache: options.cache.clone(),
         wait: options.timeout,
         converge: false,
         detail: Default::default(),

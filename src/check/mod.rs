@@ -56,8 +56,9 @@ pub struct CheckOptions {
     pub timeout: Duration,
     /// Whether to compare schemas where the environment configures drift.
     pub drift: bool,
-    /// Where drift caches replayed folders; `None`: always replay.
-    pub drift_cache: Option<crate::cache::Cache>,
+    /// Where drift caches replayed folders and the forecast the server's measured
+    /// throughputs; `None`: always replay, and measure once per process.
+    pub cache: Option<crate::cache::Cache>,
 }
 
 impl Default for CheckOptions {
@@ -66,7 +67,7 @@ impl Default for CheckOptions {
             jobs: 16,
             timeout: Duration::from_secs(10),
             drift: true,
-            drift_cache: None,
+            cache: None,
         }
     }
 }
@@ -377,9 +378,13 @@ async fn check_single(
                     status::report_on(&mut *engine, &url, &environment.dir, environment.strictness)
                         .await?;
                 let lock = lock_of(&mut *engine).await;
-                let forecast =
-                    crate::forecast::estimate_of_pending(&mut *engine, &environment.dir, &report)
-                        .await;
+                let forecast = crate::forecast::estimate_of_pending(
+                    &mut *engine,
+                    &environment.dir,
+                    &report,
+                    options.cache.as_ref(),
+                )
+                .await;
                 Ok((report, Some(lock), forecast))
             }
             Err(e) => Ok((

@@ -166,7 +166,7 @@ pub async fn check(args: CheckArgs, all: bool, printer: &mut Printer) -> Result<
         jobs: args.jobs.into(),
         timeout: args.timeout,
         drift: !args.no_drift,
-        drift_cache: super::cache(args.no_cache),
+        cache: super::cache(args.no_cache),
     };
     let report = check::run_all(&prepared, &options).await;
     if args.json {

@@ -169,7 +169,9 @@ pub async fn deploy(
         printer.dry_run(&plan);
         if plan.pending() > 0 {
             let budget = super::forecast::default_budget(None)?;
-            let forecast = safemig::forecast::forecast(&ctx, &dir, budget).await?;
+            let forecast =
+                safemig::forecast::forecast(&ctx, &dir, budget, super::cache(false).as_ref())
+                    .await?;
             printer.line(&format!(
                 "\nForecast:\n{}",
                 super::forecast::render(&forecast)

@@ -195,7 +195,7 @@ async fn tenants(mut environment: Prepared, args: &DriftArgs) -> Result<CheckRep
         every: None,
     });
     let options = CheckOptions {
-        drift_cache: super::cache(args.no_cache),
+        cache: super::cache(args.no_cache),
         ..CheckOptions::default()
     };
     Ok(CheckReport::new(vec![

@@ -7,7 +7,7 @@ use clap::Args;
 use comfy_table::{Table, presets};
 
 use safemig::advice::Advice;
-use safemig::forecast::{Estimate, Forecast, Verdict};
+use safemig::forecast::{Estimate, Forecast, Source, Throughput, Verdict};
 use safemig::sql::Blocks;
 use safemig::supervisor::{GracePeriod, StopBudget};
 use safemig::{Error, ExitCode};
@@ -31,6 +31,11 @@ pub struct ForecastArgs {
     #[arg(long)]
     json: bool,
 
+    /// Measure the server's throughputs again instead of reusing a measurement of the
+    /// last week from safemig's cache
+    #[arg(long)]
+    no_cache: bool,
+
     #[command(flatten)]
     pub(super) project: ProjectArgs,
 }
@@ -48,7 +53,9 @@ pub async fn forecast(
     };
     let ctx = project.context()?;
     let dir = super::migrations(&ctx)?;
-    let forecast = safemig::forecast::forecast(&ctx, &dir, budget).await?;
+    let forecast =
+        safemig::forecast::forecast(&ctx, &dir, budget, super::cache(args.no_cache).as_ref())
+            .await?;
     if args.json {
         printer.json(&forecast);
     } else {
@@ -146,14 +153,27 @@ pub(super) fn render(forecast: &Forecast) -> String {
     };
     format!(
         "{}\n{pending} pending migration{} on {}: {} against a budget of {}: {verdict}.\n\
-         (Throughputs: {}, not measured on this server.)",
+         (Throughputs: {}.)",
         render_table(&table),
         if pending == 1 { "" } else { "s" },
         forecast.target,
         range(forecast.estimate_ms),
         duration(forecast.budget_ms),
-        forecast.throughput.source,
+        throughput_source(&forecast.throughput),
     )
+}
+
+/// Where the throughputs come from, in words.
+fn throughput_source(throughput: &Throughput) -> String {
+    let when = throughput
+        .measured_at
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    match throughput.source {
+        Source::Default => "defaults, not measured on this server".to_string(),
+        Source::Measured => "measured on this server just now".to_string(),
+        Source::Cached => format!("measured on this server at {when}, from safemig's cache"),
+    }
 }
 
 /// What to do about a forecast that does not fit: deploy outside the app's start-up,

@@ -210,7 +210,14 @@ async fn check_forecast(
     let dir = super::migrations(ctx)?;
     // A forecast that cannot be made (statistics not readable) is no reason not to start:
     // the deploy after it finds out what is really wrong, if anything.
-    let forecast = match safemig::forecast::forecast(ctx, &dir, budget.migration_deadline()).await {
+    let forecast = match safemig::forecast::forecast(
+        ctx,
+        &dir,
+        budget.migration_deadline(),
+        super::cache(false).as_ref(),
+    )
+    .await
+    {
         Ok(forecast) => forecast,
         Err(e) => {
             output::stderr_line(&format!(

@@ -88,7 +88,7 @@ pub async fn serve(args: ServeArgs, signals: &StopSignals) -> Result<ExitCode, E
             jobs: args.jobs.into(),
             timeout: args.timeout,
             drift: !args.no_drift,
-            drift_cache: super::cache(false),
+            cache: super::cache(false),
         },
         default_drift_every: args.drift_every,
         connections: ConnectionLimits {

@@ -3,11 +3,14 @@
 //! what a transaction around a migration needs. Everything above this module is
 //! engine-agnostic.
 
+mod calibrate;
 mod history_store;
 mod mysql;
+mod mysql_calibrate;
 mod mysql_ddl;
 mod mysql_schema;
 mod postgres;
+mod postgres_calibrate;
 mod postgres_ddl;
 mod postgres_schema;
 mod sqlite;
@@ -29,6 +32,7 @@ use crate::schema::ddl::Ddl;
 use crate::schema::{Detail, Schema};
 use crate::sql::{ScriptProfile, Target};
 
+pub use calibrate::{Calibrate, SAMPLE_ROWS, WorkSample};
 pub use history_store::{Codec, Column, HistoryAccess, HistoryStore, Param, Value};
 
 /// A connection to one database, holding everything safemig does to it: the capabilities
@@ -36,12 +40,12 @@ pub use history_store::{Codec, Column, HistoryAccess, HistoryStore, Param, Value
 /// new engine implements them one by one. [`HistoryStore`] is written once for every
 /// engine over [`HistoryAccess`].
 pub trait Engine:
-    Session + MigrationLock + HistoryAccess + HistoryStore + Inspect + ScratchDatabases
+    Session + MigrationLock + HistoryAccess + HistoryStore + Inspect + ScratchDatabases + Calibrate
 {
 }
 
-impl<T: Session + MigrationLock + HistoryAccess + Inspect + ScratchDatabases + ?Sized> Engine
-    for T
+impl<T: Session + MigrationLock + HistoryAccess + Inspect + ScratchDatabases + Calibrate + ?Sized>
+    Engine for T
 {
 }
 

@@ -26,12 +26,12 @@ use crate::sql::{ScriptProfile, Target};
 const LOCK_NAME: &str = "prisma_migrate";
 
 pub struct Mysql {
-    conn: MySqlConnection,
-    url: DatabaseUrl,
+    pub(super) conn: MySqlConnection,
+    pub(super) url: DatabaseUrl,
     /// The server's `max_allowed_packet`: the largest statement it accepts.
     max_packet: u64,
     /// The URL's database: a migration's `USE other` must not move the history.
-    database: String,
+    pub(super) database: String,
     /// `` `database`.`_prisma_migrations` ``, qualified for the same reason.
     history: String,
     target: String,
@@ -301,7 +301,7 @@ impl Mysql {
         })
     }
 
-    fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
+    pub(super) fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
         query_error(action, &self.target, classify)
     }
 

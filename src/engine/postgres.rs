@@ -24,9 +24,9 @@ use crate::sql::{ScriptProfile, Target};
 const LOCK_KEY: i64 = 72707369;
 
 pub struct Postgres {
-    conn: PgConnection,
-    url: DatabaseUrl,
-    schema: String,
+    pub(super) conn: PgConnection,
+    pub(super) url: DatabaseUrl,
+    pub(super) schema: String,
     /// `"schema"."_prisma_migrations"`: qualified, so that a migration that changes the
     /// session's `search_path` cannot move the history out of reach.
     history: String,
@@ -252,7 +252,7 @@ impl Postgres {
         })
     }
 
-    fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
+    pub(super) fn err(&self, action: &str) -> impl FnOnce(sqlx::Error) -> Error {
         query_error(action, &self.target, classify)
     }
 }

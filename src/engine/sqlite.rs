@@ -534,3 +534,10 @@ impl ScratchDatabases for Sqlite {
 fn scratch_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{name}.db"))
 }
+
+/// No measurement: see [`super::Calibrate::measure_work`].
+impl super::Calibrate for Sqlite {
+    fn server(&self) -> String {
+        self.target().to_string()
+    }
+}

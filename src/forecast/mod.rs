@@ -11,6 +11,7 @@
 //!
 //! Read-only: it opens the database as `status` does and changes nothing.
 
+mod calibration;
 mod estimate;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::Error;
+use crate::cache::Cache;
 use crate::context::Context;
 use crate::engine::{Access, Engine, TableSize};
 use crate::error::DatabaseError;
@@ -28,7 +30,8 @@ use crate::migrations::{LocalMigration, MigrationsDir};
 use crate::sql::{self, Blocks, Dialect, Effect};
 use crate::status::{self, State, StatusReport, Strictness};
 
-pub use estimate::{Estimate, Throughput};
+pub use calibration::{MAX_AGE, MEASURE_FROM_MS};
+pub use estimate::{Estimate, Source, Throughput};
 
 /// Whether the pending migrations fit the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,11 +115,12 @@ impl Forecast {
 }
 
 /// Forecasts the migrations of `dir` that the database of `ctx` has not applied, against
-/// `budget`.
+/// `budget`, with the server's throughputs measured or read from `cache`.
 pub async fn forecast(
     ctx: &Context,
     dir: &MigrationsDir,
     budget: Duration,
+    cache: Option<&Cache>,
 ) -> Result<Forecast, Error> {
     dir.check_provider(ctx.url.provider())?;
     let dialect = ctx.url.provider().dialect();
@@ -132,22 +136,25 @@ pub async fn forecast(
                 &all,
                 dialect,
                 &BTreeMap::new(),
+                &Throughput::default(),
                 budget,
             ));
         }
         Err(e) => return Err(e),
     };
     let report = status::report_on(&mut *engine, &ctx.url, dir, Strictness::default()).await?;
-    of_report(&mut *engine, dir, &report, budget).await
+    of_report(&mut *engine, dir, &report, budget, cache).await
 }
 
 /// The forecast of what `report` (status over `engine`'s database) finds pending, sized
-/// with `engine`'s table statistics: `check` asks it on its own connection.
+/// with `engine`'s table statistics and timed with its server's throughputs: `check`
+/// asks it on its own connection.
 pub async fn of_report(
     engine: &mut dyn Engine,
     dir: &MigrationsDir,
     report: &StatusReport,
     budget: Duration,
+    cache: Option<&Cache>,
 ) -> Result<Forecast, Error> {
     let pending: Vec<&LocalMigration> = report
         .migrations
@@ -162,11 +169,26 @@ pub async fn of_report(
         engine.table_sizes().await?
     };
     let dialect = engine.provider().dialect();
+    let defaults = Throughput::default();
+    let guess = of_migrations(
+        engine.target(),
+        &pending,
+        dialect,
+        &sizes,
+        &defaults,
+        budget,
+    );
+    let measure = guess.estimate_ms.high >= MEASURE_FROM_MS;
+    let throughput = calibration::throughput(engine, cache, measure).await;
+    if throughput == defaults {
+        return Ok(guess);
+    }
     Ok(of_migrations(
         engine.target(),
         &pending,
         dialect,
         &sizes,
+        &throughput,
         budget,
     ))
 }
@@ -177,11 +199,12 @@ pub async fn estimate_of_pending(
     engine: &mut dyn Engine,
     dir: &MigrationsDir,
     report: &StatusReport,
+    cache: Option<&Cache>,
 ) -> Option<Estimate> {
     if report.verdict != status::Verdict::Pending {
         return None;
     }
-    let forecast = of_report(engine, dir, report, Duration::MAX).await;
+    let forecast = of_report(engine, dir, report, Duration::MAX, cache).await;
     forecast.ok().map(|f| f.estimate_ms)
 }
 
@@ -191,16 +214,16 @@ pub fn of_migrations(
     pending: &[&LocalMigration],
     dialect: Dialect,
     sizes: &BTreeMap<String, TableSize>,
+    throughput: &Throughput,
     budget: Duration,
 ) -> Forecast {
-    let throughput = Throughput::default();
     // The history table's rows are the migrations', not the app's.
     let any_rows = sizes
         .iter()
         .any(|(name, s)| name != history::TABLE && holds_rows(s));
     let migrations: Vec<MigrationForecast> = pending
         .iter()
-        .map(|m| of_migration(m, dialect, sizes, &throughput, any_rows))
+        .map(|m| of_migration(m, dialect, sizes, throughput, any_rows))
         .collect();
     let estimate_ms = Estimate::sum(migrations.iter().map(|m| m.estimate_ms));
     let budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
@@ -221,7 +244,7 @@ pub fn of_migrations(
         budget_ms,
         verdict,
         estimate_ms,
-        throughput,
+        throughput: throughput.clone(),
         migrations,
     }
 }
@@ -262,7 +285,7 @@ fn of_migration(
                 index: i + 1,
                 line: stmt.line,
                 effect: effect.effect,
-                estimate_ms: throughput.estimate(effect.effect, bytes.unwrap_or(0)),
+                estimate_ms: throughput.estimate(&effect, rows.unwrap_or(0), bytes.unwrap_or(0)),
                 lock: Lock {
                     mode: effect.mode,
                     tables: effect.tables,

@@ -2,7 +2,7 @@
 //! the real server's statistics, the verdict against the budget, and advice that runs.
 
 use crate::for_each_engine;
-use crate::harness::{Kind, Project, TestDb, run_as_printed};
+use crate::harness::{Kind, PASSWORD, Project, Run, TestDb, run_as_printed, safemig, to_run};
 use crate::journeys::next_commands;
 
 /// Rows in the table the pending migration changes.
@@ -171,14 +171,15 @@ fn an_unknown_effect_matters_only_where_rows_are() {
 /// catch it mid-migration — and the printed advice, a `safemig deploy` job, applies it;
 /// then the app starts. `--forecast=warn` migrates anyway.
 ///
-/// The table has 2 million rows (the migration takes a few seconds here), or
+/// The table has 8 million rows (the rewrite takes about 5 s here, and the forecast,
+/// with the throughputs it measures on the server, puts it over the budget), or
 /// `SAFEMIG_SEED_ROWS`: CONTRIBUTING.md records a run at 40 million, where it takes about
 /// 30 s, as in the incident.
 #[test]
 fn run_refuses_a_migration_forecast_to_outlast_the_stop_budget() {
     let kind = Kind::Postgres;
     let (db, project) = deployed(kind);
-    let rows: u64 = std::env::var("SAFEMIG_SEED_ROWS").map_or(2_000_000, |r| r.parse().unwrap());
+    let rows: u64 = std::env::var("SAFEMIG_SEED_ROWS").map_or(8_000_000, |r| r.parse().unwrap());
     db.exec(&format!(
         r#"INSERT INTO "t" SELECT g, g FROM generate_series(1, {rows}) g; ANALYZE "t";"#
     ));
@@ -253,4 +254,137 @@ fn run_with_forecast_warn_migrates_anyway() {
         run.stderr
     );
     project.safemig(&db, &["status"]).expect(0);
+}
+
+/// A migration whose work the default throughputs put over a second on [`ROWS`] rows (an
+/// index build, every row updated, the table copied): worth measuring the server for.
+fn work(kind: Kind) -> String {
+    let update = match kind {
+        Kind::Mysql => "CREATE INDEX `t_y_idx` ON `t`(`y`);\nUPDATE `t` SET `y` = `y` + 1;",
+        _ => "CREATE INDEX \"t_y_idx\" ON \"t\"(\"y\");\nUPDATE \"t\" SET \"y\" = \"y\" + 1;",
+    };
+    format!("{update}\n{}", change(kind))
+}
+
+/// The throwaway tables a measurement left in `db`.
+fn samples_left(db: &TestDb, kind: Kind) -> String {
+    let query = match kind {
+        Kind::Mysql => {
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_NAME LIKE '\\_safemig\\_calibration%'"
+        }
+        _ => "SELECT count(*)::text FROM pg_class WHERE relname LIKE '\\_safemig\\_calibration%'",
+    };
+    db.scalar(query).unwrap_or_default()
+}
+
+/// The throughputs are measured on the server when the pending work could matter, then
+/// read from the cache (measured again with `--no-cache`), and the measurement leaves no
+/// table behind; on MariaDB it also drops one a killed measurement left.
+fn throughputs_are_measured_on_the_server_and_reused(kind: Kind) {
+    let (db, project) = deployed(kind);
+    fill(&db, kind);
+    project.write("20240102000000_work", &work(kind));
+    if kind == Kind::Mysql {
+        // A connection id no server hands out soon: a measurement killed long ago.
+        db.exec("CREATE TABLE `_safemig_calibration_4000000000` (`id` INTEGER PRIMARY KEY)");
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let forecast = |extra: &[&str]| {
+        let mut args = vec!["forecast", "--budget", "3600"];
+        args.extend(extra);
+        let mut command = project.command(&db, &args);
+        command.env("SAFEMIG_CACHE_DIR", cache.path());
+        to_run(command.output().unwrap()).expect(0)
+    };
+    let throughput = |run: &Run| -> serde_json::Value {
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        json["throughput"].clone()
+    };
+
+    let first = forecast(&["--json"]);
+    let measured = throughput(&first);
+    assert_eq!(
+        measured["source"], "measured",
+        "{measured:#}\n{}",
+        first.stderr
+    );
+    assert_eq!(measured["sample_rows"], 100_000);
+    for rate in ["rewrite", "index_build", "scan", "data", "foreign_key"] {
+        let rate = measured[format!("{rate}_bytes_per_s")].as_f64().unwrap();
+        assert!(rate > 1e5, "{measured:#}");
+    }
+    assert_eq!(samples_left(&db, kind), "0", "the measurement left a table");
+    let entries = std::fs::read_dir(cache.path().join("throughput")).unwrap();
+    assert_eq!(entries.count(), 1);
+
+    let cached = throughput(&forecast(&["--json"]));
+    assert_eq!(cached["source"], "cached", "{cached:#}");
+    assert_eq!(cached["data_bytes_per_s"], measured["data_bytes_per_s"]);
+    assert_eq!(cached["measured_at"], measured["measured_at"]);
+    let table = forecast(&[]);
+    assert!(
+        table
+            .stdout
+            .contains("(Throughputs: measured on this server at ")
+            && table.stdout.contains(", from safemig's cache.)"),
+        "{}",
+        table.stdout
+    );
+
+    let again = throughput(&forecast(&["--json", "--no-cache"]));
+    assert_eq!(again["source"], "measured", "{again:#}");
+    assert_ne!(again["measured_at"], measured["measured_at"]);
+}
+
+/// A PostgreSQL login that may not create tables (a read-only monitoring login) gets a
+/// forecast with the default throughputs, and a warning that says why.
+#[test]
+fn postgres_a_login_that_may_not_measure_gets_the_defaults() {
+    let kind = Kind::Postgres;
+    let (db, project) = deployed(kind);
+    fill(&db, kind);
+    project.write("20240102000000_work", &work(kind));
+    let reader = format!("reader_{}", db.name);
+    db.exec(&format!(
+        "CREATE ROLE {reader} LOGIN PASSWORD '{PASSWORD}' NOCREATEDB; \
+         ALTER ROLE {reader} SET default_transaction_read_only = on; \
+         GRANT USAGE ON SCHEMA public TO {reader}; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader};"
+    ));
+    let read_only = db.url.replacen("postgres:", &format!("{reader}:"), 1);
+    let dir = project.migrations();
+    let run = safemig(
+        project.dir.path(),
+        &[
+            "--url",
+            &read_only,
+            "--dir",
+            dir.to_str().unwrap(),
+            "forecast",
+            "--json",
+            "--budget",
+            "3600",
+        ],
+    )
+    .expect(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["throughput"]["source"], "default", "{json:#}");
+    assert!(
+        run.stderr
+            .contains("cannot measure the server's speed, so the forecast assumes default"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(samples_left(&db, kind), "0");
+}
+
+#[test]
+fn postgres_throughputs_are_measured_on_the_server_and_reused() {
+    throughputs_are_measured_on_the_server_and_reused(Kind::Postgres);
+}
+
+#[test]
+fn mysql_throughputs_are_measured_on_the_server_and_reused() {
+    throughputs_are_measured_on_the_server_and_reused(Kind::Mysql);
 }

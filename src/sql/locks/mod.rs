@@ -72,6 +72,12 @@ pub struct LockEffect {
     /// table read), the locked table first.
     pub tables: Vec<String>,
     pub reason: &'static str,
+    /// Whether each row is checked against a referenced table (a foreign key added):
+    /// an index lookup per row on top of the scan or copy.
+    pub checks_foreign_key: bool,
+    /// Functions called once per row (a new column's volatile default), whose own cost
+    /// adds to the rewrite's: `gen_random_uuid()` doubles a narrow table's.
+    pub per_row_calls: Vec<&'static str>,
 }
 
 impl LockEffect {
@@ -82,7 +88,14 @@ impl LockEffect {
             blocks,
             tables: Vec::new(),
             reason,
+            checks_foreign_key: false,
+            per_row_calls: Vec::new(),
         }
+    }
+
+    fn checking_foreign_key(mut self) -> Self {
+        self.checks_foreign_key = true;
+        self
     }
 
     fn on(mut self, tables: impl IntoIterator<Item = String>) -> Self {
@@ -98,6 +111,8 @@ impl LockEffect {
             (self, other)
         };
         worse.blocks = worse.blocks.max(better.blocks);
+        worse.checks_foreign_key |= better.checks_foreign_key;
+        worse.per_row_calls.extend(better.per_row_calls);
         for table in better.tables {
             if !worse.tables.contains(&table) {
                 worse.tables.push(table);

@@ -72,7 +72,8 @@ fn mysql_clause(c: &[String], table: &str) -> LockEffect {
                 "copies the table to add a foreign key while foreign_key_checks is on \
                  (ALGORITHM=COPY); writes wait",
             )
-            .on(referenced(c));
+            .on(referenced(c))
+            .checking_foreign_key();
         }
         if has(c, "CHECK") {
             return copy("copies the table to check every row (ALGORITHM=COPY); writes wait");

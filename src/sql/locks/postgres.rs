@@ -110,7 +110,13 @@ fn postgres_clause(c: &[String], table: &str) -> LockEffect {
             } else {
                 "checks every row against the referenced table; writes to both wait"
             };
-            return on(effect, "SHARE ROW EXCLUSIVE", Blocks::Writes, reason).on(referenced(c));
+            let effect =
+                on(effect, "SHARE ROW EXCLUSIVE", Blocks::Writes, reason).on(referenced(c));
+            return if not_valid {
+                effect
+            } else {
+                effect.checking_foreign_key()
+            };
         }
         if has(c, "CHECK") && !not_valid {
             return whole(Effect::Scan, "checks every existing row");
@@ -193,14 +199,24 @@ fn postgres_add_column(c: &[String], table: &str) -> LockEffect {
         .iter()
         .any(|s| w.eq_ignore_ascii_case(s))
     });
-    let volatile = c
-        .iter()
-        .any(|w| VOLATILE.iter().any(|f| w.eq_ignore_ascii_case(f)));
+    // A call: the name, then its parenthesis (`uuid` alone is the type).
+    let calls: Vec<&'static str> = VOLATILE
+        .into_iter()
+        .filter(|f| {
+            c.windows(2)
+                .any(|w| w[0].eq_ignore_ascii_case(f) && w[1] == "(")
+        })
+        .collect();
+    let volatile = !calls.is_empty();
     if has(c, "STORED") || has(c, "IDENTITY") || serial || (has(c, "DEFAULT") && volatile) {
-        return whole(
+        let mut effect = whole(
             Effect::Rewrite,
             "the new column's value differs per row, so every row is rewritten",
         );
+        if has(c, "DEFAULT") {
+            effect.per_row_calls = calls;
+        }
+        return effect;
     }
     if has(c, "PRIMARY") || has(c, "UNIQUE") {
         return whole(Effect::IndexBuild, "builds the new column's index");
@@ -225,6 +241,7 @@ mod tests {
 metadata reads_and_writes t | ALTER TABLE "t" ADD COLUMN "y" INTEGER
 metadata reads_and_writes t | ALTER TABLE "t" ADD COLUMN "y" TEXT NOT NULL DEFAULT 'a'
 rewrite reads_and_writes t | ALTER TABLE "t" ADD COLUMN "id2" TEXT NOT NULL DEFAULT gen_random_uuid()
+metadata reads_and_writes t | ALTER TABLE "t" ADD COLUMN "u" UUID NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000'
 rewrite reads_and_writes t | ALTER TABLE "t" ADD COLUMN "n" SERIAL
 rewrite reads_and_writes t | ALTER TABLE "t" ALTER COLUMN "y" SET DATA TYPE BIGINT
 scan reads_and_writes t | ALTER TABLE "t" ALTER COLUMN "y" SET NOT NULL
@@ -252,5 +269,29 @@ unknown reads_and_writes - | DO $$ BEGIN PERFORM 1; END $$
     #[test]
     fn postgres_statements() {
         check(Dialect::Postgres, CASES);
+    }
+
+    /// What the estimate adds to the work: the calls a default makes per row, the check
+    /// of each row against the referenced table.
+    #[test]
+    fn per_row_calls_and_foreign_key_checks() {
+        let effect = |sql: &str| {
+            let statements = crate::sql::split(sql, Dialect::Postgres);
+            crate::sql::lock_effect(&statements[0], Dialect::Postgres)
+        };
+        let uuid =
+            effect(r#"ALTER TABLE "t" ADD COLUMN "u" UUID NOT NULL DEFAULT gen_random_uuid()"#);
+        assert_eq!(uuid.per_row_calls, ["gen_random_uuid"]);
+        assert!(
+            effect(r#"ALTER TABLE "t" ADD COLUMN "n" SERIAL"#)
+                .per_row_calls
+                .is_empty()
+        );
+        let fk = r#"ALTER TABLE "t" ADD CONSTRAINT "f" FOREIGN KEY ("a") REFERENCES "p"("id")"#;
+        assert!(effect(fk).checks_foreign_key);
+        assert!(!effect(&format!("{fk} NOT VALID")).checks_foreign_key);
+        assert!(
+            !effect(r#"ALTER TABLE "t" ADD CONSTRAINT "c" CHECK ("a" > 0)"#).checks_foreign_key
+        );
     }
 }
