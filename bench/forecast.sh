@@ -155,6 +155,41 @@ for st, text in zip(statements, sql):
 EOF
 done
 
+# squawk on the same statements, and which of its findings matter at each size: those
+# the forecast puts at a second or more (the statement holds its lock that long).
+sizes=(${ROWS:-100000 1000000 10000000})
+"$work/venv/bin/squawk" --reporter json "$work/rows_${sizes[0]}/migrations/20240102000000_change/migration.sql" \
+    >"$work/squawk-sized.json" || true
+"$work/venv/bin/python" - "$work/squawk-sized.json" "${sizes[@]/#/$work/rows_}" >"$work/squawk-sized.md" <<'EOF'
+import json, sys
+findings = json.load(open(sys.argv[1]))
+forecasts = {}
+for base in sys.argv[2:]:
+    rows = int(base.rsplit("_", 1)[1])
+    forecasts[rows] = json.load(open(base + ".json"))["migrations"][0]["statements"]
+sizes = sorted(forecasts)
+print("| squawk rule | statement | forecast effect | " + " | ".join(f"{r:,} rows" for r in sizes) + " |")
+print("|---|---|---|" + "---|" * len(sizes))
+matter = {r: 0 for r in sizes}
+for f in findings:
+    # squawk counts lines from 0; each statement is one line. Findings about the whole
+    # file (line 0 with no statement of its own) name the first.
+    if not all(any(s["line"] == f["line"] + 1 for s in forecasts[r]) for r in sizes):
+        continue
+    cells = []
+    for r in sizes:
+        st = next(s for s in forecasts[r] if s["line"] == f["line"] + 1)
+        mid = (st["estimate_ms"]["low"] + st["estimate_ms"]["high"]) / 2000
+        matters = mid >= 1
+        matter[r] += matters
+        cells.append(f"{mid:.2f} s{' **matters**' if matters else ''}")
+    statement = open(f["file"]).read().splitlines()[f["line"]][:50]
+    print(f"| `{f['rule_name']}` | `{statement}` | {st['effect']} | " + " | ".join(cells) + " |")
+print()
+print(f"Of squawk's {len(findings)} findings on these statements, "
+      + ", ".join(f"{matter[r]} matter at {r:,} rows" for r in sizes) + ".")
+EOF
+
 # MariaDB: the same kinds in its syntax, on `t` (id, a, b, c) and `p` (id).
 my_statements=(
     'ALTER TABLE `t` ADD COLUMN `d` INTEGER NULL'
@@ -247,6 +282,11 @@ results=$work/results.md
     echo "| squawk rule | findings | forecast of the statements flagged |"
     echo "|---|---|---|"
     cat "$work/squawk.md"
+    echo
+    echo "The same rules on the statements measured below, on PostgreSQL: the estimate's midpoint"
+    echo "at each table size, and whether the finding matters there (a second or more):"
+    echo
+    cat "$work/squawk-sized.md"
     echo
     python3 - "$report" >"$work/accuracy.md" <<'EOF'
 import sys
