@@ -4,8 +4,9 @@
 //! such as `maintenance_work_mem`, its load), not figures from another machine.
 //!
 //! Each engine leaves nothing behind: PostgreSQL works in a transaction that is rolled
-//! back (other sessions never see the table), MariaDB and MySQL on a temporary table,
-//! which ends with the session.
+//! back (other sessions never see the table); MariaDB and MySQL, whose DDL cannot be
+//! rolled back, drop their table at the end, and a later measurement drops one a killed
+//! measurement left.
 
 use std::time::{Duration, Instant};
 

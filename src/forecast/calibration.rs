@@ -6,9 +6,9 @@
 //! matter (the defaults put it at [`MEASURE_FROM_MS`] or more), and kept: in the process
 //! (`serve` and a fleet's checks ask again and again) and in safemig's cache, keyed by the
 //! server's version and defaults and its address (one measurement for all its databases
-//! and schemas), for [`MAX_AGE`]. A measurement that
-//! fails (a login that may not create a table, a read-only replica) leaves the defaults,
-//! with a warning: a forecast never fails for want of one.
+//! and schemas), for [`MAX_AGE`]. A measurement that fails (a login that may not create a
+//! table, a read-only replica) leaves the defaults, with a warning: a forecast never fails
+//! for want of one, and the process does not try again.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -22,11 +22,11 @@ use crate::engine::Engine;
 
 /// Pending work the default throughputs put at this much or more is worth measuring the
 /// server for; below it, no budget is close enough for their error to change a verdict.
-pub const MEASURE_FROM_MS: u64 = 1000;
+pub(super) const MEASURE_FROM_MS: u64 = 1000;
 
 /// How long a measurement is reused: a server's disks and load change, and a week-old
 /// figure costs one more second to renew.
-pub const MAX_AGE: TimeDelta = TimeDelta::days(7);
+const MAX_AGE: TimeDelta = TimeDelta::days(7);
 
 /// Measurements (and failures to measure) of this process, by cache file name. The lock
 /// is held while measuring, so that the checks of a fleet's tenants on one server wait

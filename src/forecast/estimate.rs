@@ -89,7 +89,7 @@ impl Default for Throughput {
 }
 
 /// The catalog change itself, whatever the table's size (lock waits aside).
-const CATALOG_MS: Estimate = Estimate { low: 0, high: 50 };
+pub(super) const CATALOG_MS: Estimate = Estimate { low: 0, high: 50 };
 
 impl Throughput {
     /// The throughputs `sample` shows, measured at `at`.

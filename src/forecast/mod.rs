@@ -9,7 +9,9 @@
 //! with the live tables' statistics ([`crate::engine::Inspect::table_sizes`]), so that
 //! only what is slow *here* counts against the budget.
 //!
-//! Read-only: it opens the database as `status` does and changes nothing.
+//! It changes nothing the database keeps: it reads as `status` does, and the measurement
+//! of the server's speed (`calibration.rs`) works on throwaway tables, rolled back
+//! (PostgreSQL) or dropped (MariaDB, MySQL).
 
 mod calibration;
 mod estimate;
@@ -30,7 +32,6 @@ use crate::migrations::{LocalMigration, MigrationsDir};
 use crate::sql::{self, Blocks, Dialect, Effect};
 use crate::status::{self, State, StatusReport, Strictness};
 
-pub use calibration::{MAX_AGE, MEASURE_FROM_MS};
 pub use estimate::{Estimate, Source, Throughput};
 
 /// Whether the pending migrations fit the budget.
@@ -178,7 +179,16 @@ pub async fn of_report(
         &defaults,
         budget,
     );
-    let measure = guess.estimate_ms.high >= MEASURE_FROM_MS;
+    // Only work on tables that hold something depends on the throughputs.
+    let sized_work = guess
+        .migrations
+        .iter()
+        .flat_map(|m| &m.statements)
+        .any(|s| s.estimate_ms != estimate::CATALOG_MS);
+    if !sized_work {
+        return Ok(guess);
+    }
+    let measure = guess.estimate_ms.high >= calibration::MEASURE_FROM_MS;
     let throughput = calibration::throughput(engine, cache, measure).await;
     if throughput == defaults {
         return Ok(guess);
