@@ -307,28 +307,23 @@ EOF
 echo
 cat "$results"
 if $record; then
-    python3 - "$results" docs/commands/forecast.md <<'EOF'
+    python3 - "$results" "$work/accuracy.md" "$(date -u +%Y-%m-%d)" <<'EOF'
 import re, sys
-results, doc = open(sys.argv[1]).read().strip(), sys.argv[2]
-text = open(doc).read()
-new, n = re.subn(r"<!-- forecast-bench -->.*?<!-- /forecast-bench -->",
-                 lambda _: f"<!-- forecast-bench -->\n{results}\n<!-- /forecast-bench -->", text, flags=re.S)
-assert n == 1, "no forecast-bench markers in " + doc
-open(doc, "w").write(new)
-EOF
-    date=$(date -u +%Y-%m-%d)
-    python3 - "$work/accuracy.md" "$date" README.md <<'EOF'
-import re, sys
-accuracy, date, readme = open(sys.argv[1]).read().strip(), sys.argv[2], sys.argv[3]
+results, accuracy, date = open(sys.argv[1]).read().strip(), open(sys.argv[2]).read(), sys.argv[3]
+
+def replace(path, marker, text):
+    old = open(path).read()
+    new, n = re.subn(f"<!-- {marker} -->.*?<!-- /{marker} -->",
+                     lambda _: f"<!-- {marker} -->{text}<!-- /{marker} -->", old, flags=re.S)
+    assert n == 1, f"no {marker} markers in {path}"
+    open(path, "w").write(new)
+
+replace("docs/commands/forecast.md", "forecast-bench", f"\n{results}\n")
 # "Effect and lock as the server did them: 66 of 66 statements. Estimate within 2x … (95 %; goal: 90 %)."
 m = re.search(r"(\d+) of (\d+) statements\. Estimate within 2x of the measured time: (\d+) of (\d+) statements of 1 s or more", accuracy)
-line = (f"effect and lock right for {m[1]} of {m[2]} statements, estimate within 2x for {m[3]} of {m[4]} "
+replace("README.md", "forecast-accuracy",
+        f"effect and lock right for {m[1]} of {m[2]} statements, estimate within 2x for {m[3]} of {m[4]} "
         f"that took a second or more ({date}, [bench](docs/commands/forecast.md#against-what-the-server-does))")
-text = open(readme).read()
-new, n = re.subn(r"<!-- forecast-accuracy -->.*?<!-- /forecast-accuracy -->",
-                 lambda _: f"<!-- forecast-accuracy -->{line}<!-- /forecast-accuracy -->", text, flags=re.S)
-assert n == 1, "no forecast-accuracy markers in " + readme
-open(readme, "w").write(new)
 EOF
     echo "bench/forecast.sh: recorded in docs/commands/forecast.md and README.md" >&2
 fi
