@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::HistoryAccess;
 use crate::Error;
 use crate::database_url::DatabaseUrl;
 
@@ -62,6 +63,17 @@ pub trait Calibrate: Send {
 pub(super) fn server_of(url: &DatabaseUrl) -> String {
     let (host, port) = url.host_port().unwrap_or_default();
     format!("{host}:{port}")
+}
+
+/// Runs one statement of a measurement, as plain SQL, through the engine's own
+/// [`HistoryAccess::execute`].
+pub(super) async fn run(
+    engine: &mut (impl HistoryAccess + ?Sized),
+    sql: &str,
+) -> Result<(), Error> {
+    engine
+        .execute(sql, &[], "measuring the server's speed")
+        .await
 }
 
 /// How long `step` took.

@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::AssertSqlSafe;
 
-use super::calibrate::{server_of, timed};
+use super::calibrate::{run, server_of, timed};
 use super::mysql::Mysql;
 use super::{Calibrate, SAMPLE_ROWS, WorkSample};
 use crate::Error;
@@ -24,10 +23,10 @@ impl Calibrate for Mysql {
         // Keep the throwaway tables out of the binary log, so replicas do not replay
         // them, where the login may (it needs SUPER or BINLOG ADMIN); else they go there
         // as any DDL does.
-        let off_binlog = self.exec("SET SESSION sql_log_bin = 0").await.is_ok();
+        let off_binlog = run(self, "SET SESSION sql_log_bin = 0").await.is_ok();
         let sample = self.measure().await;
         if off_binlog {
-            self.exec("SET SESSION sql_log_bin = 1").await?;
+            run(self, "SET SESSION sql_log_bin = 1").await?;
         }
         sample
     }
@@ -48,20 +47,10 @@ impl Mysql {
         let table = format!("`{database}`.`{PREFIX}{id}`");
         let parent = format!("`{database}`.`{PREFIX}{id}_parent`");
         let sample = self.sample(&table, &parent).await;
-        let dropped = self
-            .exec(&format!("DROP TABLE IF EXISTS {table}, {parent}"))
-            .await;
+        let dropped = run(self, &format!("DROP TABLE IF EXISTS {table}, {parent}")).await;
         let sample = sample?;
         dropped?;
         Ok(Some(sample))
-    }
-
-    async fn exec(&mut self, sql: &str) -> Result<(), Error> {
-        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("measuring the server's speed"))?;
-        Ok(())
     }
 
     /// Drops the throwaway tables of connections that no longer exist.
@@ -79,7 +68,7 @@ impl Mysql {
             // A login that may not drop it (another user's, whose connections this one
             // cannot see) leaves it: that does not stop the measurement.
             let drop = format!("DROP TABLE IF EXISTS `{}`", table.replace('`', "``"));
-            if let Err(e) = self.exec(&drop).await {
+            if let Err(e) = run(self, &drop).await {
                 tracing::debug!("leaving the throwaway table {table}: {e}");
             }
         }
@@ -89,30 +78,30 @@ impl Mysql {
     /// Each step undoes what it added before the next (a constraint, an index), cheaply;
     /// the type change, which cannot be undone cheaply, comes last.
     async fn sample(&mut self, table: &str, parent: &str) -> Result<WorkSample, Error> {
-        self.exec(&format!(
+        let create = format!(
             "CREATE TABLE {table} (`id` BIGINT NOT NULL PRIMARY KEY, `a` INTEGER NOT NULL, \
              `b` VARCHAR(191) NULL, `c` INTEGER NULL, \
              `d` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) \
              DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        ))
-        .await?;
+        );
+        run(self, &create).await?;
         // Ten digits joined five times: MySQL has no generate_series (nor MariaDB's
         // sequence tables), and a recursive CTE stops at 1,000 rows by default.
         let digits = "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 \
              UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 \
              UNION ALL SELECT 8 UNION ALL SELECT 9)";
-        self.exec(&format!(
+        let fill = format!(
             "INSERT INTO {table} (`id`, `a`, `b`, `c`) SELECT n, n % 1000 + 1, MD5(n), n FROM \
              (SELECT d1.d + 10 * d2.d + 100 * d3.d + 1000 * d4.d + 10000 * d5.d + 1 AS n \
               FROM {digits} d1, {digits} d2, {digits} d3, {digits} d4, {digits} d5) AS s"
-        ))
-        .await?;
-        self.exec(&format!(
+        );
+        run(self, &fill).await?;
+        let create_parent = format!(
             "CREATE TABLE {parent} (`id` INTEGER NOT NULL PRIMARY KEY) \
              SELECT n AS `id` FROM (SELECT DISTINCT `a` AS n FROM {table}) AS s"
-        ))
-        .await?;
-        self.exec(&format!("ANALYZE TABLE {table}")).await?;
+        );
+        run(self, &create_parent).await?;
+        run(self, &format!("ANALYZE TABLE {table}")).await?;
         let bytes: i64 = sqlx::query_scalar(
             "SELECT CAST(DATA_LENGTH + INDEX_LENGTH AS SIGNED) FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = CONCAT(?, CONNECTION_ID())",
@@ -145,9 +134,12 @@ impl Mysql {
                 &format!("ALTER TABLE {table} DROP FOREIGN KEY `fk`, DROP INDEX `fk`"),
             )
             .await?;
-        let data = timed(self.exec(&format!("UPDATE {table} SET `c` = `c` + 1"))).await?;
-        let rewrite =
-            timed(self.exec(&format!("ALTER TABLE {table} MODIFY `a` BIGINT NOT NULL"))).await?;
+        let data = timed(run(self, &format!("UPDATE {table} SET `c` = `c` + 1"))).await?;
+        let rewrite = timed(run(
+            self,
+            &format!("ALTER TABLE {table} MODIFY `a` BIGINT NOT NULL"),
+        ))
+        .await?;
         Ok(WorkSample {
             rows: SAMPLE_ROWS,
             bytes: u64::try_from(bytes).unwrap_or(0),
@@ -162,8 +154,8 @@ impl Mysql {
 
     /// How long `sql` took, `undo` run after it.
     async fn step(&mut self, sql: &str, undo: &str) -> Result<Duration, Error> {
-        let took = timed(self.exec(sql)).await?;
-        self.exec(undo).await?;
+        let took = timed(run(self, sql)).await?;
+        run(self, undo).await?;
         Ok(took)
     }
 }

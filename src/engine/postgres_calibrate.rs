@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
-use super::calibrate::{server_of, timed};
+use super::calibrate::{run, server_of, timed};
 use super::postgres::Postgres;
 use super::{Calibrate, SAMPLE_ROWS, WorkSample, quote_ident};
 use crate::Error;
@@ -24,9 +24,9 @@ impl Calibrate for Postgres {
             )
         };
         let (table, parent) = (table(""), table("_parent"));
-        self.exec("BEGIN").await?;
+        run(self, "BEGIN").await?;
         let sample = self.sample(&table, &parent).await;
-        let rolled_back = self.exec("ROLLBACK").await;
+        let rolled_back = run(self, "ROLLBACK").await;
         let sample = sample?;
         rolled_back?;
         Ok(Some(sample))
@@ -38,32 +38,24 @@ impl Calibrate for Postgres {
 }
 
 impl Postgres {
-    async fn exec(&mut self, sql: &str) -> Result<(), Error> {
-        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-            .execute(&mut self.conn)
-            .await
-            .map_err(self.err("measuring the server's speed"))?;
-        Ok(())
-    }
-
     /// Each step runs in a savepoint rolled back after it, on the same filled table.
     async fn sample(&mut self, table: &str, parent: &str) -> Result<WorkSample, Error> {
-        self.exec("SET LOCAL statement_timeout = '30s'").await?;
-        self.exec(&format!(
+        run(self, "SET LOCAL statement_timeout = '30s'").await?;
+        let create = format!(
             "CREATE TABLE {table} (\"id\" BIGINT NOT NULL PRIMARY KEY, \"a\" INTEGER NOT NULL, \
              \"b\" TEXT, \"c\" INTEGER, \"d\" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-        ))
-        .await?;
-        self.exec(&format!(
+        );
+        run(self, &create).await?;
+        let fill = format!(
             "INSERT INTO {table} (\"id\", \"a\", \"b\", \"c\") \
              SELECT g, g % 1000 + 1, md5(g::text), g FROM generate_series(1, {SAMPLE_ROWS}) g"
-        ))
-        .await?;
-        self.exec(&format!(
+        );
+        run(self, &fill).await?;
+        let create_parent = format!(
             "CREATE TABLE {parent} (\"id\" INTEGER NOT NULL PRIMARY KEY); \
              INSERT INTO {parent} SELECT g FROM generate_series(1, 1000) g"
-        ))
-        .await?;
+        );
+        run(self, &create_parent).await?;
         let bytes: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT pg_total_relation_size('{}')",
             table.replace('\'', "''")
@@ -72,9 +64,9 @@ impl Postgres {
         .await
         .map_err(self.err("measuring the server's speed"))?;
         let mut step = async |sql: String| -> Result<std::time::Duration, Error> {
-            self.exec("SAVEPOINT sample").await?;
-            let took = timed(self.exec(&sql)).await;
-            self.exec("ROLLBACK TO SAVEPOINT sample").await?;
+            run(self, "SAVEPOINT sample").await?;
+            let took = timed(run(self, &sql)).await;
+            run(self, "ROLLBACK TO SAVEPOINT sample").await?;
             took
         };
         let scan = step(format!("ALTER TABLE {table} ADD CHECK (\"c\" > 0)")).await?;
